@@ -1,0 +1,1 @@
+"""The workers: consumers of the broker's queues (``python -m workers``) and the scheduler."""

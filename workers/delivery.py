@@ -1,0 +1,129 @@
+"""How every consumer handles a message: idempotently, with retries, then the dead-letter queue.
+
+A handler does its work and calls ``mark_handled`` in the same transaction as its effect. The
+message is acknowledged only after that commit (or after the failure is recorded): a crash
+before it leaves the message to be delivered again, by the broker or by the reconciler.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workstation.config import Config
+from workstation.mail import MailSender
+from workstation.messaging import DEAD_LETTERS, Publisher, queue_name
+from workstation.models import DeliveryFailure, HandledMessage, utcnow
+from workstation.outbox import retry_delay
+
+log = logging.getLogger(__name__)
+
+
+class PermanentError(Exception):
+    """A message that can never be handled (malformed, unknown case): dead-letter it at once."""
+
+
+@dataclass
+class Context:
+    config: Config
+    sessions: sessionmaker[Session]
+    publisher: Publisher
+    sender: MailSender
+
+
+Handler = Callable[[Context, int, str, dict[str, Any]], None]
+
+
+def is_handled(session: Session, consumer: str, message_id: int) -> bool:
+    return session.get(HandledMessage, (consumer, message_id)) is not None
+
+
+def mark_handled(session: Session, consumer: str, message_id: int, outcome: str = "done") -> None:
+    session.add(HandledMessage(consumer=consumer, message_id=message_id, outcome=outcome))
+
+
+def parse_message_id(raw: Any) -> int:
+    try:
+        value = int(str(raw))
+    except (TypeError, ValueError):
+        raise PermanentError(f"message id {raw!r} is not an outbox id") from None
+    if value <= 0:
+        raise PermanentError(f"message id {raw!r} is not an outbox id")
+    return value
+
+
+def deliver(ctx: Context, consumer: str, handler: Handler, body: Any, properties: dict[str, Any], routing_key: str | None) -> str:
+    """Handle one message; returns what happened (done, duplicate, retry, dead_lettered).
+
+    Never raises for a handler failure: the caller acknowledges the message in every case, and
+    retries come from the reconciler after the recorded back-off.
+    """
+    message_id: int | None = None
+    try:
+        message_id = parse_message_id(properties.get("message_id"))
+        event_type = properties.get("type") or routing_key or ""
+        if not isinstance(body, dict):
+            raise PermanentError("body is not a JSON object")
+        with ctx.sessions() as session:
+            if is_handled(session, consumer, message_id):
+                return "duplicate"
+        handler(ctx, message_id, event_type, body)
+        return "done"
+    except IntegrityError:
+        # Usually another delivery of the same message committed first and did the work.
+        with ctx.sessions() as session:
+            if message_id is not None and is_handled(session, consumer, message_id):
+                return "duplicate"
+        return _failed(ctx, consumer, message_id, body, properties)
+    except PermanentError as err:
+        dead_letter(ctx, consumer, message_id, body, properties, str(err))
+        return "dead_lettered"
+    except Exception:  # noqa: BLE001 - any failure is retried, then dead-lettered
+        return _failed(ctx, consumer, message_id, body, properties)
+
+
+def _failed(ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any]) -> str:
+    error = traceback.format_exc(limit=5)
+    log.warning("%s: message %s failed: %s", consumer, message_id, error.strip().splitlines()[-1])
+    attempts = record_failure(ctx, consumer, message_id, error) if message_id else ctx.config.max_attempts
+    if attempts >= ctx.config.max_attempts:
+        dead_letter(ctx, consumer, message_id, body, properties, f"failed {attempts} times: {error.strip().splitlines()[-1]}")
+        return "dead_lettered"
+    return "retry"
+
+
+def record_failure(ctx: Context, consumer: str, message_id: int, error: str) -> int:
+    with ctx.sessions.begin() as session:
+        failure = session.get(DeliveryFailure, (consumer, message_id))
+        if failure is None:
+            failure = DeliveryFailure(consumer=consumer, message_id=message_id, attempts=0)
+            session.add(failure)
+        failure.attempts += 1
+        failure.last_error = error[-4000:]
+        failure.next_retry_at = utcnow() + retry_delay(failure.attempts)
+        return failure.attempts
+
+
+def dead_letter(ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any], reason: str) -> None:
+    """Publish the message to the consumer's dead-letter queue with the reason, and stop retrying."""
+    log.error("%s: dead-lettering message %s: %s", consumer, message_id, reason)
+    payload = body if isinstance(body, dict) else {"raw": repr(body)[:10_000]}
+    ctx.publisher.publish(
+        payload,
+        queue_name(consumer),
+        message_id if message_id is not None else "invalid",
+        exchange=DEAD_LETTERS,
+        event_type=str(properties.get("type") or ""),
+        headers={"x-reason": reason[:1000], "x-consumer": consumer},
+    )
+    if message_id is not None:
+        with ctx.sessions.begin() as session:
+            if session.scalar(select(HandledMessage).where(HandledMessage.consumer == consumer, HandledMessage.message_id == message_id)) is None:
+                mark_handled(session, consumer, message_id, outcome="dead_lettered")

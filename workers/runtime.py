@@ -1,0 +1,145 @@
+"""Building a worker's context and running the long-lived loops of ``python -m workers``."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+
+from workers.delivery import Context
+from workstation.config import Config
+from workstation.db import make_engine, make_session_factory
+from workstation.mail import make_sender
+from workstation.messaging import Publisher, broker_connection
+from workstation.outbox import publish_pending, reconcile
+
+log = logging.getLogger(__name__)
+
+#: pg_advisory_lock key that keeps the scheduler single ("RPA" in ASCII).
+SCHEDULER_LOCK_KEY = 0x525041
+
+
+def make_context(config: Config) -> Context:
+    engine = make_engine(config.database_url)
+    return Context(config=config, sessions=make_session_factory(engine), publisher=Publisher(config), sender=make_sender(config))
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def run_consumers(config: Config, consumers: list[str]) -> None:
+    from workers.consumer import Worker
+
+    ctx = make_context(config)
+    with broker_connection(config) as connection:
+        worker = Worker(connection, ctx, consumers)
+        signal.signal(signal.SIGTERM, lambda *_: setattr(worker, "should_stop", True))
+        log.info("worker %d consuming %s", os.getpid(), ", ".join(consumers))
+        worker.run()
+
+
+@contextmanager
+def single_scheduler(ctx: Context, stop: threading.Event) -> Iterator[bool]:
+    """Hold the one scheduler lock (waiting as a standby if another process has it).
+
+    PostgreSQL: a session advisory lock. SQLite: an exclusive lock on a file in the instance.
+    """
+    if ctx.config.is_sqlite:
+        path = Path(ctx.config.instance_path) / "scheduler.lock"
+        with path.open("w") as handle:
+            while not stop.is_set():
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    stop.wait(2)
+            yield not stop.is_set()
+        return
+    engine = ctx.sessions.kw["bind"]
+    with engine.connect() as connection:
+        while not stop.is_set():
+            if connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}).scalar():
+                connection.commit()
+                break
+            connection.commit()
+            stop.wait(2)
+        yield not stop.is_set()
+
+
+def prune_processed(config: Config, older_than: float = 3600) -> int:
+    """The filesystem transport keeps every consumed message; keep an hour of them for inspection."""
+    folder = config.broker_dir / "processed"
+    if not folder.exists():
+        return 0
+    cutoff = time.time() - older_than
+    removed = 0
+    for entry in os.scandir(folder):
+        if entry.stat().st_mtime < cutoff:
+            os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+def run_scheduler(config: Config) -> None:
+    """The relay (fast loop) plus the periodic jobs: reconciler, broker housekeeping."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    ctx = make_context(config)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    with single_scheduler(ctx, stop) as leader:
+        if not leader:
+            return
+        log.info("scheduler %d is the leader; relaying the outbox", os.getpid())
+        reconciler_publisher = Publisher(config)
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            lambda: _guarded("reconcile", reconcile, ctx.sessions, reconciler_publisher, config),
+            "interval",
+            seconds=config.reconcile_interval,
+            id="reconcile",
+            max_instances=1,
+            coalesce=True,
+        )
+        if config.broker_url.startswith("filesystem"):
+            scheduler.add_job(lambda: _guarded("prune", prune_processed, config), "interval", minutes=10, id="prune-processed")
+        scheduler.start()
+        try:
+            relay_loop(ctx, stop)
+        finally:
+            scheduler.shutdown(wait=False)
+            reconciler_publisher.close()
+            ctx.publisher.close()
+
+
+def relay_loop(ctx: Context, stop: threading.Event) -> None:
+    """Publish new outbox rows as they appear; on a broker failure back off and try again."""
+    delay = ctx.config.relay_interval
+    while not stop.is_set():
+        try:
+            published = publish_pending(ctx.sessions, ctx.publisher)
+            delay = ctx.config.relay_interval
+        except Exception as err:  # noqa: BLE001 - broker or database down: keep trying
+            published = 0
+            log.warning("relay: %s; retrying in %.1fs", err, delay)
+            delay = min(max(delay * 2, 0.5), 10)
+        if not published:
+            stop.wait(delay)
+
+
+def _guarded(name: str, job, *args):  # noqa: ANN001, ANN002, ANN202
+    try:
+        return job(*args)
+    except Exception as err:  # noqa: BLE001 - a failed run is retried at the next interval
+        log.warning("%s: %s", name, err)
+        return None

@@ -1,0 +1,68 @@
+"""The rights-protection assistance workstation: web app (this package) and workers (``workers``)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+from flask_babel import Babel, gettext
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from workstation.config import Config
+from workstation.db import make_engine, make_session_factory
+from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label
+from workstation.mail import TEMPLATES_DIR
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The user's setting, else ``?lang=``, else the browser's preference, else Chinese."""
+    if current_user and current_user.is_authenticated:
+        return current_user.language
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_path=str(config.instance_path))
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
+    )
+    engine = make_engine(config.database_url)
+    app.extensions["workstation"] = {"config": config, "engine": engine, "sessions": make_session_factory(engine)}
+
+    compile_catalogs()
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+
+    from workstation.blueprints import api, health, web
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    app.jinja_env.globals["label"] = lambda code: label(code, gettext)
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    return app

@@ -1,0 +1,100 @@
+"""Users, passwords (argon2) and API tokens (only their SHA-256 is stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workstation.models import ApiToken, ExpertProfile, User
+
+ROLES = ("enterprise", "expert", "coordinator")
+_hasher = PasswordHasher()
+
+
+class UserError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    role: str,
+    name: str = "",
+    language: str = "zh",
+    organisation: str = "",
+    credit_code: str | None = None,
+    right_types: list[str] | None = None,
+    capacity: int = 5,
+) -> User:
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if "@" not in email:
+        raise UserError("email is not an address")
+    if len(password) < 8:
+        raise UserError("password must be at least 8 characters")
+    if language not in ("zh", "en"):
+        raise UserError("language must be zh or en")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise UserError(f"a user with email {email} exists already")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        name=name or email.split("@")[0],
+        language=language,
+        organisation=organisation,
+        credit_code=credit_code,
+    )
+    session.add(user)
+    if role == "expert":
+        from workstation.schemas import RIGHT_TYPES
+
+        unknown = set(right_types or []) - set(RIGHT_TYPES)
+        if unknown:
+            raise UserError(f"unknown right types: {', '.join(sorted(unknown))}")
+        if capacity < 1:
+            raise UserError("capacity must be at least 1")
+        user.expert = ExpertProfile(right_types=list(right_types or []), capacity=capacity)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    user = session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _digest(token)))
+    return user if user is not None and user.is_active else None

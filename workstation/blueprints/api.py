@@ -1,0 +1,203 @@
+"""The JSON API (``/api/v1``), authenticated with ``Authorization: Bearer <token>``.
+
+Every error answers ``{"errors": {field: [message, ...]}}``; errors that are not about one
+field use the key ``_request``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from workstation import lifecycle
+from workstation.auth import user_for_token
+from workstation.cases import find_visible_case, transition, visible_cases
+from workstation.intake import IntakeError, accept_submission
+from workstation.models import Case, User
+from workstation.web_support import get_config, get_db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+
+
+def error(status: int, message: str, field: str = "_request"):  # noqa: ANN201
+    return jsonify(errors={field: [message]}), status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):  # noqa: ANN202
+    return error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):  # noqa: ANN202
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    return error(500, "Internal error; it has been logged.")
+
+
+def token_required(view):  # noqa: ANN001, ANN201
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):  # noqa: ANN202
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = user_for_token(get_db(), token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if user is None:
+            response, status = error(401, "A valid bearer token is required.")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response, status
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def person(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.id, "name": user.name, "organisation": user.organisation}
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "right_type": case.right_type,
+        "service": case.service,
+        "title": case.title,
+        "description": case.description,
+        "jurisdiction": case.jurisdiction,
+        "language": case.language,
+        "technical_field": case.technical_field,
+        "confidential": case.confidential,
+        "urgency": case.urgency,
+        "parties": case.parties,
+        "rights": case.rights,
+        "key_dates": case.key_dates,
+        "assigned_expert": person(case.assigned_expert),
+        "evidence": [
+            {"filename": e.filename, "sha256": e.sha256, "size": e.size, "content_type": e.content_type,
+             "uploaded_at": e.uploaded_at.isoformat()}
+            for e in case.evidence
+        ],
+        # Statutory and SLA deadlines are computed by the deadlines module (early-warning issue).
+        "deadlines": [],
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "links": {"self": url_for("api.get_case", reference=case.reference), "page": url_for("web.case_page", reference=case.reference)},
+    }
+
+
+@bp.post("/cases")
+@token_required
+def create_case():  # noqa: ANN201
+    user: User = g.api_user
+    if user.role != "enterprise":
+        return error(403, "Only enterprise accounts submit cases.")
+    if request.mimetype == "multipart/form-data":
+        try:
+            raw = json.loads(request.form.get("case", ""))
+        except ValueError:
+            return error(400, "The 'case' part must be a JSON object.", "case")
+        uploads = request.files.getlist("evidence")
+    else:
+        raw = request.get_json(silent=True)
+        if raw is None:
+            return error(400, "The body must be JSON (Content-Type: application/json).")
+        uploads = []
+    try:
+        case = accept_submission(get_db(), get_config(), user, raw, uploads)
+    except IntakeError as err:
+        get_db().rollback()
+        return jsonify(errors=err.errors), err.status
+    response = jsonify(case_to_dict(case))
+    response.headers["Location"] = url_for("api.get_case", reference=case.reference)
+    return response, 201
+
+
+@bp.get("/cases/<reference>")
+@token_required
+def get_case(reference: str):  # noqa: ANN201
+    case = find_visible_case(get_db(), g.api_user, reference)
+    if case is None:
+        return error(404, "No such case.")
+    return jsonify(case_to_dict(case))
+
+
+@bp.get("/cases/<reference>/events")
+@token_required
+def case_events(reference: str):  # noqa: ANN201
+    case = find_visible_case(get_db(), g.api_user, reference)
+    if case is None:
+        return error(404, "No such case.")
+    return jsonify(
+        reference=case.reference,
+        events=[
+            {
+                "action": e.action,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "actor": person(e.actor) if e.actor else {"role": e.actor_role},
+                "actor_role": e.actor_role,
+                "detail": e.detail,
+                "at": e.created_at.isoformat(),
+            }
+            for e in case.events
+        ],
+    )
+
+
+@bp.post("/cases/<reference>/transitions")
+@token_required
+def case_transition(reference: str):  # noqa: ANN201
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference)
+    if case is None:
+        return error(404, "No such case.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        return error(400, "Send {\"action\": ...}.", "action")
+    action = body["action"]
+    if action not in lifecycle.USER_ACTIONS:
+        return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
+    reason = body.get("reason") if isinstance(body.get("reason"), str) else None
+    expert_id = body.get("expert_id") if isinstance(body.get("expert_id"), int) else None
+    if action == "reassign":
+        expert = session.get(User, expert_id) if expert_id else None
+        if expert is None or expert.role != "expert" or not expert.is_active:
+            return error(400, "expert_id must name an active expert.", "expert_id")
+    try:
+        transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id)
+        session.commit()
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        status = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}[err.code]
+        return error(status, err.message, "reason" if err.code == "invalid" else "_request")
+    return jsonify(case_to_dict(case))
+
+
+@bp.get("/queue")
+@token_required
+def queue():  # noqa: ANN201
+    user: User = g.api_user
+    if user.role != "expert":
+        return error(403, "The queue is for experts.")
+    cases = get_db().scalars(
+        visible_cases(user).where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT)).order_by(Case.created_at.desc())
+    ).all()
+    return jsonify(
+        needs_action=sum(1 for c in cases if c.status == lifecycle.ASSIGNED),
+        cases=[{k: v for k, v in case_to_dict(c).items() if k != "description"} for c in cases],
+    )
+
+
+@bp.get("/me")
+@token_required
+def me():  # noqa: ANN201
+    user: User = g.api_user
+    return jsonify(id=user.id, email=user.email, role=user.role, name=user.name, language=user.language)
+

@@ -1,0 +1,144 @@
+"""Everything that changes a case goes through here, inside the caller's transaction.
+
+``submit_case`` and ``transition`` write the case, its ``CaseEvent`` and, where others must
+react, an outbox row together, so a crash leaves either all of them or none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from workstation import lifecycle
+from workstation.evidence import StoredFile
+from workstation.models import Case, CaseEvent, Evidence, User, utcnow
+from workstation.outbox import enqueue
+
+
+def reference_for(case_id: int, year: int) -> str:
+    return f"RPA-{year}-{case_id:06d}"
+
+
+def submit_case(session: Session, enterprise: User, data: dict[str, Any], files: list[StoredFile] = ()) -> Case:
+    """Create a case from validated input (``CaseInputSchema``) and its already stored evidence."""
+    lifecycle.decide(None, "submit", lifecycle.OWNER)
+    now = utcnow()
+    case = Case(enterprise_id=enterprise.id, status=lifecycle.SUBMITTED, created_at=now, updated_at=now, **data)
+    session.add(case)
+    session.flush()  # the id makes the reference
+    case.reference = reference_for(case.id, now.year)
+    for stored in files:
+        session.add(
+            Evidence(
+                case_id=case.id,
+                sha256=stored.sha256,
+                filename=stored.filename,
+                content_type=stored.content_type,
+                size=stored.size,
+                uploaded_by=enterprise.id,
+            )
+        )
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            action="submit",
+            from_status=None,
+            to_status=lifecycle.SUBMITTED,
+            actor_id=enterprise.id,
+            actor_role=enterprise.role,
+            detail={"evidence": [f.sha256 for f in files]} if files else {},
+            created_at=now,
+        )
+    )
+    enqueue(session, "case.submitted", {"case_id": case.id, "reference": case.reference})
+    return case
+
+
+def actor_relation(case: Case, user: User | None) -> str | None:
+    """How ``user`` stands to ``case`` for the lifecycle (None: not at all)."""
+    if user is None:
+        return lifecycle.SYSTEM
+    if user.role == "coordinator":
+        return lifecycle.COORDINATOR
+    if user.role == "enterprise" and case.enterprise_id == user.id:
+        return lifecycle.OWNER
+    if user.role == "expert" and case.assigned_expert_id == user.id:
+        return lifecycle.ASSIGNEE
+    return None
+
+
+def transition(
+    session: Session,
+    case: Case,
+    action: str,
+    actor: User | None = None,
+    reason: str | None = None,
+    expert_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Apply a lifecycle action by ``actor`` (None: the system). Raises ``TransitionError``."""
+    relation = actor_relation(case, actor)
+    if relation is None:
+        raise lifecycle.TransitionError("forbidden", f"You may not {action.replace('_', ' ')} this case.")
+    move = lifecycle.decide(case.status, action, relation, reason)
+    detail = dict(detail or {})
+    if reason:
+        detail["reason"] = reason.strip()
+    previous_expert = case.assigned_expert_id
+    if move.target == lifecycle.ASSIGNED:
+        if expert_id is None:
+            raise lifecycle.TransitionError("invalid", "An expert is required to assign a case.")
+        case.assigned_expert_id = expert_id
+        detail["expert_id"] = expert_id
+    elif move.target in (lifecycle.DECLINED, lifecycle.AWAITING_EXPERT):
+        case.assigned_expert_id = None
+    if previous_expert is not None and previous_expert != case.assigned_expert_id:
+        detail["previous_expert_id"] = previous_expert
+    now = utcnow()
+    event = CaseEvent(
+        case_id=case.id,
+        action=action,
+        from_status=case.status,
+        to_status=move.target,
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role if actor else lifecycle.SYSTEM,
+        detail=detail,
+        created_at=now,
+    )
+    case.status = move.target
+    case.updated_at = now
+    session.add(event)
+    if move.emits:
+        session.flush()
+        enqueue(
+            session,
+            move.emits,
+            {"case_id": case.id, "reference": case.reference, "event_id": event.id, **detail},
+        )
+    return event
+
+
+def visible_cases(user: User) -> Select[tuple[Case]]:
+    """The cases ``user`` may see: every query of cases on behalf of a person starts here."""
+    query = select(Case)
+    if user.role == "coordinator":
+        return query
+    if user.role == "enterprise":
+        return query.where(Case.enterprise_id == user.id)
+    if user.role == "expert":
+        return query.where(Case.assigned_expert_id == user.id)
+    return query.where(False)
+
+
+def find_visible_case(session: Session, user: User, reference: str) -> Case | None:
+    return session.scalars(visible_cases(user).where(Case.reference == reference)).first()
+
+
+def declined_by(session: Session, case_id: int) -> set[int]:
+    """Experts who declined ``case_id`` before (from its timeline)."""
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == "decline")
+    ).all()
+    return {e.actor_id for e in events if e.actor_id is not None}

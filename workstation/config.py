@@ -1,0 +1,99 @@
+"""One configuration for the app, the workers and the scheduler.
+
+Everything comes from ``WORKSTATION_*`` environment variables (a ``.env`` file in the working
+directory is read too). Unset variables fall back to the embedded default: SQLite, kombu's
+filesystem transport and mail written as ``.eml`` files, all under the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PREFIX = "WORKSTATION_"
+
+
+def _env(environ: dict[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Config:
+    instance_path: Path
+    database_url: str
+    broker_url: str
+    smtp_url: str | None
+    mail_from: str
+    secret_key: str
+    base_url: str
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024
+    # How often the relay looks for unpublished outbox rows (seconds).
+    relay_interval: float = 0.05
+    # A published event that a consumer has not handled after this long is published again.
+    reconcile_after: float = 30.0
+    reconcile_interval: float = 5.0
+    # Failed handling is retried with back-off this many times, then dead-lettered.
+    max_attempts: int = 5
+    broker_polling_interval: float = 0.05
+    quorum_queues: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.instance_path / "mail"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.instance_path / "evidence"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.instance_path / "broker"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        if environ is None:
+            load_dotenv(Path.cwd() / ".env")
+            environ = dict(os.environ)
+        instance = Path(_env(environ, "INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+        instance.mkdir(parents=True, exist_ok=True)
+        database_url = _env(environ, "DATABASE_URL") or f"sqlite:///{instance / 'workstation.db'}"
+        return cls(
+            instance_path=instance,
+            database_url=database_url,
+            broker_url=_env(environ, "BROKER_URL", "filesystem://"),
+            smtp_url=_env(environ, "SMTP_URL"),
+            mail_from=_env(environ, "MAIL_FROM", "RPA Workstation <noreply@rpa.localhost>"),
+            secret_key=_env(environ, "SECRET_KEY") or _instance_secret(instance),
+            base_url=_env(environ, "BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            max_upload_bytes=int(_env(environ, "MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+            relay_interval=float(_env(environ, "RELAY_INTERVAL", "0.05")),
+            reconcile_after=float(_env(environ, "RECONCILE_AFTER", "30")),
+            reconcile_interval=float(_env(environ, "RECONCILE_INTERVAL", "5")),
+            max_attempts=int(_env(environ, "MAX_ATTEMPTS", "5")),
+            broker_polling_interval=float(_env(environ, "BROKER_POLLING_INTERVAL", "0.05")),
+            quorum_queues=_env(environ, "QUORUM_QUEUES", "0") in ("1", "true", "yes"),
+        )
+
+
+def _instance_secret(instance: Path) -> str:
+    """The embedded default's secret key: made once, kept in the instance folder (mode 0600).
+
+    Production sets ``WORKSTATION_SECRET_KEY``; this only saves a single-machine user a step.
+    """
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

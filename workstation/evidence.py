@@ -1,0 +1,111 @@
+"""Evidence files: size-capped, type sniffed from the bytes, stored by SHA-256 under the instance.
+
+Validation happens before anything is written to the database; a file is stored under its hash,
+so the same bytes uploaded twice are kept once and the hash is the enterprise's receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import filetype
+
+# extension -> the MIME type its bytes must sniff as (None: text, which has no magic number)
+ALLOWED: dict[str, str | None] = {
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "txt": None,
+    "csv": None,
+}
+MAX_FILES = 10
+
+
+class UploadError(ValueError):
+    def __init__(self, message: str, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.too_large = too_large
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+
+
+def safe_filename(name: str) -> str:
+    """The last path component only, without control characters (kept for display)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
+    return name[:255]
+
+
+def sniff(filename: str, data: bytes) -> str:
+    """Return the content type if the bytes are what the extension says, else raise UploadError."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext not in ALLOWED:
+        raise UploadError(f"Files of type .{ext or '?'} are not accepted; use PDF, images, DOCX, XLSX, TXT or CSV.")
+    expected = ALLOWED[ext]
+    kind = filetype.guess(data)
+    if expected is None:
+        if kind is not None or b"\x00" in data:
+            raise UploadError(f"{filename}: the content is not plain text.")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UploadError(f"{filename}: text files must be UTF-8.") from None
+        return "text/csv" if ext == "csv" else "text/plain"
+    if kind is None or kind.mime != expected:
+        found = kind.mime if kind else "unrecognised content"
+        raise UploadError(f"{filename}: the content ({found}) does not match the .{ext} extension.")
+    return expected
+
+
+def read_capped(stream: BinaryIO, max_bytes: int, filename: str) -> bytes:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadError(f"{filename} is larger than {max_bytes // (1024 * 1024)} MB.", too_large=True)
+    return data
+
+
+def validate_upload(filename: str, stream: BinaryIO, max_bytes: int) -> tuple[str, bytes, str]:
+    name = safe_filename(filename)
+    if not name:
+        raise UploadError("A file has no name.")
+    data = read_capped(stream, max_bytes, name)
+    if not data:
+        raise UploadError(f"{name} is empty.")
+    return name, data, sniff(name, data)
+
+
+def store(root: Path, filename: str, data: bytes, content_type: str) -> StoredFile:
+    """Write ``data`` under ``root/<aa>/<sha256>`` (atomically; a second copy is a no-op)."""
+    digest = hashlib.sha256(data).hexdigest()
+    folder = root / digest[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / digest
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    return StoredFile(digest, filename, content_type, len(data))
+
+
+def path_of(root: Path, sha256: str) -> Path:
+    return root / sha256[:2] / sha256

@@ -1,0 +1,54 @@
+"""Case intake, shared by ``POST /api/v1/cases`` and the ``/cases/new`` form.
+
+Everything is checked before anything is written: the schema, then every file. Only then are
+the files stored (by hash) and the case, its event and its outbox row committed together.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO, Protocol
+
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from workstation.cases import submit_case
+from workstation.config import Config
+from workstation.evidence import MAX_FILES, StoredFile, UploadError, store, validate_upload
+from workstation.models import Case, User
+from workstation.schemas import case_input_schema
+
+
+class Upload(Protocol):
+    filename: str | None
+    stream: BinaryIO
+
+
+class IntakeError(Exception):
+    """Bad input: ``errors`` is ``{field: [message, ...]}``; ``status`` the HTTP status to answer."""
+
+    def __init__(self, errors: dict[str, Any], status: int = 400) -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.status = status
+
+
+def accept_submission(session: Session, config: Config, enterprise: User, raw: Any, uploads: list[Upload]) -> Case:
+    if not isinstance(raw, dict):
+        raise IntakeError({"_schema": ["The body must be a JSON object."]})
+    try:
+        data = case_input_schema.load(raw)
+    except ValidationError as err:
+        raise IntakeError(err.normalized_messages()) from None
+    uploads = [u for u in uploads if u.filename]
+    if len(uploads) > MAX_FILES:
+        raise IntakeError({"evidence": [f"At most {MAX_FILES} files per submission."]})
+    checked = []
+    for upload in uploads:
+        try:
+            checked.append(validate_upload(upload.filename or "", upload.stream, config.max_upload_bytes))
+        except UploadError as err:
+            raise IntakeError({"evidence": [err.message]}, 413 if err.too_large else 400) from None
+    stored: list[StoredFile] = [store(config.evidence_dir, name, blob, ctype) for name, blob, ctype in checked]
+    case = submit_case(session, enterprise, data, stored)
+    session.commit()
+    return case

@@ -1,0 +1,123 @@
+"""The case state machine: which action moves a case from which status to which, and who may.
+
+Pure: no database, no Flask. ``workstation.cases.transition`` applies a decision and writes the
+``CaseEvent`` and the outbox row in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUBMITTED = "submitted"
+ASSIGNED = "assigned"
+ACCEPTED = "accepted"
+IN_PROGRESS = "in_progress"
+AWAITING_APPLICANT = "awaiting_applicant"
+OPINION_ISSUED = "opinion_issued"
+CLOSED = "closed"
+DECLINED = "declined"  # declined by the expert, waiting to be routed again
+AWAITING_EXPERT = "awaiting_expert"  # no eligible expert: a coordinator must act
+WITHDRAWN = "withdrawn"
+REOPENED = "reopened"
+
+STATUSES = (
+    SUBMITTED,
+    ASSIGNED,
+    ACCEPTED,
+    IN_PROGRESS,
+    AWAITING_APPLICANT,
+    OPINION_ISSUED,
+    CLOSED,
+    DECLINED,
+    AWAITING_EXPERT,
+    WITHDRAWN,
+    REOPENED,
+)
+
+#: Statuses in which a case counts against its expert's capacity.
+ACTIVE_FOR_EXPERT = (ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT)
+
+# Who is acting, relative to the case.
+SYSTEM = "system"  # a worker or the scheduler
+OWNER = "owner"  # the enterprise that submitted the case
+ASSIGNEE = "assignee"  # the expert the case is assigned to
+COORDINATOR = "coordinator"
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[str]
+    target: str
+    actors: frozenset[str]
+    #: routing key of the outbox event this transition emits (None: nobody needs to react)
+    emits: str | None = None
+    needs_reason: bool = False
+
+
+def _t(action, sources, target, actors, emits=None, needs_reason=False) -> Transition:  # noqa: ANN001
+    return Transition(action, frozenset(sources), target, frozenset(actors), emits, needs_reason)
+
+
+_BEFORE_OPINION = (SUBMITTED, ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, DECLINED, AWAITING_EXPERT, REOPENED)
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("submit", [], SUBMITTED, [OWNER], emits="case.submitted"),
+        _t("assign", [SUBMITTED, DECLINED, AWAITING_EXPERT, REOPENED], ASSIGNED, [SYSTEM], emits="case.assigned"),
+        _t("escalate", [SUBMITTED, DECLINED, REOPENED], AWAITING_EXPERT, [SYSTEM], emits="case.awaiting_expert"),
+        _t(
+            "reassign",
+            [ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, AWAITING_EXPERT, DECLINED, REOPENED],
+            ASSIGNED,
+            [COORDINATOR],
+            emits="case.assigned",
+        ),
+        _t("accept", [ASSIGNED], ACCEPTED, [ASSIGNEE], emits="case.accepted"),
+        _t("decline", [ASSIGNED], DECLINED, [ASSIGNEE], emits="case.declined", needs_reason=True),
+        _t("start", [ACCEPTED], IN_PROGRESS, [ASSIGNEE]),
+        _t("request_info", [IN_PROGRESS], AWAITING_APPLICANT, [ASSIGNEE], emits="case.info_requested", needs_reason=True),
+        _t("provide_info", [AWAITING_APPLICANT], IN_PROGRESS, [OWNER], emits="case.info_provided"),
+        _t("issue_opinion", [IN_PROGRESS], OPINION_ISSUED, [ASSIGNEE], emits="case.opinion_issued"),
+        _t("close", [OPINION_ISSUED], CLOSED, [OWNER, COORDINATOR], emits="case.closed"),
+        _t("withdraw", _BEFORE_OPINION, WITHDRAWN, [OWNER], emits="case.withdrawn"),
+        _t("reopen", [CLOSED, WITHDRAWN], REOPENED, [COORDINATOR], emits="case.reopened", needs_reason=True),
+    )
+}
+
+#: Actions a person may ask for through the API or a page (the rest are the workers').
+USER_ACTIONS = tuple(a for a, t in TRANSITIONS.items() if SYSTEM not in t.actors and a != "submit")
+
+
+class TransitionError(Exception):
+    """An action that is not allowed; ``code`` says why (unknown, forbidden, conflict, invalid)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def decide(status: str | None, action: str, actor: str, reason: str | None = None) -> Transition:
+    """Return the transition for ``action`` from ``status`` by ``actor``, or raise TransitionError.
+
+    ``actor`` is one of SYSTEM, OWNER, ASSIGNEE, COORDINATOR: the caller works out how the
+    person acting relates to the case. Checks run in this order so the message is the useful one:
+    unknown action, then who may, then whether the case is in a status that allows it.
+    """
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise TransitionError("unknown", f"Unknown action {action!r}.")
+    if actor not in transition.actors:
+        raise TransitionError("forbidden", f"You may not {action.replace('_', ' ')} this case.")
+    if status is None and action == "submit":
+        return transition
+    if status not in transition.sources:
+        raise TransitionError(
+            "conflict",
+            f"Cannot {action.replace('_', ' ')} a case that is {str(status).replace('_', ' ')}.",
+        )
+    if transition.needs_reason and not (reason or "").strip():
+        raise TransitionError("invalid", f"A reason is required to {action.replace('_', ' ')}.")
+    return transition

@@ -1,0 +1,122 @@
+"""Email: each message is a folder ``templates/email/<name>/`` with ``subject.txt``, ``body.txt``
+and ``body.html`` (Warehouse's layout), rendered in the recipient's language.
+
+Senders sit behind one small interface chosen by configuration: SMTP when
+``WORKSTATION_SMTP_URL`` is set, otherwise ``.eml`` files under ``instance/mail/``. Both are
+idempotent per key: the file sender names the file by the key, and the SMTP sender derives the
+Message-ID from it, so a redelivered message does not make a second, different email.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from workstation.config import Config
+from workstation.i18n import label, translations
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+@cache
+def _environment(language: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    catalog = translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)
+    env.globals["label"] = lambda code: label(code, catalog.gettext)
+    return env
+
+
+def render_email(name: str, language: str, to: str, config: Config, key: str, **context: Any) -> EmailMessage:
+    """A multipart (plain text + HTML) email from ``templates/email/<name>/``."""
+    env = _environment(language)
+    context = {"base_url": config.base_url, "language": language, **context}
+    subject = env.get_template(f"email/{name}/subject.txt").render(context).strip()
+    text = env.get_template(f"email/{name}/body.txt").render(context)
+    html = env.get_template(f"email/{name}/body.html").render(context)
+    message = EmailMessage()
+    message["Subject"] = " ".join(subject.split())
+    message["From"] = config.mail_from
+    message["To"] = to
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = f"<{key.replace(':', '.')}@rpa-workstation>"
+    message["Content-Language"] = "zh-CN" if language == "zh" else "en"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+class MailSender(Protocol):
+    def send(self, message: EmailMessage, key: str) -> None: ...
+
+
+class FileSender:
+    """Writes ``<key>.eml`` under a folder, atomically: a repeat with the same key replaces it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str) -> Path:
+        return self.folder / (key.replace(":", "_").replace("/", "_") + ".eml")
+
+    def send(self, message: EmailMessage, key: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".mail-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(message.as_bytes())
+        os.replace(tmp, self.path_for(key))
+
+
+class SmtpSender:
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered), or ``smtps://`` (TLS)."""
+
+    def __init__(self, url: str, timeout: float = 10) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("smtp", "smtps"):
+            raise ValueError("WORKSTATION_SMTP_URL must start with smtp:// or smtps://")
+        self.tls = parsed.scheme == "smtps"
+        self.host = parsed.hostname or "localhost"
+        self.port = parsed.port or (465 if self.tls else 25)
+        self.username = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage, key: str) -> None:
+        context = ssl.create_default_context()
+        if self.tls:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            client.ehlo()
+            if not self.tls and client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            if self.username:
+                client.login(self.username, self.password or "")
+            client.send_message(message)
+
+
+def make_sender(config: Config) -> MailSender:
+    return SmtpSender(config.smtp_url) if config.smtp_url else FileSender(config.mail_dir)
+
+
+def address(name: str, email: str) -> str:
+    return formataddr((name, email))

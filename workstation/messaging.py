@@ -1,0 +1,157 @@
+"""The broker topology, declared once and imported by every process.
+
+A durable topic exchange carries case events; each consumer has a durable queue bound to the
+routing keys it reacts to, and a dead-letter queue behind a direct exchange. Messages are
+persistent JSON; the message id is the outbox row id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Connection, Exchange, Queue, binding
+
+from workstation.config import Config
+
+EVENTS = Exchange("rpa.events", type="topic", durable=True)
+DEAD_LETTERS = Exchange("rpa.dlx", type="direct", durable=True)
+
+#: consumer name -> routing keys it handles. The reconciler uses this to know who still owes
+#: work on an event.
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "routing": ("case.submitted", "case.declined"),
+    "notify": ("case.assigned", "case.awaiting_expert"),
+}
+
+
+def queue_name(consumer: str) -> str:
+    return f"rpa.{consumer}"
+
+
+def dead_letter_queue_name(consumer: str) -> str:
+    return f"rpa.{consumer}.dlq"
+
+
+def consumer_queue(consumer: str, quorum: bool = False) -> Queue:
+    name = queue_name(consumer)
+    arguments: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTERS.name, "x-dead-letter-routing-key": name}
+    if quorum:
+        arguments["x-queue-type"] = "quorum"
+    return Queue(
+        name,
+        bindings=[binding(EVENTS, routing_key=key) for key in SUBSCRIPTIONS[consumer]],
+        durable=True,
+        queue_arguments=arguments,
+    )
+
+
+def dead_letter_queue(consumer: str) -> Queue:
+    return Queue(dead_letter_queue_name(consumer), DEAD_LETTERS, routing_key=queue_name(consumer), durable=True)
+
+
+def all_queues(config: Config) -> list[Queue]:
+    queues = []
+    for consumer in SUBSCRIPTIONS:
+        queues += [consumer_queue(consumer, config.quorum_queues), dead_letter_queue(consumer)]
+    return queues
+
+
+def broker_connection(config: Config) -> Connection:
+    """A connection to the configured broker (not yet connected)."""
+    if config.broker_url.startswith("filesystem"):
+        base = config.broker_dir
+        for sub in ("data", "control", "processed"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        # One folder for in and out: every process both publishes and consumes. The processed
+        # folder sits on the same filesystem so that claiming a message is an atomic rename.
+        options = {
+            "data_folder_in": str(base / "data"),
+            "data_folder_out": str(base / "data"),
+            "control_folder": str(base / "control"),
+            "store_processed": True,
+            "processed_folder": str(base / "processed"),
+            "polling_interval": config.broker_polling_interval,
+        }
+        return Connection(config.broker_url, transport_options=options)
+    # Publisher confirms: publish() returns only once the broker has the message.
+    return Connection(
+        config.broker_url,
+        transport_options={"confirm_publish": True},
+        connect_timeout=5,
+        heartbeat=30,
+    )
+
+
+def declare_topology(connection: Connection, config: Config) -> None:
+    channel = connection.default_channel
+    for exchange in (EVENTS, DEAD_LETTERS):
+        exchange(channel).declare()
+    for queue in all_queues(config):
+        queue(channel).declare()
+
+
+
+class Publisher:
+    """A long-lived producer that reconnects after a broker failure.
+
+    ``publish`` raises on failure (the caller decides what to retry); the next call reconnects.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._connection: Connection | None = None
+        self._producer = None
+
+    def _ensure(self):  # noqa: ANN202
+        if self._producer is None:
+            connection = broker_connection(self.config)
+            connection.ensure_connection(max_retries=1, timeout=5)
+            declare_topology(connection, self.config)
+            self._connection = connection
+            self._producer = connection.Producer(serializer="json")
+        return self._producer
+
+    def publish(
+        self,
+        body: dict[str, Any],
+        routing_key: str,
+        message_id: int | str,
+        exchange: Exchange | str = EVENTS,
+        event_type: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        """Publish one persistent JSON message; ``event_type`` defaults to the routing key."""
+        try:
+            self._ensure().publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                message_id=str(message_id),
+                type=event_type or routing_key,
+                delivery_mode=2,
+                headers=headers or {},
+                retry=False,
+            )
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
+        self._connection = None
+        self._producer = None
+
+
+def broker_is_reachable(config: Config) -> bool:
+    connection = broker_connection(config)
+    try:
+        connection.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    finally:
+        connection.release()

@@ -1,0 +1,222 @@
+"""The database schema. Alembic migrations under ``workstation/migrations`` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Integer on SQLite (so it is the rowid alias), BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))  # enterprise | expert | coordinator
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(5), default="zh")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    expert: Mapped[ExpertProfile | None] = relationship(back_populates="user", uselist=False)
+
+    # flask-login's user protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ExpertProfile(Base):
+    """What routing needs to know about an expert (the full profile grows with the routing issue)."""
+
+    __tablename__ = "expert_profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    right_types: Mapped[list[Any]] = mapped_column(default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=5)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    user: Mapped[User] = relationship(back_populates="expert")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Only the SHA-256 of the token is kept; the token itself is shown once, at creation.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    right_type: Mapped[str] = mapped_column(String(30))
+    service: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    jurisdiction: Mapped[str] = mapped_column(String(8), default="CN")
+    language: Mapped[str] = mapped_column(String(5), default="zh")
+    technical_field: Mapped[str] = mapped_column(String(40), default="other")
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgency: Mapped[str] = mapped_column(String(10), default="normal")
+    parties: Mapped[list[Any]] = mapped_column(default=list)
+    rights: Mapped[list[Any]] = mapped_column(default=list)
+    key_dates: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    enterprise: Mapped[User] = relationship(foreign_keys=[enterprise_id])
+    assigned_expert: Mapped[User | None] = relationship(foreign_keys=[assigned_expert_id])
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+    evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.id")
+
+    __table_args__ = (Index("ix_cases_expert_status", "assigned_expert_id", "status"),)
+
+
+class CaseEvent(Base):
+    """The audit timeline: one row for every change of a case, written in the same transaction."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor_role: Mapped[str] = mapped_column(String(20))  # a user role, or "system"
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Evidence(Base):
+    """An uploaded file; the bytes live under ``instance/evidence/`` named by their SHA-256."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="evidence")
+
+
+class OutboxMessage(Base):
+    """An event to publish, written in the transaction that caused it. Its id is the message id."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    routing_key: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    publish_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # The relay's hot query only ever looks at the few unpublished rows.
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=published_at.is_(None),
+            sqlite_where=published_at.is_(None),
+        ),
+        Index("ix_outbox_published_at", "published_at"),
+    )
+
+
+class HandledMessage(Base):
+    """Which consumer has handled which message: written in the same transaction as the effect."""
+
+    __tablename__ = "handled_messages"
+
+    consumer: Mapped[str] = mapped_column(String(30), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="done")  # done | dead_lettered
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryFailure(Base):
+    """Failed attempts at handling a message, for back-off and, at the limit, dead-lettering."""
+
+    __tablename__ = "delivery_failures"
+
+    consumer: Mapped[str] = mapped_column(String(30), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_retry_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """One email to one recipient for one message: the key makes a redelivery send nothing twice."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    message_id: Mapped[int] = mapped_column(BigId, index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    template: Mapped[str] = mapped_column(String(60))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

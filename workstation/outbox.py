@@ -1,0 +1,131 @@
+"""The transactional outbox: events are rows first, broker messages second.
+
+``enqueue`` adds a row in the caller's transaction. The relay publishes rows after commit; the
+reconciler publishes again whatever a consumer has not handled in time (a worker killed before
+its ack, a message lost by a server-less transport, a failed attempt whose back-off is over).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from workstation.config import Config
+from workstation.messaging import SUBSCRIPTIONS, Publisher, queue_name
+from workstation.models import DeliveryFailure, HandledMessage, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Events older than this are no longer reconciled (they are in the dead-letter queue or done).
+RECONCILE_HORIZON = timedelta(days=7)
+
+
+def enqueue(session: Session, routing_key: str, payload: dict[str, Any]) -> OutboxMessage:
+    row = OutboxMessage(routing_key=routing_key, payload=payload)
+    session.add(row)
+    return row
+
+
+def publish_pending(factory: sessionmaker[Session], publisher: Publisher, limit: int = 500) -> int:
+    """Publish unpublished outbox rows in id order; returns how many were published.
+
+    Rows are marked published only after the broker took them (publisher confirms on AMQP), in
+    a short write transaction that holds no lock while the broker is talked to.
+    """
+    with factory() as session:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.routing_key, OutboxMessage.payload)
+            .where(OutboxMessage.published_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+    if not rows:
+        return 0
+    published: list[int] = []
+    try:
+        for row in rows:
+            publisher.publish(row.payload, row.routing_key, row.id)
+            published.append(row.id)
+    finally:
+        if published:
+            with factory.begin() as session:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(published))
+                    .values(published_at=utcnow(), publish_count=OutboxMessage.publish_count + 1)
+                )
+    return len(published)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off before the next attempt after ``attempts`` failures: 2, 4, 8, ... up to 5 min."""
+    return timedelta(seconds=min(2**attempts, 300))
+
+
+def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Config, limit: int = 1000) -> int:
+    """Publish again, to the one consumer's queue, every event it still owes and should have done.
+
+    Owed means: routed to that consumer, published, and no ``HandledMessage`` row for it. Due
+    means: published longer ago than ``reconcile_after`` with no failure recorded, or failed and
+    past its back-off. Returns the number of messages published again.
+    """
+    now = utcnow()
+    count = 0
+    for consumer, keys in SUBSCRIPTIONS.items():
+        with factory() as session:
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.routing_key, OutboxMessage.payload, DeliveryFailure.message_id.label("failed"))
+                .outerjoin(
+                    HandledMessage,
+                    and_(HandledMessage.consumer == consumer, HandledMessage.message_id == OutboxMessage.id),
+                )
+                .outerjoin(
+                    DeliveryFailure,
+                    and_(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id == OutboxMessage.id),
+                )
+                .where(
+                    OutboxMessage.routing_key.in_(keys),
+                    OutboxMessage.published_at.is_not(None),
+                    OutboxMessage.created_at > now - RECONCILE_HORIZON,
+                    HandledMessage.message_id.is_(None),
+                    or_(
+                        and_(
+                            DeliveryFailure.message_id.is_(None),
+                            OutboxMessage.published_at < now - timedelta(seconds=config.reconcile_after),
+                        ),
+                        DeliveryFailure.next_retry_at <= now,
+                    ),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).all()
+        if not rows:
+            continue
+        done: list[int] = []
+        try:
+            for row in rows:
+                # Straight to the consumer's queue through the default exchange: the other
+                # consumers of this routing key have handled it already.
+                publisher.publish(row.payload, queue_name(consumer), row.id, exchange="", event_type=row.routing_key)
+                done.append(row.id)
+        finally:
+            if done:
+                with factory.begin() as session:
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(done))
+                        .values(published_at=now, publish_count=OutboxMessage.publish_count + 1)
+                    )
+                    # Give the consumer a full reconcile period before the next try.
+                    session.execute(
+                        update(DeliveryFailure)
+                        .where(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id.in_(done))
+                        .values(next_retry_at=now + timedelta(seconds=config.reconcile_after))
+                    )
+                log.info("reconciler: published %d message(s) again to %s", len(done), consumer)
+        count += len(done)
+    return count
