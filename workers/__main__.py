@@ -12,7 +12,9 @@ from workstation.messaging import SUBSCRIPTIONS
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workers")
-    parser.add_argument("what", nargs="*", help=f"'scheduler', or consumers among {', '.join(SUBSCRIPTIONS)} (default: all)")
+    parser.add_argument(
+        "what", nargs="*", help=f"'scheduler', or consumers among {', '.join(SUBSCRIPTIONS)} (default: all)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
     config = Config.from_env()

@@ -39,7 +39,9 @@ class Worker(ConsumerMixin):
         ]
 
     def on_message(self, name: str, body: Any, message) -> None:  # noqa: ANN001
-        outcome = deliver(self.ctx, name, HANDLERS[name], body, message.properties, message.delivery_info.get("routing_key"))
+        outcome = deliver(
+            self.ctx, name, HANDLERS[name], body, message.properties, message.delivery_info.get("routing_key")
+        )
         log.debug("%s: message %s %s", name, message.properties.get("message_id"), outcome)
         # Acknowledged only now: after the handler's commit, or after the failure was recorded.
         message.ack()

@@ -59,7 +59,9 @@ def parse_message_id(raw: Any) -> int:
     return value
 
 
-def deliver(ctx: Context, consumer: str, handler: Handler, body: Any, properties: dict[str, Any], routing_key: str | None) -> str:
+def deliver(
+    ctx: Context, consumer: str, handler: Handler, body: Any, properties: dict[str, Any], routing_key: str | None
+) -> str:
     """Handle one message; returns what happened (done, duplicate, retry, dead_lettered).
 
     Never raises for a handler failure: the caller acknowledges the message in every case, and
@@ -94,7 +96,9 @@ def _failed(ctx: Context, consumer: str, message_id: int | None, body: Any, prop
     log.warning("%s: message %s failed: %s", consumer, message_id, error.strip().splitlines()[-1])
     attempts = record_failure(ctx, consumer, message_id, error) if message_id else ctx.config.max_attempts
     if attempts >= ctx.config.max_attempts:
-        dead_letter(ctx, consumer, message_id, body, properties, f"failed {attempts} times: {error.strip().splitlines()[-1]}")
+        dead_letter(
+            ctx, consumer, message_id, body, properties, f"failed {attempts} times: {error.strip().splitlines()[-1]}"
+        )
         return "dead_lettered"
     return "retry"
 
@@ -111,7 +115,9 @@ def record_failure(ctx: Context, consumer: str, message_id: int, error: str) -> 
         return failure.attempts
 
 
-def dead_letter(ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any], reason: str) -> None:
+def dead_letter(
+    ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any], reason: str
+) -> None:
     """Publish the message to the consumer's dead-letter queue with the reason, and stop retrying."""
     log.error("%s: dead-lettering message %s: %s", consumer, message_id, reason)
     payload = body if isinstance(body, dict) else {"raw": repr(body)[:10_000]}
@@ -125,5 +131,12 @@ def dead_letter(ctx: Context, consumer: str, message_id: int | None, body: Any, 
     )
     if message_id is not None:
         with ctx.sessions.begin() as session:
-            if session.scalar(select(HandledMessage).where(HandledMessage.consumer == consumer, HandledMessage.message_id == message_id)) is None:
+            if (
+                session.scalar(
+                    select(HandledMessage).where(
+                        HandledMessage.consumer == consumer, HandledMessage.message_id == message_id
+                    )
+                )
+                is None
+            ):
                 mark_handled(session, consumer, message_id, outcome="dead_lettered")

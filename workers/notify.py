@@ -19,7 +19,9 @@ from workstation.models import Case, Notification, User
 CONSUMER = "notify"
 
 
-def recipients_for(session, event_type: str, case: Case, payload: dict[str, Any]) -> list[tuple[User, str, dict[str, Any]]]:  # noqa: ANN001
+def recipients_for(
+    session, event_type: str, case: Case, payload: dict[str, Any]
+) -> list[tuple[User, str, dict[str, Any]]]:  # noqa: ANN001
     """(recipient, email template, extra context) for each email an event causes."""
     if event_type == "case.assigned":
         expert = session.get(User, payload.get("expert_id"))
@@ -60,7 +62,11 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         ctx.sender.send(message, key)
         try:
             with ctx.sessions.begin() as session:
-                session.add(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template, case_id=case.id))
+                session.add(
+                    Notification(
+                        key=key, message_id=message_id, recipient_id=recipient.id, template=template, case_id=case.id
+                    )
+                )
         except IntegrityError:
             pass  # a parallel delivery recorded it first
     with ctx.sessions.begin() as session:

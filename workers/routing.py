@@ -31,9 +31,13 @@ def active_cases_of(session: Session, expert_ids: list[int] | None = None) -> di
 
 
 def candidate_experts(session: Session) -> list[ExpertFacts]:
-    rows = session.execute(
-        select(ExpertProfile).join(User, User.id == ExpertProfile.user_id).where(User.is_active.is_(True))
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(ExpertProfile).join(User, User.id == ExpertProfile.user_id).where(User.is_active.is_(True))
+        )
+        .scalars()
+        .all()
+    )
     loads = active_cases_of(session)
     return [
         ExpertFacts(
@@ -64,14 +68,18 @@ def assign_expert(session: Session, case: Case) -> None:
         if decision.expert_id is None:
             transition(session, case, "escalate", detail={"reasons": decision.reasons})
             return
-        session.execute(select(ExpertProfile.user_id).where(ExpertProfile.user_id == decision.expert_id).with_for_update())
+        session.execute(
+            select(ExpertProfile.user_id).where(ExpertProfile.user_id == decision.expert_id).with_for_update()
+        )
         chosen = next(e for e in experts if e.id == decision.expert_id)
         load = active_cases_of(session, [chosen.id]).get(chosen.id, 0)
         if load < chosen.capacity:
             transition(session, case, "assign", expert_id=chosen.id, detail={"reasons": decision.reasons})
             return
         # Someone else filled this expert meanwhile: count them as full and choose again.
-        experts = [e if e.id != chosen.id else ExpertFacts(e.id, e.right_types, e.capacity, load, e.available) for e in experts]
+        experts = [
+            e if e.id != chosen.id else ExpertFacts(e.id, e.right_types, e.capacity, load, e.available) for e in experts
+        ]
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:

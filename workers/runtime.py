@@ -29,7 +29,9 @@ SCHEDULER_LOCK_KEY = 0x525041
 
 def make_context(config: Config) -> Context:
     engine = make_engine(config.database_url)
-    return Context(config=config, sessions=make_session_factory(engine), publisher=Publisher(config), sender=make_sender(config))
+    return Context(
+        config=config, sessions=make_session_factory(engine), publisher=Publisher(config), sender=make_sender(config)
+    )
 
 
 def stop_on_signals(stop: threading.Event) -> None:
@@ -112,7 +114,9 @@ def run_scheduler(config: Config) -> None:
             coalesce=True,
         )
         if config.broker_url.startswith("filesystem"):
-            scheduler.add_job(lambda: _guarded("prune", prune_processed, config), "interval", minutes=10, id="prune-processed")
+            scheduler.add_job(
+                lambda: _guarded("prune", prune_processed, config), "interval", minutes=10, id="prune-processed"
+            )
         scheduler.start()
         try:
             relay_loop(ctx, stop)

@@ -41,7 +41,9 @@ def init_db() -> None:
 @click.option("--credit-code", default=None, help="Unified social credit code (enterprises).")
 @click.option("--right-types", default="", help=f"Experts: comma-separated, among {', '.join(RIGHT_TYPES)}.")
 @click.option("--capacity", type=int, default=5, show_default=True, help="Experts: most active cases at once.")
-def create_user_command(role, email, password, name, language, organisation, credit_code, right_types, capacity) -> None:  # noqa: ANN001
+def create_user_command(
+    role, email, password, name, language, organisation, credit_code, right_types, capacity
+) -> None:  # noqa: ANN001
     """Create a user (enterprise, expert or coordinator)."""
     config = Config.from_env()
     types = [t.strip() for t in right_types.split(",") if t.strip()]
@@ -49,7 +51,9 @@ def create_user_command(role, email, password, name, language, organisation, cre
         raise click.UsageError("experts need --right-types, e.g. --right-types trademark,patent")
     try:
         with transaction(_sessions(config)) as session:
-            user = create_user(session, email, password, role, name, language, organisation, credit_code, types, capacity)
+            user = create_user(
+                session, email, password, role, name, language, organisation, credit_code, types, capacity
+            )
             click.echo(f"created {role} {user.email} (id {user.id})")
     except UserError as err:
         raise click.ClickException(str(err)) from None

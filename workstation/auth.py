@@ -96,5 +96,7 @@ def create_token(session: Session, user: User) -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    user = session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _digest(token)))
+    user = session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _digest(token))
+    )
     return user if user is not None and user.is_active else None

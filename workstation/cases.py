@@ -138,7 +138,5 @@ def find_visible_case(session: Session, user: User, reference: str) -> Case | No
 
 def declined_by(session: Session, case_id: int) -> set[int]:
     """Experts who declined ``case_id`` before (from its timeline)."""
-    events = session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == "decline")
-    ).all()
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == "decline")).all()
     return {e.actor_id for e in events if e.actor_id is not None}

@@ -7,6 +7,7 @@ persistent JSON; the message id is the outbox row id.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from kombu import Connection, Exchange, Queue, binding
@@ -90,7 +91,6 @@ def declare_topology(connection: Connection, config: Config) -> None:
         queue(channel).declare()
 
 
-
 class Publisher:
     """A long-lived producer that reconnects after a broker failure.
 
@@ -138,10 +138,8 @@ class Publisher:
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
                 self._connection.release()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
-                pass
         self._connection = None
         self._producer = None
 

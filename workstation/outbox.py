@@ -78,7 +78,12 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     for consumer, keys in SUBSCRIPTIONS.items():
         with factory() as session:
             rows = session.execute(
-                select(OutboxMessage.id, OutboxMessage.routing_key, OutboxMessage.payload, DeliveryFailure.message_id.label("failed"))
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.routing_key,
+                    OutboxMessage.payload,
+                    DeliveryFailure.message_id.label("failed"),
+                )
                 .outerjoin(
                     HandledMessage,
                     and_(HandledMessage.consumer == consumer, HandledMessage.message_id == OutboxMessage.id),

@@ -111,7 +111,16 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     """
     data: dict[str, Any] = {
         k: form[k]
-        for k in ("right_type", "service", "title", "description", "jurisdiction", "language", "technical_field", "urgency")
+        for k in (
+            "right_type",
+            "service",
+            "title",
+            "description",
+            "jurisdiction",
+            "language",
+            "technical_field",
+            "urgency",
+        )
         if form.get(k, "") != ""
     }
     if form.get("confidential"):

@@ -20,8 +20,18 @@ def _children(host: str, port: int, web_workers: int, consumers: int) -> dict[st
     python = sys.executable
     commands = {
         "web": [
-            python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(web_workers),
-            "--access-logfile", "-", "--graceful-timeout", "5", "workstation.wsgi:app",
+            python,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(web_workers),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "5",
+            "workstation.wsgi:app",
         ],
         "scheduler": [python, "-m", "workers", "scheduler"],
     }
@@ -40,8 +50,10 @@ def run_all(config: Config, host: str, port: int, web_workers: int = 2, consumer
         f"\nRPA workstation on http://{host}:{port}  (database {config.database_url.split('@')[-1]}, "
         f"broker {config.broker_url.split('@')[-1]}, mail to {mail})\n"
         "Create a first user in another terminal, e.g.:\n"
-        "  .venv/bin/python -m workstation create-user --role enterprise --email you@example.com --password 'choose-a-password'\n"
-        "  .venv/bin/python -m workstation create-user --role expert --email expert@example.com --password 'choose-a-password' --right-types trademark,patent\n"
+        "  .venv/bin/python -m workstation create-user --role enterprise --email you@example.com \\\n"
+        "      --password 'choose-a-password'\n"
+        "  .venv/bin/python -m workstation create-user --role expert --email expert@example.com \\\n"
+        "      --password 'choose-a-password' --right-types trademark,patent\n"
         "  .venv/bin/python -m workstation create-token --email you@example.com\n"
         "Stop with Ctrl-C.\n",
         flush=True,
@@ -61,7 +73,11 @@ def run_all(config: Config, host: str, port: int, web_workers: int = 2, consumer
             if process.poll() is not None and not stopping:
                 # Back off a little if a child keeps dying, so the log stays readable.
                 wait = 1.0 if time.monotonic() - restarts.get(name, 0) > 30 else 5.0
-                print(f"{name} exited with {process.returncode}; starting it again in {wait:.0f}s", file=sys.stderr, flush=True)
+                print(
+                    f"{name} exited with {process.returncode}; starting it again in {wait:.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 time.sleep(wait)
                 restarts[name] = time.monotonic()
                 processes[name] = subprocess.Popen(commands[name], env=env)

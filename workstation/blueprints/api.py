@@ -80,15 +80,23 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         "key_dates": case.key_dates,
         "assigned_expert": person(case.assigned_expert),
         "evidence": [
-            {"filename": e.filename, "sha256": e.sha256, "size": e.size, "content_type": e.content_type,
-             "uploaded_at": e.uploaded_at.isoformat()}
+            {
+                "filename": e.filename,
+                "sha256": e.sha256,
+                "size": e.size,
+                "content_type": e.content_type,
+                "uploaded_at": e.uploaded_at.isoformat(),
+            }
             for e in case.evidence
         ],
         # Statutory and SLA deadlines are computed by the deadlines module (early-warning issue).
         "deadlines": [],
         "created_at": case.created_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
-        "links": {"self": url_for("api.get_case", reference=case.reference), "page": url_for("web.case_page", reference=case.reference)},
+        "links": {
+            "self": url_for("api.get_case", reference=case.reference),
+            "page": url_for("web.case_page", reference=case.reference),
+        },
     }
 
 
@@ -160,7 +168,7 @@ def case_transition(reference: str):  # noqa: ANN201
         return error(404, "No such case.")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-        return error(400, "Send {\"action\": ...}.", "action")
+        return error(400, 'Send {"action": ...}.', "action")
     action = body["action"]
     if action not in lifecycle.USER_ACTIONS:
         return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
@@ -186,9 +194,13 @@ def queue():  # noqa: ANN201
     user: User = g.api_user
     if user.role != "expert":
         return error(403, "The queue is for experts.")
-    cases = get_db().scalars(
-        visible_cases(user).where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT)).order_by(Case.created_at.desc())
-    ).all()
+    cases = (
+        get_db()
+        .scalars(
+            visible_cases(user).where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT)).order_by(Case.created_at.desc())
+        )
+        .all()
+    )
     return jsonify(
         needs_action=sum(1 for c in cases if c.status == lifecycle.ASSIGNED),
         cases=[{k: v for k, v in case_to_dict(c).items() if k != "description"} for c in cases],
@@ -200,4 +212,3 @@ def queue():  # noqa: ANN201
 def me():  # noqa: ANN201
     user: User = g.api_user
     return jsonify(id=user.id, email=user.email, role=user.role, name=user.name, language=user.language)
-

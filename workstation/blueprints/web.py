@@ -11,7 +11,15 @@ from workstation.auth import check_password, find_user
 from workstation.cases import find_visible_case, visible_cases
 from workstation.intake import IntakeError, accept_submission
 from workstation.models import Case, User
-from workstation.schemas import LANGUAGES, RIGHT_KINDS, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, URGENCIES, form_to_case_input
+from workstation.schemas import (
+    LANGUAGES,
+    RIGHT_KINDS,
+    RIGHT_TYPES,
+    SERVICES,
+    TECHNICAL_FIELDS,
+    URGENCIES,
+    form_to_case_input,
+)
 from workstation.web_support import get_config, get_db
 
 bp = Blueprint("web", __name__)
@@ -74,7 +82,11 @@ def new_case():  # noqa: ANN201
     if request.method == "POST":
         try:
             case = accept_submission(
-                get_db(), get_config(), current_user, form_to_case_input(form.to_dict()), request.files.getlist("evidence")
+                get_db(),
+                get_config(),
+                current_user,
+                form_to_case_input(form.to_dict()),
+                request.files.getlist("evidence"),
             )
         except IntakeError as err:
             get_db().rollback()
@@ -92,4 +104,3 @@ def case_page(reference: str):  # noqa: ANN201
     if case is None:
         abort(404)
     return render_template("case_status.html", case=case)
-

@@ -1,0 +1,277 @@
+"""Test fixtures. The same tests run on two deployments, chosen by ``WORKSTATION_TEST_BACKEND``:
+
+- ``embedded`` (default): SQLite and kombu's filesystem transport in a temporary instance folder;
+- ``services``: PostgreSQL (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672) on this machine.
+
+With ``CI=true`` the services pass must run: if PostgreSQL or RabbitMQ cannot be reached the
+run fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND = os.environ.get("WORKSTATION_TEST_BACKEND", "embedded")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN_URL = os.environ.get("WORKSTATION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("WORKSTATION_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+PG_TEST_DB = f"rpa_test_{os.getpid()}"
+
+from workstation import create_app  # noqa: E402
+from workstation.auth import create_token, create_user  # noqa: E402
+from workstation.config import Config  # noqa: E402
+from workstation.db import make_engine, make_session_factory  # noqa: E402
+from workstation.migrate import upgrade  # noqa: E402
+from workstation.models import Base  # noqa: E402
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "services":
+        return
+    # Pure tests need no services: they ran in the embedded pass already.
+    skip_pure = pytest.mark.skip(reason="pure test: runs in the embedded pass")
+    for item in items:
+        if "pure" in item.keywords:
+            item.add_marker(skip_pure)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"workstation backend: {BACKEND}{' (CI: services required)' if IN_CI else ''}"
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+def services_database() -> Iterator[str | None]:
+    """On the services pass: a fresh PostgreSQL database, migrated once for the session."""
+    if BACKEND != "services":
+        yield None
+        return
+    missing = [name for name, port in (("PostgreSQL", 5432), ("RabbitMQ", 5672)) if not _reachable("127.0.0.1", port)]
+    if missing:
+        message = f"{' and '.join(missing)} not reachable on 127.0.0.1"
+        if IN_CI:
+            pytest.exit(f"CI=true and {message}: the real-service tests must run", returncode=3)
+        pytest.skip(message)
+    admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_TEST_DB
+    upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating every time)."""
+    path = tmp_path_factory.mktemp("template") / "workstation.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def purge_rabbitmq() -> None:
+    from kombu import Connection
+
+    from workstation.messaging import SUBSCRIPTIONS, dead_letter_queue_name, queue_name
+
+    with Connection(AMQP_URL) as connection:
+        channel = connection.channel()
+        for consumer in SUBSCRIPTIONS:
+            for name in (queue_name(consumer), dead_letter_queue_name(consumer)):
+                try:
+                    channel.queue_purge(name)
+                except Exception:  # noqa: BLE001 - a queue that does not exist yet has nothing to purge
+                    channel = connection.channel()
+
+
+@pytest.fixture
+def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) -> dict[str, str]:
+    """The ``WORKSTATION_*`` environment of one test's deployment (also given to worker processes)."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    values = {
+        "WORKSTATION_INSTANCE_PATH": str(instance),
+        "WORKSTATION_SECRET_KEY": "test-secret-key",
+        "WORKSTATION_RECONCILE_AFTER": "2",
+        "WORKSTATION_RECONCILE_INTERVAL": "0.5",
+        "WORKSTATION_BASE_URL": "http://testserver",
+    }
+    if BACKEND == "services":
+        engine = make_engine(services_database)
+        with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        purge_rabbitmq()
+        values["WORKSTATION_DATABASE_URL"] = services_database
+        values["WORKSTATION_BROKER_URL"] = AMQP_URL
+    else:
+        shutil.copy(sqlite_template, instance / "workstation.db")
+    return values
+
+
+@pytest.fixture
+def config(env: dict[str, str]) -> Config:
+    return Config.from_env(env)
+
+
+@pytest.fixture
+def sessions(config: Config):  # noqa: ANN201
+    engine = make_engine(config.database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(config: Config):  # noqa: ANN201
+    app = create_app(config)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["workstation"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+class People:
+    """Users of one test, with API tokens: ``people.enterprise``, ``people.token('expert')``..."""
+
+    def __init__(self, sessions) -> None:  # noqa: ANN001
+        self.sessions = sessions
+        self.users: dict[str, Any] = {}
+        self.tokens: dict[str, str] = {}
+
+    def add(self, key: str, role: str, **kwargs: Any) -> Any:
+        with self.sessions.begin() as session:
+            defaults = {"right_types": ["trademark", "patent"], "capacity": 5} if role == "expert" else {}
+            user = create_user(session, f"{key}@example.cn", "password123", role, name=key, **{**defaults, **kwargs})
+            self.tokens[key] = create_token(session, user)
+        self.users[key] = user
+        return user
+
+    def headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[key]}"}
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.users[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+@pytest.fixture
+def people(sessions) -> People:  # noqa: ANN001
+    team = People(sessions)
+    team.add("enterprise", "enterprise", organisation="陕西星河科技有限公司")
+    team.add("other_enterprise", "enterprise", language="en")
+    team.add("coordinator", "coordinator")
+    return team
+
+
+CASE = {
+    "right_type": "trademark",
+    "service": "infringement_judgment",
+    "title": "仿冒“星河”商标的商品",
+    "description": "某网店销售带有与我司注册商标近似标志的商品。",
+}
+
+
+@pytest.fixture
+def submit(client, people: People) -> Callable[..., Any]:  # noqa: ANN001
+    def _submit(who: str = "enterprise", **overrides: Any):  # noqa: ANN202
+        response = client.post("/api/v1/cases", json={**CASE, **overrides}, headers=people.headers(who))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return _submit
+
+
+class Processes:
+    """Worker and scheduler processes started as in production (``python -m workers ...``)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.log_dir = log_dir
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, *args: str) -> subprocess.Popen:
+        name = "-".join(args) or "workers"
+        log = (self.log_dir / f"{name}-{len(self.running)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers", *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.running.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.running:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log"))
+
+
+@pytest.fixture
+def processes(env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
+    running = Processes(env, tmp_path)
+    yield running
+    running.stop_all()
+
+
+@pytest.fixture
+def pipeline(processes: Processes) -> Processes:
+    """The whole back end running: one consumer process and the scheduler (relay, reconciler)."""
+    processes.start()
+    processes.start("scheduler")
+    return processes
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.1, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)

@@ -1,0 +1,195 @@
+"""The JSON API: intake, validation, scoping by who asks, transitions, health."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import CASE
+from workstation.models import Case, CaseEvent, Evidence, OutboxMessage
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 32
+
+
+def counts(sessions) -> tuple[int, int, int, int]:  # noqa: ANN001
+    with sessions() as s:
+        return tuple(s.scalar(select(func.count()).select_from(m)) for m in (Case, CaseEvent, OutboxMessage, Evidence))
+
+
+def test_submit_returns_201_with_reference_and_writes_case_event_and_outbox_together(client, people, sessions) -> None:  # noqa: ANN001
+    response = client.post(
+        "/api/v1/cases",
+        json={
+            **CASE,
+            "jurisdiction": "CN",
+            "language": "zh",
+            "parties": [{"role": "respondent", "name": "某某贸易有限公司", "credit_code": "91610131MA6TXXXX1X"}],
+            "rights": [{"kind": "trademark", "number": "12345678", "mark_text": "星河"}],
+            "key_dates": {"known_on": "2026-10-01"},
+        },
+        headers=people.headers("enterprise"),
+    )
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert re.fullmatch(r"RPA-\d{4}-\d{6}", body["reference"])
+    assert body["status"] == "submitted"
+    assert body["key_dates"] == {"known_on": "2026-10-01"}
+    assert response.headers["Location"].endswith(body["reference"])
+    assert counts(sessions) == (1, 1, 1, 0)
+    with sessions() as s:
+        outbox = s.scalars(select(OutboxMessage)).one()
+        assert outbox.routing_key == "case.submitted" and outbox.published_at is None
+
+
+def test_trade_secret_cases_are_confidential_by_default(submit) -> None:  # noqa: ANN001
+    assert submit(right_type="trade_secret")["confidential"] is True
+    assert submit(right_type="trade_secret", confidential=False)["confidential"] is False
+    assert submit()["confidential"] is False
+
+
+BAD_INPUT = [
+    ({k: v for k, v in CASE.items() if k != "title"}, "title"),
+    ({**CASE, "right_type": "recipe"}, "right_type"),
+    ({**CASE, "service": 5}, "service"),
+    ({**CASE, "title": ["not", "text"]}, "title"),
+    ({**CASE, "title": "   "}, "title"),
+    ({**CASE, "description": "x" * 20_001}, "description"),
+    ({**CASE, "title": "t" * 201}, "title"),
+    ({**CASE, "jurisdiction": "China"}, "jurisdiction"),
+    ({**CASE, "language": "fr"}, "language"),
+    ({**CASE, "confidential": "maybe"}, "confidential"),
+    ({**CASE, "parties": [{"role": "respondent"}]}, "parties"),
+    ({**CASE, "parties": [{"name": "X", "credit_code": "123"}]}, "parties"),
+    ({**CASE, "key_dates": {"known_on": "2026-13-40"}}, "key_dates"),
+    ({**CASE, "key_dates": {"birthday": "2026-01-01"}}, "key_dates"),
+    ({**CASE, "status": "closed"}, "status"),
+]
+
+
+@pytest.mark.parametrize(("payload", "field"), BAD_INPUT, ids=[f for _, f in BAD_INPUT])
+def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(client, people, sessions, payload, field) -> None:  # noqa: ANN001
+    response = client.post("/api/v1/cases", json=payload, headers=people.headers("enterprise"))
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert field in errors and errors[field]
+    assert counts(sessions) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"null"])
+def test_a_body_that_is_not_a_json_object_is_a_400(client, people, body) -> None:  # noqa: ANN001
+    response = client.post("/api/v1/cases", data=body, headers={**people.headers("enterprise"), "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["errors"]
+
+
+def multipart(people, files):  # noqa: ANN001, ANN201
+    import json
+
+    return {"data": {"case": json.dumps(CASE), "evidence": files}, "headers": people.headers("enterprise")}
+
+
+def test_evidence_is_stored_by_sha256_and_shown_as_a_receipt(client, people, config, sessions) -> None:  # noqa: ANN001
+    import hashlib
+
+    response = client.post(
+        "/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(PDF), "../../etc/invoice.pdf"), (io.BytesIO(PNG), "photo.png")])
+    )
+    assert response.status_code == 201, response.get_json()
+    evidence = response.get_json()["evidence"]
+    digest = hashlib.sha256(PDF).hexdigest()
+    assert [e["filename"] for e in evidence] == ["invoice.pdf", "photo.png"]
+    assert evidence[0]["sha256"] == digest
+    assert (config.evidence_dir / digest[:2] / digest).read_bytes() == PDF
+
+
+BAD_FILES = [
+    ("report.pdf", b"MZ\x90\x00" + b"\x00" * 100, 400, "does not match"),
+    ("photo.png", PDF, 400, "does not match"),
+    ("notes.txt", b"\x00\x01binary", 400, "not plain text"),
+    ("tool.exe", b"MZ" + b"\x00" * 100, 400, "not accepted"),
+    ("empty.pdf", b"", 400, "empty"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "status", "message"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_evidence_is_refused_and_nothing_is_written(client, people, sessions, config, name, data, status, message) -> None:  # noqa: ANN001, E501
+    response = client.post("/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(data), name)]))
+    assert response.status_code == status
+    assert message in " ".join(response.get_json()["errors"]["evidence"])
+    assert counts(sessions) == (0, 0, 0, 0)
+    assert not config.evidence_dir.exists() or not any(config.evidence_dir.rglob("*"))
+
+
+def test_a_30_mb_upload_is_refused_with_413(client, people, sessions) -> None:  # noqa: ANN001
+    big = PDF + b"0" * (30 * 1024 * 1024)
+    response = client.post("/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(big), "big.pdf")]))
+    assert response.status_code == 413
+    assert "larger than" in response.get_json()["errors"]["evidence"][0]
+    assert counts(sessions) == (0, 0, 0, 0)
+
+
+def test_requests_without_a_valid_token_are_401(client, people) -> None:  # noqa: ANN001
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {people.tokens['enterprise']}"}):
+        response = client.post("/api/v1/cases", json=CASE, headers=headers)
+        assert response.status_code == 401
+        assert response.get_json()["errors"]["_request"]
+
+
+def test_only_enterprises_submit(client, people) -> None:  # noqa: ANN001
+    assert client.post("/api/v1/cases", json=CASE, headers=people.headers("coordinator")).status_code == 403
+
+
+def test_an_enterprise_never_sees_another_enterprises_case(client, people, submit) -> None:  # noqa: ANN001
+    reference = submit()["reference"]
+    for path in (f"/api/v1/cases/{reference}", f"/api/v1/cases/{reference}/events"):
+        assert client.get(path, headers=people.headers("enterprise")).status_code == 200
+        assert client.get(path, headers=people.headers("coordinator")).status_code == 200
+        response = client.get(path, headers=people.headers("other_enterprise"))
+        assert response.status_code == 404
+        assert "某网店" not in response.get_data(as_text=True)
+    refused = client.post(f"/api/v1/cases/{reference}/transitions", json={"action": "withdraw"}, headers=people.headers("other_enterprise"))
+    assert refused.status_code == 404
+
+
+def test_an_expert_sees_only_cases_assigned_to_them(client, people, submit, sessions) -> None:  # noqa: ANN001
+    people.add("expert", "expert")
+    reference = submit()["reference"]
+    assert client.get(f"/api/v1/cases/{reference}", headers=people.headers("expert")).status_code == 404
+    assert client.get("/api/v1/queue", headers=people.headers("expert")).get_json()["cases"] == []
+
+
+def test_transitions_check_who_and_when(client, people, submit) -> None:  # noqa: ANN001
+    people.add("expert", "expert")
+    reference = submit()["reference"]
+    url = f"/api/v1/cases/{reference}/transitions"
+    owner = people.headers("enterprise")
+    assert client.post(url, json={"action": "close"}, headers=owner).status_code == 409
+    assert client.post(url, json={"action": "reopen", "reason": "x"}, headers=owner).status_code == 403
+    assert client.post(url, json={"action": "fly"}, headers=owner).status_code == 400
+    reassign = {"action": "reassign", "expert_id": people.expert.id}
+    assert client.post(url, json=reassign, headers=people.headers("coordinator")).status_code == 409
+    withdrawn = client.post(url, json={"action": "withdraw"}, headers=owner)
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
+    events = client.get(f"/api/v1/cases/{reference}/events", headers=owner).get_json()["events"]
+    assert [(e["action"], e["to_status"]) for e in events] == [("submit", "submitted"), ("withdraw", "withdrawn")]
+
+
+def test_health_and_readiness(client) -> None:  # noqa: ANN001
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_readiness_is_503_naming_the_broker_when_it_is_unreachable(app, client, config) -> None:  # noqa: ANN001
+    import dataclasses
+
+    broken = dataclasses.replace(config, broker_url="amqp://guest:guest@127.0.0.1:1//")
+    app.extensions["workstation"]["config"] = broken
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "ok", "broker": "unreachable"}
