@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("WORKSTATION_TEST_BACKEND", "embedded")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("WORKSTATION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-AMQP_URL = os.environ.get("WORKSTATION_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 PG_TEST_DB = f"rpa_test_{os.getpid()}"
+# A virtual host of its own per test run, so a workstation running beside the tests on the same
+# RabbitMQ (a developer's, a benchmark) never takes the tests' messages.
+AMQP_VHOST = f"rpa_test_{os.getpid()}"
+AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{AMQP_VHOST}"
 
 from workstation import create_app  # noqa: E402
 from workstation.auth import create_token, create_user  # noqa: E402
@@ -83,10 +86,17 @@ def services_database() -> Iterator[str | None]:
         connection.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_TEST_DB
     upgrade(url)
+    rabbitmqctl("add_vhost", AMQP_VHOST)
+    rabbitmqctl("set_permissions", "-p", AMQP_VHOST, "guest", ".*", ".*", ".*")
     yield url
+    rabbitmqctl("delete_vhost", AMQP_VHOST)
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
     admin.dispose()
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")

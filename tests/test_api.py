@@ -81,7 +81,9 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(client, people, 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"null"])
 def test_a_body_that_is_not_a_json_object_is_a_400(client, people, body) -> None:  # noqa: ANN001
-    response = client.post("/api/v1/cases", data=body, headers={**people.headers("enterprise"), "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/cases", data=body, headers={**people.headers("enterprise"), "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.get_json()["errors"]
 
@@ -96,7 +98,9 @@ def test_evidence_is_stored_by_sha256_and_shown_as_a_receipt(client, people, con
     import hashlib
 
     response = client.post(
-        "/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(PDF), "../../etc/invoice.pdf"), (io.BytesIO(PNG), "photo.png")])
+        "/api/v1/cases",
+        content_type="multipart/form-data",
+        **multipart(people, [(io.BytesIO(PDF), "../../etc/invoice.pdf"), (io.BytesIO(PNG), "photo.png")]),
     )
     assert response.status_code == 201, response.get_json()
     evidence = response.get_json()["evidence"]
@@ -116,8 +120,12 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("name", "data", "status", "message"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
-def test_bad_evidence_is_refused_and_nothing_is_written(client, people, sessions, config, name, data, status, message) -> None:  # noqa: ANN001, E501
-    response = client.post("/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(data), name)]))
+def test_bad_evidence_is_refused_and_nothing_is_written(
+    client, people, sessions, config, name, data, status, message
+) -> None:  # noqa: ANN001, E501
+    response = client.post(
+        "/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(data), name)])
+    )
     assert response.status_code == status
     assert message in " ".join(response.get_json()["errors"]["evidence"])
     assert counts(sessions) == (0, 0, 0, 0)
@@ -126,7 +134,9 @@ def test_bad_evidence_is_refused_and_nothing_is_written(client, people, sessions
 
 def test_a_30_mb_upload_is_refused_with_413(client, people, sessions) -> None:  # noqa: ANN001
     big = PDF + b"0" * (30 * 1024 * 1024)
-    response = client.post("/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(big), "big.pdf")]))
+    response = client.post(
+        "/api/v1/cases", content_type="multipart/form-data", **multipart(people, [(io.BytesIO(big), "big.pdf")])
+    )
     assert response.status_code == 413
     assert "larger than" in response.get_json()["errors"]["evidence"][0]
     assert counts(sessions) == (0, 0, 0, 0)
@@ -151,7 +161,11 @@ def test_an_enterprise_never_sees_another_enterprises_case(client, people, submi
         response = client.get(path, headers=people.headers("other_enterprise"))
         assert response.status_code == 404
         assert "某网店" not in response.get_data(as_text=True)
-    refused = client.post(f"/api/v1/cases/{reference}/transitions", json={"action": "withdraw"}, headers=people.headers("other_enterprise"))
+    refused = client.post(
+        f"/api/v1/cases/{reference}/transitions",
+        json={"action": "withdraw"},
+        headers=people.headers("other_enterprise"),
+    )
     assert refused.status_code == 404
 
 

@@ -39,9 +39,9 @@ class Worker(ConsumerMixin):
         ]
 
     def on_message(self, name: str, body: Any, message) -> None:  # noqa: ANN001
-        outcome = deliver(
-            self.ctx, name, HANDLERS[name], body, message.properties, message.delivery_info.get("routing_key")
-        )
+        routing_key = message.delivery_info.get("routing_key")
+        size = len(message.body or b"")
+        outcome = deliver(self.ctx, name, HANDLERS[name], body, message.properties, routing_key, size=size)
         log.debug("%s: message %s %s", name, message.properties.get("message_id"), outcome)
         # Acknowledged only now: after the handler's commit, or after the failure was recorded.
         message.ack()

@@ -7,6 +7,7 @@ before it leaves the message to be delivered again, by the broker or by the reco
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,10 @@ from workstation.models import DeliveryFailure, HandledMessage, utcnow
 from workstation.outbox import retry_delay
 
 log = logging.getLogger(__name__)
+
+
+#: Our events are a few hundred bytes; anything this big is not one of ours.
+MAX_MESSAGE_BYTES = 256 * 1024
 
 
 class PermanentError(Exception):
@@ -60,7 +65,13 @@ def parse_message_id(raw: Any) -> int:
 
 
 def deliver(
-    ctx: Context, consumer: str, handler: Handler, body: Any, properties: dict[str, Any], routing_key: str | None
+    ctx: Context,
+    consumer: str,
+    handler: Handler,
+    body: Any,
+    properties: dict[str, Any],
+    routing_key: str | None,
+    size: int = 0,
 ) -> str:
     """Handle one message; returns what happened (done, duplicate, retry, dead_lettered).
 
@@ -71,6 +82,8 @@ def deliver(
     try:
         message_id = parse_message_id(properties.get("message_id"))
         event_type = properties.get("type") or routing_key or ""
+        if size > MAX_MESSAGE_BYTES:
+            raise PermanentError(f"message of {size} bytes is larger than {MAX_MESSAGE_BYTES}")
         if not isinstance(body, dict):
             raise PermanentError("body is not a JSON object")
         with ctx.sessions() as session:
@@ -121,6 +134,8 @@ def dead_letter(
     """Publish the message to the consumer's dead-letter queue with the reason, and stop retrying."""
     log.error("%s: dead-lettering message %s: %s", consumer, message_id, reason)
     payload = body if isinstance(body, dict) else {"raw": repr(body)[:10_000]}
+    if len(json.dumps(payload, default=str)) > MAX_MESSAGE_BYTES:
+        payload = {"truncated": repr(body)[:10_000]}
     ctx.publisher.publish(
         payload,
         queue_name(consumer),

@@ -145,11 +145,14 @@ class Publisher:
 
 
 def broker_is_reachable(config: Config) -> bool:
-    connection = broker_connection(config)
     try:
-        connection.ensure_connection(max_retries=1, timeout=2)
+        with broker_connection(config) as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+            if config.broker_url.startswith("filesystem"):
+                # The transport itself cannot fail to "connect": check its folders take a write.
+                probe = config.broker_dir / "data" / ".ready-probe"
+                probe.write_bytes(b"")
+                probe.unlink()
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
-    finally:
-        connection.release()

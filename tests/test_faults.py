@@ -1,0 +1,155 @@
+"""Faults: a worker killed mid-stream, the broker down at intake, poisoned messages."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import BACKEND, CASE, rabbitmqctl, wait_for
+from tests.helpers import drain_dead_letters
+from workstation.messaging import Publisher, queue_name
+from workstation.models import Case, CaseEvent, HandledMessage, Notification
+
+pytestmark = pytest.mark.slow
+
+
+def assigned_count(sessions) -> int:  # noqa: ANN001
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Case).where(Case.status == "assigned"))
+
+
+def test_killing_the_worker_mid_stream_loses_nothing_and_doubles_nothing(client, people, processes, sessions, config):  # noqa: ANN001, E501
+    for i in range(4):
+        people.add(f"expert{i}", "expert", capacity=100)
+    headers = people.headers("enterprise")
+    for i in range(200):
+        response = client.post("/api/v1/cases", json={**CASE, "title": f"case {i}"}, headers=headers)
+        assert response.status_code == 201
+    processes.start("scheduler")
+    worker = processes.start()
+    wait_for(lambda: assigned_count(sessions) >= 40, timeout=60, message="the first cases to be routed")
+    processes.kill(worker)  # SIGKILL: no chance to ack, finish or clean up
+    done_when_killed = assigned_count(sessions)
+    assert done_when_killed < 200, "the worker finished before it could be killed; the test proves nothing"
+    processes.start()
+    wait_for(lambda: assigned_count(sessions) == 200, timeout=90, message="all 200 cases assigned")
+    wait_for(lambda: _notifications(sessions) >= 400, timeout=90, message="all 400 emails")
+    time.sleep(config.reconcile_after + 1)  # anything still in flight or reconciled lands now
+
+    with sessions() as s:
+        assigns = s.execute(
+            select(CaseEvent.case_id, func.count()).where(CaseEvent.action == "assign").group_by(CaseEvent.case_id)
+        ).all()
+        per_template = s.execute(
+            select(Notification.template, func.count(), func.count(func.distinct(Notification.case_id))).group_by(
+                Notification.template
+            )
+        ).all()
+    assert len(assigns) == 200 and all(n == 1 for _, n in assigns), "every case assigned exactly once"
+    assert {t: (n, d) for t, n, d in per_template} == {
+        "expert_case_assigned": (200, 200),
+        "enterprise_case_assigned": (200, 200),
+    }, "one email per case to the expert and one to the enterprise"
+    if BACKEND == "embedded":
+        assert len(list(config.mail_dir.glob("*.eml"))) == 400
+    assert drain_dead_letters(config, "routing") == [] and drain_dead_letters(config, "notify") == []
+
+
+def _notifications(sessions) -> int:  # noqa: ANN001
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Notification))
+
+
+def test_intake_works_while_the_broker_is_down_and_cases_flow_once_it_is_back(client, people, processes, sessions, env):  # noqa: ANN001, E501
+    people.add("expert", "expert", capacity=50)
+    headers = people.headers("enterprise")
+    if BACKEND == "services":
+        processes.start("scheduler")
+        processes.start()
+        rabbitmqctl("stop_app")
+        try:
+            assert client.get("/readyz").status_code == 503
+            references = [client.post("/api/v1/cases", json=CASE, headers=headers) for _ in range(5)]
+            assert [r.status_code for r in references] == [201] * 5
+            time.sleep(2)
+            assert assigned_count(sessions) == 0
+        finally:
+            rabbitmqctl("start_app")
+            rabbitmqctl("await_startup")
+    else:
+        # The embedded broker is a folder: take it away, as a crashed disk mount would.
+        broker = env["WORKSTATION_INSTANCE_PATH"] + "/broker"
+        os.makedirs(os.path.dirname(broker), exist_ok=True)
+        with open(broker, "w") as f:
+            f.write("not a folder")
+        assert client.get("/readyz").get_json()["checks"]["broker"] == "unreachable"
+        references = [client.post("/api/v1/cases", json=CASE, headers=headers) for _ in range(5)]
+        assert [r.status_code for r in references] == [201] * 5
+        processes.start("scheduler")
+        time.sleep(2)
+        assert assigned_count(sessions) == 0
+        os.remove(broker)
+        processes.start()
+    wait_for(lambda: assigned_count(sessions) == 5, timeout=60, message="cases routed after the broker is back")
+
+
+POISON = [
+    ("not json", b"\x00\x01 this is not json", "application/octet-stream"),
+    ("wrong schema", {"hello": "world"}, None),
+    ("unknown case", {"case_id": 987654}, None),
+    ("huge body", {"case_id": 1, "padding": "x" * 2_000_000}, None),
+]
+
+
+def test_poisoned_messages_are_dead_lettered_with_a_reason_and_the_worker_keeps_going(
+    client, people, submit, pipeline, sessions, config
+):  # noqa: ANN001, E501
+    people.add("expert", "expert")
+    publisher = Publisher(config)
+    for i, (_name, body, content_type) in enumerate(POISON):
+        if content_type:
+            producer = publisher._ensure()  # noqa: SLF001 - raw bytes need the producer itself
+            producer.publish(
+                body,
+                exchange="",
+                routing_key=queue_name("routing"),
+                content_type=content_type,
+                content_encoding="binary",
+                message_id=str(900000 + i),
+            )
+        else:
+            publisher.publish(body, queue_name("routing"), 900000 + i, exchange="", event_type="case.submitted")
+    publisher.close()
+    reference = submit()["reference"]
+    wait_for(
+        lambda: (
+            client.get(f"/api/v1/cases/{reference}", headers=people.headers("enterprise")).get_json()["status"]
+            == "assigned"
+        )
+    )
+    dead = wait_for(lambda: (d := _collect(config, 4)) and d, timeout=30, message="four dead letters")
+    reasons = " | ".join(h.get("x-reason", "") for _, h in dead)
+    for expected in ("cannot decode", "no integer case_id", "does not exist"):
+        assert expected in reasons
+    with sessions() as s:
+        outcomes = dict(
+            s.execute(
+                select(HandledMessage.message_id, HandledMessage.outcome).where(HandledMessage.message_id >= 900000)
+            ).all()
+        )
+    assert set(outcomes.values()) == {"dead_lettered"}
+
+
+_seen: list = []
+
+
+def _collect(config, n: int):  # noqa: ANN001, ANN202
+    _seen.extend(drain_dead_letters(config, "routing"))
+    if len(_seen) >= n:
+        out = list(_seen)
+        _seen.clear()
+        return out
+    return None

@@ -1,0 +1,106 @@
+"""Mail through a real SMTP server (aiosmtpd on loopback), including an SMTP outage."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+from email.header import decode_header, make_header
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import Processes, wait_for
+from workstation.mail import SmtpSender, render_email
+
+pytestmark = pytest.mark.slow
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802 - aiosmtpd's hook name
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.original_content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():  # noqa: ANN201
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def subject(message: email.message.Message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+@pytest.mark.pure
+def test_smtp_sender_delivers_a_multipart_message_in_chinese(smtp_server, config) -> None:  # noqa: ANN001
+    controller, inbox = smtp_server
+
+    class Case:
+        reference, title, right_type, service = "RPA-2026-000042", "专利侵权", "patent", "compensation_estimate"
+
+    class Person:
+        name = "王工"
+
+    message = render_email(
+        "enterprise_case_assigned",
+        "zh",
+        "王工 <wang@example.cn>",
+        config,
+        "7:1:x",
+        case=Case,
+        recipient=Person,
+        expert=Person,
+    )
+    SmtpSender(f"smtp://127.0.0.1:{controller.port}").send(message, "7:1:x")
+    received = wait_for(lambda: inbox.messages, timeout=5)[0]
+    assert subject(received) == "您的案件 RPA-2026-000042 已指派专家"
+    text = received.get_payload()[0].get_payload(decode=True).decode()
+    assert "专利" in text and "赔偿数额" in text and "RPA-2026-000042" in text
+    assert received["Message-ID"] == "<7.1.x@rpa-workstation>"
+
+
+def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, people, submit, env, tmp_path):  # noqa: ANN001
+    port = free_port()
+    running = Processes({**env, "WORKSTATION_SMTP_URL": f"smtp://127.0.0.1:{port}"}, tmp_path)
+    running.start()
+    running.start("scheduler")
+    try:
+        people.add("expert", "expert", language="en")
+        reference = submit()["reference"]
+        # Nothing listens on the SMTP port yet: the case is routed, the mail waits for a retry.
+        wait_for(
+            lambda: (
+                client.get(f"/api/v1/cases/{reference}", headers=people.headers("enterprise")).get_json()["status"]
+                == "assigned"
+            )
+        )
+        inbox = Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            wait_for(lambda: len(inbox.messages) >= 2, timeout=30, message="mail after the SMTP server is back")
+            subjects = sorted(subject(m) for m in inbox.messages)
+            assert subjects == sorted([f"New case {reference} assigned to you", f"您的案件 {reference} 已指派专家"])
+            import time
+
+            time.sleep(3)  # a later retry must not send again
+            assert len(inbox.messages) == 2
+        finally:
+            controller.stop()
+    finally:
+        running.stop_all()
