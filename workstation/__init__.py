@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, request
-from flask_babel import Babel, gettext
+from flask_babel import Babel, get_locale, gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -57,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
+    app.jinja_env.globals["get_locale"] = get_locale
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     @app.teardown_appcontext

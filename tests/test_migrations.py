@@ -1,0 +1,17 @@
+"""The Alembic migrations build exactly the schema the models describe, on both databases."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from workstation.db import make_engine
+from workstation.models import Base
+
+
+def test_migrations_match_the_models(config) -> None:  # noqa: ANN001
+    engine = make_engine(config.database_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == [], "run `alembic revision --autogenerate` for the model change"

@@ -1,0 +1,116 @@
+"""The web pages: login, CSRF, the intake form with evidence, the status page, languages."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+
+from sqlalchemy import func, select
+
+from tests.test_api import PDF
+from workstation.models import Case
+
+
+def csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "every form carries a CSRF token"
+    return match.group(1)
+
+
+def login(client, email: str, password: str = "password123"):  # noqa: ANN001, ANN201
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+FORM = {
+    "right_type": "patent",
+    "service": "compensation_estimate",
+    "title": "发明专利被仿制",
+    "description": "竞争对手生产的设备落入我司专利权利要求1的保护范围。",
+    "technical_field": "intelligent_manufacturing",
+    "jurisdiction": "CN",
+    "language": "zh",
+    "urgency": "high",
+    "respondent_name": "某某机械有限公司",
+    "respondent_credit_code": "91610131MA6TXXXX1X",
+    "right_kind": "patent",
+    "right_number": "ZL202010000000.1",
+    "known_on": "2026-09-15",
+}
+
+
+def test_login_page_is_chinese_by_default_and_english_on_request(client) -> None:  # noqa: ANN001
+    assert "登录" in client.get("/login").get_data(as_text=True)
+    assert "Log in" in client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert "Log in" in client.get("/login?lang=en").get_data(as_text=True)
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(client, people) -> None:  # noqa: ANN001
+    response = login(client, people.enterprise.email, "wrong-password")
+    assert response.status_code == 401
+    assert "邮箱或密码错误" in response.get_data(as_text=True) or "Wrong email or password" in response.get_data(
+        as_text=True
+    )
+
+
+def test_a_post_without_the_csrf_token_is_refused(client, people, sessions) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    response = client.post("/cases/new", data=FORM)
+    assert response.status_code == 400
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_an_enterprise_submits_the_form_with_evidence_and_sees_the_receipt(client, people, sessions) -> None:  # noqa: ANN001
+    assert login(client, people.enterprise.email).status_code == 302
+    page = client.get("/cases/new").get_data(as_text=True)
+    assert 'for="title"' in page and 'id="title"' in page  # every field has its label
+    data = {**FORM, "csrf_token": csrf_token(page), "evidence": (io.BytesIO(PDF), "公证书.pdf")}
+    response = client.post("/cases/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    reference = response.headers["Location"].rsplit("/", 1)[-1]
+    assert re.fullmatch(r"RPA-\d{4}-\d{6}", reference)
+    status_page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert reference in status_page and "发明专利被仿制" in status_page
+    assert hashlib.sha256(PDF).hexdigest() in status_page and "公证书.pdf" in status_page
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert case.parties == [{"role": "respondent", "name": "某某机械有限公司", "credit_code": "91610131MA6TXXXX1X"}]
+        assert case.rights == [{"kind": "patent", "number": "ZL202010000000.1", "mark_text": ""}]
+        assert case.key_dates == {"known_on": "2026-09-15"} and case.urgency == "high"
+
+
+def test_form_errors_are_shown_next_to_the_field_and_nothing_is_written(client, people, sessions) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    token = csrf_token(client.get("/cases/new").get_data(as_text=True))
+    bad = {**FORM, "title": "", "respondent_credit_code": "123", "csrf_token": token}
+    response = client.post("/cases/new", data=bad)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="title-error"' in page and 'aria-invalid="true"' in page
+    assert "竞争对手生产的设备" in page  # what was typed is kept
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_pages_need_a_login_and_other_enterprises_cases_are_404(client, people, submit) -> None:  # noqa: ANN001
+    reference = submit()["reference"]
+    assert client.get(f"/cases/{reference}").status_code == 302
+    login(client, people.other_enterprise.email)
+    assert client.get(f"/cases/{reference}").status_code == 404
+    assert "Log out" in client.get("/").get_data(as_text=True)  # this user's setting is English
+
+
+def test_only_enterprises_get_the_intake_form(client, people) -> None:  # noqa: ANN001
+    login(client, people.coordinator.email)
+    assert client.get("/cases/new").status_code == 403
+
+
+def test_login_never_redirects_to_another_site(client, people) -> None:  # noqa: ANN001
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"email": people.enterprise.email, "password": "password123", "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/"
