@@ -190,6 +190,20 @@ def cpu_by_pid(pids: list[int]) -> dict[int, float]:
     return out
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
+def own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 # --------------------------------------------------------------------------------------------
 # deployments
 
@@ -557,7 +571,7 @@ class Figures:
             )
         if self.cpu:
             parts = ", ".join(f"{k} {v:.1f}s" for k, v in self.cpu.items())
-            lines.append(f"  CPU seconds during e2e+steps: {parts}")
+            lines.append(f"  CPU seconds during e2e+steps ({os.cpu_count()} cores): {parts}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         return "\n".join(lines)
@@ -693,6 +707,14 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             f"broker {config.broker_url.split('@')[-1]}"
         )
 
+        # Anything else keeping the machine busy skews every figure: say so.
+        busy0, total0 = machine_busy()
+        time.sleep(1.0)
+        busy1, total1 = machine_busy()
+        idle_load = (busy1 - busy0) / max(total1 - total0, 1e-9) * (os.cpu_count() or 1)
+        if idle_load > 0.2:
+            fig.notes.append(f"machine not idle before the start: {idle_load:.2f} cores busy with other work")
+
         # 2. start the system
         t0 = time.monotonic()
         system = start_process(
@@ -782,6 +804,7 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             fig.notes.append("intake backlog not drained before the e2e run: the e2e figures include it")
 
         cpu_before = cpu_by_pid(descendants(system.pid))
+        machine_before, own_before = machine_busy()[0], own_cpu()
         cpu_t0 = time.monotonic()
 
         # 4. end to end at a steady rate
@@ -846,6 +869,10 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             role = classify(pid)
             fig.cpu[role] = fig.cpu.get(role, 0.0) + seconds - cpu_before.get(pid, 0.0)
         fig.cpu = dict(sorted(fig.cpu.items()))
+        fig.cpu["benchmark client"] = own_cpu() - own_before
+        system_cpu = sum(fig.cpu.values())
+        fig.cpu["machine total"] = machine_busy()[0] - machine_before
+        fig.cpu["rest (db, broker, others)"] = fig.cpu["machine total"] - system_cpu
         fig.cpu["wall"] = elapsed
         if set(cpu_before) - set(cpu_after):
             fig.notes.append(f"{len(set(cpu_before) - set(cpu_after))} child process(es) died during the run")

@@ -153,3 +153,34 @@ def _collect(config, n: int):  # noqa: ANN001, ANN202
         _seen.clear()
         return out
     return None
+
+
+def test_routing_workers_side_by_side_never_push_an_expert_over_capacity(client, people, processes, sessions):  # noqa: ANN001
+    people.add("expert", "expert", capacity=5)
+    headers = people.headers("enterprise")
+    for i in range(20):
+        assert client.post("/api/v1/cases", json={**CASE, "title": f"case {i}"}, headers=headers).status_code == 201
+    for _ in range(3):
+        processes.start("routing")
+    processes.start("scheduler")
+    with sessions() as s:
+        wait_for(
+            lambda: (
+                s.scalar(select(func.count()).select_from(Case).where(Case.status == "submitted")) == 0
+                or s.expire_all()
+            ),
+            timeout=60,
+            message="every case routed",
+        )
+        statuses = dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+    assert statuses == {"assigned": 5, "awaiting_expert": 15}
+
+
+def test_a_second_scheduler_waits_as_a_standby(processes, tmp_path) -> None:  # noqa: ANN001
+    first = processes.start("scheduler")
+    wait_for(lambda: "is the leader" in processes.logs(), timeout=30)
+    processes.start("scheduler")
+    time.sleep(3)
+    assert processes.logs().count("is the leader") == 1
+    processes.kill(first)
+    wait_for(lambda: processes.logs().count("is the leader") == 2, timeout=30, message="the standby to take over")

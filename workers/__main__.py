@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
+    # The reconciler runs every few seconds; APScheduler's line per run would drown the log.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     config = Config.from_env()
     from workers import runtime
 
