@@ -207,3 +207,16 @@ def test_readiness_is_503_naming_the_broker_when_it_is_unreachable(app, client, 
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"] == {"database": "ok", "broker": "unreachable"}
+
+
+def test_the_openapi_document_describes_every_api_route(app, client) -> None:  # noqa: ANN001
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    documented = set(document["paths"])
+    routes = {
+        str(rule).replace("<reference>", "{reference}")
+        for rule in app.url_map.iter_rules()
+        if str(rule).startswith("/api/v1") and rule.endpoint != "api.openapi"
+    }
+    assert routes == documented
+    assert set(document["components"]["schemas"]) >= {"CaseInput", "Case", "Event", "Error"}

@@ -138,3 +138,72 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     if dates:
         data["key_dates"] = dates
     return data
+
+
+# --- What the API answers (dumped from the models; also the OpenAPI document's response schemas) ---
+
+
+class PersonSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    organisation = fields.String()
+
+
+class EvidenceSchema(Schema):
+    filename = fields.String()
+    sha256 = fields.String(metadata={"description": "SHA-256 of the file: the enterprise's receipt"})
+    size = fields.Integer()
+    content_type = fields.String()
+    uploaded_at = fields.DateTime()
+
+
+class CaseSchema(Schema):
+    reference = fields.String(metadata={"example": "RPA-2026-000123"})
+    status = fields.String()
+    right_type = fields.String()
+    service = fields.String()
+    title = fields.String()
+    description = fields.String()
+    jurisdiction = fields.String()
+    language = fields.String()
+    technical_field = fields.String()
+    confidential = fields.Boolean()
+    urgency = fields.String()
+    parties = fields.List(fields.Nested(PartySchema))
+    rights = fields.List(fields.Nested(RightSchema))
+    key_dates = fields.Dict(keys=fields.String(), values=fields.String())
+    assigned_expert = fields.Nested(PersonSchema, allow_none=True)
+    evidence = fields.List(fields.Nested(EvidenceSchema))
+    # Statutory and SLA deadlines come with the deadlines module (early-warning issue).
+    deadlines = fields.Function(lambda _case: [], metadata={"type": "array", "items": {"type": "object"}})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class EventSchema(Schema):
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    actor = fields.Nested(PersonSchema, allow_none=True)
+    actor_role = fields.String()
+    detail = fields.Dict()
+    at = fields.DateTime(attribute="created_at")
+
+
+class TransitionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    action = fields.String(required=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    expert_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class ErrorSchema(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+
+
+case_schema = CaseSchema()
+event_schema = EventSchema()
+transition_schema = TransitionSchema()

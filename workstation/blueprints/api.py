@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
@@ -19,6 +20,8 @@ from workstation.auth import user_for_token
 from workstation.cases import find_visible_case, transition, visible_cases
 from workstation.intake import IntakeError, accept_submission
 from workstation.models import Case, User
+from workstation.openapi import openapi_document
+from workstation.schemas import case_schema, event_schema, transition_schema
 from workstation.web_support import get_config, get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -56,48 +59,13 @@ def token_required(view):  # noqa: ANN001, ANN201
     return wrapper
 
 
-def person(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.id, "name": user.name, "organisation": user.organisation}
-
-
 def case_to_dict(case: Case) -> dict[str, Any]:
-    return {
-        "reference": case.reference,
-        "status": case.status,
-        "right_type": case.right_type,
-        "service": case.service,
-        "title": case.title,
-        "description": case.description,
-        "jurisdiction": case.jurisdiction,
-        "language": case.language,
-        "technical_field": case.technical_field,
-        "confidential": case.confidential,
-        "urgency": case.urgency,
-        "parties": case.parties,
-        "rights": case.rights,
-        "key_dates": case.key_dates,
-        "assigned_expert": person(case.assigned_expert),
-        "evidence": [
-            {
-                "filename": e.filename,
-                "sha256": e.sha256,
-                "size": e.size,
-                "content_type": e.content_type,
-                "uploaded_at": e.uploaded_at.isoformat(),
-            }
-            for e in case.evidence
-        ],
-        # Statutory and SLA deadlines are computed by the deadlines module (early-warning issue).
-        "deadlines": [],
-        "created_at": case.created_at.isoformat(),
-        "updated_at": case.updated_at.isoformat(),
-        "links": {
-            "self": url_for("api.get_case", reference=case.reference),
-            "page": url_for("web.case_page", reference=case.reference),
-        },
+    data = case_schema.dump(case)
+    data["links"] = {
+        "self": url_for("api.get_case", reference=case.reference),
+        "page": url_for("web.case_page", reference=case.reference),
     }
+    return data
 
 
 @bp.post("/cases")
@@ -142,21 +110,7 @@ def case_events(reference: str):  # noqa: ANN201
     case = find_visible_case(get_db(), g.api_user, reference)
     if case is None:
         return error(404, "No such case.")
-    return jsonify(
-        reference=case.reference,
-        events=[
-            {
-                "action": e.action,
-                "from_status": e.from_status,
-                "to_status": e.to_status,
-                "actor": person(e.actor) if e.actor else {"role": e.actor_role},
-                "actor_role": e.actor_role,
-                "detail": e.detail,
-                "at": e.created_at.isoformat(),
-            }
-            for e in case.events
-        ],
-    )
+    return jsonify(reference=case.reference, events=event_schema.dump(case.events, many=True))
 
 
 @bp.post("/cases/<reference>/transitions")
@@ -167,13 +121,15 @@ def case_transition(reference: str):  # noqa: ANN201
     if case is None:
         return error(404, "No such case.")
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-        return error(400, 'Send {"action": ...}.', "action")
-    action = body["action"]
+    if not isinstance(body, dict):
+        return error(400, "The body must be a JSON object.")
+    try:
+        asked = transition_schema.load(body)
+    except ValidationError as err:
+        return jsonify(errors=err.normalized_messages()), 400
+    action, reason, expert_id = asked["action"], asked["reason"], asked["expert_id"]
     if action not in lifecycle.USER_ACTIONS:
         return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
-    reason = body.get("reason") if isinstance(body.get("reason"), str) else None
-    expert_id = body.get("expert_id") if isinstance(body.get("expert_id"), int) else None
     if action == "reassign":
         expert = session.get(User, expert_id) if expert_id else None
         if expert is None or expert.role != "expert" or not expert.is_active:
@@ -205,6 +161,11 @@ def queue():  # noqa: ANN201
         needs_action=sum(1 for c in cases if c.status == lifecycle.ASSIGNED),
         cases=[{k: v for k, v in case_to_dict(c).items() if k != "description"} for c in cases],
     )
+
+
+@bp.get("/openapi.json")
+def openapi():  # noqa: ANN201
+    return jsonify(openapi_document())
 
 
 @bp.get("/me")

@@ -1,0 +1,109 @@
+"""The OpenAPI document of ``/api/v1``, built by apispec from the marshmallow schemas."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from workstation.lifecycle import USER_ACTIONS
+from workstation.schemas import CaseInputSchema, CaseSchema, ErrorSchema, EventSchema, TransitionSchema
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    meaning = {400: "Bad input", 401: "No valid bearer token", 403: "Not allowed", 404: "No such case (or not yours)",
+               409: "The case's status does not allow this", 413: "A file is too large"}  # fmt: skip
+    return {str(c): {"description": meaning[c], "content": {"application/json": {"schema": "Error"}}} for c in codes}
+
+
+def _json(schema: str | dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+REFERENCE = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    spec = APISpec(
+        title="IP rights-protection workstation API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        servers=[{"url": "/"}],
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for name, schema in (("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
+                         ("Transition", TransitionSchema), ("Error", ErrorSchema)):  # fmt: skip
+        spec.components.schema(name, schema=schema)
+    secured = [{"bearer": []}]
+    spec.path(
+        "/api/v1/cases",
+        operations={
+            "post": {
+                "summary": "Submit a case (enterprises)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": "CaseInput"},
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "case": {"type": "string", "description": "the CaseInput object as JSON"},
+                                    "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                },
+                                "required": ["case"],
+                            }
+                        },
+                    },
+                },
+                "responses": {"201": _json("Case", "Submitted"), **_errors(400, 401, 403, 413)},
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{reference}",
+        operations={"get": {"summary": "A case", "security": secured, "parameters": [REFERENCE],
+                            "responses": {"200": _json("Case", "The case"), **_errors(401, 404)}}},
+    )  # fmt: skip
+    events = {
+        "type": "object",
+        "properties": {"reference": {"type": "string"}, "events": {"type": "array", "items": "Event"}},
+    }
+    spec.path(
+        "/api/v1/cases/{reference}/events",
+        operations={"get": {"summary": "The case's timeline", "security": secured, "parameters": [REFERENCE],
+                            "responses": {"200": _json(events, "Events, oldest first"), **_errors(401, 404)}}},
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/cases/{reference}/transitions",
+        operations={
+            "post": {
+                "summary": f"Move the case on: one of {', '.join(USER_ACTIONS)}",
+                "security": secured,
+                "parameters": [REFERENCE],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": "Transition"}}},
+                "responses": {"200": _json("Case", "The case after the move"), **_errors(400, 401, 403, 404, 409)},
+            }
+        },
+    )
+    queue = {
+        "type": "object",
+        "properties": {"needs_action": {"type": "integer"}, "cases": {"type": "array", "items": "Case"}},
+    }
+    spec.path(
+        "/api/v1/queue",
+        operations={"get": {"summary": "The caller's expert queue", "security": secured,
+                            "responses": {"200": _json(queue, "Active cases"), **_errors(401, 403)}}},
+    )  # fmt: skip
+    me = {"type": "object", "properties": {k: {"type": "string"} for k in ("email", "role", "name", "language")}}
+    spec.path(
+        "/api/v1/me",
+        operations={"get": {"summary": "Who the token belongs to", "security": secured,
+                            "responses": {"200": _json(me, "The caller"), **_errors(401)}}},
+    )  # fmt: skip
+    return spec.to_dict()
