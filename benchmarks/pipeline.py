@@ -58,7 +58,14 @@ from workstation.auth import create_token, create_user  # noqa: E402
 from workstation.config import Config  # noqa: E402
 from workstation.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workstation.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue_name, queue_name  # noqa: E402
-from workstation.models import Case, CaseEvent, Notification  # noqa: E402
+from workstation.models import (  # noqa: E402
+    Case,
+    CaseEvent,
+    DeliveryFailure,
+    HandledMessage,
+    Notification,
+    OutboxMessage,
+)
 
 PYTHON = sys.executable
 PASSWORD = "bench-password-123"
@@ -588,6 +595,8 @@ class Plan:
     steps_budget: float
     kombu_messages: int
     drain_timeout: float
+    #: how long to wait for the backlog a failed step left before trying a lower rate
+    fail_drain: float
     web_workers: int
     consumers: int
 
@@ -847,7 +856,7 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
                 f"mail p99 {fmt(step['mailed_p99'])} ms)"
             )
             # start the next step from an empty pipeline
-            drained, _ = wait_mailed(engine, ids, 10 if step["ok"] else plan.drain_timeout)
+            drained, _ = wait_mailed(engine, ids, 10 if step["ok"] else plan.fail_drain)
             if step["ok"]:
                 fig.sustained_cps = rate
                 if not drained:
@@ -876,6 +885,29 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
         fig.cpu["wall"] = elapsed
         if set(cpu_before) - set(cpu_after):
             fig.notes.append(f"{len(set(cpu_before) - set(cpu_after))} child process(es) died during the run")
+
+        # Did anything else consume from our queues, or did messages fail? (a shared broker)
+        if not config.broker_url.startswith("filesystem"):
+            with contextlib.suppress(Exception), broker_connection(config) as conn:
+                for consumer in SUBSCRIPTIONS:
+                    _, _, consumers = conn.default_channel.queue_declare(queue_name(consumer), passive=True)
+                    if consumers > plan.consumers:
+                        fig.notes.append(
+                            f"queue {queue_name(consumer)} has {consumers} consumers, {plan.consumers} of them ours"
+                        )
+        with engine.connect() as conn:
+            dead = conn.execute(
+                select(func.count()).select_from(HandledMessage).where(HandledMessage.outcome != "done")
+            ).scalar_one()
+            failures = conn.execute(select(func.count()).select_from(DeliveryFailure)).scalar_one()
+            republished = conn.execute(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.publish_count > 1)
+            ).scalar_one()
+        if dead or failures or republished:
+            fig.notes.append(
+                f"{dead} message(s) dead-lettered, {failures} with failed attempts, "
+                f"{republished} published more than once (reconciler)"
+            )
 
         # 7. stop the system (before the ceiling, so that it has the machine to itself)
         log(f"{dep.label}: stopping the system")
@@ -938,28 +970,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         plan = Plan(
             intake_clients=8,
-            intake_total=400,
+            intake_total=300,
             e2e_rate=50,
             e2e_seconds=6,
-            step_rates=[50, 100, 150, 200, 300],
+            step_rates=[50, 100, 200],
             step_seconds=4,
-            steps_budget=25,
+            steps_budget=15,
             kombu_messages=1000,
-            drain_timeout=60,
+            drain_timeout=20,
+            fail_drain=12,
             web_workers=args.web_workers,
             consumers=args.consumers,
         )
     else:
         plan = Plan(
             intake_clients=8,
-            intake_total=2000,
+            intake_total=1500,
             e2e_rate=50,
             e2e_seconds=20,
             step_rates=[50, 100, 150, 200, 250, 300, 400, 500],
             step_seconds=10,
-            steps_budget=90,
+            steps_budget=80,
             kombu_messages=5000,
-            drain_timeout=120,
+            drain_timeout=90,
+            fail_drain=40,
             web_workers=args.web_workers,
             consumers=args.consumers,
         )
