@@ -8,9 +8,14 @@ persistent JSON; the message id is the outbox row id.
 from __future__ import annotations
 
 import contextlib
+import os
+import uuid
+from time import monotonic
 from typing import Any
 
 from kombu import Connection, Exchange, Queue, binding
+from kombu.transport import filesystem
+from kombu.utils.json import dumps
 
 from workstation.config import Config
 
@@ -57,6 +62,27 @@ def all_queues(config: Config) -> list[Queue]:
     return queues
 
 
+class _AtomicFilesystemChannel(filesystem.Channel):
+    """kombu's filesystem channel, writing each message under a temporary name first.
+
+    The stock ``_put`` creates ``<n>.<queue>.msg`` and then writes into it, so a consumer polling
+    the folder can claim the file while it is still empty and die on the JSON decode (kombu
+    issue #1551). Here the file only appears under its ``.msg`` name, complete, by ``os.replace``.
+    """
+
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        tmp = os.path.join(self.data_folder_out, f".{name}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(dumps(payload).encode())
+        os.replace(tmp, final)
+
+
+class AtomicFilesystemTransport(filesystem.Transport):
+    Channel = _AtomicFilesystemChannel
+
+
 def broker_connection(config: Config) -> Connection:
     """A connection to the configured broker (not yet connected)."""
     if config.broker_url.startswith("filesystem"):
@@ -73,7 +99,7 @@ def broker_connection(config: Config) -> Connection:
             "processed_folder": str(base / "processed"),
             "polling_interval": config.broker_polling_interval,
         }
-        return Connection(config.broker_url, transport_options=options)
+        return Connection(transport=AtomicFilesystemTransport, transport_options=options)
     # Publisher confirms: publish() returns only once the broker has the message.
     return Connection(
         config.broker_url,
@@ -135,6 +161,18 @@ class Publisher:
         except Exception:
             self.close()
             raise
+
+    def queue_depth(self, name: str) -> int:
+        """Messages ready in queue ``name`` (0 if it does not exist yet)."""
+        self._ensure()
+        channel = self._connection.channel()
+        try:
+            return channel.queue_declare(queue=name, passive=True).message_count
+        except Exception:  # noqa: BLE001 - a queue not declared yet holds nothing
+            return 0
+        finally:
+            with contextlib.suppress(Exception):
+                channel.close()
 
     def close(self) -> None:
         if self._connection is not None:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: Events older than this are no longer reconciled (they are in the dead-letter queue or done).
 RECONCILE_HORIZON = timedelta(days=7)
+#: With a backlog in the consumer's queue, wait this many reconcile periods before publishing again.
+BACKLOG_FACTOR = 10
 
 
 def enqueue(session: Session, routing_key: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -76,6 +78,11 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     now = utcnow()
     count = 0
     for consumer, keys in SUBSCRIPTIONS.items():
+        # While the consumer's queue still holds messages, an unhandled event is most likely
+        # waiting in it: publishing it again would only add work to a consumer that is behind.
+        # Events older than the ceiling are published again regardless.
+        backlog = publisher.queue_depth(queue_name(consumer)) > 0
+        due_before = now - timedelta(seconds=config.reconcile_after * (BACKLOG_FACTOR if backlog else 1))
         with factory() as session:
             rows = session.execute(
                 select(
@@ -100,7 +107,7 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
                     or_(
                         and_(
                             DeliveryFailure.message_id.is_(None),
-                            OutboxMessage.published_at < now - timedelta(seconds=config.reconcile_after),
+                            OutboxMessage.published_at < due_before,
                         ),
                         DeliveryFailure.next_retry_at <= now,
                     ),
