@@ -86,9 +86,7 @@ def deliver(
             raise PermanentError(f"message of {size} bytes is larger than {MAX_MESSAGE_BYTES}")
         if not isinstance(body, dict):
             raise PermanentError("body is not a JSON object")
-        with ctx.sessions() as session:
-            if is_handled(session, consumer, message_id):
-                return "duplicate"
+        # Handlers check ``is_handled`` themselves, inside the transaction that does the work.
         handler(ctx, message_id, event_type, body)
         return "done"
     except IntegrityError:

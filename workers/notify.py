@@ -1,8 +1,9 @@
 """The notify consumer: case events -> emails to the people concerned, once per (event, recipient).
 
-Each email is sent outside any database write lock and then recorded under its key in its own
-short transaction, so a redelivery skips everyone already mailed; the message counts as
-handled only when every recipient has been.
+Emails are sent outside any database write lock, then recorded under their keys together with
+the handled mark in one short transaction; a redelivery skips everyone already mailed. A worker
+killed between a send and that commit sends those emails again on redelivery: the file sender
+overwrites the same file, and over SMTP the repeat carries the same Message-ID.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation.mail import address, render_email
@@ -39,36 +39,29 @@ def recipients_for(
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
     with ctx.sessions() as session:
+        if is_handled(session, CONSUMER, message_id):
+            return
         case = session.get(Case, payload.get("case_id")) if isinstance(payload.get("case_id"), int) else None
         if case is None:
             raise PermanentError("payload names no existing case")
         emails = recipients_for(session, event_type, case, payload)
-        case.enterprise  # noqa: B018 - load before the session closes
         sent = set(session.scalars(select(Notification.key).where(Notification.message_id == message_id)).all())
-    for recipient, template, extra in emails:
-        key = f"{message_id}:{recipient.id}:{template}"
-        if key in sent:
-            continue
-        message = render_email(
-            template,
-            recipient.language,
-            address(recipient.name, recipient.email),
-            ctx.config,
-            key,
-            case=case,
-            recipient=recipient,
-            **extra,
-        )
-        ctx.sender.send(message, key)
-        try:
-            with ctx.sessions.begin() as session:
-                session.add(
-                    Notification(
-                        key=key, message_id=message_id, recipient_id=recipient.id, template=template, case_id=case.id
-                    )
-                )
-        except IntegrityError:
-            pass  # a parallel delivery recorded it first
-    with ctx.sessions.begin() as session:
-        if not is_handled(session, CONSUMER, message_id):
-            mark_handled(session, CONSUMER, message_id)
+    done: list[Notification] = []
+    try:
+        for recipient, template, extra in emails:
+            key = f"{message_id}:{recipient.id}:{template}"
+            if key in sent:
+                continue
+            to = address(recipient.name, recipient.email)
+            context = {"case": case, "recipient": recipient, **extra}
+            ctx.sender.send(render_email(template, recipient.language, to, ctx.config, key, **context), key)
+            done.append(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
+                                     case_id=case.id))  # fmt: skip
+    finally:
+        # One short transaction records every email sent; if one failed, those before it are kept
+        # and the retry skips them. Only when all are sent is the message handled.
+        complete = len(done) == len([e for e in emails if f"{message_id}:{e[0].id}:{e[1]}" not in sent])
+        with ctx.sessions.begin() as session:
+            session.add_all(done)
+            if complete:
+                mark_handled(session, CONSUMER, message_id)

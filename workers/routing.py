@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation import lifecycle
-from workstation.cases import declined_by, transition
+from workstation.cases import ExpertFullError, declined_by, transition
 from workstation.db import lock_for_write
 from workstation.models import Case, ExpertProfile, User
 from workstation.routing import CaseFacts, ExpertFacts, choose_expert
@@ -19,32 +20,16 @@ CONSUMER = "routing"
 MAX_DECLINES = 3
 
 
-def active_cases_of(session: Session, expert_ids: list[int] | None = None) -> dict[int, int]:
-    query = (
-        select(Case.assigned_expert_id, func.count())
-        .where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT), Case.assigned_expert_id.is_not(None))
-        .group_by(Case.assigned_expert_id)
-    )
-    if expert_ids is not None:
-        query = query.where(Case.assigned_expert_id.in_(expert_ids))
-    return dict(session.execute(query).all())
-
-
 def candidate_experts(session: Session) -> list[ExpertFacts]:
-    rows = (
-        session.execute(
-            select(ExpertProfile).join(User, User.id == ExpertProfile.user_id).where(User.is_active.is_(True))
-        )
-        .scalars()
-        .all()
-    )
-    loads = active_cases_of(session)
+    rows = session.execute(
+        select(ExpertProfile).join(User, User.id == ExpertProfile.user_id).where(User.is_active.is_(True))
+    ).scalars()
     return [
         ExpertFacts(
             id=p.user_id,
             right_types=frozenset(p.right_types or ()),
             capacity=p.capacity,
-            active_cases=loads.get(p.user_id, 0),
+            active_cases=p.active_cases,
             available=p.available,
         )
         for p in rows
@@ -54,32 +39,26 @@ def candidate_experts(session: Session) -> list[ExpertFacts]:
 def assign_expert(session: Session, case: Case) -> None:
     """Assign ``case`` to the chosen expert, or escalate it to the coordinators.
 
-    The chosen expert's profile row is locked and their load counted again under the lock, so
-    routing workers running side by side never push an expert over capacity.
+    Taking the expert's slot is a conditional update (see ``cases._move_load``): if a routing
+    worker beside this one took the last slot first, that expert counts as full and the choice is
+    made again, so nobody is ever pushed over capacity.
     """
-    declined = declined_by(session, case.id)
-    facts = CaseFacts(right_type=case.right_type, service=case.service, declined_by=frozenset(declined))
+    declined = declined_by(session, case.id) if case.status == lifecycle.DECLINED else set()
     if len(declined) >= MAX_DECLINES:
         transition(session, case, "escalate", detail={"reasons": [f"declined by {len(declined)} experts"]})
         return
+    facts = CaseFacts(right_type=case.right_type, service=case.service, declined_by=frozenset(declined))
     experts = candidate_experts(session)
     while True:
         decision = choose_expert(facts, experts)
         if decision.expert_id is None:
             transition(session, case, "escalate", detail={"reasons": decision.reasons})
             return
-        session.execute(
-            select(ExpertProfile.user_id).where(ExpertProfile.user_id == decision.expert_id).with_for_update()
-        )
-        chosen = next(e for e in experts if e.id == decision.expert_id)
-        load = active_cases_of(session, [chosen.id]).get(chosen.id, 0)
-        if load < chosen.capacity:
-            transition(session, case, "assign", expert_id=chosen.id, detail={"reasons": decision.reasons})
+        try:
+            transition(session, case, "assign", expert_id=decision.expert_id, detail={"reasons": decision.reasons})
             return
-        # Someone else filled this expert meanwhile: count them as full and choose again.
-        experts = [
-            e if e.id != chosen.id else ExpertFacts(e.id, e.right_types, e.capacity, load, e.available) for e in experts
-        ]
+        except ExpertFullError:
+            experts = [replace(e, active_cases=e.capacity) if e.id == decision.expert_id else e for e in experts]
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:

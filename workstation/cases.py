@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from workstation import lifecycle
 from workstation.evidence import StoredFile
-from workstation.models import Case, CaseEvent, Evidence, User, utcnow
+from workstation.models import Case, CaseEvent, Evidence, ExpertProfile, User, utcnow
 from workstation.outbox import enqueue
 
 
@@ -87,15 +87,18 @@ def transition(
     if reason:
         detail["reason"] = reason.strip()
     previous_expert = case.assigned_expert_id
+    new_expert = previous_expert
     if move.target == lifecycle.ASSIGNED:
         if expert_id is None:
             raise lifecycle.TransitionError("invalid", "An expert is required to assign a case.")
-        case.assigned_expert_id = expert_id
-        detail["expert_id"] = expert_id
+        new_expert = detail["expert_id"] = expert_id
     elif move.target in (lifecycle.DECLINED, lifecycle.AWAITING_EXPERT):
-        case.assigned_expert_id = None
-    if previous_expert is not None and previous_expert != case.assigned_expert_id:
+        new_expert = None
+    if previous_expert is not None and previous_expert != new_expert:
         detail["previous_expert_id"] = previous_expert
+    # First, so that an ExpertFullError leaves the case untouched.
+    _move_load(session, case.status, move.target, previous_expert, new_expert, enforce_capacity=actor is None)
+    case.assigned_expert_id = new_expert
     now = utcnow()
     event = CaseEvent(
         case_id=case.id,
@@ -118,6 +121,42 @@ def transition(
             {"case_id": case.id, "reference": case.reference, "event_id": event.id, **detail},
         )
     return event
+
+
+class ExpertFullError(Exception):
+    """The expert has no room left (another routing worker took the last slot first)."""
+
+
+def _move_load(
+    session: Session,
+    status: str,
+    target: str,
+    previous_expert: int | None,
+    new_expert: int | None,
+    enforce_capacity: bool,
+) -> None:
+    """Keep ``ExpertProfile.active_cases`` right as a case moves from ``status`` to ``target``.
+
+    Taking a slot is one conditional UPDATE: it holds the expert's row until commit, so two
+    workers cannot both take the last slot. The system (routing) never goes over capacity; a
+    coordinator may, on purpose.
+    """
+    was = previous_expert if status in lifecycle.ACTIVE_FOR_EXPERT else None
+    now = new_expert if target in lifecycle.ACTIVE_FOR_EXPERT else None
+    if was == now:
+        return
+    if now is not None:
+        take = update(ExpertProfile).where(ExpertProfile.user_id == now)
+        if enforce_capacity:
+            take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
+        if session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount != 1:
+            raise ExpertFullError(now)
+    if was is not None:
+        session.execute(
+            update(ExpertProfile)
+            .where(ExpertProfile.user_id == was, ExpertProfile.active_cases > 0)
+            .values(active_cases=ExpertProfile.active_cases - 1)
+        )
 
 
 def visible_cases(user: User) -> Select[tuple[Case]]:

@@ -26,7 +26,9 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout on every message. A connection dropped by
+    # a database restart fails its one unit of work, which is retried (request or message).
+    return create_engine(database_url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

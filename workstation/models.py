@@ -95,6 +95,9 @@ class ExpertProfile(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     right_types: Mapped[list[Any]] = mapped_column(default=list)
     capacity: Mapped[int] = mapped_column(Integer, default=5)
+    # Cases in an active status assigned to this expert, kept by ``cases.transition`` in the same
+    # transaction; the conditional increment is what keeps concurrent routing within capacity.
+    active_cases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     available: Mapped[bool] = mapped_column(Boolean, default=True)
 
     user: Mapped[User] = relationship(back_populates="expert")

@@ -6,9 +6,17 @@ from alembic import context
 
 from workstation.config import Config
 from workstation.db import make_engine
-from workstation.models import Base
+from workstation.models import Base, UTCDateTime
 
 url = context.config.attributes.get("database_url") or Config.from_env().database_url
+
+
+def render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN201
+    """Write ``UTCDateTime`` columns as plain ``sa.DateTime(timezone=True)``: migrations stay
+    independent of the model code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -21,7 +29,9 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
         # Batch mode lets later migrations alter columns on SQLite too.
-        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=True, render_item=render_item
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

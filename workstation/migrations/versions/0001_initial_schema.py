@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 13:18:09.434003
+Create Date: 2026-11-24 13:48:28.763919
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('right_types', sa.JSON(), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('active_cases', sa.Integer(), server_default='0', nullable=False),
     sa.Column('available', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_expert_profiles_user_id_users')),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_expert_profiles'))
