@@ -105,6 +105,19 @@ def test_a_decline_routes_the_case_to_another_expert(client, people, submit, pip
     case = wait_for(lambda: (c := status_of(client, people, reference)) and c["status"] == "assigned" and c)
     assert case["assigned_expert"]["id"] == second.id
     wait_for(lambda: len(mails_for(sessions, "expert_case_assigned")) == 2)
+    assert active_cases(sessions) == {first.id: 0, second.id: 1}
+    withdrawn = client.post(
+        f"/api/v1/cases/{reference}/transitions", json={"action": "withdraw"}, headers=people.headers("enterprise")
+    )
+    assert withdrawn.status_code == 200
+    assert active_cases(sessions) == {first.id: 0, second.id: 0}
+
+
+def active_cases(sessions) -> dict[int, int]:  # noqa: ANN001
+    from workstation.models import ExpertProfile
+
+    with sessions() as s:
+        return dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())
 
 
 def mails_for(sessions, template: str) -> list[Notification]:  # noqa: ANN001

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation.mail import address, render_email
@@ -41,7 +42,8 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
     with ctx.sessions() as session:
         if is_handled(session, CONSUMER, message_id):
             return
-        case = session.get(Case, payload.get("case_id")) if isinstance(payload.get("case_id"), int) else None
+        case_id = payload.get("case_id")
+        case = session.get(Case, case_id, options=[joinedload(Case.enterprise)]) if isinstance(case_id, int) else None
         if case is None:
             raise PermanentError("payload names no existing case")
         emails = recipients_for(session, event_type, case, payload)

@@ -21,18 +21,20 @@ MAX_DECLINES = 3
 
 
 def candidate_experts(session: Session) -> list[ExpertFacts]:
+    # Plain columns, not ORM objects: this runs for every case routed.
     rows = session.execute(
-        select(ExpertProfile).join(User, User.id == ExpertProfile.user_id).where(User.is_active.is_(True))
-    ).scalars()
-    return [
-        ExpertFacts(
-            id=p.user_id,
-            right_types=frozenset(p.right_types or ()),
-            capacity=p.capacity,
-            active_cases=p.active_cases,
-            available=p.available,
+        select(
+            ExpertProfile.user_id,
+            ExpertProfile.right_types,
+            ExpertProfile.capacity,
+            ExpertProfile.active_cases,
+            ExpertProfile.available,
         )
-        for p in rows
+        .join(User, User.id == ExpertProfile.user_id)
+        .where(User.is_active.is_(True))
+    )
+    return [
+        ExpertFacts(r.user_id, frozenset(r.right_types or ()), r.capacity, r.active_cases, r.available) for r in rows
     ]
 
 

@@ -75,7 +75,7 @@ def create_token_command(email: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
 @click.option("--web-workers", default=2, type=int, show_default=True, help="gunicorn worker processes.")
-@click.option("--consumers", default=1, type=int, show_default=True, help="Consumer processes.")
+@click.option("--consumers", default=1, type=int, show_default=True, help="Processes per consumer (routing, notify).")
 def run(host: str, port: int, web_workers: int, consumers: int) -> None:
     """Run everything: the web app (gunicorn), the consumers and the scheduler."""
     from workstation.supervisor import run_all

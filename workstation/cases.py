@@ -25,21 +25,22 @@ def submit_case(session: Session, enterprise: User, data: dict[str, Any], files:
     """Create a case from validated input (``CaseInputSchema``) and its already stored evidence."""
     lifecycle.decide(None, "submit", lifecycle.OWNER)
     now = utcnow()
-    case = Case(enterprise_id=enterprise.id, status=lifecycle.SUBMITTED, created_at=now, updated_at=now, **data)
+    owner = enterprise.id
+    case = Case(
+        enterprise_id=enterprise.id,
+        status=lifecycle.SUBMITTED,
+        created_at=now,
+        updated_at=now,
+        # Through the relationship, so answering with the case needs no query for its evidence.
+        evidence=[
+            Evidence(sha256=f.sha256, filename=f.filename, content_type=f.content_type, size=f.size, uploaded_by=owner)
+            for f in files
+        ],
+        **data,
+    )
     session.add(case)
     session.flush()  # the id makes the reference
     case.reference = reference_for(case.id, now.year)
-    for stored in files:
-        session.add(
-            Evidence(
-                case_id=case.id,
-                sha256=stored.sha256,
-                filename=stored.filename,
-                content_type=stored.content_type,
-                size=stored.size,
-                uploaded_by=enterprise.id,
-            )
-        )
     session.add(
         CaseEvent(
             case_id=case.id,

@@ -13,6 +13,7 @@ import sys
 import time
 
 from workstation.config import Config
+from workstation.messaging import SUBSCRIPTIONS
 from workstation.migrate import upgrade
 
 
@@ -35,8 +36,10 @@ def _children(host: str, port: int, web_workers: int, consumers: int) -> dict[st
         ],
         "scheduler": [python, "-m", "workers", "scheduler"],
     }
-    for i in range(consumers):
-        commands[f"worker-{i + 1}"] = [python, "-m", "workers"]
+    # One process per consumer (routing, notify), so they use both cores; N copies of each.
+    for consumer in SUBSCRIPTIONS:
+        for i in range(consumers):
+            commands[f"{consumer}-{i + 1}"] = [python, "-m", "workers", consumer]
     return commands
 
 
