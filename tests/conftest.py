@@ -276,6 +276,41 @@ def pipeline(processes: Processes) -> Processes:
     return processes
 
 
+class Inbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802 - aiosmtpd's hook name
+        import email
+
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.original_content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():  # noqa: ANN201
+    """A real SMTP server on loopback: (controller, inbox)."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.1, message: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:

@@ -171,9 +171,42 @@ def test_an_enterprise_never_sees_another_enterprises_case(client, people, submi
 
 def test_an_expert_sees_only_cases_assigned_to_them(client, people, submit, sessions) -> None:  # noqa: ANN001
     people.add("expert", "expert")
+    other = people.add("other_expert", "expert")
+    mine, theirs = submit()["reference"], submit()["reference"]
+    for reference, expert in ((mine, people.expert), (theirs, other)):
+        assigned = client.post(
+            f"/api/v1/cases/{reference}/transitions",
+            json={"action": "reassign", "expert_id": expert.id},
+            headers=people.headers("coordinator"),
+        )
+        assert assigned.status_code == 200, assigned.get_json()
+    assert client.get(f"/api/v1/cases/{mine}", headers=people.headers("expert")).status_code == 200
+    for path in (f"/api/v1/cases/{theirs}", f"/api/v1/cases/{theirs}/events"):
+        assert client.get(path, headers=people.headers("expert")).status_code == 404
+    accept = client.post(
+        f"/api/v1/cases/{theirs}/transitions", json={"action": "accept"}, headers=people.headers("expert")
+    )
+    assert accept.status_code == 404
+    queue = client.get("/api/v1/queue", headers=people.headers("expert")).get_json()
+    assert [c["reference"] for c in queue["cases"]] == [mine] and queue["needs_action"] == 1
+
+
+def test_the_enterprise_timeline_hides_internal_detail(client, people, submit) -> None:  # noqa: ANN001
+    first, second = people.add("first", "expert"), people.add("second", "expert")
     reference = submit()["reference"]
-    assert client.get(f"/api/v1/cases/{reference}", headers=people.headers("expert")).status_code == 404
-    assert client.get("/api/v1/queue", headers=people.headers("expert")).get_json()["cases"] == []
+    url = f"/api/v1/cases/{reference}/transitions"
+    coordinator = people.headers("coordinator")
+    client.post(url, json={"action": "reassign", "expert_id": first.id}, headers=coordinator)
+    declined = client.post(
+        url, json={"action": "decline", "reason": "我曾代理被申请人"}, headers=people.headers("first")
+    )
+    assert declined.status_code == 200
+    client.post(url, json={"action": "reassign", "expert_id": second.id}, headers=coordinator)
+    events_url = f"/api/v1/cases/{reference}/events"
+    seen_by_enterprise = client.get(events_url, headers=people.headers("enterprise")).get_data(as_text=True)
+    assert "代理" not in seen_by_enterprise and "expert_id" not in seen_by_enterprise
+    seen_by_coordinator = client.get(events_url, headers=coordinator).get_json()["events"]
+    assert seen_by_coordinator[2]["detail"]["reason"] == "我曾代理被申请人"
 
 
 def test_transitions_check_who_and_when(client, people, submit) -> None:  # noqa: ANN001
@@ -184,8 +217,7 @@ def test_transitions_check_who_and_when(client, people, submit) -> None:  # noqa
     assert client.post(url, json={"action": "close"}, headers=owner).status_code == 409
     assert client.post(url, json={"action": "reopen", "reason": "x"}, headers=owner).status_code == 403
     assert client.post(url, json={"action": "fly"}, headers=owner).status_code == 400
-    reassign = {"action": "reassign", "expert_id": people.expert.id}
-    assert client.post(url, json=reassign, headers=people.headers("coordinator")).status_code == 409
+    assert client.post(url, json={"action": "accept"}, headers=people.headers("expert")).status_code == 404
     withdrawn = client.post(url, json={"action": "withdraw"}, headers=owner)
     assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
     events = client.get(f"/api/v1/cases/{reference}/events", headers=owner).get_json()["events"]

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import email
-import socket
-import threading
 from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import Processes, wait_for
+from tests.conftest import Inbox, Processes, free_port, wait_for
 from workstation.mail import SmtpSender, render_email
 
 pytestmark = pytest.mark.slow
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802 - aiosmtpd's hook name
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.original_content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():  # noqa: ANN201
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 def subject(message: email.message.Message) -> str:

@@ -42,7 +42,9 @@ def test_a_submitted_case_is_assigned_and_both_sides_are_mailed_in_their_languag
     events = client.get(f"/api/v1/cases/{reference}/events", headers=people.headers("enterprise")).get_json()["events"]
     assert [(e["action"], e["to_status"]) for e in events] == [("submit", "submitted"), ("assign", "assigned")]
     assert events[0]["actor"]["id"] == people.enterprise.id and events[1]["actor_role"] == "system"
-    assert events[1]["detail"]["reasons"] and events[0]["at"] <= events[1]["at"]
+    assert events[0]["at"] <= events[1]["at"] and events[1]["detail"] == {}  # routing reasons stay internal
+    coordinator_view = client.get(f"/api/v1/cases/{reference}/events", headers=people.headers("coordinator")).get_json()
+    assert "least loaded" in " ".join(coordinator_view["events"][1]["detail"]["reasons"])
     assert status_of(client, people, reference, "expert")["reference"] == reference  # now visible to the expert
 
     sent = wait_for(lambda: len(mails(config)) == 2 and mails(config), message="two emails")

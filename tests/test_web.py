@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.test_api import PDF
@@ -107,10 +108,18 @@ def test_only_enterprises_get_the_intake_form(client, people) -> None:  # noqa: 
     assert client.get("/cases/new").status_code == 403
 
 
-def test_login_never_redirects_to_another_site(client, people) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "https://evil.example/", "evil"]
+)
+def test_login_never_redirects_to_another_site(client, people, target) -> None:  # noqa: ANN001
     token = csrf_token(client.get("/login").get_data(as_text=True))
-    response = client.post(
-        "/login?next=//evil.example/x",
-        data={"email": people.enterprise.email, "password": "password123", "csrf_token": token},
-    )
+    form = {"email": people.enterprise.email, "password": "password123", "csrf_token": token}
+    response = client.post("/login", query_string={"next": target}, data=form)
     assert response.headers["Location"] == "/"
+
+
+def test_login_returns_to_the_page_asked_for(client, people) -> None:  # noqa: ANN001
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    form = {"email": people.enterprise.email, "password": "password123", "csrf_token": token}
+    response = client.post("/login", query_string={"next": "/cases/new"}, data=form)
+    assert response.headers["Location"] == "/cases/new"

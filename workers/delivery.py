@@ -7,6 +7,7 @@ before it leaves the message to be delivered again, by the broker or by the reco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import traceback
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,6 +115,13 @@ def _failed(ctx: Context, consumer: str, message_id: int | None, body: Any, prop
 
 
 def record_failure(ctx: Context, consumer: str, message_id: int, error: str) -> int:
+    try:
+        return _record_failure(ctx, consumer, message_id, error)
+    except IntegrityError:  # another delivery of the message recorded its failure first
+        return _record_failure(ctx, consumer, message_id, error)
+
+
+def _record_failure(ctx: Context, consumer: str, message_id: int, error: str) -> int:
     with ctx.sessions.begin() as session:
         failure = session.get(DeliveryFailure, (consumer, message_id))
         if failure is None:
@@ -143,13 +150,7 @@ def dead_letter(
         headers={"x-reason": reason[:1000], "x-consumer": consumer},
     )
     if message_id is not None:
-        with ctx.sessions.begin() as session:
-            if (
-                session.scalar(
-                    select(HandledMessage).where(
-                        HandledMessage.consumer == consumer, HandledMessage.message_id == message_id
-                    )
-                )
-                is None
-            ):
+        with contextlib.suppress(IntegrityError), ctx.sessions.begin() as session:
+            # (A parallel delivery that handled it after all has its mark already: keep that.)
+            if not is_handled(session, consumer, message_id):
                 mark_handled(session, consumer, message_id, outcome="dead_lettered")

@@ -1,21 +1,27 @@
 """The notify consumer: case events -> emails to the people concerned, once per (event, recipient).
 
-Emails are sent outside any database write lock, then recorded under their keys together with
-the handled mark in one short transaction; a redelivery skips everyone already mailed. A worker
-killed between a send and that commit sends those emails again on redelivery: the file sender
-overwrites the same file, and over SMTP the repeat carries the same Message-ID.
+Each email is claimed (a ``Notification`` row, unique per key) in a committed transaction
+before it is sent, and marked sent afterwards with, once every recipient is done, the handled
+mark. Two workers given the same message therefore never both send: the second finds the claim.
+A worker that dies between sending and marking leaves a stale claim; after
+``WORKSTATION_STALE_CLAIM`` (2 min; SMTP times out well before) a redelivery sends that email
+again: at least once. The file sender then overwrites the same file, and over SMTP the repeat
+carries the same Message-ID.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
+from workstation.db import lock_for_write
 from workstation.mail import address, render_email
-from workstation.models import Case, Notification, User
+from workstation.models import Case, Notification, User, utcnow
 
 CONSUMER = "notify"
 
@@ -38,6 +44,36 @@ def recipients_for(
     raise PermanentError(f"notify has no email for {event_type!r}")
 
 
+def claim(ctx: Context, message_id: int, case: Case, emails: list[tuple[User, str, dict[str, Any]]]) -> set[str]:
+    """Claim the emails of this message that nobody has sent or is sending; returns their keys.
+
+    Raises IntegrityError if another worker claimed one first."""
+    now = utcnow()
+    claimed: set[str] = set()
+    with ctx.sessions.begin() as session:
+        lock_for_write(session)
+        existing = {
+            n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))
+        }
+        for recipient, template, _extra in emails:
+            key = f"{message_id}:{recipient.id}:{template}"
+            row = existing.get(key)
+            if row is None:
+                session.add(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
+                                         case_id=case.id, claimed_at=now))  # fmt: skip
+                claimed.add(key)
+            elif row.status == "sending" and row.claimed_at < now - timedelta(seconds=ctx.config.stale_claim):
+                taken = session.execute(
+                    update(Notification)
+                    .where(Notification.id == row.id, Notification.claimed_at == row.claimed_at)
+                    .values(claimed_at=now, attempts=Notification.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount == 1:
+                    claimed.add(key)
+    return claimed
+
+
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
     with ctx.sessions() as session:
         if is_handled(session, CONSUMER, message_id):
@@ -47,23 +83,44 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         if case is None:
             raise PermanentError("payload names no existing case")
         emails = recipients_for(session, event_type, case, payload)
-        sent = set(session.scalars(select(Notification.key).where(Notification.message_id == message_id)).all())
-    done: list[Notification] = []
+    try:
+        claimed = claim(ctx, message_id, case, emails)
+    except IntegrityError:
+        return  # another worker is sending these; it marks the message handled when done
+    sent: list[str] = []
     try:
         for recipient, template, extra in emails:
             key = f"{message_id}:{recipient.id}:{template}"
-            if key in sent:
+            if key not in claimed:
                 continue
             to = address(recipient.name, recipient.email)
             context = {"case": case, "recipient": recipient, **extra}
             ctx.sender.send(render_email(template, recipient.language, to, ctx.config, key, **context), key)
-            done.append(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
-                                     case_id=case.id))  # fmt: skip
+            sent.append(key)
     finally:
-        # One short transaction records every email sent; if one failed, those before it are kept
-        # and the retry skips them. Only when all are sent is the message handled.
-        complete = len(done) == len([e for e in emails if f"{message_id}:{e[0].id}:{e[1]}" not in sent])
+        now = utcnow()
         with ctx.sessions.begin() as session:
-            session.add_all(done)
-            if complete:
+            if sent:
+                session.execute(
+                    update(Notification)
+                    .where(Notification.key.in_(sent))
+                    .values(status="sent", sent_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            # A claim whose send failed is released at once, so the retry can take it.
+            failed = claimed - set(sent)
+            if failed:
+                session.execute(
+                    update(Notification)
+                    .where(Notification.key.in_(failed))
+                    .values(claimed_at=now - timedelta(seconds=ctx.config.stale_claim + 1))
+                    .execution_options(synchronize_session=False)
+                )
+            # Handled only when every email of the message is sent (some may be another worker's).
+            unsent = session.scalar(
+                select(Notification.id)
+                .where(Notification.message_id == message_id, Notification.status != "sent")
+                .limit(1)
+            )
+            if unsent is None and not failed and not is_handled(session, CONSUMER, message_id):
                 mark_handled(session, CONSUMER, message_id)

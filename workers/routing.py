@@ -1,4 +1,4 @@
-"""The routing consumer: ``case.submitted`` / ``case.declined`` -> assign an expert or escalate."""
+"""The routing consumer: a case submitted, declined or reopened -> assign an expert or escalate."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         if case is None:
             raise PermanentError(f"case {case_id} does not exist")
         # A redelivered or stale event for a case that has moved on changes nothing.
-        if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED):
+        if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
             assign_expert(session, case)
         mark_handled(session, CONSUMER, message_id)
         session.commit()

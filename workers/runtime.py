@@ -34,9 +34,13 @@ def make_context(config: Config) -> Context:
     )
 
 
-def stop_on_signals(stop: threading.Event) -> None:
+def stop_on_signals(*events: threading.Event) -> None:
+    def _stop(*_args: object) -> None:
+        for event in events:
+            event.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, _stop)
 
 
 def run_consumers(config: Config, consumers: list[str]) -> None:
@@ -75,7 +79,24 @@ def single_scheduler(ctx: Context, stop: threading.Event) -> Iterator[bool]:
                 break
             connection.commit()
             stop.wait(2)
-        yield not stop.is_set()
+        if stop.is_set():
+            yield False
+            return
+        # The lock lives as long as this connection: if the database drops it (a restart), a
+        # standby may take over, so this process must stop being the leader at once.
+        watcher = threading.Thread(target=_watch_lock, args=(connection, stop), daemon=True, name="leader-lock")
+        watcher.start()
+        yield True
+
+
+def _watch_lock(connection, stop: threading.Event) -> None:  # noqa: ANN001
+    while not stop.wait(5):
+        try:
+            connection.execute(text("SELECT 1"))
+            connection.commit()
+        except Exception as err:  # noqa: BLE001 - the connection, and with it the lock, is gone
+            log.error("scheduler lost its database connection (%s); stepping down", err)
+            stop.set()
 
 
 def prune_processed(config: Config, older_than: float = 3600) -> int:
@@ -98,7 +119,8 @@ def run_scheduler(config: Config) -> None:
 
     ctx = make_context(config)
     stop = threading.Event()
-    stop_on_signals(stop)
+    stopped_by_signal = threading.Event()
+    stop_on_signals(stop, stopped_by_signal)
     with single_scheduler(ctx, stop) as leader:
         if not leader:
             return
@@ -124,6 +146,8 @@ def run_scheduler(config: Config) -> None:
             scheduler.shutdown(wait=False)
             reconciler_publisher.close()
             ctx.publisher.close()
+    if not stopped_by_signal.is_set():
+        raise SystemExit(1)  # stepped down: the supervisor (or the orchestrator) starts it again
 
 
 def relay_loop(ctx: Context, stop: threading.Event) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from workstation import lifecycle
+from workstation.db import lock_for_write
 from workstation.evidence import StoredFile
 from workstation.models import Case, CaseEvent, Evidence, ExpertProfile, User, utcnow
 from workstation.outbox import enqueue
@@ -146,18 +147,21 @@ def _move_load(
     now = new_expert if target in lifecycle.ACTIVE_FOR_EXPERT else None
     if was == now:
         return
-    if now is not None:
-        take = update(ExpertProfile).where(ExpertProfile.user_id == now)
-        if enforce_capacity:
-            take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
-        if session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount != 1:
-            raise ExpertFullError(now)
-    if was is not None:
-        session.execute(
-            update(ExpertProfile)
-            .where(ExpertProfile.user_id == was, ExpertProfile.active_cases > 0)
-            .values(active_cases=ExpertProfile.active_cases - 1)
-        )
+    # Expert rows are always locked in id order (after the case row), so two transactions that
+    # move cases between the same experts cannot deadlock.
+    for expert_id in sorted(e for e in (was, now) if e is not None):
+        if expert_id == now:
+            take = update(ExpertProfile).where(ExpertProfile.user_id == now)
+            if enforce_capacity:
+                take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
+            if session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount != 1:
+                raise ExpertFullError(now)
+        else:
+            session.execute(
+                update(ExpertProfile)
+                .where(ExpertProfile.user_id == was)
+                .values(active_cases=ExpertProfile.active_cases - 1)
+            )
 
 
 def visible_cases(user: User) -> Select[tuple[Case]]:
@@ -172,8 +176,30 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     return query.where(False)
 
 
-def find_visible_case(session: Session, user: User, reference: str) -> Case | None:
-    return session.scalars(visible_cases(user).where(Case.reference == reference)).first()
+def find_visible_case(session: Session, user: User, reference: str, for_update: bool = False) -> Case | None:
+    """The case ``reference`` if ``user`` may see it. ``for_update``: to change it, lock it first,
+    so the decision is made on what is committed now (a worker may have just moved it on)."""
+    query = visible_cases(user).where(Case.reference == reference)
+    if for_update:
+        lock_for_write(session)
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+#: What of an event's detail people other than coordinators see. Routing reasons, other experts'
+#: ids and load, and an expert's reason for declining (often a conflict of interest) stay internal.
+SHARED_DETAIL: dict[str, tuple[str, ...]] = {
+    "request_info": ("reason",),
+    "provide_info": ("reason",),
+    "withdraw": ("reason",),
+    "reopen": ("reason",),
+}
+
+
+def detail_for(event: CaseEvent, viewer: User) -> dict[str, Any]:
+    if viewer.role == "coordinator":
+        return event.detail
+    return {k: v for k, v in event.detail.items() if k in SHARED_DETAIL.get(event.action, ())}
 
 
 def declined_by(session: Session, case_id: int) -> set[int]:

@@ -38,9 +38,12 @@ class Config:
     # A published event that a consumer has not handled after this long is published again.
     reconcile_after: float = 30.0
     reconcile_interval: float = 5.0
-    # Failed handling is retried with back-off this many times, then dead-lettered.
-    max_attempts: int = 5
+    # Failed handling is retried with back-off (2 s doubling to 10 min) this many times, then
+    # dead-lettered: 12 attempts span about an hour, longer than a typical SMTP or database outage.
+    max_attempts: int = 12
     broker_polling_interval: float = 0.05
+    # An email claimed this long ago and not marked sent belongs to a worker that died mid-send.
+    stale_claim: float = 120.0
     quorum_queues: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -80,8 +83,9 @@ class Config:
             relay_interval=float(_env(environ, "RELAY_INTERVAL", "0.05")),
             reconcile_after=float(_env(environ, "RECONCILE_AFTER", "30")),
             reconcile_interval=float(_env(environ, "RECONCILE_INTERVAL", "5")),
-            max_attempts=int(_env(environ, "MAX_ATTEMPTS", "5")),
+            max_attempts=int(_env(environ, "MAX_ATTEMPTS", "12")),
             broker_polling_interval=float(_env(environ, "BROKER_POLLING_INTERVAL", "0.05")),
+            stale_claim=float(_env(environ, "STALE_CLAIM", "120")),
             quorum_queues=_env(environ, "QUORUM_QUEUES", "0") in ("1", "true", "yes"),
         )
 

@@ -69,7 +69,7 @@ TRANSITIONS: dict[str, Transition] = {
         _t("escalate", [SUBMITTED, DECLINED, REOPENED], AWAITING_EXPERT, [SYSTEM], emits="case.awaiting_expert"),
         _t(
             "reassign",
-            [ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, AWAITING_EXPERT, DECLINED, REOPENED],
+            [SUBMITTED, ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, AWAITING_EXPERT, DECLINED, REOPENED],
             ASSIGNED,
             [COORDINATOR],
             emits="case.assigned",

@@ -230,7 +230,12 @@ class DeliveryFailure(Base):
 
 
 class Notification(Base):
-    """One email to one recipient for one message: the key makes a redelivery send nothing twice."""
+    """One email to one recipient for one message, claimed before it is sent.
+
+    The unique key is the claim: of two workers handling the same message, one inserts the row
+    and sends, the other sees it and does not. ``attempts`` counts sends; more than one happens
+    only when a worker died between sending and recording (the mail may or may not have left).
+    """
 
     __tablename__ = "notifications"
 
@@ -240,4 +245,7 @@ class Notification(Base):
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     template: Mapped[str] = mapped_column(String(60))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
-    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="sending")  # sending | sent
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 RECONCILE_HORIZON = timedelta(days=7)
 #: With a backlog in the consumer's queue, wait this many reconcile periods before publishing again.
 BACKLOG_FACTOR = 10
+#: Publications of one message after which the reconciler warns that a consumer seems stuck.
+STUCK_AFTER = 4
+
+
+def _extra_wait(publish_count: int, config: Config) -> timedelta:
+    """After the n-th publication wait ``reconcile_after * (2**(n-1) - 1)`` more (at most 255x)."""
+    return timedelta(seconds=config.reconcile_after * (2 ** min(max(publish_count - 1, 0), 8) - 1))
 
 
 def enqueue(session: Session, routing_key: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -64,8 +71,8 @@ def publish_pending(factory: sessionmaker[Session], publisher: Publisher, limit:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Back-off before the next attempt after ``attempts`` failures: 2, 4, 8, ... up to 5 min."""
-    return timedelta(seconds=min(2**attempts, 300))
+    """Back-off before the next attempt after ``attempts`` failures: 2, 4, 8, ... up to 10 min."""
+    return timedelta(seconds=min(2**attempts, 600))
 
 
 def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Config, limit: int = 1000) -> int:
@@ -89,6 +96,8 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
                     OutboxMessage.id,
                     OutboxMessage.routing_key,
                     OutboxMessage.payload,
+                    OutboxMessage.published_at,
+                    OutboxMessage.publish_count,
                     DeliveryFailure.message_id.label("failed"),
                 )
                 .outerjoin(
@@ -115,8 +124,19 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             ).all()
+        # Each further publication waits twice as long as the one before (capped): a consumer
+        # that is down is not flooded with copies of everything it owes.
+        rows = [
+            r
+            for r in rows
+            if r.failed is not None or r.published_at < due_before - _extra_wait(r.publish_count, config)
+        ]
         if not rows:
             continue
+        for row in rows:
+            if row.publish_count >= STUCK_AFTER and row.failed is None:
+                log.warning("reconciler: %s has not handled message %d after %d publications", consumer, row.id,
+                            row.publish_count)  # fmt: skip
         done: list[int] = []
         try:
             for row in rows:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
 from workstation.auth import user_for_token
-from workstation.cases import find_visible_case, transition, visible_cases
+from workstation.cases import detail_for, find_visible_case, transition, visible_cases
 from workstation.intake import IntakeError, accept_submission
 from workstation.models import Case, User
 from workstation.openapi import openapi_document
@@ -110,16 +110,16 @@ def case_events(reference: str):  # noqa: ANN201
     case = find_visible_case(get_db(), g.api_user, reference)
     if case is None:
         return error(404, "No such case.")
-    return jsonify(reference=case.reference, events=event_schema.dump(case.events, many=True))
+    events = event_schema.dump(case.events, many=True)
+    for dumped, event in zip(events, case.events, strict=True):
+        dumped["detail"] = detail_for(event, g.api_user)
+    return jsonify(reference=case.reference, events=events)
 
 
 @bp.post("/cases/<reference>/transitions")
 @token_required
 def case_transition(reference: str):  # noqa: ANN201
     session = get_db()
-    case = find_visible_case(session, g.api_user, reference)
-    if case is None:
-        return error(404, "No such case.")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, "The body must be a JSON object.")
@@ -130,9 +130,14 @@ def case_transition(reference: str):  # noqa: ANN201
     action, reason, expert_id = asked["action"], asked["reason"], asked["expert_id"]
     if action not in lifecycle.USER_ACTIONS:
         return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
+    case = find_visible_case(session, g.api_user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        return error(404, "No such case.")
     if action == "reassign":
         expert = session.get(User, expert_id) if expert_id else None
-        if expert is None or expert.role != "expert" or not expert.is_active:
+        if expert is None or expert.expert is None or not expert.is_active:
+            session.rollback()
             return error(400, "expert_id must name an active expert.", "expert_id")
     try:
         transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id)

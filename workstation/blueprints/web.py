@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -46,13 +48,20 @@ def login():  # noqa: ANN201
         user = find_user(get_db(), request.form.get("email", ""))
         if user is not None and user.is_active and check_password(user, request.form.get("password", "")):
             login_user(user)
-            target = request.args.get("next", "")
-            # Only local paths: never redirect to another site after login.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("web.index")
-            return redirect(target)
+            return redirect(local_target(request.args.get("next", "")) or url_for("web.index"))
         error = _("Wrong email or password.")
     return render_template("login.html", error=error), 401 if error else 200
+
+
+def local_target(target: str) -> str | None:
+    """``target`` if it is a path on this site, else None: login never sends anyone elsewhere.
+
+    Browsers read ``/\\host`` as ``//host``, and drop tabs and newlines, so those are refused too.
+    """
+    if not target.startswith("/") or any(ch in target for ch in "\\\t\r\n") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and not target.startswith("//") else None
 
 
 @bp.post("/logout")
