@@ -90,6 +90,8 @@ def test_form_errors_are_shown_next_to_the_field_and_nothing_is_written(client, 
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert 'id="title-error"' in page and 'aria-invalid="true"' in page
+    assert "此项为必填项" in page  # the error is in the page's language
+    assert 'id="respondent_credit_code-error"' in page and "统一社会信用代码（18 位）" in page
     assert "竞争对手生产的设备" in page  # what was typed is kept
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0
@@ -123,3 +125,14 @@ def test_login_returns_to_the_page_asked_for(client, people) -> None:  # noqa: A
     form = {"email": people.enterprise.email, "password": "password123", "csrf_token": token}
     response = client.post("/login", query_string={"next": "/cases/new"}, data=form)
     assert response.headers["Location"] == "/cases/new"
+
+
+def test_a_bad_evidence_file_is_explained_in_the_page_language(client, people, sessions) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    token = csrf_token(client.get("/cases/new").get_data(as_text=True))
+    data = {**FORM, "csrf_token": token, "evidence": (io.BytesIO(b"MZ" + b"\x00" * 64), "合同.pdf")}
+    response = client.post("/cases/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "合同.pdf：文件内容" in response.get_data(as_text=True)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from workstation.config import Config
 from workstation.db import make_engine, make_session_factory
-from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label
+from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
 from workstation.mail import TEMPLATES_DIR
 
 login_manager = LoginManager()
@@ -58,6 +58,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["tr"] = lambda message: translate(message, gettext)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     @app.teardown_appcontext

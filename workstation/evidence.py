@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import filetype
 
+from workstation.i18n import Message
+
 # extension -> the MIME type its bytes must sniff as (None: text, which has no magic number)
 ALLOWED: dict[str, str | None] = {
     "pdf": "application/pdf",
@@ -32,9 +34,9 @@ MAX_FILES = 10
 
 
 class UploadError(ValueError):
-    def __init__(self, message: str, too_large: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, template: str, too_large: bool = False, **params: object) -> None:
+        self.message = Message(template, **params)
+        super().__init__(self.message)
         self.too_large = too_large
 
 
@@ -57,27 +59,36 @@ def sniff(filename: str, data: bytes) -> str:
     """Return the content type if the bytes are what the extension says, else raise UploadError."""
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if ext not in ALLOWED:
-        raise UploadError(f"Files of type .{ext or '?'} are not accepted; use PDF, images, DOCX, XLSX, TXT or CSV.")
+        raise UploadError(
+            "Files of type .%(ext)s are not accepted; use PDF, images, DOCX, XLSX, TXT or CSV.", ext=ext or "?"
+        )
     expected = ALLOWED[ext]
     kind = filetype.guess(data)
     if expected is None:
         if kind is not None or b"\x00" in data:
-            raise UploadError(f"{filename}: the content is not plain text.")
+            raise UploadError("%(name)s: the content is not plain text.", name=filename)
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            raise UploadError(f"{filename}: text files must be UTF-8.") from None
+            raise UploadError("%(name)s: text files must be UTF-8.", name=filename) from None
         return "text/csv" if ext == "csv" else "text/plain"
     if kind is None or kind.mime != expected:
         found = kind.mime if kind else "unrecognised content"
-        raise UploadError(f"{filename}: the content ({found}) does not match the .{ext} extension.")
+        raise UploadError(
+            "%(name)s: the content (%(found)s) does not match the .%(ext)s extension.",
+            name=filename,
+            found=found,
+            ext=ext,
+        )
     return expected
 
 
 def read_capped(stream: BinaryIO, max_bytes: int, filename: str) -> bytes:
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UploadError(f"{filename} is larger than {max_bytes // (1024 * 1024)} MB.", too_large=True)
+        raise UploadError(
+            "%(name)s is larger than %(mb)d MB.", too_large=True, name=filename, mb=max_bytes // (1024 * 1024)
+        )
     return data
 
 
@@ -87,7 +98,7 @@ def validate_upload(filename: str, stream: BinaryIO, max_bytes: int) -> tuple[st
         raise UploadError("A file has no name.")
     data = read_capped(stream, max_bytes, name)
     if not data:
-        raise UploadError(f"{name} is empty.")
+        raise UploadError("%(name)s is empty.", name=name)
     return name, data, sniff(name, data)
 
 

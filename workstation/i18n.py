@@ -84,3 +84,25 @@ def label(code: str | None, gettext: Callable[[str], str]) -> str:
     if code is None:
         return ""
     return gettext(LABELS[code]) if code in LABELS else code
+
+
+class Message(str):
+    """An English message that remembers its template and parameters, so a page can show it in
+    the reader's language (``gettext(template) % params``) while the API answers the English."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, **params: object) -> Message:
+        self = super().__new__(cls, template % params if params else template)
+        self.template = template
+        self.params = params
+        return self
+
+
+def translate(message: str, gettext: Callable[..., str]) -> str:
+    """``message`` in the current language: a ``Message`` through its template, any other string
+    (marshmallow's own messages, our fixed ones) as it is, if the catalog has it."""
+    if isinstance(message, Message):
+        return gettext(message.template, **message.params)
+    return gettext(message)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from workstation.cases import submit_case
 from workstation.config import Config
 from workstation.evidence import MAX_FILES, StoredFile, UploadError, store, validate_upload
+from workstation.i18n import Message
 from workstation.models import Case, User
 from workstation.schemas import case_input_schema
 
@@ -41,7 +42,7 @@ def accept_submission(session: Session, config: Config, enterprise: User, raw: A
         raise IntakeError(err.normalized_messages()) from None
     uploads = [u for u in uploads if u.filename]
     if len(uploads) > MAX_FILES:
-        raise IntakeError({"evidence": [f"At most {MAX_FILES} files per submission."]})
+        raise IntakeError({"evidence": [Message("At most %(n)d files per submission.", n=MAX_FILES)]})
     checked = []
     for upload in uploads:
         try:

@@ -125,10 +125,11 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     }
     if form.get("confidential"):
         data["confidential"] = form["confidential"]
-    if form.get("respondent_name", "").strip():
-        party = {"role": "respondent", "name": form["respondent_name"].strip()}
-        if form.get("respondent_credit_code", "").strip():
-            party["credit_code"] = form["respondent_credit_code"].strip().upper()
+    name, code = form.get("respondent_name", "").strip(), form.get("respondent_credit_code", "").strip()
+    if name or code:  # a code without a name is an error the schema reports, not something to drop
+        party = {"role": "respondent", **({"name": name} if name else {})}
+        if code:
+            party["credit_code"] = code.upper()
         data["parties"] = [party]
     if form.get("right_kind") and (form.get("right_number") or form.get("mark_text")):
         data["rights"] = [
@@ -138,6 +139,26 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     if dates:
         data["key_dates"] = dates
     return data
+
+
+def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
+    """The schema's (nested) errors keyed by the intake form's flat field names."""
+    flat: dict[str, list[str]] = {}
+    nested = {
+        "parties": {"name": "respondent_name", "credit_code": "respondent_credit_code", "role": "respondent_name"},
+        "rights": {"kind": "right_kind", "number": "right_number", "mark_text": "mark_text"},
+    }
+    for field, messages in errors.items():
+        if field in nested and isinstance(messages, dict):
+            for item in messages.values():
+                for sub, sub_messages in item.items() if isinstance(item, dict) else []:
+                    flat.setdefault(nested[field].get(sub, field), []).extend(sub_messages)
+        elif field == "key_dates" and isinstance(messages, dict):
+            for name, sub_messages in messages.items():
+                flat.setdefault(name if name in KEY_DATES else "key_dates", []).extend(sub_messages)
+        else:
+            flat.setdefault(field, []).extend(messages if isinstance(messages, list) else [str(messages)])
+    return flat
 
 
 # --- What the API answers (dumped from the models; also the OpenAPI document's response schemas) ---

@@ -20,6 +20,7 @@ from workstation.schemas import (
     SERVICES,
     TECHNICAL_FIELDS,
     URGENCIES,
+    case_errors_to_form,
     form_to_case_input,
 )
 from workstation.web_support import get_config, get_db
@@ -99,7 +100,7 @@ def new_case():  # noqa: ANN201
             )
         except IntakeError as err:
             get_db().rollback()
-            errors = err.errors
+            errors = case_errors_to_form(err.errors)
         else:
             flash(_("Your case %(reference)s has been submitted.", reference=case.reference))
             return redirect(url_for("web.case_page", reference=case.reference))
