@@ -388,7 +388,7 @@ def case_timings(engine, ids: list[int]) -> dict[int, CaseTiming]:  # noqa: ANN0
                 timings[cid].assigned = aware(at)
         for cid, at, count in conn.execute(
             select(Notification.case_id, func.max(Notification.sent_at), func.count())
-            .where(Notification.case_id.between(lo, hi))
+            .where(Notification.case_id.between(lo, hi), Notification.status == "sent")
             .group_by(Notification.case_id)
         ):
             if cid in timings:
@@ -399,7 +399,9 @@ def case_timings(engine, ids: list[int]) -> dict[int, CaseTiming]:  # noqa: ANN0
 
 def mails_for(engine, lo: int, hi: int) -> int:  # noqa: ANN001
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).where(Notification.case_id.between(lo, hi))).scalar_one()
+        return conn.execute(
+            select(func.count()).where(Notification.case_id.between(lo, hi), Notification.status == "sent")
+        ).scalar_one()
 
 
 def wait_mailed(engine, ids: list[int], timeout: float) -> tuple[bool, float]:  # noqa: ANN001
