@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation.db import lock_for_write
@@ -26,9 +26,11 @@ from workstation.models import Case, Notification, User, utcnow
 CONSUMER = "notify"
 
 
-def recipients_for(
-    session, event_type: str, case: Case, payload: dict[str, Any]
-) -> list[tuple[User, str, dict[str, Any]]]:  # noqa: ANN001
+#: (recipient, email template, extra template context)
+Email = tuple[User, str, dict[str, Any]]
+
+
+def recipients_for(session: Session, event_type: str, case: Case, payload: dict[str, Any]) -> list[Email]:
     """(recipient, email template, extra context) for each email an event causes."""
     if event_type == "case.assigned":
         expert = session.get(User, payload.get("expert_id"))
@@ -44,38 +46,34 @@ def recipients_for(
     raise PermanentError(f"notify has no email for {event_type!r}")
 
 
-def claim(ctx: Context, message_id: int, case: Case, emails: list[tuple[User, str, dict[str, Any]]]) -> set[str]:
-    """Claim the emails of this message that nobody has sent or is sending; returns their keys.
-
-    Raises IntegrityError if another worker claimed one first."""
+def claim(session: Session, message_id: int, case: Case, emails: list[Email], stale_after: float) -> set[str]:
+    """Claim, in the caller's transaction, the emails of this message that nobody has sent or is
+    sending; returns their keys. The commit raises IntegrityError if another worker claimed first."""
     now = utcnow()
     claimed: set[str] = set()
-    with ctx.sessions.begin() as session:
-        lock_for_write(session)
-        existing = {
-            n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))
-        }
-        for recipient, template, _extra in emails:
-            key = f"{message_id}:{recipient.id}:{template}"
-            row = existing.get(key)
-            if row is None:
-                session.add(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
-                                         case_id=case.id, claimed_at=now))  # fmt: skip
+    existing = {n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))}
+    for recipient, template, _extra in emails:
+        key = f"{message_id}:{recipient.id}:{template}"
+        row = existing.get(key)
+        if row is None:
+            session.add(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
+                                     case_id=case.id, claimed_at=now))  # fmt: skip
+            claimed.add(key)
+        elif row.status == "sending" and row.claimed_at < now - timedelta(seconds=stale_after):
+            taken = session.execute(
+                update(Notification)
+                .where(Notification.id == row.id, Notification.claimed_at == row.claimed_at)
+                .values(claimed_at=now, attempts=Notification.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount == 1:
                 claimed.add(key)
-            elif row.status == "sending" and row.claimed_at < now - timedelta(seconds=ctx.config.stale_claim):
-                taken = session.execute(
-                    update(Notification)
-                    .where(Notification.id == row.id, Notification.claimed_at == row.claimed_at)
-                    .values(claimed_at=now, attempts=Notification.attempts + 1)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.rowcount == 1:
-                    claimed.add(key)
     return claimed
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
     with ctx.sessions() as session:
+        lock_for_write(session)  # a short write transaction: read, claim, commit
         if is_handled(session, CONSUMER, message_id):
             return
         case_id = payload.get("case_id")
@@ -83,10 +81,11 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         if case is None:
             raise PermanentError("payload names no existing case")
         emails = recipients_for(session, event_type, case, payload)
-    try:
-        claimed = claim(ctx, message_id, case, emails)
-    except IntegrityError:
-        return  # another worker is sending these; it marks the message handled when done
+        claimed = claim(session, message_id, case, emails, ctx.config.stale_claim)
+        try:
+            session.commit()
+        except IntegrityError:
+            return  # another worker is sending these; it marks the message handled when done
     sent: list[str] = []
     try:
         for recipient, template, extra in emails:
