@@ -190,15 +190,8 @@ def test_routing_workers_side_by_side_never_push_an_expert_over_capacity(client,
     for _ in range(3):
         processes.start("routing")
     processes.start("scheduler")
+    wait_until_routed(sessions)
     with sessions() as s:
-        wait_for(
-            lambda: (
-                s.scalar(select(func.count()).select_from(Case).where(Case.status == "submitted")) == 0
-                or s.expire_all()
-            ),
-            timeout=60,
-            message="every case routed",
-        )
         statuses = dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
     assert statuses == {"assigned": 5, "awaiting_expert": 15}
     assert counters_match(sessions)
@@ -248,14 +241,16 @@ def test_withdrawals_racing_the_routing_workers_keep_every_counter_right(client,
     for reference in references[::2]:
         response = client.post(f"/api/v1/cases/{reference}/transitions", json={"action": "withdraw"}, headers=headers)
         assert response.status_code == 200, response.get_json()
+    wait_until_routed(sessions)
     with sessions() as s:
-        wait_for(
-            lambda: (
-                s.scalar(select(func.count()).select_from(Case).where(Case.status == "submitted")) == 0
-                or s.expire_all()
-            ),
-            timeout=60,
-        )
         statuses = dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
     assert statuses == {"withdrawn": 30, "assigned": 30}
     assert counters_match(sessions)
+
+
+def wait_until_routed(sessions) -> None:  # noqa: ANN001
+    def none_submitted() -> bool:
+        with sessions() as s:
+            return s.scalar(select(func.count()).select_from(Case).where(Case.status == "submitted")) == 0
+
+    wait_for(none_submitted, timeout=60, message="every case routed")

@@ -8,7 +8,7 @@ its ack, a message lost by a server-less transport, a failed attempt whose back-
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -62,12 +62,16 @@ def publish_pending(factory: sessionmaker[Session], publisher: Publisher, limit:
     finally:
         if published:
             with factory.begin() as session:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(published))
-                    .values(published_at=utcnow(), publish_count=OutboxMessage.publish_count + 1)
-                )
+                _mark_published(session, published, utcnow())
     return len(published)
+
+
+def _mark_published(session: Session, ids: list[int], at: datetime) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(published_at=at, publish_count=OutboxMessage.publish_count + 1)
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -147,11 +151,7 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
         finally:
             if done:
                 with factory.begin() as session:
-                    session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_(done))
-                        .values(published_at=now, publish_count=OutboxMessage.publish_count + 1)
-                    )
+                    _mark_published(session, done, now)
                     # Give the consumer a full reconcile period before the next try.
                     session.execute(
                         update(DeliveryFailure)
