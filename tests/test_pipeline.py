@@ -44,7 +44,7 @@ def test_a_submitted_case_is_assigned_and_both_sides_are_mailed_in_their_languag
     assert events[0]["actor"]["id"] == people.enterprise.id and events[1]["actor_role"] == "system"
     assert events[0]["at"] <= events[1]["at"] and events[1]["detail"] == {}  # routing reasons stay internal
     coordinator_view = client.get(f"/api/v1/cases/{reference}/events", headers=people.headers("coordinator")).get_json()
-    assert "least loaded" in " ".join(coordinator_view["events"][1]["detail"]["reasons"])
+    assert "score" in " ".join(coordinator_view["events"][1]["detail"]["reasons"])
     assert status_of(client, people, reference, "expert")["reference"] == reference  # now visible to the expert
 
     sent = wait_for(lambda: len(mails(config)) == 2 and mails(config), message="two emails")
@@ -159,3 +159,12 @@ def _all_consumed(config) -> bool:  # noqa: ANN001
     from tests.helpers import queue_sizes
 
     return all(size == 0 for size in queue_sizes(config).values())
+
+
+def test_an_expert_from_the_respondents_organisation_is_never_assigned(client, people, submit, pipeline):  # noqa: ANN001
+    people.add("conflicted", "expert", organisation="西安某某贸易有限公司")
+    clean = people.add("clean", "expert", capacity=10)
+    for _ in range(3):
+        reference = submit(parties=[{"role": "respondent", "name": "西安某某贸易公司"}])["reference"]
+        case = wait_for(lambda r=reference: (c := status_of(client, people, r)) and c["status"] == "assigned" and c)
+        assert case["assigned_expert"]["id"] == clean.id

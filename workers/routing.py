@@ -13,7 +13,7 @@ from workstation import lifecycle
 from workstation.cases import ExpertFullError, declined_by, transition
 from workstation.db import lock_for_write
 from workstation.models import Case, ExpertProfile, User
-from workstation.routing import CaseFacts, ExpertFacts, choose_expert
+from workstation.routing import CaseFacts, ExpertFacts, Organisation, choose_expert
 
 CONSUMER = "routing"
 #: After this many declines a case goes to the coordinators instead of another expert.
@@ -29,13 +29,42 @@ def candidate_experts(session: Session) -> list[ExpertFacts]:
             ExpertProfile.capacity,
             ExpertProfile.active_cases,
             ExpertProfile.available,
+            User.organisation,
+            User.credit_code,
         )
         .join(User, User.id == ExpertProfile.user_id)
         .where(User.is_active.is_(True))
     )
     return [
-        ExpertFacts(r.user_id, frozenset(r.right_types or ()), r.capacity, r.active_cases, r.available) for r in rows
+        ExpertFacts(
+            r.user_id,
+            frozenset(r.right_types or ()),
+            r.capacity,
+            r.active_cases,
+            r.available,
+            organisation=organisation(r.organisation, r.credit_code),
+        )
+        for r in rows
     ]
+
+
+def organisation(name: str | None, credit_code: str | None) -> Organisation:
+    return Organisation(frozenset({name}) if name else frozenset(), credit_code or None)
+
+
+def case_facts(case: Case, declined: set[int]) -> CaseFacts:
+    return CaseFacts(
+        right_type=case.right_type,
+        service=case.service,
+        declined_by=frozenset(declined),
+        jurisdiction=case.jurisdiction,
+        languages=frozenset({case.language}),
+        technical_field=case.technical_field,
+        confidential=case.confidential,
+        urgency=case.urgency,
+        applicant=organisation(case.enterprise.organisation, case.enterprise.credit_code),
+        parties=tuple(organisation(p.get("name"), p.get("credit_code")) for p in case.parties or ()),
+    )
 
 
 def assign_expert(session: Session, case: Case) -> None:
@@ -49,7 +78,7 @@ def assign_expert(session: Session, case: Case) -> None:
     if len(declined) >= MAX_DECLINES:
         transition(session, case, "escalate", detail={"reasons": [f"declined by {len(declined)} experts"]})
         return
-    facts = CaseFacts(right_type=case.right_type, service=case.service, declined_by=frozenset(declined))
+    facts = case_facts(case, declined)
     experts = candidate_experts(session)
     while True:
         decision = choose_expert(facts, experts)
