@@ -168,3 +168,11 @@ def test_an_expert_from_the_respondents_organisation_is_never_assigned(client, p
         reference = submit(parties=[{"role": "respondent", "name": "西安某某贸易公司"}])["reference"]
         case = wait_for(lambda r=reference: (c := status_of(client, people, r)) and c["status"] == "assigned" and c)
         assert case["assigned_expert"]["id"] == clean.id
+
+
+def test_a_trade_secret_case_goes_only_to_an_expert_cleared_for_confidential_work(client, people, submit, pipeline):  # noqa: ANN001, E501
+    people.add("not_cleared", "expert", right_types=["trade_secret"])
+    cleared = people.add("cleared", "expert", right_types=["trade_secret"], profile={"confidential_ok": True})
+    reference = submit(right_type="trade_secret")["reference"]
+    case = wait_for(lambda: (c := status_of(client, people, reference)) and c["status"] == "assigned" and c)
+    assert case["assigned_expert"]["id"] == cleared.id and case["confidential"] is True

@@ -22,30 +22,51 @@ MAX_DECLINES = 3
 
 def candidate_experts(session: Session) -> list[ExpertFacts]:
     # Plain columns, not ORM objects: this runs for every case routed.
+    p = ExpertProfile
     rows = session.execute(
         select(
-            ExpertProfile.user_id,
-            ExpertProfile.right_types,
-            ExpertProfile.capacity,
-            ExpertProfile.active_cases,
-            ExpertProfile.available,
+            p.user_id,
+            p.right_types,
+            p.capacity,
+            p.active_cases,
+            p.available,
+            p.services,
+            p.jurisdictions,
+            p.languages,
+            p.technical_fields,
+            p.competence,
+            p.on_leave_until,
+            p.confidential_ok,
+            p.is_trainee,
             User.organisation,
             User.credit_code,
-        )
-        .join(User, User.id == ExpertProfile.user_id)
+        )  # fmt: skip
+        .join(User, User.id == p.user_id)
         .where(User.is_active.is_(True))
     )
     return [
         ExpertFacts(
-            r.user_id,
-            frozenset(r.right_types or ()),
-            r.capacity,
-            r.active_cases,
-            r.available,
+            id=r.user_id,
+            right_types=frozenset(r.right_types or ()),
+            capacity=r.capacity,
+            active_cases=r.active_cases,
+            available=r.available,
+            services=_optional_set(r.services),
+            jurisdictions=_optional_set(r.jurisdictions),
+            languages=_optional_set(r.languages),
+            technical_fields=frozenset(r.technical_fields or ()),
+            competence=dict(r.competence or {}),
+            on_leave_until=r.on_leave_until,
             organisation=organisation(r.organisation, r.credit_code),
+            confidential_ok=r.confidential_ok,
+            is_trainee=r.is_trainee,
         )
         for r in rows
     ]
+
+
+def _optional_set(values: list[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
 
 
 def organisation(name: str | None, credit_code: str | None) -> Organisation:

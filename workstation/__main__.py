@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -41,22 +42,51 @@ def init_db() -> None:
 @click.option("--credit-code", default=None, help="Unified social credit code (enterprises).")
 @click.option("--right-types", default="", help=f"Experts: comma-separated, among {', '.join(RIGHT_TYPES)}.")
 @click.option("--capacity", type=int, default=5, show_default=True, help="Experts: most active cases at once.")
-def create_user_command(
-    role, email, password, name, language, organisation, credit_code, right_types, capacity
-) -> None:  # noqa: ANN001
+@click.option("--services", default=None, help="Experts: comma-separated services offered (default: all).")
+@click.option("--jurisdictions", default=None, help="Experts: e.g. CN,US,EU (default: not restricted).")
+@click.option("--speaks", default=None, help="Experts: case languages they work in, e.g. zh,en (default: any).")
+@click.option("--fields", default="", help="Experts: technical fields, e.g. biomedicine,new_materials.")
+@click.option("--competence", default="", help="Experts: levels 0-3, e.g. legal=3,technical=2.")
+@click.option("--confidential", is_flag=True, help="Experts: cleared for trade-secret and confidential cases.")
+def create_user_command(**options: Any) -> None:
     """Create a user (enterprise, expert or coordinator)."""
     config = Config.from_env()
-    types = [t.strip() for t in right_types.split(",") if t.strip()]
-    if role == "expert" and not types:
+    o = options
+    types = _list(o["right_types"])
+    if o["role"] == "expert" and not types:
         raise click.UsageError("experts need --right-types, e.g. --right-types trademark,patent")
+    profile = {
+        "services": _list(o["services"]) if o["services"] is not None else None,
+        "jurisdictions": [j.upper() for j in _list(o["jurisdictions"])] if o["jurisdictions"] is not None else None,
+        "languages": _list(o["speaks"]) if o["speaks"] is not None else None,
+        "technical_fields": _list(o["fields"]),
+        "competence": _levels(o["competence"]),
+        "confidential_ok": o["confidential"],
+    }
     try:
         with transaction(_sessions(config)) as session:
             user = create_user(
-                session, email, password, role, name, language, organisation, credit_code, types, capacity
-            )
+                session, o["email"], o["password"], o["role"], o["name"], o["language"], o["organisation"],
+                o["credit_code"], types, o["capacity"], profile,
+            )  # fmt: skip
+            role = o["role"]
             click.echo(f"created {role} {user.email} (id {user.id})")
     except UserError as err:
         raise click.ClickException(str(err)) from None
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _levels(value: str) -> dict[str, int]:
+    levels = {}
+    for item in _list(value):
+        dim, _, level = item.partition("=")
+        if not level.strip().isdigit():
+            raise click.UsageError("--competence takes dimension=level pairs, e.g. legal=3,technical=2")
+        levels[dim.strip()] = int(level)
+    return levels
 
 
 @cli.command("create-token")

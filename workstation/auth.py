@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -46,7 +47,9 @@ def create_user(
     credit_code: str | None = None,
     right_types: list[str] | None = None,
     capacity: int = 5,
+    profile: dict[str, Any] | None = None,
 ) -> User:
+    """Create a user; experts get an ``ExpertProfile`` (``profile``: more of its columns, checked)."""
     email = normalise_email(email)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
@@ -76,9 +79,36 @@ def create_user(
             raise UserError(f"unknown right types: {', '.join(sorted(unknown))}")
         if capacity < 1:
             raise UserError("capacity must be at least 1")
-        user.expert = ExpertProfile(right_types=list(right_types or []), capacity=capacity)
+        user.expert = ExpertProfile(
+            right_types=list(right_types or []), capacity=capacity, **check_profile(profile or {})
+        )
     session.flush()
     return user
+
+
+def check_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """The expert profile fields given, validated against the codes routing knows."""
+    from workstation.routing import DIMENSIONS
+    from workstation.schemas import LANGUAGES, SERVICES, TECHNICAL_FIELDS
+
+    allowed = {"services": SERVICES, "languages": LANGUAGES, "technical_fields": TECHNICAL_FIELDS}
+    for key, values in profile.items():
+        if values is None:
+            continue  # not stated: does not restrict routing
+        if key in allowed:
+            unknown = set(values) - set(allowed[key])
+            if unknown:
+                raise UserError(f"unknown {key.replace('_', ' ')}: {', '.join(sorted(unknown))}")
+        elif key == "jurisdictions":
+            if not all(isinstance(v, str) and len(v) == 2 and v.isalpha() and v.isupper() for v in values):
+                raise UserError("jurisdictions are two-letter codes such as CN, US, EU")
+        elif key == "competence":
+            for dim, level in values.items():
+                if dim not in DIMENSIONS or not isinstance(level, int) or not 0 <= level <= 3:
+                    raise UserError(f"competence is {', '.join(DIMENSIONS)} each 0 to 3, e.g. legal=3,technical=2")
+        elif key not in ("confidential_ok", "affiliation_kind", "on_leave_until", "is_trainee", "supervisor_id"):
+            raise UserError(f"unknown expert profile field {key}")
+    return profile
 
 
 def find_user(session: Session, email: str) -> User | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -72,7 +73,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    expert: Mapped[ExpertProfile | None] = relationship(back_populates="user", uselist=False)
+    expert: Mapped[ExpertProfile | None] = relationship(
+        back_populates="user", uselist=False, foreign_keys="ExpertProfile.user_id"
+    )
 
     # flask-login's user protocol
     @property
@@ -99,8 +102,22 @@ class ExpertProfile(Base):
     # transaction; the conditional increment is what keeps concurrent routing within capacity.
     active_cases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     available: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What routing filters and scores on (``workstation.routing``). NULL lists mean "not stated":
+    # they do not restrict.
+    services: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    jurisdictions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    languages: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    technical_fields: Mapped[list[Any]] = mapped_column(default=list)
+    #: competence levels 0-3: {"legal", "technical", "management", "commercialization"}
+    competence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    on_leave_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: cleared for trade-secret and other confidential cases
+    confidential_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    affiliation_kind: Mapped[str] = mapped_column(String(30), default="")
+    is_trainee: Mapped[bool] = mapped_column(Boolean, default=False)
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
-    user: Mapped[User] = relationship(back_populates="expert")
+    user: Mapped[User] = relationship(back_populates="expert", foreign_keys=[user_id])
 
 
 class ApiToken(Base):

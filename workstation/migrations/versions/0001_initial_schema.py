@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 14:08:29.817121
+Create Date: 2026-11-24 14:50:25.548351
 """
 
 from __future__ import annotations
@@ -109,6 +109,17 @@ def upgrade() -> None:
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('active_cases', sa.Integer(), server_default='0', nullable=False),
     sa.Column('available', sa.Boolean(), nullable=False),
+    sa.Column('services', sa.JSON(), nullable=True),
+    sa.Column('jurisdictions', sa.JSON(), nullable=True),
+    sa.Column('languages', sa.JSON(), nullable=True),
+    sa.Column('technical_fields', sa.JSON(), nullable=False),
+    sa.Column('competence', sa.JSON(), nullable=False),
+    sa.Column('on_leave_until', sa.Date(), nullable=True),
+    sa.Column('confidential_ok', sa.Boolean(), nullable=False),
+    sa.Column('affiliation_kind', sa.String(length=30), nullable=False),
+    sa.Column('is_trainee', sa.Boolean(), nullable=False),
+    sa.Column('supervisor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['supervisor_id'], ['users.id'], name=op.f('fk_expert_profiles_supervisor_id_users')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_expert_profiles_user_id_users')),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_expert_profiles'))
     )

@@ -1,0 +1,62 @@
+"""The command line: users with expert profiles, tokens, clear errors for bad options."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from workstation.__main__ import cli
+from workstation.models import ExpertProfile, User
+
+
+@pytest.fixture
+def run(env, monkeypatch):  # noqa: ANN001, ANN201
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return lambda *args: CliRunner().invoke(cli, list(args))
+
+
+def test_an_expert_with_a_full_profile(run, sessions) -> None:  # noqa: ANN001
+    result = run(
+        "create-user", "--role", "expert", "--email", "Wang@Example.cn", "--password", "password123",
+        "--right-types", "trade_secret,patent", "--services", "infringement_judgment", "--jurisdictions", "cn,us",
+        "--speaks", "zh", "--fields", "biomedicine", "--competence", "legal=3,technical=2", "--confidential",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with sessions() as s:
+        profile = s.scalars(select(ExpertProfile)).one()
+        assert s.get(User, profile.user_id).email == "wang@example.cn"
+    assert profile.right_types == ["trade_secret", "patent"] and profile.jurisdictions == ["CN", "US"]
+    assert profile.competence == {"legal": 3, "technical": 2} and profile.confidential_ok is True
+    assert profile.services == ["infringement_judgment"] and profile.languages == ["zh"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "expert"], "experts need --right-types"),
+        (["--role", "expert", "--right-types", "recipes"], "unknown right types"),
+        (["--role", "expert", "--right-types", "patent", "--competence", "legal=5"], "each 0 to 3"),
+        (["--role", "expert", "--right-types", "patent", "--fields", "space"], "unknown technical fields"),
+        (["--role", "enterprise", "--password", "short"], "at least 8 characters"),
+    ],
+)
+def test_bad_options_are_refused_with_a_clear_message(run, sessions, args, message) -> None:  # noqa: ANN001
+    base = {"--email": "x@example.cn", "--password": "password123"}
+    for i in range(0, len(args), 2):
+        base[args[i]] = args[i + 1]
+    result = run("create-user", *[part for pair in base.items() for part in pair])
+    assert result.exit_code != 0 and message in result.output
+    with sessions() as s:
+        assert s.scalars(select(User)).all() == []
+
+
+def test_create_token_prints_only_the_token(run) -> None:  # noqa: ANN001
+    assert (
+        run("create-user", "--role", "enterprise", "--email", "e@example.cn", "--password", "password123").exit_code
+        == 0
+    )
+    result = run("create-token", "--email", "e@example.cn")
+    assert result.exit_code == 0 and len(result.output.strip().split()) == 1 and len(result.output.strip()) >= 40
+    assert run("create-token", "--email", "nobody@example.cn").exit_code != 0
