@@ -196,11 +196,6 @@ def why_not(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:
     return None
 
 
-def eligible_experts(case: CaseFacts, experts: Sequence[ExpertFacts], today: date | None = None) -> list[ExpertFacts]:
-    today = today or date.today()
-    return [e for e in experts if why_not(case, e, today) is None]
-
-
 # --- the chooser ------------------------------------------------------------------------------
 
 
