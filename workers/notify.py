@@ -115,11 +115,19 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
                     .values(claimed_at=now - timedelta(seconds=ctx.config.stale_claim + 1))
                     .execution_options(synchronize_session=False)
                 )
-            # Handled only when every email of the message is sent (some may be another worker's).
-            unsent = session.scalar(
-                select(Notification.id)
-                .where(Notification.message_id == message_id, Notification.status != "sent")
-                .limit(1)
+            # Handled only when every email of the message is sent; when this worker did not claim
+            # them all, some are another worker's (or were sent before), so look.
+            everything_mine = len(claimed) == len(emails)
+            unsent = (
+                None
+                if everything_mine
+                else session.scalar(
+                    select(Notification.id)
+                    .where(Notification.message_id == message_id, Notification.status != "sent")
+                    .limit(1)
+                )
             )
-            if unsent is None and not failed and not is_handled(session, CONSUMER, message_id):
+            if unsent is None and not failed:
+                # A parallel delivery marking it first makes this insert fail: deliver() sees the
+                # mark and counts this one a duplicate.
                 mark_handled(session, CONSUMER, message_id)
