@@ -104,12 +104,11 @@ def deliver(
 
 def _failed(ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any]) -> str:
     error = traceback.format_exc(limit=5)
-    log.warning("%s: message %s failed: %s", consumer, message_id, error.strip().splitlines()[-1])
+    last_line = error.strip().splitlines()[-1]
+    log.warning("%s: message %s failed: %s", consumer, message_id, last_line)
     attempts = record_failure(ctx, consumer, message_id, error) if message_id else ctx.config.max_attempts
     if attempts >= ctx.config.max_attempts:
-        dead_letter(
-            ctx, consumer, message_id, body, properties, f"failed {attempts} times: {error.strip().splitlines()[-1]}"
-        )
+        dead_letter(ctx, consumer, message_id, body, properties, f"failed {attempts} times: {last_line}")
         return "dead_lettered"
     return "retry"
 

@@ -46,6 +46,11 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
     raise PermanentError(f"notify has no email for {event_type!r}")
 
 
+def email_key(message_id: int, recipient: User, template: str) -> str:
+    """The identity of one email: one message, one recipient, one template."""
+    return f"{message_id}:{recipient.id}:{template}"
+
+
 def claim(session: Session, message_id: int, case: Case, emails: list[Email], stale_after: float) -> set[str]:
     """Claim, in the caller's transaction, the emails of this message that nobody has sent or is
     sending; returns their keys. The commit raises IntegrityError if another worker claimed first."""
@@ -53,7 +58,7 @@ def claim(session: Session, message_id: int, case: Case, emails: list[Email], st
     claimed: set[str] = set()
     existing = {n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))}
     for recipient, template, _extra in emails:
-        key = f"{message_id}:{recipient.id}:{template}"
+        key = email_key(message_id, recipient, template)
         row = existing.get(key)
         if row is None:
             session.add(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
@@ -89,7 +94,7 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
     sent: list[str] = []
     try:
         for recipient, template, extra in emails:
-            key = f"{message_id}:{recipient.id}:{template}"
+            key = email_key(message_id, recipient, template)
             if key not in claimed:
                 continue
             to = address(recipient.name, recipient.email)

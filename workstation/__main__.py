@@ -56,9 +56,9 @@ def create_user_command(**options: Any) -> None:
     if o["role"] == "expert" and not types:
         raise click.UsageError("experts need --right-types, e.g. --right-types trademark,patent")
     profile = {
-        "services": _list(o["services"]) if o["services"] is not None else None,
-        "jurisdictions": [j.upper() for j in _list(o["jurisdictions"])] if o["jurisdictions"] is not None else None,
-        "languages": _list(o["speaks"]) if o["speaks"] is not None else None,
+        "services": _optional_list(o["services"]),
+        "jurisdictions": _optional_list(o["jurisdictions"] and o["jurisdictions"].upper()),
+        "languages": _optional_list(o["speaks"]),
         "technical_fields": _list(o["fields"]),
         "competence": _levels(o["competence"]),
         "confidential_ok": o["confidential"],
@@ -69,14 +69,18 @@ def create_user_command(**options: Any) -> None:
                 session, o["email"], o["password"], o["role"], o["name"], o["language"], o["organisation"],
                 o["credit_code"], types, o["capacity"], profile,
             )  # fmt: skip
-            role = o["role"]
-            click.echo(f"created {role} {user.email} (id {user.id})")
+            click.echo(f"created {user.role} {user.email} (id {user.id})")
     except UserError as err:
         raise click.ClickException(str(err)) from None
 
 
 def _list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _optional_list(value: str | None) -> list[str] | None:
+    """None when the option was not given: the profile then does not restrict routing."""
+    return None if value is None else _list(value)
 
 
 def _levels(value: str) -> dict[str, int]:

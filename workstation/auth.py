@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Any
 
@@ -89,7 +90,7 @@ def create_user(
 def check_profile(profile: dict[str, Any]) -> dict[str, Any]:
     """The expert profile fields given, validated against the codes routing knows."""
     from workstation.routing import DIMENSIONS
-    from workstation.schemas import LANGUAGES, SERVICES, TECHNICAL_FIELDS
+    from workstation.schemas import JURISDICTION, LANGUAGES, SERVICES, TECHNICAL_FIELDS
 
     allowed = {"services": SERVICES, "languages": LANGUAGES, "technical_fields": TECHNICAL_FIELDS}
     for key, values in profile.items():
@@ -100,7 +101,7 @@ def check_profile(profile: dict[str, Any]) -> dict[str, Any]:
             if unknown:
                 raise UserError(f"unknown {key.replace('_', ' ')}: {', '.join(sorted(unknown))}")
         elif key == "jurisdictions":
-            if not all(isinstance(v, str) and len(v) == 2 and v.isalpha() and v.isupper() for v in values):
+            if not all(isinstance(v, str) and re.fullmatch(JURISDICTION, v) for v in values):
                 raise UserError("jurisdictions are two-letter codes such as CN, US, EU")
         elif key == "competence":
             for dim, level in values.items():

@@ -28,7 +28,7 @@ def submit_case(session: Session, enterprise: User, data: dict[str, Any], files:
     now = utcnow()
     owner = enterprise.id
     case = Case(
-        enterprise_id=enterprise.id,
+        enterprise_id=owner,
         status=lifecycle.SUBMITTED,
         created_at=now,
         updated_at=now,

@@ -23,6 +23,8 @@ PARTY_ROLES = ("respondent", "applicant", "third_party")
 RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "other")
 KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on")
 
+# ISO 3166 country codes, plus EU.
+JURISDICTION = r"^[A-Z]{2}$"
 # Unified social credit code (GB 32100-2015): 18 characters, no I, O, S, V or Z.
 CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 
@@ -75,7 +77,7 @@ class CaseInputSchema(Schema):
     description = fields.String(required=True, validate=validate.Length(min=1, max=MAX_DESCRIPTION))
     jurisdiction = fields.String(
         load_default="CN",
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter code such as CN, US or EU."),
+        validate=validate.Regexp(JURISDICTION, error="Use a two-letter code such as CN, US or EU."),
     )
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
     technical_field = fields.String(load_default="other", validate=validate.OneOf(TECHNICAL_FIELDS))
