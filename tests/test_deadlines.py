@@ -1,0 +1,435 @@
+"""Deadlines (pure): worked examples on China's real 2017-2027 calendars, legal periods and SLA clocks.
+
+Calendar facts are the State Council's notices (2026: 国务院办公厅关于2026年部分节假日安排的通知, 2025-11-04):
+Spring Festival off 15-23 February 2026 with Saturdays 14 and 28 February worked; National Day off 1-7
+October 2026 with Sunday 20 September and Saturday 10 October worked.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workstation.deadlines import (
+    KEY_DATES,
+    LEGAL,
+    OFFICIAL_CALENDAR,
+    SLA,
+    ChinaCalendar,
+    SlaConfig,
+    add_months,
+    case_deadlines,
+    first_working_day_from,
+    intervals_from_transitions,
+    legal_deadlines,
+    notice_thresholds,
+    parse_key_dates,
+    period_last_day,
+    sla_deadlines,
+    zone,
+)
+
+pytestmark = pytest.mark.pure
+
+SHANGHAI = zone("Asia/Shanghai")
+
+
+def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+    """A moment in Shanghai."""
+    return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
+
+
+def only(deadlines: list, code: str):  # noqa: ANN001, ANN201
+    (found,) = [d for d in deadlines if d.code == code]
+    return found
+
+
+def slas(submitted: datetime, intervals=(), now: datetime | None = None, **config) -> dict:  # noqa: ANN001, ANN003
+    cfg = SlaConfig(**config) if config else None
+    return {d.code: d for d in sla_deadlines(submitted, list(intervals), now or submitted, cfg)}
+
+
+# --- the official calendar ---------------------------------------------------------------------
+
+
+def test_the_2026_notice_adjusted_weekends_are_working_days_and_the_golden_weeks_are_not() -> None:
+    working = OFFICIAL_CALENDAR.is_working_day
+    # Weekend days turned into working days (调休).
+    for day in (date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9), date(2026, 9, 20)):
+        assert working(day), day
+    assert working(date(2026, 10, 10))
+    # Weekdays off: Spring Festival 16-20 and 23 February, National Day 1-7 October.
+    for day in (date(2026, 2, 16), date(2026, 2, 20), date(2026, 2, 23), date(2026, 10, 6), date(2026, 10, 7)):
+        assert not working(day), day
+    assert working(date(2026, 2, 24)) and working(date(2026, 10, 8))
+    # An ordinary weekend is off, an ordinary weekday is a working day.
+    assert not working(date(2026, 3, 7)) and working(date(2026, 3, 9))
+
+
+def test_a_year_whose_notice_is_not_in_the_package_is_not_official() -> None:
+    assert OFFICIAL_CALENDAR.is_official(2026)
+    assert not OFFICIAL_CALENDAR.is_official(2027)
+    # Its statutory holidays are still known: New Year's Day 2027 is off.
+    assert not OFFICIAL_CALENDAR.is_working_day(date(2027, 1, 1))
+
+
+def test_a_published_notice_can_be_supplied_before_the_package_has_it() -> None:
+    calendar = ChinaCalendar(
+        extra_days_off=[date(2027, 1, 4)], extra_workdays=[date(2027, 1, 9)], official_through=2027
+    )
+    assert calendar.is_official(2027)
+    assert not calendar.is_working_day(date(2027, 1, 4))  # a Monday
+    assert calendar.is_working_day(date(2027, 1, 9))  # a Saturday
+    assert first_working_day_from(date(2027, 1, 1), calendar) == date(2027, 1, 5)
+
+
+# --- counting a period ---------------------------------------------------------------------------
+
+
+def test_months_clamp_to_the_end_of_a_shorter_month() -> None:
+    assert add_months(date(2025, 11, 30), 3) == date(2026, 2, 28)
+    assert add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)  # leap year
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 8, 31), 1) == date(2026, 9, 30)
+    assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
+    assert add_months(date(2026, 12, 15), 1) == date(2027, 1, 15)
+    assert add_months(date(2026, 3, 31), -1) == date(2026, 2, 28)
+
+
+def test_the_start_day_is_not_counted() -> None:
+    assert period_last_day(date(2026, 1, 13), months=3) == date(2026, 4, 13)
+    assert period_last_day(date(2026, 9, 21), days=15) == date(2026, 10, 6)
+    assert period_last_day(date(2021, 6, 14), years=5) == date(2026, 6, 14)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31)), st.integers(min_value=0, max_value=120))
+def test_adding_months_keeps_the_day_unless_the_month_is_shorter(start: date, months: int) -> None:
+    end = add_months(start, months)
+    assert (end.year * 12 + end.month) - (start.year * 12 + start.month) == months
+    assert end.day == start.day or (end.day < start.day and (end + timedelta(days=1)).day == 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 6, 30)))
+def test_a_legal_deadline_always_falls_on_a_working_day_on_or_after_its_last_day(published: date) -> None:
+    (d,) = legal_deadlines("trademark", {"published_on": published.isoformat()})
+    assert OFFICIAL_CALENDAR.is_working_day(d.due)
+    raw = add_months(published, 3)
+    assert d.due >= raw and (d.extended_from is None) == (d.due == raw)
+    assert all(not OFFICIAL_CALENDAR.is_working_day(raw + timedelta(days=i)) for i in range((d.due - raw).days))
+
+
+# --- legal deadlines -------------------------------------------------------------------------------
+
+
+def test_opposition_window_is_three_months_from_publication() -> None:
+    (d,) = legal_deadlines("trademark", {"published_on": "2026-01-13"})
+    assert (d.code, d.kind, d.due, d.extended_from) == ("trademark_opposition", LEGAL, date(2026, 4, 13), None)
+    assert d.starts_from == "published_on" and d.start == date(2026, 1, 13)
+    assert "art. 33" in d.basis["en"] and "第三十三条" in d.basis["zh"]
+    assert d.due_at == at(2026, 4, 14)  # the last day ends at 24:00 Shanghai time
+    assert d.last_day == date(2026, 4, 13) and not d.provisional
+
+
+def test_a_period_ending_on_a_month_end_and_an_adjusted_working_saturday_is_not_extended() -> None:
+    # 30 November + 3 months: no 30 February, so 28 February 2026, a Saturday the notice made a working day.
+    (d,) = legal_deadlines("trademark", {"published_on": "2025-11-30"})
+    assert d.due == date(2026, 2, 28) and d.extended_from is None
+
+
+def test_a_period_ending_in_the_spring_festival_moves_to_the_first_working_day_after_it() -> None:
+    (d,) = legal_deadlines("trademark", {"published_on": "2025-11-20"})
+    assert d.extended_from == date(2026, 2, 20)  # a Friday, a day off moved from 14 February
+    assert d.due == date(2026, 2, 24)  # 21-23 February off too
+
+
+def test_a_period_ending_in_the_national_day_week_moves_past_it() -> None:
+    (d,) = legal_deadlines("trademark", {"published_on": "2026-07-06"})
+    assert (d.extended_from, d.due) == (date(2026, 10, 6), date(2026, 10, 8))
+
+
+def test_a_period_ending_on_an_ordinary_sunday_moves_to_monday() -> None:
+    (d,) = legal_deadlines("trademark", {"published_on": "2026-06-27"})
+    assert (d.extended_from, d.due) == (date(2026, 9, 27), date(2026, 9, 28))
+
+
+def test_invalidation_on_relative_grounds_is_five_years_from_registration_and_2027_is_provisional() -> None:
+    (d,) = legal_deadlines("trademark", {"registered_on": "2022-01-01"})
+    assert d.code == "trademark_invalidation_relative" and "art. 45" in d.basis["en"]
+    # 1 January 2027 is New Year's Day (a Friday): the first working day after is Monday 4 January,
+    # but the 2027 arrangement is not in the package yet, so the date may still move.
+    assert (d.extended_from, d.due, d.provisional) == (date(2027, 1, 1), date(2027, 1, 4), True)
+    assert "驰名商标" in d.note["zh"] and "well-known" in d.note["en"]
+
+
+def test_trademark_periods_only_for_trademark_cases() -> None:
+    dates = {"published_on": "2026-01-13", "registered_on": "2022-01-05"}
+    assert legal_deadlines("patent", dates) == []
+    assert {d.code for d in legal_deadlines("trademark", dates)} == {
+        "trademark_opposition",
+        "trademark_invalidation_relative",
+    }
+
+
+def test_limitation_is_three_years_under_the_civil_code() -> None:
+    (d,) = legal_deadlines("copyright", {"known_on": "2023-10-01"})
+    assert d.code == "infringement_limitation" and d.starts_from == "known_on"
+    assert (d.extended_from, d.due) == (date(2026, 10, 1), date(2026, 10, 8))
+    assert d.basis["en"].startswith("Civil Code art. 188") and "第一百八十八条" in d.basis["zh"]
+    assert d.rule_from == date(2021, 1, 1) and "art. 195" in d.note["en"]
+
+
+def test_limitation_was_two_years_for_a_period_that_ran_out_before_2017_10_01() -> None:
+    (d,) = legal_deadlines("trademark", {"known_on": "2015-03-01"})
+    assert d.due == date(2017, 3, 1) and d.rule_from == date(1987, 1, 1)
+    assert "General Principles of the Civil Law" in d.basis["en"] and "民法通则" in d.basis["zh"]
+
+
+def test_a_two_year_period_ending_on_the_adjusted_working_saturday_before_the_change_stays_two_years() -> None:
+    # 30 September 2017 was a Saturday worked for National Day: the period ended that day, before 1 October.
+    (d,) = legal_deadlines("trademark", {"known_on": "2015-09-30"})
+    assert (d.due, d.extended_from, d.rule_from) == (date(2017, 9, 30), None, date(1987, 1, 1))
+
+
+def test_a_two_year_period_still_running_on_2017_10_01_became_three_years() -> None:
+    (d,) = legal_deadlines("trademark", {"known_on": "2015-10-01"})
+    # 1 October 2018 is National Day: 1-7 October off, so Monday 8 October.
+    assert (d.extended_from, d.due, d.rule_from) == (date(2018, 10, 1), date(2018, 10, 8), date(2017, 10, 1))
+    assert "Fa Shi [2018] No. 12" in d.basis["en"] and "诉讼时效制度若干问题的解释" in d.basis["zh"]
+
+
+def test_limitation_under_the_general_provisions_and_its_continuation_in_the_civil_code() -> None:
+    (before,) = legal_deadlines("trademark", {"known_on": "2017-10-01"})
+    assert (before.due, before.rule_from) == (date(2020, 10, 9), date(2017, 10, 1))  # 1-8 October 2020 off
+    assert "General Provisions of the Civil Law art. 188" in before.basis["en"]
+    (running,) = legal_deadlines("trademark", {"known_on": "2018-03-01"})
+    assert (running.due, running.rule_from) == (date(2021, 3, 1), date(2021, 1, 1))
+    assert running.basis["en"].startswith("Civil Code art. 188")
+
+
+def test_patent_limitation_before_the_2020_patent_law_carries_a_caveat() -> None:
+    (d,) = legal_deadlines("patent", {"known_on": "2019-05-06"})
+    assert d.due == date(2022, 5, 6) and "Patent Law (2008) art. 68" in d.note["en"]
+    (later,) = legal_deadlines("patent", {"known_on": "2021-06-01"})
+    assert "Patent Law" not in later.note["en"]
+
+
+def test_a_notice_starts_a_period_only_when_its_kind_is_known() -> None:
+    dates = {"notice_received_on": "2026-09-21"}
+    assert legal_deadlines("trademark", dates) == []
+    (d,) = legal_deadlines("trademark", dates, notice_kind="trademark_refusal")
+    # 15 days from 21 September 2026 is 6 October, in the National Day week.
+    assert (d.code, d.extended_from, d.due) == ("notice_trademark_refusal", date(2026, 10, 6), date(2026, 10, 8))
+    assert "art. 34" in d.basis["en"]
+    (p,) = legal_deadlines("patent", {"notice_received_on": "2026-03-31"}, notice_kind="patent_rejection")
+    assert p.due == date(2026, 6, 30) and "art. 41" in p.basis["en"]
+    with pytest.raises(ValueError, match="notice kind"):
+        legal_deadlines("trademark", dates, notice_kind="warning_letter")
+
+
+def test_key_dates_are_the_intake_schemas_and_are_checked() -> None:
+    from workstation.schemas import KEY_DATES as SCHEMA_KEY_DATES
+
+    assert set(KEY_DATES) == set(SCHEMA_KEY_DATES)
+    assert parse_key_dates({"known_on": "2026-09-15", "published_on": date(2026, 1, 13)}) == {
+        "known_on": date(2026, 9, 15),
+        "published_on": date(2026, 1, 13),
+    }
+    with pytest.raises(ValueError, match="birthday"):
+        parse_key_dates({"birthday": "2026-01-01"})
+    with pytest.raises(ValueError, match="known_on"):
+        parse_key_dates({"known_on": "2026-13-40"})
+
+
+def test_every_deadline_speaks_both_languages() -> None:
+    dates = {"published_on": "2026-01-13", "registered_on": "2022-01-05", "known_on": "2026-02-01"}
+    found = case_deadlines(
+        "trademark", dates, submitted_at=at(2026, 3, 2, 10), now=at(2026, 3, 2, 10), notice_kind=None
+    )
+    assert len(found) == 6
+    for d in found:
+        for text in (d.label, d.basis):
+            assert set(text) == {"zh", "en"} and all(text.values()), d.code
+
+
+# --- SLAs --------------------------------------------------------------------------------------
+
+
+def test_sla_clocks_end_at_midnight_after_the_nth_working_day_after_submission() -> None:
+    got = slas(at(2026, 3, 2, 10))  # a Monday in an ordinary March
+    assert got["sla_assignment"].due == at(2026, 3, 4)  # end of Tuesday
+    assert got["sla_acceptance"].due == at(2026, 3, 5)  # end of Wednesday
+    assert got["sla_opinion"].due == at(2026, 3, 24)  # end of Monday 23 March, 15 working days on
+    assert got["sla_opinion"].last_day == date(2026, 3, 23)
+    assert all(d.kind == SLA and not d.breached and d.running and not d.provisional for d in got.values())
+    assert "1 working day" in got["sla_assignment"].basis["en"] and "15" in got["sla_opinion"].basis["zh"]
+
+
+def test_sla_clocks_count_the_adjusted_saturday_and_skip_the_spring_festival() -> None:
+    got = slas(at(2026, 2, 13, 16))  # Friday before the Spring Festival
+    assert got["sla_assignment"].due == at(2026, 2, 15)  # Saturday 14 February is a working day
+    assert got["sla_acceptance"].due == at(2026, 2, 25)  # then 15-23 February off: Tuesday 24
+    # 14, 24-28 February (28 is a worked Saturday), 2-6 and 9-12 March: 15 working days.
+    assert got["sla_opinion"].due == at(2026, 3, 13)
+
+
+def test_the_day_of_submission_never_counts_whatever_the_hour_or_day() -> None:
+    assert slas(at(2026, 3, 2, 0, 5))["sla_assignment"].due == at(2026, 3, 4)
+    assert slas(at(2026, 3, 1, 23, 55))["sla_assignment"].due == at(2026, 3, 3)  # Sunday: Monday counts
+    assert slas(at(2026, 3, 7, 9))["sla_assignment"].due == at(2026, 3, 10)  # Saturday: Monday counts
+
+
+def test_the_submission_day_is_the_enterprises_local_day() -> None:
+    # 17:30 UTC on Monday 2 March is 01:30 on Tuesday 3 March in Shanghai.
+    got = slas(datetime(2026, 3, 2, 17, 30, tzinfo=UTC))
+    assert got["sla_assignment"].due == at(2026, 3, 5)
+    assert got["sla_assignment"].due.utcoffset() == timedelta(hours=8)
+    assert got["sla_assignment"].due_at == datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+
+
+def test_an_sla_is_met_by_entering_its_status_and_breached_once_its_time_is_up() -> None:
+    submitted = at(2026, 3, 2, 10)
+    history = intervals_from_transitions([("submitted", submitted), ("assigned", at(2026, 3, 3, 9))])
+    got = slas(submitted, history, now=at(2026, 3, 5, 10))
+    assert got["sla_assignment"].met_at == at(2026, 3, 3, 9) and not got["sla_assignment"].breached
+    assert not got["sla_assignment"].running
+    assert got["sla_acceptance"].met_at is None and got["sla_acceptance"].breached  # due at the start of 5 March
+    assert not got["sla_opinion"].breached
+    late = slas(submitted, intervals_from_transitions([("submitted", submitted), ("assigned", at(2026, 3, 4, 0))]))
+    assert late["sla_assignment"].breached  # met at the very moment it ran out: too late
+
+
+def test_waiting_for_the_applicant_stops_the_clock_to_the_second() -> None:
+    submitted = at(2026, 3, 2, 10)
+    history = intervals_from_transitions(
+        [
+            ("submitted", submitted),
+            ("assigned", at(2026, 3, 2, 11)),
+            ("accepted", at(2026, 3, 2, 12)),
+            ("in_progress", at(2026, 3, 2, 13)),
+            ("awaiting_applicant", at(2026, 3, 10, 15)),  # Tuesday 15:00
+            ("in_progress", at(2026, 3, 12, 10)),  # Thursday 10:00: 9 + 24 + 10 = 43 hours paused
+        ]
+    )
+    opinion = slas(submitted, history, now=at(2026, 3, 20))["sla_opinion"]
+    # Without the pause: end of Monday 23 March. 43 hours later in working time: 24 on Tuesday, 19 on Wednesday.
+    assert opinion.due == at(2026, 3, 25, 19) and not opinion.paused and opinion.running
+
+
+def test_a_pause_over_a_weekend_costs_only_its_working_hours() -> None:
+    submitted = at(2026, 3, 2, 10)
+    history = intervals_from_transitions(
+        [
+            ("in_progress", submitted),
+            ("awaiting_applicant", at(2026, 3, 6, 12)),  # Friday noon
+            ("in_progress", at(2026, 3, 9, 12)),  # Monday noon: 12 + 12 working hours
+        ]
+    )
+    assert slas(submitted, history, now=at(2026, 3, 20))["sla_opinion"].due == at(2026, 3, 25)  # one day later
+
+
+def test_while_still_waiting_the_due_moment_assumes_the_wait_ends_now() -> None:
+    submitted = at(2026, 3, 2, 10)
+    history = intervals_from_transitions([("in_progress", submitted), ("awaiting_applicant", at(2026, 3, 10, 15))])
+    opinion = slas(submitted, history, now=at(2026, 3, 11, 15))["sla_opinion"]
+    assert opinion.paused and opinion.due == at(2026, 3, 25)  # 24 hours paused so far
+    assert notice_thresholds(opinion, at(2026, 3, 11, 15)) == ()
+    later = slas(submitted, history, now=at(2026, 3, 12, 15))["sla_opinion"]
+    assert later.due == at(2026, 3, 26)  # a day later for every further day of waiting
+
+
+def test_a_withdrawn_case_stops_its_clocks() -> None:
+    submitted = at(2026, 3, 2, 10)
+    history = intervals_from_transitions([("submitted", submitted), ("withdrawn", at(2026, 3, 2, 18))])
+    got = slas(submitted, history, now=at(2026, 4, 1))
+    for d in got.values():
+        assert d.stopped_at == at(2026, 3, 2, 18) and d.met_at is None and not d.breached and not d.running
+        assert notice_thresholds(d, at(2026, 4, 1)) == ()
+
+
+def test_sla_working_days_are_configurable() -> None:
+    got = slas(at(2026, 3, 2, 10), working_days={"assignment": 2, "acceptance": 3})
+    assert set(got) == {"sla_assignment", "sla_acceptance"}
+    assert got["sla_assignment"].due == at(2026, 3, 5) and "2" in got["sla_assignment"].basis["en"]
+    with pytest.raises(ValueError, match="unknown SLA"):
+        SlaConfig(working_days={"triage": 1})
+    with pytest.raises(ValueError, match="at least 1"):
+        SlaConfig(working_days={"opinion": 0})
+
+
+def test_an_sla_reaching_into_an_unpublished_year_is_provisional() -> None:
+    got = slas(at(2026, 12, 21, 10))
+    assert not got["sla_assignment"].provisional
+    assert got["sla_opinion"].provisional  # 15 working days on is in January 2027
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        sla_deadlines(datetime(2026, 3, 2, 10), [], at(2026, 3, 2, 10))
+    with pytest.raises(ValueError, match="now"):
+        case_deadlines("trademark", {}, submitted_at=at(2026, 3, 2, 10))
+
+
+def test_shanghai_time_works_without_a_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoneinfo
+
+    import workstation.deadlines as deadlines
+
+    def missing(name: str) -> None:
+        raise zoneinfo.ZoneInfoNotFoundError(name)
+
+    monkeypatch.setattr(deadlines, "ZoneInfo", missing)
+    assert zone("Asia/Shanghai").utcoffset(None) == timedelta(hours=8)  # no daylight saving since 1991
+    with pytest.raises(zoneinfo.ZoneInfoNotFoundError):
+        zone("Asia/Hong_Kong")
+
+
+# --- notices ---------------------------------------------------------------------------------
+
+
+def test_notice_thresholds_for_a_legal_deadline_in_local_days() -> None:
+    (d,) = legal_deadlines("trademark", {"published_on": "2026-07-06"})  # last day 8 October 2026
+    assert notice_thresholds(d, at(2026, 9, 7, 10)) == ()
+    assert notice_thresholds(d, at(2026, 9, 8, 0)) == ("30d",)
+    assert notice_thresholds(d, at(2026, 10, 1, 9)) == ("30d", "7d")
+    assert notice_thresholds(d, at(2026, 10, 7, 9)) == ("30d", "7d", "1d")
+    assert notice_thresholds(d, at(2026, 10, 8, 23, 59)) == ("30d", "7d", "1d")
+    # 16:00 UTC on 8 October is midnight in Shanghai: the last day is over.
+    assert notice_thresholds(d, datetime(2026, 10, 8, 15, 59, tzinfo=UTC)) == ("30d", "7d", "1d")
+    assert notice_thresholds(d, datetime(2026, 10, 8, 16, 0, tzinfo=UTC)) == ("30d", "7d", "1d", "overdue")
+
+
+def test_notice_thresholds_longer_than_the_period_are_skipped() -> None:
+    got = slas(at(2026, 3, 2, 10))
+    opinion, assignment = got["sla_opinion"], got["sla_assignment"]
+    assert notice_thresholds(opinion, at(2026, 3, 2, 10)) == ()  # no "30d" for a 3-week clock
+    assert notice_thresholds(opinion, at(2026, 3, 16, 10)) == ("7d",)
+    assert notice_thresholds(opinion, at(2026, 3, 22, 10)) == ("7d", "1d")
+    assert notice_thresholds(assignment, at(2026, 3, 3, 10)) == ()  # a one-day clock: only "overdue"
+    assert notice_thresholds(assignment, at(2026, 3, 4, 0)) == ("overdue",)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        notice_thresholds(opinion, datetime(2026, 3, 16, 10))
+
+
+def test_case_deadlines_come_soonest_first() -> None:
+    submitted = at(2026, 3, 2, 10)
+    found = case_deadlines(
+        "trademark",
+        {"published_on": "2026-01-13", "known_on": "2026-02-01"},
+        submitted_at=submitted,
+        intervals=intervals_from_transitions([("submitted", submitted)]),
+        now=at(2026, 3, 2, 11),
+    )
+    assert [d.code for d in found] == [
+        "sla_assignment",
+        "sla_acceptance",
+        "sla_opinion",
+        "trademark_opposition",
+        "infringement_limitation",
+    ]
+    assert [d.due_at for d in found] == sorted(d.due_at for d in found)
+    assert only(found, "infringement_limitation").due == date(2029, 2, 1)

@@ -1,0 +1,861 @@
+"""The deadlines that matter for a case: legal periods and the workstation's own SLAs. Pure.
+
+Plain data in (the case's right type, its key dates, its submission time and status history), plain
+``Deadline`` records out, each with its legal basis in Chinese and English, since notices go out in both.
+No database, no Flask: the scheduler's sweep and the API call these functions and store or show the result.
+
+**Legal periods run from the event that starts them**, never from the case's filing on this workstation:
+the preliminary-approval publication starts the opposition window, registration starts the 5 years for
+an invalidation on relative grounds, the day the right holder learned of the infringement starts the
+limitation period. So each is a separate key date (``KEY_DATES``; the names are the intake schema's).
+
+**How a period is counted** (Civil Code arts. 201-203; for trademark periods also Trademark Law
+Implementing Regulations art. 12, which says the same):
+
+- the day of the event is not counted: the period starts the next day;
+- a period in months or years ends on the corresponding day of the last month; if that month has no
+  such day, on its last day (3 months from 30 November end on 28/29 February);
+- a period in days ends on the Nth day after the event;
+- a last day that is not a working day (a weekend or a statutory holiday) moves to the first working
+  day after it. "Working day" is the official calendar's: a weekend day that the State Council turned
+  into a working day (调休) is one, so a period ending on it is not extended;
+- the last day ends at 24:00 in the enterprise's timezone (Civil Code art. 203(2)); ``Deadline.due_at``
+  is that instant.
+
+**Rules are versioned by effective date.** The limitation period was 2 years under the General
+Principles of the Civil Law (art. 135) and is 3 years since the General Provisions of the Civil Law
+took effect on 2017-10-01 (art. 188, now Civil Code art. 188). The rule in force when the period
+starts applies, except that a 2-year period still running on 2017-10-01 became 3 years (Supreme
+People's Court interpretation Fa Shi [2018] No. 12, arts. 1-3). Statutory damages ceilings are
+chosen the same way, by the dates of the infringing acts: ``compensation.applicable_rule``.
+
+**SLAs count working days on China's official calendar**, in the enterprise's timezone (default
+Asia/Shanghai). "Within N working days" means: by the end (24:00) of the Nth working day after the
+day of submission. The day of submission never counts, whatever the hour (as for legal periods), and
+a case submitted on a holiday has the same deadline as one submitted on the last day before it. The
+clock is a stopwatch that runs through the whole of each working day and stops while the case is in a
+paused status (``awaiting_applicant``): time paused is added back, to the second, so a due moment can
+fall within a day. Every SLA is counted from submission (1, 2 and 15 working days by default).
+
+**The official calendar** comes from the ``holidays`` package (python-holidays, ``holidays.China``).
+It encodes each year's State Council notice on holiday arrangements, including the adjusted working
+weekends (its ``weekend_workdays``, used by ``is_working_day``); 2025 and 2026 agree day by day with
+``chinese-calendar`` and with the notice for 2026. It was chosen over ``chinese-calendar`` because it
+is the more actively maintained (monthly releases, a team of maintainers) and because a year whose
+notice is not published yet does not raise: ``chinese-calendar`` raises for such a year, which would
+stop a sweep as soon as an SLA or a period reaches into the next year. For such a year ``holidays``
+knows the statutory holidays but not the swaps, so every deadline computed with that year's calendar
+is marked ``provisional``. When the notice is out and the package has not caught up, pass its days to
+``ChinaCalendar(extra_days_off=..., extra_workdays=..., official_through=YEAR)``. Upgrade the pin
+each November, when the next year's notice is published.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from workstation.lifecycle import (
+    ACCEPTED,
+    ASSIGNED,
+    AWAITING_APPLICANT,
+    CLOSED,
+    IN_PROGRESS,
+    OPINION_ISSUED,
+    WITHDRAWN,
+)
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+LEGAL = "legal"
+SLA = "sla"
+
+# --- key dates -------------------------------------------------------------------------------
+
+#: The right holder knew, or should have known, of the infringement and the infringer: starts the
+#: limitation period (Civil Code art. 188).
+KNOWN_ON = "known_on"
+#: The trademark's preliminary-approval publication in the Trademark Gazette: starts the opposition window.
+PUBLISHED_ON = "published_on"
+#: The trademark's registration (核准注册) date: starts the 5 years for invalidation on relative grounds.
+REGISTERED_ON = "registered_on"
+#: An office notice was received (or is deemed received under the service rules). Which period it starts
+#: depends on the kind of notice (``NOTICE_RULES``), so it yields a deadline only when the kind is given.
+NOTICE_RECEIVED_ON = "notice_received_on"
+#: The infringement began. Starts no period here (the limitation period runs from knowledge, not from the
+#: act); the compensation calculator uses it to choose the damages provision in force.
+INFRINGEMENT_STARTED_ON = "infringement_started_on"
+
+#: The key dates a case may carry in ``Case.key_dates`` (ISO dates), as in the intake schema.
+KEY_DATES = (KNOWN_ON, PUBLISHED_ON, REGISTERED_ON, NOTICE_RECEIVED_ON, INFRINGEMENT_STARTED_ON)
+
+#: Where the SLA clocks start (the ``starts_from`` of an SLA deadline).
+SUBMITTED_AT = "submitted_at"
+
+#: Right types whose registration the Trademark Law's opposition and invalidation periods concern.
+TRADEMARK_RIGHT_TYPES = frozenset({"trademark"})
+
+Text = dict[str, str]  # {"zh": ..., "en": ...}
+
+
+# --- the official calendar -------------------------------------------------------------------
+
+
+class WorkCalendar(Protocol):
+    """Which days are working days. ``is_official`` says whether a year's arrangement is published."""
+
+    def is_working_day(self, day: date) -> bool: ...
+
+    def is_official(self, year: int) -> bool: ...
+
+
+@functools.lru_cache(maxsize=64)
+def _china_holidays(year: int):  # -> holidays.China, imported lazily (importing it takes ~0.1 s)
+    import holidays
+
+    # The next year too: a notice can make a weekend day at the end of the year a working day.
+    # expand=False: never populated on lookup, so a cached instance is only read (thread-safe).
+    return holidays.China(years=(year, year + 1), expand=False)
+
+
+def _package_official_through() -> int:
+    """The last year whose State Council notice the installed ``holidays`` package encodes."""
+    from holidays.countries.china import ChinaStaticHolidays
+
+    years = getattr(ChinaStaticHolidays, "special_public_holidays", None)
+    return max(years) if years else 9999
+
+
+class ChinaCalendar:
+    """China's official working days: weekends and statutory holidays off, adjusted weekends (调休) on.
+
+    ``extra_days_off`` / ``extra_workdays`` override the package, e.g. with a notice published after
+    the installed release; ``official_through`` is then the last year to trust as published.
+    """
+
+    def __init__(
+        self,
+        *,
+        extra_days_off: Iterable[date] = (),
+        extra_workdays: Iterable[date] = (),
+        official_through: int | None = None,
+    ) -> None:
+        self.extra_days_off = frozenset(extra_days_off)
+        self.extra_workdays = frozenset(extra_workdays)
+        self._official_through = official_through
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.extra_workdays:
+            return True
+        if day in self.extra_days_off:
+            return False
+        return _china_holidays(day.year).is_working_day(day)
+
+    @property
+    def official_through(self) -> int:
+        """The last year whose arrangement is published (looked up on first use: importing is cheap)."""
+        if self._official_through is None:
+            self._official_through = _package_official_through()
+        return self._official_through
+
+    def is_official(self, year: int) -> bool:
+        return year <= self.official_through
+
+
+#: The calendar used when none is given.
+OFFICIAL_CALENDAR: WorkCalendar = ChinaCalendar()
+
+#: China has kept UTC+8 without daylight saving since 1991: the fallback where no tz database is installed.
+_CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def zone(name: str = DEFAULT_TIMEZONE) -> tzinfo:
+    """The named timezone. Asia/Shanghai works even on an image without tz data (fixed UTC+8)."""
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        if name == DEFAULT_TIMEZONE:
+            return _CHINA_STANDARD_TIME
+        raise
+
+
+# --- date arithmetic ---------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months; a day the target month lacks becomes its last day (Civil Code art. 202)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_month = date(year + (month == 12), month % 12 + 1, 1)
+    return date(year, month, min(day.day, (next_month - timedelta(days=1)).day))
+
+
+def period_last_day(start: date, *, years: int = 0, months: int = 0, days: int = 0) -> date:
+    """The last day of a period that ``start`` starts, before any holiday extension (Civil Code arts. 201-202).
+
+    The day of ``start`` is not counted, so a period of N days ends N days after it, and a period of
+    months or years on the corresponding day (clamped to the month's end).
+    """
+    return add_months(start, years * 12 + months) + timedelta(days=days)
+
+
+def first_working_day_from(day: date, calendar: WorkCalendar | None = None) -> date:
+    """``day`` if it is a working day, else the first working day after it (Civil Code art. 203)."""
+    calendar = OFFICIAL_CALENDAR if calendar is None else calendar
+    for _ in range(60):  # the longest run of days off is well under a month
+        if calendar.is_working_day(day):
+            return day
+        day += timedelta(days=1)
+    raise ValueError(f"no working day in the 60 days from {day.isoformat()}: is the calendar right?")
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    """The start of ``day`` in ``tz``, in UTC (arithmetic on aware datetimes is only exact in UTC)."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+# --- deadlines ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One deadline of a case.
+
+    ``due`` is a date for a legal period (its last day, which ends at 24:00 local time) and an aware
+    datetime for an SLA (the instant the time runs out). ``due_at`` and ``last_day`` give both kinds
+    the same shape: compare, sort and store ``due_at``; show ``last_day`` (or ``due`` for an SLA).
+    """
+
+    code: str
+    kind: str  # LEGAL or SLA
+    due: date | datetime
+    label: Text
+    basis: Text
+    #: the key date (or SUBMITTED_AT) that starts the period, and its value
+    starts_from: str
+    start: date | datetime
+    timezone: str = DEFAULT_TIMEZONE
+    #: a caveat to show with the deadline (zh/en), e.g. an exception in the law
+    note: Text | None = None
+    #: legal: the last day before it was moved past days off, when it was
+    extended_from: date | None = None
+    #: counted on a calendar year whose holiday arrangement is not published yet: may move
+    provisional: bool = False
+    #: legal: when the rule applied took effect
+    rule_from: date | None = None
+    # SLA only: when it was met, or stopped (the case was withdrawn first); paused now; breached
+    met_at: datetime | None = None
+    stopped_at: datetime | None = None
+    paused: bool = False
+    breached: bool = False
+
+    @property
+    def due_at(self) -> datetime:
+        """The instant the deadline passes, aware, in the enterprise's timezone."""
+        tz = zone(self.timezone)
+        if isinstance(self.due, datetime):
+            return self.due.astimezone(tz)
+        return _midnight(self.due + timedelta(days=1), tz).astimezone(tz)
+
+    @property
+    def last_day(self) -> date:
+        """The last local day on which the deadline can still be met."""
+        if isinstance(self.due, datetime):
+            return (self.due_at - timedelta(microseconds=1)).date()
+        return self.due
+
+    @property
+    def running(self) -> bool:
+        """Still to be met: legal deadlines always (the workstation cannot know), SLAs until met or stopped."""
+        return self.met_at is None and self.stopped_at is None
+
+
+def parse_key_dates(raw: Mapping[str, str | date]) -> dict[str, date]:
+    """``Case.key_dates`` as dates. Raises ValueError naming the key for an unknown key or a bad date."""
+    dates: dict[str, date] = {}
+    for key, value in raw.items():
+        if key not in KEY_DATES:
+            raise ValueError(f"unknown key date {key!r}: expected one of {', '.join(KEY_DATES)}")
+        if isinstance(value, datetime):
+            raise ValueError(f"key date {key!r} must be a date, not a datetime")
+        if isinstance(value, date):
+            dates[key] = value
+            continue
+        try:
+            dates[key] = date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"key date {key!r} is not an ISO date (YYYY-MM-DD): {value!r}") from None
+    return dates
+
+
+def _legal(
+    code: str,
+    starts_from: str,
+    start: date,
+    label: Text,
+    basis: Text,
+    calendar: WorkCalendar,
+    timezone_name: str,
+    *,
+    years: int = 0,
+    months: int = 0,
+    days: int = 0,
+    note: Text | None = None,
+    rule_from: date | None = None,
+) -> Deadline:
+    raw = period_last_day(start, years=years, months=months, days=days)
+    last = first_working_day_from(raw, calendar)
+    provisional = any(not calendar.is_official(y) for y in range(raw.year, last.year + 1))
+    return Deadline(
+        code=code,
+        kind=LEGAL,
+        due=last,
+        label=label,
+        basis=basis,
+        starts_from=starts_from,
+        start=start,
+        timezone=timezone_name,
+        note=note,
+        extended_from=raw if last != raw else None,
+        provisional=provisional,
+        rule_from=rule_from,
+    )
+
+
+# Trademark Law (2019) art. 33 and art. 45(1).
+_OPPOSITION_LABEL = {"zh": "商标异议期届满", "en": "Trademark opposition period ends"}
+_OPPOSITION_BASIS = {
+    "zh": "《商标法》第三十三条：对初步审定公告的商标，自公告之日起三个月内可以提出异议。",
+    "en": "Trademark Law art. 33: an opposition may be filed within 3 months from the preliminary-approval "
+    "publication.",
+}
+_INVALIDATION_LABEL = {
+    "zh": "以相对理由请求宣告注册商标无效的期限届满",
+    "en": "Deadline to request invalidation of the registered mark on relative grounds",
+}
+_INVALIDATION_BASIS = {
+    "zh": "《商标法》第四十五条第一款：自商标注册之日起五年内，在先权利人或者利害关系人可以请求宣告该注册商标无效。",
+    "en": "Trademark Law art. 45(1): a prior right holder or interested party may request invalidation within "
+    "5 years from the registration date.",
+}
+_INVALIDATION_NOTE = {
+    "zh": "对恶意注册的，驰名商标所有人不受五年的时间限制。",
+    "en": "Against a bad-faith registration, the owner of a well-known mark is not bound by the 5 years.",
+}
+
+
+@dataclass(frozen=True)
+class LimitationRule:
+    """The limitation period for an infringement claim, as in force from ``effective_from``."""
+
+    effective_from: date
+    years: int
+    basis: Text
+    #: also governs periods that started earlier and were still running on ``effective_from``,
+    #: cited with ``transition_basis``
+    reaches_running_periods: bool = False
+    transition_basis: Text | None = None
+
+
+_CIVIL_CODE_188 = {
+    "zh": "《民法典》第一百八十八条：诉讼时效期间为三年，自权利人知道或者应当知道权利受到损害以及义务人之日起计算。",
+    "en": "Civil Code art. 188: 3 years from when the right holder knew or should have known of the harm "
+    "and of the infringer.",
+}
+
+LIMITATION_RULES: tuple[LimitationRule, ...] = (
+    LimitationRule(
+        date(1987, 1, 1),
+        2,
+        {
+            "zh": "《民法通则》第一百三十五条、第一百三十七条：诉讼时效期间为二年，"
+            "从知道或者应当知道权利被侵害时起计算。",
+            "en": "General Principles of the Civil Law arts. 135 and 137: 2 years from when the right holder "
+            "knew or should have known of the infringement.",
+        },
+    ),
+    LimitationRule(
+        date(2017, 10, 1),
+        3,
+        {
+            "zh": "《民法总则》第一百八十八条（现《民法典》第一百八十八条）：诉讼时效期间为三年，"
+            "自权利人知道或者应当知道权利受到损害以及义务人之日起计算。",
+            "en": "General Provisions of the Civil Law art. 188 (now Civil Code art. 188): 3 years from when "
+            "the right holder knew or should have known of the harm and of the infringer.",
+        },
+        reaches_running_periods=True,
+        transition_basis={
+            "zh": "《民法总则》第一百八十八条；"
+            "《最高人民法院关于适用〈中华人民共和国民法总则〉诉讼时效制度若干问题的解释》第二条："
+            "民法总则施行之日尚未满二年的诉讼时效期间，适用三年。",
+            "en": "General Provisions of the Civil Law art. 188; Supreme People's Court interpretation Fa Shi "
+            "[2018] No. 12 art. 2: a 2-year period still running on 2017-10-01 becomes 3 years.",
+        },
+    ),
+    LimitationRule(
+        date(2021, 1, 1), 3, _CIVIL_CODE_188, reaches_running_periods=True, transition_basis=_CIVIL_CODE_188
+    ),
+)
+
+_LIMITATION_LABEL = {"zh": "侵权诉讼时效期间届满", "en": "Limitation period for the infringement claim ends"}
+_LIMITATION_NOTE = {
+    "zh": "诉讼时效因向侵权人提出请求、起诉等中断的，从中断时起重新计算（《民法典》第一百九十五条）。"
+    "侵权行为持续的，超过诉讼时效起诉仍可请求停止侵害，赔偿数额自起诉之日起向前推算三年计算。",
+    "en": "A demand to the infringer, a suit and the like interrupt the period, which then starts again "
+    "(Civil Code art. 195). For a continuing infringement a later suit can still stop it, with damages "
+    "reckoned for the 3 years before filing.",
+}
+_PATENT_LAW_2020_FROM = date(2021, 6, 1)
+_PATENT_LIMITATION_NOTE = {
+    "zh": "2021年6月1日前，《专利法》（2008年）第六十八条规定侵犯专利权的诉讼时效为二年；请确认适用的期间。",
+    "en": "Until 2021-06-01 the Patent Law (2008) art. 68 set 2 years for patent infringement; confirm which "
+    "period applies.",
+}
+
+
+def limitation_rule(known_on: date, calendar: WorkCalendar | None = None) -> tuple[LimitationRule, Text]:
+    """The limitation rule for an infringement known on ``known_on``, and the basis to cite.
+
+    The rule in force when the period starts (the day after ``known_on``) applies; a later rule that
+    reaches running periods takes over if the period had not run out when that rule took effect.
+    """
+    calendar = OFFICIAL_CALENDAR if calendar is None else calendar
+    starts = known_on + timedelta(days=1)
+    index = max(i for i, r in enumerate(LIMITATION_RULES) if r.effective_from <= starts or i == 0)
+    rule, basis = LIMITATION_RULES[index], LIMITATION_RULES[index].basis
+    for later in LIMITATION_RULES[index + 1 :]:
+        ends = first_working_day_from(period_last_day(known_on, years=rule.years), calendar)
+        if not (later.reaches_running_periods and ends >= later.effective_from):
+            break
+        rule, basis = later, later.transition_basis or later.basis
+    return rule, basis
+
+
+@dataclass(frozen=True)
+class NoticeRule:
+    """The period an office notice of one kind starts, counted from the day it is received."""
+
+    kind: str
+    label: Text
+    basis: Text
+    months: int = 0
+    days: int = 0
+
+
+_NOTICE_NOTE = {
+    "zh": "期限自收到通知之日起计算；邮寄或电子送达的，以送达规定推定的收到日为准。",
+    "en": "Counted from the day the notice was received, or is deemed received under the rules on service "
+    "(e.g. for mailed or electronic CNIPA notices).",
+}
+
+#: Periods started by an office notice. A case records only the date it was received
+#: (``notice_received_on``): the caller says which kind of notice it was.
+NOTICE_RULES: dict[str, NoticeRule] = {
+    r.kind: r
+    for r in (
+        NoticeRule(
+            "trademark_refusal",
+            {"zh": "商标驳回复审申请期限届满", "en": "Deadline to request review of a trademark refusal"},
+            {
+                "zh": "《商标法》第三十四条：对驳回申请、不予公告的商标，申请人可以自收到通知之日起十五日内申请复审。",
+                "en": "Trademark Law art. 34: review of a refusal may be requested within 15 days of receiving "
+                "the notice.",
+            },
+            days=15,
+        ),
+        NoticeRule(
+            "trademark_opposition",
+            {"zh": "商标异议答辩期限届满", "en": "Deadline to answer a trademark opposition"},
+            {
+                "zh": "《商标法实施条例》第二十七条：被异议人自收到异议材料副本之日起30日内答辩。",
+                "en": "Trademark Law Implementing Regulations art. 27: the opposed party answers within 30 days "
+                "of receiving the opposition papers.",
+            },
+            days=30,
+        ),
+        NoticeRule(
+            "trademark_non_registration",
+            {"zh": "不予注册决定复审申请期限届满", "en": "Deadline to request review of a decision not to register"},
+            {
+                "zh": "《商标法》第三十五条第三款：被异议人不服不予注册决定的，可以自收到通知之日起十五日内申请复审。",
+                "en": "Trademark Law art. 35(3): review of a decision not to register may be requested within "
+                "15 days of receiving the notice.",
+            },
+            days=15,
+        ),
+        NoticeRule(
+            "trademark_invalidation_ruling",
+            {"zh": "对商标无效宣告裁定起诉期限届满", "en": "Deadline to sue against a trademark invalidation ruling"},
+            {
+                "zh": "《商标法》第四十四条第三款、第四十五条第二款：当事人对裁定不服的，可以自收到通知之日起三十日内"
+                "向人民法院起诉。",
+                "en": "Trademark Law arts. 44(3) and 45(2): a party may sue within 30 days of receiving the ruling.",
+            },
+            days=30,
+        ),
+        NoticeRule(
+            "patent_rejection",
+            {"zh": "专利驳回复审请求期限届满", "en": "Deadline to request re-examination of a patent rejection"},
+            {
+                "zh": "《专利法》第四十一条第一款：对驳回申请的决定不服的，可以自收到通知之日起三个月内请求复审。",
+                "en": "Patent Law art. 41(1): re-examination of a rejection may be requested within 3 months of "
+                "receiving the notice.",
+            },
+            months=3,
+        ),
+        NoticeRule(
+            "patent_invalidation_decision",
+            {"zh": "对专利无效宣告决定起诉期限届满", "en": "Deadline to sue against a patent invalidation decision"},
+            {
+                "zh": "《专利法》第四十六条第二款：对宣告专利权无效或者维持专利权的决定不服的，可以自收到通知之日起"
+                "三个月内向人民法院起诉。",
+                "en": "Patent Law art. 46(2): a party may sue against a decision invalidating or upholding a patent "
+                "within 3 months of receiving the notice.",
+            },
+            months=3,
+        ),
+    )
+}
+
+
+def legal_deadlines(
+    right_type: str,
+    key_dates: Mapping[str, str | date],
+    *,
+    notice_kind: str | None = None,
+    calendar: WorkCalendar | None = None,
+    timezone_name: str = DEFAULT_TIMEZONE,
+) -> list[Deadline]:
+    """The legal periods that the case's key dates start, earliest first.
+
+    - ``published_on`` (trademark): the opposition window, 3 months (Trademark Law art. 33);
+    - ``registered_on`` (trademark): invalidation on relative grounds, 5 years (art. 45(1));
+    - ``known_on`` (any right): the limitation period, 2 or 3 years by the rule in force (``limitation_rule``);
+    - ``notice_received_on`` with ``notice_kind`` (a key of ``NOTICE_RULES``): the period that notice starts.
+    """
+    calendar = OFFICIAL_CALENDAR if calendar is None else calendar
+    dates = parse_key_dates(key_dates)
+    if notice_kind is not None and notice_kind not in NOTICE_RULES:
+        raise ValueError(f"unknown notice kind {notice_kind!r}: expected one of {', '.join(NOTICE_RULES)}")
+    out: list[Deadline] = []
+    common = {"calendar": calendar, "timezone_name": timezone_name}
+    if right_type in TRADEMARK_RIGHT_TYPES and PUBLISHED_ON in dates:
+        out.append(
+            _legal(
+                "trademark_opposition",
+                PUBLISHED_ON,
+                dates[PUBLISHED_ON],
+                _OPPOSITION_LABEL,
+                _OPPOSITION_BASIS,
+                months=3,
+                **common,
+            )
+        )
+    if right_type in TRADEMARK_RIGHT_TYPES and REGISTERED_ON in dates:
+        out.append(
+            _legal(
+                "trademark_invalidation_relative",
+                REGISTERED_ON,
+                dates[REGISTERED_ON],
+                _INVALIDATION_LABEL,
+                _INVALIDATION_BASIS,
+                years=5,
+                note=_INVALIDATION_NOTE,
+                **common,
+            )
+        )
+    if KNOWN_ON in dates:
+        known_on = dates[KNOWN_ON]
+        rule, basis = limitation_rule(known_on, calendar)
+        note = _LIMITATION_NOTE
+        if right_type == "patent" and rule.years == 3 and known_on + timedelta(days=1) < _PATENT_LAW_2020_FROM:
+            note = {lang: f"{_PATENT_LIMITATION_NOTE[lang]} {_LIMITATION_NOTE[lang]}" for lang in ("zh", "en")}
+        out.append(
+            _legal(
+                "infringement_limitation",
+                KNOWN_ON,
+                known_on,
+                _LIMITATION_LABEL,
+                basis,
+                years=rule.years,
+                note=note,
+                rule_from=rule.effective_from,
+                **common,
+            )
+        )
+    if notice_kind is not None and NOTICE_RECEIVED_ON in dates:
+        notice = NOTICE_RULES[notice_kind]
+        out.append(
+            _legal(
+                f"notice_{notice.kind}",
+                NOTICE_RECEIVED_ON,
+                dates[NOTICE_RECEIVED_ON],
+                notice.label,
+                notice.basis,
+                months=notice.months,
+                days=notice.days,
+                note=_NOTICE_NOTE,
+                **common,
+            )
+        )
+    return sorted(out, key=lambda d: (d.due_at, d.code))
+
+
+# --- SLAs ------------------------------------------------------------------------------------
+
+#: (status, entered at, left at or None while the case is still in it); datetimes timezone-aware.
+StatusInterval = tuple[str, datetime, datetime | None]
+
+
+@dataclass(frozen=True)
+class SlaTarget:
+    code: str
+    #: entering any of these statuses meets the SLA
+    met_by: frozenset[str]
+    label: Text
+    basis: Text  # with {n}: the number of working days
+
+
+_AFTER_ACCEPTANCE = frozenset({ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, OPINION_ISSUED, CLOSED})
+
+SLA_TARGETS: dict[str, SlaTarget] = {
+    t.code: t
+    for t in (
+        SlaTarget(
+            "assignment",
+            frozenset({ASSIGNED}) | _AFTER_ACCEPTANCE,
+            {"zh": "分派专家", "en": "Assign an expert"},
+            {"zh": "工作站服务承诺：提交后{n}个工作日内分派专家。", "en": "Workstation commitment: an expert is "
+             "assigned within {n} working day(s) of submission."},
+        ),
+        SlaTarget(
+            "acceptance",
+            _AFTER_ACCEPTANCE,
+            {"zh": "专家接受案件", "en": "Expert accepts the case"},
+            {"zh": "工作站服务承诺：提交后{n}个工作日内由专家接受。", "en": "Workstation commitment: an expert "
+             "accepts the case within {n} working day(s) of submission."},
+        ),
+        SlaTarget(
+            "opinion",
+            frozenset({OPINION_ISSUED, CLOSED}),
+            {"zh": "出具意见", "en": "Opinion issued"},
+            {"zh": "工作站服务承诺：提交后{n}个工作日内出具意见（等待申请人补充材料期间暂停计时）。",
+             "en": "Workstation commitment: the opinion is issued within {n} working day(s) of submission "
+             "(the clock stops while waiting for the applicant)."},
+        ),
+    )
+}  # fmt: skip
+
+DEFAULT_SLA_WORKING_DAYS: dict[str, int] = {"assignment": 1, "acceptance": 2, "opinion": 15}
+
+#: Entering one of these before an SLA is met stops its clock for good.
+STOP_STATUSES = frozenset({WITHDRAWN})
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    """Which SLAs apply and how many working days each allows; leave one out to drop it."""
+
+    working_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA_WORKING_DAYS))
+    timezone: str = DEFAULT_TIMEZONE
+    paused_statuses: frozenset[str] = frozenset({AWAITING_APPLICANT})
+
+    def __post_init__(self) -> None:
+        for code, days in self.working_days.items():
+            if code not in SLA_TARGETS:
+                raise ValueError(f"unknown SLA {code!r}: expected one of {', '.join(SLA_TARGETS)}")
+            if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+                raise ValueError(f"SLA {code!r}: working days must be a whole number of at least 1, not {days!r}")
+        zone(self.timezone)  # fails now, not during a sweep
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def intervals_from_transitions(transitions: Iterable[tuple[str, datetime]]) -> list[StatusInterval]:
+    """Status intervals from (status entered, at) pairs, e.g. the ``to_status`` and ``created_at`` of case events."""
+    ordered = sorted(((s, _aware(at, "transition time")) for s, at in transitions), key=lambda t: t[1])
+    return [(status, at, ordered[i + 1][1] if i + 1 < len(ordered) else None) for i, (status, at) in enumerate(ordered)]
+
+
+def _merge(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(s for s in spans if s[0] < s[1]):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _working_time_due(
+    clock_start: datetime,
+    budget: timedelta,
+    pauses: Sequence[tuple[datetime, datetime]],
+    calendar: WorkCalendar,
+    tz: tzinfo,
+) -> tuple[datetime, bool]:
+    """When ``budget`` of running time has passed: time counts on working days and outside ``pauses``.
+
+    Returns the instant (UTC) and whether a calendar year without a published arrangement was used.
+    """
+    remaining, provisional = budget, False
+    day = clock_start.astimezone(tz).date()
+    for _ in range(366 * 30):
+        if calendar.is_working_day(day):
+            provisional = provisional or not calendar.is_official(day.year)
+            lo, hi = max(_midnight(day, tz), clock_start), _midnight(day + timedelta(days=1), tz)
+            for p_lo, p_hi in pauses:  # sorted and disjoint
+                if p_hi <= lo or p_lo >= hi:
+                    continue
+                if p_lo > lo:
+                    if p_lo - lo >= remaining:
+                        return lo + remaining, provisional
+                    remaining -= p_lo - lo
+                lo = max(lo, p_hi)
+                if lo >= hi:
+                    break
+            if lo < hi:
+                if hi - lo >= remaining:
+                    return lo + remaining, provisional
+                remaining -= hi - lo
+        day += timedelta(days=1)
+    raise ValueError("an SLA clock ran for 30 years without running out: check the status intervals")
+
+
+def sla_deadlines(
+    submitted_at: datetime,
+    intervals: Iterable[StatusInterval],
+    now: datetime,
+    config: SlaConfig | None = None,
+    calendar: WorkCalendar | None = None,
+) -> list[Deadline]:
+    """The workstation's SLAs for a case, each with its due moment and whether it is breached at ``now``.
+
+    ``intervals`` is the case's status history since ``submitted_at`` (see ``intervals_from_transitions``).
+    An SLA is met when the case first enters a status of its target (``SLA_TARGETS``) and stopped if the
+    case is withdrawn first; it is breached when met, stopped or ``now`` is at or after its due moment.
+    Time in a paused status is added to the due moment; while the case is still paused, ``due`` assumes
+    the pause ends at ``now`` (so it moves later as the pause goes on) and ``paused`` is True.
+    For a reopened case, pass the reopening as ``submitted_at`` and the intervals since.
+    """
+    config = SlaConfig() if config is None else config
+    calendar = OFFICIAL_CALENDAR if calendar is None else calendar
+    tz = zone(config.timezone)
+    submitted, now_utc = _aware(submitted_at, "submitted_at"), _aware(now, "now")
+    history = sorted(
+        (
+            (status, _aware(start, "interval start"), None if end is None else _aware(end, "interval end"))
+            for status, start, end in intervals
+        ),
+        key=lambda iv: iv[1],
+    )
+    clock_start = _midnight(submitted.astimezone(tz).date() + timedelta(days=1), tz)
+    stopped_at = next((s for status, s, _ in history if status in STOP_STATUSES and s >= submitted), None)
+    out: list[Deadline] = []
+    for code, days in config.working_days.items():
+        target = SLA_TARGETS[code]
+        met_at = next((s for status, s, _ in history if status in target.met_by and s >= submitted), None)
+        if met_at is not None and stopped_at is not None and stopped_at < met_at:
+            met_at = None
+        stopped = stopped_at if met_at is None else None
+        clock_end = met_at or stopped or now_utc
+        pauses = _merge(
+            (start, min(end or clock_end, clock_end))
+            for status, start, end in history
+            if status in config.paused_statuses and start < clock_end
+        )
+        due, provisional = _working_time_due(clock_start, timedelta(days=days), pauses, calendar, tz)
+        paused = (
+            met_at is None
+            and stopped is None
+            and any(
+                status in config.paused_statuses and start <= now_utc and (end is None or now_utc < end)
+                for status, start, end in history
+            )
+        )
+        out.append(
+            Deadline(
+                code=f"sla_{code}",
+                kind=SLA,
+                due=due.astimezone(tz),
+                label=target.label,
+                basis={lang: text.format(n=days) for lang, text in target.basis.items()},
+                starts_from=SUBMITTED_AT,
+                start=submitted.astimezone(tz),
+                timezone=config.timezone,
+                provisional=provisional,
+                met_at=met_at.astimezone(tz) if met_at else None,
+                stopped_at=stopped.astimezone(tz) if stopped else None,
+                paused=paused,
+                breached=clock_end >= due,
+            )
+        )
+    return out
+
+
+# --- all of a case's deadlines, and the notices they call for --------------------------------
+
+
+def case_deadlines(
+    right_type: str,
+    key_dates: Mapping[str, str | date],
+    *,
+    submitted_at: datetime | None = None,
+    intervals: Iterable[StatusInterval] = (),
+    now: datetime | None = None,
+    notice_kind: str | None = None,
+    config: SlaConfig | None = None,
+    calendar: WorkCalendar | None = None,
+) -> list[Deadline]:
+    """Every deadline of a case, soonest first: the legal periods, then (given ``submitted_at``) the SLAs."""
+    config = SlaConfig() if config is None else config
+    found = legal_deadlines(
+        right_type, key_dates, notice_kind=notice_kind, calendar=calendar, timezone_name=config.timezone
+    )
+    if submitted_at is not None:
+        if now is None:
+            raise ValueError("now is needed to tell whether an SLA is breached")
+        found += sla_deadlines(submitted_at, intervals, now, config, calendar)
+    return sorted(found, key=lambda d: (d.due_at, d.code))
+
+
+#: Days before a deadline's last day at which a notice goes out.
+NOTICE_THRESHOLDS = (30, 7, 1)
+OVERDUE = "overdue"
+
+
+def notice_thresholds(
+    deadline: Deadline, now: datetime, thresholds: Iterable[int] = NOTICE_THRESHOLDS
+) -> tuple[str, ...]:
+    """The notice thresholds ``deadline`` has reached at ``now``, least urgent first: e.g. ("30d", "7d").
+
+    Keys are stable ("30d", "7d", "1d", "overdue"), so a sweep can raise each notice exactly once by
+    remembering the keys it has raised; when several are new at once, the last is the one to send.
+    "Nd" is reached once at most N days remain until the last day, counted in local calendar days
+    ("1d" on the day before it); a threshold at least as long as the whole period is skipped (no
+    "30 days left" for a 15-working-day SLA). "overdue" is reached at ``due_at``. An SLA that is met
+    or stopped reaches none, and a paused one only "overdue" (its clock is not running).
+    """
+    now_utc = _aware(now, "now")
+    if deadline.kind == SLA and not deadline.running:
+        return ()
+    tz = zone(deadline.timezone)
+    today = now_utc.astimezone(tz).date()
+    start = deadline.start.astimezone(tz).date() if isinstance(deadline.start, datetime) else deadline.start
+    reached: list[str] = []
+    if not deadline.paused:
+        for n in sorted(set(thresholds), reverse=True):
+            if (deadline.last_day - start).days > n and (deadline.last_day - today).days <= n:
+                reached.append(f"{n}d")
+    if now_utc >= deadline.due_at:
+        reached.append(OVERDUE)
+    return tuple(reached)
