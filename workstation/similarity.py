@@ -1,0 +1,725 @@
+"""Look-alike trademarks (商标近似) for the early-warning feature. Pure: marks in, matches with reasons out.
+
+Enterprises watch their own marks; every mark named at intake and every newly published mark of an
+imported feed is checked against all watched marks. This module is only the comparison: ``prepare``
+each mark once (normalised forms, pinyin, visual skeletons), ``build_index`` over the watched marks,
+then ``find_lookalikes(candidate, index)`` per new mark. No database, no I/O.
+
+**What counts as look-alike** follows the examination practice for similar marks (商标审查审理指南,
+文字商标近似): the wording is compared after dropping what does not distinguish a mark, then by form,
+sound and transliteration. Each rule that fires is a ``Reason`` with its evidence and a fixed score:
+
+=================  =====  ==========================================================================
+code               score  when
+=================  =====  ==========================================================================
+same_text          1.00   the same wording once width, case, accents, spacing, punctuation and
+                          generic words (科技, 集团, 有限公司, 牌, tech, group, ltd ...) are dropped
+visual             0.95   the same but for look-alike characters or letters (师/帅, 大/太, rn/m, 0/O,
+                          1/l/I, vv/w, Cyrillic а/Latin a); 0.90 when only one part of a mixed mark
+same_part          0.90   the Chinese part (2+ characters) or the Latin part (3+ letters) of a mixed
+                          mark is the same as the other mark's
+phonetic           0.90   Chinese parts of 2+ characters read the same in toneless pinyin (星河 and
+                          兴和 both xing he; 金龍 and 金龙). One character is never enough: too many
+                          single characters share a syllable
+transliteration    0.90   Chinese read in pinyin equals the other mark's letters (星河 = XINGHE =
+                          Xing He = Xīng Hé), 2+ syllables; 0.95 x the near_text score for one letter off
+near_text          1-d/(L+1)  d characters added, removed, changed or swapped, L the longer length:
+                          Chinese with d <= L // 3 (one in 3-5, two in 6+), but a two-character mark
+                          only gains or loses one at an end (星河/星河湾; 星河/星光 and 金鱼/金龙鱼 are
+                          other words); Latin of 5+ letters with d <= (L - 1) // 4 (one in 5-8, two in
+                          9+), never for 4 or fewer (NOVA/NOTA), counted with look-alikes merged and as
+                          written
+reordered          0.80   the same 3+ Chinese characters in another order (三只松鼠/松鼠三只); two
+                          swapped characters usually make another word (京东/东京)
+contains           0.75-0.90  the *watched* mark appears whole in the candidate: 2+ Chinese characters,
+                          or 3+ letters forming whole words or the start of a word of 5+ letters, also
+                          across scripts (星河 in XINGHE PHONE). 0.75 + 0.15 x the share of the
+                          candidate it covers. The only rule that is not symmetric
+=================  =====  ==========================================================================
+
+A ``Match`` has the best score of its reasons and lists all of them (one per code, best evidence).
+Every rule is a hard gate, so any reason means look-alike; ``DEFAULT_THRESHOLD`` (0.7) is below the
+lowest score a rule gives. Raise it to keep only the stronger kinds (0.85: nothing that rests on a
+single edit or a reordering alone).
+
+**Marks made only of generic words** (科技, "Tech Group") match only the identical wording, never as
+part of another mark: "科技" alone never matches "星河科技". Generic Chinese words are stripped from
+the end of a Chinese run (repeatedly), 中国 from its start; 牌 only if 2+ characters are left (王牌 is a
+word). Generic Latin words are whole words, anywhere.
+
+**Classes (Nice, 1-45).** Protection is per class, so where the match is matters as much as how close
+it is. ``Match.class_relation`` is ``same`` (a class in common: the strongest warning), ``related``
+(classes the ``ClassRule`` lists as related, e.g. 9 and 42), ``unknown`` (either mark has no classes:
+nothing to restrict on, like an unstated fact in routing) or ``unrelated``. A match in unrelated
+classes counts only if its score is at least ``ClassRule.unrelated_min_score`` (default 0.95: the same
+wording or look-alike characters only, the marks a well-known-mark claim could reach). Set it to 0 to
+ignore classes, or above 1 to drop unrelated classes entirely. ``Match.level`` (high / medium / low)
+sums this up for a notice, and results are sorted by it first, then by score.
+
+**Speed.** ``build_index`` files each watched mark under cheap keys (Chinese character pairs, the
+pinyin reading, Latin strings with up to two letters deleted, word prefixes), chosen so that every pair
+a rule can match shares at least one key: the shortlist is exact, not a heuristic, and the tests check
+that indexed and brute-force results are equal. pypinyin is imported on first use (it takes ~0.5 s).
+
+**Pinyin** is pypinyin's reading in context (银行 yin hang, 长城 chang cheng), one per character: a
+mark meant in a rarer reading of a polyphonic character (多音字) is compared in the common one.
+
+Text is capped (the first 32 Chinese characters, 12 words and 40 letters): marks are short, and a
+garbage row in a feed must not cost much more than a real mark.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import OSA, Levenshtein
+
+#: The lowest score a rule gives is 0.75 (near_text in 3 characters, contains); see the module docstring.
+DEFAULT_THRESHOLD = 0.7
+#: Same wording or look-alike characters only: what counts in unrelated classes by default.
+NEAR_IDENTICAL = 0.95
+
+SAME, RELATED, UNKNOWN, UNRELATED = "same", "related", "unknown", "unrelated"
+LEVELS = {SAME: "high", RELATED: "medium", UNKNOWN: "medium", UNRELATED: "low"}
+_LEVEL_RANK = {"high": 0, "medium": 1, "low": 2}
+
+NICE_CLASSES = range(1, 46)
+
+#: Pairs of Nice classes whose goods and services are often held similar across the class line (the
+#: 类似商品和服务区分表 notes such links between subgroups, e.g. software in class 9 and software services
+#: in class 42). A judgement call, small on purpose: pass your own table in ``ClassRule`` for a finer one.
+RELATED_CLASSES: frozenset[tuple[int, int]] = frozenset(
+    {
+        (9, 42),  # software, computers / software design, SaaS
+        (9, 38),  # telecom apparatus / telecommunication services
+        (3, 5),  # cosmetics / pharmaceuticals
+        (5, 44),  # pharmaceuticals / medical services
+        (10, 44),  # medical apparatus / medical services
+        (18, 25),  # bags, leather goods / clothing
+        (25, 26),  # clothing / haberdashery
+        (14, 25),  # jewellery, watches / clothing accessories
+        (29, 30),  # meat, dairy / staple foods
+        (30, 43),  # staple foods / restaurants
+        (29, 43),  # meat, dairy / restaurants
+        (32, 33),  # soft drinks, beer / alcoholic beverages
+        (16, 41),  # printed matter / education, publishing
+        (12, 37),  # vehicles / vehicle repair
+        (11, 21),  # lighting, kitchen appliances / household utensils
+    }
+)
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """When a match counts, given the marks' Nice classes (see the module docstring)."""
+
+    related: frozenset[tuple[int, int]] = RELATED_CLASSES
+    #: a match between marks in unrelated classes counts only from this score on
+    unrelated_min_score: float = NEAR_IDENTICAL
+
+
+DEFAULT_CLASS_RULE = ClassRule()
+
+
+# --- marks and their prepared forms ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A trademark as registered or published: its wording and its Nice classes (1-45)."""
+
+    text: str
+    classes: frozenset[int] = frozenset()
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Raise here, not later: an importer reports a row with a bad class as a bad row.
+        classes = frozenset(self.classes)
+        bad = sorted((c for c in classes if type(c) is not int or c not in NICE_CLASSES), key=repr)
+        if bad:
+            raise ValueError(f"not a Nice class (1-45): {', '.join(map(repr, bad))}")
+        object.__setattr__(self, "classes", classes)
+
+
+@dataclass(frozen=True)
+class LetterForm:
+    """A way the mark is spelt in letters: its Latin words, or its Chinese read in pinyin."""
+
+    source: str  # "latin" | "pinyin"
+    text: str  # as shown in evidence: "huawei", "xing he"
+    tokens: tuple[str, ...]  # words (or syllables) as visual skeletons
+    skeleton: str  # the tokens joined
+    #: look-alike letters merged one for one, rn and vv kept: edits are counted on both, since merging
+    #: rn into m shortens a word ("herna" is one letter from "hera", "hema" two)
+    plain: str = ""
+
+
+@dataclass(frozen=True)
+class PreparedMark:
+    """A mark with everything ``compare`` needs computed once."""
+
+    mark: Mark
+    #: the distinctive wording: normalised, generic words dropped, no spaces or punctuation
+    core: str
+    #: ``core`` with look-alike characters and letters mapped to one representative
+    skeleton: str
+    han: str
+    han_skeleton: str
+    #: toneless pinyin of ``han``, one syllable per character (an unknown character stands for itself)
+    pinyin: tuple[str, ...]
+    forms: tuple[LetterForm, ...]
+    #: the mark is generic words only: it matches only the same wording
+    generic_only: bool = False
+
+    @property
+    def id(self) -> int | None:
+        return self.mark.id
+
+    @property
+    def text(self) -> str:
+        return self.mark.text
+
+    @property
+    def classes(self) -> frozenset[int]:
+        return self.mark.classes
+
+    @property
+    def mixed(self) -> bool:
+        """Both Chinese and letters (星河 XINGHE): its parts are compared one by one too."""
+        return bool(self.han) and self.han != self.core
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_RUNS = re.compile(rf"[{_HAN}]+|[^\W_{_HAN}]+")
+_HAN_RUN = re.compile(rf"[{_HAN}]")
+# camelCase and HTMLParser-style word boundaries, found before case is folded: XingHe -> Xing He
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+MAX_HAN = 32
+MAX_WORDS = 12
+MAX_LETTERS = 40
+
+#: Dropped from the end of a run of Chinese (repeatedly), longest first. They say what kind of business
+#: or sign it is, not whose: two marks that share only these are not similar.
+GENERIC_HAN_SUFFIXES = tuple(
+    sorted(
+        {
+            "股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "控股", "股份", "公司",
+            "科技", "技术", "网络", "信息", "电子商务", "电子", "实业", "贸易", "国际", "品牌",
+            "商标", "商行", "商贸", "旗舰店", "专卖店", "官方", "工作室", "研究院", "研究所", "中心",
+        },
+        key=len,
+        reverse=True,
+    )
+)  # fmt: skip
+#: Dropped from the start of the first run of Chinese.
+GENERIC_HAN_PREFIXES = ("中国",)
+#: "X牌" is "brand X", but 王牌 is a word: dropped only if 2+ characters are left.
+_BRAND_SUFFIX = "牌"
+#: Whole Latin words dropped anywhere.
+GENERIC_LATIN = frozenset(
+    {
+        "tech", "technology", "technologies", "group", "co", "ltd", "limited", "inc", "corp",
+        "corporation", "company", "llc", "gmbh", "plc", "holding", "holdings", "international",
+        "intl", "brand", "trademark", "tm", "official", "store", "shop", "the",
+    }
+)  # fmt: skip
+
+#: Chinese characters told apart by a stroke or a dot; each group maps to its first character.
+HAN_CONFUSABLE_GROUPS = (
+    "师帅", "大太犬", "天夭", "日曰", "土士", "未末", "己已巳", "人入", "刀力", "王玉主", "木术",
+    "干于千", "免兔", "田由甲申", "贝见", "戊戌戍", "侯候", "乌鸟", "汩汨", "徽微", "晴睛", "崇祟",
+    "牛午", "今令", "拔拨", "折拆", "苦若", "即既", "贷货", "喝渴", "辨辩辫", "竟竞", "茶荼", "母毋",
+)  # fmt: skip
+_HAN_SKELETON = str.maketrans({c: group[0] for group in HAN_CONFUSABLE_GROUPS for c in group[1:]})
+#: Letters that look alike once case is folded (I and l both become l), and Cyrillic / Greek homoglyphs.
+_LETTER_SKELETON = str.maketrans(
+    {
+        "0": "o", "1": "l", "i": "l", "v": "u",
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x", "у": "y", "к": "k", "м": "m",
+        "т": "t", "і": "l", "ο": "o", "α": "a", "ν": "u", "ρ": "p", "τ": "t", "ι": "l", "κ": "k",
+    }
+)  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    """NFKC (full width, ™ -> TM), accents dropped (Xīng Hé -> Xing He), camelCase split."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFKC", text)
+    return _CAMEL.sub(" ", text)
+
+
+def letter_skeleton(word: str) -> str:
+    """A casefolded word with look-alike letters merged: rn -> m, vv -> w, 0 -> o, 1/i -> l, v -> u."""
+    return word.replace("rn", "m").replace("vv", "w").translate(_LETTER_SKELETON)
+
+
+def _plain(word: str) -> str:
+    return word.translate(_LETTER_SKELETON)
+
+
+def han_skeleton(text: str) -> str:
+    return text.translate(_HAN_SKELETON)
+
+
+def _strip_han(run: str, first: bool) -> str:
+    if first:
+        for prefix in GENERIC_HAN_PREFIXES:
+            if run.startswith(prefix) and len(run) > len(prefix):
+                run = run[len(prefix) :]
+    changed = True
+    while changed:
+        changed = False
+        for suffix in GENERIC_HAN_SUFFIXES:
+            if run.endswith(suffix):
+                run, changed = run[: -len(suffix)], True
+                break
+        if not changed and run.endswith(_BRAND_SUFFIX) and len(run) >= 3:
+            run, changed = run[:-1], True
+    return run
+
+
+@functools.lru_cache(maxsize=65536)
+def _pinyin(han: str) -> tuple[str, ...]:
+    """Toneless pinyin, the reading chosen in context (银行 yin hang); ü is written v (绿 lv)."""
+    from pypinyin import Style, lazy_pinyin  # ~0.5 s to import: only when first needed
+
+    syllables = lazy_pinyin(han, style=Style.NORMAL, errors=lambda chars: list(chars))
+    return tuple(syllables) if len(syllables) == len(han) else tuple(han)
+
+
+def _capped(parts: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
+    """The first MAX_HAN Chinese characters and MAX_WORDS words (MAX_LETTERS letters in all)."""
+    out, han, words, letters = [], 0, 0, 0
+    for is_han, text in parts:
+        if is_han:
+            text = text[: MAX_HAN - han]
+            han += len(text)
+        else:
+            if words == MAX_WORDS:
+                continue
+            text = text[: MAX_LETTERS - letters]
+            words, letters = words + 1, letters + len(text)
+        if text:
+            out.append((is_han, text))
+    return out
+
+
+def prepare(mark: Mark) -> PreparedMark:
+    """The forms ``compare`` works on. Never raises on any text; a mark with no letters or characters
+    (only punctuation or symbols) gets an empty core and matches nothing."""
+    runs = _RUNS.findall(_fold(mark.text[: 16 * MAX_HAN]))
+    parts: list[tuple[bool, str]] = []  # (is_han, text), in order
+    first_han = True
+    for run in runs:
+        if _HAN_RUN.match(run):
+            parts.append((True, run))
+        else:
+            parts.extend((False, word) for word in run.casefold().split())
+    everything = "".join(text for _, text in parts)
+    kept: list[tuple[bool, str]] = []
+    for is_han, text in parts:
+        if is_han:
+            text = _strip_han(text, first_han)
+            first_han = False
+            if text:
+                kept.append((True, text))
+        elif text not in GENERIC_LATIN:
+            kept.append((False, text))
+    if not kept:
+        return PreparedMark(mark, everything, everything, "", "", (), (), generic_only=bool(everything))
+    kept = _capped(kept)
+    han = "".join(text for is_han, text in kept if is_han)
+    words = [text for is_han, text in kept if not is_han]
+    core = "".join(text for _, text in kept)
+    skeleton = "".join(han_skeleton(text) if is_han else letter_skeleton(text) for is_han, text in kept)
+    pinyin = _pinyin(han) if han else ()
+    forms = []
+    if words:
+        tokens = tuple(letter_skeleton(w) for w in words)
+        forms.append(LetterForm("latin", " ".join(words), tokens, "".join(tokens), _plain("".join(words))))
+    if len(pinyin) >= 2 and all(s.isascii() and s.isalpha() for s in pinyin):
+        tokens = tuple(letter_skeleton(s) for s in pinyin)
+        forms.append(LetterForm("pinyin", " ".join(pinyin), tokens, "".join(tokens), _plain("".join(pinyin))))
+    return PreparedMark(mark, core, skeleton, han, han_skeleton(han), pinyin, tuple(forms))
+
+
+# --- comparing two marks -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One rule that fired, with what it saw in each mark (the forms compared, e.g. both pinyin)."""
+
+    code: str
+    score: float
+    watched: str
+    candidate: str
+    #: e.g. the look-alike characters ("师/帅"), the edit distance, or "transliteration" for contains
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    watched_id: int | None
+    watched_text: str
+    candidate_text: str
+    score: float
+    #: best first, one per code
+    reasons: tuple[Reason, ...]
+    class_overlap: frozenset[int]
+    class_relation: str
+
+    @property
+    def level(self) -> str:
+        """How strong a warning: high (a class in common), medium (related or unknown), low (unrelated)."""
+        return LEVELS[self.class_relation]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+
+def _near(a: str, b: str, *, han: bool) -> tuple[int, float] | None:
+    """(edits, score) if ``a`` and ``b`` are within the allowed number of edits, else None."""
+    longest, shortest = max(len(a), len(b)), min(len(a), len(b))
+    if han:
+        if shortest < 2 or longest < 3:
+            return None
+        if shortest == 2 and a not in b and b not in a:
+            return None  # 金鱼 / 金龙鱼: a character inside a two-character word makes another word
+        allowed = min(2, longest // 3)
+    else:
+        if longest < 5:
+            return None
+        allowed = min(2, (longest - 1) // 4)
+    if abs(len(a) - len(b)) > allowed:
+        return None
+    edits = OSA.distance(a, b, score_cutoff=allowed)
+    return (edits, 1 - edits / (longest + 1)) if edits <= allowed else None
+
+
+def _near_letters(a: LetterForm, b: LetterForm) -> tuple[int, float] | None:
+    near = _near(a.skeleton, b.skeleton, han=False)
+    if a.plain != a.skeleton or b.plain != b.skeleton:
+        other = _near(a.plain, b.plain, han=False)
+        if other and (not near or other[1] > near[1]):
+            near = other
+    return near
+
+
+def _covers(part: str, whole: str) -> float:
+    return 0.75 + 0.15 * len(part) / len(whole)
+
+
+def _in_tokens(needle: str, tokens: tuple[str, ...], *, prefix_ok: bool, min_tokens: int) -> bool:
+    """``needle`` is whole words of ``tokens`` (at least ``min_tokens``), or, when ``prefix_ok`` and
+    it has 5+ letters, the start of a word: apple in "apple store" and "applestore", not "pineapple"."""
+    whole = "".join(tokens)
+    for i in range(len(tokens)):
+        joined = ""
+        for j in range(i, len(tokens)):
+            joined += tokens[j]
+            if len(joined) >= len(needle):
+                if joined == needle and j - i + 1 >= min_tokens and joined != whole:
+                    return True
+                if prefix_ok and len(needle) >= 5 and joined.startswith(needle) and joined != needle:
+                    return True
+                break
+    return False
+
+
+def _differences(a: str, b: str) -> str:
+    """What differs, as "watched/candidate" pieces: 师/帅, m/rn, oo/00."""
+    pieces: list[tuple[int, int, int, int]] = []
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(a, b):
+        if tag == "equal":
+            continue
+        if pieces and pieces[-1][1] == i1 and pieces[-1][3] == j1:  # adjacent edits are one piece
+            i1, j1 = pieces.pop()[::2]
+        pieces.append((i1, i2, j1, j2))
+    return ", ".join(f"{a[i1:i2]}/{b[j1:j2]}" for i1, i2, j1, j2 in pieces)
+
+
+def _reasons(w: PreparedMark, c: PreparedMark) -> list[Reason]:
+    if not w.core or not c.core:
+        return []
+    if w.core == c.core:
+        return [Reason("same_text", 1.0, w.core, c.core)]
+    if w.generic_only or c.generic_only:
+        return []
+    found: list[Reason] = []
+    if w.skeleton == c.skeleton:
+        found.append(Reason("visual", 0.95, w.core, c.core, _differences(w.core, c.core)))
+    mixed = w.mixed or c.mixed
+    a, b = w.han_skeleton, c.han_skeleton
+    if a and b:
+        if mixed and len(a) >= 2 and w.han == c.han:
+            found.append(Reason("same_part", 0.9, w.han, c.han))
+        elif mixed and len(a) >= 2 and a == b:
+            found.append(Reason("visual", 0.9, w.han, c.han, _differences(w.han, c.han)))
+        if a != b:
+            near = _near(a, b, han=True)
+            if near:
+                found.append(Reason("near_text", near[1], w.han, c.han, f"{near[0]} edit(s)"))
+            if len(a) >= 3 and sorted(a) == sorted(b):
+                found.append(Reason("reordered", 0.8, w.han, c.han))
+        if len(w.pinyin) >= 2 and w.pinyin == c.pinyin and w.han != c.han:
+            found.append(Reason("phonetic", 0.9, " ".join(w.pinyin), " ".join(c.pinyin)))
+        if len(a) >= 2 and len(b) > len(a) and a in b:
+            found.append(Reason("contains", _covers(a, b), w.han, c.han))
+    for fw in w.forms:
+        for fc in c.forms:
+            if fw.source == fc.source == "pinyin":
+                continue  # the same reading is the phonetic rule; a pinyin inside a pinyin is too weak
+            translit = fw.source != fc.source
+            if fw.skeleton == fc.skeleton:
+                if translit:
+                    found.append(Reason("transliteration", 0.9, fw.text, fc.text))
+                elif mixed and len(fw.skeleton) >= 3:
+                    code = "same_part" if fw.text == fc.text else "visual"
+                    found.append(Reason(code, 0.9, fw.text, fc.text))
+            else:
+                near = _near_letters(fw, fc)
+                if near and (not translit or near[0] <= 1):
+                    code, factor = ("transliteration", 0.95) if translit else ("near_text", 1.0)
+                    found.append(Reason(code, near[1] * factor, fw.text, fc.text, f"{near[0]} edit(s)"))
+            if len(fw.skeleton) >= 3 and _in_tokens(
+                fw.skeleton,
+                fc.tokens,
+                prefix_ok=fc.source == "latin",
+                min_tokens=2 if fc.source == "pinyin" else 1,
+            ):
+                detail = "transliteration" if translit else ""
+                found.append(Reason("contains", _covers(fw.skeleton, fc.skeleton), fw.text, fc.text, detail))
+    best: dict[str, Reason] = {}
+    for reason in found:
+        if reason.code not in best or reason.score > best[reason.code].score:
+            best[reason.code] = reason
+    return sorted(best.values(), key=lambda r: (-r.score, r.code))
+
+
+def class_relation(a: frozenset[int], b: frozenset[int], rule: ClassRule = DEFAULT_CLASS_RULE) -> str:
+    if not a or not b:
+        return UNKNOWN
+    if a & b:
+        return SAME
+    if any((x, y) in rule.related or (y, x) in rule.related for x in a for y in b):
+        return RELATED
+    return UNRELATED
+
+
+def compare(
+    watched: PreparedMark,
+    candidate: PreparedMark,
+    threshold: float = DEFAULT_THRESHOLD,
+    rule: ClassRule = DEFAULT_CLASS_RULE,
+) -> Match | None:
+    """The look-alike match of ``candidate`` against ``watched``, or None if it does not count.
+
+    Symmetric in score, reasons and classes except for ``contains``, which looks for the watched
+    mark inside the candidate only.
+    """
+    reasons = _reasons(watched, candidate)
+    if not reasons or reasons[0].score < threshold:
+        return None
+    relation = class_relation(watched.classes, candidate.classes, rule)
+    if relation == UNRELATED and reasons[0].score < rule.unrelated_min_score:
+        return None
+    return Match(
+        watched_id=watched.id,
+        watched_text=watched.text,
+        candidate_text=candidate.text,
+        score=round(reasons[0].score, 4),
+        reasons=tuple(reasons),
+        class_overlap=watched.classes & candidate.classes,
+        class_relation=relation,
+    )
+
+
+# --- the index and the search ------------------------------------------------------------------
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """``word`` with up to ``depth`` letters deleted: two strings within d edits share one (SymSpell)."""
+    found, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
+def _depth(length: int, source: str) -> int:
+    # The most edits ``_near`` can allow with a partner of any length (a partner within that many).
+    if length <= 3:
+        return 0
+    return 1 if length <= 6 or source == "pinyin" else 2
+
+
+def _letter_variants(form: LetterForm, depth: Callable[[int, str], int]) -> set[str]:
+    found = _deletions(form.skeleton, depth(len(form.skeleton), form.source))
+    if form.plain != form.skeleton:
+        found |= _deletions(form.plain, depth(len(form.plain), form.source))
+    return found
+
+
+def _han_keys(p: PreparedMark) -> set[str]:
+    a = p.han_skeleton
+    if len(a) == 1:
+        return {"H1:" + a}
+    # unordered pairs of characters 1 and 2 apart: the edits near_text accepts always leave one such
+    # pair shared, and a contained mark shares all of its own; a reordering shares the sorted characters
+    keys = {"H2:" + "".join(sorted((a[i], a[k]))) for i in range(len(a)) for k in (i + 1, i + 2) if k < len(a)}
+    if len(a) >= 3:
+        keys.add("HS:" + "".join(sorted(a)))
+    return keys
+
+
+def _published_keys(p: PreparedMark) -> set[str]:
+    """Keys a watched mark is filed under."""
+    if not p.core:
+        return set()
+    keys = {"G:" + p.core}  # the same wording, whatever it is made of
+    if p.generic_only:
+        return keys
+    keys |= _han_keys(p) if p.han else set()
+    if len(p.pinyin) >= 2:
+        keys.add("PX:" + " ".join(p.pinyin))
+    for form in p.forms:
+        space = "D:" if form.source == "latin" else "E:"
+        keys |= {space + v for v in _letter_variants(form, _depth)}
+        if len(form.skeleton) >= 3:
+            keys.add(("CL:" if form.source == "latin" else "CP:") + form.skeleton[:4])
+    return keys
+
+
+def _probe_keys(p: PreparedMark) -> set[str]:
+    """Keys to look up for a candidate: the matching counterpart of every published key."""
+    if not p.core:
+        return set()
+    keys = {"G:" + p.core}
+    if p.generic_only:
+        return keys
+    keys |= _han_keys(p) if p.han else set()
+    if len(p.pinyin) >= 2:
+        keys.add("PX:" + " ".join(p.pinyin))
+    for form in p.forms:
+        keys |= {"D:" + v for v in _letter_variants(form, _depth)}  # against watched Latin
+        if form.source == "latin":  # against watched pinyin: one edit at most
+            keys |= {"E:" + v for v in _letter_variants(form, lambda n, _: min(1, _depth(n, "latin")))}
+        spaces = ("CL:", "CP:") if form.source == "latin" else ("CL:",)
+        tokens = form.tokens
+        for i in range(len(tokens)):
+            rest = "".join(tokens[i:])
+            starts = {rest[:4]} if len(rest) >= 4 else set()
+            joined = ""
+            for token in tokens[i:]:
+                joined += token
+                if len(joined) >= 4:
+                    break
+                starts.add(joined)
+            keys |= {space + s for space in spaces for s in starts}
+    return keys
+
+
+@dataclass(frozen=True, eq=False)
+class WatchIndex:
+    """The watched marks with a key -> positions map; build with ``build_index``, rebuild on change."""
+
+    marks: tuple[PreparedMark, ...]
+    postings: Mapping[str, tuple[int, ...]] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.marks)
+
+    def shortlist(self, candidate: PreparedMark) -> list[PreparedMark]:
+        """The watched marks that share a key with ``candidate``: all that any rule could match."""
+        positions: set[int] = set()
+        for key in _probe_keys(candidate):
+            positions.update(self.postings.get(key, ()))
+        return [self.marks[i] for i in sorted(positions)]
+
+
+def build_index(watched: Iterable[PreparedMark | Mark]) -> WatchIndex:
+    marks = tuple(m if isinstance(m, PreparedMark) else prepare(m) for m in watched)
+    postings: dict[str, list[int]] = defaultdict(list)
+    for position, mark in enumerate(marks):
+        for key in _published_keys(mark):
+            postings[key].append(position)
+    return WatchIndex(marks, {k: tuple(v) for k, v in postings.items()})
+
+
+def _sort_key(match: Match) -> tuple:
+    return (_LEVEL_RANK[match.level], -match.score, match.watched_id is None, match.watched_id or 0)
+
+
+def find_lookalikes(
+    candidate: Mark | PreparedMark,
+    watched: WatchIndex | Sequence[PreparedMark],
+    threshold: float = DEFAULT_THRESHOLD,
+    rule: ClassRule = DEFAULT_CLASS_RULE,
+) -> list[Match]:
+    """Every watched mark ``candidate`` looks like, strongest warning first (level, then score).
+
+    With a ``WatchIndex`` only the shortlist is compared; with a plain sequence, every mark (the
+    same result, slower: the brute-force baseline).
+    """
+    prepared = candidate if isinstance(candidate, PreparedMark) else prepare(candidate)
+    pool = watched.shortlist(prepared) if isinstance(watched, WatchIndex) else watched
+    matches = [m for w in pool if (m := compare(w, prepared, threshold, rule)) is not None]
+    return sorted(matches, key=_sort_key)
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+#: Why two marks look alike, for notices in both languages; format with a ``Reason``'s fields.
+REASON_TEXT: dict[str, dict[str, str]] = {
+    "same_text": {
+        "zh": "文字相同：「{watched}」与「{candidate}」（忽略大小写、空格、标点及通用词）",
+        "en": "same wording: “{watched}” and “{candidate}” (ignoring case, spacing, punctuation and generic words)",
+    },
+    "same_part": {
+        "zh": "组合商标中的部分相同：「{watched}」与「{candidate}」",
+        "en": "the same part in a combined mark: “{watched}” and “{candidate}”",
+    },
+    "visual": {
+        "zh": "字形近似：「{watched}」与「{candidate}」（形近字：{detail}）",
+        "en": "visually similar: “{watched}” and “{candidate}” (look-alike characters: {detail})",
+    },
+    "near_text": {
+        "zh": "文字近似：「{watched}」与「{candidate}」仅个别字符不同",
+        "en": "nearly the same wording: “{watched}” and “{candidate}” differ in a single character or two",
+    },
+    "reordered": {
+        "zh": "文字构成相同，仅排列顺序不同：「{watched}」与「{candidate}」",
+        "en": "the same characters in another order: “{watched}” and “{candidate}”",
+    },
+    "phonetic": {
+        "zh": "读音相同：拼音均为 {watched}（{candidate}）",
+        "en": "same pronunciation: both read {watched} in pinyin ({candidate})",
+    },
+    "transliteration": {
+        "zh": "中文与其拼音或音译对应：{watched} 与 {candidate}",
+        "en": "Chinese and its pinyin or transliteration: {watched} and {candidate}",
+    },
+    "contains": {
+        "zh": "完整包含被监控商标：「{candidate}」中含有「{watched}」",
+        "en": "contains the watched mark: “{watched}” appears in “{candidate}”",
+    },
+}
+
+
+def explain(match: Match, language: str = "zh") -> list[str]:
+    """One sentence per reason, best first, in ``language`` ("zh" or "en")."""
+    return [
+        REASON_TEXT[r.code][language].format(watched=r.watched, candidate=r.candidate, detail=r.detail or "-")
+        for r in match.reasons
+    ]
