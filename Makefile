@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-embedded test-services lint setup setup-dev clean
+.PHONY: run test test-embedded test-services lint setup setup-dev browser clean
 
 run: setup
 	$(PY) -m workstation run --host $(HOST) --port $(PORT)
@@ -34,7 +34,20 @@ $(VENV)/.installed: requirements.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(MAKE) --no-print-directory browser
 	touch $@
+
+# The browser tests drive Debian's chromium and chromium-driver (nothing downloads its own browser);
+# fonts-noto-cjk so that screenshots of Chinese pages show characters, not boxes.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -d /usr/share/fonts/opentype/noto ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else echo "no apt-get: install chromium and chromedriver for the browser tests" >&2; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -320,3 +320,91 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app served over HTTP on loopback (for the browser): its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+
+class Browser:
+    """Headless Debian chromium driven by selenium, with screenshots under test-output/."""
+
+    def __init__(self, driver, base_url: str) -> None:  # noqa: ANN001
+        self.driver = driver
+        self.base_url = base_url
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def fill(self, fields: dict[str, str]) -> None:
+        from selenium.webdriver.common.by import By
+
+        for name, value in fields.items():
+            element = self.driver.find_element(By.NAME, name)
+            element.clear()
+            element.send_keys(value)
+
+    def click(self, css: str, new_page: bool = True) -> None:
+        """Click; by default wait until the browser has left the page (a submit or a link)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        old_page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.CSS_SELECTOR, css).click()
+        if new_page:
+            WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old_page))
+
+    def text(self) -> str:
+        # One script call, no element reference: safe while a page refreshes itself.
+        return self.driver.execute_script("return document.body ? document.body.innerText : ''")
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        # The whole page: as tall as its content.
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1280, max(800, min(int(height), 6000)))
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def login(self, email: str, password: str = "password123") -> None:
+        self.open("/login")
+        self.fill({"email": email, "password": password})
+        self.click("button[type=submit]")
+
+
+@pytest.fixture
+def browser(live_server: str) -> Iterator[Browser]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if IN_CI:
+            pytest.fail("chromium and chromium-driver are missing: `make browser` installs them")
+        pytest.skip("no chromium/chromedriver (run `make browser`)")
+    os.environ["SE_OFFLINE"] = "true"  # selenium must never download a browser or a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--window-size=1280,800", "--lang=zh-CN"):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(5)
+    yield Browser(driver, live_server)
+    driver.quit()

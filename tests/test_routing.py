@@ -1,4 +1,5 @@
-"""The routing decision (pure): each hard filter, conflicts of interest, the scoring chooser."""
+"""The routing decision (pure): each hard filter, conflicts of interest, the scoring chooser,
+scarcity prices, and the choice of a trainee to shadow a case."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from hypothesis import strategies as st
 
 from workstation.routing import (
     FILTERS,
+    SHADOW_FILTERS,
     CaseFacts,
     ExpertFacts,
     Organisation,
     choose_expert,
+    choose_shadow,
     normalise_name,
     same_organisation,
+    scarcity,
 )
 
 pytestmark = pytest.mark.pure
@@ -134,10 +138,151 @@ def test_a_shared_generic_word_is_no_conflict() -> None:
     assert normalise_name("  Xinghe Group Co., Ltd. ") == normalise_name("xinghe")
 
 
+# --- scarcity: opportunity cost ----------------------------------------------------------------
+
+US_TRADEMARK = replace(TRADEMARK, jurisdiction="US")
+
+
+def test_an_expert_rare_cases_need_is_kept_for_them() -> None:
+    skills = {"legal": 2, "technical": 2}
+    both = expert(1, jurisdictions=frozenset({"CN", "US"}), competence=skills)  # the only one for US cases
+    cn_only = expert(2, jurisdictions=frozenset({"CN"}), competence=skills)
+    prices = scarcity([both, cn_only], [TRADEMARK] * 4 + [US_TRADEMARK] * 6, TODAY, horizon=10)
+    assert prices[1] > prices[2] >= 0
+    assert chosen(TRADEMARK, both, cn_only) == 1  # without prices: a tie, broken by id
+    assert choose_expert(TRADEMARK, [both, cn_only], TODAY, prices).expert_id == 2
+    assert choose_expert(US_TRADEMARK, [both, cn_only], TODAY, prices).expert_id == 1  # prices never exclude
+    assert "scarcity" in choose_expert(US_TRADEMARK, [both, cn_only], TODAY, prices).reasons[1]
+
+
+def test_capacity_the_case_mix_does_not_contest_costs_nothing() -> None:
+    pool = [expert(1), expert(2, competence={"legal": 3})]
+    assert scarcity(pool, [TRADEMARK] * 10, TODAY, horizon=3) == {1: 0.0, 2: 0.0}
+    assert scarcity(pool, [], TODAY, horizon=10) == {1: 0.0, 2: 0.0}
+    assert scarcity(pool, [TRADEMARK] * 10, TODAY) == {1: 0.0, 2: 0.0}  # an empty pool: nothing competes
+
+
+def test_by_default_the_cases_active_now_are_those_that_compete() -> None:
+    pool = [expert(1, active=4), expert(2, competence={"legal": 3}, active=4), expert(3, is_trainee=True, active=3)]
+    mix = [TRADEMARK] * 3 + [replace(TRADEMARK, service="consultation")]
+    assert scarcity(pool, mix, TODAY) == scarcity(pool, mix, TODAY, horizon=8)
+    assert scarcity(pool, mix, TODAY)[2] > 0
+
+
+def test_experts_no_case_can_have_cost_nothing() -> None:
+    pool = [expert(1, is_trainee=True), expert(2, on_leave_until=TODAY), expert(3, capacity=0), expert(4)]
+    prices = scarcity(pool, [TRADEMARK] * 20, TODAY, horizon=20)
+    assert prices[1] == prices[2] == prices[3] == 0.0 and prices[4] > 0
+
+
+def test_the_more_a_slot_is_worth_the_higher_its_price() -> None:
+    strong = expert(1, competence={"legal": 3, "technical": 3})
+    weak = expert(2, competence={"legal": 1, "technical": 1})
+    prices = scarcity([strong, weak], [TRADEMARK] * 10, TODAY, horizon=10)
+    assert prices[1] > prices[2]
+
+
+def test_prices_are_about_the_kind_of_case_not_its_parties() -> None:
+    pool = [expert(1), expert(2, jurisdictions=frozenset({"CN"}))]
+    mix = [TRADEMARK] * 4 + [US_TRADEMARK] * 4
+    with_parties = [replace(c, parties=(SHAANXI,), declined_by=frozenset({1}), urgency="high") for c in mix]
+    assert scarcity(pool, with_parties, TODAY, horizon=8) == scarcity(pool, mix, TODAY, horizon=8)
+
+
+def test_with_prices_balance_only_spreads_the_load_and_weighs_less() -> None:
+    skilled_but_busy = expert(1, active=3, competence={"legal": 3, "technical": 3})
+    free = expert(2, active=0, competence={"legal": 3, "technical": 2})
+    assert chosen(TRADEMARK, skilled_but_busy, free) == 2  # without prices balance also keeps room
+    assert choose_expert(TRADEMARK, [skilled_but_busy, free], TODAY, {1: 0.0, 2: 0.0}).expert_id == 1
+
+
+def test_no_prices_and_empty_prices_choose_alike() -> None:
+    pool = [expert(1, active=2), expert(2, competence={"legal": 2}), expert(3, types=("patent",))]
+    assert choose_expert(TRADEMARK, pool, TODAY, {}) == choose_expert(TRADEMARK, pool, TODAY)
+
+
+# --- trainees: shadowing -------------------------------------------------------------------------
+
+CHIPS = replace(TRADEMARK, technical_field="electronics_ict")
+SENIOR = expert(100, competence={"legal": 3})
+
+
+def trainee(id: int, supervisor: int | None = None, fields=("electronics_ict",), **kw) -> ExpertFacts:  # noqa: A002, ANN001, ANN003
+    return expert(id, is_trainee=True, supervisor_id=supervisor, technical_fields=frozenset(fields), **kw)
+
+
+def shadow(case: CaseFacts, *experts: ExpertFacts, assignee: ExpertFacts = SENIOR) -> int | None:
+    return choose_shadow(case, assignee, [assignee, *experts], TODAY)
+
+
+def test_the_assignees_own_trainee_shadows_first_even_if_busier() -> None:
+    assert shadow(CHIPS, trainee(1, active=3), trainee(2, supervisor=100, fields=(), active=4)) == 2
+
+
+def test_else_a_trainee_of_the_cases_field() -> None:
+    assert shadow(CHIPS, trainee(1, supervisor=55, fields=()), trainee(2, fields=("biomedicine",)), trainee(3)) == 3
+
+
+def test_a_trainee_neither_of_the_assignee_nor_of_the_field_does_not_shadow() -> None:
+    assert shadow(CHIPS, trainee(1, supervisor=55, fields=("biomedicine",))) is None
+
+
+def test_only_trainees_shadow() -> None:
+    colleague = expert(1, technical_fields=frozenset({"electronics_ict"}))
+    assert shadow(CHIPS, colleague) is None
+
+
+def test_no_shadow_on_a_confidential_case() -> None:
+    assert shadow(replace(CHIPS, confidential=True), trainee(1, supervisor=100)) is None
+
+
+def test_a_trainee_not_cleared_for_confidential_cases_may_shadow_others() -> None:
+    assert shadow(CHIPS, trainee(1, confidential_ok=False)) == 1
+
+
+def test_among_equals_the_least_loaded_then_the_lowest_id() -> None:
+    assert shadow(CHIPS, trainee(3, capacity=4, active=2), trainee(2, capacity=10, active=2)) == 2
+    assert shadow(CHIPS, trainee(7), trainee(3), trainee(5)) == 3
+    assert shadow(CHIPS, trainee(3, active=1), trainee(5, supervisor=100, active=2), trainee(4, supervisor=100)) == 4
+
+
+def test_the_assignee_never_shadows_their_own_case() -> None:
+    odd = trainee(1, supervisor=1)  # a trainee given as assignee, as a worker bug might
+    assert shadow(CHIPS, odd, assignee=odd) is None
+
+
+def test_a_shadows_load_counts_the_cases_they_shadow() -> None:
+    assert shadow(CHIPS, trainee(1, supervisor=100, capacity=3, active=3), trainee(2)) == 2
+
+
+SHADOW_INELIGIBLE = {
+    "right type": trainee(1, types=("patent",)),
+    "service": trainee(1, services=frozenset({"consultation"})),
+    "jurisdiction": trainee(1, jurisdictions=frozenset({"US", "EU"})),
+    "language": trainee(1, languages=frozenset({"en"})),
+    "inactive": trainee(1, available=False),
+    "on leave": trainee(1, on_leave_until=TODAY),
+    "at capacity": trainee(1, capacity=2, active=2),
+    "declined before": trainee(9),
+    "works for a party": trainee(1, organisation=SHAANXI),
+    "acted for a party": trainee(1, acted_for=(SHAANXI,)),
+}
+
+
+@pytest.mark.parametrize("name", SHADOW_INELIGIBLE)
+@pytest.mark.parametrize("supervised", [False, True], ids=["field", "supervised"])
+def test_each_hard_filter_keeps_a_trainee_from_shadowing(name: str, supervised: bool) -> None:
+    case = replace(CHIPS, declined_by=frozenset({9}), parties=(Organisation(frozenset({"陕西星河科技"})),))
+    candidate = replace(SHADOW_INELIGIBLE[name], supervisor_id=100 if supervised else None)
+    assert shadow(case, candidate) is None
+    assert shadow(case, candidate, trainee(20, active=4)) == 20
+
+
 # --- properties --------------------------------------------------------------------------------
 
 RIGHTS = ("patent", "trademark", "copyright", "trade_secret")
 SERVICES = ("infringement_judgment", "compensation_estimate", "risk_warning", "consultation")
+FIELDS = ("electronics_ict", "biomedicine", "other")
 ORGS = st.sampled_from(["甲公司", "乙公司", "丙有限公司", "Acme Co., Ltd.", "Acme"])
 
 
@@ -158,12 +303,14 @@ def experts(draw, id: int) -> ExpertFacts:  # noqa: A002, ANN001
         services=draw(st.none() | st.sets(st.sampled_from(SERVICES)).map(frozenset)),
         jurisdictions=draw(st.none() | st.sets(st.sampled_from(["CN", "US", "EU"])).map(frozenset)),
         languages=draw(st.none() | st.sets(st.sampled_from(["zh", "en"])).map(frozenset)),
+        technical_fields=frozenset(draw(st.sets(st.sampled_from(FIELDS), max_size=2))),
         competence={d: draw(st.integers(0, 3)) for d in ("legal", "technical", "management", "commercialization")},
         on_leave_until=draw(st.none() | st.dates(date(2026, 11, 1), date(2026, 12, 31))),
         organisation=draw(organisations()),
         acted_for=tuple(draw(st.lists(organisations(), max_size=1))),
         confidential_ok=draw(st.booleans()),
         is_trainee=draw(st.booleans()),
+        supervisor_id=draw(st.none() | st.integers(1, 8)),
     )
 
 
@@ -175,6 +322,7 @@ def cases(draw) -> CaseFacts:  # noqa: ANN001
         declined_by=frozenset(draw(st.sets(st.integers(1, 8), max_size=3))),
         jurisdiction=draw(st.sampled_from(["CN", "US", "EU"])),
         languages=frozenset(draw(st.sets(st.sampled_from(["zh", "en"]), min_size=1))),
+        technical_field=draw(st.sampled_from(FIELDS)),
         confidential=draw(st.booleans()),
         urgency=draw(st.sampled_from(["low", "normal", "high"])),
         applicant=draw(organisations()),
@@ -182,10 +330,16 @@ def cases(draw) -> CaseFacts:  # noqa: ANN001
     )
 
 
+POOLS = st.integers(0, 8).flatmap(lambda n: st.tuples(*[experts(i + 1) for i in range(n)]))
+PRICES = st.none() | st.dictionaries(st.integers(1, 8), st.floats(0, 1))
+
+
 @settings(max_examples=300, deadline=None)
-@given(case=cases(), pool=st.integers(0, 8).flatmap(lambda n: st.tuples(*[experts(i + 1) for i in range(n)])))
-def test_the_chosen_expert_never_violates_a_hard_filter(case: CaseFacts, pool: tuple[ExpertFacts, ...]) -> None:
-    decision = choose_expert(case, pool, TODAY)
+@given(case=cases(), pool=POOLS, prices=PRICES)
+def test_the_chosen_expert_never_violates_a_hard_filter(
+    case: CaseFacts, pool: tuple[ExpertFacts, ...], prices: dict[int, float] | None
+) -> None:
+    decision = choose_expert(case, pool, TODAY, prices)
     eligible = [e for e in pool if all(rule(case, e, TODAY) is None for rule in FILTERS)]
     if decision.expert_id is None:
         assert eligible == []
@@ -193,3 +347,38 @@ def test_the_chosen_expert_never_violates_a_hard_filter(case: CaseFacts, pool: t
         pick = next(e for e in pool if e.id == decision.expert_id)
         assert all(rule(case, pick, TODAY) is None for rule in FILTERS)
         assert not pick.is_trainee and pick.active_cases < pick.capacity
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=cases(), pool=POOLS, data=st.data())
+def test_the_shadow_never_violates_a_hard_filter_and_is_never_the_assignee(
+    case: CaseFacts, pool: tuple[ExpertFacts, ...], data: st.DataObject
+) -> None:
+    assignee = data.draw(st.sampled_from(pool) if pool else experts(1))
+    # the spec, stated apart from the code: every hard rule but the two that keep trainees from assigning
+    rules = [rule for rule in FILTERS if rule.__name__ not in ("not_a_trainee", "cleared_for_confidential")]
+    assert set(rules) == set(SHADOW_FILTERS)
+    qualifying = [
+        e
+        for e in pool
+        if e.is_trainee
+        and e.id != assignee.id
+        and (e.supervisor_id == assignee.id or case.technical_field in e.technical_fields)
+        and all(rule(case, e, TODAY) is None for rule in rules)
+    ]
+    picked = choose_shadow(case, assignee, pool, TODAY)
+    if picked is None:
+        assert case.confidential or not qualifying
+        return
+    pick = next(e for e in pool if e.id == picked)
+    assert pick.id != assignee.id and pick.is_trainee and not case.confidential
+    assert all(rule(case, pick, TODAY) is None for rule in rules)
+    assert pick in qualifying
+
+
+@settings(max_examples=100, deadline=None)
+@given(pool=POOLS, demand=st.lists(cases(), max_size=6))
+def test_every_expert_gets_a_price_and_none_is_negative(pool: tuple[ExpertFacts, ...], demand: list[CaseFacts]) -> None:
+    prices = scarcity(pool, demand, TODAY)
+    assert set(prices) == {e.id for e in pool}
+    assert all(p >= 0 for p in prices.values())

@@ -36,10 +36,14 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         expert = session.get(User, payload.get("expert_id"))
         if expert is None:
             raise PermanentError("case.assigned names no existing expert")
-        return [
+        emails: list[Email] = [
             (expert, "expert_case_assigned", {}),
             (case.enterprise, "enterprise_case_assigned", {"expert": expert}),
         ]
+        shadow = session.get(User, payload["shadow_expert_id"]) if payload.get("shadow_expert_id") else None
+        if shadow is not None:
+            emails.append((shadow, "trainee_shadow_attached", {"expert": expert}))
+        return emails
     if event_type == "case.awaiting_expert":
         coordinators = session.scalars(select(User).where(User.role == "coordinator", User.is_active.is_(True))).all()
         return [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]

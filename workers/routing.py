@@ -1,26 +1,44 @@
-"""The routing consumer: a case submitted, declined or reopened -> assign an expert or escalate."""
+"""The routing consumer: assign experts to cases, and keep the pool's changes in step.
+
+- ``case.submitted`` / ``case.declined`` / ``case.reopened``: assign an expert (and a trainee
+  shadow) or escalate to the coordinators;
+- ``expert.unavailable``: re-route the cases that expert had not accepted yet;
+- ``experts.import_requested``: import a coordinator's CSV of experts (``workstation.pool``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation import lifecycle
 from workstation.cases import ExpertFullError, declined_by, transition
 from workstation.db import lock_for_write
 from workstation.models import Case, ExpertProfile, User
-from workstation.routing import CaseFacts, ExpertFacts, Organisation, choose_expert
+from workstation.pool import run_import
+from workstation.routing import (
+    CaseFacts,
+    ExpertFacts,
+    Organisation,
+    choose_expert,
+    choose_shadow,
+    normalise_name,
+    scarcity,
+)
 
 CONSUMER = "routing"
 #: After this many declines a case goes to the coordinators instead of another expert.
 MAX_DECLINES = 3
 
 
-def candidate_experts(session: Session) -> list[ExpertFacts]:
+def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, float] | None]:
+    """Every active expert's routing facts, and the prices of their capacity (None: not priced
+    yet, or nothing is scarce; the chooser then weighs load balance instead)."""
     # Plain columns, not ORM objects: this runs for every case routed.
     p = ExpertProfile
     rows = session.execute(
@@ -38,13 +56,16 @@ def candidate_experts(session: Session) -> list[ExpertFacts]:
             p.on_leave_until,
             p.confidential_ok,
             p.is_trainee,
+            p.supervisor_id,
+            p.scarcity,
             User.organisation,
             User.credit_code,
         )  # fmt: skip
         .join(User, User.id == p.user_id)
         .where(User.is_active.is_(True))
     )
-    return [
+    rows = rows.all()
+    experts = [
         ExpertFacts(
             id=r.user_id,
             right_types=frozenset(r.right_types or ()),
@@ -60,8 +81,51 @@ def candidate_experts(session: Session) -> list[ExpertFacts]:
             organisation=organisation(r.organisation, r.credit_code),
             confidential_ok=r.confidential_ok,
             is_trainee=r.is_trainee,
+            supervisor_id=r.supervisor_id,
         )
         for r in rows
+    ]
+    prices = {r.user_id: r.scarcity for r in rows if r.scarcity > 0}
+    return experts, prices or None
+
+
+def with_history(session: Session, case: Case, experts: list[ExpertFacts]) -> list[ExpertFacts]:
+    """``experts`` with what the pool's columns do not hold: the parties of this case each
+    expert has acted for in earlier cases, and trainees' load (the cases they shadow)."""
+    codes = {p["credit_code"].upper() for p in case.parties or () if p.get("credit_code")}
+    keys = {normalise_name(p["name"]) for p in case.parties or () if p.get("name")} - {""}
+    acted: dict[int, list[Organisation]] = {}
+    if codes or keys:
+        rows = session.execute(
+            select(Case.assigned_expert_id, User.organisation, User.credit_code)
+            .join(User, User.id == Case.enterprise_id)
+            .where(
+                Case.id != case.id,
+                Case.assigned_expert_id.is_not(None),
+                or_(User.credit_code.in_(codes), User.organisation_key.in_(keys)),
+            )
+            .distinct()
+        )
+        for expert_id, name, code in rows:
+            acted.setdefault(expert_id, []).append(organisation(name, code))
+    shadowing: dict[int, int] = {}
+    if any(e.is_trainee for e in experts):
+        shadowing = dict(
+            session.execute(
+                select(Case.shadow_expert_id, func.count())
+                .where(Case.shadow_expert_id.is_not(None), Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT))
+                .group_by(Case.shadow_expert_id)
+            ).all()
+        )
+    return [
+        replace(
+            e,
+            acted_for=tuple(acted.get(e.id, ())),
+            active_cases=shadowing.get(e.id, 0) if e.is_trainee else e.active_cases,
+        )
+        if e.id in acted or e.is_trainee
+        else e
+        for e in experts
     ]
 
 
@@ -88,8 +152,9 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
     )
 
 
-def assign_expert(session: Session, case: Case) -> None:
-    """Assign ``case`` to the chosen expert, or escalate it to the coordinators.
+def assign_expert(session: Session, case: Case, action: str = "assign", today: date | None = None) -> None:
+    """Assign ``case`` to the chosen expert (``action``: assign, or reroute from an expert who
+    became unavailable), or escalate it to the coordinators. A trainee may be attached as shadow.
 
     Taking the expert's slot is a conditional update (see ``cases._move_load``): if a routing
     worker beside this one took the last slot first, that expert counts as full and the choice is
@@ -99,21 +164,73 @@ def assign_expert(session: Session, case: Case) -> None:
     if len(declined) >= MAX_DECLINES:
         transition(session, case, "escalate", detail={"reasons": [f"declined by {len(declined)} experts"]})
         return
+    today = today or date.today()
     facts = case_facts(case, declined)
-    experts = candidate_experts(session)
+    experts, prices = candidate_experts(session)
+    experts = with_history(session, case, experts)
     while True:
-        decision = choose_expert(facts, experts)
+        decision = choose_expert(facts, experts, today, prices)
         if decision.expert_id is None:
+            case.shadow_expert_id = None
             transition(session, case, "escalate", detail={"reasons": decision.reasons})
             return
+        assignee = next(e for e in experts if e.id == decision.expert_id)
+        shadow = choose_shadow(facts, assignee, experts, today)
+        detail: dict[str, Any] = {"reasons": decision.reasons}
+        if shadow is not None:
+            detail["shadow_expert_id"] = shadow
         try:
-            transition(session, case, "assign", expert_id=decision.expert_id, detail={"reasons": decision.reasons})
-            return
+            transition(session, case, action, expert_id=decision.expert_id, detail=detail)
         except ExpertFullError:
             experts = [replace(e, active_cases=e.capacity) if e.id == decision.expert_id else e for e in experts]
+            continue
+        case.shadow_expert_id = shadow
+        return
+
+
+#: The recent cases the pool is priced against (``routing.scarcity``).
+PRICING_SAMPLE = 2000
+
+
+def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -> int:
+    """Refresh each expert's ``scarcity`` price from the pool and the recent case mix (a job of
+    the scheduler: about 2 s for 500 experts, so it runs every few minutes, not per case)."""
+    today = today or date.today()
+    with sessions() as session:
+        experts, _ = candidate_experts(session)
+        recent = session.scalars(
+            select(Case).options(joinedload(Case.enterprise)).order_by(Case.id.desc()).limit(PRICING_SAMPLE)
+        ).all()
+        demand = [case_facts(case, set()) for case in recent]
+    prices = scarcity(experts, demand, today)
+    with sessions.begin() as session:
+        for expert_id, price in prices.items():
+            session.execute(
+                update(ExpertProfile)
+                .where(ExpertProfile.user_id == expert_id, ExpertProfile.scarcity != price)
+                .values(scarcity=price)
+            )
+    return sum(1 for p in prices.values() if p > 0)
+
+
+def reroute_cases_of(session: Session, expert_id: int, today: date | None = None) -> int:
+    """Re-route the cases ``expert_id`` has not accepted yet (they went on leave or left)."""
+    cases = session.scalars(
+        select(Case)
+        .where(Case.assigned_expert_id == expert_id, Case.status == lifecycle.ASSIGNED)
+        .order_by(Case.id)
+        .with_for_update()
+    ).all()
+    for case in cases:
+        assign_expert(session, case, action="reroute", today=today)
+    return len(cases)
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
+    if event_type == "expert.unavailable":
+        return _handle_unavailable(ctx, message_id, payload)
+    if event_type == "experts.import_requested":
+        return _handle_import(ctx, message_id, payload)
     case_id = payload.get("case_id")
     if not isinstance(case_id, int):
         raise PermanentError("payload has no integer case_id")
@@ -129,3 +246,34 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
             assign_expert(session, case)
         mark_handled(session, CONSUMER, message_id)
         session.commit()
+
+
+def _handle_unavailable(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
+    expert_id = payload.get("expert_id")
+    if not isinstance(expert_id, int):
+        raise PermanentError("payload has no integer expert_id")
+    with ctx.sessions() as session:
+        lock_for_write(session)
+        if is_handled(session, CONSUMER, message_id):
+            return
+        reroute_cases_of(session, expert_id)
+        mark_handled(session, CONSUMER, message_id)
+        session.commit()
+
+
+def _handle_import(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
+    import_id = payload.get("import_id")
+    if not isinstance(import_id, int):
+        raise PermanentError("payload has no integer import_id")
+    with ctx.sessions() as session:
+        if is_handled(session, CONSUMER, message_id):
+            return
+    try:
+        # Commits chunk by chunk; a redelivery resumes after the last committed chunk.
+        run_import(ctx.sessions, import_id, date.today())
+    except LookupError as err:
+        raise PermanentError(str(err)) from None
+    with ctx.sessions.begin() as session:
+        lock_for_write(session)
+        if not is_handled(session, CONSUMER, message_id):
+            mark_handled(session, CONSUMER, message_id)

@@ -10,11 +10,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
 
 from workers.delivery import Context
+from workers.routing import price_the_pool
 from workstation.config import Config
 from workstation.db import make_engine, make_session_factory
 from workstation.mail import make_sender
@@ -132,6 +134,15 @@ def run_scheduler(config: Config) -> None:
             "interval",
             seconds=config.reconcile_interval,
             id="reconcile",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            lambda: _guarded("price-the-pool", price_the_pool, ctx.sessions),
+            "interval",
+            minutes=10,
+            id="price-the-pool",
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
         )

@@ -105,6 +105,20 @@ def create_token_command(email: str) -> None:
         click.echo(create_token(session, user))
 
 
+@cli.command("update-translations")
+def update_translations() -> None:
+    """For developers: add new messages to the .po catalogs and list what lacks a translation."""
+    from workstation.i18n import update_catalogs
+
+    missing = update_catalogs()
+    for language, messages in missing.items():
+        for message in messages:
+            click.echo(f"{language}: untranslated: {message}")
+    if any(missing.values()):
+        raise click.ClickException("some messages have no translation yet")
+    click.echo("catalogs complete")
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)

@@ -16,10 +16,17 @@ from workstation.models import ApiToken, ExpertProfile, User
 
 ROLES = ("enterprise", "expert", "coordinator")
 _hasher = PasswordHasher()
+#: The password hash of an account nobody can log in to yet (experts imported from a CSV until a
+#: coordinator sets a password): argon2 refuses it as a hash, so every password is wrong.
+NO_PASSWORD = "!"
 
 
 class UserError(ValueError):
-    pass
+    """A user that cannot be created or changed; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "_request") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def hash_password(password: str) -> str:
@@ -40,7 +47,7 @@ def normalise_email(email: str) -> str:
 def create_user(
     session: Session,
     email: str,
-    password: str,
+    password: str | None,
     role: str,
     name: str = "",
     language: str = "zh",
@@ -50,27 +57,29 @@ def create_user(
     capacity: int = 5,
     profile: dict[str, Any] | None = None,
 ) -> User:
-    """Create a user; experts get an ``ExpertProfile`` (``profile``: more of its columns, checked)."""
+    """Create a user; experts get an ``ExpertProfile`` (``profile``: more of its columns, checked).
+
+    ``password`` None: an account that cannot log in until a password is set."""
     email = normalise_email(email)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
         raise UserError("email is not an address")
-    if len(password) < 8:
-        raise UserError("password must be at least 8 characters")
+    if password is not None:
+        check_new_password(password)
     if language not in ("zh", "en"):
         raise UserError("language must be zh or en")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise UserError(f"a user with email {email} exists already")
+        raise UserError(f"a user with email {email} exists already", "email")
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password is not None else NO_PASSWORD,
         role=role,
         name=name or email.split("@")[0],
         language=language,
-        organisation=organisation,
         credit_code=credit_code,
     )
+    set_organisation(user, organisation)
     session.add(user)
     if role == "expert":
         from workstation.schemas import RIGHT_TYPES
@@ -85,6 +94,29 @@ def create_user(
         )
     session.flush()
     return user
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < 8:
+        raise UserError("password must be at least 8 characters", "password")
+
+
+def set_organisation(user: User, organisation: str) -> None:
+    """Set a user's organisation and the key conflicts of interest are looked up by."""
+    from workstation.routing import normalise_name
+
+    user.organisation = organisation.strip()
+    user.organisation_key = normalise_name(user.organisation) if user.organisation else ""
+
+
+_PLAIN_PROFILE_FIELDS = (
+    "available",
+    "confidential_ok",
+    "affiliation_kind",
+    "on_leave_until",
+    "is_trainee",
+    "supervisor_id",
+)
 
 
 def check_profile(profile: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +139,7 @@ def check_profile(profile: dict[str, Any]) -> dict[str, Any]:
             for dim, level in values.items():
                 if dim not in DIMENSIONS or not isinstance(level, int) or not 0 <= level <= 3:
                     raise UserError(f"competence is {', '.join(DIMENSIONS)} each 0 to 3, e.g. legal=3,technical=2")
-        elif key not in ("confidential_ok", "affiliation_kind", "on_leave_until", "is_trainee", "supervisor_id"):
+        elif key not in _PLAIN_PROFILE_FIELDS:
             raise UserError(f"unknown expert profile field {key}")
     return profile
 

@@ -172,7 +172,9 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     if user.role == "enterprise":
         return query.where(Case.enterprise_id == user.id)
     if user.role == "expert":
-        return query.where(Case.assigned_expert_id == user.id)
+        # Trainees follow the cases they shadow, never confidential ones.
+        shadowed = (Case.shadow_expert_id == user.id) & Case.confidential.is_(False)
+        return query.where((Case.assigned_expert_id == user.id) | shadowed)
     return query.where(False)
 
 

@@ -6,14 +6,18 @@ turns them into ``.mo`` at start-up when the source is newer, so no separate bui
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
+ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -38,44 +42,129 @@ def translations(language: str) -> Translations:
     return Translations.load(str(TRANSLATIONS_DIR), [language if language in LANGUAGES else DEFAULT_LANGUAGE])
 
 
+def N_(text: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Mark ``text`` for the catalog; it is translated where it is shown, not here."""
+    return text
+
+
+#: Validation messages of marshmallow's own that forms show next to a field.
+VALIDATION_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Not a valid string."),
+    N_("Not a valid date."),
+    N_("Not a valid boolean."),
+    N_("Not a valid integer."),
+    N_("Not a valid email address."),
+    N_("Unknown field."),
+    N_("Shorter than minimum length 1."),
+)
+
+#: marshmallow's messages that carry values, as templates the catalogs translate.
+_VALIDATION_PATTERNS = (
+    (re.compile(r"Must be one of: (?P<choices>.+)\."), N_("Must be one of: %(choices)s.")),
+    (
+        re.compile(r"Length must be between (?P<min>\d+) and (?P<max>\d+)\."),
+        N_("Length must be between %(min)s and %(max)s."),
+    ),
+    (re.compile(r"Longer than maximum length (?P<max>\d+)\."), N_("Longer than maximum length %(max)s.")),
+    (
+        re.compile(r"Must be greater than or equal to (?P<min>\d+) and less than or equal to (?P<max>\d+)\."),
+        N_("Must be between %(min)s and %(max)s."),
+    ),
+)
+
+
+def extract_messages() -> dict[str, list[tuple[str, int]]]:
+    """Every message the code and templates use (``_``, ``gettext``, ``N_``, ``Message``), with
+    where it is used: what the catalogs must translate."""
+    with (ROOT / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "Message": None, "UploadError": None}
+    found: dict[str, list[tuple[str, int]]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=keywords
+    ):
+        msgid = message[0] if isinstance(message, tuple) else message
+        found.setdefault(msgid, []).append((filename, lineno))
+    return found
+
+
+def update_catalogs() -> dict[str, list[str]]:
+    """Bring each ``.po`` in step with the messages the code uses (new ones added, unused ones
+    dropped, translations kept); returns, per language, the messages still without a translation
+    (English needs none)."""
+    messages = extract_messages()
+    untranslated: dict[str, list[str]] = {}
+    for po_path in sorted(TRANSLATIONS_DIR.glob("*/LC_MESSAGES/messages.po")):
+        language = po_path.parent.parent.name
+        with po_path.open("rb") as f:
+            catalog = read_po(f, locale=language)
+        for unused in [m.id for m in catalog if m.id and m.id not in messages]:
+            catalog.delete(unused)
+        for msgid, locations in messages.items():
+            if msgid not in catalog:
+                flags = ["python-format"] if "%(" in msgid else []
+                catalog.add(msgid, "", locations=locations, flags=flags)
+        tmp = po_path.with_suffix(".po.tmp")
+        with tmp.open("wb") as f:
+            write_po(f, catalog, width=120)
+        tmp.replace(po_path)
+        if language != "en":
+            untranslated[language] = [m for m in messages if not catalog[m].string]
+    return untranslated
+
+
 #: English display names of the codes used in cases; pages and emails show ``gettext(LABELS[code])``.
 LABELS: dict[str, str] = {
-    "patent": "Patent",
-    "trademark": "Trademark",
-    "copyright": "Copyright",
-    "trade_secret": "Trade secret",
-    "geographical_indication": "Geographical indication",
-    "other": "Other",
-    "infringement_judgment": "Infringement judgment",
-    "compensation_estimate": "Compensation estimate",
-    "litigation_advice": "Litigation and dispute-settlement advice",
-    "consultation": "Consultation",
-    "risk_warning": "Risk warning",
-    "new_materials": "New materials",
-    "light_chemicals": "Light chemicals",
-    "intelligent_manufacturing": "Intelligent manufacturing",
-    "biomedicine": "Biomedicine",
-    "modern_agriculture": "Modern agriculture",
-    "electronics_ict": "Electronics and ICT",
-    "submitted": "Submitted",
-    "assigned": "Assigned to an expert",
-    "accepted": "Accepted by the expert",
-    "in_progress": "In progress",
-    "awaiting_applicant": "Waiting for your information",
-    "opinion_issued": "Opinion issued",
-    "closed": "Closed",
-    "declined": "Declined, being routed again",
-    "awaiting_expert": "Waiting for an expert",
-    "withdrawn": "Withdrawn",
-    "reopened": "Reopened",
-    "low": "Low",
-    "normal": "Normal",
-    "high": "High",
-    "zh": "Chinese",
-    "en": "English",
-    "respondent": "Respondent",
-    "software_copyright": "Software copyright",
-    "gi": "Geographical indication",
+    "patent": N_("Patent"),
+    "trademark": N_("Trademark"),
+    "copyright": N_("Copyright"),
+    "trade_secret": N_("Trade secret"),
+    "geographical_indication": N_("Geographical indication"),
+    "other": N_("Other"),
+    "infringement_judgment": N_("Infringement judgment"),
+    "compensation_estimate": N_("Compensation estimate"),
+    "litigation_advice": N_("Litigation and dispute-settlement advice"),
+    "consultation": N_("Consultation"),
+    "risk_warning": N_("Risk warning"),
+    "new_materials": N_("New materials"),
+    "light_chemicals": N_("Light chemicals"),
+    "intelligent_manufacturing": N_("Intelligent manufacturing"),
+    "biomedicine": N_("Biomedicine"),
+    "modern_agriculture": N_("Modern agriculture"),
+    "electronics_ict": N_("Electronics and ICT"),
+    "submitted": N_("Submitted"),
+    "assigned": N_("Assigned to an expert"),
+    "accepted": N_("Accepted by the expert"),
+    "in_progress": N_("In progress"),
+    "awaiting_applicant": N_("Waiting for your information"),
+    "opinion_issued": N_("Opinion issued"),
+    "closed": N_("Closed"),
+    "declined": N_("Declined, being routed again"),
+    "awaiting_expert": N_("Waiting for an expert"),
+    "withdrawn": N_("Withdrawn"),
+    "reopened": N_("Reopened"),
+    "low": N_("Low"),
+    "normal": N_("Normal"),
+    "high": N_("High"),
+    "zh": N_("Chinese"),
+    "en": N_("English"),
+    "respondent": N_("Respondent"),
+    "software_copyright": N_("Software copyright"),
+    "gi": N_("Geographical indication"),
+    "legal": N_("Legal"),
+    "technical": N_("Technical"),
+    "management": N_("Management"),
+    "commercialization": N_("Commercialization"),
+    "university": N_("University"),
+    "research_institute": N_("Research institute"),
+    "enterprise": N_("Enterprise"),
+    "law_firm": N_("Law firm"),
+    "agency": N_("IP agency"),
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
 }
 
 
@@ -105,4 +194,7 @@ def translate(message: str, gettext: Callable[..., str]) -> str:
     (marshmallow's own messages, our fixed ones) as it is, if the catalog has it."""
     if isinstance(message, Message):
         return gettext(message.template, **message.params)
+    for pattern, template in _VALIDATION_PATTERNS:
+        if match := pattern.fullmatch(message):
+            return gettext(template, **match.groupdict())
     return gettext(message)

@@ -66,7 +66,15 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         _t("submit", [], SUBMITTED, [OWNER], emits="case.submitted"),
         _t("assign", [SUBMITTED, DECLINED, AWAITING_EXPERT, REOPENED], ASSIGNED, [SYSTEM], emits="case.assigned"),
-        _t("escalate", [SUBMITTED, DECLINED, REOPENED], AWAITING_EXPERT, [SYSTEM], emits="case.awaiting_expert"),
+        # The expert went on leave (or left) before accepting: routing picks someone else.
+        _t("reroute", [ASSIGNED], ASSIGNED, [SYSTEM], emits="case.assigned"),
+        _t(
+            "escalate",
+            [SUBMITTED, ASSIGNED, DECLINED, REOPENED],
+            AWAITING_EXPERT,
+            [SYSTEM],
+            emits="case.awaiting_expert",
+        ),
         _t(
             "reassign",
             [SUBMITTED, ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, AWAITING_EXPERT, DECLINED, REOPENED],

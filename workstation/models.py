@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -69,7 +70,10 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(5), default="zh")
     organisation: Mapped[str] = mapped_column(String(200), default="")
-    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    #: ``routing.normalise_name(organisation)``, kept by ``auth``: conflicts of interest are looked
+    #: up by it in SQL ("Shaanxi XX Co., Ltd." and "Shaanxi XX" are the same key)
+    organisation_key: Mapped[str] = mapped_column(String(200), default="", server_default="", index=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -115,9 +119,13 @@ class ExpertProfile(Base):
     confidential_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     affiliation_kind: Mapped[str] = mapped_column(String(30), default="")
     is_trainee: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: opportunity cost of this expert's capacity for the recent case mix (``routing.scarcity``),
+    #: refreshed by the scheduler's ``price-the-pool`` job; 0 until priced
+    scarcity: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="expert", foreign_keys=[user_id])
+    supervisor: Mapped[User | None] = relationship(foreign_keys=[supervisor_id])
 
 
 class ApiToken(Base):
@@ -152,11 +160,14 @@ class Case(Base):
     key_dates: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(24), index=True)
     assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    #: a trainee who follows the case to learn (never on confidential cases)
+    shadow_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     enterprise: Mapped[User] = relationship(foreign_keys=[enterprise_id])
     assigned_expert: Mapped[User | None] = relationship(foreign_keys=[assigned_expert_id])
+    shadow_expert: Mapped[User | None] = relationship(foreign_keys=[shadow_expert_id])
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
     evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.id")
 
@@ -266,3 +277,30 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ExpertImport(Base):
+    """A CSV of experts a coordinator uploaded, imported by the routing worker in chunks.
+
+    The counters and errors are committed with each chunk, so the page shows progress and a
+    worker that dies resumes after the last committed row.
+    """
+
+    __tablename__ = "expert_imports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    #: [{"row": n, "field": name, "message": text}], row numbers as a spreadsheet shows them
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -9,6 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.lifecycle import USER_ACTIONS
+from workstation.pool import ExpertSchema
 from workstation.schemas import CaseInputSchema, CaseSchema, ErrorSchema, EventSchema, TransitionSchema
 
 
@@ -36,7 +37,8 @@ def openapi_document() -> dict[str, Any]:
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in (("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
-                         ("Transition", TransitionSchema), ("Error", ErrorSchema)):  # fmt: skip
+                         ("Transition", TransitionSchema), ("Error", ErrorSchema),
+                         ("Expert", ExpertSchema)):  # fmt: skip
         spec.components.schema(name, schema=schema)
     secured = [{"bearer": []}]
     spec.path(
@@ -100,6 +102,7 @@ def openapi_document() -> dict[str, Any]:
         operations={"get": {"summary": "The caller's expert queue", "security": secured,
                             "responses": {"200": _json(queue, "Active cases"), **_errors(401, 403)}}},
     )  # fmt: skip
+    _pool_paths(spec, secured)
     me = {"type": "object", "properties": {k: {"type": "string"} for k in ("email", "role", "name", "language")}}
     spec.path(
         "/api/v1/me",
@@ -107,3 +110,66 @@ def openapi_document() -> dict[str, Any]:
                             "responses": {"200": _json(me, "The caller"), **_errors(401)}}},
     )  # fmt: skip
     return spec.to_dict()
+
+
+def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The coordinators' expert pool endpoints."""
+    expert_id = {"name": "expert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    import_id = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    active = {"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}
+    body = {"required": True, "content": {"application/json": {"schema": "Expert"}}}
+    experts = {"type": "object", "properties": {"experts": {"type": "array", "items": "Expert"}}}
+    counts = ("total", "processed", "created", "updated", "unchanged", "failed")
+    job = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            **{k: {"type": "integer"} for k in counts},
+            "errors": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"row": {"type": "integer"}, "field": {"type": "string"},
+                                                           "message": {"type": "string"}}},
+            },
+        },
+    }  # fmt: skip
+    spec.path(
+        "/api/v1/experts",
+        operations={
+            "get": {"summary": "The expert pool (coordinators)", "security": secured, "parameters": [active],
+                    "responses": {"200": _json(experts, "Experts by name"), **_errors(401, 403)}},
+            "post": {"summary": "Create an expert (coordinators)", "security": secured, "requestBody": body,
+                     "responses": {"201": _json("Expert", "Created"), **_errors(400, 401, 403, 409)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/experts/{expert_id}",
+        operations={
+            "get": {"summary": "An expert (coordinators)", "security": secured, "parameters": [expert_id],
+                    "responses": {"200": _json("Expert", "The expert"), **_errors(401, 403, 404)}},
+            "patch": {"summary": "Edit, deactivate (is_active) or send on leave (on_leave_until)",
+                      "security": secured, "parameters": [expert_id],
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": "Expert"}}},
+                      "responses": {"200": _json("Expert", "The expert"), **_errors(400, 401, 403, 404, 409)}},
+        },
+    )  # fmt: skip
+    csv_body = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                           "format": "binary"}}}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }  # fmt: skip
+    spec.path(
+        "/api/v1/experts/imports",
+        operations={"post": {"summary": "Import a CSV of experts (coordinators); runs in the background",
+                             "security": secured, "requestBody": csv_body,
+                             "responses": {"202": _json(job, "Queued"), **_errors(400, 401, 403, 413)}}},
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/experts/imports/{import_id}",
+        operations={"get": {"summary": "An import's progress and row errors", "security": secured,
+                            "parameters": [import_id],
+                            "responses": {"200": _json(job, "The import"), **_errors(401, 403, 404)}}},
+    )  # fmt: skip

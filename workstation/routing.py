@@ -4,14 +4,33 @@ Shaped like Request Tracker's automatic assignment: hard *filters* decide who is
 *chooser* scores the eligible. A rule is one function in ``FILTERS`` or one weight in ``WEIGHTS``;
 adding one touches nothing else. Facts an expert's profile does not state (``None``) do not
 restrict: an expert with no listed jurisdictions is not filtered on jurisdiction.
+
+Scarcity (opportunity cost). Routing one case at a time, a chooser that only looks at the case in
+hand spends scarce experts -- the few who can take some rare kind of case (a foreign jurisdiction,
+English, confidential, a right type in demand) or whose competence is worth most -- on cases
+anyone could have taken, and the rare cases that come later find them full. ``scarcity(experts,
+demand)`` prices each expert's capacity against a sample of the case mix (recent cases): the dual
+price of their capacity in the assignment LP "give the cases that compete for the pool, drawn like
+``demand``, the best total quality within capacities", i.e. the quality a slot of theirs is worth
+to the case that would otherwise get it. ``choose_expert(..., prices=scarcity(...))`` subtracts
+``WEIGHTS["scarcity"]`` x that price, so an expert is spent on a case only when the case gains more
+from them than the cases they are kept for would. Prices come from the pool and the recent case
+mix only (never the cases to come) and keep for a while (they change when the pool or the mix
+does); without them the chooser scores as it always did.
+
+A trainee is never the assignee; ``choose_shadow`` attaches one to a non-confidential case to
+learn from it: a trainee of the assignee's, else one working in the case's technical field.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 #: The four competences of a high-level IP professional, each 0-3 in an expert's profile.
@@ -26,13 +45,37 @@ SERVICE_COMPETENCE: dict[str, dict[str, float]] = {
     "risk_warning": {"management": 0.5, "commercialization": 0.5},
 }
 
-#: The chooser's weights: score = sum of weight x term, each term in [0, 1].
-#: - competence: the service's weighted competence levels / 3
-#: - field: 1 if the expert works in the case's technical field
-#: - balance: 1 - share of capacity in use (spreads the load)
+#: The chooser's weights: score = sum of weight x term.
+#: - competence: the service's weighted competence levels / 3, in [0, 1]
+#: - field: 1 if the expert works in the case's technical field, else 0
+#: - balance: 1 - share of capacity in use, in [0, 1] (spreads the load)
+#: - scarcity: minus the expert's opportunity cost from ``scarcity()``, in score units (0 to about
+#:   the competence + field weights); 0 when the caller passes no prices. Its weight is below 1
+#:   because the prices come from a sample of the case mix and the router must take every case it
+#:   can (it cannot turn a case away to keep a slot, as the prices' LP may): priced in full, a
+#:   noisy price pushes too many cases to weaker experts.
+#: - balance_without_prices: the balance weight when the caller passes no prices. Balance then
+#:   also stands in for them (room kept everywhere is, crudely, room kept for the rare cases); with
+#:   prices doing that job, balance only spreads the load, and weighing it more costs quality.
+#: Measured with benchmarks/routing.py, pool saturated (10,000 cases) and half full (5,000), seed 7
+#: (seeds 1-3 agree): scarcity 0.8 best of 0.6 / 0.8 / 1.0; balance with prices 0.1 best of
+#: 0.1 / 0.2 / 0.3, and the busiest expert's load nearer the mean than with 0.3; without prices
+#: the old 0.3 is kept (0.1 there loses up to 2 points on a saturated pool).
 #: Urgent cases weigh balance double: an expert with room starts sooner.
-WEIGHTS: dict[str, float] = {"competence": 0.5, "field": 0.2, "balance": 0.3}
+WEIGHTS: dict[str, float] = {
+    "competence": 0.5,
+    "field": 0.2,
+    "balance": 0.1,
+    "scarcity": 0.8,
+    "balance_without_prices": 0.3,
+}
 URGENT_BALANCE_FACTOR = 2.0
+#: ``scarcity()``: the softness T of the assignment the prices are fitted to, in score units (an
+#: option T better than another gets e = 2.7 times its share of a case), and the rounds of fitting.
+#: Softer converges in fewer rounds and splits ties between equal experts instead of leaving them
+#: to chance; 0.05 x 50 rounds fit as well as 0.02 x 200 (same routing quality within 0.1 point).
+SCARCITY_TEMPERATURE = 0.05
+SCARCITY_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -76,6 +119,8 @@ class ExpertFacts:
     acted_for: tuple[Organisation, ...] = ()
     confidential_ok: bool = True
     is_trainee: bool = False
+    #: a trainee's supervisor (an expert's id): the first choice of assignee for them to shadow
+    supervisor_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +139,7 @@ _SUFFIXES = (
 _PUNCTUATION = re.compile(r"[\s\.,，。、()（）&\-_'\"·]+")
 
 
+@functools.lru_cache(maxsize=65536)  # one decision compares the case's parties with every expert
 def normalise_name(name: str) -> str:
     """An organisation's name reduced for comparison: width, case, punctuation, legal suffixes."""
     text = unicodedata.normalize("NFKC", name).casefold().strip()
@@ -199,26 +245,51 @@ def why_not(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:
 # --- the chooser ------------------------------------------------------------------------------
 
 
-def score_terms(case: CaseFacts, expert: ExpertFacts) -> dict[str, float]:
+def _competence(case: CaseFacts, expert: ExpertFacts) -> float:
     weights = SERVICE_COMPETENCE.get(case.service, {"legal": 1.0})
-    competence = sum(w * min(max(expert.competence.get(dim, 0), 0), 3) for dim, w in weights.items()) / 3
+    return sum(w * min(max(expert.competence.get(dim, 0), 0), 3) for dim, w in weights.items()) / 3
+
+
+def _field(case: CaseFacts, expert: ExpertFacts) -> float:
+    return 1.0 if case.technical_field in expert.technical_fields else 0.0
+
+
+def score_terms(case: CaseFacts, expert: ExpertFacts, prices: Mapping[int, float] | None = None) -> dict[str, float]:
     return {
-        "competence": competence,
-        "field": 1.0 if case.technical_field in expert.technical_fields else 0.0,
+        "competence": _competence(case, expert),
+        "field": _field(case, expert),
         "balance": 1.0 - expert.active_cases / expert.capacity,
+        "scarcity": -prices.get(expert.id, 0.0) if prices else 0.0,
     }
 
 
-def score(case: CaseFacts, expert: ExpertFacts) -> float:
-    terms = score_terms(case, expert)
+def quality(case: CaseFacts, expert: ExpertFacts) -> float:
+    """The load-independent part of the score: what the case gains from this expert."""
+    return WEIGHTS["competence"] * _competence(case, expert) + WEIGHTS["field"] * _field(case, expert)
+
+
+def score(case: CaseFacts, expert: ExpertFacts, prices: Mapping[int, float] | None = None) -> float:
+    terms = score_terms(case, expert, prices)
     weights = dict(WEIGHTS)
+    if not prices:
+        weights["balance"] = weights["balance_without_prices"]
     if case.urgency == "high":
         weights["balance"] *= URGENT_BALANCE_FACTOR
     return sum(weights[k] * v for k, v in terms.items())
 
 
-def choose_expert(case: CaseFacts, experts: Sequence[ExpertFacts], today: date | None = None) -> Decision:
-    """The eligible expert with the best score (ties: less loaded, then lower id), with reasons."""
+def choose_expert(
+    case: CaseFacts,
+    experts: Sequence[ExpertFacts],
+    today: date | None = None,
+    prices: Mapping[int, float] | None = None,
+) -> Decision:
+    """The eligible expert with the best score (ties: less loaded, then lower id), with reasons.
+
+    ``prices``: each expert's opportunity cost, ``scarcity(pool, recent cases)`` (optional; an
+    expert not in it costs nothing). Prices only rank the eligible: they never exclude anyone.
+    Without prices (None or empty) balance weighs ``WEIGHTS["balance_without_prices"]``.
+    """
     today = today or date.today()
     eligible, refused = [], {}
     for expert in experts:
@@ -230,13 +301,128 @@ def choose_expert(case: CaseFacts, experts: Sequence[ExpertFacts], today: date |
     if not eligible:
         summary = "; ".join(f"{n} {reason}" for reason, n in sorted(refused.items(), key=lambda r: -r[1]))
         return Decision(None, [f"no eligible expert among {len(experts)}" + (f" ({summary})" if summary else "")])
-    best = min(eligible, key=lambda e: (-round(score(case, e), 9), e.active_cases / e.capacity, e.active_cases, e.id))
-    terms = score_terms(case, best)
+    scores = {e.id: score(case, e, prices) for e in eligible}
+    best = min(eligible, key=lambda e: (-round(scores[e.id], 9), e.active_cases / e.capacity, e.active_cases, e.id))
+    terms = score_terms(case, best, prices)
+    cost = f", scarcity {-terms['scarcity']:.2f}" if terms["scarcity"] else ""
     return Decision(
         best.id,
         [
             f"eligible: {len(eligible)} of {len(experts)}",
-            f"score {score(case, best):.2f} (competence {terms['competence']:.2f}, field {terms['field']:.0f}, "
-            f"load {best.active_cases}/{best.capacity})",
+            f"score {scores[best.id]:.2f} (competence {terms['competence']:.2f}, field {terms['field']:.0f}, "
+            f"load {best.active_cases}/{best.capacity}{cost})",
         ],
     )
+
+
+# --- scarcity: each expert's opportunity cost ----------------------------------------------------
+
+#: The rules that depend on the kind of case and on the expert's standing, not on one case's
+#: parties or declines or on the expert's load at the moment: what the case mix can ask of whom.
+PROFILE_FILTERS: tuple[Filter, ...] = tuple(
+    rule for rule in FILTERS if rule not in (has_capacity, did_not_decline, no_conflict_of_interest)
+)
+
+
+def _profile(case: CaseFacts) -> CaseFacts:
+    """``case`` as a kind of case: without what only this case has (parties, declines, urgency)."""
+    return replace(case, declined_by=frozenset(), urgency="normal", applicant=Organisation(), parties=())
+
+
+def scarcity(
+    experts: Sequence[ExpertFacts],
+    demand: Iterable[CaseFacts],
+    today: date | None = None,
+    horizon: float | None = None,
+) -> dict[int, float]:
+    """Each expert's opportunity cost for the case mix ``demand`` (e.g. the last 2000 cases), in
+    score units: 0 for an expert whose capacity the mix does not contest, up to about the best
+    quality a case can get (the competence + field weights) for one whose slots cases fight over.
+
+    ``horizon``: how many cases compete for the pool's capacity -- those that arrive while one is
+    being worked on. In a steady state that is the number active at any time (Little's law:
+    arrivals per day x days a case stays active), the default: the active cases of the experts who
+    are not trainees (so an empty pool prices nothing). A caller that knows the coming volume (a
+    backlog, a campaign) passes it. Overstating it overprices: cases go to weaker experts to keep
+    room that nobody will need.
+
+    The prices are the LP's dual prices, fitted by dual descent on the softened
+    (entropy-regularised) problem: each round, every kind of case splits between its eligible
+    experts (and going unassigned, worth 0) in proportion to exp((quality - price) / T), and each
+    expert's price moves by T x log(expected cases / capacity), clipped at 0. It costs about
+    (kinds of case x experts) filter checks, then (eligible pairs x ``SCARCITY_ROUNDS``)
+    arithmetic: about 2 s for 500 experts and 2000 cases, so callers keep the prices for a while
+    rather than compute them per case. They depend on capacities, not current loads (the balance
+    term sees those), so they stay valid while the pool and the case mix stay alike.
+    """
+    today = today or date.today()
+    kinds = Counter(_profile(case) for case in demand)
+    pool = [e for e in experts if e.capacity > 0]
+    if horizon is None:
+        horizon = sum(e.active_cases for e in experts if not e.is_trainee)
+    if not kinds or not pool or horizon <= 0:
+        return {e.id: 0.0 for e in experts}
+    scale = horizon / sum(kinds.values())
+    rows = []  # per kind of case: its weight (expected cases), its eligible experts and their quality
+    for kind, n in kinds.items():
+        options = [(j, quality(kind, e)) for j, e in enumerate(pool) if _passes(kind, e, today)]
+        if options:
+            rows.append((n * scale, [j for j, _ in options], [q for _, q in options]))
+    capacity = [float(e.capacity) for e in pool]
+    prices = [0.0] * len(pool)
+    t = SCARCITY_TEMPERATURE
+    for _ in range(SCARCITY_ROUNDS):
+        load = [0.0] * len(pool)
+        for weight, columns, values in rows:
+            gains = [q - prices[j] for j, q in zip(columns, values, strict=True)]
+            top = max(0.0, max(gains))  # going unassigned is worth 0
+            shares = [math.exp((g - top) / t) for g in gains]
+            unit = weight / (math.exp(-top / t) + sum(shares))
+            for j, share in zip(columns, shares, strict=True):
+                load[j] += unit * share
+        prices = [
+            max(0.0, p + t * math.log(x / c)) if x > 0 else 0.0 for p, x, c in zip(prices, load, capacity, strict=True)
+        ]
+    found = {e.id: round(p, 6) for e, p in zip(pool, prices, strict=True)}
+    return {e.id: found.get(e.id, 0.0) for e in experts}
+
+
+def _passes(case: CaseFacts, expert: ExpertFacts, today: date, rules: Sequence[Filter] = PROFILE_FILTERS) -> bool:
+    return all(rule(case, expert, today) is None for rule in rules)
+
+
+# --- trainees: shadowing -----------------------------------------------------------------------
+
+#: A shadow must be able to follow the case as an assignee could: every hard rule but the two that
+#: keep trainees from being assignees (``choose_shadow`` never shadows a confidential case).
+SHADOW_FILTERS: tuple[Filter, ...] = tuple(
+    rule for rule in FILTERS if rule not in (not_a_trainee, cleared_for_confidential)
+)
+
+
+def choose_shadow(
+    case: CaseFacts, assignee: ExpertFacts, experts: Sequence[ExpertFacts], today: date | None = None
+) -> int | None:
+    """The trainee to attach to ``case`` as a shadow of ``assignee``, or None.
+
+    Never on a confidential case. A candidate is a trainee (not the assignee) who passes
+    ``SHADOW_FILTERS`` -- their ``active_cases`` counts the cases they shadow -- and is either the
+    assignee's trainee (``supervisor_id``), preferred, or works in the case's technical field.
+    Among equals: the least loaded (share of capacity), then the lowest id.
+    """
+    if case.confidential:
+        return None
+    today = today or date.today()
+    best: tuple[int, float, int] | None = None
+    for expert in experts:
+        if not expert.is_trainee or expert.id == assignee.id:
+            continue
+        supervised = expert.supervisor_id is not None and expert.supervisor_id == assignee.id
+        if not supervised and case.technical_field not in expert.technical_fields:
+            continue
+        if not _passes(case, expert, today, SHADOW_FILTERS):
+            continue
+        key = (0 if supervised else 1, expert.active_cases / expert.capacity, expert.id)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from workstation.i18n import N_
+
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
 SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
 TECHNICAL_FIELDS = (
@@ -41,7 +43,7 @@ class PartySchema(Schema):
     credit_code = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(CREDIT_CODE, error="Not a unified social credit code (18 characters)."),
+        validate=validate.Regexp(CREDIT_CODE, error=N_("Not a unified social credit code (18 characters).")),
     )
 
 
@@ -77,7 +79,7 @@ class CaseInputSchema(Schema):
     description = fields.String(required=True, validate=validate.Length(min=1, max=MAX_DESCRIPTION))
     jurisdiction = fields.String(
         load_default="CN",
-        validate=validate.Regexp(JURISDICTION, error="Use a two-letter code such as CN, US or EU."),
+        validate=validate.Regexp(JURISDICTION, error=N_("Use a two-letter code such as CN, US or EU.")),
     )
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
     technical_field = fields.String(load_default="other", validate=validate.OneOf(TECHNICAL_FIELDS))
@@ -89,7 +91,7 @@ class CaseInputSchema(Schema):
 
     @validates_schema
     def _text_not_blank(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        errors = {k: ["Must not be blank."] for k in ("title", "description") if k in data and not data[k].strip()}
+        errors = {k: [N_("Must not be blank.")] for k in ("title", "description") if k in data and not data[k].strip()}
         if errors:
             raise ValidationError(errors)
 

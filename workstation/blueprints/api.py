@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
-from workstation.auth import user_for_token
+from workstation.auth import UserError, user_for_token
 from workstation.cases import detail_for, find_visible_case, transition, visible_cases
 from workstation.intake import IntakeError, accept_submission
-from workstation.models import Case, User
+from workstation.models import Case, ExpertImport, ExpertProfile, User
 from workstation.openapi import openapi_document
+from workstation.pool import ImportFileError, expert_record, expert_schema, import_record, queue_import, save_expert
 from workstation.schemas import case_schema, event_schema, transition_schema
 from workstation.web_support import get_config, get_db
 
@@ -57,6 +61,18 @@ def token_required(view):  # noqa: ANN001, ANN201
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def coordinator_required(view):  # noqa: ANN001, ANN201
+    """For the pool's endpoints: a coordinator's token (after ``token_required``)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):  # noqa: ANN202
+        if g.api_user.role != "coordinator":
+            return error(403, "Only coordinators manage the expert pool.")
+        return view(*args, **kwargs)
+
+    return token_required(wrapper)
 
 
 def case_to_dict(case: Case) -> dict[str, Any]:
@@ -166,6 +182,103 @@ def queue():  # noqa: ANN201
         needs_action=sum(1 for c in cases if c.status == lifecycle.ASSIGNED),
         cases=[{k: v for k, v in case_to_dict(c).items() if k != "description"} for c in cases],
     )
+
+
+# --- the expert pool (coordinators) -----------------------------------------------------------
+
+
+def _expert_or_none(expert_id: int) -> User | None:
+    user = get_db().get(User, expert_id)
+    return user if user is not None and user.role == "expert" else None
+
+
+@bp.get("/experts")
+@coordinator_required
+def list_experts():  # noqa: ANN201
+    """Every expert, by name; ``?active=true|false`` filters on the account being active."""
+    query = select(User).join(ExpertProfile, ExpertProfile.user_id == User.id).order_by(User.name, User.id)
+    active = request.args.get("active")
+    if active in ("true", "false"):
+        query = query.where(User.is_active.is_(active == "true"))
+    users = get_db().scalars(query.options(joinedload(User.expert).joinedload(ExpertProfile.supervisor))).all()
+    return jsonify(experts=[expert_record(u) for u in users])
+
+
+@bp.post("/experts")
+@coordinator_required
+def create_expert():  # noqa: ANN201
+    return _save_expert(None)
+
+
+@bp.get("/experts/<int:expert_id>")
+@coordinator_required
+def get_expert(expert_id: int):  # noqa: ANN201
+    user = _expert_or_none(expert_id)
+    if user is None:
+        return error(404, "No such expert.")
+    return jsonify(expert_record(user))
+
+
+@bp.patch("/experts/<int:expert_id>")
+@coordinator_required
+def update_expert(expert_id: int):  # noqa: ANN201
+    """Change any of an expert's fields; ``is_active: false`` deactivates, ``on_leave_until`` sets
+    leave. Either re-routes the cases the expert has not accepted yet."""
+    user = _expert_or_none(expert_id)
+    if user is None:
+        return error(404, "No such expert.")
+    return _save_expert(user)
+
+
+def _save_expert(user: User | None):  # noqa: ANN202
+    session = get_db()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "The body must be a JSON object.")
+    try:
+        data = expert_schema.load(body, partial=user is not None)
+        saved, outcome = save_expert(session, data, date.today(), existing=user)
+        session.commit()
+    except ValidationError as err:
+        session.rollback()
+        return jsonify(errors=err.normalized_messages()), 400
+    except UserError as err:
+        session.rollback()
+        return error(409 if "exists already" in str(err) else 400, str(err), err.field)
+    response = jsonify(expert_record(saved))
+    if outcome == "created":
+        response.headers["Location"] = url_for("api.get_expert", expert_id=saved.id)
+        return response, 201
+    return response
+
+
+@bp.post("/experts/imports")
+@coordinator_required
+def import_experts():  # noqa: ANN201
+    """Queue a CSV of experts (multipart ``file``, or a ``text/csv`` body); 202 with its progress."""
+    upload = request.files.get("file")
+    raw, filename = (upload.read(), upload.filename or "") if upload else (request.get_data(), "")
+    if not raw:
+        return error(400, "Send the CSV as the multipart field 'file' or as a text/csv body.", "file")
+    session = get_db()
+    try:
+        job = queue_import(session, g.api_user, filename, raw)
+        session.commit()
+    except ImportFileError as err:
+        session.rollback()
+        return error(400, str(err), "file")
+    response = jsonify(import_record(job))
+    response.headers["Location"] = url_for("api.get_import", import_id=job.id)
+    return response, 202
+
+
+@bp.get("/experts/imports/<int:import_id>")
+@coordinator_required
+def get_import(import_id: int):  # noqa: ANN201
+    job = get_db().get(ExpertImport, import_id)
+    if job is None:
+        return error(404, "No such import.")
+    return jsonify(import_record(job))
 
 
 @bp.get("/openapi.json")

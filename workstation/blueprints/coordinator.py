@@ -1,0 +1,162 @@
+"""The coordinators' pages: the expert pool (list, create, edit, deactivate, leave, CSV import)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from workstation.auth import UserError
+from workstation.i18n import Message, translate
+from workstation.models import ExpertImport, ExpertProfile, User
+from workstation.pool import (
+    AFFILIATION_KINDS,
+    ImportFileError,
+    error_list,
+    expert_form_values,
+    expert_record,
+    expert_schema,
+    form_to_expert_input,
+    import_record,
+    queue_import,
+    save_expert,
+)
+from workstation.routing import DIMENSIONS
+from workstation.schemas import LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS
+from workstation.web_support import get_db
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+PAGE_SIZE = 100
+
+
+@bp.before_request
+@login_required
+def _coordinators_only() -> None:
+    if current_user.role != "coordinator":
+        abort(403)
+
+
+@bp.get("/experts")
+def experts():  # noqa: ANN201
+    session = get_db()
+    search = request.args.get("q", "").strip()
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = select(User).join(ExpertProfile, ExpertProfile.user_id == User.id)
+    if search:
+        like = f"%{search}%"
+        query = query.where(or_(User.name.ilike(like), User.email.ilike(like), User.organisation.ilike(like)))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    users = session.scalars(
+        query.options(joinedload(User.expert))
+        .order_by(User.is_active.desc(), User.name, User.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    imports = session.scalars(select(ExpertImport).order_by(ExpertImport.id.desc()).limit(5)).all()
+    return render_template(
+        "coordinator/experts.html",
+        experts=users,
+        total=total,
+        page=page,
+        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        search=search,
+        imports=imports,
+        today=date.today(),
+    )
+
+
+@bp.route("/experts/new", methods=["GET", "POST"])
+def new_expert():  # noqa: ANN201
+    return _expert_form(None)
+
+
+@bp.route("/experts/<int:expert_id>", methods=["GET", "POST"])
+def edit_expert(expert_id: int):  # noqa: ANN201
+    user = get_db().get(User, expert_id)
+    if user is None or user.role != "expert":
+        abort(404)
+    return _expert_form(user)
+
+
+def _expert_form(user: User | None):  # noqa: ANN202
+    session = get_db()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            data = expert_schema.load(form_to_expert_input(request.form))
+            saved, outcome = save_expert(session, data, date.today(), existing=user)
+            session.commit()
+        except ValidationError as err:
+            session.rollback()
+            for item in error_list(0, err.normalized_messages()):
+                errors.setdefault(item["field"], []).append(item["message"])
+        except UserError as err:
+            session.rollback()
+            errors[err.field] = [err.args[0]]
+        else:
+            messages = {
+                "created": _("Expert %(name)s created.", name=saved.name),
+                "updated": _("Expert %(name)s updated.", name=saved.name),
+                "unchanged": _("Nothing changed."),
+            }
+            flash(messages[outcome])
+            return redirect(url_for("coordinator.experts"))
+        form: dict[str, Any] = {
+            k: request.form.getlist(k) if k in _LISTS else request.form.get(k, "") for k in request.form
+        }
+    else:
+        form = (
+            expert_form_values(expert_record(user))
+            if user
+            else {"language": "zh", "capacity": "5", "available": True, "is_active": True}
+        )
+    return render_template(
+        "coordinator/expert_form.html",
+        expert=user,
+        form=form,
+        errors=errors,
+        right_types=RIGHT_TYPES,
+        services=SERVICES,
+        technical_fields=TECHNICAL_FIELDS,
+        languages=LANGUAGES,
+        dimensions=DIMENSIONS,
+        affiliation_kinds=AFFILIATION_KINDS,
+    ), 400 if errors else 200
+
+
+_LISTS = ("right_types", "services", "languages", "technical_fields")
+
+
+@bp.post("/experts/import")
+def import_experts():  # noqa: ANN201
+    upload = request.files.get("file")
+    session = get_db()
+    try:
+        if upload is None or not upload.filename:
+            raise ImportFileError(Message("Choose a CSV file to import."))
+        job = queue_import(session, current_user, upload.filename, upload.read())
+        session.commit()
+    except ImportFileError as err:
+        session.rollback()
+        flash(_("The file cannot be imported: %(reason)s", reason=translate(err.args[0], _)))
+        return redirect(url_for("coordinator.experts"))
+    return redirect(url_for("coordinator.import_progress", import_id=job.id))
+
+
+@bp.get("/imports/<int:import_id>")
+def import_progress(import_id: int):  # noqa: ANN201
+    job = get_db().get(ExpertImport, import_id)
+    if job is None:
+        abort(404)
+    record = import_record(job)
+    # Row errors are stored as data; shown as messages again, they read in the page's language.
+    for e in record["errors"]:
+        if (template := e.get("template")) is not None:
+            e["message"] = Message(template, **e["params"])
+    return render_template("coordinator/import.html", job=record)
