@@ -184,7 +184,8 @@ class People:
     def add(self, key: str, role: str, **kwargs: Any) -> Any:
         with self.sessions.begin() as session:
             defaults = {"right_types": ["trademark", "patent"], "capacity": 5} if role == "expert" else {}
-            user = create_user(session, f"{key}@example.cn", "password123", role, name=key, **{**defaults, **kwargs})
+            options = {"name": key, **defaults, **kwargs}
+            user = create_user(session, f"{key}@example.cn", "password123", role, **options)
             self.tokens[key] = create_token(session, user)
         self.users[key] = user
         return user
@@ -356,6 +357,10 @@ class Browser:
 
         for name, value in fields.items():
             element = self.driver.find_element(By.NAME, name)
+            if element.get_attribute("type") == "date":
+                # Typing into a date input follows the browser locale's format: set the ISO value.
+                self.driver.execute_script("arguments[0].value = arguments[1]", element, value)
+                continue
             element.clear()
             element.send_keys(value)
 
@@ -386,7 +391,7 @@ class Browser:
     def login(self, email: str, password: str = "password123") -> None:
         self.open("/login")
         self.fill({"email": email, "password": password})
-        self.click("button[type=submit]")
+        self.click("main button[type=submit]")  # (the header's is "log out" when someone is logged in)
 
 
 @pytest.fixture

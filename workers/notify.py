@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation.db import lock_for_write
 from workstation.mail import address, render_email
-from workstation.models import Case, Notification, User, utcnow
+from workstation.models import Case, Notification, Opinion, User, utcnow
 
 CONSUMER = "notify"
 
@@ -47,6 +47,17 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
     if event_type == "case.awaiting_expert":
         coordinators = session.scalars(select(User).where(User.role == "coordinator", User.is_active.is_(True))).all()
         return [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]
+    if event_type == "case.info_requested":
+        return [(case.enterprise, "enterprise_info_requested", {"question": payload.get("reason", "")})]
+    if event_type == "case.info_provided":
+        expert = case.assigned_expert
+        return [(expert, "expert_info_provided", {"answer": payload.get("reason", "")})] if expert else []
+    if event_type == "case.opinion_issued":
+        # Loaded with its expert now: the email is rendered after this session has closed.
+        opinion = session.scalar(select(Opinion).options(joinedload(Opinion.expert)).where(Opinion.case_id == case.id))
+        if opinion is None:
+            raise PermanentError("case.opinion_issued for a case without an opinion")
+        return [(case.enterprise, "enterprise_opinion_issued", {"opinion": opinion})]
     raise PermanentError(f"notify has no email for {event_type!r}")
 
 

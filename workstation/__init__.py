@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext
@@ -29,6 +30,13 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
 
 
+def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) moment as the centre's clock shows it (China Standard Time)."""
+    from workstation.deadlines import zone
+
+    return moment.astimezone(zone()).strftime(fmt)
+
+
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -52,15 +60,18 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_view = "web.login"
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
 
-    from workstation.blueprints import api, coordinator, health, web
+    from workstation.blueprints import api, coordinator, health, opinions, queue, web
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(coordinator.bp)
+    app.register_blueprint(queue.bp)
+    app.register_blueprint(opinions.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext)
+    app.jinja_env.filters["local"] = local_time
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     @app.teardown_appcontext

@@ -6,6 +6,7 @@ react, an outbox row together, so a crash leaves either all of them or none.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from workstation import lifecycle
 from workstation.db import lock_for_write
+from workstation.deadlines import Deadline, case_deadlines, intervals_from_transitions
 from workstation.evidence import StoredFile
-from workstation.models import Case, CaseEvent, Evidence, ExpertProfile, User, utcnow
+from workstation.models import AccessLog, Case, CaseEvent, CaseMessage, Evidence, ExpertProfile, User, utcnow
 from workstation.outbox import enqueue
 
 
@@ -71,6 +73,18 @@ def actor_relation(case: Case, user: User | None) -> str | None:
     return None
 
 
+def available_actions(case: Case, user: User) -> list[str]:
+    """The lifecycle actions ``user`` may take on ``case`` now (what the page offers)."""
+    relation = actor_relation(case, user)
+    if relation is None:
+        return []
+    return [
+        action
+        for action in lifecycle.USER_ACTIONS
+        if relation in lifecycle.TRANSITIONS[action].actors and case.status in lifecycle.TRANSITIONS[action].sources
+    ]
+
+
 def transition(
     session: Session,
     case: Case,
@@ -115,6 +129,13 @@ def transition(
     case.status = move.target
     case.updated_at = now
     session.add(event)
+    if action in _MESSAGES and reason and actor is not None:
+        # The question and the answer are the case's conversation, shown to both sides.
+        session.add(
+            CaseMessage(
+                case_id=case.id, author_id=actor.id, kind=_MESSAGES[action], body=reason.strip(), created_at=now
+            )
+        )
     if move.emits:
         session.flush()
         enqueue(
@@ -123,6 +144,26 @@ def transition(
             {"case_id": case.id, "reference": case.reference, "event_id": event.id, **detail},
         )
     return event
+
+
+_MESSAGES = {"request_info": "request", "provide_info": "answer"}
+
+
+def attach_files(session: Session, case: Case, uploader: User, files: list[StoredFile], kind: str) -> None:
+    """Record already stored files on ``case``: the hash, who uploaded them and when (custody)."""
+    for f in files:
+        session.add(
+            Evidence(
+                case_id=case.id, sha256=f.sha256, filename=f.filename, content_type=f.content_type, size=f.size,
+                uploaded_by=uploader.id, kind=kind,
+            )
+        )  # fmt: skip
+
+
+def record_access(session: Session, case: Case, user: User, action: str, target: str = "") -> None:
+    """Log a look at a confidential case (or a download of its file), for the coordinators."""
+    if case.confidential:
+        session.add(AccessLog(case_id=case.id, user_id=user.id, action=action, target=target[:80]))
 
 
 class ExpertFullError(Exception):
@@ -202,6 +243,26 @@ def detail_for(event: CaseEvent, viewer: User) -> dict[str, Any]:
     if viewer.role == "coordinator":
         return event.detail
     return {k: v for k, v in event.detail.items() if k in SHARED_DETAIL.get(event.action, ())}
+
+
+def deadlines_for(case: Case, now: datetime | None = None) -> list[Deadline]:
+    """The case's legal deadlines (from its key dates) and SLAs (from its timeline), soonest first."""
+    now = now or utcnow()
+    transitions = [(event.to_status, event.created_at) for event in case.events]
+    try:
+        return case_deadlines(
+            case.right_type,
+            case.key_dates or {},
+            submitted_at=case.created_at,
+            intervals=intervals_from_transitions(transitions) if transitions else (),
+            now=now,
+        )
+    except ValueError:
+        return []  # key dates the rules cannot use (kept as entered) give no deadline
+
+
+def next_deadline(deadlines: list[Deadline]) -> Deadline | None:
+    return next((d for d in deadlines if d.running), None)
 
 
 def declined_by(session: Session, case_id: int) -> set[int]:

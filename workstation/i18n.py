@@ -79,7 +79,7 @@ def extract_messages() -> dict[str, list[tuple[str, int]]]:
     where it is used: what the catalogs must translate."""
     with (ROOT / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "Message": None, "UploadError": None}
+    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, "Message": None, "UploadError": None}
     found: dict[str, list[tuple[str, int]]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords
@@ -165,6 +165,21 @@ LABELS: dict[str, str] = {
     "running": N_("Running"),
     "done": N_("Done"),
     "failed": N_("Failed"),
+    "action_accept": N_("Accept the case"),
+    "action_decline": N_("Decline the case"),
+    "action_start": N_("Start work"),
+    "action_request_info": N_("Ask the enterprise for information"),
+    "action_provide_info": N_("Send the answer"),
+    "action_issue_opinion": N_("Issue the opinion"),
+    "action_close": N_("Close the case"),
+    "action_withdraw": N_("Withdraw the case"),
+    "action_reopen": N_("Reopen the case"),
+    "action_reassign": N_("Reassign"),
+    "file_evidence": N_("Evidence"),
+    "file_answer": N_("Answer"),
+    "file_document": N_("Working document"),
+    "third_party": N_("Third party"),
+    "applicant": N_("Applicant"),
 }
 
 

@@ -40,16 +40,21 @@ def accept_submission(session: Session, config: Config, enterprise: User, raw: A
         data = case_input_schema.load(raw)
     except ValidationError as err:
         raise IntakeError(err.normalized_messages()) from None
+    case = submit_case(session, enterprise, data, store_uploads(config, uploads))
+    session.commit()
+    return case
+
+
+def store_uploads(config: Config, uploads: list[Upload], field: str = "evidence") -> list[StoredFile]:
+    """Check every file (count, size, type by content), then store them by hash; IntakeError on
+    the first bad one, before anything is stored."""
     uploads = [u for u in uploads if u.filename]
     if len(uploads) > MAX_FILES:
-        raise IntakeError({"evidence": [Message("At most %(n)d files per submission.", n=MAX_FILES)]})
+        raise IntakeError({field: [Message("At most %(n)d files per submission.", n=MAX_FILES)]})
     checked = []
     for upload in uploads:
         try:
             checked.append(validate_upload(upload.filename or "", upload.stream, config.max_upload_bytes))
         except UploadError as err:
-            raise IntakeError({"evidence": [err.message]}, 413 if err.too_large else 400) from None
-    stored: list[StoredFile] = [store(config.evidence_dir, name, blob, ctype) for name, blob, ctype in checked]
-    case = submit_case(session, enterprise, data, stored)
-    session.commit()
-    return case
+            raise IntakeError({field: [err.message]}, 413 if err.too_large else 400) from None
+    return [store(config.evidence_dir, name, blob, ctype) for name, blob, ctype in checked]

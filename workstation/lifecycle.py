@@ -93,7 +93,7 @@ TRANSITIONS: dict[str, Transition] = {
             emits="case.info_requested",
             needs_reason=True,
         ),
-        _t("provide_info", [AWAITING_APPLICANT], IN_PROGRESS, [OWNER], emits="case.info_provided"),
+        _t("provide_info", [AWAITING_APPLICANT], IN_PROGRESS, [OWNER], emits="case.info_provided", needs_reason=True),
         _t("issue_opinion", [IN_PROGRESS], OPINION_ISSUED, [ASSIGNEE], emits="case.opinion_issued"),
         _t("close", [OPINION_ISSUED], CLOSED, [OWNER, COORDINATOR], emits="case.closed"),
         _t("withdraw", _BEFORE_OPINION, WITHDRAWN, [OWNER], emits="case.withdrawn"),

@@ -26,7 +26,13 @@ DEAD_LETTERS = Exchange("rpa.dlx", type="direct", durable=True)
 #: work on an event.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "routing": ("case.submitted", "case.declined", "case.reopened", "expert.unavailable", "experts.import_requested"),
-    "notify": ("case.assigned", "case.awaiting_expert"),
+    "notify": (
+        "case.assigned",
+        "case.awaiting_expert",
+        "case.info_requested",
+        "case.info_provided",
+        "case.opinion_issued",
+    ),
 }
 
 

@@ -169,6 +169,9 @@ class Case(Base):
     assigned_expert: Mapped[User | None] = relationship(foreign_keys=[assigned_expert_id])
     shadow_expert: Mapped[User | None] = relationship(foreign_keys=[shadow_expert_id])
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+    messages: Mapped[list[CaseMessage]] = relationship(order_by="CaseMessage.id")
+    opinion: Mapped[Opinion | None] = relationship(uselist=False)
+    rating: Mapped[Rating | None] = relationship(uselist=False)
     evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.id")
 
     __table_args__ = (Index("ix_cases_expert_status", "assigned_expert_id", "status"),)
@@ -206,8 +209,11 @@ class Evidence(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: evidence (with the submission) | answer (the enterprise's, to a request) | document (the expert's)
+    kind: Mapped[str] = mapped_column(String(12), default="evidence", server_default="evidence")
 
     case: Mapped[Case] = relationship(back_populates="evidence")
+    uploader: Mapped[User] = relationship()
 
 
 class OutboxMessage(Base):
@@ -304,3 +310,60 @@ class ExpertImport(Base):
     errors: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class CaseMessage(Base):
+    """What the expert and the enterprise write to each other on a case (requests and answers)."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(12))  # request | answer
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
+class Opinion(Base):
+    """The expert's opinion: its fields as ``workstation.opinions`` checked them, kept as issued."""
+
+    __tablename__ = "opinions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    service: Mapped[str] = mapped_column(String(30))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    expert: Mapped[User] = relationship()
+
+
+class Rating(Base):
+    """The enterprise's satisfaction with a closed case: one per case."""
+
+    __tablename__ = "ratings"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccessLog(Base):
+    """Who looked at a confidential case, or downloaded one of its files, and when."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(12))  # view | download
+    target: Mapped[str] = mapped_column(String(80), default="")  # what: a page, an API call, a file's hash
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()

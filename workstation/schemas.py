@@ -199,11 +199,37 @@ class CaseSchema(Schema):
     key_dates = fields.Dict(keys=fields.String(), values=fields.String())
     assigned_expert = fields.Nested(PersonSchema, allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema))
-    # Statutory and SLA deadlines come with the deadlines module (early-warning issue).
-    deadlines = fields.Function(lambda _case: [], metadata={"type": "array", "items": {"type": "object"}})
+    deadlines = fields.Function(
+        lambda case: deadlines_json(case),
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "legal periods (from key_dates) and service-level deadlines, soonest first",
+        },
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+def deadlines_json(case: Any) -> list[dict[str, Any]]:
+    from workstation.cases import deadlines_for
+
+    return [
+        {
+            "code": d.code,
+            "kind": d.kind,
+            "due": d.due.isoformat(),
+            "due_at": d.due_at.isoformat(),
+            "label": d.label,
+            "basis": d.basis,
+            "running": d.running,
+            "breached": d.breached,
+            "paused": d.paused,
+            "provisional": d.provisional,
+        }
+        for d in deadlines_for(case)
+    ]
 
 
 class EventSchema(Schema):

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
 from workstation.auth import UserError, user_for_token
-from workstation.cases import detail_for, find_visible_case, transition, visible_cases
+from workstation.cases import detail_for, find_visible_case, record_access, transition
 from workstation.intake import IntakeError, accept_submission
 from workstation.models import Case, ExpertImport, ExpertProfile, User
 from workstation.openapi import openapi_document
@@ -114,9 +114,12 @@ def create_case():  # noqa: ANN201
 @bp.get("/cases/<reference>")
 @token_required
 def get_case(reference: str):  # noqa: ANN201
-    case = find_visible_case(get_db(), g.api_user, reference)
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference)
     if case is None:
         return error(404, "No such case.")
+    record_access(session, case, g.api_user, "view", "api")
+    session.commit()
     return jsonify(case_to_dict(case))
 
 
@@ -168,20 +171,19 @@ def case_transition(reference: str):  # noqa: ANN201
 @bp.get("/queue")
 @token_required
 def queue():  # noqa: ANN201
+    """The expert's active cases, soonest running deadline first; ``?status=`` and ``?right_type=``."""
+    from workstation.blueprints.queue import expert_queue
+
     user: User = g.api_user
     if user.role != "expert":
         return error(403, "The queue is for experts.")
-    cases = (
-        get_db()
-        .scalars(
-            visible_cases(user).where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT)).order_by(Case.created_at.desc())
-        )
-        .all()
-    )
-    return jsonify(
-        needs_action=sum(1 for c in cases if c.status == lifecycle.ASSIGNED),
-        cases=[{k: v for k, v in case_to_dict(c).items() if k != "description"} for c in cases],
-    )
+    rows = expert_queue(user, request.args.get("status"), request.args.get("right_type"))
+    cases = []
+    for row in rows:
+        data = {k: v for k, v in case_to_dict(row["case"]).items() if k != "description"}
+        data["needs_action"] = row["needs_action"]
+        cases.append(data)
+    return jsonify(needs_action=sum(r["needs_action"] for r in rows), cases=cases)
 
 
 # --- the expert pool (coordinators) -----------------------------------------------------------

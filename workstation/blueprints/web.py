@@ -1,18 +1,31 @@
-"""Server-rendered pages: login, the intake form and the case status page."""
+"""Server-rendered pages: login, the intake form, the case page and what each side does on it."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
 
-from workstation import login_manager
+from workstation import lifecycle, login_manager
 from workstation.auth import check_password, find_user
-from workstation.cases import find_visible_case, visible_cases
-from workstation.intake import IntakeError, accept_submission
-from workstation.models import Case, User
+from workstation.cases import (
+    attach_files,
+    available_actions,
+    deadlines_for,
+    detail_for,
+    find_visible_case,
+    record_access,
+    transition,
+    visible_cases,
+)
+from workstation.evidence import path_of
+from workstation.i18n import translate
+from workstation.intake import IntakeError, accept_submission, store_uploads
+from workstation.models import AccessLog, Case, Evidence, ExpertProfile, Rating, User
 from workstation.schemas import (
     LANGUAGES,
     RIGHT_KINDS,
@@ -23,6 +36,7 @@ from workstation.schemas import (
     case_errors_to_form,
     form_to_case_input,
 )
+from workstation.timeline import describe
 from workstation.web_support import get_config, get_db
 
 bp = Blueprint("web", __name__)
@@ -110,7 +124,170 @@ def new_case():  # noqa: ANN201
 @bp.get("/cases/<reference>")
 @login_required
 def case_page(reference: str):  # noqa: ANN201
-    case = find_visible_case(get_db(), current_user, reference)
+    session = get_db()
+    case = find_visible_case(session, current_user, reference)
     if case is None:
         abort(404)
-    return render_template("case_status.html", case=case)
+    record_access(session, case, current_user, "view", "page")
+    session.commit()
+    names = dict(session.execute(select(User.id, User.name).where(User.role == "expert")).all())
+    timeline = [
+        (e, describe(e.action, e.actor.name if e.actor else None, detail_for(e, current_user) | _named(e), names))
+        for e in case.events
+    ]
+    coordinator = current_user.role == "coordinator"
+    experts = []
+    if coordinator:
+        experts = session.execute(
+            select(User.id, User.name, ExpertProfile.active_cases, ExpertProfile.capacity)
+            .join(ExpertProfile, ExpertProfile.user_id == User.id)
+            .where(User.is_active.is_(True), ExpertProfile.is_trainee.is_(False))
+            .order_by(User.name)
+        ).all()
+    access_log = (
+        session.scalars(select(AccessLog).where(AccessLog.case_id == case.id).order_by(AccessLog.id.desc()).limit(200))
+        if coordinator and case.confidential
+        else []
+    )
+    return render_template(
+        "case_status.html",
+        case=case,
+        timeline=timeline,
+        actions=available_actions(case, current_user),
+        deadlines=deadlines_for(case),
+        experts=experts,
+        access_log=access_log,
+        may_rate=case.status == lifecycle.CLOSED and case.enterprise_id == current_user.id and case.rating is None,
+        may_upload=case.assigned_expert_id == current_user.id and case.status in lifecycle.ACTIVE_FOR_EXPERT,
+        may_issue=case.assigned_expert_id == current_user.id and case.status == lifecycle.IN_PROGRESS,
+    )
+
+
+def _named(event) -> dict:  # noqa: ANN001
+    """Who the event put on the case is part of what everyone sees (the reasons are not)."""
+    return {"expert_id": event.detail["expert_id"]} if "expert_id" in event.detail else {}
+
+
+#: What the page says after each action.
+_DONE = {
+    "accept": _l("You accepted the case."),
+    "decline": _l("You declined the case; it goes to another expert."),
+    "start": _l("Work on the case has started."),
+    "request_info": _l("Your request was sent to the enterprise."),
+    "provide_info": _l("Your answer was sent to the expert."),
+    "close": _l("The case is closed."),
+    "withdraw": _l("The case was withdrawn."),
+    "reopen": _l("The case was reopened."),
+    "reassign": _l("The case was reassigned."),
+}
+_REFUSED = {
+    "forbidden": _l("You may not do this on this case."),
+    "conflict": _l("The case has moved on; this is no longer possible."),
+    "invalid": _l("Please give a reason."),
+    "unknown": _l("Unknown action."),
+}
+
+
+@bp.post("/cases/<reference>/actions")
+@login_required
+def case_action(reference: str):  # noqa: ANN201
+    session = get_db()
+    action = request.form.get("action", "")
+    case = find_visible_case(session, current_user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        abort(404)
+    expert_id = request.form.get("expert_id", type=int)
+    try:
+        if action not in lifecycle.USER_ACTIONS:
+            raise lifecycle.TransitionError("unknown", action)
+        if action == "reassign" and not _is_active_expert(expert_id):
+            raise lifecycle.TransitionError("invalid", "expert")
+        files = store_uploads(get_config(), request.files.getlist("files"), "files") if action == "provide_info" else []
+        transition(session, case, action, current_user, reason=request.form.get("reason"), expert_id=expert_id)
+        attach_files(session, case, current_user, files, "answer")
+        session.commit()
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        flash(_("Choose an active expert.") if err.message == "expert" else str(_REFUSED[err.code]))
+        return redirect(url_for("web.case_page", reference=reference)), 303
+    except IntakeError as err:
+        session.rollback()
+        flash(" ".join(translate(m, _) for messages in err.errors.values() for m in messages))
+        return redirect(url_for("web.case_page", reference=reference)), 303
+    flash(str(_DONE[action]))
+    if action == "decline":  # no longer theirs to see
+        return redirect(url_for("queue.queue")), 303
+    return redirect(url_for("web.case_page", reference=reference)), 303
+
+
+def _is_active_expert(expert_id: int | None) -> bool:
+    user = get_db().get(User, expert_id) if expert_id else None
+    return bool(user and user.is_active and user.expert and not user.expert.is_trainee)
+
+
+@bp.post("/cases/<reference>/documents")
+@login_required
+def upload_documents(reference: str):  # noqa: ANN201
+    """The assigned expert's working documents, kept with the case like evidence (by hash)."""
+    session = get_db()
+    case = find_visible_case(session, current_user, reference)
+    if case is None:
+        abort(404)
+    if case.assigned_expert_id != current_user.id or case.status not in lifecycle.ACTIVE_FOR_EXPERT:
+        abort(403)
+    try:
+        files = store_uploads(get_config(), request.files.getlist("files"), "files")
+    except IntakeError as err:
+        flash(" ".join(translate(m, _) for messages in err.errors.values() for m in messages))
+        return redirect(url_for("web.case_page", reference=reference)), 303
+    attach_files(session, case, current_user, files, "document")
+    session.commit()
+    flash(_("%(n)d document(s) added.", n=len(files)))
+    return redirect(url_for("web.case_page", reference=reference)), 303
+
+
+@bp.get("/cases/<reference>/files/<sha256>")
+@login_required
+def download(reference: str, sha256: str):  # noqa: ANN201
+    """A file of a case, to those who may see the case; a confidential case's downloads are logged."""
+    session = get_db()
+    case = find_visible_case(session, current_user, reference)
+    item = (
+        session.scalar(select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256).limit(1))
+        if case
+        else None
+    )
+    if item is None:
+        abort(404)
+    path = path_of(get_config().evidence_dir, item.sha256)
+    if not path.is_file():
+        abort(404)  # recorded but not on this disk (a restore without the files): nothing to send
+    record_access(session, case, current_user, "download", sha256)
+    session.commit()
+    return send_file(
+        path,
+        mimetype=item.content_type,
+        as_attachment=True,
+        download_name=item.filename,
+    )
+
+
+@bp.post("/cases/<reference>/rating")
+@login_required
+def rate(reference: str):  # noqa: ANN201
+    session = get_db()
+    case = find_visible_case(session, current_user, reference)
+    if case is None:
+        abort(404)
+    if case.enterprise_id != current_user.id or case.status != lifecycle.CLOSED or case.rating is not None:
+        abort(403)
+    score = request.form.get("score", type=int)
+    comment = request.form.get("comment", "").strip()
+    if score not in range(1, 6) or len(comment) > 2000:
+        flash(_("Choose a rating from 1 to 5 (a comment is up to 2000 characters)."))
+        return redirect(url_for("web.case_page", reference=reference)), 303
+    session.add(Rating(case_id=case.id, score=score, comment=comment, rated_by=current_user.id))
+    session.commit()
+    flash(_("Thank you for your rating."))
+    return redirect(url_for("web.case_page", reference=reference)), 303

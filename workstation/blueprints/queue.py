@@ -1,0 +1,60 @@
+"""The experts' queue: the cases assigned to them, soonest deadline first, with filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from workstation import lifecycle
+from workstation.cases import deadlines_for, next_deadline, visible_cases
+from workstation.models import Case, User
+from workstation.schemas import RIGHT_TYPES
+from workstation.web_support import get_db
+
+bp = Blueprint("queue", __name__)
+
+#: What an expert must do something about: accept or decline, start, write the opinion.
+NEEDS_ACTION = (lifecycle.ASSIGNED, lifecycle.ACCEPTED, lifecycle.IN_PROGRESS)
+
+
+def expert_queue(user: User, status: str | None = None, right_type: str | None = None) -> list[dict[str, Any]]:
+    """The expert's active cases (and shadowed ones, for trainees), soonest running deadline first."""
+    query = visible_cases(user).where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT)).options(selectinload(Case.events))
+    if status in lifecycle.ACTIVE_FOR_EXPERT:
+        query = query.where(Case.status == status)
+    if right_type in RIGHT_TYPES:
+        query = query.where(Case.right_type == right_type)
+    rows = []
+    for case in get_db().scalars(query):
+        deadline = next_deadline(deadlines_for(case))
+        rows.append(
+            {
+                "case": case,
+                "deadline": deadline,
+                "mine": case.assigned_expert_id == user.id,
+                "needs_action": case.assigned_expert_id == user.id and case.status in NEEDS_ACTION,
+            }
+        )
+    rows.sort(key=lambda r: (r["deadline"] is None, r["deadline"].due_at.timestamp() if r["deadline"] else 0))
+    return rows
+
+
+@bp.get("/queue")
+@login_required
+def queue():  # noqa: ANN201
+    if current_user.role != "expert":
+        abort(403)
+    status, right_type = request.args.get("status") or None, request.args.get("right_type") or None
+    rows = expert_queue(current_user, status, right_type)
+    return render_template(
+        "queue.html",
+        rows=rows,
+        needs_action=sum(r["needs_action"] for r in rows),
+        statuses=lifecycle.ACTIVE_FOR_EXPERT,
+        right_types=RIGHT_TYPES,
+        status=status or "",
+        right_type=right_type or "",
+    )

@@ -1,0 +1,650 @@
+"""The expert's opinion, in the form that fits the service the enterprise asked for. Pure: plain data
+in, a JSON-able body out; no database, no Flask.
+
+Each service has a marshmallow schema (``OPINION_SCHEMAS``) and a list of its fields in display
+order (``OPINION_FIELDS``) from which the form and the printable page are rendered. Every opinion
+has a summary. ``load_opinion`` validates and returns the body to store. A compensation estimate
+runs the calculator (``workstation.compensation``) once, when the opinion is issued, and keeps its
+result in the body (the law cited, the amounts as strings, the working in Chinese and English), so
+a stored opinion is never recomputed and reads the same however the calculator changes later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+
+from workstation import compensation
+from workstation.compensation import LICENCE, LOSS, METHODS, PROFIT, STATUTORY, CompensationError, CompensationInput
+from workstation.i18n import N_, Message
+
+MAX_SUMMARY = 2_000
+MAX_SHORT = 500
+MAX_TEXT = 5_000
+MAX_LONG = 20_000
+#: one trillion yuan: far above any award, low enough that a slip of the keyboard is caught
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_MULTIPLE = Decimal(100)
+
+CONCLUSIONS = ("likely", "unlikely", "needs_evidence")
+ROUTES = (
+    "civil_litigation",
+    "administrative_complaint",
+    "platform_takedown",
+    "customs_protection",
+    "warning_letter",
+    "negotiation",
+    "mediation",
+    "arbitration",
+    "criminal_complaint",
+)
+RISK_LEVELS = ("low", "medium", "high")
+
+# Custom messages (English, translated where they are shown).
+BLANK = N_("Must not be blank.")
+CHOOSE = N_("Choose one of the options.")
+AMOUNT = N_("Enter an amount.")
+NEGATIVE = N_("Must not be negative.")
+TOO_LARGE = N_("Enter an amount of at most one trillion yuan.")
+MULTIPLE = N_("Enter a multiple, such as 2 or 2.5.")
+MULTIPLE_TOO_LARGE = N_("Enter a multiple of at most 100.")
+DATE = N_("Enter a date as YYYY-MM-DD.")
+ONLY_STATUTORY = N_("Only used with statutory damages: leave it blank.")
+ONLY_LICENCE = N_("Only used with the licence-fee method: leave it blank.")
+ONLY_WILFUL = N_("Only used for wilful infringement with serious circumstances: leave it blank.")
+
+# --- the fields, in display order -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpinionField:
+    """One field of an opinion, for the form and the printable page.
+
+    ``kind``: ``line`` (one line of text), ``text`` (paragraphs), ``choice`` (one code),
+    ``choices`` (a list of codes), ``date``, ``money`` (yuan), ``multiple`` or ``boolean``.
+    ``label``, ``hint``, ``group`` and the choices' names are English, marked for the catalog:
+    templates show them through ``_()``.
+    """
+
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = False
+    max_length: int | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+    hint: str = ""
+    group: str = ""
+    #: shown on the printed opinion when the field was left blank (else the field is not shown)
+    if_blank: str = ""
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(code for code, _name in self.choices)
+
+    def choice_label(self, code: str) -> str:
+        """The English name of ``code`` (the code itself if unknown)."""
+        return dict(self.choices).get(code, code)
+
+
+SUMMARY = OpinionField(
+    "summary",
+    N_("Summary"),
+    required=True,
+    max_length=MAX_SUMMARY,
+    hint=N_("A few sentences the enterprise reads first; it is also sent in the email."),
+)
+
+CONCLUSION_NAMES = (
+    ("likely", N_("Infringement is likely")),
+    ("unlikely", N_("Infringement is unlikely")),
+    ("needs_evidence", N_("Further evidence is needed")),
+)
+METHOD_NAMES = (
+    (LOSS, N_("The rights holder's actual loss")),
+    (PROFIT, N_("The infringer's profit from the infringement")),
+    (LICENCE, N_("A multiple of the licence fee")),
+    (STATUTORY, N_("Statutory damages")),
+)
+ROUTE_NAMES = (
+    ("civil_litigation", N_("Civil litigation")),
+    ("administrative_complaint", N_("Complaint to the administrative authority")),
+    ("platform_takedown", N_("Takedown notice to the e-commerce platform")),
+    ("customs_protection", N_("Customs protection")),
+    ("warning_letter", N_("Lawyer's warning letter")),
+    ("negotiation", N_("Negotiated settlement")),
+    ("mediation", N_("Mediation")),
+    ("arbitration", N_("Arbitration")),
+    ("criminal_complaint", N_("Criminal complaint to the police")),
+)
+RISK_LEVEL_NAMES = (
+    ("low", N_("Low risk")),
+    ("medium", N_("Medium risk")),
+    ("high", N_("High risk")),
+)
+
+_PERIOD = N_("Infringement period")
+_AMOUNTS = N_("Amounts")
+_PUNITIVE = N_("Punitive damages")
+
+OPINION_FIELDS: dict[str, tuple[OpinionField, ...]] = {
+    "infringement_judgment": (
+        SUMMARY,
+        OpinionField("rights_relied_on", N_("Rights relied on"), required=True, max_length=MAX_TEXT),
+        OpinionField("accused_subject", N_("Accused product or sign"), required=True, max_length=MAX_TEXT),
+        OpinionField(
+            "comparison",
+            N_("Comparison"),
+            required=True,
+            max_length=MAX_LONG,
+            hint=N_("Feature by feature, or mark against sign, with the evidence relied on."),
+        ),
+        OpinionField("conclusion", N_("Conclusion"), "choice", required=True, choices=CONCLUSION_NAMES),
+        OpinionField("next_steps", N_("Recommended next steps"), required=True, max_length=MAX_TEXT),
+    ),
+    "compensation_estimate": (
+        SUMMARY,
+        OpinionField("method", N_("Method of calculation"), "choice", required=True, choices=METHOD_NAMES),
+        OpinionField("infringement_start", N_("Infringement began on"), "date", required=True, group=_PERIOD),
+        OpinionField(
+            "infringement_end",
+            N_("Infringement ended on"),
+            "date",
+            hint=N_("Leave blank if the infringement is still going on."),
+            group=_PERIOD,
+            if_blank=N_("Still going on"),
+        ),
+        OpinionField(
+            "loss",
+            N_("Rights holder's actual loss (yuan)"),
+            "money",
+            hint=N_("Fill in only the amounts that can be determined: the law ranks the methods."),
+            group=_AMOUNTS,
+        ),
+        OpinionField("profit", N_("Infringer's profit (yuan)"), "money", group=_AMOUNTS),
+        OpinionField("licence_fee", N_("Licence fee (yuan)"), "money", group=_AMOUNTS),
+        OpinionField(
+            "licence_multiple",
+            N_("Multiple of the licence fee"),
+            "multiple",
+            hint=N_("Patents and trademarks: a reasonable multiple, at least 1."),
+            group=_AMOUNTS,
+        ),
+        OpinionField(
+            "statutory_amount",
+            N_("Proposed statutory damages (yuan)"),
+            "money",
+            hint=N_("Leave blank to show the whole statutory range."),
+            group=_AMOUNTS,
+        ),
+        OpinionField(
+            "reasonable_expenses",
+            N_("Reasonable expenses for stopping the infringement (yuan)"),
+            "money",
+            hint=N_("Notarisation, investigation and lawyers' fees; added on top of the damages."),
+            group=_AMOUNTS,
+        ),
+        OpinionField(
+            "wilful_serious",
+            N_("Wilful infringement with serious circumstances"),
+            "boolean",
+            group=_PUNITIVE,
+        ),
+        OpinionField(
+            "punitive_multiple",
+            N_("Punitive multiple"),
+            "multiple",
+            hint=N_("Leave blank to show the whole range the law allows."),
+            group=_PUNITIVE,
+        ),
+        OpinionField(
+            "punitive_base",
+            N_("Part of the base from conduct after punitive damages came into force (yuan)"),
+            "money",
+            hint=N_("Needed only when the infringement began before punitive damages existed for the right."),
+            group=_PUNITIVE,
+        ),
+        OpinionField("comments", N_("The expert's comments"), max_length=MAX_TEXT),
+    ),
+    "litigation_advice": (
+        SUMMARY,
+        OpinionField("options_considered", N_("Options considered"), "choices", required=True, choices=ROUTE_NAMES),
+        OpinionField("options_analysis", N_("Analysis of the options"), max_length=MAX_LONG),
+        OpinionField("recommended_route", N_("Recommended route"), required=True, max_length=MAX_TEXT),
+        OpinionField(
+            "evidence_to_secure",
+            N_("Evidence to secure"),
+            required=True,
+            max_length=MAX_TEXT,
+            hint=N_("For example notarised purchases, web page preservation, or an application to preserve evidence."),
+        ),
+        OpinionField("risks", N_("Risks"), required=True, max_length=MAX_TEXT),
+        OpinionField("estimated_cost", N_("Estimated cost"), "line", max_length=MAX_SHORT),
+        OpinionField("estimated_time", N_("Estimated time"), "line", max_length=MAX_SHORT),
+    ),
+    "consultation": (
+        SUMMARY,
+        OpinionField("question", N_("The question as understood"), required=True, max_length=MAX_TEXT),
+        OpinionField("answer", N_("Answer to the question"), required=True, max_length=MAX_LONG),
+    ),
+    "risk_warning": (
+        SUMMARY,
+        OpinionField("risks_identified", N_("Risks identified"), required=True, max_length=MAX_LONG),
+        OpinionField("risk_level", N_("Risk level"), "choice", required=True, choices=RISK_LEVEL_NAMES),
+        OpinionField("measures", N_("Recommended measures"), required=True, max_length=MAX_TEXT),
+    ),
+}
+
+
+# --- the schemas ------------------------------------------------------------------------------
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError(BLANK)
+
+
+def _text(max_length: int, required: bool = False) -> fields.String:
+    length = validate.Length(max=max_length)
+    return fields.String(required=required, validate=[length, _not_blank] if required else length)
+
+
+def _choice(codes: tuple[str, ...], required: bool = True) -> fields.String:
+    return fields.String(required=required, validate=validate.OneOf(codes, error=CHOOSE))
+
+
+def _money() -> fields.Decimal:
+    return fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        error_messages={"invalid": AMOUNT, "special": AMOUNT, "too_large": TOO_LARGE},
+        validate=[validate.Range(min=0, error=NEGATIVE), validate.Range(max=MAX_AMOUNT, error=TOO_LARGE)],
+    )
+
+
+def _multiple() -> fields.Decimal:
+    return fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        error_messages={"invalid": MULTIPLE, "special": MULTIPLE, "too_large": MULTIPLE_TOO_LARGE},
+        validate=[validate.Range(min=0, error=NEGATIVE), validate.Range(max=MAX_MULTIPLE, error=MULTIPLE_TOO_LARGE)],
+    )
+
+
+class OpinionSchema(Schema):
+    """What every opinion has; unknown fields are an error. Text is trimmed (line ends made ``\\n``);
+    a required text that is only blanks is an error, an optional one is left out."""
+
+    class Meta:
+        unknown = RAISE
+
+    summary = _text(MAX_SUMMARY, required=True)
+
+    @pre_load
+    def _line_ends(self, data: Any, **_kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {k: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v for k, v in data.items()}
+
+    @post_load
+    def _trim(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        for name, field in self.fields.items():
+            if type(field) is fields.String and isinstance(data.get(name), str):
+                data[name] = data[name].strip()
+                if not data[name] and not field.required:
+                    del data[name]
+        return data
+
+
+class InfringementJudgmentSchema(OpinionSchema):
+    rights_relied_on = _text(MAX_TEXT, required=True)
+    accused_subject = _text(MAX_TEXT, required=True)
+    comparison = _text(MAX_LONG, required=True)
+    conclusion = _choice(CONCLUSIONS)
+    next_steps = _text(MAX_TEXT, required=True)
+
+
+class CompensationEstimateSchema(OpinionSchema):
+    """The calculator's input (the right type comes from the case) and the expert's comments."""
+
+    method = _choice(METHODS)
+    infringement_start = fields.Date(required=True, error_messages={"invalid": DATE})
+    infringement_end = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": DATE})
+    loss = _money()
+    profit = _money()
+    licence_fee = _money()
+    licence_multiple = _multiple()
+    statutory_amount = _money()
+    reasonable_expenses = _money()
+    wilful_serious = fields.Boolean(load_default=False, error_messages={"invalid": N_("Not a valid boolean.")})
+    punitive_multiple = _multiple()
+    punitive_base = _money()
+    comments = _text(MAX_TEXT)
+
+    @validates_schema
+    def _only_what_the_method_uses(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # The calculator ignores these when the method does not use them; an opinion that showed
+        # them would mislead its reader, so they are refused instead.
+        errors: dict[str, list[str]] = {}
+        method = data.get("method")
+        if data.get("statutory_amount") is not None and method != STATUTORY:
+            errors["statutory_amount"] = [ONLY_STATUTORY]
+        if data.get("licence_multiple") is not None and method != LICENCE:
+            errors["licence_multiple"] = [ONLY_LICENCE]
+        if data.get("punitive_base") is not None and not data.get("wilful_serious"):
+            errors["punitive_base"] = [ONLY_WILFUL]
+        if errors:
+            raise ValidationError(errors)
+
+
+class LitigationAdviceSchema(OpinionSchema):
+    options_considered = fields.List(
+        _choice(ROUTES),
+        required=True,
+        validate=validate.Length(min=1, error=N_("Choose at least one option.")),
+    )
+    options_analysis = _text(MAX_LONG)
+    recommended_route = _text(MAX_TEXT, required=True)
+    evidence_to_secure = _text(MAX_TEXT, required=True)
+    risks = _text(MAX_TEXT, required=True)
+    estimated_cost = _text(MAX_SHORT)
+    estimated_time = _text(MAX_SHORT)
+
+    @post_load
+    def _distinct_options(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        data["options_considered"] = list(dict.fromkeys(data["options_considered"]))
+        return data
+
+
+class ConsultationSchema(OpinionSchema):
+    question = _text(MAX_TEXT, required=True)
+    answer = _text(MAX_LONG, required=True)
+
+
+class RiskWarningSchema(OpinionSchema):
+    risks_identified = _text(MAX_LONG, required=True)
+    risk_level = _choice(RISK_LEVELS)
+    measures = _text(MAX_TEXT, required=True)
+
+
+OPINION_SCHEMAS: dict[str, type[Schema]] = {
+    "infringement_judgment": InfringementJudgmentSchema,
+    "compensation_estimate": CompensationEstimateSchema,
+    "litigation_advice": LitigationAdviceSchema,
+    "consultation": ConsultationSchema,
+    "risk_warning": RiskWarningSchema,
+}
+
+
+# --- the form ---------------------------------------------------------------------------------
+
+_MONEY_NOISE = re.compile(r"[\s,，¥￥]|元$")
+
+
+def form_to_opinion_input(service: str, form: Any) -> dict[str, Any]:
+    """Shape the flat opinion form (a werkzeug ``MultiDict``; a plain dict works too) into the
+    schema's input. Empty fields are left out, so a missing required one is reported as missing;
+    fields not in the service's form (the CSRF token) are not passed on. Amounts lose the
+    thousands separators and the currency sign a person may type (``¥200,000``)."""
+    data: dict[str, Any] = {}
+    for spec in _fields_of(service):
+        if spec.kind == "choices":
+            values = form.getlist(spec.name) if hasattr(form, "getlist") else form.get(spec.name, [])
+            values = [values] if isinstance(values, str) else list(values)
+            chosen = [v for v in values if v != ""]
+            if chosen:
+                data[spec.name] = chosen
+            continue
+        value = form.get(spec.name, "")
+        if not isinstance(value, str):
+            value = "" if value is None else str(value)
+        if spec.kind in ("money", "multiple"):
+            value = _MONEY_NOISE.sub("", value.strip())
+        elif spec.kind != "text":
+            value = value.strip()
+        if value.strip() != "":
+            data[spec.name] = value
+    return data
+
+
+def opinion_errors_to_form(errors: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The schema's errors keyed by the form's field names (a list's item errors under the list)."""
+    flat: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        if isinstance(messages, Mapping):
+            for item in messages.values():
+                flat.setdefault(name, []).extend(item if isinstance(item, list) else [item])
+        else:
+            flat.setdefault(name, []).extend(messages if isinstance(messages, list) else [messages])
+    for name, messages in flat.items():
+        flat[name] = list(dict.fromkeys(messages))
+    return flat
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def load_opinion(service: str, data: Mapping[str, Any], right_type: str, today: date | None = None) -> dict[str, Any]:
+    """Validate ``data`` for ``service`` and return the JSON-able body to store.
+
+    Raises ``ValidationError`` with messages keyed by field (errors that belong to no field under
+    ``_schema``). For a compensation estimate the calculator runs here, for the case's
+    ``right_type``, and its result is kept in the body under ``result``.
+    """
+    loaded = OPINION_SCHEMAS[_check_service(service)]().load(data)
+    if service == "compensation_estimate":
+        return _compensation_body(loaded, right_type, today)
+    return {k: _jsonable(v) for k, v in loaded.items()}
+
+
+def _check_service(service: str) -> str:
+    if service not in OPINION_SCHEMAS:
+        raise ValueError(f"unknown service {service!r}")
+    return service
+
+
+def _fields_of(service: str) -> tuple[OpinionField, ...]:
+    return OPINION_FIELDS[_check_service(service)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+_INPUT_FIELDS = (
+    "infringement_end",
+    "loss",
+    "profit",
+    "licence_fee",
+    "licence_multiple",
+    "statutory_amount",
+    "wilful_serious",
+    "punitive_multiple",
+    "punitive_base",
+)
+
+
+def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | None) -> dict[str, Any]:
+    inp = CompensationInput(
+        right_type=right_type,
+        method=loaded["method"],
+        infringement_start=loaded["infringement_start"],
+        reasonable_expenses=loaded.get("reasonable_expenses") or Decimal(0),
+        **{name: loaded.get(name) for name in _INPUT_FIELDS if name in loaded},
+    )
+    try:
+        est = compensation.estimate(inp, today)
+    except CompensationError as err:
+        field = err.field if err.field in CompensationEstimateSchema().fields else "_schema"
+        raise ValidationError({field: [calculator_message(err.message)]}) from None
+    body = {k: _jsonable(v) for k, v in loaded.items() if v is not None}
+    body["result"] = {
+        "right_type": right_type,
+        "method": est.method,
+        "law": {
+            "key": est.law.key,
+            "article": est.law.article,
+            "effective": est.law.effective.isoformat(),
+            "zh": est.law.cite("zh"),
+            "en": est.law.cite("en"),
+        },
+        "low": str(est.low),
+        "high": str(est.high),
+        "amount": None if est.amount is None else str(est.amount),
+        "base": None if est.base is None else str(est.base),
+        "expenses": str(est.expenses),
+        "total": {"zh": _total(est.low, est.high, "zh"), "en": _total(est.low, est.high, "en")},
+        "working": {"zh": compensation.render_working(est, "zh"), "en": compensation.render_working(est, "en")},
+        "calculated_on": (today or date.today()).isoformat(),
+    }
+    return body
+
+
+def format_money(amount: Decimal | str, language: str) -> str:
+    """``人民币200,000.00元`` or ``¥200,000.00``, as the calculator's working writes amounts."""
+    text = f"{Decimal(amount).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+    return f"人民币{text}元" if language == "zh" else f"¥{text}"
+
+
+def _total(low: Decimal, high: Decimal, language: str) -> str:
+    if low == high:
+        return format_money(low, language)
+    joiner = "至" if language == "zh" else " to "
+    return f"{format_money(low, language)}{joiner}{format_money(high, language)}"
+
+
+# The calculator's messages are English; these make them translatable where they are shown.
+CALCULATOR_MESSAGES = (
+    N_("Enter an amount."),
+    N_("Must not be negative."),
+    N_("Required for this method."),
+    N_("The infringement cannot start in the future."),
+    N_("The infringement cannot end before it starts."),
+    N_("The end date is in the future; leave it blank if ongoing."),
+    N_("A punitive multiple needs a finding of wilful infringement with serious circumstances."),
+    N_("No punitive multiple is modelled for other rights: it comes from the right's own statute."),
+    N_(
+        "Statutory damages cannot be multiplied: the punitive base is the loss, the profit or the licence-fee "
+        "multiple (SPC Interpretation on punitive damages, Fa Shi [2021] No. 4, art. 5)."
+    ),
+    N_("A reasonable multiple of the licence fee is at least 1."),
+    N_("Cannot exceed the base."),
+)
+
+_CALCULATOR_PATTERNS = (
+    (
+        re.compile(r"Must be between (?P<min>\S+) and (?P<max>\S+) under (?P<law>.+)\."),
+        N_("Must be between %(min)s and %(max)s under %(law)s."),
+    ),
+    (re.compile(r"(?P<law>.+) provides no (?P<method>.+) method\."), N_("%(law)s provides no %(method)s method.")),
+    (
+        re.compile(
+            r"Under (?P<law>.+) the (?P<earlier>.+) comes before the (?P<method>.+): "
+            r"use it, or leave it blank if it cannot be determined\."
+        ),
+        N_(
+            "Under %(law)s the %(earlier)s comes before the %(method)s: use it, or leave it blank if it cannot be "
+            "determined."
+        ),
+    ),
+    (
+        re.compile(r"(?P<law>.+) \(applicable to this infringement period\) provides no punitive damages\."),
+        N_("%(law)s (applicable to this infringement period) provides no punitive damages."),
+    ),
+    (
+        re.compile(r"(?P<law>.+) refers to the licence fee itself, not a multiple of it\."),
+        N_("%(law)s refers to the licence fee itself, not a multiple of it."),
+    ),
+    (
+        re.compile(
+            r"The infringement began before punitive damages existed \((?P<date>[\d-]+)\): state the part of the "
+            r"base that comes from conduct on or after that date\."
+        ),
+        N_(
+            "The infringement began before punitive damages existed (%(date)s): state the part of the base that "
+            "comes from conduct on or after that date."
+        ),
+    ),
+    (
+        re.compile(
+            r"The calculator's rules for this right start on (?P<date>[\d-]+); "
+            r"earlier infringement needs the law of its time\."
+        ),
+        N_("The calculator's rules for this right start on %(date)s; earlier infringement needs the law of its time."),
+    ),
+)
+
+
+def calculator_message(message: str) -> str:
+    """A calculator message as a ``Message`` the pages translate (the same English for the API)."""
+    for pattern, template in _CALCULATOR_PATTERNS:
+        if match := pattern.fullmatch(message):
+            return Message(template, **match.groupdict())
+    return message
+
+
+# --- helpers for the views --------------------------------------------------------------------
+
+
+def statutory_hints(right_type: str, language: str = "zh") -> list[str]:
+    """For the compensation form: each text of the damages law for ``right_type``, newest first,
+    with the period it governs, its statutory range and its punitive multiple (zh or en)."""
+    family = "trademark" if right_type == "geographical_indication" else right_type
+    rules = compensation.RULES.get(family, ())
+    zh = language == "zh"
+    lines = []
+    for rule in reversed(rules):
+        rest = []
+        if zh:
+            if rule.statutory:
+                low, high = rule.statutory
+                span = f"{format_money(low, 'zh')}以上" if low else ""
+                rest.append(f"法定赔偿{span}{format_money(high, 'zh')}以下")
+            else:
+                rest.append("无法定赔偿幅度")
+            if rule.punitive:
+                low_m, high_m = (_multiple_text(m) for m in rule.punitive)
+                rest.append(f"惩罚性赔偿为计算基数的{low_m}至{high_m}倍")
+            day = f"{rule.effective.year}年{rule.effective.month}月{rule.effective.day}日"
+            lines.append(f"侵权行为于{day}或者之后终了的，适用{rule.cite('zh')}：{'；'.join(rest)}。")
+        else:
+            if rule.statutory:
+                low, high = rule.statutory
+                span = f"{format_money(low, 'en')} to " if low else "up to "
+                rest.append(f"statutory damages {span}{format_money(high, 'en')}")
+            else:
+                rest.append("no statutory range")
+            if rule.punitive:
+                low_m, high_m = (_multiple_text(m) for m in rule.punitive)
+                rest.append(f"punitive damages {low_m} to {high_m} times the base")
+            when = f"infringement ending on or after {rule.effective.isoformat()}"
+            lines.append(f"{rule.cite('en')}, for {when}: {'; '.join(rest)}.")
+    return lines
+
+
+def _multiple_text(multiple: Decimal) -> str:
+    return format(multiple.normalize(), "f")
+
+
+def _china_time() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Shanghai")
+    except ZoneInfoNotFoundError:  # an image without tz data: China has had no DST since 1991
+        return timezone(timedelta(hours=8), "CST")
+
+
+def issued_on(issued_at: datetime, tz: tzinfo | None = None) -> date:
+    """The date an opinion bears: the day it was issued in China (naive datetimes are UTC)."""
+    if issued_at.tzinfo is None:
+        issued_at = issued_at.replace(tzinfo=UTC)
+    return issued_at.astimezone(tz or _china_time()).date()
