@@ -267,6 +267,7 @@ def processes(env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
     running = Processes(env, tmp_path)
     yield running
     running.stop_all()
+    print(running.logs())  # captured: pytest shows it only when the test failed
 
 
 @pytest.fixture
