@@ -366,26 +366,32 @@ class Browser:
             element.send_keys(value)
 
     def click(self, css: str, new_page: bool = True) -> None:
-        """Click; by default wait until the browser has left the page (a submit or a link)."""
+        """Click; by default wait until the browser has loaded the next page (a submit or a link)."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.wait import WebDriverWait
 
-        old_page = self.driver.find_element(By.TAG_NAME, "html")
+        # A mark on the current page's window: gone once another page has loaded. (Waiting for an
+        # element to go stale trips over chromedriver's "node does not belong to the document".)
+        self.driver.execute_script("window.__before_click = true")
         self.driver.find_element(By.CSS_SELECTOR, css).click()
         if new_page:
-            WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old_page))
+            WebDriverWait(self.driver, 15).until(
+                lambda d: d.execute_script(
+                    "return window.__before_click === undefined && document.readyState === 'complete'"
+                )
+            )
 
     def text(self) -> str:
         # One script call, no element reference: safe while a page refreshes itself.
         return self.driver.execute_script("return document.body ? document.body.innerText : ''")
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, width: int = 1280) -> Path:
+        """The whole page (as tall as its content) at ``width`` CSS pixels: 1280 a laptop, 390 a phone."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        # The whole page: as tall as its content.
+        self.driver.set_window_size(width, 800)
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1280, max(800, min(int(height), 6000)))
+        self.driver.set_window_size(width, max(800, min(int(height), 6000)))
         self.driver.save_screenshot(str(path))
         return path
 

@@ -90,3 +90,10 @@ def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tm
     b.click("form[action$=rating] button")
     assert "感谢您的评价" in b.text() and "★★★★★" in b.text()
     b.screenshot("7-enterprise-case-closed-and-rated")
+    b.screenshot("7-enterprise-case-on-a-phone", width=390)
+    assert b.driver.execute_script("return document.documentElement.scrollWidth") <= 400, "no sideways scrolling"
+
+    b.login(people.coordinator.email)
+    b.open("/coordinator/")
+    assert reference in b.text() and "满意度评价" in b.text()
+    b.screenshot("8-coordinator-desk")

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workstation.i18n import Message
 from workstation.models import ApiToken, ExpertProfile, User
 
 ROLES = ("enterprise", "expert", "coordinator")
@@ -64,13 +65,13 @@ def create_user(
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
-        raise UserError("email is not an address")
+        raise UserError(Message("Not a valid email address."), "email")
     if password is not None:
         check_new_password(password)
     if language not in ("zh", "en"):
         raise UserError("language must be zh or en")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise UserError(f"a user with email {email} exists already", "email")
+        raise UserError(Message("A user with email %(email)s exists already.", email=email), "email")
     user = User(
         email=email,
         password_hash=hash_password(password) if password is not None else NO_PASSWORD,
@@ -98,7 +99,7 @@ def create_user(
 
 def check_new_password(password: str) -> None:
     if len(password) < 8:
-        raise UserError("password must be at least 8 characters", "password")
+        raise UserError(Message("The password must be at least 8 characters."), "password")
 
 
 def set_organisation(user: User, organisation: str) -> None:

@@ -179,6 +179,8 @@ LABELS: dict[str, str] = {
     "file_answer": N_("Answer"),
     "file_document": N_("Working document"),
     "third_party": N_("Third party"),
+    "coordinator": N_("Coordinator"),
+    "expert": N_("Expert"),
     "applicant": N_("Applicant"),
 }
 

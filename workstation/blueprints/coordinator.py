@@ -1,4 +1,5 @@
-"""The coordinators' pages: the expert pool (list, create, edit, deactivate, leave, CSV import)."""
+"""The coordinators' pages: the desk (all cases, the piles that need them, figures), the expert
+pool (list, create, edit, deactivate, leave, CSV import) and the other accounts."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from marshmallow import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from workstation.auth import UserError
+from workstation import lifecycle
+from workstation.auth import UserError, create_user
+from workstation.desk import (
+    awaiting_expert,
+    cases_per_week,
+    filtered_cases,
+    hours_to_assignment,
+    satisfaction,
+    sla_breaches,
+)
 from workstation.i18n import Message, translate
-from workstation.models import ExpertImport, ExpertProfile, User
+from workstation.models import Case, ExpertImport, ExpertProfile, User
 from workstation.pool import (
     AFFILIATION_KINDS,
     ImportFileError,
@@ -33,6 +43,7 @@ from workstation.web_support import get_db
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 100
+DESK_PAGE = 50
 
 
 @bp.before_request
@@ -160,3 +171,89 @@ def import_progress(import_id: int):  # noqa: ANN201
         if (template := e.get("template")) is not None:
             e["message"] = Message(template, **e["params"])
     return render_template("coordinator/import.html", job=record)
+
+
+# --- the desk: all cases, the piles that need a coordinator, figures ----------------------------
+
+
+@bp.get("/")
+def desk():  # noqa: ANN201
+    session = get_db()
+    status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
+    search = request.args.get("q", "").strip()
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = filtered_cases(status, right_type, search)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    cases = session.scalars(
+        query.options(joinedload(Case.assigned_expert))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(DESK_PAGE)
+        .offset((page - 1) * DESK_PAGE)
+    ).all()
+    return render_template(
+        "coordinator/desk.html",
+        cases=cases,
+        total=total,
+        page=page,
+        pages=max((total + DESK_PAGE - 1) // DESK_PAGE, 1),
+        status=status,
+        right_type=right_type,
+        search=search,
+        statuses=lifecycle.STATUSES,
+        right_types=RIGHT_TYPES,
+        pile=awaiting_expert(session),
+        breaches=sla_breaches(session),
+        weekly=cases_per_week(session),
+        assignment=hours_to_assignment(session),
+        rating=satisfaction(session),
+    )
+
+
+# --- enterprise and coordinator accounts -------------------------------------------------------
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():  # noqa: ANN201
+    """Enterprise and coordinator accounts: list, create, deactivate (experts are in the pool)."""
+    session = get_db()
+    errors: dict[str, list[str]] = {}
+    form = request.form
+    if request.method == "POST":
+        try:
+            user = create_user(
+                session,
+                form.get("email", ""),
+                form.get("password", ""),
+                form.get("role", "") if form.get("role") in ("enterprise", "coordinator") else "",
+                name=form.get("name", "").strip(),
+                language=form.get("language", "zh"),
+                organisation=form.get("organisation", "").strip(),
+                credit_code=form.get("credit_code", "").strip().upper() or None,
+            )
+            session.commit()
+        except UserError as err:
+            session.rollback()
+            errors[err.field] = [err.args[0]]
+        else:
+            flash(_("Account %(email)s created.", email=user.email))
+            return redirect(url_for("coordinator.users")), 303
+    accounts = session.scalars(
+        select(User).where(User.role.in_(("enterprise", "coordinator"))).order_by(User.role, User.name)
+    ).all()
+    return render_template("coordinator/users.html", accounts=accounts, errors=errors, form=form,
+                           languages=LANGUAGES), 400 if errors else 200  # fmt: skip
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):  # noqa: ANN201
+    session = get_db()
+    user = session.get(User, user_id)
+    if user is None or user.role not in ("enterprise", "coordinator"):
+        abort(404)
+    if user.id == current_user.id:
+        flash(_("You cannot deactivate your own account."))
+    else:
+        user.is_active = request.form.get("active") == "true"
+        session.commit()
+        flash(_("Account %(email)s updated.", email=user.email))
+    return redirect(url_for("coordinator.users")), 303
