@@ -214,6 +214,8 @@ def test_an_opinion_is_issued_read_closed_and_rated(client, people, sessions, su
     bad = client.post(f"/cases/{reference}/opinion/new",
                       data={**COMPENSATION, "statutory_amount": "9000000", "csrf_token": csrf_token(form)})  # fmt: skip
     assert bad.status_code == 400 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+    error = bad.get_data(as_text=True).split('id="statutory_amount-error"', 1)[1].split("</", 1)[0]
+    assert "专利法" in error and "Patent Law" not in error, "no English inside a Chinese sentence"
     issued = client.post(f"/cases/{reference}/opinion/new", data={**COMPENSATION, "csrf_token": csrf_token(form)})
     assert issued.status_code == 303, issued.get_data(as_text=True)
     with sessions() as s:

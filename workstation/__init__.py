@@ -70,7 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(opinions.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
-    app.jinja_env.filters["tr"] = lambda message: translate(message, gettext)
+    app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
     app.jinja_env.filters["local"] = local_time
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 

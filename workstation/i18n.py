@@ -206,11 +206,28 @@ class Message(str):
         return self
 
 
-def translate(message: str, gettext: Callable[..., str]) -> str:
-    """``message`` in the current language: a ``Message`` through its template, any other string
-    (marshmallow's own messages, our fixed ones) as it is, if the catalog has it."""
+class Localized(str):
+    """A value with its own wording in each language (a statute's name, say): English as a string,
+    the reader's language through ``translate`` when it is a ``Message`` parameter."""
+
+    texts: dict[str, str]
+
+    def __new__(cls, texts: dict[str, str]) -> Localized:
+        self = super().__new__(cls, texts["en"])
+        self.texts = dict(texts)
+        return self
+
+    def in_language(self, language: str | None) -> str:
+        return self.texts.get(language or "en", str(self))
+
+
+def translate(message: str, gettext: Callable[..., str], language: str | None = None) -> str:
+    """``message`` in the current language: a ``Message`` through its template (``Localized``
+    parameters in ``language``), any other string (marshmallow's own messages, our fixed ones) as
+    it is, if the catalog has it."""
     if isinstance(message, Message):
-        return gettext(message.template, **message.params)
+        params = {k: v.in_language(language) if isinstance(v, Localized) else v for k, v in message.params.items()}
+        return gettext(message.template, **params)
     for pattern, template in _VALIDATION_PATTERNS:
         if match := pattern.fullmatch(message):
             return gettext(template, **match.groupdict())

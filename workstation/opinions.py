@@ -23,7 +23,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 
 from workstation import compensation
 from workstation.compensation import LICENCE, LOSS, METHODS, PROFIT, STATUTORY, CompensationError, CompensationInput
-from workstation.i18n import N_, Message
+from workstation.i18n import N_, Localized, Message
 
 MAX_SUMMARY = 2_000
 MAX_SHORT = 500
@@ -589,8 +589,20 @@ def calculator_message(message: str) -> str:
     """A calculator message as a ``Message`` the pages translate (the same English for the API)."""
     for pattern, template in _CALCULATOR_PATTERNS:
         if match := pattern.fullmatch(message):
-            return Message(template, **match.groupdict())
+            params: dict[str, object] = dict(match.groupdict())
+            if "law" in params:
+                params["law"] = _law_in_both_languages(str(params["law"]))
+            return Message(template, **params)
     return message
+
+
+def _law_in_both_languages(cited: str) -> str:
+    """The statute the calculator cited in English, with its Chinese citation for Chinese pages."""
+    for rules in compensation.RULES.values():
+        for rule in rules:
+            if rule.cite("en") == cited:
+                return Localized({"en": cited, "zh": rule.cite("zh")})
+    return cited
 
 
 # --- helpers for the views --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -213,7 +214,7 @@ def case_action(reference: str):  # noqa: ANN201
         return redirect(url_for("web.case_page", reference=reference)), 303
     except IntakeError as err:
         session.rollback()
-        flash(" ".join(translate(m, _) for messages in err.errors.values() for m in messages))
+        flash(" ".join(translate(m, _, str(get_locale())) for messages in err.errors.values() for m in messages))
         return redirect(url_for("web.case_page", reference=reference)), 303
     flash(str(_DONE[action]))
     if action == "decline":  # no longer theirs to see
@@ -239,7 +240,7 @@ def upload_documents(reference: str):  # noqa: ANN201
     try:
         files = store_uploads(get_config(), request.files.getlist("files"), "files")
     except IntakeError as err:
-        flash(" ".join(translate(m, _) for messages in err.errors.values() for m in messages))
+        flash(" ".join(translate(m, _, str(get_locale())) for messages in err.errors.values() for m in messages))
         return redirect(url_for("web.case_page", reference=reference)), 303
     attach_files(session, case, current_user, files, "document")
     session.commit()
