@@ -136,3 +136,15 @@ def test_a_bad_evidence_file_is_explained_in_the_page_language(client, people, s
     assert "合同.pdf：文件内容" in response.get_data(as_text=True)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_error_pages_are_in_the_readers_language_and_api_errors_stay_json(client, people) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    missing = client.get("/cases/RPA-2026-999999")
+    assert missing.status_code == 404 and "页面不存在，或您无权查看" in missing.get_data(as_text=True)
+    forbidden = client.get("/queue")
+    assert forbidden.status_code == 403 and "无权访问" in forbidden.get_data(as_text=True)
+    english = client.get("/nowhere?lang=en", headers={"Accept-Language": "en"})
+    assert english.status_code == 404
+    api = client.get("/api/v1/nowhere")
+    assert api.status_code == 404 and api.get_json()["errors"]["_request"]

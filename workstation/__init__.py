@@ -37,6 +37,34 @@ def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(zone()).strftime(fmt)
 
 
+#: What a page says for an HTTP error (the API answers its own JSON errors).
+ERROR_PAGES = {
+    400: (
+        lazy_gettext("Bad request"),
+        lazy_gettext("The request could not be understood. Please go back and try again."),
+    ),
+    403: (lazy_gettext("Not allowed"), lazy_gettext("Your account may not open this page.")),
+    404: (lazy_gettext("Not found"), lazy_gettext("There is no such page, or it is not yours to see.")),
+    413: (lazy_gettext("Too large"), lazy_gettext("What you sent is larger than the workstation accepts.")),
+    500: (lazy_gettext("Something went wrong"), lazy_gettext("The error has been logged. Please try again later.")),
+}
+
+
+def _error_pages(app: Flask) -> None:
+    from flask import jsonify, render_template
+    from werkzeug.exceptions import HTTPException
+
+    def page(exc: HTTPException):  # noqa: ANN202
+        code = exc.code if isinstance(exc, HTTPException) and exc.code in ERROR_PAGES else 500
+        if request.path.startswith("/api/"):  # an API path no route matched: still the API's error shape
+            return jsonify(errors={"_request": [exc.description if code != 500 else "Internal error."]}), code
+        title, explanation = ERROR_PAGES[code]
+        return render_template("error.html", title=title, explanation=explanation), code
+
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, page)
+
+
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -73,6 +101,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
     app.jinja_env.filters["local"] = local_time
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+
+    _error_pages(app)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
