@@ -58,7 +58,35 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         if opinion is None:
             raise PermanentError("case.opinion_issued for a case without an opinion")
         return [(case.enterprise, "enterprise_opinion_issued", {"opinion": opinion})]
+    if event_type == "case.deadline_notice":
+        return deadline_notice_emails(session, case, payload)
     raise PermanentError(f"notify has no email for {event_type!r}")
+
+
+def deadline_notice_emails(session: Session, case: Case, payload: dict[str, Any]) -> list[Email]:
+    """A legal deadline concerns the enterprise and its expert; a service-level one the expert,
+    and once missed the coordinators (it is escalated to them)."""
+    if payload.get("kind") == "sla":
+        people = [case.assigned_expert] if case.assigned_expert else []
+        if payload.get("threshold") == "overdue":
+            people += session.scalars(select(User).where(User.role == "coordinator", User.is_active.is_(True))).all()
+    else:
+        people = [case.enterprise, *([case.assigned_expert] if case.assigned_expert else [])]
+    label, basis = payload.get("label") or {}, payload.get("basis") or {}
+    return [
+        (
+            person,
+            "deadline_notice",
+            {
+                "threshold": payload.get("threshold", ""),
+                "kind": payload.get("kind", ""),
+                "last_day": payload.get("last_day", ""),
+                "label_text": label.get(person.language) or label.get("en", ""),
+                "basis_text": basis.get(person.language) or basis.get("en", ""),
+            },
+        )
+        for person in people
+    ]
 
 
 def email_key(message_id: int, recipient: User, template: str) -> str:

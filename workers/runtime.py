@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from workers.delivery import Context
 from workers.routing import price_the_pool
+from workers.sweep import sweep_deadlines
 from workstation.config import Config
 from workstation.db import make_engine, make_session_factory
 from workstation.mail import make_sender
@@ -142,6 +143,15 @@ def run_scheduler(config: Config) -> None:
             "interval",
             minutes=10,
             id="price-the-pool",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            lambda: _guarded("deadline-sweep", sweep_deadlines, ctx.sessions),
+            "interval",
+            minutes=15,
+            id="deadline-sweep",
             next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,

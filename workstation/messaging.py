@@ -32,6 +32,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "case.info_requested",
         "case.info_provided",
         "case.opinion_issued",
+        "case.deadline_notice",
     ),
 }
 

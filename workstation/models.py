@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -367,3 +368,19 @@ class AccessLog(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class DeadlineNotice(Base):
+    """One early-warning threshold of one deadline of one case, noticed: the unique key is what
+    makes each notice go out once, however many sweeps run (``workers.sweep``)."""
+
+    __tablename__ = "deadline_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    code: Mapped[str] = mapped_column(String(60))
+    threshold: Mapped[str] = mapped_column(String(10))  # 30d | 7d | 1d | overdue
+    due_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("case_id", "code", "threshold", name="uq_deadline_notices_case_code_threshold"),)

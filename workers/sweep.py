@@ -1,0 +1,78 @@
+"""The deadline sweep (a scheduler job): early-warning notices before each deadline of an open case.
+
+For every open case it computes the deadlines (``cases.deadlines_for``) and the notice thresholds
+each has reached (30, 7, 1 days before, then overdue). A threshold is noticed once per case and
+deadline: a ``DeadlineNotice`` row, unique on (case, deadline, threshold), is written in the same
+transaction as the outbox event that makes the notify worker mail it. A second sweep, a restart,
+or a second scheduler started by mistake finds the rows (or fails on the unique key and rolls back
+its whole run) and sends nothing twice. When several thresholds are new at once (the workstation
+was down, or the case arrived with the deadline near), all are recorded and only the most urgent
+is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from workstation import lifecycle
+from workstation.cases import deadlines_for
+from workstation.deadlines import Deadline, notice_thresholds
+from workstation.models import Case, DeadlineNotice, utcnow
+from workstation.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+#: Cases whose deadlines no longer concern anyone.
+FINISHED = (lifecycle.CLOSED, lifecycle.WITHDRAWN)
+
+
+def notice_payload(case: Case, deadline: Deadline, threshold: str) -> dict:
+    return {
+        "case_id": case.id,
+        "reference": case.reference,
+        "code": deadline.code,
+        "kind": deadline.kind,
+        "threshold": threshold,
+        "last_day": deadline.last_day.isoformat(),
+        "label": deadline.label,
+        "basis": deadline.basis,
+    }
+
+
+def sweep_deadlines(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    """Raise the notices due now; returns how many were sent (0 if another sweep got there first)."""
+    now = now or utcnow()
+    with sessions() as session:
+        cases = session.scalars(
+            select(Case).where(Case.status.not_in(FINISHED)).options(selectinload(Case.events))
+        ).all()
+        noticed = set(
+            session.execute(
+                select(DeadlineNotice.case_id, DeadlineNotice.code, DeadlineNotice.threshold).where(
+                    DeadlineNotice.case_id.in_([c.id for c in cases])
+                )
+            ).all()
+        ) if cases else set()  # fmt: skip
+        sent = 0
+        for case in cases:
+            for deadline in deadlines_for(case, now):
+                new = [t for t in notice_thresholds(deadline, now) if (case.id, deadline.code, t) not in noticed]
+                if not new:
+                    continue
+                for threshold in new:
+                    session.add(DeadlineNotice(case_id=case.id, code=deadline.code, threshold=threshold,
+                                               due_at=deadline.due_at))  # fmt: skip
+                enqueue(session, "case.deadline_notice", notice_payload(case, deadline, new[-1]))
+                sent += 1
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            log.info("deadline sweep: another sweep recorded these notices first; nothing sent twice")
+            return 0
+    return sent
