@@ -27,10 +27,9 @@ from workstation.opinions import (
     form_to_opinion_input,
     issued_on,
     load_opinion,
-    opinion_errors_to_form,
     statutory_hints,
 )
-from workstation.schemas import SERVICES
+from workstation.schemas import SERVICES, form_errors
 
 pytestmark = pytest.mark.pure
 
@@ -150,7 +149,7 @@ def test_litigation_advice_needs_known_options_and_at_least_one() -> None:
         "options_considered": ["Choose at least one option."]
     }
     messages = errors_of("litigation_advice", {**good, "options_considered": ["civil_litigation", "duel"]})
-    assert opinion_errors_to_form(messages) == {"options_considered": ["Choose one of the options."]}
+    assert form_errors(messages) == {"options_considered": ["Choose one of the options."]}
     twice = load_opinion("litigation_advice", {**good, "options_considered": ["mediation", "mediation"]}, "patent")
     assert twice["options_considered"] == ["mediation"]
 
@@ -429,7 +428,7 @@ def test_the_opinion_form_shows_errors_beside_their_field_and_keeps_what_was_typ
     try:
         load_opinion("compensation_estimate", form_to_opinion_input("compensation_estimate", form), "patent", TODAY)
     except ValidationError as err:
-        errors = opinion_errors_to_form(err.messages)
+        errors = form_errors(err.messages)
     html = render(
         app,
         "en",

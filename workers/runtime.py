@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from apscheduler.util import undefined
 from sqlalchemy import text
 
 from workers.delivery import Context
@@ -130,36 +131,11 @@ def run_scheduler(config: Config) -> None:
         log.info("scheduler %d is the leader; relaying the outbox", os.getpid())
         reconciler_publisher = Publisher(config)
         scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(
-            lambda: _guarded("reconcile", reconcile, ctx.sessions, reconciler_publisher, config),
-            "interval",
-            seconds=config.reconcile_interval,
-            id="reconcile",
-            max_instances=1,
-            coalesce=True,
-        )
-        scheduler.add_job(
-            lambda: _guarded("price-the-pool", price_the_pool, ctx.sessions),
-            "interval",
-            minutes=10,
-            id="price-the-pool",
-            next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-        )
-        scheduler.add_job(
-            lambda: _guarded("deadline-sweep", sweep_deadlines, ctx.sessions),
-            "interval",
-            minutes=15,
-            id="deadline-sweep",
-            next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-        )
+        every(scheduler, "reconcile", config.reconcile_interval, reconcile, ctx.sessions, reconciler_publisher, config)
+        every(scheduler, "price-the-pool", 600, price_the_pool, ctx.sessions, start_now=True)
+        every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
         if config.broker_url.startswith("filesystem"):
-            scheduler.add_job(
-                lambda: _guarded("prune", prune_processed, config), "interval", minutes=10, id="prune-processed"
-            )
+            every(scheduler, "prune-processed", 600, prune_processed, config)
         scheduler.start()
         try:
             relay_loop(ctx, stop)
@@ -184,6 +160,20 @@ def relay_loop(ctx: Context, stop: threading.Event) -> None:
             delay = min(max(delay * 2, 0.5), 10)
         if not published:
             stop.wait(delay)
+
+
+def every(scheduler, name: str, seconds: float, job, *args, start_now: bool = False) -> None:  # noqa: ANN001, ANN002
+    """Run ``job(*args)`` every ``seconds`` (first at once with ``start_now``), one run at a time,
+    missed runs folded into one; a failed run is logged and retried at the next interval."""
+    scheduler.add_job(
+        lambda: _guarded(name, job, *args),
+        "interval",
+        seconds=seconds,
+        id=name,
+        next_run_time=datetime.now(UTC) if start_now else undefined,
+        max_instances=1,
+        coalesce=True,
+    )
 
 
 def _guarded(name: str, job, *args):  # noqa: ANN001, ANN002, ANN202

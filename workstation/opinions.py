@@ -413,20 +413,6 @@ def form_to_opinion_input(service: str, form: Any) -> dict[str, Any]:
     return data
 
 
-def opinion_errors_to_form(errors: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The schema's errors keyed by the form's field names (a list's item errors under the list)."""
-    flat: dict[str, list[str]] = {}
-    for name, messages in errors.items():
-        if isinstance(messages, Mapping):
-            for item in messages.values():
-                flat.setdefault(name, []).extend(item if isinstance(item, list) else [item])
-        else:
-            flat.setdefault(name, []).extend(messages if isinstance(messages, list) else [messages])
-    for name, messages in flat.items():
-        flat[name] = list(dict.fromkeys(messages))
-    return flat
-
-
 # --- loading ----------------------------------------------------------------------------------
 
 

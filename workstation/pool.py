@@ -32,7 +32,15 @@ from workstation.i18n import N_, Message
 from workstation.models import ExpertImport, ExpertProfile, User, utcnow
 from workstation.outbox import enqueue
 from workstation.routing import DIMENSIONS
-from workstation.schemas import CREDIT_CODE, JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS
+from workstation.schemas import (
+    CREDIT_CODE,
+    JURISDICTION,
+    LANGUAGES,
+    RIGHT_TYPES,
+    SERVICES,
+    TECHNICAL_FIELDS,
+    form_errors,
+)
 
 AFFILIATION_KINDS = ("university", "research_institute", "enterprise", "law_firm", "agency")
 MAX_CAPACITY = 100
@@ -357,23 +365,13 @@ def row_to_input(row: dict[str, str]) -> dict[str, Any]:
 
 
 def error_list(row: int, messages: dict[str, Any]) -> list[dict[str, Any]]:
-    """marshmallow's nested error messages as flat ``{row, field, message}`` entries."""
-    found: list[dict[str, Any]] = []
-
-    def walk(field: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                # competence errors name the dimension's column; list errors keep the list's name
-                walk(str(key) if field == "competence" and key in DIMENSIONS else field, inner)
-        elif isinstance(value, list):
-            for item in value:
-                walk(field, item)
-        else:
-            found.append({"row": row, "field": field, "message": str(value)})
-
-    for field, value in messages.items():
-        walk(field, value)
-    return found
+    """marshmallow's nested error messages as flat ``{row, field, message}`` entries (each
+    competence dimension is a column of its own)."""
+    return [
+        {"row": row, "field": field, "message": str(message)}
+        for field, found in form_errors(messages, {"competence": DIMENSIONS}).items()
+        for message in found
+    ]
 
 
 def queue_import(session: Session, coordinator: User, filename: str, raw: bytes) -> ExpertImport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -145,6 +146,34 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+def form_errors(
+    messages: Mapping[str, Any], named_keys: Mapping[str, Iterable[str]] | None = None
+) -> dict[str, list[str]]:
+    """marshmallow's (nested) error messages as ``{field: [message, ...]}`` for a form.
+
+    Errors of a list's items or a dict's values stay under the list's or dict's name, except the
+    keys ``named_keys`` names for a field (a form with one input per key, e.g. each competence
+    dimension), which become fields themselves. Messages are kept as they are (a ``Message``
+    still translates) and each once per field.
+    """
+    named = {field: set(keys) for field, keys in (named_keys or {}).items()}
+    flat: dict[str, list[str]] = {}
+
+    def walk(field: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(str(key) if key in named.get(field, ()) else field, inner)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(field, item)
+        elif value not in flat.setdefault(field, []):
+            flat[field].append(value)
+
+    for field, value in messages.items():
+        walk(field, value)
+    return flat
+
+
 def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
     """The schema's (nested) errors keyed by the intake form's flat field names."""
     flat: dict[str, list[str]] = {}
@@ -200,7 +229,7 @@ class CaseSchema(Schema):
     assigned_expert = fields.Nested(PersonSchema, allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema))
     deadlines = fields.Function(
-        lambda case: deadlines_json(case),
+        lambda case: deadlines_json(_deadlines_of(case)),
         metadata={
             "type": "array",
             "items": {"type": "object"},
@@ -212,9 +241,14 @@ class CaseSchema(Schema):
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-def deadlines_json(case: Any) -> list[dict[str, Any]]:
+def _deadlines_of(case: Any) -> list[Any]:
     from workstation.cases import deadlines_for
 
+    return deadlines_for(case)
+
+
+def deadlines_json(deadlines: list[Any]) -> list[dict[str, Any]]:
+    """``deadlines.Deadline``s as the API shows them."""
     return [
         {
             "code": d.code,
@@ -228,7 +262,7 @@ def deadlines_json(case: Any) -> list[dict[str, Any]]:
             "paused": d.paused,
             "provisional": d.provisional,
         }
-        for d in deadlines_for(case)
+        for d in deadlines
     ]
 
 
@@ -256,5 +290,7 @@ class ErrorSchema(Schema):
 
 
 case_schema = CaseSchema()
+#: for callers that have the case's deadlines already (the queue computes them to sort)
+case_schema_without_deadlines = CaseSchema(exclude=("deadlines",))
 event_schema = EventSchema()
 transition_schema = TransitionSchema()

@@ -25,7 +25,13 @@ from workstation.intake import IntakeError, accept_submission
 from workstation.models import Case, ExpertImport, ExpertProfile, User
 from workstation.openapi import openapi_document
 from workstation.pool import ImportFileError, expert_record, expert_schema, import_record, queue_import, save_expert
-from workstation.schemas import case_schema, event_schema, transition_schema
+from workstation.schemas import (
+    case_schema,
+    case_schema_without_deadlines,
+    deadlines_json,
+    event_schema,
+    transition_schema,
+)
 from workstation.web_support import get_config, get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -75,8 +81,13 @@ def coordinator_required(view):  # noqa: ANN001, ANN201
     return token_required(wrapper)
 
 
-def case_to_dict(case: Case) -> dict[str, Any]:
-    data = case_schema.dump(case)
+def case_to_dict(case: Case, deadlines: list[Any] | None = None) -> dict[str, Any]:
+    """The case as the API shows it; ``deadlines``: its deadlines, if the caller computed them."""
+    if deadlines is None:
+        data = case_schema.dump(case)
+    else:
+        data = case_schema_without_deadlines.dump(case)
+        data["deadlines"] = deadlines_json(deadlines)
     data["links"] = {
         "self": url_for("api.get_case", reference=case.reference),
         "page": url_for("web.case_page", reference=case.reference),
@@ -180,7 +191,7 @@ def queue():  # noqa: ANN201
     rows = expert_queue(user, request.args.get("status"), request.args.get("right_type"))
     cases = []
     for row in rows:
-        data = {k: v for k, v in case_to_dict(row["case"]).items() if k != "description"}
+        data = {k: v for k, v in case_to_dict(row["case"], row["deadlines"]).items() if k != "description"}
         data["needs_action"] = row["needs_action"]
         cases.append(data)
     return jsonify(needs_action=sum(r["needs_action"] for r in rows), cases=cases)

@@ -28,7 +28,6 @@ from workstation.models import Case, ExpertImport, ExpertProfile, User
 from workstation.pool import (
     AFFILIATION_KINDS,
     ImportFileError,
-    error_list,
     expert_form_values,
     expert_record,
     expert_schema,
@@ -38,7 +37,7 @@ from workstation.pool import (
     save_expert,
 )
 from workstation.routing import DIMENSIONS
-from workstation.schemas import LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS
+from workstation.schemas import LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, form_errors
 from workstation.web_support import get_db
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -105,8 +104,7 @@ def _expert_form(user: User | None):  # noqa: ANN202
             session.commit()
         except ValidationError as err:
             session.rollback()
-            for item in error_list(0, err.normalized_messages()):
-                errors.setdefault(item["field"], []).append(item["message"])
+            errors = form_errors(err.normalized_messages(), {"competence": DIMENSIONS})
         except UserError as err:
             session.rollback()
             errors[err.field] = [err.args[0]]

@@ -20,9 +20,9 @@ from workstation.opinions import (
     form_to_opinion_input,
     issued_on,
     load_opinion,
-    opinion_errors_to_form,
     statutory_hints,
 )
+from workstation.schemas import form_errors
 from workstation.web_support import get_db
 
 bp = Blueprint("opinions", __name__)
@@ -47,7 +47,7 @@ def new_opinion(reference: str):  # noqa: ANN201
             session.commit()
         except ValidationError as err:
             session.rollback()
-            errors = opinion_errors_to_form(err.messages)
+            errors = form_errors(err.messages)
         else:
             flash(_("The opinion was issued and sent to the enterprise."))
             return redirect(url_for("opinions.opinion_page", reference=reference)), 303

@@ -29,11 +29,12 @@ def expert_queue(user: User, status: str | None = None, right_type: str | None =
         query = query.where(Case.right_type == right_type)
     rows = []
     for case in get_db().scalars(query):
-        deadline = next_deadline(deadlines_for(case))
+        deadlines = deadlines_for(case)
         rows.append(
             {
                 "case": case,
-                "deadline": deadline,
+                "deadlines": deadlines,
+                "deadline": next_deadline(deadlines),
                 "mine": case.assigned_expert_id == user.id,
                 "needs_action": case.assigned_expert_id == user.id and case.status in NEEDS_ACTION,
             }

@@ -131,14 +131,16 @@ def case_page(reference: str):  # noqa: ANN201
         abort(404)
     record_access(session, case, current_user, "view", "page")
     session.commit()
-    names = dict(session.execute(select(User.id, User.name).where(User.role == "expert")).all())
+    named = {e.detail["expert_id"] for e in case.events if isinstance(e.detail.get("expert_id"), int)}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(named))).all()) if named else {}
     timeline = [
         (e, describe(e.action, e.actor.name if e.actor else None, detail_for(e, current_user) | _named(e), names))
         for e in case.events
     ]
     coordinator = current_user.role == "coordinator"
+    actions = available_actions(case, current_user)
     experts = []
-    if coordinator:
+    if "reassign" in actions:  # the choice of expert for the reassign form
         experts = session.execute(
             select(User.id, User.name, ExpertProfile.active_cases, ExpertProfile.capacity)
             .join(ExpertProfile, ExpertProfile.user_id == User.id)
@@ -154,7 +156,7 @@ def case_page(reference: str):  # noqa: ANN201
         "case_status.html",
         case=case,
         timeline=timeline,
-        actions=available_actions(case, current_user),
+        actions=actions,
         deadlines=deadlines_for(case),
         experts=experts,
         access_log=access_log,
