@@ -136,6 +136,12 @@ def test_the_expert_and_the_enterprise_work_a_case_through_its_page(client, peop
         content_type="multipart/form-data",
     )
     assert uploaded.status_code == 303
+    nothing = client.post(
+        f"/cases/{reference}/documents", data={"csrf_token": token}, content_type="multipart/form-data"
+    )
+    assert nothing.status_code == 303 and "Choose at least one file." in client.get(f"/cases/{reference}").get_data(
+        as_text=True
+    )
 
     login(client, people.enterprise.email)
     page = client.get(f"/cases/{reference}").get_data(as_text=True)

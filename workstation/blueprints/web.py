@@ -244,6 +244,9 @@ def upload_documents(reference: str):  # noqa: ANN201
     except IntakeError as err:
         flash(" ".join(translate(m, _, str(get_locale())) for messages in err.errors.values() for m in messages))
         return redirect(url_for("web.case_page", reference=reference)), 303
+    if not files:
+        flash(_("Choose at least one file."))
+        return redirect(url_for("web.case_page", reference=reference)), 303
     attach_files(session, case, current_user, files, "document")
     session.commit()
     flash(_("%(n)d document(s) added.", n=len(files)))
