@@ -97,3 +97,40 @@ def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tm
     b.open("/coordinator/")
     assert reference in b.text() and "满意度评价" in b.text()
     b.screenshot("8-coordinator-desk")
+
+
+def test_early_warning_from_a_watched_mark_to_a_risk_warning_case(browser, people, pipeline, client) -> None:  # noqa: ANN001
+    b = browser
+    # The enterprise watches its mark on /marks.
+    b.login(people.enterprise.email)
+    b.open("/marks")
+    b.fill({"text": "星河 XINGHE", "classes": "9, 42"})
+    b.click("main button.primary")
+    assert "已开始监测" in b.text() and "星河 XINGHE" in b.text()
+    b.screenshot("9-enterprise-watched-marks")
+
+    # Another enterprise's case names a look-alike: the watch worker notices it.
+    response = client.post(
+        "/api/v1/cases",
+        json={"right_type": "trademark", "service": "consultation", "title": "Brand check",
+              "description": "Is our mark free to use?", "rights": [{"kind": "trademark", "mark_text": "兴和"}]},
+        headers=people.headers("other_enterprise"),
+    )  # fmt: skip
+    assert response.status_code == 201
+
+    def noticed() -> bool:
+        b.open("/notices")
+        return "兴和" in b.text()
+
+    wait_for(noticed, message="the look-alike notice on the page")
+    assert "读音相同" in b.text() and "Brand check" not in b.text()  # the other case stays private
+    b.screenshot("10-enterprise-notices")
+
+    # A coordinator opens a risk-warning case for the enterprise in one click.
+    b.login(people.coordinator.email)
+    b.open("/coordinator/lookalikes")
+    b.screenshot("11-coordinator-lookalikes")
+    b.click("#lookalikes button")
+    assert "风险预警" in b.text() and "兴和" in b.text()
+    b.open("/coordinator/digest/preview")
+    b.screenshot("12-coordinator-digest-preview")

@@ -5,6 +5,10 @@ The tables are the specification: each row says why the pair is, or is not, a lo
 
 from __future__ import annotations
 
+import csv
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +24,7 @@ from workstation.similarity import (
     explain,
     find_lookalikes,
     prepare,
+    verdict,
 )
 
 pytestmark = pytest.mark.pure
@@ -73,6 +78,12 @@ LOOKALIKES = [
     ("星河 GALAXY", "银河 GALAXY", "same_part", "the Latin part of a combined mark"),
     ("康师傅面", "康师傅", "near_text", "one character dropped from four"),
     ("大", "太", "visual", "a single character: only the same or a look-alike counts"),
+    ("立白", "立日", "visual", "白/日 differ by a stroke"),
+    ("Wavelet", "VVavelet", "visual", "VV for W: a capital V alone is not a camelCase word"),
+    ("星河电器", "星河", "same_text", "the trade of a trade name (电器, appliances) is not part of the mark"),
+    ("Greenfield Farms", "Greenfield Foods", "same_text", "the trade in Latin: Farms, Foods"),
+    ("Blue Ocean", "Ocean Blue", "reordered", "the same words in another order"),
+    ("星河", "XINGHEPHONE", "contains", "a pinyin glued to another word: phone does not go on with he"),
 ]
 
 # (watched, candidate, why an examiner would say they differ)
@@ -108,6 +119,12 @@ DIFFERENT = [
     ("Star", "Starbucks", "a four-letter word at the start of another word"),
     ("Apple", "Pineapple", "a word inside another word, not at its start"),
     ("!!!", "???", "no letters or characters at all"),
+    ("春晖", "CHUNHUA", "one letter off the pinyin, but chun hua is the pinyin of another word (春华)"),
+    ("宏达", "HONGFA", "hong fa: another word's pinyin"),
+    ("安心", "ANXING", "an xin starts ANXING, but the word reads an xing"),
+    ("星河", "XINGHENG", "xing he starts XINGHENG, which reads xing heng"),
+    ("Blue Ocean", "Blue Sky", "only the common word Blue in common"),
+    ("Tech Group", "Digital Group", "a mark of generic words alone"),
 ]
 
 
@@ -126,7 +143,7 @@ def test_different_marks_do_not_match_either_way(watched: str, candidate: str, w
 
 
 def test_the_tables_cover_every_kind_of_reason() -> None:
-    assert {code for *_, code, _ in LOOKALIKES} == set(REASON_TEXT) - {"reordered"}
+    assert {code for *_, code, _ in LOOKALIKES} == set(REASON_TEXT)
     assert match("三只松鼠", "松鼠三只") is not None and "reordered" in match("三只松鼠", "松鼠三只").codes
     assert len(LOOKALIKES) >= 15 and len(DIFFERENT) >= 15
 
@@ -293,3 +310,43 @@ def test_the_index_shortlist_never_loses_a_match(
     mark = Mark(candidate, classes)
     for rule in (ClassRule(), ClassRule(unrelated_min_score=0.0)):
         assert find_lookalikes(mark, build_index(prepared), 0.0, rule) == find_lookalikes(mark, prepared, 0.0, rule)
+
+
+# --- the labelled set: pairs as an examiner judges them ------------------------------------------
+
+PAIRS = Path(__file__).parent / "data" / "mark_pairs.csv"
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def labelled_pairs() -> list[dict[str, str]]:
+    with PAIRS.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_labelled_set_is_large_and_covers_both_scripts() -> None:
+    pairs = labelled_pairs()
+    assert list(pairs[0]) == ["mark_a", "mark_b", "label", "kind", "note"]
+    assert len(pairs) >= 200
+    assert {p["label"] for p in pairs} == {"similar", "distinct"}
+    similar = sum(p["label"] == "similar" for p in pairs)
+    assert 0.35 <= similar / len(pairs) <= 0.65  # roughly half each: both rates rest on 100+ pairs
+    chinese = [p for p in pairs if _HAN.search(p["mark_a"]) and _HAN.search(p["mark_b"])]
+    latin = [p for p in pairs if not _HAN.search(p["mark_a"] + p["mark_b"])]
+    mixed = [p for p in pairs if p not in chinese and p not in latin]
+    assert len(chinese) >= 60 and len(latin) >= 60 and len(mixed) >= 10
+    assert all(p["mark_a"].strip() and p["mark_b"].strip() and p["note"].strip() for p in pairs)
+
+
+def test_recall_and_false_alarms_on_the_labelled_set() -> None:
+    """The issue's goal: recall >= 95 % with false alarms <= 5 %, mark_a watched and mark_b the new mark,
+    judged with the notices' threshold (``verdict``). The misses and false alarms left are listed by
+    ``benchmarks/similarity.py``."""
+    pairs = labelled_pairs()
+    judged = [(p, verdict(p["mark_a"], p["mark_b"])) for p in pairs]
+    misses = [(p["mark_a"], p["mark_b"]) for p, v in judged if p["label"] == "similar" and not v.similar]
+    alarms = [(p["mark_a"], p["mark_b"], v.reasons) for p, v in judged if p["label"] == "distinct" and v.similar]
+    similar = sum(p["label"] == "similar" for p in pairs)
+    recall = 1 - len(misses) / similar
+    false_alarm_rate = len(alarms) / (len(pairs) - similar)
+    assert recall >= 0.95, misses
+    assert false_alarm_rate <= 0.05, alarms

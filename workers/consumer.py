@@ -9,14 +9,18 @@ from typing import Any
 from kombu import Connection
 from kombu.mixins import ConsumerMixin
 
-from workers import notify, routing
+from workers import notify, routing, watch
 from workers.delivery import Context, Handler, dead_letter, deliver
 from workstation.messaging import consumer_queue, declare_topology
 
 log = logging.getLogger(__name__)
 
 #: consumer name -> handler; the names match ``workstation.messaging.SUBSCRIPTIONS``.
-HANDLERS: dict[str, Handler] = {routing.CONSUMER: routing.handle, notify.CONSUMER: notify.handle}
+HANDLERS: dict[str, Handler] = {
+    routing.CONSUMER: routing.handle,
+    notify.CONSUMER: notify.handle,
+    watch.CONSUMER: watch.handle,
+}
 
 
 class Worker(ConsumerMixin):

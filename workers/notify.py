@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from workers.delivery import Context, PermanentError, is_handled, mark_handled
 from workstation.db import lock_for_write
+from workstation.digest import Period, build_digest
 from workstation.mail import address, render_email
-from workstation.models import Case, Notification, Opinion, User, utcnow
+from workstation.models import Case, DigestRecord, Notice, Notification, Opinion, User, utcnow
+from workstation.notices import notice_context
 
 CONSUMER = "notify"
 
@@ -58,35 +60,37 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         if opinion is None:
             raise PermanentError("case.opinion_issued for a case without an opinion")
         return [(case.enterprise, "enterprise_opinion_issued", {"opinion": opinion})]
-    if event_type == "case.deadline_notice":
-        return deadline_notice_emails(session, case, payload)
     raise PermanentError(f"notify has no email for {event_type!r}")
 
 
-def deadline_notice_emails(session: Session, case: Case, payload: dict[str, Any]) -> list[Email]:
-    """A legal deadline concerns the enterprise and its expert; a service-level one the expert,
-    and once missed the coordinators (it is escalated to them)."""
-    if payload.get("kind") == "sla":
-        people = [case.assigned_expert] if case.assigned_expert else []
-        if payload.get("threshold") == "overdue":
-            people += session.scalars(select(User).where(User.role == "coordinator", User.is_active.is_(True))).all()
-    else:
-        people = [case.enterprise, *([case.assigned_expert] if case.assigned_expert else [])]
-    label, basis = payload.get("label") or {}, payload.get("basis") or {}
+def notice_emails(session: Session, payload: dict[str, Any]) -> list[Email]:
+    """One email per notice (``workstation.notices``), in its recipient's language."""
+    ids = payload.get("notice_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise PermanentError("notice.raised names no notices")
+    notices = session.scalars(
+        select(Notice)
+        .where(Notice.id.in_(ids))
+        .options(joinedload(Notice.recipient), joinedload(Notice.case).joinedload(Case.enterprise))
+        .order_by(Notice.id)
+    ).all()
+    if len(notices) != len(set(ids)):
+        raise PermanentError("notice.raised names notices that do not exist")
     return [
-        (
-            person,
-            "deadline_notice",
-            {
-                "threshold": payload.get("threshold", ""),
-                "kind": payload.get("kind", ""),
-                "last_day": payload.get("last_day", ""),
-                "label_text": label.get(person.language) or label.get("en", ""),
-                "basis_text": basis.get(person.language) or basis.get("en", ""),
-            },
-        )
-        for person in people
+        (n.recipient, f"{n.kind}_notice", {"case": n.case, "notice": notice_context(n, n.recipient.language)})
+        for n in notices
     ]
+
+
+def emails_for(session: Session, event_type: str, payload: dict[str, Any]) -> tuple[Case | None, list[Email]]:
+    """The case the event is about (None for notices, which name their own) and its emails."""
+    if event_type == "notice.raised":
+        return None, notice_emails(session, payload)
+    case_id = payload.get("case_id")
+    case = session.get(Case, case_id, options=[joinedload(Case.enterprise)]) if isinstance(case_id, int) else None
+    if case is None:
+        raise PermanentError("payload names no existing case")
+    return case, recipients_for(session, event_type, case, payload)
 
 
 def email_key(message_id: int, recipient: User, template: str) -> str:
@@ -94,18 +98,19 @@ def email_key(message_id: int, recipient: User, template: str) -> str:
     return f"{message_id}:{recipient.id}:{template}"
 
 
-def claim(session: Session, message_id: int, case: Case, emails: list[Email], stale_after: float) -> set[str]:
+def claim(session: Session, message_id: int, case: Case | None, emails: list[Email], stale_after: float) -> set[str]:
     """Claim, in the caller's transaction, the emails of this message that nobody has sent or is
     sending; returns their keys. The commit raises IntegrityError if another worker claimed first."""
     now = utcnow()
     claimed: set[str] = set()
     existing = {n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))}
-    for recipient, template, _extra in emails:
+    for recipient, template, extra in emails:
         key = email_key(message_id, recipient, template)
         row = existing.get(key)
+        about = extra.get("case", case)
         if row is None:
             session.add(Notification(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
-                                     case_id=case.id, claimed_at=now))  # fmt: skip
+                                     case_id=about.id if about else None, claimed_at=now))  # fmt: skip
             claimed.add(key)
         elif row.status == "sending" and row.claimed_at < now - timedelta(seconds=stale_after):
             taken = session.execute(
@@ -120,15 +125,14 @@ def claim(session: Session, message_id: int, case: Case, emails: list[Email], st
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
+    if event_type == "digest.due":
+        send_digest(ctx, message_id, payload)
+        return
     with ctx.sessions() as session:
         lock_for_write(session)  # a short write transaction: read, claim, commit
         if is_handled(session, CONSUMER, message_id):
             return
-        case_id = payload.get("case_id")
-        case = session.get(Case, case_id, options=[joinedload(Case.enterprise)]) if isinstance(case_id, int) else None
-        if case is None:
-            raise PermanentError("payload names no existing case")
-        emails = recipients_for(session, event_type, case, payload)
+        case, emails = emails_for(session, event_type, payload)
         claimed = claim(session, message_id, case, emails, ctx.config.stale_claim)
         try:
             session.commit()
@@ -179,3 +183,59 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
                 # A parallel delivery marking it first makes this insert fail: deliver() sees the
                 # mark and counts this one a duplicate.
                 mark_handled(session, CONSUMER, message_id)
+
+
+def send_digest(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
+    """``digest.due``: build the coordinator's digest now and send it, once (see ``workers.digests``)."""
+    digest_id = payload.get("digest_id")
+    if not isinstance(digest_id, int):
+        raise PermanentError("digest.due names no digest")
+    now = utcnow()
+    with ctx.sessions() as session:
+        lock_for_write(session)
+        if is_handled(session, CONSUMER, message_id):
+            return
+        record = session.get(DigestRecord, digest_id, options=[joinedload(DigestRecord.coordinator)])
+        if record is None:
+            raise PermanentError("digest.due names no existing digest")
+        if record.status == "sent":
+            mark_handled(session, CONSUMER, message_id)
+            session.commit()
+            return
+        fresh_claim = record.claimed_at and record.claimed_at > now - timedelta(seconds=ctx.config.stale_claim)
+        if record.status == "sending" and fresh_claim:
+            return  # another worker is sending it; it marks the message handled when done
+        record.status, record.claimed_at, record.attempts = "sending", now, record.attempts + 1
+        session.commit()
+        coordinator, attempts = record.coordinator, record.attempts
+        period = Period(record.period_key, record.period_start, record.period_end)
+    key = f"digest:{coordinator.id}:{period.key}"
+    try:
+        with ctx.sessions() as session:
+            digest = build_digest(session, period, now)
+        message = render_email(
+            "coordinator_digest", coordinator.language, address(coordinator.name, coordinator.email), ctx.config, key,
+            digest=digest, recipient=coordinator,
+        )  # fmt: skip
+        ctx.sender.send(message, key)
+    except Exception as err:
+        # Retried by the delivery's back-off; the last attempt leaves it failed for the page to show.
+        with ctx.sessions.begin() as session:
+            session.execute(
+                update(DigestRecord)
+                .where(DigestRecord.id == digest_id)
+                .values(
+                    status="failed" if attempts >= ctx.config.max_attempts else "retrying",
+                    last_error=f"{type(err).__name__}: {err}"[:2000],
+                    claimed_at=None,
+                )
+            )
+        raise
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(DigestRecord)
+            .where(DigestRecord.id == digest_id)
+            .values(status="sent", sent_at=utcnow(), last_error="")
+            .execution_options(synchronize_session=False)
+        )
+        mark_handled(session, CONSUMER, message_id)

@@ -16,6 +16,7 @@ from pathlib import Path
 from apscheduler.util import undefined
 from sqlalchemy import text
 
+from workers import digests
 from workers.delivery import Context
 from workers.routing import price_the_pool
 from workers.sweep import sweep_deadlines
@@ -130,10 +131,13 @@ def run_scheduler(config: Config) -> None:
             return
         log.info("scheduler %d is the leader; relaying the outbox", os.getpid())
         reconciler_publisher = Publisher(config)
-        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler = BackgroundScheduler(timezone="UTC", jobstores=digest_jobstores(ctx))
+        digests.use_sessions(ctx.sessions)
         every(scheduler, "reconcile", config.reconcile_interval, reconcile, ctx.sessions, reconciler_publisher, config)
         every(scheduler, "price-the-pool", 600, price_the_pool, ctx.sessions, start_now=True)
         every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
+        # settings changed on the coordinator page reach the digest jobs within a minute
+        every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
         if config.broker_url.startswith("filesystem"):
             every(scheduler, "prune-processed", 600, prune_processed, config)
         scheduler.start()
@@ -145,6 +149,15 @@ def run_scheduler(config: Config) -> None:
             ctx.publisher.close()
     if not stopped_by_signal.is_set():
         raise SystemExit(1)  # stepped down: the supervisor (or the orchestrator) starts it again
+
+
+def digest_jobstores(ctx: Context) -> dict:
+    """The digest jobs persist in our database (so a run missed while down is caught up on start);
+    the interval jobs above are rebuilt at every start and live in memory."""
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    return {"default": MemoryJobStore(), digests.JOBSTORE: SQLAlchemyJobStore(engine=ctx.sessions.kw["bind"])}
 
 
 def relay_loop(ctx: Context, stop: threading.Event) -> None:

@@ -3,11 +3,11 @@
 For every open case it computes the deadlines (``cases.deadlines_for``) and the notice thresholds
 each has reached (30, 7, 1 days before, then overdue). A threshold is noticed once per case and
 deadline: a ``DeadlineNotice`` row, unique on (case, deadline, threshold), is written in the same
-transaction as the outbox event that makes the notify worker mail it. A second sweep, a restart,
-or a second scheduler started by mistake finds the rows (or fails on the unique key and rolls back
-its whole run) and sends nothing twice. When several thresholds are new at once (the workstation
-was down, or the case arrived with the deadline near), all are recorded and only the most urgent
-is sent.
+transaction as the notices to the people concerned (``workstation.notices``), which the notify
+worker mails. A second sweep, a restart, or a second scheduler started by mistake finds the rows
+(or fails on the unique key and rolls back its whole run) and sends nothing twice. When several
+thresholds are new at once (the workstation was down, or the case arrived with the deadline near),
+all are recorded and only the most urgent is sent.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from workstation import lifecycle
 from workstation.cases import deadlines_for
 from workstation.deadlines import Deadline, notice_thresholds
-from workstation.models import Case, DeadlineNotice, utcnow
-from workstation.outbox import enqueue
+from workstation.models import Case, DeadlineNotice, User, utcnow
+from workstation.notices import NewNotice, active_coordinators, raise_notices
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,25 @@ def notice_payload(case: Case, deadline: Deadline, threshold: str) -> dict:
     }
 
 
+def deadline_recipients(case: Case, deadline: Deadline, threshold: str, coordinators: list[User]) -> list[User]:
+    """A legal deadline concerns the enterprise and its expert; a service-level one the expert,
+    and once missed the coordinators (it is escalated to them)."""
+    expert = [case.assigned_expert] if case.assigned_expert else []
+    if deadline.kind == "sla":
+        return expert + (coordinators if threshold == "overdue" else [])
+    return [case.enterprise, *expert]
+
+
 def sweep_deadlines(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
     """Raise the notices due now; returns how many were sent (0 if another sweep got there first)."""
     now = now or utcnow()
     with sessions() as session:
         cases = session.scalars(
-            select(Case).where(Case.status.not_in(FINISHED)).options(selectinload(Case.events))
+            select(Case)
+            .where(Case.status.not_in(FINISHED))
+            .options(selectinload(Case.events), joinedload(Case.enterprise), joinedload(Case.assigned_expert))
         ).all()
+        coordinators = active_coordinators(session)
         noticed = set(
             session.execute(
                 select(DeadlineNotice.case_id, DeadlineNotice.code, DeadlineNotice.threshold).where(
@@ -59,6 +71,7 @@ def sweep_deadlines(sessions: sessionmaker[Session], now: datetime | None = None
             ).all()
         ) if cases else set()  # fmt: skip
         sent = 0
+        notices: list[NewNotice] = []
         for case in cases:
             for deadline in deadlines_for(case, now):
                 new = [t for t in notice_thresholds(deadline, now) if (case.id, deadline.code, t) not in noticed]
@@ -67,9 +80,22 @@ def sweep_deadlines(sessions: sessionmaker[Session], now: datetime | None = None
                 for threshold in new:
                     session.add(DeadlineNotice(case_id=case.id, code=deadline.code, threshold=threshold,
                                                due_at=deadline.due_at))  # fmt: skip
-                enqueue(session, "case.deadline_notice", notice_payload(case, deadline, new[-1]))
+                threshold = new[-1]
+                body = notice_payload(case, deadline, threshold)
+                notices += [
+                    NewNotice(
+                        person.id,
+                        "deadline",
+                        f"deadline:{case.id}:{deadline.code}:{threshold}:{person.id}",
+                        body,
+                        case.id,
+                    )  # fmt: skip
+                    for person in deadline_recipients(case, deadline, threshold, coordinators)
+                ]
                 sent += 1
         try:
+            # (a concurrent sweep's rows make the flush or the commit fail on the unique keys)
+            raise_notices(session, notices)
             session.commit()
         except IntegrityError:
             session.rollback()

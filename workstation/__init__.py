@@ -88,7 +88,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_view = "web.login"
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
 
-    from workstation.blueprints import api, coordinator, health, opinions, queue, web
+    from workstation.blueprints import api, coordinator, health, opinions, queue, watch, web
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -96,6 +96,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(opinions.bp)
+    app.register_blueprint(watch.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 
 from workstation.auth import ROLES, UserError, create_token, create_user, find_user
 from workstation.config import Config
@@ -105,6 +107,68 @@ def create_token_command(email: str) -> None:
         click.echo(create_token(session, user))
 
 
+@cli.command("compare-marks")
+@click.argument("marks", nargs=-1, metavar="[MARK_A MARK_B]")
+@click.option(
+    "--file",
+    "pairs_file",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="CSV of mark_a,mark_b rows (UTF-8, header optional, extra columns ignored); - for standard input.",
+)
+@click.option("--language", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Of the reasons.")
+def compare_marks(marks: tuple[str, ...], pairs_file: str | None, language: str) -> None:
+    """Judge marks as the early-warning notices do: MARK_A is the watched mark, MARK_B the new one.
+
+    Writes mark_a,mark_b,score,verdict,reasons as CSV, verdict being similar or distinct. Needs no
+    database. Rows with fewer than two marks are reported on standard error and skipped (exit code 1).
+    """
+    import csv
+    import io
+
+    from workstation.similarity import verdict
+
+    if (pairs_file is None) != bool(marks) or (marks and len(marks) != 2):
+        raise click.UsageError("give two marks (compare-marks A B) or --file PAIRS.csv, not both")
+
+    def emit(cells: list[str]) -> None:
+        line = io.StringIO()  # csv quoting, then click.echo: UTF-8 whatever the console's encoding
+        csv.writer(line, lineterminator="\n").writerow(cells)
+        click.echo(line.getvalue(), nl=False)
+
+    def write(a: str, b: str) -> None:
+        judged = verdict(a, b, language)
+        emit([a, b, f"{judged.score:.2f}", judged.label, "; ".join(judged.reasons)])
+
+    emit(["mark_a", "mark_b", "score", "verdict", "reasons"])
+
+    if pairs_file is None:
+        write(*marks)
+        return
+    raw = sys.stdin.buffer if pairs_file == "-" else open(pairs_file, "rb")  # noqa: SIM115
+    bad, first = 0, True
+    # utf-8-sig: a spreadsheet's "CSV UTF-8" export starts with a byte-order mark
+    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        rows = csv.reader(text)
+        try:
+            for row in rows:
+                cells = [cell.strip() for cell in row]
+                if not any(cells):
+                    continue
+                header, first = first and [c.casefold() for c in cells[:2]] == ["mark_a", "mark_b"], False
+                if header:
+                    continue
+                if len(cells) < 2 or not cells[0] or not cells[1]:
+                    click.echo(f"line {rows.line_num}: needs two marks, mark_a,mark_b: {row!r}", err=True)
+                    bad += 1
+                    continue
+                write(cells[0], cells[1])
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise click.ClickException(f"cannot read {pairs_file} at line {rows.line_num + 1}: {err}") from None
+    if bad:
+        click.echo(f"{bad} bad row(s) skipped", err=True)
+        sys.exit(1)
+
+
 @cli.command("update-translations")
 def update_translations() -> None:
     """For developers: add new messages to the .po catalogs and list what lacks a translation."""
@@ -117,6 +181,114 @@ def update_translations() -> None:
     if any(missing.values()):
         raise click.ClickException("some messages have no translation yet")
     click.echo("catalogs complete")
+
+
+@cli.command("import-marks")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk", default=500, show_default=True, help="Rows committed (and checked) at a time.")
+def import_marks(file: Path, chunk: int) -> None:
+    """Import a feed of newly published marks (CSV or JSON) and check each against the watched marks.
+
+    CSV columns (JSON keys): number, text, classes ("9,42"), published_on (YYYY-MM-DD), applicant.
+    Marks already imported (same number) are skipped, so a feed can be imported again safely.
+    """
+    from workstation.marks import import_feed, read_feed
+
+    config = Config.from_env()
+    sessions = _sessions(config)
+
+    def progress(report) -> None:  # noqa: ANN001
+        click.echo(
+            f"\r{report.total} rows read: {report.added} new, {report.already} already imported, "
+            f"{len(report.errors)} bad, {report.matches} look-alike matches",
+            nl=False,
+            err=True,
+        )
+
+    try:
+        report = import_feed(sessions, read_feed(file), chunk=max(chunk, 1), progress=progress)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise click.ClickException(f"cannot read {file}: {err}") from None
+    click.echo("", err=True)
+    for bad in report.errors:
+        click.echo(f"row {bad.row}: {bad.field}: {bad.message}", err=True)
+    click.echo(
+        f"imported {report.added} new marks ({report.already} already known, {len(report.errors)} bad rows); "
+        f"{report.matches} look-alike matches notified"
+    )
+    if report.errors:
+        sys.exit(1)
+
+
+@cli.command("send-digest")
+@click.option("--email", required=True, help="The coordinator's email.")
+@click.option(
+    "--period",
+    default=None,
+    help="daily:2026-11-24, weekly:2026-W48, or a date (its daily digest). Default: the latest due.",
+)
+def send_digest_command(email: str, period: str | None) -> None:
+    """Send a coordinator's digest now (once per period: a digest already sent is not sent again)."""
+    from datetime import UTC, datetime
+
+    from workers import notify
+    from workers.delivery import deliver
+    from workers.digests import digest_event, record_due
+    from workers.runtime import make_context
+    from workstation.digest import digest_period
+    from workstation.models import DigestRecord, DigestSetting
+
+    config = Config.from_env()
+    ctx = make_context(config)
+    with ctx.sessions.begin() as session:
+        user = find_user(session, email)
+        if user is None or user.role != "coordinator":
+            raise click.ClickException(f"no coordinator with email {email}")
+        setting = DigestSetting.of(session, user.id)
+        try:
+            frequency, at = _digest_time(period, setting.frequency, setting.hour, setting.timezone)
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+        chosen = digest_period(frequency, setting.hour, setting.timezone, at or datetime.now(UTC))
+        event = record_due(session, user, chosen)
+        if event is None:
+            mine = (DigestRecord.coordinator_id == user.id, DigestRecord.period_key == chosen.key)
+            existing = session.scalars(select(DigestRecord).where(*mine)).one()
+            if existing.status == "sent":
+                click.echo(f"digest {chosen.key} was sent already, at {existing.sent_at:%Y-%m-%d %H:%M} UTC")
+                return
+            event = digest_event(session, existing)  # once more: the claim keeps it to one email
+        message_id, payload = event.id, event.payload
+    # Delivered here and now, through the notify worker's own code; the worker, when the event
+    # reaches it too, finds it handled.
+    outcome = deliver(ctx, notify.CONSUMER, notify.handle, payload, {"message_id": message_id, "type": "digest.due"},
+                      "digest.due")  # fmt: skip
+    with ctx.sessions() as session:
+        record = session.get(DigestRecord, payload["digest_id"])
+    if record.status == "sent":
+        click.echo(f"sent digest {chosen.key} to {email}")
+    elif record.status == "sending":
+        click.echo(f"digest {chosen.key} is being sent by a notify worker")
+    else:
+        raise click.ClickException(f"sending digest {chosen.key} failed ({outcome}): {record.last_error}")
+
+
+def _digest_time(period: str | None, frequency: str, hour: int, timezone: str) -> tuple[str, Any]:
+    """(frequency, the send time of ``period``) for ``--period``; (the setting's, None) without it."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    if not period:
+        return frequency, None
+    kind, _, value = period.rpartition(":")
+    kind = kind or "daily"
+    if kind == "daily":
+        day = date.fromisoformat(value)
+    elif kind == "weekly":
+        day = datetime.strptime(value + "-1", "%G-W%V-%u").date()  # the Monday of that ISO week
+    else:
+        raise ValueError("--period is daily:YYYY-MM-DD, weekly:YYYY-Www or a date")
+    return kind, datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(timezone))
 
 
 @cli.command("run")

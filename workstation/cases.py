@@ -18,14 +18,25 @@ from workstation.deadlines import Deadline, case_deadlines, intervals_from_trans
 from workstation.evidence import StoredFile
 from workstation.models import AccessLog, Case, CaseEvent, CaseMessage, Evidence, ExpertProfile, User, utcnow
 from workstation.outbox import enqueue
+from workstation.respondents import record_parties
 
 
 def reference_for(case_id: int, year: int) -> str:
     return f"RPA-{year}-{case_id:06d}"
 
 
-def submit_case(session: Session, enterprise: User, data: dict[str, Any], files: list[StoredFile] = ()) -> Case:
-    """Create a case from validated input (``CaseInputSchema``) and its already stored evidence."""
+def submit_case(
+    session: Session,
+    enterprise: User,
+    data: dict[str, Any],
+    files: list[StoredFile] = (),
+    actor: User | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Case:
+    """Create a case from validated input (``CaseInputSchema``) and its already stored evidence.
+
+    ``actor``: who submits it when not the enterprise itself (a coordinator opening a case for
+    it); ``detail`` goes into the submit event."""
     lifecycle.decide(None, "submit", lifecycle.OWNER)
     now = utcnow()
     owner = enterprise.id
@@ -44,15 +55,16 @@ def submit_case(session: Session, enterprise: User, data: dict[str, Any], files:
     session.add(case)
     session.flush()  # the id makes the reference
     case.reference = reference_for(case.id, now.year)
+    record_parties(session, case)
     session.add(
         CaseEvent(
             case_id=case.id,
             action="submit",
             from_status=None,
             to_status=lifecycle.SUBMITTED,
-            actor_id=enterprise.id,
-            actor_role=enterprise.role,
-            detail={"evidence": [f.sha256 for f in files]} if files else {},
+            actor_id=(actor or enterprise).id,
+            actor_role=(actor or enterprise).role,
+            detail={**(detail or {}), **({"evidence": [f.sha256 for f in files]} if files else {})},
             created_at=now,
         )
     )

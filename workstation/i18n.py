@@ -182,6 +182,19 @@ LABELS: dict[str, str] = {
     "coordinator": N_("Coordinator"),
     "expert": N_("Expert"),
     "applicant": N_("Applicant"),
+    "level_high": N_("high: a class in common"),
+    "level_medium": N_("medium: related classes, or classes not stated"),
+    "level_low": N_("low: unrelated classes"),
+    "notice_deadline": N_("Deadline"),
+    "notice_lookalike": N_("Look-alike mark"),
+    "notice_repeat_respondent": N_("Repeat respondent"),
+    "source_case": N_("named in a case"),
+    "source_feed": N_("publication feed"),
+    "digest_due": N_("Waiting to be sent"),
+    "digest_sending": N_("Sending"),
+    "digest_retrying": N_("Failed, will retry"),
+    "digest_sent": N_("Sent"),
+    "digest_failed": N_("Failed"),
 }
 
 

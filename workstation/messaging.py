@@ -32,8 +32,10 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "case.info_requested",
         "case.info_provided",
         "case.opinion_issued",
-        "case.deadline_notice",
+        "notice.raised",
+        "digest.due",
     ),
+    "watch": ("case.submitted",),
 }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 # Integer on SQLite (so it is the rowid alias), BIGINT elsewhere.
@@ -384,3 +384,146 @@ class DeadlineNotice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("case_id", "code", "threshold", name="uq_deadline_notices_case_code_threshold"),)
+
+
+class CaseParty(Base):
+    """A party a case names, with its normalised keys: how repeat respondents are found in SQL."""
+
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: the case's enterprise, copied so "other enterprises' cases" needs no join
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(20))  # respondent | applicant | third_party
+    name: Mapped[str] = mapped_column(String(200))
+    #: ``routing.normalise_name(name)``
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
+
+
+class WatchedMark(Base):
+    """An enterprise's own trademark, watched for look-alikes in new cases and the publication feed."""
+
+    __tablename__ = "watched_marks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    #: Nice classes 1-45; empty means "not stated" (matches in any class)
+    classes: Mapped[list[Any]] = mapped_column(default=list)
+    #: removed marks are kept (their past matches refer to them) but no longer watched
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    enterprise: Mapped[User] = relationship()
+
+
+class PublishedMark(Base):
+    """A newly published (preliminarily approved) mark from an imported feed; unique by number,
+    so importing the same feed twice adds nothing and notices nothing twice."""
+
+    __tablename__ = "published_marks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # application / registration number
+    text: Mapped[str] = mapped_column(String(200))
+    classes: Mapped[list[Any]] = mapped_column(default=list)
+    published_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    applicant: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LookalikeMatch(Base):
+    """A mark (named in a case, or published) found to look like a watched mark: the score and
+    reasons as ``workstation.similarity`` gave them, and the risk-warning case opened from it."""
+
+    __tablename__ = "lookalike_matches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: "case:<case id>:<watched id>:<mark text>" or "feed:<published id>:<watched id>": found once
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    watched_mark_id: Mapped[int] = mapped_column(ForeignKey("watched_marks.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # who watches
+    source: Mapped[str] = mapped_column(String(8))  # case | feed
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    published_mark_id: Mapped[int | None] = mapped_column(ForeignKey("published_marks.id"), nullable=True)
+    candidate_text: Mapped[str] = mapped_column(String(200))
+    candidate_classes: Mapped[list[Any]] = mapped_column(default=list)
+    score: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(8))  # high | medium | low
+    class_relation: Mapped[str] = mapped_column(String(10))
+    #: [{"code", "score", "watched", "candidate", "detail"}], best first
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    opposition_last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    risk_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    watched_mark: Mapped[WatchedMark] = relationship()
+    published_mark: Mapped[PublishedMark | None] = relationship()
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
+    risk_case: Mapped[Case | None] = relationship(foreign_keys=[risk_case_id])
+
+
+class Notice(Base):
+    """An early warning to one person (deadline, look-alike mark, repeat respondent): listed on
+    their pages and mailed by the notify worker. The unique key makes each one happen once."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # deadline | lookalike | repeat_respondent
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    #: what the email and the page show, both languages where it is text
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recipient: Mapped[User] = relationship()
+    case: Mapped[Case | None] = relationship()
+
+    __table_args__ = (Index("ix_notices_recipient_created", "recipient_id", "created_at"),)
+
+
+class DigestSetting(Base):
+    """A coordinator's digest schedule; a coordinator without a row gets the default."""
+
+    __tablename__ = "digest_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(8), default="daily")  # daily | weekly
+    hour: Mapped[int] = mapped_column(Integer, default=8)
+    timezone: Mapped[str] = mapped_column(String(50), default="Asia/Shanghai")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def of(cls, session: Session, user_id: int) -> DigestSetting:
+        """The coordinator's setting, or the default (daily at 08:00 China time), not added."""
+        return session.get(cls, user_id) or cls(
+            user_id=user_id, frequency="daily", hour=8, timezone="Asia/Shanghai", paused=False
+        )
+
+
+class DigestRecord(Base):
+    """One digest for one coordinator and one period: the unique key is what makes it go out once."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    period_key: Mapped[str] = mapped_column(String(30))  # daily:2026-11-24 | weekly:2026-W48
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="due")  # due | sending | retrying | sent | failed
+    #: when a notify worker claimed it for sending (a claim older than the stale limit is free again)
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    coordinator: Mapped[User] = relationship()
+
+    __table_args__ = (UniqueConstraint("coordinator_id", "period_key", name="uq_digests_coordinator_period"),)

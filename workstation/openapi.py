@@ -9,6 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.lifecycle import USER_ACTIONS
+from workstation.marks import WatchedMarkSchema
 from workstation.pool import ExpertSchema
 from workstation.schemas import CaseInputSchema, CaseSchema, ErrorSchema, EventSchema, TransitionSchema
 
@@ -38,7 +39,7 @@ def openapi_document() -> dict[str, Any]:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in (("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
                          ("Transition", TransitionSchema), ("Error", ErrorSchema),
-                         ("Expert", ExpertSchema)):  # fmt: skip
+                         ("Expert", ExpertSchema), ("WatchedMark", WatchedMarkSchema)):  # fmt: skip
         spec.components.schema(name, schema=schema)
     secured = [{"bearer": []}]
     spec.path(
@@ -103,6 +104,7 @@ def openapi_document() -> dict[str, Any]:
                             "responses": {"200": _json(queue, "Active cases"), **_errors(401, 403)}}},
     )  # fmt: skip
     _pool_paths(spec, secured)
+    _early_warning_paths(spec, secured)
     me = {"type": "object", "properties": {k: {"type": "string"} for k in ("email", "role", "name", "language")}}
     spec.path(
         "/api/v1/me",
@@ -172,4 +174,49 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         operations={"get": {"summary": "An import's progress and row errors", "security": secured,
                             "parameters": [import_id],
                             "responses": {"200": _json(job, "The import"), **_errors(401, 403, 404)}}},
+    )  # fmt: skip
+
+
+def _early_warning_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """Watched marks (enterprises) and everyone's notices."""
+    mark_id = {"name": "mark_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    marks = {"type": "object", "properties": {"marks": {"type": "array", "items": "WatchedMark"}}}
+    body = {"required": True, "content": {"application/json": {"schema": "WatchedMark"}}}
+    spec.path(
+        "/api/v1/marks",
+        operations={
+            "get": {"summary": "The caller's watched marks (enterprises)", "security": secured,
+                    "responses": {"200": _json(marks, "Watched marks"), **_errors(401, 403)}},
+            "post": {"summary": "Watch a mark (enterprises): its wording and Nice classes", "security": secured,
+                     "requestBody": body,
+                     "responses": {"201": _json("WatchedMark", "Watched"), **_errors(400, 401, 403)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/marks/{mark_id}",
+        operations={"delete": {"summary": "Stop watching a mark", "security": secured, "parameters": [mark_id],
+                               "responses": {"204": {"description": "No longer watched"}, **_errors(401, 404)}}},
+    )  # fmt: skip
+    notice = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["deadline", "lookalike", "repeat_respondent"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "case": {"type": "string", "nullable": True},
+            "body": {"type": "object"},
+        },
+    }
+    notices = {
+        "type": "object",
+        "properties": {"total": {"type": "integer"}, "page": {"type": "integer"},
+                       "notices": {"type": "array", "items": notice}},
+    }  # fmt: skip
+    kind = {"name": "kind", "in": "query", "schema": {"type": "string"}}
+    page = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+    spec.path(
+        "/api/v1/notices",
+        operations={"get": {"summary": "The caller's early-warning notices, newest first", "security": secured,
+                            "parameters": [kind, page],
+                            "responses": {"200": _json(notices, "Notices"), **_errors(401)}}},
     )  # fmt: skip

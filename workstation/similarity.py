@@ -3,7 +3,9 @@
 Enterprises watch their own marks; every mark named at intake and every newly published mark of an
 imported feed is checked against all watched marks. This module is only the comparison: ``prepare``
 each mark once (normalised forms, pinyin, visual skeletons), ``build_index`` over the watched marks,
-then ``find_lookalikes(candidate, index)`` per new mark. No database, no I/O.
+then ``find_lookalikes(candidate, index)`` per new mark. No database, no I/O. ``verdict(a, b)`` judges
+one pair of texts the way the notices do (``python -m workstation compare-marks``, for an examiner
+checking a verdict by hand).
 
 **What counts as look-alike** follows the examination practice for similar marks (商标审查审理指南,
 文字商标近似): the wording is compared after dropping what does not distinguish a mark, then by form,
@@ -13,9 +15,10 @@ sound and transliteration. Each rule that fires is a ``Reason`` with its evidenc
 code               score  when
 =================  =====  ==========================================================================
 same_text          1.00   the same wording once width, case, accents, spacing, punctuation and
-                          generic words (科技, 集团, 有限公司, 牌, tech, group, ltd ...) are dropped
-visual             0.95   the same but for look-alike characters or letters (师/帅, 大/太, rn/m, 0/O,
-                          1/l/I, vv/w, Cyrillic а/Latin a); 0.90 when only one part of a mixed mark
+                          generic words (科技, 集团, 有限公司, 牌, tech, group, ltd ...) and the trade of a
+                          trade name (电器, 食品, foods, electronics ...) are dropped
+visual             0.95   the same but for look-alike characters or letters (师/帅, 大/太, 日/白, rn/m,
+                          0/O, 1/l/I, vv/w, Cyrillic а/Latin a); 0.90 when only one part of a mixed mark
 same_part          0.90   the Chinese part (2+ characters) or the Latin part (3+ letters) of a mixed
                           mark is the same as the other mark's
 phonetic           0.90   Chinese parts of 2+ characters read the same in toneless pinyin (星河 and
@@ -23,6 +26,8 @@ phonetic           0.90   Chinese parts of 2+ characters read the same in tonele
                           single characters share a syllable
 transliteration    0.90   Chinese read in pinyin equals the other mark's letters (星河 = XINGHE =
                           Xing He = Xīng Hé), 2+ syllables; 0.95 x the near_text score for one letter off
+                          (HUAWEY), unless those letters are themselves the pinyin of as many syllables:
+                          CHUNHUA spells 春华, another word, not 春晖 chun hui
 near_text          1-d/(L+1)  d characters added, removed, changed or swapped, L the longer length:
                           Chinese with d <= L // 3 (one in 3-5, two in 6+), but a two-character mark
                           only gains or loses one at an end (星河/星河湾; 星河/星光 and 金鱼/金龙鱼 are
@@ -30,11 +35,13 @@ near_text          1-d/(L+1)  d characters added, removed, changed or swapped, L
                           9+), never for 4 or fewer (NOVA/NOTA), counted with look-alikes merged and as
                           written
 reordered          0.80   the same 3+ Chinese characters in another order (三只松鼠/松鼠三只); two
-                          swapped characters usually make another word (京东/东京)
+                          swapped characters usually make another word (京东/东京). Also the same 2+ Latin
+                          words (5+ letters) in another order (Blue Ocean / Ocean Blue)
 contains           0.75-0.90  the *watched* mark appears whole in the candidate: 2+ Chinese characters,
                           or 3+ letters forming whole words or the start of a word of 5+ letters, also
-                          across scripts (星河 in XINGHE PHONE). 0.75 + 0.15 x the share of the
-                          candidate it covers. The only rule that is not symmetric
+                          across scripts (星河 in XINGHE PHONE, but not 安心 an xin in ANXING: the word goes
+                          on with the syllable). 0.75 + 0.15 x the share of the candidate it covers. The
+                          only rule that is not symmetric
 =================  =====  ==========================================================================
 
 A ``Match`` has the best score of its reasons and lists all of them (one per code, best evidence).
@@ -59,7 +66,9 @@ sums this up for a notice, and results are sorted by it first, then by score.
 **Speed.** ``build_index`` files each watched mark under cheap keys (Chinese character pairs, the
 pinyin reading, Latin strings with up to two letters deleted, word prefixes), chosen so that every pair
 a rule can match shares at least one key: the shortlist is exact, not a heuristic, and the tests check
-that indexed and brute-force results are equal. pypinyin is imported on first use (it takes ~0.5 s).
+that indexed and brute-force results are equal. The keys are kept as hashes in two sorted arrays,
+12 bytes a posting (100,000 watched marks: about 3 million postings, 40 MB). pypinyin is imported on
+first use (it takes ~0.5 s).
 
 **Pinyin** is pypinyin's reading in context (银行 yin hang, 长城 chang cheng), one per character: a
 mark meant in a rarer reading of a polyphonic character (多音字) is compared in the common one.
@@ -73,8 +82,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA, Levenshtein
@@ -199,8 +209,10 @@ class PreparedMark:
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _RUNS = re.compile(rf"[{_HAN}]+|[^\W_{_HAN}]+")
 _HAN_RUN = re.compile(rf"[{_HAN}]")
-# camelCase and HTMLParser-style word boundaries, found before case is folded: XingHe -> Xing He
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# camelCase and HTMLParser-style word boundaries, found before case is folded: XingHe -> Xing He. The
+# second kind needs two capitals before it: a single one is the word's own first letter, and splitting
+# VVavelet into V Vavelet would hide the vv that looks like w
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z]{2})(?=[A-Z][a-z])")
 
 MAX_HAN = 32
 MAX_WORDS = 12
@@ -214,6 +226,11 @@ GENERIC_HAN_SUFFIXES = tuple(
             "股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "控股", "股份", "公司",
             "科技", "技术", "网络", "信息", "电子商务", "电子", "实业", "贸易", "国际", "品牌",
             "商标", "商行", "商贸", "旗舰店", "专卖店", "官方", "工作室", "研究院", "研究所", "中心",
+            # the trade of a trade name (字号 + 行业 + 组织形式): 星河电器 is 星河 making appliances. Not
+            # words that end ordinary words (生物 in 微生物, 能源 in 新能源)
+            "电器", "电气", "食品", "饮品", "服饰", "服装", "家居", "餐饮", "传媒", "文化", "物流",
+            "医药", "药业", "制药", "酒业", "茶业", "建材", "置业", "房地产", "教育", "咨询", "软件",
+            "通信",
         },
         key=len,
         reverse=True,
@@ -229,14 +246,17 @@ GENERIC_LATIN = frozenset(
         "tech", "technology", "technologies", "group", "co", "ltd", "limited", "inc", "corp",
         "corporation", "company", "llc", "gmbh", "plc", "holding", "holdings", "international",
         "intl", "brand", "trademark", "tm", "official", "store", "shop", "the",
+        # the trade of a trade name, as in Chinese (not food, farm, home: parts of ordinary phrases)
+        "foods", "farms", "electronics", "pharma", "pharmaceuticals", "apparel", "logistics", "media",
+        "software", "systems", "solutions", "industries", "trading", "enterprises", "services",
     }
 )  # fmt: skip
 
 #: Chinese characters told apart by a stroke or a dot; each group maps to its first character.
 HAN_CONFUSABLE_GROUPS = (
-    "师帅", "大太犬", "天夭", "日曰", "土士", "未末", "己已巳", "人入", "刀力", "王玉主", "木术",
+    "师帅", "大太犬", "天夭", "日曰白", "土士", "未末", "己已巳", "人入", "刀力", "王玉主", "木术",
     "干于千", "免兔", "田由甲申", "贝见", "戊戌戍", "侯候", "乌鸟", "汩汨", "徽微", "晴睛", "崇祟",
-    "牛午", "今令", "拔拨", "折拆", "苦若", "即既", "贷货", "喝渴", "辨辩辫", "竟竞", "茶荼", "母毋",
+    "牛午", "今令", "拔拨", "折拆", "苦若", "即既", "贷货", "喝渴", "辨辩辫", "竟竞", "茶荼", "母毋", "子了",
 )  # fmt: skip
 _HAN_SKELETON = str.maketrans({c: group[0] for group in HAN_CONFUSABLE_GROUPS for c in group[1:]})
 #: Letters that look alike once case is folded (I and l both become l), and Cyrillic / Greek homoglyphs.
@@ -416,13 +436,69 @@ def _near_letters(a: LetterForm, b: LetterForm) -> tuple[int, float] | None:
     return near
 
 
+@functools.cache
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable pypinyin knows (ü as v, and as u), without the vowelless
+    interjections (m, n, ng, hm), which would let almost any spelling be cut into syllables."""
+    from pypinyin import Style
+    from pypinyin.pinyin_dict import pinyin_dict
+    from pypinyin.style import convert
+
+    found: set[str] = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            syllable = convert(reading, Style.NORMAL, strict=True)
+            if syllable.isascii() and any(vowel in syllable for vowel in "aeiouv"):
+                found |= {syllable, syllable.replace("v", "u")}
+    return frozenset(found)
+
+
+@functools.cache
+def _pinyin_skeletons() -> frozenset[str]:
+    return frozenset(letter_skeleton(syllable) for syllable in _pinyin_syllables())
+
+
+@functools.lru_cache(maxsize=65536)
+def _reads_as_pinyin(letters: str, syllables: int) -> bool:
+    """``letters`` can be cut into exactly ``syllables`` pinyin syllables."""
+    known = _pinyin_syllables()
+    counts: list[set[int]] = [set() for _ in range(len(letters) + 1)]
+    counts[0].add(0)
+    for start in range(len(letters)):
+        if not counts[start]:
+            continue
+        for end in range(start + 1, min(start + 6, len(letters)) + 1):
+            if letters[start:end] in known:
+                counts[end] |= {n + 1 for n in counts[start] if n < syllables}
+    return syllables in counts[-1]
+
+
+def _another_word(a: LetterForm, b: LetterForm) -> bool:
+    """Of a Chinese mark's pinyin and a Latin spelling one letter off it: the spelling is itself the
+    pinyin of as many syllables, so it spells another Chinese word (CHUNHUA is 春华, not 春晖 chun hui),
+    not a misspelt transliteration (HUAWEY for 华为: wey is no syllable)."""
+    latin, pinyin = (a, b) if a.source == "latin" else (b, a)
+    return _reads_as_pinyin(latin.text.replace(" ", ""), len(pinyin.tokens))
+
+
 def _covers(part: str, whole: str) -> float:
     return 0.75 + 0.15 * len(part) / len(whole)
 
 
-def _in_tokens(needle: str, tokens: tuple[str, ...], *, prefix_ok: bool, min_tokens: int) -> bool:
+def _runs_on(syllable: str, rest: str) -> bool:
+    """The letters after a pinyin that starts a word carry its last syllable on into another one:
+    an xin at the start of ANXING reads an xing, another word (both as visual skeletons)."""
+    known = _pinyin_skeletons()
+    return bool(syllable) and any(syllable + rest[:n] in known for n in range(1, min(len(rest), 6 - len(syllable)) + 1))
+
+
+def _in_tokens(
+    needle: str, tokens: tuple[str, ...], *, prefix_ok: bool, min_tokens: int, last_syllable: str = ""
+) -> bool:
     """``needle`` is whole words of ``tokens`` (at least ``min_tokens``), or, when ``prefix_ok`` and
-    it has 5+ letters, the start of a word: apple in "apple store" and "applestore", not "pineapple"."""
+    it has 5+ letters, the start of a word: apple in "apple store" and "applestore", not "pineapple".
+    A pinyin ``needle`` (``last_syllable`` given) is not the start of a word that goes on with the same
+    syllable (an xin in anxing)."""
     whole = "".join(tokens)
     for i in range(len(tokens)):
         joined = ""
@@ -431,10 +507,27 @@ def _in_tokens(needle: str, tokens: tuple[str, ...], *, prefix_ok: bool, min_tok
             if len(joined) >= len(needle):
                 if joined == needle and j - i + 1 >= min_tokens and joined != whole:
                     return True
-                if prefix_ok and len(needle) >= 5 and joined.startswith(needle) and joined != needle:
+                if (
+                    prefix_ok
+                    and len(needle) >= 5
+                    and joined.startswith(needle)
+                    and joined != needle
+                    and not _runs_on(last_syllable, joined[len(needle) :])
+                ):
                     return True
                 break
     return False
+
+
+def _reordered_words(a: LetterForm, b: LetterForm) -> bool:
+    """The same 2+ Latin words (5+ letters in all) in another order: Blue Ocean / Ocean Blue."""
+    return (
+        a.source == b.source == "latin"
+        and len(a.tokens) >= 2
+        and len(a.skeleton) >= 5
+        and a.tokens != b.tokens
+        and sorted(a.tokens) == sorted(b.tokens)
+    )
 
 
 def _differences(a: str, b: str) -> str:
@@ -489,14 +582,17 @@ def _reasons(w: PreparedMark, c: PreparedMark) -> list[Reason]:
                     found.append(Reason(code, 0.9, fw.text, fc.text))
             else:
                 near = _near_letters(fw, fc)
-                if near and (not translit or near[0] <= 1):
+                if near and (not translit or (near[0] <= 1 and not _another_word(fw, fc))):
                     code, factor = ("transliteration", 0.95) if translit else ("near_text", 1.0)
                     found.append(Reason(code, near[1] * factor, fw.text, fc.text, f"{near[0]} edit(s)"))
+            if _reordered_words(fw, fc):
+                found.append(Reason("reordered", 0.8, fw.text, fc.text))
             if len(fw.skeleton) >= 3 and _in_tokens(
                 fw.skeleton,
                 fc.tokens,
                 prefix_ok=fc.source == "latin",
                 min_tokens=2 if fc.source == "pinyin" else 1,
+                last_syllable=fw.tokens[-1] if fw.source == "pinyin" else "",
             ):
                 detail = "transliteration" if translit else ""
                 found.append(Reason("contains", _covers(fw.skeleton, fc.skeleton), fw.text, fc.text, detail))
@@ -583,6 +679,12 @@ def _han_keys(p: PreparedMark) -> set[str]:
     return keys
 
 
+def _word_set_key(p: PreparedMark) -> set[str]:
+    """The Latin words in any order: marks with the same words reordered share it."""
+    latin = [form for form in p.forms if form.source == "latin" and len(form.tokens) >= 2]
+    return {"WS:" + " ".join(sorted(form.tokens)) for form in latin}
+
+
 def _published_keys(p: PreparedMark) -> set[str]:
     """Keys a watched mark is filed under."""
     if not p.core:
@@ -598,7 +700,7 @@ def _published_keys(p: PreparedMark) -> set[str]:
         keys |= {space + v for v in _letter_variants(form, _depth)}
         if len(form.skeleton) >= 3:
             keys.add(("CL:" if form.source == "latin" else "CP:") + form.skeleton[:4])
-    return keys
+    return keys | _word_set_key(p)
 
 
 def _probe_keys(p: PreparedMark) -> set[str]:
@@ -627,34 +729,44 @@ def _probe_keys(p: PreparedMark) -> set[str]:
                     break
                 starts.add(joined)
             keys |= {space + s for space in spaces for s in starts}
-    return keys
+    return keys | _word_set_key(p)
 
 
 @dataclass(frozen=True, eq=False)
 class WatchIndex:
-    """The watched marks with a key -> positions map; build with ``build_index``, rebuild on change."""
+    """The watched marks and their keys; build with ``build_index``, rebuild on change.
+
+    The postings are two flat arrays sorted together, a hash of each key and the position of a watched
+    mark filed under it (12 bytes a posting), not a dict of strings: 100,000 watched marks file about 3
+    million postings, some 700 MB as a dict and about 40 MB so. A hash collision only puts one more mark on
+    a shortlist, which ``compare`` then turns down: the shortlist stays exact.
+    """
 
     marks: tuple[PreparedMark, ...]
-    postings: Mapping[str, tuple[int, ...]] = field(repr=False)
+    hashes: array = field(repr=False)
+    positions: array = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.marks)
 
     def shortlist(self, candidate: PreparedMark) -> list[PreparedMark]:
         """The watched marks that share a key with ``candidate``: all that any rule could match."""
-        positions: set[int] = set()
-        for key in _probe_keys(candidate):
-            positions.update(self.postings.get(key, ()))
-        return [self.marks[i] for i in sorted(positions)]
+        hashes, found = self.hashes, set()
+        for key in {hash(key) for key in _probe_keys(candidate)}:
+            first = bisect_left(hashes, key)
+            found.update(self.positions[first : bisect_right(hashes, key, first)])
+        return [self.marks[i] for i in sorted(found)]
 
 
 def build_index(watched: Iterable[PreparedMark | Mark]) -> WatchIndex:
     marks = tuple(m if isinstance(m, PreparedMark) else prepare(m) for m in watched)
-    postings: dict[str, list[int]] = defaultdict(list)
-    for position, mark in enumerate(marks):
-        for key in _published_keys(mark):
-            postings[key].append(position)
-    return WatchIndex(marks, {k: tuple(v) for k, v in postings.items()})
+    # one int per posting, the hash above the position, so that one sort orders both
+    postings = sorted(
+        (hash(key) << 32) | position for position, mark in enumerate(marks) for key in _published_keys(mark)
+    )
+    hashes = array("q", (p >> 32 for p in postings))
+    positions = array("I", (p & 0xFFFFFFFF for p in postings))  # 4 bytes: up to 4 billion watched marks
+    return WatchIndex(marks, hashes, positions)
 
 
 def _sort_key(match: Match) -> tuple:
@@ -700,7 +812,7 @@ REASON_TEXT: dict[str, dict[str, str]] = {
     },
     "reordered": {
         "zh": "文字构成相同，仅排列顺序不同：「{watched}」与「{candidate}」",
-        "en": "the same characters in another order: “{watched}” and “{candidate}”",
+        "en": "the same characters or words in another order: “{watched}” and “{candidate}”",
     },
     "phonetic": {
         "zh": "读音相同：拼音均为 {watched}（{candidate}）",
@@ -723,3 +835,35 @@ def explain(match: Match, language: str = "zh") -> list[str]:
         REASON_TEXT[r.code][language].format(watched=r.watched, candidate=r.candidate, detail=r.detail or "-")
         for r in match.reasons
     ]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One pair judged as the notices judge it: the best score, the verdict and why, in words."""
+
+    score: float
+    similar: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return "similar" if self.similar else "distinct"
+
+
+def verdict(
+    watched: str,
+    candidate: str,
+    language: str = "en",
+    threshold: float = DEFAULT_THRESHOLD,
+    rule: ClassRule = DEFAULT_CLASS_RULE,
+) -> Verdict:
+    """``candidate`` checked against ``watched`` (in this order: ``contains`` looks one way only) with
+    the threshold and class rule the notices use; no classes, so the class relation is unknown.
+
+    The score and reasons are given even below ``threshold``, so that a pair judged distinct with a
+    raised threshold still says what was seen.
+    """
+    found = compare(prepare(Mark(watched)), prepare(Mark(candidate)), 0.0, rule)
+    if found is None:
+        return Verdict(0.0, False, ())
+    return Verdict(found.score, found.score >= threshold, tuple(explain(found, language)))

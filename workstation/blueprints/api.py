@@ -22,7 +22,9 @@ from workstation import lifecycle
 from workstation.auth import UserError, user_for_token
 from workstation.cases import detail_for, find_visible_case, record_access, transition
 from workstation.intake import IntakeError, accept_submission
+from workstation.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
 from workstation.models import Case, ExpertImport, ExpertProfile, User
+from workstation.notices import notices_for
 from workstation.openapi import openapi_document
 from workstation.pool import ImportFileError, expert_record, expert_schema, import_record, queue_import, save_expert
 from workstation.schemas import (
@@ -292,6 +294,64 @@ def get_import(import_id: int):  # noqa: ANN201
     if job is None:
         return error(404, "No such import.")
     return jsonify(import_record(job))
+
+
+# --- early warning: watched marks (enterprises) and notices (everyone) -----------------------
+
+
+@bp.get("/marks")
+@token_required
+def list_marks():  # noqa: ANN201
+    if g.api_user.role != "enterprise":
+        return error(403, "Watched marks are an enterprise's own trademarks.")
+    return jsonify(marks=watched_mark_schema.dump(watched_marks_of(get_db(), g.api_user), many=True))
+
+
+@bp.post("/marks")
+@token_required
+def add_mark():  # noqa: ANN201
+    if g.api_user.role != "enterprise":
+        return error(403, "Watched marks are an enterprise's own trademarks.")
+    session = get_db()
+    try:
+        mark = watch_mark(session, g.api_user, request.get_json(silent=True))
+    except WatchError as err:
+        session.rollback()
+        return jsonify(errors=err.errors), 400
+    session.commit()
+    return jsonify(watched_mark_schema.dump(mark)), 201
+
+
+@bp.delete("/marks/<int:mark_id>")
+@token_required
+def remove_mark(mark_id: int):  # noqa: ANN201
+    session = get_db()
+    if g.api_user.role != "enterprise" or not unwatch_mark(session, g.api_user, mark_id):
+        return error(404, "No such watched mark.")
+    session.commit()
+    return "", 204
+
+
+@bp.get("/notices")
+@token_required
+def list_notices():  # noqa: ANN201
+    """The caller's own notices, newest first; ``?kind=`` and ``?page=``."""
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = notices_for(get_db(), g.api_user, page, request.args.get("kind"))
+    return jsonify(
+        total=total,
+        page=page,
+        notices=[
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "created_at": n.created_at.isoformat(),
+                "case": n.case.reference if n.case else None,
+                "body": n.body,
+            }  # fmt: skip
+            for n in rows
+        ],
+    )
 
 
 @bp.get("/openapi.json")

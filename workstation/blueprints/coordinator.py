@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from workstation import lifecycle
 from workstation.auth import UserError, create_user
+from workstation.cases import submit_case
+from workstation.db import lock_for_write
 from workstation.desk import (
     awaiting_expert,
     cases_per_week,
@@ -23,8 +26,19 @@ from workstation.desk import (
     satisfaction,
     sla_breaches,
 )
-from workstation.i18n import Message, translate
-from workstation.models import Case, ExpertImport, ExpertProfile, User
+from workstation.digest import build_digest, digest_period
+from workstation.i18n import N_, Message, translate
+from workstation.marks import all_matches, risk_case_input
+from workstation.models import (
+    Case,
+    DigestRecord,
+    DigestSetting,
+    ExpertImport,
+    ExpertProfile,
+    LookalikeMatch,
+    User,
+    utcnow,
+)
 from workstation.pool import (
     AFFILIATION_KINDS,
     ImportFileError,
@@ -37,8 +51,8 @@ from workstation.pool import (
     save_expert,
 )
 from workstation.routing import DIMENSIONS
-from workstation.schemas import LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, form_errors
-from workstation.web_support import get_db
+from workstation.schemas import LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, case_input_schema, form_errors
+from workstation.web_support import get_config, get_db
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 100
@@ -255,3 +269,102 @@ def set_active(user_id: int):  # noqa: ANN201
         session.commit()
         flash(_("Account %(email)s updated.", email=user.email))
     return redirect(url_for("coordinator.users")), 303
+
+
+# --- look-alike marks --------------------------------------------------------------------------
+
+
+@bp.get("/lookalikes")
+def lookalikes():  # noqa: ANN201
+    page = max(request.args.get("page", 1, type=int), 1)
+    matches, total = all_matches(get_db(), page, DESK_PAGE)
+    return render_template(
+        "coordinator/lookalikes.html",
+        matches=matches,
+        page=page,
+        pages=max((total + DESK_PAGE - 1) // DESK_PAGE, 1),
+        total=total,
+    )
+
+
+@bp.post("/lookalikes/<int:match_id>/case")
+def open_risk_case(match_id: int):  # noqa: ANN201
+    """One action: a risk-warning case for the watching enterprise, from the match's facts."""
+    session = get_db()
+    lock_for_write(session)
+    match = session.get(LookalikeMatch, match_id, with_for_update=True)
+    if match is None:
+        abort(404)
+    if match.risk_case_id is None:
+        enterprise = session.get(User, match.enterprise_id)
+        data = case_input_schema.load({**risk_case_input(match), "language": enterprise.language})
+        case = submit_case(session, enterprise, data, actor=current_user, detail={"lookalike_match": match.id})
+        match.risk_case_id = case.id
+        session.commit()
+        flash(_("Risk-warning case %(reference)s opened for %(name)s.", reference=case.reference,
+                name=enterprise.organisation or enterprise.name))  # fmt: skip
+    reference = session.scalar(select(Case.reference).where(Case.id == match.risk_case_id))
+    return redirect(url_for("web.case_page", reference=reference)), 303
+
+
+# --- the coordinator's own digest ----------------------------------------------------------------
+
+
+class DigestSettingSchema(Schema):
+    frequency = fields.String(required=True, validate=validate.OneOf(("daily", "weekly")))
+    hour = fields.Integer(required=True, validate=validate.Range(0, 23))
+    timezone = fields.String(
+        required=True,
+        validate=validate.OneOf(available_timezones(), error=N_("Not a timezone name; use one like Asia/Shanghai.")),
+    )
+    paused = fields.Boolean(load_default=False)
+
+
+@bp.route("/digest", methods=["GET", "POST"])
+def digest_settings():  # noqa: ANN201
+    """When the coordinator's digest comes (or that it is paused), and the digests sent so far."""
+    session = get_db()
+    setting = session.get(DigestSetting, current_user.id)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = request.form
+        try:
+            data = DigestSettingSchema().load(
+                {"frequency": form.get("frequency", ""), "hour": form.get("hour", ""),
+                 "timezone": form.get("timezone", "").strip(), "paused": form.get("paused") == "true"}
+            )  # fmt: skip
+        except ValidationError as err:
+            errors = form_errors(err.normalized_messages())
+        else:
+            if setting is None:
+                setting = DigestSetting(user_id=current_user.id)
+                session.add(setting)
+            for key, value in data.items():
+                setting.user_id = current_user.id
+                setattr(setting, key, value)
+            session.commit()
+            flash(_("Digest settings saved."))
+            return redirect(url_for("coordinator.digest_settings")), 303
+    else:
+        current = setting or DigestSetting.of(session, current_user.id)
+        form = {"frequency": current.frequency, "hour": str(current.hour), "timezone": current.timezone,
+                "paused": current.paused}  # fmt: skip
+    records = session.scalars(
+        select(DigestRecord)
+        .where(DigestRecord.coordinator_id == current_user.id)
+        .order_by(DigestRecord.period_end.desc())
+        .limit(30)
+    ).all()
+    return render_template("coordinator/digest.html", form=form, errors=errors, records=records,
+                           hours=range(24)), 400 if errors else 200  # fmt: skip
+
+
+@bp.get("/digest/preview")
+def digest_preview():  # noqa: ANN201
+    """The digest as it would be sent now, for the coordinator's own schedule."""
+    session = get_db()
+    setting = DigestSetting.of(session, current_user.id)
+    now = utcnow()
+    period = digest_period(setting.frequency, setting.hour, setting.timezone, now)
+    return render_template("coordinator/digest_preview.html", digest=build_digest(session, period, now),
+                           period=period, base_url=get_config().base_url)  # fmt: skip

@@ -1,0 +1,111 @@
+"""Repeat respondents: a respondent already named in other enterprises' cases.
+
+Every case's parties are kept in ``case_parties`` with their normalised name
+(``routing.normalise_name``: "深圳某某科技有限公司" and "深圳某某科技" are one key) and unified social
+credit code, so the look-up is one indexed query. When a new case names a respondent that other
+enterprises' cases name too, the coordinators are told which cases (they see everything), and each
+enterprise involved is told, about its own case only, that the respondent is a repeat respondent —
+never which other enterprises, nor their cases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from workstation.models import Case, CaseParty, User
+from workstation.notices import NewNotice, active_coordinators, raise_notices
+from workstation.routing import normalise_name
+
+
+def record_parties(session: Session, case: Case) -> None:
+    """Index the parties of a new case (in the submission's transaction)."""
+    for party in case.parties or []:
+        name = str(party.get("name") or "").strip()
+        if not name:
+            continue
+        session.add(
+            CaseParty(
+                case_id=case.id,
+                enterprise_id=case.enterprise_id,
+                role=party.get("role") or "respondent",
+                name=name[:200],
+                name_key=normalise_name(name)[:200],
+                credit_code=(party.get("credit_code") or "").upper() or None,
+            )
+        )
+
+
+def _same_party(party: CaseParty):  # noqa: ANN202 - a SQL condition
+    conditions = []
+    if party.name_key:
+        conditions.append(CaseParty.name_key == party.name_key)
+    if party.credit_code:
+        conditions.append(CaseParty.credit_code == party.credit_code)
+    return or_(*conditions)
+
+
+def warn_repeat_respondents(session: Session, case: Case) -> int:
+    """Raise the repeat-respondent notices for ``case``; returns how many were new."""
+    respondents = session.scalars(
+        select(CaseParty).where(CaseParty.case_id == case.id, CaseParty.role == "respondent").order_by(CaseParty.id)
+    ).all()
+    notices: list[NewNotice] = []
+    coordinators: list[User] | None = None
+    for party in respondents:
+        if not party.name_key and not party.credit_code:
+            continue
+        others = session.execute(
+            select(CaseParty, Case.reference, Case.title, User.name, User.organisation)
+            .join(Case, Case.id == CaseParty.case_id)
+            .join(User, User.id == CaseParty.enterprise_id)
+            .where(
+                and_(
+                    CaseParty.role == "respondent",
+                    CaseParty.enterprise_id != case.enterprise_id,
+                    # earlier cases only: of two cases naming one respondent, the later one warns,
+                    # whichever order the worker handles them in
+                    CaseParty.case_id < case.id,
+                    _same_party(party),
+                )
+            )
+            .order_by(CaseParty.id)
+        ).all()
+        if not others:
+            continue
+        if coordinators is None:
+            coordinators = active_coordinators(session)
+        listed = [
+            {"reference": ref, "title": title, "enterprise": org or name, "named_as": other.name}
+            for other, ref, title, name, org in others
+        ]
+        for coordinator in coordinators:
+            notices.append(
+                NewNotice(
+                    coordinator.id,
+                    "repeat_respondent",
+                    f"repeat:coordinator:{party.id}:{coordinator.id}",
+                    {
+                        "audience": "coordinator",
+                        "respondent": party.name,
+                        "credit_code": party.credit_code,
+                        "reference": case.reference,
+                        "enterprises": len({o.enterprise_id for o, *_ in others}),
+                        "others": listed,
+                    },
+                    case.id,
+                )
+            )
+        # Each enterprise hears about its own case only, once per case and respondent.
+        for own in [party, *(o for o, *_ in others)]:
+            reference = case.reference if own is party else next(r for o, r, *_ in others if o is own)
+            notices.append(
+                NewNotice(
+                    own.enterprise_id,
+                    "repeat_respondent",
+                    f"repeat:party:{own.id}",
+                    {"audience": "enterprise", "respondent": own.name, "reference": reference},
+                    own.case_id,
+                )
+            )
+    return len(raise_notices(session, notices))
