@@ -27,8 +27,6 @@ from workstation.digest import (
 from workstation.mail import render_email
 from workstation.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User
 
-UTC_ = UTC
-
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)

@@ -409,7 +409,10 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
     """
     now = now or utcnow()
     dialect = session.get_bind().dialect.name
-    in_period = lambda column: and_(column >= period.start, column < period.end)  # noqa: E731
+
+    def in_period(column: ColumnElement) -> ColumnElement[bool]:
+        return and_(column >= period.start, column < period.end)
+
     open_case = Case.status.not_in(FINISHED)
 
     # New cases: one GROUP BY over (right type, service), folded both ways here (at most 6 x 5 rows).

@@ -74,6 +74,13 @@ _VALIDATION_PATTERNS = (
 )
 
 
+def _searched(path: str) -> bool:
+    # Babel's default also skips folders starting with "_", which would miss templates/email/_layout
+    # (the emails' shared header and footer).
+    name = Path(path).name
+    return not name.startswith(".") and name not in ("__pycache__", "node_modules") and ".venv" not in name
+
+
 def extract_messages() -> dict[str, list[tuple[str, int]]]:
     """Every message the code and templates use (``_``, ``gettext``, ``N_``, ``Message``), with
     where it is used: what the catalogs must translate."""
@@ -82,7 +89,7 @@ def extract_messages() -> dict[str, list[tuple[str, int]]]:
     keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, "Message": None, "UploadError": None}
     found: dict[str, list[tuple[str, int]]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map, options_map, keywords=keywords
+        str(ROOT), method_map, options_map, keywords=keywords, directory_filter=_searched
     ):
         msgid = message[0] if isinstance(message, tuple) else message
         found.setdefault(msgid, []).append((filename, lineno))
