@@ -286,3 +286,25 @@ def test_a_coordinator_sets_the_digest_and_previews_it(people, client, sessions)
     assert client.get("/coordinator/digest/preview").status_code == 403
     with sessions() as s:
         assert s.scalar(select(func.count(DigestRecord.id))) == 0  # a preview sends nothing
+
+
+@pytest.mark.slow
+def test_end_to_end_two_scheduler_processes_send_a_caught_up_digest_once(
+    people, sessions, scheduler, processes, config
+) -> None:  # noqa: ANN001
+    # The stored job is overdue, as after downtime over the digest's hour (set while paused).
+    setup, ctx = scheduler()
+    setup.remove_all_jobs(jobstore=digests.JOBSTORE)
+    digests.sync_digest_jobs(setup, ctx.sessions)
+    setup.modify_job(f"digest:{people.coordinator.id}", jobstore=digests.JOBSTORE,
+                     next_run_time=datetime.now(UTC) - timedelta(hours=1))  # fmt: skip
+    # Two schedulers started by mistake (one leads, the other waits as a standby), and the consumers.
+    processes.start("scheduler")
+    processes.start("scheduler")
+    processes.start()
+    sent = wait_for(lambda: list(config.mail_dir.glob("digest_*.eml")), timeout=30, message="the digest email")
+    time.sleep(3)  # anything that would send it twice has had its chance
+    assert len(sent) == len(list(config.mail_dir.glob("digest_*.eml"))) == 1
+    (record,) = records(sessions)
+    assert record.status == "sent" and record.attempts == 1
+    assert len(events(sessions)) == 1
