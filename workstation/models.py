@@ -9,15 +9,19 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -25,6 +29,9 @@ from sqlalchemy.types import TypeDecorator
 
 # Integer on SQLite (so it is the rowid alias), BIGINT elsewhere.
 BigId = BigInteger().with_variant(Integer, "sqlite")
+#: The largest id a BigId column holds (BIGINT, and SQLite's INTEGER). A larger number from
+#: outside (a URL, a body, a message) names nothing, and must not reach the driver, which overflows.
+MAX_ID = 2**63 - 1
 
 
 def utcnow() -> datetime:
@@ -527,3 +534,15 @@ class DigestRecord(Base):
     coordinator: Mapped[User] = relationship()
 
     __table_args__ = (UniqueConstraint("coordinator_id", "period_key", name="uq_digests_coordinator_period"),)
+
+
+#: APScheduler's job store table (the coordinators' digest jobs, ``workers.digests``), as its
+#: ``SQLAlchemyJobStore`` defines it. Declared here so our migrations create it and the schema is
+#: whole in one place; the job store then finds it and creates nothing.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
