@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--experts", type=int, default=500)
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--history", type=int, default=2000, help="earlier cases the prices are fitted to")
+    parser.add_argument("--reprice", type=int, default=500, help="re-price the pool every N cases (0: once)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -142,25 +143,32 @@ def main(argv: list[str] | None = None) -> None:
     cases = make_cases(rng, args.cases, companies)
     print(f"pool: {len(pool)} experts, capacity {sum(e.capacity for e in pool)}; cases: {len(cases)}")
 
-    # the recent case mix the worker would price the pool with: an independent stream, not `cases`
+    # the recent case mix the worker prices the pool with: an independent stream at first, then
+    # the last --history cases known when pricing (the earlier stream's tail and the cases routed)
     history = make_cases(random.Random(args.seed + 1_000_000), args.history, companies)
-    t0 = time.perf_counter()
-    prices = scarcity(pool, history, TODAY, horizon=len(cases)) if history else None
-    if prices is not None:
-        contested = sorted(p for p in prices.values() if p > 0)
-        median = contested[len(contested) // 2] if contested else 0.0
-        print(
-            f"scarcity: fitted to {len(history)} earlier cases in {time.perf_counter() - t0:.1f} s; "
-            f"{len(contested)} of {len(pool)} experts contested, median price {median:.2f}"
-        )
-
-    # online greedy, exactly as the routing worker does it
     loads = {e.id: 0 for e in pool}
     by_id = {e.id: e for e in pool}
     assigned: list[tuple[int, int]] = []
-    timings = []
+    timings: list[float] = []
+    pricings: list[float] = []
+    prices: dict[int, float] | None = None
     for index, case in enumerate(cases):
         current = [replace(e, active_cases=loads[e.id]) for e in pool]
+        if history and index % (args.reprice or len(cases)) == 0:
+            recent = (history + cases[:index])[-len(history) :]
+            t0 = time.perf_counter()
+            # the free slots against the cases still to come: nothing closes during the run
+            fitted = scarcity(current, recent, TODAY, to_come=len(cases) - index)
+            pricings.append(time.perf_counter() - t0)
+            # as the worker reads them back (``candidate_experts``): the positive ones, or None
+            prices = {i: p for i, p in fitted.items() if p > 0} or None
+            if index == 0:
+                contested = sorted((prices or {}).values())
+                median = contested[len(contested) // 2] if contested else 0.0
+                print(
+                    f"scarcity: fitted to {len(recent)} earlier cases in {pricings[0]:.1f} s; "
+                    f"{len(contested)} of {len(pool)} experts contested, median price {median:.2f}"
+                )
         t0 = time.perf_counter()
         decision = choose_expert(case, current, TODAY, prices)
         timings.append((time.perf_counter() - t0) * 1000)
@@ -218,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"conflicts of interest assigned: {conflicts}; experts over capacity: {over_capacity}")
     print(f"load imbalance (max / mean among experts with cases): {imbalance:.2f}")
     print(f"decision time: p50 {p50:.2f} ms, p99 {p99:.2f} ms (over {len(pool)} experts)")
+    if pricings:
+        print(f"pricing: {len(pricings)} times, {statistics.mean(pricings):.1f} s each (outside the decisions)")
     print(
         f"routing: vs_optimal_pct={vs_optimal:.1f} conflicts={conflicts} over_capacity={over_capacity} "
         f"imbalance={imbalance:.2f} decision_p99_ms={p99:.2f} vs_quality_only_pct={vs_unconstrained:.1f}"

@@ -189,6 +189,27 @@ def test_prices_are_about_the_kind_of_case_not_its_parties() -> None:
     assert scarcity(pool, with_parties, TODAY, horizon=8) == scarcity(pool, mix, TODAY, horizon=8)
 
 
+def test_with_cases_to_come_only_the_free_slots_are_priced() -> None:
+    skills = {"legal": 2, "technical": 2}
+    both = expert(1, jurisdictions=frozenset({"CN", "US"}), competence=skills)
+    cn_only = expert(2, jurisdictions=frozenset({"CN"}), competence=skills)
+    mix = [TRADEMARK] * 4 + [US_TRADEMARK] * 6
+    # nothing taken yet: the free slots are every slot
+    assert scarcity([both, cn_only], mix, TODAY, to_come=10) == scarcity([both, cn_only], mix, TODAY, horizon=10)
+    # the same 4 cases to come are priced against what is left: a full expert costs nothing (no case
+    # can have them), and fewer free slots with the same demand cost more
+    full, half = replace(both, active_cases=5), replace(both, active_cases=3)
+    assert scarcity([full, cn_only], mix, TODAY, to_come=4)[1] == 0.0
+    assert scarcity([half, cn_only], mix, TODAY, to_come=4)[1] > scarcity([both, cn_only], mix, TODAY, to_come=4)[1]
+    # every slot against the cases active at once (the steady state) does not look at the loads
+    assert scarcity([half, cn_only], mix, TODAY, horizon=4) == scarcity([both, cn_only], mix, TODAY, horizon=4)
+
+
+def test_cases_to_come_and_a_horizon_are_not_both_given() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        scarcity([expert(1)], [TRADEMARK], TODAY, horizon=5, to_come=5)
+
+
 def test_with_prices_balance_only_spreads_the_load_and_weighs_less() -> None:
     skilled_but_busy = expert(1, active=3, competence={"legal": 3, "technical": 3})
     free = expert(2, active=0, competence={"legal": 3, "technical": 2})
@@ -379,6 +400,8 @@ def test_the_shadow_never_violates_a_hard_filter_and_is_never_the_assignee(
 @settings(max_examples=100, deadline=None)
 @given(pool=POOLS, demand=st.lists(cases(), max_size=6))
 def test_every_expert_gets_a_price_and_none_is_negative(pool: tuple[ExpertFacts, ...], demand: list[CaseFacts]) -> None:
-    prices = scarcity(pool, demand, TODAY)
-    assert set(prices) == {e.id for e in pool}
-    assert all(p >= 0 for p in prices.values())
+    free_slots = scarcity(pool, demand, TODAY, to_come=len(demand))
+    for prices in (scarcity(pool, demand, TODAY), free_slots):
+        assert set(prices) == {e.id for e in pool}
+        assert all(p >= 0 for p in prices.values())
+    assert all(free_slots[e.id] == 0.0 for e in pool if e.active_cases >= e.capacity)  # no slot to price

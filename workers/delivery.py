@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workstation.config import Config
 from workstation.mail import MailSender
 from workstation.messaging import DEAD_LETTERS, Publisher, queue_name
-from workstation.models import DeliveryFailure, HandledMessage, utcnow
+from workstation.models import MAX_ID, DeliveryFailure, HandledMessage, utcnow
 from workstation.outbox import retry_delay
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,25 @@ def parse_message_id(raw: Any) -> int:
         value = int(str(raw))
     except (TypeError, ValueError):
         raise PermanentError(f"message id {raw!r} is not an outbox id") from None
-    if value <= 0:
+    # (Beyond MAX_ID the database driver overflows on it, in the failure record too: the message
+    # would never be acknowledged and would stop the worker every time it came back.)
+    if not 0 < value <= MAX_ID:
         raise PermanentError(f"message id {raw!r} is not an outbox id")
     return value
+
+
+def as_id(value: Any) -> int | None:
+    """``value`` if it is an id the database can hold, else None. JSON ``true`` is not one (it is a
+    Python int), nor is a number too large for the column (the driver would overflow, and the
+    message be retried for hours instead of dead-lettered at once)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
+def payload_id(payload: dict[str, Any], name: str) -> int | None:
+    """``payload[name]`` if it is an id (``as_id``), else None."""
+    return as_id(payload.get(name))
 
 
 def deliver(

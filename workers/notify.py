@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from workers.delivery import Context, PermanentError, is_handled, mark_handled
+from workers.delivery import Context, PermanentError, as_id, is_handled, mark_handled, payload_id
 from workstation.db import lock_for_write
 from workstation.digest import Period, build_digest
 from workstation.mail import address, render_email
@@ -35,14 +35,16 @@ Email = tuple[User, str, dict[str, Any]]
 def recipients_for(session: Session, event_type: str, case: Case, payload: dict[str, Any]) -> list[Email]:
     """(recipient, email template, extra context) for each email an event causes."""
     if event_type == "case.assigned":
-        expert = session.get(User, payload.get("expert_id"))
+        expert_id = payload_id(payload, "expert_id")
+        expert = session.get(User, expert_id) if expert_id is not None else None
         if expert is None:
             raise PermanentError("case.assigned names no existing expert")
         emails: list[Email] = [
             (expert, "expert_case_assigned", {}),
             (case.enterprise, "enterprise_case_assigned", {"expert": expert}),
         ]
-        shadow = session.get(User, payload["shadow_expert_id"]) if payload.get("shadow_expert_id") else None
+        shadow_id = payload_id(payload, "shadow_expert_id")
+        shadow = session.get(User, shadow_id) if shadow_id is not None else None
         if shadow is not None:
             emails.append((shadow, "trainee_shadow_attached", {"expert": expert}))
         return emails
@@ -66,7 +68,7 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
 def notice_emails(session: Session, payload: dict[str, Any]) -> list[Email]:
     """One email per notice (``workstation.notices``), in its recipient's language."""
     ids = payload.get("notice_ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+    if not isinstance(ids, list) or not all(as_id(i) is not None for i in ids):
         raise PermanentError("notice.raised names no notices")
     notices = session.scalars(
         select(Notice)
@@ -76,8 +78,14 @@ def notice_emails(session: Session, payload: dict[str, Any]) -> list[Email]:
     ).all()
     if len(notices) != len(set(ids)):
         raise PermanentError("notice.raised names notices that do not exist")
+    # ``notice_id`` makes each notice its own email: one event (a sweep, a case naming a respondent
+    # of several earlier cases) often raises several notices of one kind for one person.
     return [
-        (n.recipient, f"{n.kind}_notice", {"case": n.case, "notice": notice_context(n, n.recipient.language)})
+        (
+            n.recipient,
+            f"{n.kind}_notice",
+            {"case": n.case, "notice": notice_context(n, n.recipient.language), "notice_id": n.id},
+        )
         for n in notices
     ]
 
@@ -86,16 +94,20 @@ def emails_for(session: Session, event_type: str, payload: dict[str, Any]) -> tu
     """The case the event is about (None for notices, which name their own) and its emails."""
     if event_type == "notice.raised":
         return None, notice_emails(session, payload)
-    case_id = payload.get("case_id")
-    case = session.get(Case, case_id, options=[joinedload(Case.enterprise)]) if isinstance(case_id, int) else None
+    case_id = payload_id(payload, "case_id")
+    case = session.get(Case, case_id, options=[joinedload(Case.enterprise)]) if case_id is not None else None
     if case is None:
         raise PermanentError("payload names no existing case")
     return case, recipients_for(session, event_type, case, payload)
 
 
-def email_key(message_id: int, recipient: User, template: str) -> str:
-    """The identity of one email: one message, one recipient, one template."""
-    return f"{message_id}:{recipient.id}:{template}"
+def email_key(message_id: int, recipient: User, template: str, extra: dict[str, Any] | None = None) -> str:
+    """The identity of one email: one message, one recipient, one template, and for a notice the
+    notice (two notices of one kind to one person in one event would otherwise share a key, and
+    the claim of the second would fail on the unique key every time: neither would ever be sent)."""
+    key = f"{message_id}:{recipient.id}:{template}"
+    notice_id = (extra or {}).get("notice_id")
+    return key if notice_id is None else f"{key}:{notice_id}"
 
 
 def claim(session: Session, message_id: int, case: Case | None, emails: list[Email], stale_after: float) -> set[str]:
@@ -105,7 +117,7 @@ def claim(session: Session, message_id: int, case: Case | None, emails: list[Ema
     claimed: set[str] = set()
     existing = {n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))}
     for recipient, template, extra in emails:
-        key = email_key(message_id, recipient, template)
+        key = email_key(message_id, recipient, template, extra)
         row = existing.get(key)
         about = extra.get("case", case)
         if row is None:
@@ -141,7 +153,7 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
     sent: list[str] = []
     try:
         for recipient, template, extra in emails:
-            key = email_key(message_id, recipient, template)
+            key = email_key(message_id, recipient, template, extra)
             if key not in claimed:
                 continue
             to = address(recipient.name, recipient.email)
@@ -187,8 +199,8 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
 
 def send_digest(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
     """``digest.due``: build the coordinator's digest now and send it, once (see ``workers.digests``)."""
-    digest_id = payload.get("digest_id")
-    if not isinstance(digest_id, int):
+    digest_id = payload_id(payload, "digest_id")
+    if digest_id is None:
         raise PermanentError("digest.due names no digest")
     now = utcnow()
     with ctx.sessions() as session:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from workers.delivery import Context, PermanentError, is_handled, mark_handled
+from workers.delivery import Context, PermanentError, is_handled, mark_handled, payload_id
 from workstation import lifecycle
 from workstation.cases import ExpertFullError, declined_by, transition
 from workstation.db import lock_for_write
@@ -32,6 +32,8 @@ from workstation.routing import (
 )
 
 CONSUMER = "routing"
+#: The case events routing assigns an expert for (its other events are the pool's).
+CASE_EVENTS = ("case.submitted", "case.declined", "case.reopened")
 #: After this many declines a case goes to the coordinators instead of another expert.
 MAX_DECLINES = 3
 
@@ -231,8 +233,11 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         return _handle_unavailable(ctx, message_id, payload)
     if event_type == "experts.import_requested":
         return _handle_import(ctx, message_id, payload)
-    case_id = payload.get("case_id")
-    if not isinstance(case_id, int):
+    if event_type not in CASE_EVENTS:
+        # Not "route this case": a stray event must not assign anyone.
+        raise PermanentError(f"routing has nothing to do for {event_type!r}")
+    case_id = payload_id(payload, "case_id")
+    if case_id is None:
         raise PermanentError("payload has no integer case_id")
     with ctx.sessions() as session:
         lock_for_write(session)
@@ -249,8 +254,8 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
 
 
 def _handle_unavailable(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
-    expert_id = payload.get("expert_id")
-    if not isinstance(expert_id, int):
+    expert_id = payload_id(payload, "expert_id")
+    if expert_id is None:
         raise PermanentError("payload has no integer expert_id")
     with ctx.sessions() as session:
         lock_for_write(session)
@@ -262,8 +267,8 @@ def _handle_unavailable(ctx: Context, message_id: int, payload: dict[str, Any]) 
 
 
 def _handle_import(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
-    import_id = payload.get("import_id")
-    if not isinstance(import_id, int):
+    import_id = payload_id(payload, "import_id")
+    if import_id is None:
         raise PermanentError("payload has no integer import_id")
     with ctx.sessions() as session:
         if is_handled(session, CONSUMER, message_id):

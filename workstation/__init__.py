@@ -55,14 +55,20 @@ def _error_pages(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     def page(exc: HTTPException):  # noqa: ANN202
-        code = exc.code if isinstance(exc, HTTPException) and exc.code in ERROR_PAGES else 500
-        if request.path.startswith("/api/"):  # an API path no route matched: still the API's error shape
-            return jsonify(errors={"_request": [exc.description if code != 500 else "Internal error."]}), code
-        title, explanation = ERROR_PAGES[code]
-        return render_template("error.html", title=title, explanation=explanation), code
+        if request.path.startswith("/api/"):
+            # An API path no route took (unknown path, a method it does not have): still the API's
+            # error shape, with the error's own headers (a 405's Allow).
+            code = exc.code or 500
+            response = jsonify(errors={"_request": [exc.description if code < 500 else "Internal error."]})
+            response.headers.extend((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")
+            return response, code
+        if exc.code not in ERROR_PAGES:
+            return exc  # werkzeug's own page for the rare rest (405 on a page, 415...)
+        title, explanation = ERROR_PAGES[exc.code]
+        return render_template("error.html", title=title, explanation=explanation), exc.code
 
-    for code in ERROR_PAGES:
-        app.register_error_handler(code, page)
+    # Every HTTP error, and through its 500 every unhandled exception.
+    app.register_error_handler(HTTPException, page)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -89,7 +95,10 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
 
     from workstation.blueprints import api, coordinator, health, opinions, queue, watch, web
+    from workstation.web_support import IdConverter
 
+    # Before any route is added: rules pick their converters when they are added.
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
@@ -104,6 +113,20 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     _error_pages(app)
+
+    @app.before_request
+    def _refuse_nul():  # noqa: ANN202
+        """No text with a NUL character gets in (``field_with_nul``): a 400 naming the field."""
+        from flask import abort, jsonify
+
+        from workstation.web_support import field_with_nul
+
+        field = field_with_nul()
+        if field is None:
+            return None
+        if request.path.startswith("/api/"):
+            return jsonify(errors={field: ["Must not contain the NUL character."]}), 400
+        abort(400)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

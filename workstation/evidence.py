@@ -31,6 +31,10 @@ ALLOWED: dict[str, str | None] = {
     "csv": None,
 }
 MAX_FILES = 10
+#: Characters of a stored file name (the column's size).
+MAX_NAME = 255
+#: An extension longer than this is not one we accept anyway: no need to keep it when shortening.
+MAX_EXTENSION = 16
 
 
 class UploadError(ValueError):
@@ -49,10 +53,20 @@ class StoredFile:
 
 
 def safe_filename(name: str) -> str:
-    """The last path component only, without control characters (kept for display)."""
+    """The last path component only, without control characters, at most ``MAX_NAME`` characters
+    (kept for display)."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
-    return name[:255]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    while name.startswith("."):  # not hidden, however dots and spaces mix before the name
+        name = name.lstrip(".").lstrip()
+    if len(name) <= MAX_NAME:
+        return name
+    # Shortened before the extension: the type is checked by it, and a long name is no reason
+    # to refuse a file (a Chinese description of a photo easily runs past 255 characters).
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and len(extension) <= MAX_EXTENSION:
+        return stem[: MAX_NAME - len(extension) - 1].rstrip() + "." + extension
+    return name[:MAX_NAME].rstrip()
 
 
 def sniff(filename: str, data: bytes) -> str:

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, Protocol
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from workstation.cases import submit_case
+from workstation.cases import submit_case_alone
 from workstation.config import Config
 from workstation.evidence import MAX_FILES, StoredFile, UploadError, store, validate_upload
 from workstation.i18n import Message
@@ -40,9 +40,7 @@ def accept_submission(session: Session, config: Config, enterprise: User, raw: A
         data = case_input_schema.load(raw)
     except ValidationError as err:
         raise IntakeError(err.normalized_messages()) from None
-    case = submit_case(session, enterprise, data, store_uploads(config, uploads))
-    session.commit()
-    return case
+    return submit_case_alone(session, enterprise, data, store_uploads(config, uploads))
 
 
 def store_uploads(config: Config, uploads: list[Upload], field: str = "evidence") -> list[StoredFile]:

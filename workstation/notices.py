@@ -23,6 +23,8 @@ from workstation.outbox import enqueue
 KINDS = ("deadline", "lookalike", "repeat_respondent")
 #: notices per page on ``/notices``
 PAGE_SIZE = 30
+#: The highest page the API serves: far beyond anyone's notices, and an offset the database can hold.
+MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)

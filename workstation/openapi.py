@@ -8,10 +8,20 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from workstation.lifecycle import USER_ACTIONS
+from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
 from workstation.marks import WatchedMarkSchema
+from workstation.models import MAX_ID
+from workstation.notices import KINDS, MAX_PAGE
 from workstation.pool import ExpertSchema
-from workstation.schemas import CaseInputSchema, CaseSchema, ErrorSchema, EventSchema, TransitionSchema
+from workstation.schemas import (
+    RIGHT_TYPES,
+    CaseInputSchema,
+    CaseSchema,
+    ErrorSchema,
+    EventSchema,
+    QueueCaseSchema,
+    TransitionSchema,
+)
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -25,6 +35,17 @@ def _json(schema: str | dict[str, Any], description: str) -> dict[str, Any]:
 
 
 REFERENCE = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+#: A database id in a path: a larger number matches no route (404).
+ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+
+
+def _id_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def _choice(name: str, values: tuple[str, ...]) -> dict[str, Any]:
+    """An optional query parameter taking one of ``values`` (anything else is a 400)."""
+    return {"name": name, "in": "query", "schema": {"type": "string", "enum": list(values)}}
 
 
 @cache
@@ -39,7 +60,10 @@ def openapi_document() -> dict[str, Any]:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in (("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
                          ("Transition", TransitionSchema), ("Error", ErrorSchema),
-                         ("Expert", ExpertSchema), ("WatchedMark", WatchedMarkSchema)):  # fmt: skip
+                         ("Expert", ExpertSchema), ("WatchedMark", WatchedMarkSchema),
+                         # PATCH changes only the fields it names: none is required.
+                         ("ExpertChanges", ExpertSchema(partial=True)),
+                         ("QueueCase", QueueCaseSchema(exclude=("description",)))):  # fmt: skip
         spec.components.schema(name, schema=schema)
     secured = [{"bearer": []}]
     spec.path(
@@ -96,12 +120,13 @@ def openapi_document() -> dict[str, Any]:
     )
     queue = {
         "type": "object",
-        "properties": {"needs_action": {"type": "integer"}, "cases": {"type": "array", "items": "Case"}},
+        "properties": {"needs_action": {"type": "integer"}, "cases": {"type": "array", "items": "QueueCase"}},
     }
     spec.path(
         "/api/v1/queue",
         operations={"get": {"summary": "The caller's expert queue", "security": secured,
-                            "responses": {"200": _json(queue, "Active cases"), **_errors(401, 403)}}},
+                            "parameters": [_choice("status", ACTIVE_FOR_EXPERT), _choice("right_type", RIGHT_TYPES)],
+                            "responses": {"200": _json(queue, "Active cases"), **_errors(400, 401, 403)}}},
     )  # fmt: skip
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
@@ -116,9 +141,8 @@ def openapi_document() -> dict[str, Any]:
 
 def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
     """The coordinators' expert pool endpoints."""
-    expert_id = {"name": "expert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    import_id = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    active = {"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}
+    expert_id, import_id = _id_parameter("expert_id"), _id_parameter("import_id")
+    active = _choice("active", ("true", "false"))
     body = {"required": True, "content": {"application/json": {"schema": "Expert"}}}
     experts = {"type": "object", "properties": {"experts": {"type": "array", "items": "Expert"}}}
     counts = ("total", "processed", "created", "updated", "unchanged", "failed")
@@ -139,9 +163,12 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "/api/v1/experts",
         operations={
             "get": {"summary": "The expert pool (coordinators)", "security": secured, "parameters": [active],
-                    "responses": {"200": _json(experts, "Experts by name"), **_errors(401, 403)}},
-            "post": {"summary": "Create an expert (coordinators)", "security": secured, "requestBody": body,
-                     "responses": {"201": _json("Expert", "Created"), **_errors(400, 401, 403, 409)}},
+                    "responses": {"200": _json(experts, "Experts by name"), **_errors(400, 401, 403)}},
+            "post": {"summary": "Create an expert, or update the one with this email (coordinators)",
+                     "security": secured, "requestBody": body,
+                     "responses": {"201": _json("Expert", "Created"),
+                                   "200": _json("Expert", "An expert with this email existed: updated (or unchanged)"),
+                                   **_errors(400, 401, 403, 409)}},
         },
     )  # fmt: skip
     spec.path(
@@ -151,7 +178,8 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                     "responses": {"200": _json("Expert", "The expert"), **_errors(401, 403, 404)}},
             "patch": {"summary": "Edit, deactivate (is_active) or send on leave (on_leave_until)",
                       "security": secured, "parameters": [expert_id],
-                      "requestBody": {"required": True, "content": {"application/json": {"schema": "Expert"}}},
+                      "requestBody": {"required": True,
+                                      "content": {"application/json": {"schema": "ExpertChanges"}}},
                       "responses": {"200": _json("Expert", "The expert"), **_errors(400, 401, 403, 404, 409)}},
         },
     )  # fmt: skip
@@ -179,7 +207,7 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
 
 def _early_warning_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
     """Watched marks (enterprises) and everyone's notices."""
-    mark_id = {"name": "mark_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    mark_id = _id_parameter("mark_id")
     marks = {"type": "object", "properties": {"marks": {"type": "array", "items": "WatchedMark"}}}
     body = {"required": True, "content": {"application/json": {"schema": "WatchedMark"}}}
     spec.path(
@@ -212,11 +240,11 @@ def _early_warning_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "properties": {"total": {"type": "integer"}, "page": {"type": "integer"},
                        "notices": {"type": "array", "items": notice}},
     }  # fmt: skip
-    kind = {"name": "kind", "in": "query", "schema": {"type": "string"}}
-    page = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+    kind = _choice("kind", KINDS)
+    page = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}
     spec.path(
         "/api/v1/notices",
         operations={"get": {"summary": "The caller's early-warning notices, newest first", "security": secured,
                             "parameters": [kind, page],
-                            "responses": {"200": _json(notices, "Notices"), **_errors(401)}}},
+                            "responses": {"200": _json(notices, "Notices"), **_errors(400, 401)}}},
     )  # fmt: skip

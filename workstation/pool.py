@@ -316,8 +316,20 @@ def decode_csv(raw: bytes) -> str:
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
-    """The rows of an expert CSV, keyed by column; raises ImportFileError for a bad header."""
-    reader = csv.reader(io.StringIO(text))
+    """The rows of an expert CSV, keyed by column; raises ImportFileError for a bad header, or for
+    text the csv module cannot read as CSV at all."""
+    try:
+        return _read_csv(text)
+    except csv.Error as err:
+        raise ImportFileError(
+            Message("The file is not a CSV the workstation can read (%(reason)s).", reason=str(err))
+        ) from None
+
+
+def _read_csv(text: str) -> list[dict[str, str]]:
+    # newline="": the csv module's own line handling, so that a file with old Mac line ends (a
+    # bare \r, as Excel for Mac saves CSV) reads as lines instead of failing.
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         raise ImportFileError(Message("The file is empty."))

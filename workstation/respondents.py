@@ -10,6 +10,8 @@ never which other enterprises, nor their cases.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -18,22 +20,23 @@ from workstation.notices import NewNotice, active_coordinators, raise_notices
 from workstation.routing import normalise_name
 
 
-def record_parties(session: Session, case: Case) -> None:
-    """Index the parties of a new case (in the submission's transaction)."""
-    for party in case.parties or []:
+def party_rows(parties: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The ``case_parties`` rows indexing a new case's parties (without ``case_id`` and
+    ``enterprise_id``, which the submission adds when it writes them in its transaction)."""
+    rows = []
+    for party in parties or []:
         name = str(party.get("name") or "").strip()
         if not name:
             continue
-        session.add(
-            CaseParty(
-                case_id=case.id,
-                enterprise_id=case.enterprise_id,
-                role=party.get("role") or "respondent",
-                name=name[:200],
-                name_key=normalise_name(name)[:200],
-                credit_code=(party.get("credit_code") or "").upper() or None,
-            )
+        rows.append(
+            {
+                "role": party.get("role") or "respondent",
+                "name": name[:200],
+                "name_key": normalise_name(name)[:200],
+                "credit_code": (party.get("credit_code") or "").upper() or None,
+            }
         )
+    return rows
 
 
 def _same_party(party: CaseParty):  # noqa: ANN202 - a SQL condition

@@ -334,6 +334,8 @@ def scarcity(
     demand: Iterable[CaseFacts],
     today: date | None = None,
     horizon: float | None = None,
+    *,
+    to_come: float | None = None,
 ) -> dict[int, float]:
     """Each expert's opportunity cost for the case mix ``demand`` (e.g. the last 2000 cases), in
     score units: 0 for an expert whose capacity the mix does not contest, up to about the best
@@ -346,18 +348,33 @@ def scarcity(
     backlog, a campaign) passes it. Overstating it overprices: cases go to weaker experts to keep
     room that nobody will need.
 
+    ``to_come`` (instead of ``horizon``): how many cases are still to come while none of the active
+    ones closes -- a backlog or a campaign routed into the pool, or the benchmark's run, in which no
+    case closes. Then only the slots free now (capacity - active cases) are priced, against that
+    many cases of the mix: re-priced as the pool fills, the prices follow what is actually left
+    rather than what the mix would have left. (With ``horizon``, every slot is priced against the
+    cases active at once: the steady state, in which slots free up as fast as cases arrive.)
+
     The prices are the LP's dual prices, fitted by dual descent on the softened
     (entropy-regularised) problem: each round, every kind of case splits between its eligible
     experts (and going unassigned, worth 0) in proportion to exp((quality - price) / T), and each
     expert's price moves by T x log(expected cases / capacity), clipped at 0. It costs about
     (kinds of case x experts) filter checks, then (eligible pairs x ``SCARCITY_ROUNDS``)
     arithmetic: about 2 s for 500 experts and 2000 cases, so callers keep the prices for a while
-    rather than compute them per case. They depend on capacities, not current loads (the balance
-    term sees those), so they stay valid while the pool and the case mix stay alike.
+    rather than compute them per case. With ``horizon`` they depend on capacities, not current
+    loads (the balance term sees those), so they stay valid while the pool and the case mix stay
+    alike; with ``to_come`` they are re-fitted as the free slots run down.
     """
     today = today or date.today()
     kinds = Counter(_profile(case) for case in demand)
-    pool = [e for e in experts if e.capacity > 0]
+    if to_come is not None:
+        if horizon is not None:
+            raise ValueError("pass horizon (every slot) or to_come (the free slots), not both")
+        slots = {e.id: max(e.capacity - e.active_cases, 0) for e in experts}
+        horizon = to_come
+    else:
+        slots = {e.id: e.capacity for e in experts}
+    pool = [e for e in experts if slots[e.id] > 0]
     if horizon is None:
         horizon = sum(e.active_cases for e in experts if not e.is_trainee)
     if not kinds or not pool or horizon <= 0:
@@ -368,7 +385,7 @@ def scarcity(
         options = [(j, quality(kind, e)) for j, e in enumerate(pool) if _passes(kind, e, today)]
         if options:
             rows.append((n * scale, [j for j, _ in options], [q for _, q in options]))
-    capacity = [float(e.capacity) for e in pool]
+    capacity = [float(slots[e.id]) for e in pool]
     prices = [0.0] * len(pool)
     t = SCARCITY_TEMPERATURE
     for _ in range(SCARCITY_ROUNDS):

@@ -8,6 +8,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from workstation.i18n import N_
+from workstation.lifecycle import USER_ACTIONS
+from workstation.models import MAX_ID
 
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
 SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
@@ -280,13 +282,48 @@ class TransitionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    action = fields.String(required=True)
+    # The enum documents the actions; an unknown one is refused by the API with its own message.
+    action = fields.String(required=True, metadata={"enum": list(USER_ACTIONS)})
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    expert_id = fields.Integer(load_default=None, allow_none=True)
+    expert_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, MAX_ID))
 
 
 class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+
+
+def api_errors(messages: Mapping[str, Any]) -> dict[str, list[str]]:
+    """marshmallow's (nested) error messages in the API's error shape ``{field: [message, ...]}``.
+
+    An error inside a list or an object stays under its top-level field, its message prefixed by
+    where it is inside (``"parties": ["0.name: Missing data for required field."]``), so a client
+    reading ``ErrorSchema`` always finds a list of strings.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(field: str, path: tuple[str, ...], value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(field, (*path, str(key)), inner)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(field, path, item)
+        else:
+            # (A ``Message`` without a path is kept as it is: still a str, still translatable.)
+            text = f"{'.'.join(path)}: {value}" if path else value
+            if text not in flat.setdefault(field, []):
+                flat[field].append(text)
+
+    for field, value in messages.items():
+        walk(str(field), (), value)
+    return flat
+
+
+class QueueCaseSchema(CaseSchema):
+    """A case in the expert's queue (``GET /api/v1/queue``): without its description, with whether
+    the expert must act on it."""
+
+    needs_action = fields.Boolean()
 
 
 case_schema = CaseSchema()

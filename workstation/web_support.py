@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from typing import Any
+
+from flask import current_app, g, request
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from workstation.config import Config
+from workstation.models import MAX_ID
 
 
 def get_config() -> Config:
@@ -17,3 +22,48 @@ def get_db() -> Session:
     if "db" not in g:
         g.db = current_app.extensions["workstation"]["sessions"]()
     return g.db
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route. A number larger than ``MAX_ID`` names nothing: a 404 at once,
+    instead of reaching the database driver and overflowing there (a 500). (Refusing it as a
+    mismatch instead would make werkzeug answer 405 for some methods of a route that has them.)"""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound()
+        return number
+
+
+NUL = "\x00"
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether ``value`` (JSON-like) has a string with a NUL character anywhere in it."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
+def field_with_nul() -> str | None:
+    """The first field of this request whose text holds a NUL character, or None.
+
+    PostgreSQL cannot store one, and refuses it even as a query parameter (a 500 where SQLite
+    answers): path parts, the query, form fields and a JSON body are checked before any view
+    runs. Files are not: their contents are stored as files, and their names are cleaned.
+    """
+    pairs: list[tuple[Any, Any]] = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        pairs += request.form.items(multi=True)
+    elif request.is_json:
+        body = request.get_json(silent=True)
+        pairs += body.items() if isinstance(body, dict) else [("_request", body)]
+    for name, value in pairs:
+        if holds_nul(value) or holds_nul(name):
+            return "_request" if holds_nul(name) else str(name)
+    return None

@@ -24,17 +24,19 @@ from workstation.cases import detail_for, find_visible_case, record_access, tran
 from workstation.intake import IntakeError, accept_submission
 from workstation.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
 from workstation.models import Case, ExpertImport, ExpertProfile, User
-from workstation.notices import notices_for
+from workstation.notices import KINDS, MAX_PAGE, notices_for
 from workstation.openapi import openapi_document
 from workstation.pool import ImportFileError, expert_record, expert_schema, import_record, queue_import, save_expert
 from workstation.schemas import (
+    RIGHT_TYPES,
+    api_errors,
     case_schema,
     case_schema_without_deadlines,
     deadlines_json,
     event_schema,
     transition_schema,
 )
-from workstation.web_support import get_config, get_db
+from workstation.web_support import get_config, get_db, holds_nul
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -53,6 +55,15 @@ def _http_error(exc: HTTPException):  # noqa: ANN202
 def _unexpected(exc: Exception):  # noqa: ANN202
     log.exception("unhandled error in %s %s", request.method, request.path)
     return error(500, "Internal error; it has been logged.")
+
+
+def refused_choice(name: str, allowed: tuple[str, ...]):  # noqa: ANN201
+    """A 400 naming query parameter ``name`` when it is given but is not one of ``allowed`` (a
+    filter silently ignored would answer a question nobody asked); None when it is fine."""
+    value = request.args.get(name)
+    if value is None or value in allowed:
+        return None
+    return error(400, f"One of {', '.join(allowed)}.", name)
 
 
 def token_required(view):  # noqa: ANN001, ANN201
@@ -108,6 +119,8 @@ def create_case():  # noqa: ANN201
             raw = json.loads(request.form.get("case", ""))
         except ValueError:
             return error(400, "The 'case' part must be a JSON object.", "case")
+        if holds_nul(raw):  # (escaped in the part's JSON, so the check at the door cannot see it)
+            return error(400, "Must not contain the NUL character.", "case")
         uploads = request.files.getlist("evidence")
     else:
         raw = request.get_json(silent=True)
@@ -118,9 +131,10 @@ def create_case():  # noqa: ANN201
         case = accept_submission(get_db(), get_config(), user, raw, uploads)
     except IntakeError as err:
         get_db().rollback()
-        return jsonify(errors=err.errors), err.status
-    response = jsonify(case_to_dict(case))
-    response.headers["Location"] = url_for("api.get_case", reference=case.reference)
+        return jsonify(errors=api_errors(err.errors)), err.status
+    data = case_to_dict(case)
+    response = jsonify(data)
+    response.headers["Location"] = data["links"]["self"]  # the same url_for, built once
     return response, 201
 
 
@@ -158,7 +172,7 @@ def case_transition(reference: str):  # noqa: ANN201
     try:
         asked = transition_schema.load(body)
     except ValidationError as err:
-        return jsonify(errors=err.normalized_messages()), 400
+        return jsonify(errors=api_errors(err.normalized_messages())), 400
     action, reason, expert_id = asked["action"], asked["reason"], asked["expert_id"]
     if action not in lifecycle.USER_ACTIONS:
         return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
@@ -190,6 +204,8 @@ def queue():  # noqa: ANN201
     user: User = g.api_user
     if user.role != "expert":
         return error(403, "The queue is for experts.")
+    if refused := refused_choice("status", lifecycle.ACTIVE_FOR_EXPERT) or refused_choice("right_type", RIGHT_TYPES):
+        return refused
     rows = expert_queue(user, request.args.get("status"), request.args.get("right_type"))
     cases = []
     for row in rows:
@@ -211,6 +227,8 @@ def _expert_or_none(expert_id: int) -> User | None:
 @coordinator_required
 def list_experts():  # noqa: ANN201
     """Every expert, by name; ``?active=true|false`` filters on the account being active."""
+    if refused := refused_choice("active", ("true", "false")):
+        return refused
     query = select(User).join(ExpertProfile, ExpertProfile.user_id == User.id).order_by(User.name, User.id)
     active = request.args.get("active")
     if active in ("true", "false"):
@@ -256,7 +274,7 @@ def _save_expert(user: User | None):  # noqa: ANN202
         session.commit()
     except ValidationError as err:
         session.rollback()
-        return jsonify(errors=err.normalized_messages()), 400
+        return jsonify(errors=api_errors(err.normalized_messages())), 400
     except UserError as err:
         session.rollback()
         return error(409 if "exists already" in str(err) else 400, str(err), err.field)
@@ -317,7 +335,7 @@ def add_mark():  # noqa: ANN201
         mark = watch_mark(session, g.api_user, request.get_json(silent=True))
     except WatchError as err:
         session.rollback()
-        return jsonify(errors=err.errors), 400
+        return jsonify(errors=api_errors(err.errors)), 400
     session.commit()
     return jsonify(watched_mark_schema.dump(mark)), 201
 
@@ -336,7 +354,13 @@ def remove_mark(mark_id: int):  # noqa: ANN201
 @token_required
 def list_notices():  # noqa: ANN201
     """The caller's own notices, newest first; ``?kind=`` and ``?page=``."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    if refused := refused_choice("kind", KINDS):
+        return refused
+    asked = request.args.get("page", "1")
+    # (Digits only, and few: int() of thousands of digits is an error of its own.)
+    page = int(asked) if asked.isascii() and asked.isdigit() and len(asked) <= len(str(MAX_PAGE)) else 0
+    if not 1 <= page <= MAX_PAGE:
+        return error(400, f"A page number from 1 to {MAX_PAGE}.", "page")
     rows, total = notices_for(get_db(), g.api_user, page, request.args.get("kind"))
     return jsonify(
         total=total,

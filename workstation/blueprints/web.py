@@ -103,6 +103,7 @@ def new_case():  # noqa: ANN201
     if current_user.role != "enterprise":
         abort(403)
     errors: dict = {}
+    status = 200
     form = request.form
     if request.method == "POST":
         try:
@@ -116,10 +117,11 @@ def new_case():  # noqa: ANN201
         except IntakeError as err:
             get_db().rollback()
             errors = case_errors_to_form(err.errors)
+            status = err.status  # 400, or 413 for a file over the size cap, as the API answers
         else:
             flash(_("Your case %(reference)s has been submitted.", reference=case.reference))
             return redirect(url_for("web.case_page", reference=case.reference))
-    return render_template("case_new.html", errors=errors, form=form, **_choices()), 400 if errors else 200
+    return render_template("case_new.html", errors=errors, form=form, **_choices()), status
 
 
 @bp.get("/cases/<reference>")

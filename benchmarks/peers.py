@@ -1,0 +1,921 @@
+"""Side by side with django-helpdesk: our intake against a peer's ticket creation and a bare INSERT.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/peers.py            # 4 alternating rounds of 10 s each, ~3 min
+    .venv/bin/python benchmarks/peers.py --quick    # 2 rounds of 5 s, ~1 min
+
+Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
+sync workers, no access log, no control socket) on its own PostgreSQL database on 127.0.0.1:5432:
+
+* **ours** -- ``POST /api/v1/cases`` of ``workstation.wsgi:app`` (bearer token of an enterprise,
+  database ``rpa_peers_ours``, broker RabbitMQ as in the PostgreSQL deployment: intake never
+  talks to it, the outbox row is all it writes);
+* **helpdesk** -- django-helpdesk 2.6.1's ``POST /helpdesk/api/tickets/`` (DRF token of a staff
+  user, database ``rpa_peers_helpdesk``), installed with Django and gunicorn in a virtual
+  environment of its own (``benchmarks/.peers-venv/``, created on the first run, reused after);
+* **bare** -- a Flask endpoint doing one INSERT of the same JSON body with psycopg 3 (one
+  connection per worker, autocommit) and answering 201 JSON: the practical limit of intake on
+  this stack (database ``rpa_peers_bare``).
+
+One load generator drives all three: ``--concurrency`` (16) threads, each with its own
+``http.client`` connection (re-opened whenever the server closes it, as sync workers do after
+every response), sending back to back for the round's length. Rounds alternate between the
+servers and the order rotates from round to round. Only 2xx answers count; everything else is
+reported as an error. The JSON bodies of ours and bare are the same bytes (a realistic case: a
+respondent, a right, a key date); the helpdesk's ticket (queue, title, description,
+submitter_email, priority) is padded in its description to exactly the same size.
+
+Printed per server: requests/s, p50/p99 latency, the peak of the summed RSS of its gunicorn master
+and workers (sampled every 0.2 s), the CPU milliseconds per request of its workers, of the
+PostgreSQL backends of its database and of this process (the load generator), the share of the
+machine's CPU that other processes took during its rounds (the machine is shared: that moves
+every figure, the ratios least), and the ratios. The last line::
+
+    peers: ours_rps=<n> helpdesk_rps=<n> bare_rps=<n> vs_helpdesk=<ratio> vs_bare=<ratio>
+
+``--profile DIR`` adds one more round of ours with py-spy attached to its workers (raw collapsed
+stacks into DIR, sampled while holding the GIL, and the hottest frames printed); its figures are
+not counted. py-spy must be installed in our virtual environment (``.venv/bin/pip install py-spy``).
+``--ours-root DIR`` runs our side from another checkout (e.g. ``git archive`` of an older commit
+unpacked in DIR), for a before/after comparison against the same peers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+PEERS_VENV = HERE / ".peers-venv"
+
+#: What the helpdesk's environment gets. django-helpdesk 2.6.1 asks for Django >= 5.2; Django 6
+#: needs Python >= 3.12, and we compare on the interpreter the workstation runs on (3.11), so the
+#: newest Django for it, the 5.2 LTS. gunicorn and psycopg as in our requirements.txt.
+HELPDESK_REQUIREMENTS = (
+    "django-helpdesk==2.6.1",
+    "Django==5.2.19",
+    "djangorestframework==3.18.3",
+    "gunicorn==27.0.1",
+    "psycopg[binary]==3.3.9",
+)
+DATABASES = {"ours": "rpa_peers_ours", "helpdesk": "rpa_peers_helpdesk", "bare": "rpa_peers_bare"}
+SERVERS = ("ours", "helpdesk", "bare")
+NCPU = os.cpu_count() or 1
+
+# A realistic case, as an enterprise's system would send it (about 1.3 KB of JSON).
+CASE_BODY: dict[str, Any] = {
+    "right_type": "trademark",
+    "service": "infringement_judgment",
+    "title": "网店销售仿冒“星河”商标的蓝牙耳机",
+    "description": (
+        "我司于2019年取得“星河”文字商标注册（第9类，耳机、音箱）。2026年10月起，某电商平台上的一家店铺"
+        "以“星河牌”名义销售外观与我司产品近似的蓝牙耳机，售价约为正品的三分之一，商品详情页使用了我司的"
+        "产品图片。已有多名消费者误以为是我司产品并来电投诉质量问题。我们已对店铺页面和三次购买过程做了"
+        "公证保全，并保留了订单、付款记录和实物。希望专家判断是否构成商标侵权，并就证据是否充分、下一步"
+        "向平台投诉还是起诉给出意见。The seller ships from Shenzhen; we also sell in the EU."
+    ),
+    "jurisdiction": "CN",
+    "language": "zh",
+    "technical_field": "electronics_ict",
+    "urgency": "high",
+    "parties": [{"role": "respondent", "name": "深圳市某某电子商务有限公司", "credit_code": "91440300MA5F1234XY"}],
+    "rights": [{"kind": "trademark", "number": "34567890", "mark_text": "星河"}],
+    "key_dates": {"known_on": "2026-10-12"},
+}
+
+# The helpdesk's own settings: the apps its API needs, Django's default middleware, persistent
+# database connections (as any production deployment sets: without them every request would
+# open a PostgreSQL connection) and DRF token authentication (one indexed look-up, like our
+# bearer tokens; basic auth would hash a password with PBKDF2 on every request). Mail goes to
+# the dummy backend: the helpdesk builds its new-ticket emails inside the request, as shipped,
+# but nothing is delivered (our intake leaves mail to the notify worker).
+HELPDESK_SETTINGS = """\
+import os
+
+SECRET_KEY = "peers-benchmark-only"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "helpdesk",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "peers_helpdesk.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ["PEERS_DB_NAME"],
+        "USER": os.environ.get("PEERS_DB_USER", "postgres"),
+        "HOST": os.environ.get("PEERS_DB_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("PEERS_DB_PORT", "5432"),
+        "CONN_MAX_AGE": None,
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+SITE_ID = 1
+STATIC_URL = "/static/"
+MEDIA_ROOT = os.path.join(os.path.dirname(__file__), "media")
+EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+# pinax-teams is an optional extra; the API does not need it.
+HELPDESK_TEAMS_MODE_ENABLED = False
+HELPDESK_API_ENABLED = True
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+}
+"""
+
+HELPDESK_URLS = """\
+from django.urls import include, path
+
+urlpatterns = [path("helpdesk/", include("helpdesk.urls"))]
+"""
+
+# Run inside the helpdesk's environment after ``migrate``: a queue, a staff user and its token.
+HELPDESK_SETUP = """\
+import django
+
+django.setup()
+from django.contrib.auth import get_user_model
+from helpdesk.models import Queue
+from rest_framework.authtoken.models import Token
+
+user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"email": "bench@example.com"})
+user.is_staff = True
+user.set_unusable_password()
+user.save()
+queue, _ = Queue.objects.get_or_create(slug="ip", defaults={"title": "IP cases"})
+token, _ = Token.objects.get_or_create(user=user)
+print(queue.id, token.key)
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo = math.floor(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def body_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def pg_conninfo(server_url: str, database: str) -> str:
+    """``server_url`` (a libpq URL of the server's maintenance database) with another database."""
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{database}"
+
+
+# --------------------------------------------------------------------------------------------
+# processes: each server is a gunicorn in its own process group, killed on exit
+
+
+_STARTED: list[subprocess.Popen] = []
+
+
+def start(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> subprocess.Popen:
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    _STARTED.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: the leader's pid is the group id
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+    if proc in _STARTED:
+        _STARTED.remove(proc)
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (gunicorn's workers), from /proc."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total / 1024
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        except OSError:
+            pass
+    return out
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The PostgreSQL backends serving ``database`` (their process title names it): its share of
+    PostgreSQL's work, whatever else uses the server."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    title = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres:") and f" {database} " in title:
+                pids.append(int(entry))
+    return pids
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_share(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU busy over ``seconds`` (other work skews every figure)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values) - values[3] - values[4], sum(values)
+
+    b0, t0 = sample()
+    time.sleep(seconds)
+    b1, t1 = sample()
+    return (b1 - b0) / max(t1 - t0, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# set-up of the three servers
+
+
+def recreate_database(server_url: str, database: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def ensure_helpdesk_venv() -> Path:
+    """The helpdesk's virtual environment, created and installed once (a marker names the pins)."""
+    python = PEERS_VENV / "bin" / "python"
+    pins = "\n".join(HELPDESK_REQUIREMENTS)
+    marker = PEERS_VENV / ".installed"
+    if python.exists() and marker.exists() and marker.read_text() == pins:
+        return python
+    log(f"creating {PEERS_VENV.relative_to(ROOT)} and installing {', '.join(HELPDESK_REQUIREMENTS)}")
+    if not python.exists():
+        subprocess.run([PYTHON, "-m", "venv", str(PEERS_VENV)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *HELPDESK_REQUIREMENTS],
+        check=True,
+    )
+    marker.write_text(pins)
+    return python
+
+
+def setup_helpdesk(python: Path, server_url: str) -> tuple[Path, dict[str, str], int, str]:
+    """Settings module, fresh database, migrate, a queue and a staff token: (dir, env, queue id, token)."""
+    project = PEERS_VENV / "project"
+    package = project / "peers_helpdesk"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text(HELPDESK_SETTINGS)
+    (package / "urls.py").write_text(HELPDESK_URLS)
+    recreate_database(server_url, DATABASES["helpdesk"])
+    host, port, user = _pg_parts(server_url)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "peers_helpdesk.settings",
+        "PEERS_DB_NAME": DATABASES["helpdesk"],
+        "PEERS_DB_HOST": host,
+        "PEERS_DB_PORT": port,
+        "PEERS_DB_USER": user,
+        "PYTHONPATH": str(project),
+    }
+    subprocess.run([str(python), "-m", "django", "migrate", "-v0"], cwd=project, env=env, check=True)
+    out = subprocess.run(
+        [str(python), "-c", HELPDESK_SETUP], cwd=project, env=env, check=True, capture_output=True, text=True
+    ).stdout.split()
+    return project, env, int(out[0]), out[1]
+
+
+def _pg_parts(server_url: str) -> tuple[str, str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server_url)
+    return parts.hostname or "127.0.0.1", str(parts.port or 5432), parts.username or "postgres"
+
+
+def setup_ours(server_url: str, amqp_url: str, instance: Path) -> tuple[dict[str, str], str]:
+    """Fresh migrated database, an enterprise and its API token: (env for gunicorn, token)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from workstation.auth import create_token, create_user
+    from workstation.db import make_engine, make_session_factory, transaction
+    from workstation.migrate import upgrade
+
+    recreate_database(server_url, DATABASES["ours"])
+    url = "postgresql+psycopg://" + pg_conninfo(server_url, DATABASES["ours"]).split("://", 1)[1]
+    upgrade(url)
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        user = create_user(
+            session, "peers@example.com", "peers-password-123", "enterprise", name="陕西某某科技有限公司"
+        )
+        token = create_token(session, user)
+    engine.dispose()
+    env = {
+        **os.environ,
+        "WORKSTATION_DATABASE_URL": url,
+        "WORKSTATION_BROKER_URL": amqp_url,
+        "WORKSTATION_INSTANCE_PATH": str(instance),
+        "WORKSTATION_SECRET_KEY": "peers-benchmark-only",
+    }
+    return env, token
+
+
+BARE_TABLE = """
+CREATE TABLE intake (
+    id bigserial PRIMARY KEY,
+    enterprise_id bigint NOT NULL,
+    title varchar(200) NOT NULL,
+    description text NOT NULL,
+    body jsonb NOT NULL,
+    status varchar(24) NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def setup_bare(server_url: str) -> dict[str, str]:
+    import psycopg
+
+    recreate_database(server_url, DATABASES["bare"])
+    conninfo = pg_conninfo(server_url, DATABASES["bare"])
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(BARE_TABLE)
+    return {**os.environ, "PEERS_BARE_DB": conninfo, "PYTHONPATH": str(HERE)}
+
+
+def make_bare_app():  # noqa: ANN201 - a Flask app; imported by gunicorn as peers:make_bare_app()
+    """The bare endpoint: parse the JSON body, one INSERT, 201 JSON. One connection per worker
+    process (a sync worker serves one request at a time), autocommit: one round trip."""
+    import psycopg
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+    conninfo = os.environ["PEERS_BARE_DB"]
+    state: dict[str, Any] = {}
+
+    def connection() -> psycopg.Connection:
+        conn = state.get("conn")
+        if conn is None or conn.closed:
+            conn = state["conn"] = psycopg.connect(conninfo, autocommit=True)  # after the fork, per worker
+        return conn
+
+    @app.post("/intake")
+    def intake():  # noqa: ANN202
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not body.get("title") or not body.get("description"):
+            return jsonify(errors={"_request": ["title and description are required"]}), 400
+        row = (
+            connection()
+            .execute(
+                "INSERT INTO intake (enterprise_id, title, description, body, status) "
+                "VALUES (%s, %s, %s, %s, 'submitted') RETURNING id, created_at",
+                (1, body["title"], body["description"], psycopg.types.json.Jsonb(body)),
+            )
+            .fetchone()
+        )
+        return jsonify(id=row[0], status="submitted", created_at=row[1].isoformat()), 201
+
+    @app.get("/healthz")
+    def healthz():  # noqa: ANN202
+        return jsonify(status="ok")
+
+    return app
+
+
+# --------------------------------------------------------------------------------------------
+# the servers
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    path: str
+    body: bytes
+    headers: dict[str, str]
+    proc: subprocess.Popen
+    peak_rss_mb: float = 0.0
+    # figures over the measured rounds
+    ok: int = 0
+    errors: int = 0
+    error_kinds: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    client_cpu: float = 0.0
+    #: CPU the rest of the machine used during this server's rounds (other work skews the figures)
+    other_cpu: float = 0.0
+    rounds: list[float] = field(default_factory=list)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid, *children(self.proc.pid)]
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else float("nan")
+
+    def per_request_ms(self, cpu: float) -> float:
+        return cpu * 1000 / self.ok if self.ok else float("nan")
+
+
+def gunicorn_cmd(python: Path | str, app: str, port: int, workers: int) -> list[str]:
+    """The same gunicorn settings for every server: only the app differs."""
+    return [
+        str(python),
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--graceful-timeout",
+        "5",
+        "--no-control-socket",  # three gunicorns at once would share ~/.gunicorn/gunicorn.ctl
+        app,
+    ]
+
+
+def wait_ready(server: Server, probe: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.proc.returncode}; see its log")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request("GET", probe)
+            conn.getresponse().read()
+            conn.close()
+            if len(children(server.proc.pid)) > 0:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} not answering on port {server.port} after {timeout:.0f}s")
+
+
+class MemorySampler:
+    """Samples each server's summed RSS (master + workers) every 0.2 s; keeps the peak."""
+
+    def __init__(self, servers: list[Server]) -> None:
+        self.servers = servers
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for server in self.servers:
+                server.peak_rss_mb = max(server.peak_rss_mb, rss_mb(server.pids()))
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --------------------------------------------------------------------------------------------
+# the load generator (one implementation for all three)
+
+
+@dataclass
+class RoundResult:
+    ok: int
+    errors: Counter
+    seconds: float
+    latencies_ms: list[float]
+
+
+def drive(server: Server, concurrency: int, seconds: float) -> RoundResult:
+    """``concurrency`` closed-loop clients POST the server's body back to back for ``seconds``.
+
+    Only requests that complete within the window count (2xx as done, anything else as an error);
+    one still in flight at the end is finished but not counted.
+    """
+    t_start = time.perf_counter()
+    stop_at = t_start + seconds
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: Counter = Counter()
+    ok = 0
+
+    def client() -> None:
+        nonlocal ok
+        mine: list[float] = []
+        my_errors: Counter = Counter()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        while (t0 := time.perf_counter()) < stop_at:
+            try:
+                conn.request("POST", server.path, server.body, server.headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as err:
+                status = type(err).__name__
+                conn.close()
+            t1 = time.perf_counter()
+            if t1 > stop_at:
+                break
+            if isinstance(status, int) and 200 <= status < 300:
+                mine.append((t1 - t0) * 1000)
+            else:
+                my_errors[status] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors.update(my_errors)
+            ok += len(mine)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return RoundResult(ok, errors, seconds, latencies)
+
+
+def measured_round(server: Server, concurrency: int, seconds: float) -> RoundResult:
+    """One counted round, with the CPU its workers, PostgreSQL and this process used."""
+    pg_before = cpu_seconds(postgres_pids(DATABASES[server.name]))
+    srv_before = cpu_seconds(server.pids())
+    own_before = sum(os.times()[:2])
+    busy_before = machine_busy_seconds()
+    result = drive(server, concurrency, seconds)
+    busy = machine_busy_seconds() - busy_before
+    own = sum(os.times()[:2]) - own_before
+    srv_after = cpu_seconds(server.pids())
+    pg_after = cpu_seconds(postgres_pids(DATABASES[server.name]))
+    srv = sum(v - srv_before.get(pid, 0.0) for pid, v in srv_after.items())
+    pg = sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items())
+    server.server_cpu += srv
+    server.postgres_cpu += pg
+    server.client_cpu += own
+    server.other_cpu += max(busy - srv - pg - own, 0.0)
+    server.ok += result.ok
+    server.errors += sum(result.errors.values())
+    server.error_kinds.update(result.errors)
+    server.seconds += result.seconds
+    server.latencies_ms.extend(result.latencies_ms)
+    server.rounds.append(result.ok / result.seconds)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# profiling (optional)
+
+
+def profile_ours(server: Server, concurrency: int, seconds: float, out_dir: Path) -> None:
+    py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+    if not Path(py_spy).exists():
+        log("--profile: py-spy not found; .venv/bin/pip install py-spy")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profilers = []
+    for pid in children(server.proc.pid):
+        out = out_dir / f"ours-{pid}.txt"
+        cmd = [py_spy, "record", "--pid", str(pid), "--rate", "250", "--gil", "--format", "raw", "--output", str(out)]
+        cmd += ["--duration", str(int(seconds) + 1), "--nonblocking"]
+        profilers.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+    time.sleep(1.0)  # let py-spy attach
+    result = drive(server, concurrency, seconds)
+    for proc, _ in profilers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
+    log(f"profiled round (not counted): ours {result.ok / seconds:.1f} req/s under py-spy")
+    print_profile([out for _, out in profilers])
+
+
+def print_profile(files: list[Path], top: int = 25) -> None:
+    """Where the workers' Python time went, from py-spy's raw stacks (sampled while holding the
+    GIL, so waits for PostgreSQL or the socket are left out): the frames in the most samples
+    below the request's entry (inclusive), then the frames most often on top (own)."""
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    total = 0
+    for path in files:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            n = int(count)
+            frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split("/")[-1] for f in stack.split(";")]
+            total += n
+            for frame in set(frames):
+                inclusive[frame] += n
+            own[frames[-1]] += n
+    if not total:
+        return
+    below = [(f, n) for f, n in inclusive.most_common() if n < 0.9 * total]  # not the worker's loop
+    print(f"\n  py-spy: {total} samples holding the GIL; inclusive %, frames under the request:")
+    for frame, n in below[:top]:
+        print(f"    {100 * n / total:5.1f}  {frame}")
+    print("  own % (on top of the stack):")
+    for frame, n in own.most_common(12):
+        print(f"    {100 * n / total:5.1f}  {frame}")
+    print()
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+def helpdesk_body(queue_id: int, size: int) -> bytes:
+    """A ticket like our case (title, description, submitter_email, priority), padded to ``size`` bytes."""
+    ticket = {
+        "queue": queue_id,
+        "title": CASE_BODY["title"],
+        "description": CASE_BODY["description"],
+        "submitter_email": "peers@example.com",
+        "priority": 3,
+    }
+    filler = "。补充说明：店铺仍在销售。"
+    while len(body_bytes(ticket)) < size:
+        ticket["description"] += filler
+    while len(body_bytes(ticket)) > size:
+        ticket["description"] = ticket["description"][:-1]
+    if len(body_bytes(ticket)) < size:  # the last cut removed a multi-byte character
+        ticket["description"] += "." * (size - len(body_bytes(ticket)))
+    return body_bytes(ticket)
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "nan" if value != value else f"{value:.{digits}f}"
+
+
+def report(servers: dict[str, Server], args: argparse.Namespace, body_size: int) -> None:
+    print()
+    print(
+        f"== peers: {args.concurrency} clients, gunicorn {args.workers} sync workers each, "
+        f"{args.rounds} rounds x {args.seconds:g} s alternating, JSON body {body_size} bytes =="
+    )
+    print(
+        f"  {'':9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'peak MB':>8} {'errors':>7} "
+        f"{'worker CPU':>11} {'PG CPU':>8} {'client CPU':>11} {'other':>6}   per round (req/s)"
+    )
+    for name in SERVERS:
+        s = servers[name]
+        print(
+            f"  {name:9} {fmt(s.rps):>8} {fmt(percentile(s.latencies_ms, 50)):>8} "
+            f"{fmt(percentile(s.latencies_ms, 99)):>8} {fmt(s.peak_rss_mb, 0):>8} {s.errors:>7} "
+            f"{fmt(s.per_request_ms(s.server_cpu), 2):>8} ms {fmt(s.per_request_ms(s.postgres_cpu), 2):>5} ms "
+            f"{fmt(s.per_request_ms(s.client_cpu), 2):>8} ms {fmt(100 * s.other_cpu / (s.seconds * NCPU), 0):>5}%"
+            f"   {' '.join(fmt(r) for r in s.rounds)}"
+        )
+        if s.error_kinds:
+            print(f"  {'':9} errors: {dict(s.error_kinds)}")
+    print(
+        "  (CPU: milliseconds per successful request, of its gunicorn workers, of the PostgreSQL backends of its"
+        " database, of this client;"
+        " other: share of the machine's CPU used by other processes during its rounds)"
+    )
+    ours, helpdesk, bare = (servers[n].rps for n in SERVERS)
+    print(f"  ours / helpdesk = {ours / helpdesk:.2f}x (goal >= 2)   ours / bare = {ours / bare:.2f} (goal >= 0.5)")
+    print(
+        f"peers: ours_rps={ours:.1f} helpdesk_rps={helpdesk:.1f} bare_rps={bare:.1f} "
+        f"vs_helpdesk={ours / helpdesk:.2f} vs_bare={ours / bare:.2f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s (about a minute)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds per server (4; quick 2)")
+    parser.add_argument("--seconds", type=float, help="length of one round (10; quick 5)")
+    parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients (16)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers of every server (2)")
+    parser.add_argument(
+        "--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres", help="PostgreSQL maintenance database"
+    )
+    parser.add_argument(
+        "--amqp-url", default="amqp://guest:guest@127.0.0.1:5672//", help="our broker (unused by intake)"
+    )
+    parser.add_argument("--only", choices=SERVERS, action="append", help="measure only these (repeatable)")
+    parser.add_argument(
+        "--ours-root", type=Path, default=ROOT, help="run our side from this checkout (before/after comparisons)"
+    )
+    parser.add_argument("--profile", type=Path, help="one more round of ours under py-spy; raw stacks to this folder")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (their folder is printed)")
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (2 if args.quick else 4)
+    args.seconds = args.seconds or (5.0 if args.quick else 10.0)
+    warmup = 1.5 if args.quick else 3.0
+    wanted = args.only or list(SERVERS)
+
+    busy = machine_busy_share()
+    if busy > 0.15:
+        log(f"WARNING: the machine was {100 * busy:.0f} % busy before the start; every figure will be lower")
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    work = Path(tempfile.mkdtemp(prefix="rpa-peers-"))
+    servers: dict[str, Server] = {}
+    try:
+        t0 = time.monotonic()
+        case = body_bytes(CASE_BODY)
+        if "helpdesk" in wanted:
+            hd_python = ensure_helpdesk_venv()
+            hd_project, hd_env, queue_id, hd_token = setup_helpdesk(hd_python, args.pg_url)
+            port = free_port()
+            servers["helpdesk"] = Server(
+                "helpdesk",
+                port,
+                "/helpdesk/api/tickets/",
+                helpdesk_body(queue_id, len(case)),
+                {"Content-Type": "application/json", "Authorization": f"Token {hd_token}"},
+                start(
+                    gunicorn_cmd(hd_python, "django.core.wsgi:get_wsgi_application()", port, args.workers),
+                    hd_env,
+                    hd_project,
+                    work / "helpdesk.log",
+                ),
+            )
+        if "ours" in wanted:
+            ours_env, token = setup_ours(args.pg_url, args.amqp_url, work / "instance")
+            port = free_port()
+            servers["ours"] = Server(
+                "ours",
+                port,
+                "/api/v1/cases",
+                case,
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                start(
+                    gunicorn_cmd(PYTHON, "workstation.wsgi:app", port, args.workers),
+                    ours_env,
+                    args.ours_root.resolve(),
+                    work / "ours.log",
+                ),
+            )
+        if "bare" in wanted:
+            bare_env = setup_bare(args.pg_url)
+            port = free_port()
+            servers["bare"] = Server(
+                "bare",
+                port,
+                "/intake",
+                case,
+                {"Content-Type": "application/json"},
+                start(
+                    gunicorn_cmd(PYTHON, "peers:make_bare_app()", port, args.workers), bare_env, HERE, work / "bare.log"
+                ),
+            )
+        probes = {"ours": "/healthz", "helpdesk": "/helpdesk/api/", "bare": "/healthz"}
+        for server in servers.values():
+            wait_ready(server, probes[server.name])
+        log(f"set up and started in {time.monotonic() - t0:.1f} s (logs in {work})")
+
+        with MemorySampler(list(servers.values())):
+            for server in servers.values():
+                result = drive(server, args.concurrency, warmup)
+                log(f"warm-up {server.name}: {result.ok / warmup:.1f} req/s, errors {dict(result.errors) or 0}")
+            order = [n for n in SERVERS if n in servers]
+            for i in range(args.rounds):
+                # rotate the order, so no server always follows the same one
+                names = order[i % len(order) :] + order[: i % len(order)]
+                line = []
+                for name in names:
+                    result = measured_round(servers[name], args.concurrency, args.seconds)
+                    bad = f" ({sum(result.errors.values())} errors)" if result.errors else ""
+                    line.append(f"{name} {result.ok / result.seconds:.1f}{bad}")
+                    time.sleep(0.5)
+                log(f"round {i + 1}/{args.rounds}: " + ", ".join(line) + " req/s")
+            if args.profile and "ours" in servers:
+                profile_ours(servers["ours"], args.concurrency, args.seconds, args.profile)
+        if len(servers) == len(SERVERS):
+            report(servers, args, len(case))
+        else:
+            for s in servers.values():
+                print(
+                    f"  {s.name}: {s.rps:.1f} req/s p50 {fmt(percentile(s.latencies_ms, 50))} ms "
+                    f"p99 {fmt(percentile(s.latencies_ms, 99))} ms peak {s.peak_rss_mb:.0f} MB, "
+                    f"CPU/req worker {fmt(s.per_request_ms(s.server_cpu), 2)} ms "
+                    f"PG {fmt(s.per_request_ms(s.postgres_cpu), 2)} ms, errors {s.errors}"
+                )
+        return 0
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        for proc in list(_STARTED):
+            stop(proc)
+        if args.keep_logs:
+            log(f"logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
