@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from common import recreate_database  # noqa: E402
 from sqlalchemy import Table, func, select, text  # noqa: E402
 
 from workstation.db import make_engine, make_session_factory  # noqa: E402
@@ -83,13 +84,8 @@ def log(message: str) -> None:
 
 
 def prepare_postgres(url: str) -> None:
-    import psycopg
-
-    server = url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
-    database = url.rsplit("/", 1)[1]
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}"')
+    server, _, database = url.rpartition("/")
+    recreate_database(server + "/postgres", database)
     upgrade(url)
 
 

@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from common import free_port, log, percentile, recreate_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from workstation.auth import create_token, create_user  # noqa: E402
@@ -82,29 +83,9 @@ CASE_BODY = {
 # small helpers
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo = math.floor(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 def aware(dt: datetime) -> datetime:
     """SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def case_id_of(reference: str) -> int:
@@ -222,14 +203,6 @@ class Deployment:
     database_url: str | None = None
     broker_url: str | None = None
     prepare: Callable[[], None] = lambda: None
-
-
-def prepare_postgres(server_url: str, database: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}"')
 
 
 def prepare_rabbitmq(amqp_url: str) -> None:
@@ -1009,7 +982,7 @@ def main(argv: list[str] | None = None) -> int:
             "PostgreSQL + RabbitMQ",
             database_url=args.pg_url,
             broker_url=args.amqp_url,
-            prepare=lambda: (prepare_postgres(server_url, database), prepare_rabbitmq(args.amqp_url)),
+            prepare=lambda: (recreate_database(server_url, database), prepare_rabbitmq(args.amqp_url)),
         ),
     ]
     if args.only:

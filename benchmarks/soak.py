@@ -83,6 +83,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from common import drop_database, free_port, log, percentile, recreate_database  # noqa: E402
 from sqlalchemy import and_, func, select, text  # noqa: E402
 
 from workers.digests import record_due  # noqa: E402
@@ -109,26 +110,6 @@ PYTHON = sys.executable
 
 # --------------------------------------------------------------------------------------------
 # small helpers
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo = math.floor(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -607,21 +588,6 @@ def rss_growth(samples: dict[str, list[Sample]], warmup: float) -> list[Growth]:
 # services
 
 
-def prepare_postgres(admin_url: str, database: str) -> None:
-    engine = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    engine.dispose()
-
-
-def drop_postgres(admin_url: str, database: str) -> None:
-    engine = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def prepare_vhost(vhost: str) -> None:
     """A fresh virtual host: our queues start empty, and only our processes use them."""
     rabbitmqctl("delete_vhost", vhost, check=False)
@@ -989,7 +955,7 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
     try:
         # 1. services and people
         log(f"soak: {plan.minutes:g} min at {plan.rate:g}/s, a kill every {plan.kill_every:g}s; in {instance}")
-        prepare_postgres(admin_url, args.database)
+        recreate_database(admin_url, args.database)
         upgrade(database_url)
         prepare_vhost(args.vhost)
         config = Config.from_env(env)
@@ -1297,7 +1263,7 @@ def main(argv: list[str] | None = None) -> int:
         # also after a failure or SIGTERM (the processes are stopped by then)
         if not args.keep:
             with contextlib.suppress(Exception):
-                drop_postgres(args.pg_url.rsplit("/", 1)[0] + "/postgres", args.database)
+                drop_database(args.pg_url.rsplit("/", 1)[0] + "/postgres", args.database)
             with contextlib.suppress(Exception):
                 rabbitmqctl("delete_vhost", args.vhost, check=False)
 

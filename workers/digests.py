@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.digest import Period, digest_period
 from workstation.models import DigestRecord, DigestSetting, OutboxMessage, User, utcnow
+from workstation.notices import active_coordinators
 from workstation.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,7 @@ def trigger_for(setting: DigestSetting):  # noqa: ANN201 - an APScheduler CronTr
 def sync_digest_jobs(scheduler: Any, sessions: sessionmaker[Session]) -> int:
     """Make the digest jobs match the coordinators' settings; returns how many jobs changed."""
     with sessions() as session:
-        coordinators = session.scalars(
-            select(User.id).where(User.role == "coordinator", User.is_active.is_(True))
-        ).all()
+        coordinators = [c.id for c in active_coordinators(session)]
         wanted = {job_id(c): DigestSetting.of(session, c) for c in coordinators}
     changed = 0
     for job in scheduler.get_jobs(jobstore=JOBSTORE):

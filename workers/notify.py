@@ -23,7 +23,7 @@ from workstation.db import lock_for_write
 from workstation.digest import Period, build_digest
 from workstation.mail import address, render_email
 from workstation.models import Case, DigestRecord, Notice, Notification, Opinion, User, utcnow
-from workstation.notices import notice_context
+from workstation.notices import active_coordinators, notice_context
 
 CONSUMER = "notify"
 
@@ -49,7 +49,7 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
             emails.append((shadow, "trainee_shadow_attached", {"expert": expert}))
         return emails
     if event_type == "case.awaiting_expert":
-        coordinators = session.scalars(select(User).where(User.role == "coordinator", User.is_active.is_(True))).all()
+        coordinators = active_coordinators(session)
         return [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]
     if event_type == "case.info_requested":
         return [(case.enterprise, "enterprise_info_requested", {"question": payload.get("reason", "")})]

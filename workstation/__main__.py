@@ -235,7 +235,7 @@ def send_digest_command(email: str, period: str | None) -> None:
     from workers.delivery import deliver
     from workers.digests import digest_event, record_due
     from workers.runtime import make_context
-    from workstation.digest import digest_period
+    from workstation.digest import digest_period, period_of
     from workstation.models import DigestRecord, DigestSetting
 
     config = Config.from_env()
@@ -245,11 +245,13 @@ def send_digest_command(email: str, period: str | None) -> None:
         if user is None or user.role != "coordinator":
             raise click.ClickException(f"no coordinator with email {email}")
         setting = DigestSetting.of(session, user.id)
-        try:
-            frequency, at = _digest_time(period, setting.frequency, setting.hour, setting.timezone)
-        except ValueError as err:
-            raise click.UsageError(str(err)) from None
-        chosen = digest_period(frequency, setting.hour, setting.timezone, at or datetime.now(UTC))
+        if period is None:
+            chosen = digest_period(setting.frequency, setting.hour, setting.timezone, datetime.now(UTC))
+        else:
+            try:
+                chosen = period_of(period if ":" in period else f"daily:{period}", setting.hour, setting.timezone)
+            except ValueError:
+                raise click.UsageError("--period is daily:YYYY-MM-DD, weekly:YYYY-Www or a date") from None
         event = record_due(session, user, chosen)
         if event is None:
             mine = (DigestRecord.coordinator_id == user.id, DigestRecord.period_key == chosen.key)
@@ -271,24 +273,6 @@ def send_digest_command(email: str, period: str | None) -> None:
         click.echo(f"digest {chosen.key} is being sent by a notify worker")
     else:
         raise click.ClickException(f"sending digest {chosen.key} failed ({outcome}): {record.last_error}")
-
-
-def _digest_time(period: str | None, frequency: str, hour: int, timezone: str) -> tuple[str, Any]:
-    """(frequency, the send time of ``period``) for ``--period``; (the setting's, None) without it."""
-    from datetime import date, datetime
-    from zoneinfo import ZoneInfo
-
-    if not period:
-        return frequency, None
-    kind, _, value = period.rpartition(":")
-    kind = kind or "daily"
-    if kind == "daily":
-        day = date.fromisoformat(value)
-    elif kind == "weekly":
-        day = datetime.strptime(value + "-1", "%G-W%V-%u").date()  # the Monday of that ISO week
-    else:
-        raise ValueError("--period is daily:YYYY-MM-DD, weekly:YYYY-Www or a date")
-    return kind, datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(timezone))
 
 
 @cli.command("run")

@@ -67,11 +67,7 @@ class Period:
     @property
     def day(self) -> date:
         """The local date of a daily digest, or the Monday of a weekly one."""
-        value = self.key.split(":", 1)[1]
-        if self.frequency == "weekly":
-            year, week = value.split("-W")
-            return date.fromisocalendar(int(year), int(week), 1)
-        return date.fromisoformat(value)
+        return key_day(self.key)
 
     def day_text(self, language: str) -> str:
         """``day`` as people write it: "24 November 2026", "2026年11月24日"."""
@@ -84,6 +80,24 @@ class Period:
     @property
     def ends(self) -> str:
         return china_time(self.end)
+
+
+def key_day(key: str) -> date:
+    """The local date a period key is for ("daily:2026-11-24"), or the Monday of its ISO week
+    ("weekly:2026-W48"); ValueError for anything else."""
+    frequency, _, value = key.partition(":")
+    if frequency == "weekly":
+        year, _, week = value.partition("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    if frequency == "daily":
+        return date.fromisoformat(value)
+    raise ValueError(f"not a period key: {key!r}")
+
+
+def period_of(key: str, hour: int, timezone: str) -> Period:
+    """The period a key names, for a digest sent at ``hour``:00 in ``timezone``."""
+    frequency = key.partition(":")[0]
+    return digest_period(frequency, hour, timezone, _send_time(key_day(key), hour, zone(timezone)))
 
 
 def format_day(day: date, language: str) -> str:

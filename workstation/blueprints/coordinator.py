@@ -324,7 +324,6 @@ class DigestSettingSchema(Schema):
 def digest_settings():  # noqa: ANN201
     """When the coordinator's digest comes (or that it is paused), and the digests sent so far."""
     session = get_db()
-    setting = session.get(DigestSetting, current_user.id)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         form = request.form
@@ -336,17 +335,12 @@ def digest_settings():  # noqa: ANN201
         except ValidationError as err:
             errors = form_errors(err.normalized_messages())
         else:
-            if setting is None:
-                setting = DigestSetting(user_id=current_user.id)
-                session.add(setting)
-            for key, value in data.items():
-                setting.user_id = current_user.id
-                setattr(setting, key, value)
+            session.merge(DigestSetting(user_id=current_user.id, **data))  # the row, added or updated
             session.commit()
             flash(_("Digest settings saved."))
             return redirect(url_for("coordinator.digest_settings")), 303
     else:
-        current = setting or DigestSetting.of(session, current_user.id)
+        current = DigestSetting.of(session, current_user.id)
         form = {"frequency": current.frequency, "hour": str(current.hour), "timezone": current.timezone,
                 "paused": current.paused}  # fmt: skip
     records = session.scalars(
