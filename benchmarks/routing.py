@@ -1,6 +1,7 @@
 """Routing quality and speed: the online greedy routing against the offline optimum.
 
-    .venv/bin/python benchmarks/routing.py [--experts 500] [--cases 10000] [--history 2000] [--seed 7]
+    .venv/bin/python benchmarks/routing.py [--experts 500] [--cases 10000] [--history 2000]
+                                           [--reprice 500] [--seed 7]
 
 Generates a realistic expert pool and a stream of cases, routes the cases one by one with
 ``workstation.routing.choose_expert`` (the function the routing worker calls; cases stay active,
@@ -13,18 +14,20 @@ so loads only grow), and prints:
 - conflicts of interest assigned and experts over capacity (both must be 0), checked
   independently of the routing code's own filters;
 - load imbalance: max / mean active cases among experts who took any;
-- p50 / p99 time of one routing decision (``scarcity`` is computed once, outside it, and its time
+- p50 / p99 time of one routing decision (``scarcity`` is computed outside it, and its time
   printed separately).
 
-The chooser is given each expert's opportunity cost, ``workstation.routing.scarcity(pool,
-history, horizon=...)``, computed once before routing, as the worker computes it from the pool and
-its recent cases. ``history`` stands for those recent cases: ``--history`` cases from the same
-generator but an independent random stream, so the router knows the case *mix*, never the cases it
-is measured on (``--history 0``: no prices, the chooser as it was before them). ``horizon``, how
-many cases compete for the pool's capacity, is ``--cases``: no case closes in this run, so every
-case of it competes (a worker in a steady state passes the cases active at once, the default). It
-is the volume only, which the optimum knows too, and the one figure the router is told about the
-run.
+The chooser is given each expert's opportunity cost, ``workstation.routing.scarcity``, computed
+before the first case and again every ``--reprice`` cases, as the scheduler's ``price-the-pool``
+job re-prices the pool every 10 minutes, from the pool (with its current loads) and the recent
+cases: the last ``--history`` cases known at that point -- at first ``--history`` cases from the
+same generator but an independent random stream, then more and more the cases already routed.
+The router knows the case *mix*, never the cases still to come (``--history 0``: no prices, the
+chooser as it was before them). No case closes in this run, so what competes for the slots still
+free is the rest of the run: the prices are fitted with ``to_come`` = the number of cases still to
+come (a worker in a steady state prices every slot against the cases active at once instead). That
+number is the volume only, which the optimum knows too, and the one figure the router is told about
+the run. The prices are read back as the worker reads them (the positive ones, or none).
 
 The last line is machine-readable:
 ``routing: vs_optimal_pct=<n> conflicts=<n> over_capacity=<n> imbalance=<ratio> decision_p99_ms=<n>``

@@ -16,7 +16,9 @@ to the case that would otherwise get it. ``choose_expert(..., prices=scarcity(..
 ``WEIGHTS["scarcity"]`` x that price, so an expert is spent on a case only when the case gains more
 from them than the cases they are kept for would. Prices come from the pool and the recent case
 mix only (never the cases to come) and keep for a while (they change when the pool or the mix
-does); without them the chooser scores as it always did.
+does); without them the chooser scores as it always did. Prices never turn a case away: a case is
+assigned on arrival whenever an eligible expert has room, which is what limits routing quality
+when the pool is nearly full (see benchmarks/README.md).
 
 A trainee is never the assignee; ``choose_shadow`` attaches one to a non-confidential case to
 learn from it: a trainee of the assignee's, else one working in the case's technical field.
@@ -60,7 +62,9 @@ SERVICE_COMPETENCE: dict[str, dict[str, float]] = {
 #: Measured with benchmarks/routing.py, pool saturated (10,000 cases) and half full (5,000), seed 7
 #: (seeds 1-3 agree): scarcity 0.8 best of 0.6 / 0.8 / 1.0; balance with prices 0.1 best of
 #: 0.1 / 0.2 / 0.3, and the busiest expert's load nearer the mean than with 0.3; without prices
-#: the old 0.3 is kept (0.1 there loses up to 2 points on a saturated pool).
+#: the old 0.3 is kept (0.1 there loses up to 2 points on a saturated pool). Re-checked with the
+#: pool re-priced every 500 cases against its free slots (the benchmark since): scarcity 1.0 or
+#: 0.9 with balance 0.05-0.1 moved the figures by -0.1 to +0.2 point, so the weights stay.
 #: Urgent cases weigh balance double: an expert with room starts sooner.
 WEIGHTS: dict[str, float] = {
     "competence": 0.5,
