@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import BACKEND, CASE, Processes, rabbitmqctl, wait_for
+from tests.conftest import AMQP_VHOST, BACKEND, CASE, Processes, rabbitmqctl, wait_for
 from tests.helpers import drain_dead_letters
 from workstation.messaging import Publisher, queue_name
 from workstation.models import Case, CaseEvent, HandledMessage, Notification
@@ -254,3 +254,23 @@ def wait_until_routed(sessions) -> None:  # noqa: ANN001
             return s.scalar(select(func.count()).select_from(Case).where(Case.status == "submitted")) == 0
 
     wait_for(none_submitted, timeout=60, message="every case routed")
+
+
+@pytest.mark.skipif(BACKEND != "services", reason="a connection the broker drops: RabbitMQ")
+def test_the_publisher_carries_on_over_a_connection_the_broker_dropped(config) -> None:  # noqa: ANN001
+    # As after a RabbitMQ restart: the publisher's connection is dead but it does not know yet.
+    # The reconciler's next run must not fail on it (it used to, once, with a broken pipe).
+    routing = queue_name("routing")
+    publisher = Publisher(config)
+    try:
+        publisher.publish({"case_id": 1, "reference": "RPA-2026-000001"}, "case.submitted", 1)
+        rabbitmqctl("close_all_connections", "--vhost", AMQP_VHOST, "test: the broker drops its connections")
+        time.sleep(1)
+        for case_id in range(2, 5):
+            publisher.publish({"case_id": case_id, "reference": f"RPA-2026-{case_id:06d}"}, "case.submitted", case_id)
+        wait_for(lambda: publisher.queue_depth(routing) == 4, timeout=10)
+        rabbitmqctl("close_all_connections", "--vhost", AMQP_VHOST, "test: again, before a look at a queue")
+        time.sleep(1)
+        assert publisher.queue_depth(routing) == 4
+    finally:
+        publisher.close()

@@ -10,14 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Callable
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from kombu import Connection, Exchange, Queue, binding
 from kombu.transport import filesystem
 from kombu.utils.json import dumps
 
 from workstation.config import Config
+
+T = TypeVar("T")
 
 EVENTS = Exchange("rpa.events", type="topic", durable=True)
 DEAD_LETTERS = Exchange("rpa.dlx", type="direct", durable=True)
@@ -129,7 +132,10 @@ def declare_topology(connection: Connection, config: Config) -> None:
 class Publisher:
     """A long-lived producer that reconnects after a broker failure.
 
-    ``publish`` raises on failure (the caller decides what to retry); the next call reconnects.
+    A connection the broker dropped (a restart) is only found dead when it is next used: the
+    first operation on it after a failure is retried once on a new connection, so a restart costs
+    no failed run of the reconciler. ``publish`` raises when the new connection fails too (the
+    caller decides what to retry). Publishing twice is safe: consumers are idempotent.
     """
 
     def __init__(self, config: Config) -> None:
@@ -146,6 +152,23 @@ class Publisher:
             self._producer = connection.Producer(serializer="json")
         return self._producer
 
+    def _on_connection(self, operation: Callable[[Connection], T]) -> T:
+        """``operation`` on the open connection, once more on a new one if the old one was dead."""
+        reused = self._producer is not None
+        self._ensure()
+        try:
+            return operation(self._connection)
+        except Exception:
+            self.close()
+            if not reused:
+                raise
+        self._ensure()
+        try:
+            return operation(self._connection)
+        except Exception:
+            self.close()
+            raise
+
     def publish(
         self,
         body: dict[str, Any],
@@ -156,8 +179,8 @@ class Publisher:
         headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish one persistent JSON message; ``event_type`` defaults to the routing key."""
-        try:
-            self._ensure().publish(
+        self._on_connection(
+            lambda _connection: self._producer.publish(
                 body,
                 exchange=exchange,
                 routing_key=routing_key,
@@ -167,21 +190,22 @@ class Publisher:
                 headers=headers or {},
                 retry=False,
             )
-        except Exception:
-            self.close()
-            raise
+        )
 
     def queue_depth(self, name: str) -> int:
         """Messages ready in queue ``name`` (0 if it does not exist yet)."""
-        self._ensure()
-        channel = self._connection.channel()
-        try:
-            return channel.queue_declare(queue=name, passive=True).message_count
-        except Exception:  # noqa: BLE001 - a queue not declared yet holds nothing
-            return 0
-        finally:
-            with contextlib.suppress(Exception):
-                channel.close()
+
+        def depth(connection: Connection) -> int:
+            channel = connection.channel()
+            try:
+                return channel.queue_declare(queue=name, passive=True).message_count
+            except connection.channel_errors:  # a queue not declared yet holds nothing
+                return 0
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+
+        return self._on_connection(depth)
 
     def close(self) -> None:
         if self._connection is not None:
