@@ -130,6 +130,72 @@ def test_a_zip_bomb_is_refused_under_any_name_and_nothing_is_written(client, peo
     assert_nothing_written(sessions, config)
 
 
+def office_file(parts: list[tuple[str, bytes]]) -> bytes:
+    """A DOCX or XLSX as Word and Excel write one: a deflated zip of XML parts."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+DOCX = office_file([("[Content_Types].xml", b"<Types/>"), ("_rels/.rels", b"<Relationships/>"),
+                    ("word/document.xml", "<w:document>侵权比对报告 ".encode() * 500 + b"</w:document>")])  # fmt: skip
+XLSX = office_file([("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>"),
+                    ("xl/worksheets/sheet1.xml", b"<row>1</row>" * 2000)])  # fmt: skip
+
+
+def docx_bomb() -> bytes:
+    """A zip bomb dressed as a DOCX: its bytes sniff as one, its document expands 1000:1."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        with archive.open("word/document.xml", "w") as member:
+            for _ in range(64):
+                member.write(bytes(1024 * 1024))
+    return buffer.getvalue()
+
+
+def corrupted(document: bytes, part: str) -> bytes:
+    """``document`` with one byte of ``part``'s compressed data flipped (its checksum fails)."""
+    info = zipfile.ZipFile(io.BytesIO(document)).getinfo(part)
+    at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 3
+    return document[:at] + bytes([document[at] ^ 0xFF]) + document[at + 1 :]
+
+
+def test_office_documents_are_accepted_but_a_docx_bomb_or_a_broken_one_is_refused(
+    client, people, sessions, config
+) -> None:  # noqa: ANN001, E501
+    refused = [
+        (docx_bomb(), "bomb.docx", "refused as a possible zip bomb"),
+        (corrupted(DOCX, "word/document.xml"), "broken.docx", "not a valid DOCX document"),
+        # sniffs as a DOCX (its first part is under word/) but lacks the document itself
+        (office_file([("word/styles.xml", b"<styles/>")]), "hollow.docx", "not a valid DOCX document"),
+        (DOCX[: len(DOCX) // 2], "cut.docx", "not a valid DOCX document"),  # no central directory
+    ]
+    for data, name, message in refused:
+        response = client.post(
+            "/api/v1/cases",
+            content_type="multipart/form-data",
+            data={"case": json.dumps(CASE), "evidence": [(io.BytesIO(data), name)]},
+            headers=people.headers("enterprise"),
+        )
+        assert response.status_code == 400, name
+        assert message in " ".join(response.get_json()["errors"]["evidence"]), name
+    assert_nothing_written(sessions, config)
+    response = client.post(
+        "/api/v1/cases",
+        content_type="multipart/form-data",
+        data={
+            "case": json.dumps(CASE),
+            "evidence": [(io.BytesIO(DOCX), "比对报告.docx"), (io.BytesIO(XLSX), "损失.xlsx")],
+        },
+        headers=people.headers("enterprise"),
+    )
+    assert response.status_code == 201, response.get_json()
+    assert [e["filename"] for e in response.get_json()["evidence"]] == ["比对报告.docx", "损失.xlsx"]
+
+
 def test_a_file_whose_name_is_nothing_once_cleaned_is_refused(client, people, sessions, config) -> None:  # noqa: ANN001
     for name in ("...", "../", "\x00\x01", " . "):
         response = client.post(

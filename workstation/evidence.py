@@ -7,8 +7,11 @@ so the same bytes uploaded twice are kept once and the hash is the enterprise's 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -94,7 +97,51 @@ def sniff(filename: str, data: bytes) -> str:
             found=found,
             ext=ext,
         )
+    if ext in OFFICE_PARTS:
+        check_office_archive(filename, data, OFFICE_PARTS[ext])
     return expected
+
+
+#: DOCX and XLSX are zip archives: the part each must hold.
+OFFICE_PARTS = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
+#: What an accepted archive may expand to, in all and per byte stored (real documents' XML
+#: deflates about 5-20:1, their images not at all; a zip bomb's members 1000:1 and more), and how
+#: many members it may have. An expert's Word or Excel opens it; it must not be a trap.
+MAX_EXPANDED_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 100
+RATIO_FROM_BYTES = 1024 * 1024  # small members may deflate better (a page of one repeated cell)
+MAX_MEMBERS = 10_000
+
+
+def check_office_archive(filename: str, data: bytes, required_part: str) -> None:
+    """Refuse a DOCX or XLSX that is not a sound archive of its kind or expands like a zip bomb.
+
+    The sizes the archive declares are checked first, then every member is decompressed (bounded
+    by those sizes, as ``zipfile`` reads no further) and its checksum verified: an archive that
+    declares small sizes but holds more fails there.
+    """
+    kind = filename.rsplit(".", 1)[-1].upper()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            expanded = sum(m.file_size for m in members)
+            bomb = (
+                len(members) > MAX_MEMBERS
+                or expanded > MAX_EXPANDED_BYTES
+                or any(m.file_size > RATIO_FROM_BYTES and m.file_size > MAX_RATIO * m.compress_size for m in members)
+            )
+            sound = not bomb and required_part in archive.NameToInfo and archive.testzip() is None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError, zlib.error):
+        bomb, sound = False, False
+    if bomb:
+        raise UploadError(
+            "%(name)s expands to %(mb)d MB in %(n)d parts: refused as a possible zip bomb.",
+            name=filename,
+            mb=expanded // (1024 * 1024),
+            n=len(members),
+        )
+    if not sound:
+        raise UploadError("%(name)s: not a valid %(kind)s document.", name=filename, kind=kind)
 
 
 def read_capped(stream: BinaryIO, max_bytes: int, filename: str) -> bytes:
