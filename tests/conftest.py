@@ -313,6 +313,18 @@ def smtp_server():  # noqa: ANN201
     controller.stop()
 
 
+@pytest.fixture
+def cli_run(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``python -m workstation <args>`` in-process, on this test's deployment."""
+    from click.testing import CliRunner
+
+    from workstation.__main__ import cli
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return lambda *args: CliRunner().invoke(cli, list(args))
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.1, message: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:

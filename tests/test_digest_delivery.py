@@ -11,14 +11,12 @@ from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests.conftest import wait_for
 from workers import digests, notify
 from workers.delivery import Context, deliver
 from workers.runtime import digest_jobstores, make_context
-from workstation.__main__ import cli
 from workstation.digest import digest_period
 from workstation.mail import FileSender, SmtpSender
 from workstation.models import DigestRecord, DigestSetting, OutboxMessage
@@ -208,13 +206,6 @@ def test_an_smtp_failure_is_retried_and_a_digest_that_never_goes_shows_failed(
     login(client, "coordinator")
     page = client.get("/coordinator/digest")
     assert page.status_code == 200 and "daily:2026-11-25" in page.text and "ConnectionRefused" in page.text
-
-
-@pytest.fixture
-def cli_run(env, monkeypatch):  # noqa: ANN001, ANN201
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return lambda *args: CliRunner().invoke(cli, list(args))
 
 
 def test_send_digest_by_hand_sends_once_per_period(people, sessions, config, cli_run) -> None:  # noqa: ANN001

@@ -10,14 +10,12 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests.conftest import wait_for
 from workers import watch
 from workers.delivery import Context
 from workers.notify import notice_emails
-from workstation.__main__ import cli
 from workstation.mail import render_email
 from workstation.models import Case, CaseParty, LookalikeMatch, Notice, OutboxMessage, PublishedMark
 
@@ -111,13 +109,6 @@ TM-1003,,9,2026-12-13,丙公司
 TM-1004,XINGHE PHONE,42,not a date,丁公司
 TM-1005,光明,46,2026-12-13,戊公司
 """
-
-
-@pytest.fixture
-def cli_run(env, monkeypatch):  # noqa: ANN001, ANN201
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return lambda *args: CliRunner().invoke(cli, list(args))
 
 
 def test_the_feed_import_notices_look_alikes_with_the_opposition_deadline_and_reports_bad_rows(

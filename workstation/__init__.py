@@ -119,13 +119,13 @@ def create_app(config: Config | None = None) -> Flask:
         """No text with a NUL character gets in (``field_with_nul``): a 400 naming the field."""
         from flask import abort, jsonify
 
-        from workstation.web_support import field_with_nul
+        from workstation.web_support import NUL_REFUSED, field_with_nul
 
         field = field_with_nul()
         if field is None:
             return None
         if request.path.startswith("/api/"):
-            return jsonify(errors={field: ["Must not contain the NUL character."]}), 400
+            return jsonify(errors={field: [NUL_REFUSED]}), 400
         abort(400)
 
     @app.teardown_appcontext

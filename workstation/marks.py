@@ -34,6 +34,7 @@ from workstation.deadlines import legal_deadlines
 from workstation.i18n import N_
 from workstation.models import Case, LookalikeMatch, PublishedMark, User, WatchedMark
 from workstation.notices import NewNotice, raise_notices
+from workstation.web_support import NUL_REFUSED, holds_nul
 
 #: most marks one enterprise may watch
 MAX_WATCHED = 500
@@ -344,11 +345,16 @@ def read_feed(path: Path) -> Iterator[tuple[int, Any]]:
             raise ValueError("a JSON feed is a list of objects")
         yield from enumerate(items, start=1)
         return
-    reader = csv.DictReader(io.StringIO(text))
-    reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    for row in reader:
-        # None keys are cells beyond the header; None values are missing cells
-        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # (a lone CR ends a line, as Excel's)
+    try:
+        reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames or []]
+        # Read to the end before the first row is imported, as a JSON feed is: a file that is not
+        # CSV after all is refused whole, not imported up to where it breaks off.
+        # None keys are cells beyond the header; None values are missing cells.
+        rows = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
+    except csv.Error as err:
+        raise ValueError(f"not CSV at line {reader.line_num}: {err}") from None
+    yield from rows
 
 
 @dataclass
@@ -396,6 +402,11 @@ def import_feed(
         report.total += 1
         if not isinstance(raw, dict):
             report.errors.append(FeedError(row_number, "_row", "not an object"))
+            continue
+        # PostgreSQL cannot store a NUL character: the row is bad, the import goes on.
+        with_nul = [str(key) for key, value in raw.items() if holds_nul(key) or holds_nul(value)]
+        if with_nul:
+            report.errors.extend(FeedError(row_number, key, NUL_REFUSED) for key in with_nul)
             continue
         try:
             batch.append(published_mark_schema.load({k: v for k, v in raw.items() if v not in ("", None)}))

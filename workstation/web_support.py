@@ -37,6 +37,8 @@ class IdConverter(IntegerConverter):
 
 
 NUL = "\x00"
+#: What a field holding one is told (PostgreSQL cannot store the character).
+NUL_REFUSED = "Must not contain the NUL character."
 
 
 def holds_nul(value: Any) -> bool:

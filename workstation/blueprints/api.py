@@ -36,7 +36,7 @@ from workstation.schemas import (
     event_schema,
     transition_schema,
 )
-from workstation.web_support import get_config, get_db, holds_nul
+from workstation.web_support import NUL_REFUSED, get_config, get_db, holds_nul
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def create_case():  # noqa: ANN201
         except ValueError:
             return error(400, "The 'case' part must be a JSON object.", "case")
         if holds_nul(raw):  # (escaped in the part's JSON, so the check at the door cannot see it)
-            return error(400, "Must not contain the NUL character.", "case")
+            return error(400, NUL_REFUSED, "case")
         uploads = request.files.getlist("evidence")
     else:
         raw = request.get_json(silent=True)
