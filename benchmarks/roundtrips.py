@@ -1,0 +1,156 @@
+"""Round trips to PostgreSQL per case, by part of the pipeline: a count, not a time.
+
+    .venv/bin/python benchmarks/roundtrips.py [--cases 50] [--pg-url URL]
+
+On a 2-core machine every round trip waits for PostgreSQL to be scheduled, so on a busy machine
+the number of round trips a case costs weighs more than the work in them. This counts them,
+exactly and whatever else the machine is doing: it submits ``--cases`` cases on a fresh database
+(``rpa_roundtrips``, dropped and created) and runs each consumer's handler in this process on
+each event (routing, then watch, then notify, as the workers would), counting what psycopg sends
+the server: each statement, each BEGIN it sends before the first statement of a transaction, and
+each COMMIT, one round trip each (``--show`` lists them for the first case).
+
+The last line is machine-readable:
+``roundtrips: intake=<n> routing=<n> watch=<n> notify=<n> total=<n>`` (per case, the mean).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg  # noqa: E402
+from common import drop_database, recreate_database  # noqa: E402
+from peers import CASE_BODY  # noqa: E402
+from psycopg.pq import TransactionStatus  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from workers import notify, routing, watch  # noqa: E402
+from workers.delivery import Context  # noqa: E402
+from workstation.auth import create_user  # noqa: E402
+from workstation.cases import submit_case_alone  # noqa: E402
+from workstation.config import Config  # noqa: E402
+from workstation.db import make_engine, make_session_factory  # noqa: E402
+from workstation.mail import make_sender  # noqa: E402
+from workstation.messaging import Publisher  # noqa: E402
+from workstation.migrate import upgrade  # noqa: E402
+from workstation.models import OutboxMessage  # noqa: E402
+from workstation.schemas import case_input_schema  # noqa: E402
+
+DATABASE = "rpa_roundtrips"
+# The payload of benchmarks/peers.py: a realistic case (a respondent, a mark, a key date).
+CASE = CASE_BODY
+
+_trips: Counter[str] = Counter()
+_part = ["setup"]
+_shown: list[str] = []
+_show = [False]
+_original_execute = psycopg.Cursor.execute
+_original_commit = psycopg.Connection.commit
+
+
+def _trip(what: str) -> None:
+    _trips[_part[0]] += 1
+    if _show[0] and _part[0] != "setup":
+        _shown.append(f"  {_part[0]:8s} {what}")
+
+
+def _counting_execute(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    # Outside autocommit psycopg sends BEGIN first, a round trip of its own, when none is open.
+    if not self.connection.autocommit and self.connection.info.transaction_status == TransactionStatus.IDLE:
+        _trip("BEGIN")
+    text = query if isinstance(query, str) else getattr(query, "as_string", lambda _c: str(query))(self)
+    _trip(" ".join(str(text).split())[:150])
+    return _original_execute(self, query, *args, **kwargs)
+
+
+def _counting_commit(self):  # noqa: ANN001, ANN202
+    if self.info.transaction_status != TransactionStatus.IDLE:  # (nothing is sent otherwise)
+        _trip("COMMIT")
+    return _original_commit(self)
+
+
+@contextmanager
+def counting(part: str):  # noqa: ANN201
+    _part[0] = part
+    try:
+        yield
+    finally:
+        _part[0] = "setup"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--show", action="store_true", help="list the statements of the first case")
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args(argv)
+
+    url = args.pg_url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    recreate_database(args.pg_url, DATABASE)
+    upgrade(url)
+    instance = Path(tempfile.mkdtemp(prefix="rpa-roundtrips-"))
+    config = Config.from_env({"WORKSTATION_DATABASE_URL": url, "WORKSTATION_INSTANCE_PATH": str(instance)})
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    ctx = Context(config=config, sessions=sessions, publisher=Publisher(config), sender=make_sender(config))
+    with sessions.begin() as session:
+        enterprise = create_user(session, "enterprise@example.cn", None, "enterprise", organisation="星河科技")
+        for i in range(5):
+            create_user(session, f"expert{i}@example.cn", None, "expert", right_types=["trademark"], capacity=10_000)
+        enterprise_id = enterprise.id
+    psycopg.Cursor.execute = _counting_execute
+    psycopg.Connection.commit = _counting_commit
+    try:
+        for index in range(args.cases):
+            _show[0] = args.show and index == 0
+            with sessions() as session:
+                submitter = session.get_one(type(enterprise), enterprise_id)
+                session.commit()  # (as the API's token look-up leaves it: loaded, no transaction open)
+                with counting("intake"):
+                    case_id = submit_case_alone(session, submitter, case_input_schema.load(CASE)).id
+            with sessions() as session:
+                submitted = session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.routing_key == "case.submitted")
+                    .order_by(OutboxMessage.id.desc())
+                ).first()
+            with counting("routing"):
+                routing.handle(ctx, submitted.id, "case.submitted", submitted.payload)
+            with counting("watch"):
+                watch.handle(ctx, submitted.id, "case.submitted", submitted.payload)
+            with sessions() as session:
+                assigned = session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.routing_key == "case.assigned")
+                    .order_by(OutboxMessage.id.desc())
+                ).first()
+                assert assigned is not None and assigned.payload["case_id"] == case_id, "the case was not assigned"
+            with counting("notify"):
+                notify.handle(ctx, assigned.id, "case.assigned", assigned.payload)
+    finally:
+        psycopg.Cursor.execute = _original_execute
+        psycopg.Connection.commit = _original_commit
+        ctx.publisher.close()
+        engine.dispose()
+        drop_database(args.pg_url, DATABASE)
+    if _shown:
+        print("round trips of the first case:")
+        print("\n".join(_shown))
+    per_case = {part: _trips[part] / args.cases for part in ("intake", "routing", "watch", "notify")}
+    print(f"round trips to PostgreSQL per case over {args.cases} cases (each a statement, BEGIN or COMMIT):")
+    for part, value in per_case.items():
+        print(f"  {part:8s} {value:6.1f}")
+    total = sum(per_case.values())
+    print("roundtrips: " + " ".join(f"{part}={value:.1f}" for part, value in per_case.items()) + f" total={total:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
