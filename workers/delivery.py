@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +54,22 @@ def is_handled(session: Session, consumer: str, message_id: int) -> bool:
 
 def mark_handled(session: Session, consumer: str, message_id: int, outcome: str = "done") -> None:
     session.add(HandledMessage(consumer=consumer, message_id=message_id, outcome=outcome))
+
+
+def claim_message(session: Session, consumer: str, message_id: int) -> bool:
+    """Mark the message handled first thing in the handler's transaction: ``is_handled`` and
+    ``mark_handled`` in one round trip. False when it was handled already: then do nothing.
+
+    The mark commits or rolls back with the handler's effect, so a failure leaves the message
+    unhandled. A second delivery running at the same time waits on the first one's mark (the
+    primary key) and, once that commits, finds the message handled.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    row = {"consumer": consumer, "message_id": message_id, "outcome": "done", "handled_at": utcnow()}
+    table = HandledMessage.__table__
+    claimed = insert(table).values(row).on_conflict_do_nothing().returning(table.c.message_id)
+    return session.execute(claimed).first() is not None
 
 
 def parse_message_id(raw: Any) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.delivery import Context, PermanentError, is_handled, mark_handled, payload_id
+from workers.delivery import Context, PermanentError, claim_message, payload_id
 from workstation.db import lock_for_write
 from workstation.marks import check_marks, marks_named_in
 from workstation.models import Case
@@ -26,13 +26,12 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         raise PermanentError(f"watch has nothing to do for {event_type!r}")
     with ctx.sessions() as session:
         lock_for_write(session)
-        if is_handled(session, CONSUMER, message_id):
+        if not claim_message(session, CONSUMER, message_id):
             return
         case_id = payload_id(payload, "case_id")
         case = session.get(Case, case_id) if case_id is not None else None
         if case is None:
-            raise PermanentError("payload names no existing case")
+            raise PermanentError("payload names no existing case")  # (the claim is rolled back)
         check_marks(session, marks_named_in(case))
         warn_repeat_respondents(session, case)
-        mark_handled(session, CONSUMER, message_id)
         session.commit()
