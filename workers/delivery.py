@@ -1,6 +1,7 @@
 """How every consumer handles a message: idempotently, with retries, then the dead-letter queue.
 
-A handler does its work and calls ``mark_handled`` in the same transaction as its effect. The
+A handler does its work and marks the message handled (``claim_message`` first thing, or
+``mark_handled`` last) in the same transaction as its effect. The
 message is acknowledged only after that commit (or after the failure is recorded): a crash
 before it leaves the message to be delivered again, by the broker or by the reconciler.
 """

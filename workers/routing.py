@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from workers.delivery import Context, PermanentError, is_handled, mark_handled, payload_id
+from workers.delivery import Context, PermanentError, claim_message, is_handled, mark_handled, payload_id
 from workstation import lifecycle
 from workstation.cases import ExpertFullError, declined_by, transition
 from workstation.db import lock_for_write
@@ -244,15 +244,17 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         raise PermanentError("payload has no integer case_id")
     with ctx.sessions() as session:
         lock_for_write(session)
-        if is_handled(session, CONSUMER, message_id):
+        if not claim_message(session, CONSUMER, message_id):
             return
-        case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+        # (the enterprise with it: its organisation is checked for conflicts of interest)
+        case = session.scalar(
+            select(Case).options(joinedload(Case.enterprise)).where(Case.id == case_id).with_for_update(of=Case)
+        )
         if case is None:
-            raise PermanentError(f"case {case_id} does not exist")
+            raise PermanentError(f"case {case_id} does not exist")  # (the claim is rolled back)
         # A redelivered or stale event for a case that has moved on changes nothing.
         if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
             assign_expert(session, case)
-        mark_handled(session, CONSUMER, message_id)
         session.commit()
 
 
@@ -262,10 +264,9 @@ def _handle_unavailable(ctx: Context, message_id: int, payload: dict[str, Any]) 
         raise PermanentError("payload has no integer expert_id")
     with ctx.sessions() as session:
         lock_for_write(session)
-        if is_handled(session, CONSUMER, message_id):
+        if not claim_message(session, CONSUMER, message_id):
             return
         reroute_cases_of(session, expert_id)
-        mark_handled(session, CONSUMER, message_id)
         session.commit()
 
 
