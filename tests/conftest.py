@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ PG_TEST_DB = f"rpa_test_{os.getpid()}"
 AMQP_VHOST = f"rpa_test_{os.getpid()}"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{AMQP_VHOST}"
 
-from workstation import create_app  # noqa: E402
+from workstation import auth, create_app  # noqa: E402
 from workstation.auth import create_token, create_user  # noqa: E402
 from workstation.config import Config  # noqa: E402
 from workstation.db import make_engine, make_session_factory  # noqa: E402
@@ -61,6 +62,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"workstation backend: {BACKEND}{' (CI: services required)' if IN_CI else ''}"
+
+
+#: The password hasher the workstation runs with (the tests swap in a cheap one, below).
+PRODUCTION_HASHER = auth._hasher  # noqa: SLF001
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its cheapest (still argon2id: logins work, and a hash made here verifies anywhere,
+    as argon2 reads its parameters from the hash): a hash or a check at the real cost takes about
+    0.12 s, and the suite makes and logs in thousands of users. ``test_web`` checks the real one.
+    Autouse, so it is in place before ``people`` makes anyone."""
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="session")

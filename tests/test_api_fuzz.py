@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,7 +28,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import CASE, People
-from workstation import auth
 from workstation.openapi import openapi_document
 
 ROLES = ("enterprise", "expert", "coordinator")
@@ -43,13 +41,6 @@ CONFIG = schemathesis.Config.from_dict(
 # The document as the module builds it; ``test_the_served_document_is_the_one_fuzzed`` checks the
 # app serves this very document. (schemathesis' fixture-based loader does not run on pytest 9.)
 schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG)
-
-
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 at its cheapest (still argon2: logins work): these tests make many users, and test no
-    password's strength. Autouse, so it is in place before ``people`` makes anyone."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @schemathesis.check

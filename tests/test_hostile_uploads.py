@@ -16,24 +16,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 
 from tests.conftest import CASE
 from tests.test_api import PDF, counts
 from tests.test_web import FORM, csrf_token, login
-from workstation import auth, create_app
+from workstation import create_app
 from workstation.config import Config
 from workstation.evidence import MAX_FILES
 
 BOUNDARY = "hostile-upload-boundary"
-
-
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 at its cheapest (still argon2: logins work): these tests make many users, and test no
-    password's strength. Autouse, so it is in place before ``people`` makes anyone."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def raw_multipart(files: list[tuple[bytes, bytes]], case: dict | None = None) -> tuple[bytes, str]:

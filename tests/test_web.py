@@ -148,3 +148,15 @@ def test_error_pages_are_in_the_readers_language_and_api_errors_stay_json(client
     assert english.status_code == 404
     api = client.get("/api/v1/nowhere")
     assert api.status_code == 404 and api.get_json()["errors"]["_request"]
+
+
+@pytest.mark.pure
+def test_passwords_are_hashed_with_argon2id_at_the_recommended_cost() -> None:
+    from argon2 import Type
+
+    from tests.conftest import PRODUCTION_HASHER
+
+    # RFC 9106's second recommended option, argon2-cffi's default: 64 MiB, 3 passes, 4 lanes.
+    assert PRODUCTION_HASHER.type is Type.ID
+    assert (PRODUCTION_HASHER.memory_cost, PRODUCTION_HASHER.time_cost) >= (65536, 3)
+    assert PRODUCTION_HASHER.hash("correct horse").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
