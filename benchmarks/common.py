@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: logging, percentiles, free ports and throwaway databases.
+"""What the benchmark scripts share: logging, percentiles, free ports, throwaway databases, and
+what /proc says about processes and the machine (no psutil needed).
 
 Each script runs as ``python benchmarks/<name>.py``, so this folder is on ``sys.path`` and
 ``import common`` finds this module.
@@ -7,6 +8,7 @@ Each script runs as ``python benchmarks/<name>.py``, so this folder is on ``sys.
 from __future__ import annotations
 
 import math
+import os
 import socket
 import time
 
@@ -52,3 +54,56 @@ def drop_database(server_url: str, database: str) -> None:
 
     with psycopg.connect(_server(server_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each process (seconds, from /proc); processes gone are left out."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        except OSError:
+            pass
+    return out
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (forked by its main thread, as gunicorn's workers and our
+    supervisor's processes are), from /proc: one small read, cheap enough to sample often."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return sorted(int(p) for p in f.read().split())
+    except OSError:
+        return []
+
+
+def rss_kb(pid: int) -> int | None:
+    """Resident memory of ``pid`` in KB; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores, from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
+def machine_busy_share(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU busy over the next ``seconds`` (other work skews every figure)."""
+    busy0, total0 = machine_busy()
+    time.sleep(seconds)
+    busy1, total1 = machine_busy()
+    return (busy1 - busy0) / max(total1 - total0, 1e-9)

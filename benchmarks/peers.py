@@ -60,7 +60,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import free_port, log, percentile, recreate_database
+from common import (
+    children,
+    cpu_by_pid,
+    free_port,
+    log,
+    machine_busy,
+    machine_busy_share,
+    percentile,
+    recreate_database,
+    rss_kb,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -242,40 +252,8 @@ def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
         _STARTED.remove(proc)
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (gunicorn's workers), from /proc."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
-
-
 def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            pass
-    return total / 1024
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    ticks = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[pid] = (int(fields[11]) + int(fields[12])) / ticks
-        except OSError:
-            pass
-    return out
+    return sum(rss_kb(pid) or 0 for pid in pids) / 1024
 
 
 def postgres_pids(database: str) -> list[int]:
@@ -292,27 +270,6 @@ def postgres_pids(database: str) -> list[int]:
             if title.startswith("postgres:") and f" {database} " in title:
                 pids.append(int(entry))
     return pids
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy since boot (all cores), from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_share(seconds: float = 1.0) -> float:
-    """Share of the machine's CPU busy over ``seconds`` (other work skews every figure)."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return sum(values) - values[3] - values[4], sum(values)
-
-    b0, t0 = sample()
-    time.sleep(seconds)
-    b1, t1 = sample()
-    return (b1 - b0) / max(t1 - t0, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,15 +575,15 @@ def drive(server: Server, concurrency: int, seconds: float) -> RoundResult:
 
 def measured_round(server: Server, concurrency: int, seconds: float) -> RoundResult:
     """One counted round, with the CPU its workers, PostgreSQL and this process used."""
-    pg_before = cpu_seconds(postgres_pids(DATABASES[server.name]))
-    srv_before = cpu_seconds(server.pids())
+    pg_before = cpu_by_pid(postgres_pids(DATABASES[server.name]))
+    srv_before = cpu_by_pid(server.pids())
     own_before = sum(os.times()[:2])
-    busy_before = machine_busy_seconds()
+    busy_before = machine_busy()[0]
     result = drive(server, concurrency, seconds)
-    busy = machine_busy_seconds() - busy_before
+    busy = machine_busy()[0] - busy_before
     own = sum(os.times()[:2]) - own_before
-    srv_after = cpu_seconds(server.pids())
-    pg_after = cpu_seconds(postgres_pids(DATABASES[server.name]))
+    srv_after = cpu_by_pid(server.pids())
+    pg_after = cpu_by_pid(postgres_pids(DATABASES[server.name]))
     srv = sum(v - srv_before.get(pid, 0.0) for pid, v in srv_after.items())
     pg = sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items())
     server.server_cpu += srv

@@ -52,7 +52,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from common import free_port, log, percentile, recreate_database  # noqa: E402
+from common import (  # noqa: E402
+    cpu_by_pid,
+    free_port,
+    log,
+    machine_busy,
+    machine_busy_share,
+    percentile,
+    recreate_database,
+)
 from sqlalchemy import func, select  # noqa: E402
 
 from workstation.auth import create_token, create_user  # noqa: E402
@@ -162,29 +170,6 @@ def cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
-
-
-def cpu_by_pid(pids: list[int]) -> dict[int, float]:
-    """utime + stime of each process (seconds); processes gone are left out."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[pid] = (int(fields[11]) + int(fields[12])) / ticks
-        except OSError:
-            pass
-    return out
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / ticks, sum(values) / ticks
 
 
 def own_cpu() -> float:
@@ -692,10 +677,7 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
         )
 
         # Anything else keeping the machine busy skews every figure: say so.
-        busy0, total0 = machine_busy()
-        time.sleep(1.0)
-        busy1, total1 = machine_busy()
-        idle_load = (busy1 - busy0) / max(total1 - total0, 1e-9) * (os.cpu_count() or 1)
+        idle_load = machine_busy_share() * (os.cpu_count() or 1)
         if idle_load > 0.2:
             fig.notes.append(f"machine not idle before the start: {idle_load:.2f} cores busy with other work")
 

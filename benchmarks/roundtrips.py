@@ -30,6 +30,7 @@ from common import drop_database, recreate_database  # noqa: E402
 from peers import CASE_BODY  # noqa: E402
 from psycopg.pq import TransactionStatus  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from workers import notify, routing, watch  # noqa: E402
 from workers.delivery import Context  # noqa: E402
@@ -85,6 +86,12 @@ def counting(part: str):  # noqa: ANN201
         _part[0] = "setup"
 
 
+def latest_event(session: Session, routing_key: str) -> OutboxMessage | None:
+    """The outbox row of the last event of this kind (the one the consumers are given next)."""
+    query = select(OutboxMessage).where(OutboxMessage.routing_key == routing_key)
+    return session.scalars(query.order_by(OutboxMessage.id.desc())).first()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=50)
@@ -116,21 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                 with counting("intake"):
                     case_id = submit_case_alone(session, submitter, case_input_schema.load(CASE)).id
             with sessions() as session:
-                submitted = session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.routing_key == "case.submitted")
-                    .order_by(OutboxMessage.id.desc())
-                ).first()
+                submitted = latest_event(session, "case.submitted")
             with counting("routing"):
                 routing.handle(ctx, submitted.id, "case.submitted", submitted.payload)
             with counting("watch"):
                 watch.handle(ctx, submitted.id, "case.submitted", submitted.payload)
             with sessions() as session:
-                assigned = session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.routing_key == "case.assigned")
-                    .order_by(OutboxMessage.id.desc())
-                ).first()
+                assigned = latest_event(session, "case.assigned")
                 assert assigned is not None and assigned.payload["case_id"] == case_id, "the case was not assigned"
             with counting("notify"):
                 notify.handle(ctx, assigned.id, "case.assigned", assigned.payload)

@@ -83,7 +83,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from common import drop_database, free_port, log, percentile, recreate_database  # noqa: E402
+from common import children, drop_database, free_port, log, percentile, recreate_database, rss_kb  # noqa: E402
 from sqlalchemy import and_, func, select, text  # noqa: E402
 
 from workers.digests import record_due  # noqa: E402
@@ -120,38 +120,11 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def rss_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def open_fds(pid: int) -> int | None:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return None
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc; no psutil needed)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(entry))
-    return sorted(out)
 
 
 def rabbitmqctl(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -481,7 +454,7 @@ class System:
                 out[name] = proc.popen.pid
                 if name == "web":
                     out["web-master"] = out.pop("web")
-                    for k, child in enumerate(children_of(proc.popen.pid), start=1):
+                    for k, child in enumerate(children(proc.popen.pid), start=1):
                         out[f"web-worker-{k}"] = child
         return out
 
