@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,7 @@ DATABASE = "rpa_roundtrips"
 CASE = CASE_BODY
 
 _trips: Counter[str] = Counter()
+_cpu: Counter[str] = Counter()  # this process's CPU seconds by part (the handlers' own work)
 _part = ["setup"]
 _shown: list[str] = []
 _show = [False]
@@ -80,9 +82,11 @@ def _counting_commit(self):  # noqa: ANN001, ANN202
 @contextmanager
 def counting(part: str):  # noqa: ANN201
     _part[0] = part
+    started = time.process_time()
     try:
         yield
     finally:
+        _cpu[part] += time.process_time() - started
         _part[0] = "setup"
 
 
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     per_case = {part: _trips[part] / args.cases for part in ("intake", "routing", "watch", "notify")}
     print(f"round trips to PostgreSQL per case over {args.cases} cases (each a statement, BEGIN or COMMIT):")
     for part, value in per_case.items():
-        print(f"  {part:8s} {value:6.1f}")
+        print(f"  {part:8s} {value:6.1f}   (Python CPU {1000 * _cpu[part] / args.cases:5.2f} ms)")
     total = sum(per_case.values())
     print("roundtrips: " + " ".join(f"{part}={value:.1f}" for part, value in per_case.items()) + f" total={total:.1f}")
     return 0

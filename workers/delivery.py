@@ -4,6 +4,12 @@ A handler does its work and marks the message handled (``claim_message`` first t
 ``mark_handled`` last) in the same transaction as its effect. The
 message is acknowledged only after that commit (or after the failure is recorded): a crash
 before it leaves the message to be delivered again, by the broker or by the reconciler.
+
+Under load a consumer is given several messages at once (``deliver_batch``): a handler that can
+(``BatchHandler``) does them in one transaction, which saves a BEGIN, a COMMIT and the reads they
+share per message. The batch is all or nothing: if it fails, each message is delivered again on
+its own, with the retries and dead-lettering of one message, so one bad message costs only
+itself.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -49,12 +56,43 @@ class Context:
 Handler = Callable[[Context, int, str, dict[str, Any]], None]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One message as a handler sees it (its id checked, its body a JSON object)."""
+
+    message_id: int
+    event_type: str
+    payload: dict[str, Any]
+
+
+#: Handles several messages in one transaction, all or nothing (see the module's docstring).
+BatchHandler = Callable[[Context, list[Delivery]], None]
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as the broker gave it, before it is checked."""
+
+    body: Any
+    properties: dict[str, Any]
+    routing_key: str | None
+    size: int = 0
+
+
 def is_handled(session: Session, consumer: str, message_id: int) -> bool:
     return session.get(HandledMessage, (consumer, message_id)) is not None
 
 
 def mark_handled(session: Session, consumer: str, message_id: int, outcome: str = "done") -> None:
     session.add(HandledMessage(consumer=consumer, message_id=message_id, outcome=outcome))
+
+
+def handled_among(session: Session, consumer: str, message_ids: list[int]) -> set[int]:
+    """Which of ``message_ids`` this consumer has handled already (one query)."""
+    query = select(HandledMessage.message_id).where(
+        HandledMessage.consumer == consumer, HandledMessage.message_id.in_(message_ids)
+    )
+    return set(session.scalars(query))
 
 
 def claim_message(session: Session, consumer: str, message_id: int) -> bool:
@@ -65,12 +103,18 @@ def claim_message(session: Session, consumer: str, message_id: int) -> bool:
     unhandled. A second delivery running at the same time waits on the first one's mark (the
     primary key) and, once that commits, finds the message handled.
     """
+    return message_id in claim_messages(session, consumer, [message_id])
+
+
+def claim_messages(session: Session, consumer: str, message_ids: list[int]) -> set[int]:
+    """``claim_message`` for several messages in one statement; returns the ids claimed now."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    row = {"consumer": consumer, "message_id": message_id, "outcome": "done", "handled_at": utcnow()}
+    now = utcnow()
+    rows = [{"consumer": consumer, "message_id": i, "outcome": "done", "handled_at": now} for i in message_ids]
     table = HandledMessage.__table__
-    claimed = insert(table).values(row).on_conflict_do_nothing().returning(table.c.message_id)
-    return session.execute(claimed).first() is not None
+    claimed = insert(table).values(rows).on_conflict_do_nothing().returning(table.c.message_id)
+    return set(session.scalars(claimed))
 
 
 def parse_message_id(raw: Any) -> int:
@@ -116,13 +160,9 @@ def deliver(
     message_id: int | None = None
     try:
         message_id = parse_message_id(properties.get("message_id"))
-        event_type = properties.get("type") or routing_key or ""
-        if size > MAX_MESSAGE_BYTES:
-            raise PermanentError(f"message of {size} bytes is larger than {MAX_MESSAGE_BYTES}")
-        if not isinstance(body, dict):
-            raise PermanentError("body is not a JSON object")
+        checked = checked_delivery(Received(body, properties, routing_key, size))
         # Handlers check ``is_handled`` themselves, inside the transaction that does the work.
-        handler(ctx, message_id, event_type, body)
+        handler(ctx, message_id, checked.event_type, checked.payload)
         return "done"
     except IntegrityError:
         # Usually another delivery of the same message committed first and did the work.
@@ -135,6 +175,69 @@ def deliver(
         return "dead_lettered"
     except Exception:  # noqa: BLE001 - any failure is retried, then dead-lettered
         return _failed(ctx, consumer, message_id, body, properties)
+
+
+def checked_delivery(received: Received) -> Delivery:
+    """The message as a ``Delivery``, or PermanentError saying why it can never be handled."""
+    message_id = parse_message_id(received.properties.get("message_id"))
+    if received.size > MAX_MESSAGE_BYTES:
+        raise PermanentError(f"message of {received.size} bytes is larger than {MAX_MESSAGE_BYTES}")
+    if not isinstance(received.body, dict):
+        raise PermanentError("body is not a JSON object")
+    event_type = received.properties.get("type") or received.routing_key or ""
+    return Delivery(message_id, event_type, received.body)
+
+
+def deliver_batch(
+    ctx: Context,
+    consumer: str,
+    handler: Handler,
+    batch_handler: BatchHandler | None,
+    batched_events: frozenset[str],
+    messages: list[Received],
+) -> list[str]:
+    """Handle several messages, in order; returns what happened to each (as ``deliver``).
+
+    The well-formed messages of ``batched_events`` go to ``batch_handler`` in one call; if that
+    fails (a bad message among them, a conflict with another worker), each is delivered again on
+    its own. The others are delivered one by one, before the batch or after it, in their order.
+    """
+    batch: list[Delivery] = []
+    if batch_handler is not None and len(messages) > 1:
+        for received in messages:
+            try:
+                checked = checked_delivery(received)
+            except PermanentError:
+                continue
+            # (a message given twice goes in once; its second delivery finds it handled)
+            if checked.event_type in batched_events and all(d.message_id != checked.message_id for d in batch):
+                batch.append(checked)
+    in_batch = {d.message_id for d in batch} if len(batch) > 1 else set()
+    outcomes: dict[int, str] = {}
+    if in_batch:
+        try:
+            batch_handler(ctx, batch)  # type: ignore[misc] - not None when there is a batch
+            outcomes = dict.fromkeys(in_batch, "done")
+        except Exception as err:  # noqa: BLE001 - each is delivered on its own below
+            log.info("%s: batch of %d failed (%s: %s); delivering one by one", consumer, len(batch),
+                     type(err).__name__, str(err).splitlines()[0] if str(err) else "")  # fmt: skip
+    results = []
+    for received in messages:
+        message_id = _message_id_or_none(received)
+        if message_id in outcomes:
+            results.append(outcomes.pop(message_id))
+            continue
+        results.append(
+            deliver(ctx, consumer, handler, received.body, received.properties, received.routing_key, received.size)
+        )
+    return results
+
+
+def _message_id_or_none(received: Received) -> int | None:
+    try:
+        return parse_message_id(received.properties.get("message_id"))
+    except PermanentError:
+        return None
 
 
 def _failed(ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ carries the same Message-ID.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from workers.delivery import Context, PermanentError, as_id, is_handled, mark_handled, payload_id
+from workers.delivery import (
+    Context,
+    Delivery,
+    PermanentError,
+    as_id,
+    claim_messages,
+    handled_among,
+    is_handled,
+    mark_handled,
+    payload_id,
+)
 from workstation.db import lock_for_write
 from workstation.digest import Period, build_digest
 from workstation.mail import address, render_email
@@ -136,65 +147,108 @@ def claim(session: Session, message_id: int, case: Case | None, emails: list[Ema
     return claimed
 
 
+#: The events ``handle_many`` takes several at a time: all but the digest, built and sent alone.
+BATCHED_EVENTS = frozenset(
+    {
+        "case.assigned",
+        "case.awaiting_expert",
+        "case.info_requested",
+        "case.info_provided",
+        "case.opinion_issued",
+        "notice.raised",
+    }
+)
+
+
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
     if event_type == "digest.due":
         send_digest(ctx, message_id, payload)
         return
+    handle_many(ctx, [Delivery(message_id, event_type, payload)])
+
+
+@dataclass
+class _Mailing:
+    """The emails of one message, and those of them this worker claimed."""
+
+    message_id: int
+    case: Case | None
+    emails: list[Email]
+    claimed: set[str]
+
+
+def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
+    """Send the emails of several events: claimed in one transaction, sent, then marked sent (and
+    each message whose emails are all sent marked handled) in one more."""
     with ctx.sessions() as session:
         lock_for_write(session)  # a short write transaction: read, claim, commit
-        if is_handled(session, CONSUMER, message_id):
+        done = handled_among(session, CONSUMER, [d.message_id for d in deliveries])
+        mailings: list[_Mailing] = []
+        for d in deliveries:
+            if d.message_id in done:
+                continue
+            case, emails = emails_for(session, d.event_type, d.payload)
+            claimed = claim(session, d.message_id, case, emails, ctx.config.stale_claim)
+            mailings.append(_Mailing(d.message_id, case, emails, claimed))
+        if not mailings:
             return
-        case, emails = emails_for(session, event_type, payload)
-        claimed = claim(session, message_id, case, emails, ctx.config.stale_claim)
         try:
             session.commit()
         except IntegrityError:
+            if len(deliveries) > 1:
+                raise  # (each message is then delivered on its own)
             return  # another worker is sending these; it marks the message handled when done
-    sent: list[str] = []
+    sent: set[str] = set()
     try:
-        for recipient, template, extra in emails:
-            key = email_key(message_id, recipient, template, extra)
-            if key not in claimed:
-                continue
-            to = address(recipient.name, recipient.email)
-            context = {"case": case, "recipient": recipient, **extra}
-            ctx.sender.send(render_email(template, recipient.language, to, ctx.config, key, **context), key)
-            sent.append(key)
+        for mailing in mailings:
+            for recipient, template, extra in mailing.emails:
+                key = email_key(mailing.message_id, recipient, template, extra)
+                if key not in mailing.claimed:
+                    continue
+                to = address(recipient.name, recipient.email)
+                context = {"case": mailing.case, "recipient": recipient, **extra}
+                ctx.sender.send(render_email(template, recipient.language, to, ctx.config, key, **context), key)
+                sent.add(key)
     finally:
-        now = utcnow()
-        with ctx.sessions.begin() as session:
-            if sent:
-                session.execute(
-                    update(Notification)
-                    .where(Notification.key.in_(sent))
-                    .values(status="sent", sent_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-            # A claim whose send failed is released at once, so the retry can take it.
-            failed = claimed - set(sent)
-            if failed:
-                session.execute(
-                    update(Notification)
-                    .where(Notification.key.in_(failed))
-                    .values(claimed_at=now - timedelta(seconds=ctx.config.stale_claim + 1))
-                    .execution_options(synchronize_session=False)
-                )
-            # Handled only when every email of the message is sent; when this worker did not claim
-            # them all, some are another worker's (or were sent before), so look.
-            everything_mine = len(claimed) == len(emails)
-            unsent = (
-                None
-                if everything_mine
-                else session.scalar(
-                    select(Notification.id)
-                    .where(Notification.message_id == message_id, Notification.status != "sent")
-                    .limit(1)
-                )
+        settle(ctx, mailings, sent)
+
+
+def settle(ctx: Context, mailings: list[_Mailing], sent: set[str]) -> None:
+    """Mark the ``sent`` emails sent, release the claims of the others at once (so a retry can take
+    them), and mark handled each message whose emails are all sent, by this worker or another."""
+    now = utcnow()
+    with ctx.sessions.begin() as session:
+        if sent:
+            session.execute(
+                update(Notification)
+                .where(Notification.key.in_(sent))
+                .values(status="sent", sent_at=now)
+                .execution_options(synchronize_session=False)
             )
-            if unsent is None and not failed:
-                # A parallel delivery marking it first makes this insert fail: deliver() sees the
-                # mark and counts this one a duplicate.
-                mark_handled(session, CONSUMER, message_id)
+        failed = set().union(*(m.claimed for m in mailings)) - sent
+        if failed:
+            session.execute(
+                update(Notification)
+                .where(Notification.key.in_(failed))
+                .values(claimed_at=now - timedelta(seconds=ctx.config.stale_claim + 1))
+                .execution_options(synchronize_session=False)
+            )
+        complete = []
+        for mailing in mailings:
+            if mailing.claimed & failed:
+                continue
+            # When this worker did not claim them all, some are another worker's (or were sent
+            # before), so look.
+            if len(mailing.claimed) < len(mailing.emails) and session.scalar(
+                select(Notification.id)
+                .where(Notification.message_id == mailing.message_id, Notification.status != "sent")
+                .limit(1)
+            ):
+                continue
+            complete.append(mailing.message_id)
+        if complete:
+            # (a parallel delivery may have marked one first: the insert then skips it)
+            claim_messages(session, CONSUMER, complete)
 
 
 def send_digest(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:

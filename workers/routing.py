@@ -8,14 +8,24 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from workers.delivery import Context, PermanentError, claim_message, is_handled, mark_handled, payload_id
+from workers.delivery import (
+    Context,
+    Delivery,
+    PermanentError,
+    claim_message,
+    claim_messages,
+    is_handled,
+    mark_handled,
+    payload_id,
+)
 from workstation import lifecycle
 from workstation.cases import ExpertFullError, declined_by, transition
 from workstation.db import lock_for_write
@@ -154,9 +164,28 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
     )
 
 
-def assign_expert(session: Session, case: Case, action: str = "assign", today: date | None = None) -> None:
+@dataclass
+class Pool:
+    """The candidate experts as read for one transaction, kept in step with the slots it takes:
+    a batch of cases reads the pool once, and still spreads its cases by load."""
+
+    experts: list[ExpertFacts]
+    prices: dict[int, float] | None
+
+    @classmethod
+    def read(cls, session: Session) -> Pool:
+        return cls(*candidate_experts(session))
+
+    def set_load(self, expert_id: int, active_cases: Callable[[ExpertFacts], int]) -> None:
+        self.experts = [replace(e, active_cases=active_cases(e)) if e.id == expert_id else e for e in self.experts]
+
+
+def assign_expert(
+    session: Session, case: Case, action: str = "assign", today: date | None = None, pool: Pool | None = None
+) -> None:
     """Assign ``case`` to the chosen expert (``action``: assign, or reroute from an expert who
     became unavailable), or escalate it to the coordinators. A trainee may be attached as shadow.
+    ``pool``: the candidates already read in this transaction (read now when None).
 
     Taking the expert's slot is a conditional update (see ``cases._move_load``): if a routing
     worker beside this one took the last slot first, that expert counts as full and the choice is
@@ -168,10 +197,10 @@ def assign_expert(session: Session, case: Case, action: str = "assign", today: d
         return
     today = today or date.today()
     facts = case_facts(case, declined)
-    experts, prices = candidate_experts(session)
-    experts = with_history(session, case, experts)
+    pool = pool or Pool.read(session)
     while True:
-        decision = choose_expert(facts, experts, today, prices)
+        experts = with_history(session, case, pool.experts)
+        decision = choose_expert(facts, experts, today, pool.prices)
         if decision.expert_id is None:
             case.shadow_expert_id = None
             transition(session, case, "escalate", detail={"reasons": decision.reasons})
@@ -184,8 +213,9 @@ def assign_expert(session: Session, case: Case, action: str = "assign", today: d
         try:
             transition(session, case, action, expert_id=decision.expert_id, detail=detail)
         except ExpertFullError:
-            experts = [replace(e, active_cases=e.capacity) if e.id == decision.expert_id else e for e in experts]
+            pool.set_load(decision.expert_id, lambda e: e.capacity)
             continue
+        pool.set_load(decision.expert_id, lambda e: e.active_cases + 1)
         case.shadow_expert_id = shadow
         return
 
@@ -226,8 +256,9 @@ def reroute_cases_of(session: Session, expert_id: int, today: date | None = None
         .order_by(Case.id)
         .with_for_update()
     ).all()
+    pool = Pool.read(session)
     for case in cases:
-        assign_expert(session, case, action="reroute", today=today)
+        assign_expert(session, case, action="reroute", today=today, pool=pool)
     return len(cases)
 
 
@@ -236,25 +267,46 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
         return _handle_unavailable(ctx, message_id, payload)
     if event_type == "experts.import_requested":
         return _handle_import(ctx, message_id, payload)
-    if event_type not in CASE_EVENTS:
-        # Not "route this case": a stray event must not assign anyone.
-        raise PermanentError(f"routing has nothing to do for {event_type!r}")
-    case_id = payload_id(payload, "case_id")
-    if case_id is None:
-        raise PermanentError("payload has no integer case_id")
+    return handle_many(ctx, [Delivery(message_id, event_type, payload)])
+
+
+#: The events ``handle_many`` takes several at a time.
+BATCHED_EVENTS = frozenset(CASE_EVENTS)
+
+
+def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
+    """Route the cases of several case events in one transaction, reading the pool once."""
+    for d in deliveries:
+        if d.event_type not in CASE_EVENTS:
+            # Not "route this case": a stray event must not assign anyone.
+            raise PermanentError(f"routing has nothing to do for {d.event_type!r}")
+        if payload_id(d.payload, "case_id") is None:
+            raise PermanentError("payload has no integer case_id")
     with ctx.sessions() as session:
         lock_for_write(session)
-        if not claim_message(session, CONSUMER, message_id):
-            return
-        # (the enterprise with it: its organisation is checked for conflicts of interest)
-        case = session.scalar(
-            select(Case).options(joinedload(Case.enterprise)).where(Case.id == case_id).with_for_update(of=Case)
-        )
-        if case is None:
-            raise PermanentError(f"case {case_id} does not exist")  # (the claim is rolled back)
-        # A redelivered or stale event for a case that has moved on changes nothing.
-        if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
-            assign_expert(session, case)
+        claimed = claim_messages(session, CONSUMER, [d.message_id for d in deliveries])
+        mine = [d for d in deliveries if d.message_id in claimed]
+        case_ids = {payload_id(d.payload, "case_id") for d in mine}
+        # (the enterprise with it: its organisation is checked for conflicts of interest; locked
+        # in id order, so that two workers with overlapping batches cannot deadlock on them)
+        cases = {
+            case.id: case
+            for case in session.scalars(
+                select(Case)
+                .options(joinedload(Case.enterprise))
+                .where(Case.id.in_(case_ids))
+                .order_by(Case.id)
+                .with_for_update(of=Case)
+            )
+        }
+        pool = Pool.read(session) if mine else None
+        for d in mine:
+            case = cases.get(payload_id(d.payload, "case_id"))  # type: ignore[arg-type]
+            if case is None:
+                raise PermanentError(f"case {d.payload['case_id']} does not exist")  # (the claim is rolled back)
+            # A redelivered or stale event for a case that has moved on changes nothing.
+            if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
+                assign_expert(session, case, pool=pool)
         session.commit()
 
 

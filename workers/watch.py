@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.delivery import Context, PermanentError, claim_message, payload_id
+from sqlalchemy import select
+
+from workers.delivery import Context, Delivery, PermanentError, claim_messages, payload_id
 from workstation.db import lock_for_write
 from workstation.marks import check_marks, marks_named_in
 from workstation.models import Case
@@ -21,17 +23,34 @@ from workstation.respondents import warn_repeat_respondents
 CONSUMER = "watch"
 
 
+#: The events ``handle_many`` takes several at a time (all of watch's).
+BATCHED_EVENTS = frozenset({"case.submitted"})
+
+
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
-    if event_type != "case.submitted":
-        raise PermanentError(f"watch has nothing to do for {event_type!r}")
+    handle_many(ctx, [Delivery(message_id, event_type, payload)])
+
+
+def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
+    """Check the cases of several ``case.submitted`` events in one transaction."""
+    for d in deliveries:
+        if d.event_type not in BATCHED_EVENTS:
+            raise PermanentError(f"watch has nothing to do for {d.event_type!r}")
     with ctx.sessions() as session:
         lock_for_write(session)
-        if not claim_message(session, CONSUMER, message_id):
+        claimed = claim_messages(session, CONSUMER, [d.message_id for d in deliveries])
+        mine = [d for d in deliveries if d.message_id in claimed]
+        if not mine:
             return
-        case_id = payload_id(payload, "case_id")
-        case = session.get(Case, case_id) if case_id is not None else None
-        if case is None:
-            raise PermanentError("payload names no existing case")  # (the claim is rolled back)
-        check_marks(session, marks_named_in(case))
-        warn_repeat_respondents(session, case)
+        case_ids = {payload_id(d.payload, "case_id") for d in mine} - {None}
+        cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+        checked = []
+        for d in mine:
+            case = cases.get(payload_id(d.payload, "case_id"))  # type: ignore[arg-type]
+            if case is None:
+                raise PermanentError("payload names no existing case")  # (the claim is rolled back)
+            checked.append(case)
+        check_marks(session, [mark for case in checked for mark in marks_named_in(case)])
+        for case in checked:
+            warn_repeat_respondents(session, case)
         session.commit()

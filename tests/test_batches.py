@@ -1,0 +1,166 @@
+"""Consumers handle messages in batches (``deliver_batch``): one transaction for many messages,
+and when a batch fails, each message on its own, so a bad message costs only itself.
+
+Run in this process against the test's deployment (SQLite, or PostgreSQL + RabbitMQ), with the
+broker's dead-letter queues and a real SMTP server on loopback.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from kombu.transport.filesystem import Transport as FilesystemTransport
+from sqlalchemy import func, select
+
+from tests.conftest import wait_for
+from tests.helpers import drain_dead_letters
+from workers import notify, routing, watch
+from workers.delivery import Context, Received, deliver_batch
+from workstation.config import Config
+from workstation.mail import SmtpSender
+from workstation.messaging import Publisher, broker_connection, declare_topology
+from workstation.models import Case, CaseEvent, ExpertProfile, HandledMessage, Notification, OutboxMessage
+
+
+@pytest.fixture
+def ctx(config: Config, sessions, smtp_server) -> Iterator[Context]:  # noqa: ANN001
+    controller, _inbox = smtp_server
+    # kombu's filesystem transport remembers the bindings it declared per process, not per
+    # folder: forget those of an earlier test's instance, or these would never be written.
+    FilesystemTransport.global_state.clear()
+    with broker_connection(config) as connection:
+        declare_topology(connection, config)  # as a worker does on start: the dead-letter queues too
+    publisher = Publisher(config)
+    yield Context(config, sessions, publisher, SmtpSender(f"smtp://127.0.0.1:{controller.port}"))
+    publisher.close()
+
+
+def outbox(sessions, routing_key: str) -> list[Received]:  # noqa: ANN001
+    """The events of one kind, as the broker would give them to a consumer."""
+    with sessions() as s:
+        rows = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.routing_key == routing_key).order_by(OutboxMessage.id)
+        )
+        return [Received(r.payload, {"message_id": str(r.id), "type": r.routing_key}, r.routing_key) for r in rows]
+
+
+def run(ctx: Context, module, messages: list[Received]) -> list[str]:  # noqa: ANN001
+    return deliver_batch(ctx, module.CONSUMER, module.handle, module.handle_many, module.BATCHED_EVENTS, messages)
+
+
+def loads(sessions) -> dict[int, int]:  # noqa: ANN001
+    with sessions() as s:
+        return dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())
+
+
+def test_a_batch_routes_every_case_once_spread_by_load_and_a_repeat_changes_nothing(
+    ctx, people, submit, sessions
+) -> None:  # noqa: ANN001
+    experts = [people.add(f"expert{i}", "expert", capacity=5) for i in range(3)]
+    references = [submit()["reference"] for _ in range(6)]
+    submitted = outbox(sessions, "case.submitted")
+    assert run(ctx, routing, submitted) == ["done"] * 6
+    with sessions() as s:
+        cases = s.scalars(select(Case).where(Case.reference.in_(references))).all()
+        assert {c.status for c in cases} == {"assigned"}
+        # read once for the batch, the pool still saw each slot the batch took: two cases each
+        assert Counter(c.assigned_expert_id for c in cases) == dict.fromkeys((e.id for e in experts), 2)
+        events = s.scalar(select(func.count()).select_from(CaseEvent))
+    assert loads(sessions) == dict.fromkeys((e.id for e in experts), 2)
+
+    assert run(ctx, routing, submitted) == ["done"] * 6  # the whole batch again: handled already
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(CaseEvent)) == events
+    assert loads(sessions) == dict.fromkeys((e.id for e in experts), 2)
+
+
+@pytest.mark.parametrize("module", [routing, watch], ids=["routing", "watch"])
+def test_a_bad_message_in_a_batch_costs_only_itself(ctx, people, submit, sessions, config, module) -> None:  # noqa: ANN001
+    people.add("expert", "expert")
+    submit(), submit()
+    first, second = outbox(sessions, "case.submitted")
+    unknown = Received({"case_id": 987_654}, {"message_id": "9100001", "type": "case.submitted"}, "case.submitted")
+    not_an_object = Received(["a list"], {"message_id": "9100002", "type": "case.submitted"}, "case.submitted")
+
+    outcomes = run(ctx, module, [first, unknown, not_an_object, second])
+    assert outcomes == ["done", "dead_lettered", "dead_lettered", "done"]
+    with sessions() as s:
+        handled = dict(
+            s.execute(
+                select(HandledMessage.message_id, HandledMessage.outcome).where(
+                    HandledMessage.consumer == module.CONSUMER
+                )
+            ).all()
+        )
+        assigned = s.scalars(select(Case.status)).all()
+    first_id, second_id = (int(m.properties["message_id"]) for m in (first, second))
+    assert handled == {first_id: "done", second_id: "done", 9_100_001: "dead_lettered", 9_100_002: "dead_lettered"}
+    if module is routing:
+        assert assigned == ["assigned", "assigned"]
+    reasons: list[str] = []
+
+    def both_dead_lettered() -> bool:
+        reasons.extend(headers["x-reason"] for _body, headers in drain_dead_letters(config, module.CONSUMER))
+        return len(reasons) >= 2
+
+    wait_for(both_dead_lettered, timeout=10, message="the two bad messages in the dead-letter queue")
+    reasons.sort()
+    assert len(reasons) == 2 and reasons[0] == "body is not a JSON object"
+    assert "case 987654 does not exist" in reasons[1] or "no existing case" in reasons[1]
+
+
+def test_a_notify_batch_sends_each_email_once_even_when_given_again(ctx, people, submit, sessions, smtp_server) -> None:  # noqa: ANN001
+    _controller, inbox = smtp_server
+    people.add("expert", "expert")
+    for _ in range(4):
+        submit()
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 4
+    assigned = outbox(sessions, "case.assigned")
+    assert len(assigned) == 4
+
+    assert run(ctx, notify, assigned + assigned[:2]) == ["done"] * 6  # two of them given twice
+    assert run(ctx, notify, assigned) == ["done"] * 4  # and the whole batch again
+    # each case: one email to the expert, one to the enterprise (each its own Message-ID); none twice
+    assert len(inbox.messages) == 8 and len({m["Message-ID"] for m in inbox.messages}) == 8
+    recipients = Counter(m["To"].rsplit("<", 1)[-1] for m in inbox.messages)
+    assert recipients == {"expert@example.cn>": 4, "enterprise@example.cn>": 4}
+    with sessions() as s:
+        assert set(s.scalars(select(Notification.status))) == {"sent"}
+        marks = s.scalar(select(func.count()).where(HandledMessage.consumer == notify.CONSUMER))
+    assert marks == 4
+
+
+def test_a_failed_send_in_a_batch_leaves_the_others_sent_and_its_own_for_the_retry(
+    ctx, people, submit, sessions, smtp_server
+) -> None:  # noqa: ANN001
+    """SMTP fails after the first email: what went out is marked sent, the rest released at once
+    (not left claimed for the stale-claim timeout) and sent by the next delivery."""
+    _controller, inbox = smtp_server
+    people.add("expert", "expert")
+    for _ in range(3):
+        submit()
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 3
+    assigned = outbox(sessions, "case.assigned")
+
+    class FailsAfterOne:
+        def __init__(self, real: SmtpSender) -> None:
+            self.real, self.sent = real, 0
+
+        def send(self, message, key: str) -> None:  # noqa: ANN001
+            if self.sent >= 1:
+                raise ConnectionRefusedError("the SMTP server went away")
+            self.real.send(message, key)
+            self.sent += 1
+
+    flaky = Context(ctx.config, ctx.sessions, ctx.publisher, FailsAfterOne(ctx.sender))
+    assert run(flaky, notify, assigned) == ["retry"] * 3
+    assert len(inbox.messages) == 1
+    with sessions() as s:
+        assert s.scalar(select(func.count()).where(Notification.status == "sent")) == 1
+        assert s.scalar(select(func.count()).where(HandledMessage.consumer == notify.CONSUMER)) == 0
+
+    assert run(ctx, notify, assigned) == ["done"] * 3  # the retry: the five emails not yet sent
+    assert len(inbox.messages) == 6
+    assert len({m["Message-ID"] for m in inbox.messages}) == 6
