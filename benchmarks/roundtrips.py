@@ -1,6 +1,6 @@
 """Round trips to PostgreSQL per case, by part of the pipeline: a count, not a time.
 
-    .venv/bin/python benchmarks/roundtrips.py [--cases 50] [--pg-url URL]
+    .venv/bin/python benchmarks/roundtrips.py [--cases 50] [--batch 1] [--pg-url URL]
 
 On a 2-core machine every round trip waits for PostgreSQL to be scheduled, so on a busy machine
 the number of round trips a case costs weighs more than the work in them. This counts them,
@@ -8,7 +8,8 @@ exactly and whatever else the machine is doing: it submits ``--cases`` cases on 
 (``rpa_roundtrips``, dropped and created) and runs each consumer's handler in this process on
 each event (routing, then watch, then notify, as the workers would), counting what psycopg sends
 the server: each statement, each BEGIN it sends before the first statement of a transaction, and
-each COMMIT, one round trip each (``--show`` lists them for the first case).
+each COMMIT, one round trip each (``--show`` lists them for the first case). ``--batch N`` gives
+the consumers N events at a time (``handle_many``), as the workers take them under load.
 
 The last line is machine-readable:
 ``roundtrips: intake=<n> routing=<n> watch=<n> notify=<n> total=<n>`` (per case, the mean).
@@ -23,6 +24,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,10 +33,10 @@ from common import drop_database, recreate_database  # noqa: E402
 from peers import CASE_BODY  # noqa: E402
 from psycopg.pq import TransactionStatus  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from workers import notify, routing, watch  # noqa: E402
-from workers.delivery import Context  # noqa: E402
+from workers.delivery import Context, Delivery  # noqa: E402
 from workstation.auth import create_user  # noqa: E402
 from workstation.cases import submit_case_alone  # noqa: E402
 from workstation.config import Config  # noqa: E402
@@ -90,15 +92,26 @@ def counting(part: str):  # noqa: ANN201
         _part[0] = "setup"
 
 
-def latest_event(session: Session, routing_key: str) -> OutboxMessage | None:
-    """The outbox row of the last event of this kind (the one the consumers are given next)."""
-    query = select(OutboxMessage).where(OutboxMessage.routing_key == routing_key)
-    return session.scalars(query.order_by(OutboxMessage.id.desc())).first()
+def latest_events(sessions: sessionmaker[Session], routing_key: str, count: int) -> list[Delivery]:
+    """The last ``count`` events of this kind (the ones the consumers are given next), oldest first."""
+    with sessions() as session:
+        query = select(OutboxMessage).where(OutboxMessage.routing_key == routing_key)
+        rows = session.scalars(query.order_by(OutboxMessage.id.desc()).limit(count)).all()
+        return [Delivery(r.id, r.routing_key, r.payload) for r in reversed(rows)]
+
+
+def handle(ctx: Context, consumer: ModuleType, events: list[Delivery]) -> None:
+    """As the worker does: one message alone, several in one batch (``--batch``)."""
+    if len(events) == 1:
+        consumer.handle(ctx, events[0].message_id, events[0].event_type, events[0].payload)
+    else:
+        consumer.handle_many(ctx, events)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=1, help="events per consumer batch, as under load (default 1)")
     parser.add_argument("--show", action="store_true", help="list the statements of the first case")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
@@ -119,24 +132,30 @@ def main(argv: list[str] | None = None) -> int:
     psycopg.Cursor.execute = _counting_execute
     psycopg.Connection.commit = _counting_commit
     try:
-        for index in range(args.cases):
-            _show[0] = args.show and index == 0
-            with sessions() as session:
-                submitter = session.get_one(type(enterprise), enterprise_id)
-                session.commit()  # (as the API's token look-up leaves it: loaded, no transaction open)
-                with counting("intake"):
-                    case_id = submit_case_alone(session, submitter, case_input_schema.load(CASE)).id
-            with sessions() as session:
-                submitted = latest_event(session, "case.submitted")
+        # A first batch warms up what a long-running worker loads once (templates, the pinyin
+        # dictionary, compiled statements): it is not counted.
+        for first in range(-args.batch, args.cases, args.batch):
+            if first == 0:
+                _trips.clear()
+                _cpu.clear()
+            size = min(args.batch, args.cases - first)
+            _show[0] = args.show and first == 0
+            case_ids = []
+            for _ in range(size):
+                with sessions() as session:
+                    submitter = session.get_one(type(enterprise), enterprise_id)
+                    session.commit()  # (as the API's token look-up leaves it: loaded, no transaction open)
+                    with counting("intake"):
+                        case_ids.append(submit_case_alone(session, submitter, case_input_schema.load(CASE)).id)
+            submitted = latest_events(sessions, "case.submitted", size)
             with counting("routing"):
-                routing.handle(ctx, submitted.id, "case.submitted", submitted.payload)
+                handle(ctx, routing, submitted)
             with counting("watch"):
-                watch.handle(ctx, submitted.id, "case.submitted", submitted.payload)
-            with sessions() as session:
-                assigned = latest_event(session, "case.assigned")
-                assert assigned is not None and assigned.payload["case_id"] == case_id, "the case was not assigned"
+                handle(ctx, watch, submitted)
+            assigned = latest_events(sessions, "case.assigned", size)
+            assert sorted(m.payload["case_id"] for m in assigned) == case_ids, "the cases were not assigned"
             with counting("notify"):
-                notify.handle(ctx, assigned.id, "case.assigned", assigned.payload)
+                handle(ctx, notify, assigned)
     finally:
         psycopg.Cursor.execute = _original_execute
         psycopg.Connection.commit = _original_commit
@@ -147,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         print("round trips of the first case:")
         print("\n".join(_shown))
     per_case = {part: _trips[part] / args.cases for part in ("intake", "routing", "watch", "notify")}
-    print(f"round trips to PostgreSQL per case over {args.cases} cases (each a statement, BEGIN or COMMIT):")
+    batches = f", consumers given {args.batch} events at a time" if args.batch > 1 else ""
+    print(f"round trips to PostgreSQL per case over {args.cases} cases{batches} (each a statement, BEGIN or COMMIT):")
     for part, value in per_case.items():
         print(f"  {part:8s} {value:6.1f}   (Python CPU {1000 * _cpu[part] / args.cases:5.2f} ms)")
     total = sum(per_case.values())

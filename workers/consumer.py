@@ -31,7 +31,7 @@ CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routi
 #: The most messages of one queue handled in one transaction.
 BATCH_SIZE = 20
 #: How long a message that has arrived waits for more before its batch is handled (seconds).
-BATCH_WAIT = 0.005
+BATCH_WAIT = 0.02
 
 
 class Worker(ConsumerMixin):

@@ -121,12 +121,19 @@ def email_key(message_id: int, recipient: User, template: str, extra: dict[str, 
     return key if notice_id is None else f"{key}:{notice_id}"
 
 
-def claim(session: Session, message_id: int, case: Case | None, emails: list[Email], stale_after: float) -> set[str]:
+def claim(
+    session: Session,
+    message_id: int,
+    case: Case | None,
+    emails: list[Email],
+    stale_after: float,
+    existing: dict[str, Notification],
+) -> set[str]:
     """Claim, in the caller's transaction, the emails of this message that nobody has sent or is
-    sending; returns their keys. The commit raises IntegrityError if another worker claimed first."""
+    sending; returns their keys. ``existing``: the notifications of the message so far, by key
+    (``notifications_of``). The commit raises IntegrityError if another worker claimed first."""
     now = utcnow()
     claimed: set[str] = set()
-    existing = {n.key: n for n in session.scalars(select(Notification).where(Notification.message_id == message_id))}
     for recipient, template, extra in emails:
         key = email_key(message_id, recipient, template, extra)
         row = existing.get(key)
@@ -145,6 +152,27 @@ def claim(session: Session, message_id: int, case: Case | None, emails: list[Ema
             if taken.rowcount == 1:
                 claimed.add(key)
     return claimed
+
+
+def notifications_of(session: Session, message_ids: list[int]) -> dict[str, Notification]:
+    """The notifications of these messages so far, by key (one query for a whole batch)."""
+    query = select(Notification).where(Notification.message_id.in_(message_ids))
+    return {n.key: n for n in session.scalars(query)}
+
+
+def preload(session: Session, deliveries: list[Delivery]) -> list[Any]:
+    """Load the cases (with their enterprises) and experts the events name, in two queries, so
+    that ``emails_for`` finds them in the session instead of asking one by one. The caller keeps
+    the returned objects referenced while it works (the session holds them only weakly)."""
+    case_ids = {i for d in deliveries if (i := payload_id(d.payload, "case_id")) is not None}
+    user_ids = {i for d in deliveries for k in ("expert_id", "shadow_expert_id") if (i := payload_id(d.payload, k))}
+    loaded: list[Any] = []
+    if case_ids:
+        query = select(Case).options(joinedload(Case.enterprise)).where(Case.id.in_(case_ids))
+        loaded += session.scalars(query).unique().all()
+    if user_ids:
+        loaded += session.scalars(select(User).where(User.id.in_(user_ids))).all()
+    return loaded
 
 
 #: The events ``handle_many`` takes several at a time: all but the digest, built and sent alone.
@@ -183,13 +211,15 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
     with ctx.sessions() as session:
         lock_for_write(session)  # a short write transaction: read, claim, commit
         done = handled_among(session, CONSUMER, [d.message_id for d in deliveries])
+        todo = [d for d in deliveries if d.message_id not in done]
+        loaded = preload(session, todo) if len(todo) > 1 else []
+        existing = notifications_of(session, [d.message_id for d in todo]) if todo else {}
         mailings: list[_Mailing] = []
-        for d in deliveries:
-            if d.message_id in done:
-                continue
+        for d in todo:
             case, emails = emails_for(session, d.event_type, d.payload)
-            claimed = claim(session, d.message_id, case, emails, ctx.config.stale_claim)
+            claimed = claim(session, d.message_id, case, emails, ctx.config.stale_claim, existing)
             mailings.append(_Mailing(d.message_id, case, emails, claimed))
+        del loaded  # (referenced until here: the session holds what it loaded only weakly)
         if not mailings:
             return
         try:
