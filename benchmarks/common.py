@@ -70,6 +70,25 @@ def cpu_by_pid(pids: list[int]) -> dict[int, float]:
     return out
 
 
+def pids_named(*names: str) -> list[int]:
+    """Every process whose command name (``/proc/<pid>/comm``) is one of ``names``: the database
+    server's and the broker's, to tell their CPU apart from ours."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() in names:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+#: Command names of the servers the PostgreSQL + RabbitMQ deployment runs on.
+SERVERS = {"PostgreSQL": ("postgres",), "RabbitMQ": ("beam.smp", "erl_child_setup", "epmd", "inet_gethost")}
+
+
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (forked by its main thread, as gunicorn's workers and our
     supervisor's processes are), from /proc: one small read, cheap enough to sample often."""

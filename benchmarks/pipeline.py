@@ -53,12 +53,14 @@ if str(ROOT) not in sys.path:
 
 import requests  # noqa: E402
 from common import (  # noqa: E402
+    SERVERS,
     cpu_by_pid,
     free_port,
     log,
     machine_busy,
     machine_busy_share,
     percentile,
+    pids_named,
     recreate_database,
 )
 from sqlalchemy import func, select  # noqa: E402
@@ -759,17 +761,11 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             f"{fig.backlog_drain_s:.1f}s after intake; pipeline {fig.backlog_cps:.1f} cases/s"
         )
 
-        for profiler in profilers:
-            with contextlib.suppress(ProcessLookupError):
-                profiler.send_signal(signal.SIGINT)
-        for profiler in profilers:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                profiler.wait(15)
-            stop_process(profiler, grace=1)
         if not fig.backlog_drained:
             fig.notes.append("intake backlog not drained before the e2e run: the e2e figures include it")
 
         cpu_before = cpu_by_pid(descendants(system.pid))
+        servers_before = {name: cpu_by_pid(pids_named(*comms)) for name, comms in SERVERS.items()}
         machine_before, own_before = machine_busy()[0], own_cpu()
         cpu_t0 = time.monotonic()
 
@@ -831,14 +827,25 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
 
         elapsed = time.monotonic() - cpu_t0
         cpu_after = cpu_by_pid(descendants(system.pid))
+        for profiler in profilers:
+            with contextlib.suppress(ProcessLookupError):
+                profiler.send_signal(signal.SIGINT)
+        for profiler in profilers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                profiler.wait(15)
+            stop_process(profiler, grace=1)
         for pid, seconds in cpu_after.items():
             role = classify(pid)
             fig.cpu[role] = fig.cpu.get(role, 0.0) + seconds - cpu_before.get(pid, 0.0)
         fig.cpu = dict(sorted(fig.cpu.items()))
         fig.cpu["benchmark client"] = own_cpu() - own_before
+        if not config.is_sqlite:
+            for name, comms in SERVERS.items():
+                after = cpu_by_pid(pids_named(*comms))
+                fig.cpu[name] = sum(v - servers_before[name].get(pid, 0.0) for pid, v in after.items())
         system_cpu = sum(fig.cpu.values())
         fig.cpu["machine total"] = machine_busy()[0] - machine_before
-        fig.cpu["rest (db, broker, others)"] = fig.cpu["machine total"] - system_cpu
+        fig.cpu["rest (others)"] = fig.cpu["machine total"] - system_cpu
         fig.cpu["wall"] = elapsed
         if set(cpu_before) - set(cpu_after):
             fig.notes.append(f"{len(set(cpu_before) - set(cpu_after))} child process(es) died during the run")
@@ -920,7 +927,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (default 2, as `run`)")
     parser.add_argument("--consumers", type=int, default=1, help="consumer processes (default 1, as `run`)")
-    parser.add_argument("--profile", type=Path, help="py-spy every process during intake; raw stacks to this folder")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy every process from intake to the last step; raw stacks to this folder"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the instance folders (logs, mail, broker)")
     args = parser.parse_args(argv)
 
