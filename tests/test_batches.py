@@ -7,8 +7,11 @@ broker's dead-letter queues and a real SMTP server on loopback.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from kombu.transport.filesystem import Transport as FilesystemTransport
@@ -164,3 +167,34 @@ def test_a_failed_send_in_a_batch_leaves_the_others_sent_and_its_own_for_the_ret
     assert run(ctx, notify, assigned) == ["done"] * 3  # the retry: the five emails not yet sent
     assert len(inbox.messages) == 6
     assert len({m["Message-ID"] for m in inbox.messages}) == 6
+
+
+def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_still_goes_once(
+    ctx, people, submit, sessions, smtp_server, caplog
+) -> None:  # noqa: ANN001
+    """A batch claims all its emails at once: one that sends slowly must stop well before the
+    claims could be taken over by another worker (a quarter of WORKSTATION_STALE_CLAIM); the
+    messages not done are then delivered one by one, with claims of their own."""
+    _controller, inbox = smtp_server
+    people.add("expert", "expert")
+    for _ in range(4):
+        submit()
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 4
+
+    class Slow:
+        def __init__(self, real: SmtpSender) -> None:
+            self.real = real
+
+        def send(self, message, key: str) -> None:  # noqa: ANN001
+            time.sleep(0.06)
+            self.real.send(message, key)
+
+    slow = Context(replace(ctx.config, stale_claim=0.4), ctx.sessions, ctx.publisher, Slow(ctx.sender))
+    caplog.set_level(logging.INFO, logger="workers.delivery")
+    started = time.monotonic()
+    assert run(slow, notify, outbox(sessions, "case.assigned")) == ["done"] * 4
+    assert any("sent for over 0.1s" in r.getMessage() for r in caplog.records), "the batch was not cut short"
+    assert len(inbox.messages) == 8 and len({m["Message-ID"] for m in inbox.messages}) == 8
+    with sessions() as s:
+        assert set(s.scalars(select(Notification.status))) == {"sent"}
+    assert time.monotonic() - started < 5

@@ -354,6 +354,36 @@ def test_going_on_leave_moves_unaccepted_cases_and_keeps_accepted_ones(people, s
     assert loads == {leaving.id: 1, people.staying.id: 2}
 
 
+def test_a_reroute_whose_first_choice_is_full_moves_the_load_once(people, sessions) -> None:  # noqa: ANN001
+    """The chosen expert's last slot went to another routing worker: the case goes to the next
+    one, and the expert it leaves loses one case from their count, not two."""
+    from workers.routing import Pool, assign_expert
+
+    leaving = people.add("leaving", "expert", capacity=10)
+    full = people.add("full", "expert", capacity=1)
+    spare = people.add("spare", "expert", capacity=10)
+    with sessions.begin() as s:
+        case = Case(enterprise_id=people.enterprise.id, right_type="trademark", service="consultation",
+                    title="c", description="d", status="submitted")  # fmt: skip
+        s.add(case)
+        s.flush()
+        everyone = Pool.read(s)
+        assign_expert(s, case, pool=Pool([e for e in everyone.experts if e.id == leaving.id], None))
+        s.get(ExpertProfile, full.id).active_cases = 1  # taken by "another worker" just now
+        case_id = case.id
+    with sessions.begin() as s:
+        case = s.get(Case, case_id)
+        read = Pool.read(s)
+        pool = Pool([e for e in read.experts if e.id != leaving.id], None)  # (on leave)
+        pool.set_load(full.id, lambda e: 0)  # what this worker read before the other took the slot
+        pool.set_load(spare.id, lambda e: 5)
+        assign_expert(s, case, action="reroute", pool=pool)
+        assert case.assigned_expert_id == spare.id
+    with sessions() as s:
+        loads = dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())
+    assert loads == {leaving.id: 0, full.id: 1, spare.id: 1}
+
+
 # --- with the workers running (both deployments) ------------------------------------------------
 
 

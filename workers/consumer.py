@@ -1,7 +1,7 @@
 """The consumer process: one kombu ``ConsumerMixin`` serving the queues it is given.
 
-Messages are handled in small batches: what the broker has ready (up to ``BATCH_SIZE`` per
-queue) is taken together and handled in one database transaction (``deliver_batch``), and
+Messages are handled in small batches: what the broker has ready (up to the consumer's
+``MAX_BATCH``) is taken together and handled in one database transaction (``deliver_batch``), and
 acknowledged after its commit. A message that arrives alone waits at most ``BATCH_WAIT`` for
 company, so under light load a case is not held back, and under heavy load a transaction's
 BEGIN, COMMIT and shared reads are paid once for many cases.
@@ -24,12 +24,10 @@ from workstation.messaging import consumer_queue, declare_topology
 
 log = logging.getLogger(__name__)
 
-#: consumer name -> its module (``handle``, ``handle_many``, ``BATCHED_EVENTS``); the names
-#: match ``workstation.messaging.SUBSCRIPTIONS``.
+#: consumer name -> its module (``handle``, ``handle_many``, ``BATCHED_EVENTS``, ``MAX_BATCH``);
+#: the names match ``workstation.messaging.SUBSCRIPTIONS``.
 CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routing, notify, watch)}
 
-#: The most messages of one queue handled in one transaction.
-BATCH_SIZE = 20
 #: How long a message that has arrived waits for more before its batch is handled (seconds).
 BATCH_WAIT = 0.02
 
@@ -40,6 +38,7 @@ class Worker(ConsumerMixin):
         self.ctx = ctx
         self.consumers = consumers
         self.pending: dict[str, list[Any]] = {name: [] for name in consumers}
+        self.live_connection: Connection | None = None  # the connection being consumed from
 
     def get_consumers(self, Consumer, channel):  # noqa: ANN001, ANN201, N803 - kombu's signature
         declare_topology(self.connection, self.ctx.config)
@@ -50,7 +49,7 @@ class Worker(ConsumerMixin):
                 on_decode_error=partial(self.on_undecodable, name),
                 accept=["json"],
                 # room for a full batch waiting to be handled and the next one arriving
-                prefetch_count=2 * BATCH_SIZE,
+                prefetch_count=2 * CONSUMERS[name].MAX_BATCH,
             )
             for name in self.consumers
         ]
@@ -62,6 +61,7 @@ class Worker(ConsumerMixin):
         """kombu's loop, but a message received is only put aside; the batch is handled once the
         broker has nothing more ready (or a queue's batch is full)."""
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+            self.live_connection = conn
             try:
                 while not self.should_stop:
                     waiting = any(self.pending.values())
@@ -74,14 +74,16 @@ class Worker(ConsumerMixin):
                         if not self.should_stop:
                             raise
                     else:
-                        if any(len(batch) >= BATCH_SIZE for batch in self.pending.values()):
+                        if any(len(batch) >= CONSUMERS[name].MAX_BATCH for name, batch in self.pending.items()):
                             self.handle_pending()
                     yield
+                self.handle_pending()  # stopping: finish what was taken rather than give it back
             finally:
                 # On a lost connection the messages put aside were not acknowledged: the broker
                 # gives them again (and the reconciler, on a transport that forgets them).
                 for batch in self.pending.values():
                     batch.clear()
+                self.live_connection = None
 
     def handle_pending(self) -> None:
         for name, batch in self.pending.items():
@@ -94,11 +96,19 @@ class Worker(ConsumerMixin):
                 Received(body, message.properties, message.delivery_info.get("routing_key"), len(message.body or b""))
                 for body, message in taken
             ]
-            outcomes = deliver_batch(self.ctx, name, module.handle, module.handle_many, module.BATCHED_EVENTS, received)
-            for (_body, message), outcome in zip(taken, outcomes, strict=True):
-                log.debug("%s: message %s %s", name, message.properties.get("message_id"), outcome)
-                # Acknowledged only now: after the handler's commit, or after the failure was recorded.
-                message.ack()
+
+            settled = partial(self.acknowledge, name, [message for _body, message in taken])
+            deliver_batch(self.ctx, name, module.handle, module.handle_many, module.BATCHED_EVENTS, received, settled)
+
+    def acknowledge(self, name: str, messages: list, index: int, outcome: str) -> None:
+        """Acknowledged only now: after the handler's commit, or after the failure was recorded;
+        and at once, so a batch handled one by one (say, while SMTP times out) keeps the broker
+        hearing from this worker."""
+        message = messages[index]
+        log.debug("%s: message %s %s", name, message.properties.get("message_id"), outcome)
+        message.ack()
+        if self.live_connection is not None:
+            self.live_connection.heartbeat_check()
 
     def on_undecodable(self, name: str, message, exc: Exception) -> None:  # noqa: ANN001
         """Not JSON at all: straight to the dead-letter queue, and keep going."""

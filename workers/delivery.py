@@ -111,7 +111,9 @@ def claim_messages(session: Session, consumer: str, message_ids: list[int]) -> s
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
-    rows = [{"consumer": consumer, "message_id": i, "outcome": "done", "handled_at": now} for i in message_ids]
+    # (in id order: two workers claiming overlapping sets take the keys in the same order)
+    ids = sorted(set(message_ids))
+    rows = [{"consumer": consumer, "message_id": i, "outcome": "done", "handled_at": now} for i in ids]
     table = HandledMessage.__table__
     claimed = insert(table).values(rows).on_conflict_do_nothing().returning(table.c.message_id)
     return set(session.scalars(claimed))
@@ -195,16 +197,20 @@ def deliver_batch(
     batch_handler: BatchHandler | None,
     batched_events: frozenset[str],
     messages: list[Received],
+    settled: Callable[[int, str], None] | None = None,
 ) -> list[str]:
     """Handle several messages, in order; returns what happened to each (as ``deliver``).
 
     The well-formed messages of ``batched_events`` go to ``batch_handler`` in one call; if that
     fails (a bad message among them, a conflict with another worker), each is delivered again on
-    its own. The others are delivered one by one, before the batch or after it, in their order.
+    its own. The others are delivered one by one after the batch, in their order.
+    ``settled(index, outcome)`` is called as soon as a message's outcome is final (committed,
+    or its failure recorded): the caller acknowledges it then, not after the last one.
     """
     batch: list[Delivery] = []
+    batched: list[int] = []
     if batch_handler is not None and len(messages) > 1:
-        for received in messages:
+        for index, received in enumerate(messages):
             try:
                 checked = checked_delivery(received)
             except PermanentError:
@@ -212,32 +218,27 @@ def deliver_batch(
             # (a message given twice goes in once; its second delivery finds it handled)
             if checked.event_type in batched_events and all(d.message_id != checked.message_id for d in batch):
                 batch.append(checked)
-    in_batch = {d.message_id for d in batch} if len(batch) > 1 else set()
-    outcomes: dict[int, str] = {}
-    if in_batch:
+                batched.append(index)
+    outcomes: list[str | None] = [None] * len(messages)
+    if len(batch) > 1:
         try:
             batch_handler(ctx, batch)  # type: ignore[misc] - not None when there is a batch
-            outcomes = dict.fromkeys(in_batch, "done")
         except Exception as err:  # noqa: BLE001 - each is delivered on its own below
             log.info("%s: batch of %d failed (%s: %s); delivering one by one", consumer, len(batch),
                      type(err).__name__, str(err).splitlines()[0] if str(err) else "")  # fmt: skip
-    results = []
-    for received in messages:
-        message_id = _message_id_or_none(received)
-        if message_id in outcomes:
-            results.append(outcomes.pop(message_id))
-            continue
-        results.append(
-            deliver(ctx, consumer, handler, received.body, received.properties, received.routing_key, received.size)
-        )
-    return results
-
-
-def _message_id_or_none(received: Received) -> int | None:
-    try:
-        return parse_message_id(received.properties.get("message_id"))
-    except PermanentError:
-        return None
+        else:
+            for index in batched:
+                outcomes[index] = "done"
+                if settled is not None:
+                    settled(index, "done")
+    for index, received in enumerate(messages):
+        if outcomes[index] is None:
+            outcomes[index] = deliver(
+                ctx, consumer, handler, received.body, received.properties, received.routing_key, received.size
+            )
+            if settled is not None:
+                settled(index, outcomes[index])
+    return [outcome or "" for outcome in outcomes]
 
 
 def _failed(ctx: Context, consumer: str, message_id: int | None, body: Any, properties: dict[str, Any]) -> str:

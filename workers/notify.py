@@ -4,15 +4,16 @@ Each email is claimed (a ``Notification`` row, unique per key) in a committed tr
 before it is sent, and marked sent afterwards with, once every recipient is done, the handled
 mark. Two workers given the same message therefore never both send: the second finds the claim.
 A worker that dies between sending and marking leaves a stale claim; after
-``WORKSTATION_STALE_CLAIM`` (2 min; SMTP times out well before) a redelivery sends that email
-again: at least once. The file sender then overwrites the same file, and over SMTP the repeat
-carries the same Message-ID.
+``WORKSTATION_STALE_CLAIM`` (2 min; SMTP times out well before, and a batch of messages stops
+sending after a quarter of it) a redelivery sends that email again: at least once. The file
+sender then overwrites the same file, and over SMTP the repeat carries the same Message-ID.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import select, update
@@ -175,6 +176,12 @@ def preload(session: Session, deliveries: list[Delivery]) -> list[Any]:
     return loaded
 
 
+#: The most messages handled in one batch (``workers.consumer``). Fewer than the others: a batch
+#: claims all its emails before it sends and records them after, so a worker killed mid-batch may
+#: have sent emails of up to this many messages without recording them; those are sent again once
+#: their claims go stale (at least once).
+MAX_BATCH = 8
+
 #: The events ``handle_many`` takes several at a time: all but the digest, built and sent alone.
 BATCHED_EVENTS = frozenset(
     {
@@ -228,25 +235,37 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             if len(deliveries) > 1:
                 raise  # (each message is then delivered on its own)
             return  # another worker is sending these; it marks the message handled when done
+    attempted: set[str] = set()
     sent: set[str] = set()
+    started = monotonic()
     try:
         for mailing in mailings:
+            # A batch's claims are all taken at once: one that sends slowly (SMTP timing out) must
+            # stop well before they go stale and another worker may take them over and send again.
+            # The messages not done are then delivered one by one, each with claims of its own.
+            budget = ctx.config.stale_claim / 4
+            if len(mailings) > 1 and monotonic() - started > budget:
+                raise TimeoutError(f"a batch of {len(mailings)} messages sent for over {budget:g}s")
             for recipient, template, extra in mailing.emails:
                 key = email_key(mailing.message_id, recipient, template, extra)
                 if key not in mailing.claimed:
                     continue
                 to = address(recipient.name, recipient.email)
                 context = {"case": mailing.case, "recipient": recipient, **extra}
+                attempted.add(key)
                 ctx.sender.send(render_email(template, recipient.language, to, ctx.config, key, **context), key)
                 sent.add(key)
     finally:
-        settle(ctx, mailings, sent)
+        settle(ctx, mailings, attempted, sent)
 
 
-def settle(ctx: Context, mailings: list[_Mailing], sent: set[str]) -> None:
+def settle(ctx: Context, mailings: list[_Mailing], attempted: set[str], sent: set[str]) -> None:
     """Mark the ``sent`` emails sent, release the claims of the others at once (so a retry can take
-    them), and mark handled each message whose emails are all sent, by this worker or another."""
+    them), and mark handled each message whose emails are all sent, by this worker or another.
+    A claim released without a send attempted (a batch cut short) gives back its attempt:
+    ``attempts`` counts sends tried."""
     now = utcnow()
+    stale = now - timedelta(seconds=ctx.config.stale_claim + 1)
     with ctx.sessions.begin() as session:
         if sent:
             session.execute(
@@ -255,14 +274,20 @@ def settle(ctx: Context, mailings: list[_Mailing], sent: set[str]) -> None:
                 .values(status="sent", sent_at=now)
                 .execution_options(synchronize_session=False)
             )
-        failed = set().union(*(m.claimed for m in mailings)) - sent
-        if failed:
-            session.execute(
-                update(Notification)
-                .where(Notification.key.in_(failed))
-                .values(claimed_at=now - timedelta(seconds=ctx.config.stale_claim + 1))
-                .execution_options(synchronize_session=False)
-            )
+        claimed = set().union(*(m.claimed for m in mailings))
+        failed = claimed - sent
+        # (a send tried and failed keeps its attempt; a claim never tried gives it back)
+        for keys, attempts in (
+            (attempted - sent, Notification.attempts),
+            (claimed - attempted, Notification.attempts - 1),
+        ):
+            if keys:
+                session.execute(
+                    update(Notification)
+                    .where(Notification.key.in_(keys))
+                    .values(claimed_at=stale, attempts=attempts)
+                    .execution_options(synchronize_session=False)
+                )
         complete = []
         for mailing in mailings:
             if mailing.claimed & failed:

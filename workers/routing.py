@@ -270,6 +270,9 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
     return handle_many(ctx, [Delivery(message_id, event_type, payload)])
 
 
+#: The most messages handled in one transaction (``workers.consumer``).
+MAX_BATCH = 20
+
 #: The events ``handle_many`` takes several at a time.
 BATCHED_EVENTS = frozenset(CASE_EVENTS)
 

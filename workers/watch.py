@@ -23,6 +23,9 @@ from workstation.respondents import warn_repeat_respondents
 CONSUMER = "watch"
 
 
+#: The most messages handled in one transaction (``workers.consumer``).
+MAX_BATCH = 20
+
 #: The events ``handle_many`` takes several at a time (all of watch's).
 BATCHED_EVENTS = frozenset({"case.submitted"})
 

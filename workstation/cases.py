@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, Select, Update, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -349,21 +349,31 @@ def _move_load(
     now = new_expert if target in lifecycle.ACTIVE_FOR_EXPERT else None
     if was == now:
         return
-    # Expert rows are always locked in id order (after the case row), so two transactions that
-    # move cases between the same experts cannot deadlock.
+    # Expert rows are locked in id order (after the case row), so two transactions that move one
+    # case each between the same experts cannot deadlock. (Two routing batches can: each takes
+    # its experts in the order of its cases. PostgreSQL then aborts one, and that batch is
+    # delivered again one message at a time; see ``workers.delivery.deliver_batch``.)
+    released = False
     for expert_id in sorted(e for e in (was, now) if e is not None):
         if expert_id == now:
             take = update(ExpertProfile).where(ExpertProfile.user_id == now)
             if enforce_capacity:
                 take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
             if session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount != 1:
+                if released:  # the case stays with ``was``: give back the slot released above
+                    session.execute(_shift_load(was, +1))
                 raise ExpertFullError(now)
         else:
-            session.execute(
-                update(ExpertProfile)
-                .where(ExpertProfile.user_id == was)
-                .values(active_cases=ExpertProfile.active_cases - 1)
-            )
+            session.execute(_shift_load(was, -1))
+            released = True
+
+
+def _shift_load(expert_id: int | None, by: int) -> Update:
+    return (
+        update(ExpertProfile)
+        .where(ExpertProfile.user_id == expert_id)
+        .values(active_cases=ExpertProfile.active_cases + by)
+    )
 
 
 def visible_cases(user: User) -> Select[tuple[Case]]:

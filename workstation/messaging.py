@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from kombu import Connection, Exchange, Queue, binding
 from kombu.transport import filesystem
-from kombu.utils.json import dumps
+from kombu.utils.json import dumps, loads
 
 from workstation.config import Config
 
@@ -75,12 +75,55 @@ def all_queues(config: Config) -> list[Queue]:
 
 
 class _AtomicFilesystemChannel(filesystem.Channel):
-    """kombu's filesystem channel, writing each message under a temporary name first.
+    """kombu's filesystem channel, writing each message under a temporary name first, and
+    binding queues with one locked read-modify-write of the exchange's table.
 
     The stock ``_put`` creates ``<n>.<queue>.msg`` and then writes into it, so a consumer polling
     the folder can claim the file while it is still empty and die on the JSON decode (kombu
     issue #1551). Here the file only appears under its ``.msg`` name, complete, by ``os.replace``.
+
+    The stock ``_queue_bind`` has the same race on the exchange's table when processes declare
+    the topology at once on a fresh instance (``run`` starts three consumers together): one
+    creates the file and locks it only after creating it, so another can read it empty and die
+    on the decode, or both create it and the second truncates the first's binding away.
     """
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        file = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        binding_row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        try:
+            # Created if missing, never truncated; the table is read and written under the lock.
+            with open(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "r+b", buffering=0) as f:
+                filesystem.lock(f, filesystem.LOCK_EX)
+                try:
+                    content = f.read()
+                    rows = [filesystem.exchange_queue_t(*row) for row in loads(content)] if content.strip() else []
+                    if binding_row not in rows:
+                        rows.insert(0, binding_row)
+                        f.seek(0)
+                        f.truncate()
+                        f.write(dumps(rows).encode())
+                finally:
+                    filesystem.unlock(f)
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot open {file}") from exc
+
+    def get_table(self, exchange: str) -> list:
+        """The exchange's table; a file being created this instant reads as no bindings yet."""
+        file = self._exchange_file(exchange)
+        try:
+            with file.open("rb") as f:
+                filesystem.lock(f, filesystem.LOCK_SH)
+                try:
+                    content = f.read()
+                finally:
+                    filesystem.unlock(f)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot open {file}") from exc
+        return [filesystem.exchange_queue_t(*row) for row in loads(content)] if content.strip() else []
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
