@@ -6,6 +6,7 @@ turns them into ``.mo`` at start-up when the source is newer, so no separate bui
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from functools import cache
@@ -30,7 +31,9 @@ def compile_catalogs() -> None:
             continue
         with po_path.open("rb") as f:
             catalog = read_po(f)
-        tmp = mo_path.with_suffix(".mo.tmp")
+        # (each process its own temporary file: on a fresh checkout gunicorn's workers start
+        # together and compile at the same moment; the last rename wins, with the same content)
+        tmp = mo_path.with_name(f".{mo_path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as f:
             write_mo(f, catalog)
         tmp.replace(mo_path)
