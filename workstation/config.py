@@ -97,7 +97,17 @@ def _instance_secret(instance: Path) -> str:
     """
     path = instance / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a name of this process's own, then linked into place: processes
+        # starting together on a fresh instance must neither fail on each other's file nor read
+        # it empty. The first link wins; the others read the winner's key.
+        tmp = instance / f".secret_key.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
