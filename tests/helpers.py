@@ -1,6 +1,10 @@
-"""Helpers for tests that look at the broker."""
+"""Helpers for tests that look at the broker, and for races between processes."""
 
 from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
 
 from workstation.config import Config
 from workstation.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue, queue_name
@@ -31,3 +35,27 @@ def drain_dead_letters(config: Config, consumer: str) -> list[tuple[dict, dict]]
             out.append((message.decode(), dict(message.headers or {})))
             message.ack()
     return out
+
+
+def _released_together(start: Any, errors: Any, target: Callable[..., None], args: tuple) -> None:
+    try:
+        start.wait(10)
+        target(*args)
+    except Exception as err:  # noqa: BLE001 - reported to the test
+        errors.put(f"{type(err).__name__}: {err}")
+
+
+def failures_at_once(target: Callable[..., None], args_of_each: list[tuple]) -> list[str]:
+    """Run ``target(*args)`` in one forked process per ``args``, all released at the same moment
+    (a barrier), as processes starting together do; returns what each that failed raised."""
+    context = multiprocessing.get_context("fork")
+    start, errors = context.Barrier(len(args_of_each)), context.Queue()
+    processes = [context.Process(target=_released_together, args=(start, errors, target, a)) for a in args_of_each]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(30)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    return failures

@@ -53,6 +53,15 @@ def run(ctx: Context, module, messages: list[Received]) -> list[str]:  # noqa: A
     return deliver_batch(ctx, module.CONSUMER, module.handle, module.handle_many, module.BATCHED_EVENTS, messages)
 
 
+def assigned_events(ctx: Context, people, submit, sessions, cases: int) -> list[Received]:  # noqa: ANN001
+    """``cases`` cases submitted and routed to one expert: their ``case.assigned`` events."""
+    people.add("expert", "expert")
+    for _ in range(cases):
+        submit()
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * cases
+    return outbox(sessions, "case.assigned")
+
+
 def loads(sessions) -> dict[int, int]:  # noqa: ANN001
     with sessions() as s:
         return dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())
@@ -116,11 +125,7 @@ def test_a_bad_message_in_a_batch_costs_only_itself(ctx, people, submit, session
 
 def test_a_notify_batch_sends_each_email_once_even_when_given_again(ctx, people, submit, sessions, smtp_server) -> None:  # noqa: ANN001
     _controller, inbox = smtp_server
-    people.add("expert", "expert")
-    for _ in range(4):
-        submit()
-    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 4
-    assigned = outbox(sessions, "case.assigned")
+    assigned = assigned_events(ctx, people, submit, sessions, 4)
     assert len(assigned) == 4
 
     assert run(ctx, notify, assigned + assigned[:2]) == ["done"] * 6  # two of them given twice
@@ -141,11 +146,7 @@ def test_a_failed_send_in_a_batch_leaves_the_others_sent_and_its_own_for_the_ret
     """SMTP fails after the first email: what went out is marked sent, the rest released at once
     (not left claimed for the stale-claim timeout) and sent by the next delivery."""
     _controller, inbox = smtp_server
-    people.add("expert", "expert")
-    for _ in range(3):
-        submit()
-    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 3
-    assigned = outbox(sessions, "case.assigned")
+    assigned = assigned_events(ctx, people, submit, sessions, 3)
 
     class FailsAfterOne:
         def __init__(self, real: SmtpSender) -> None:
@@ -176,10 +177,7 @@ def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_sti
     claims could be taken over by another worker (a quarter of WORKSTATION_STALE_CLAIM); the
     messages not done are then delivered one by one, with claims of their own."""
     _controller, inbox = smtp_server
-    people.add("expert", "expert")
-    for _ in range(4):
-        submit()
-    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 4
+    assigned = assigned_events(ctx, people, submit, sessions, 4)
 
     class Slow:
         def __init__(self, real: SmtpSender) -> None:
@@ -192,7 +190,7 @@ def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_sti
     slow = Context(replace(ctx.config, stale_claim=0.4), ctx.sessions, ctx.publisher, Slow(ctx.sender))
     caplog.set_level(logging.INFO, logger="workers.delivery")
     started = time.monotonic()
-    assert run(slow, notify, outbox(sessions, "case.assigned")) == ["done"] * 4
+    assert run(slow, notify, assigned) == ["done"] * 4
     assert any("sent for over 0.1s" in r.getMessage() for r in caplog.records), "the batch was not cut short"
     assert len(inbox.messages) == 8 and len({m["Message-ID"] for m in inbox.messages}) == 8
     with sessions() as s:

@@ -3,45 +3,48 @@ instance, as ``python -m workstation run`` starts them: every binding each decla
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 from kombu import Queue
 
+from tests.helpers import failures_at_once
 from workstation.config import Config
 from workstation.messaging import EVENTS, broker_connection
 
 PROCESSES = 6
 
 
-def _bind_one(instance: str, index: int, start: multiprocessing.synchronize.Barrier, errors) -> None:  # noqa: ANN001
-    try:
-        config = Config.from_env({"WORKSTATION_INSTANCE_PATH": instance})
-        with broker_connection(config) as connection:
-            start.wait(10)
-            Queue(f"race.{index}", EVENTS, routing_key=f"race.{index}")(connection.default_channel).declare()
-    except Exception as err:  # noqa: BLE001 - reported to the test
-        errors.put(f"{index}: {type(err).__name__}: {err}")
+def _bind_one(instance: str, index: int) -> None:
+    config = Config.from_env({"WORKSTATION_INSTANCE_PATH": instance})
+    with broker_connection(config) as connection:
+        Queue(f"race.{index}", EVENTS, routing_key=f"race.{index}")(connection.default_channel).declare()
 
 
 def test_processes_binding_queues_at_once_keep_every_binding(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
     for round_ in range(20):
         instance = tmp_path / f"instance-{round_}"
         instance.mkdir()
-        start, errors = context.Barrier(PROCESSES), context.Queue()
-        processes = [
-            context.Process(target=_bind_one, args=(str(instance), i, start, errors)) for i in range(PROCESSES)
-        ]
-        for p in processes:
-            p.start()
-        for p in processes:
-            p.join(30)
-        failures = []
-        while not errors.empty():
-            failures.append(errors.get())
+        failures = failures_at_once(_bind_one, [(str(instance), i) for i in range(PROCESSES)])
         assert not failures, failures
         config = Config.from_env({"WORKSTATION_INSTANCE_PATH": str(instance)})
         with broker_connection(config) as connection:
             table = connection.default_channel.get_table(EVENTS.name)
         assert sorted(row.queue for row in table) == sorted(f"race.{i}" for i in range(PROCESSES)), round_
+
+
+def _read_config(instance: str, out: str) -> None:
+    Path(out).write_text(Config.from_env({"WORKSTATION_INSTANCE_PATH": instance}).secret_key)
+
+
+def test_processes_starting_together_on_a_fresh_instance_share_one_whole_secret_key(tmp_path: Path) -> None:
+    """The embedded default's secret key is made by whichever process starts first: the others,
+    starting at the same moment, must neither fail on its file nor read it before it is written."""
+    for round_ in range(20):
+        instance = tmp_path / f"instance-{round_}"
+        instance.mkdir()
+        outs = [str(tmp_path / f"key-{round_}-{i}") for i in range(PROCESSES)]
+        failures = failures_at_once(_read_config, [(str(instance), out) for out in outs])
+        assert not failures, failures
+        keys = {Path(out).read_text() for out in outs}
+        assert len(keys) == 1 and len(keys.pop()) >= 48, round_
+        assert sorted(p.name for p in instance.iterdir()) == ["secret_key"]  # no temporary file left

@@ -30,42 +30,23 @@ def test_every_message_is_translated_into_chinese_with_the_same_placeholders() -
     assert mismatched == []
 
 
-def _compile_at_once(start, errors) -> None:  # noqa: ANN001
-    from workstation import i18n
-
-    try:
-        start.wait(10)
-        i18n.compile_catalogs()
-    except Exception as err:  # noqa: BLE001 - reported to the test
-        errors.put(f"{type(err).__name__}: {err}")
-
-
 def test_processes_starting_together_on_a_fresh_checkout_compile_the_catalogs_without_failing(
     tmp_path, monkeypatch
 ) -> None:  # noqa: ANN001
     """gunicorn's workers import the app at the same moment; on a fresh checkout (no .mo yet)
     each compiles the catalogs, and none may fail on another's temporary file."""
-    import multiprocessing
     import shutil
 
     from babel.support import Translations
 
+    from tests.helpers import failures_at_once
     from workstation import i18n
 
-    context = multiprocessing.get_context("fork")
     for round_ in range(10):
         copy = tmp_path / f"translations-{round_}"
         shutil.copytree(i18n.TRANSLATIONS_DIR, copy, ignore=shutil.ignore_patterns("*.mo", "*.tmp"))
         monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", copy)  # (inherited by the forked processes)
-        start, errors = context.Barrier(6), context.Queue()
-        processes = [context.Process(target=_compile_at_once, args=(start, errors)) for _ in range(6)]
-        for p in processes:
-            p.start()
-        for p in processes:
-            p.join(30)
-        failures = []
-        while not errors.empty():
-            failures.append(errors.get())
+        failures = failures_at_once(i18n.compile_catalogs, [()] * 6)
         assert not failures, failures
         assert Translations.load(str(copy), ["zh"]).gettext("Log out") != "Log out"  # compiled whole
         leftovers = [p.name for p in copy.rglob("*") if p.is_file() and p.suffix not in (".po", ".mo")]

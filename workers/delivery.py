@@ -119,6 +119,13 @@ def claim_messages(session: Session, consumer: str, message_ids: list[int]) -> s
     return set(session.scalars(claimed))
 
 
+def claim_deliveries(session: Session, consumer: str, deliveries: list[Delivery]) -> list[Delivery]:
+    """``claim_messages`` for a batch: the deliveries claimed now, in their order (the others were
+    handled already, or are being handled by another worker)."""
+    claimed = claim_messages(session, consumer, [d.message_id for d in deliveries])
+    return [d for d in deliveries if d.message_id in claimed]
+
+
 def parse_message_id(raw: Any) -> int:
     try:
         value = int(str(raw))
@@ -208,7 +215,8 @@ def deliver_batch(
     or its failure recorded): the caller acknowledges it then, not after the last one.
     """
     batch: list[Delivery] = []
-    batched: list[int] = []
+    batched: list[int] = []  # their indexes in ``messages``
+    seen: set[int] = set()
     if batch_handler is not None and len(messages) > 1:
         for index, received in enumerate(messages):
             try:
@@ -216,7 +224,8 @@ def deliver_batch(
             except PermanentError:
                 continue
             # (a message given twice goes in once; its second delivery finds it handled)
-            if checked.event_type in batched_events and all(d.message_id != checked.message_id for d in batch):
+            if checked.event_type in batched_events and checked.message_id not in seen:
+                seen.add(checked.message_id)
                 batch.append(checked)
                 batched.append(index)
     outcomes: list[str | None] = [None] * len(messages)

@@ -34,6 +34,7 @@ from workers.delivery import (
 from workstation.db import lock_for_write
 from workstation.digest import Period, build_digest
 from workstation.mail import address, render_email
+from workstation.messaging import SUBSCRIPTIONS
 from workstation.models import Case, DigestRecord, Notice, Notification, Opinion, User, utcnow
 from workstation.notices import active_coordinators, notice_context
 
@@ -183,16 +184,7 @@ def preload(session: Session, deliveries: list[Delivery]) -> list[Any]:
 MAX_BATCH = 8
 
 #: The events ``handle_many`` takes several at a time: all but the digest, built and sent alone.
-BATCHED_EVENTS = frozenset(
-    {
-        "case.assigned",
-        "case.awaiting_expert",
-        "case.info_requested",
-        "case.info_provided",
-        "case.opinion_issued",
-        "notice.raised",
-    }
-)
+BATCHED_EVENTS = frozenset(SUBSCRIPTIONS[CONSUMER]) - {"digest.due"}
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
@@ -237,13 +229,13 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             return  # another worker is sending these; it marks the message handled when done
     attempted: set[str] = set()
     sent: set[str] = set()
+    # A batch's claims are all taken at once: one that sends slowly (SMTP timing out) must stop
+    # well before they go stale and another worker may take them over and send again. The
+    # messages not done are then delivered one by one, each with claims of its own.
+    budget = ctx.config.stale_claim / 4
     started = monotonic()
     try:
         for mailing in mailings:
-            # A batch's claims are all taken at once: one that sends slowly (SMTP timing out) must
-            # stop well before they go stale and another worker may take them over and send again.
-            # The messages not done are then delivered one by one, each with claims of its own.
-            budget = ctx.config.stale_claim / 4
             if len(mailings) > 1 and monotonic() - started > budget:
                 raise TimeoutError(f"a batch of {len(mailings)} messages sent for over {budget:g}s")
             for recipient, template, extra in mailing.emails:

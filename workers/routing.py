@@ -20,8 +20,8 @@ from workers.delivery import (
     Context,
     Delivery,
     PermanentError,
+    claim_deliveries,
     claim_message,
-    claim_messages,
     is_handled,
     mark_handled,
     payload_id,
@@ -287,8 +287,7 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             raise PermanentError("payload has no integer case_id")
     with ctx.sessions() as session:
         lock_for_write(session)
-        claimed = claim_messages(session, CONSUMER, [d.message_id for d in deliveries])
-        mine = [d for d in deliveries if d.message_id in claimed]
+        mine = claim_deliveries(session, CONSUMER, deliveries)
         case_ids = {payload_id(d.payload, "case_id") for d in mine}
         # (the enterprise with it: its organisation is checked for conflicts of interest; locked
         # in id order, so that two workers with overlapping batches cannot deadlock on them)

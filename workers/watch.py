@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from workers.delivery import Context, Delivery, PermanentError, claim_messages, payload_id
+from workers.delivery import Context, Delivery, PermanentError, claim_deliveries, payload_id
 from workstation.db import lock_for_write
 from workstation.marks import check_marks, marks_named_in
+from workstation.messaging import SUBSCRIPTIONS
 from workstation.models import Case
 from workstation.respondents import warn_repeat_respondents
 
@@ -27,7 +28,7 @@ CONSUMER = "watch"
 MAX_BATCH = 20
 
 #: The events ``handle_many`` takes several at a time (all of watch's).
-BATCHED_EVENTS = frozenset({"case.submitted"})
+BATCHED_EVENTS = frozenset(SUBSCRIPTIONS[CONSUMER])
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
@@ -41,8 +42,7 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             raise PermanentError(f"watch has nothing to do for {d.event_type!r}")
     with ctx.sessions() as session:
         lock_for_write(session)
-        claimed = claim_messages(session, CONSUMER, [d.message_id for d in deliveries])
-        mine = [d for d in deliveries if d.message_id in claimed]
+        mine = claim_deliveries(session, CONSUMER, deliveries)
         if not mine:
             return
         case_ids = {payload_id(d.payload, "case_id") for d in mine} - {None}
