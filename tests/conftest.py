@@ -299,6 +299,7 @@ class Inbox:
         import threading
 
         self.messages: list = []
+        self.peers: list = []  # the client's (host, port) of each message: one per connection
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802 - aiosmtpd's hook name
@@ -306,6 +307,7 @@ class Inbox:
 
         with self.lock:
             self.messages.append(email.message_from_bytes(envelope.original_content))
+            self.peers.append(session.peer)
         return "250 OK"
 
 

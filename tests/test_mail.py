@@ -18,32 +18,61 @@ def subject(message: email.message.Message) -> str:
     return str(make_header(decode_header(message["Subject"])))
 
 
-@pytest.mark.pure
-def test_smtp_sender_delivers_a_multipart_message_in_chinese(smtp_server, config) -> None:  # noqa: ANN001
-    controller, inbox = smtp_server
+class Case:
+    reference, title, right_type, service = "RPA-2026-000042", "专利侵权", "patent", "compensation_estimate"
 
-    class Case:
-        reference, title, right_type, service = "RPA-2026-000042", "专利侵权", "patent", "compensation_estimate"
 
-    class Person:
-        name = "王工"
+class Person:
+    name = "王工"
 
-    message = render_email(
+
+def assigned_email(config, key: str):  # noqa: ANN001, ANN201
+    return render_email(
         "enterprise_case_assigned",
         "zh",
         "王工 <wang@example.cn>",
         config,
-        "7:1:x",
+        key,
         case=Case,
         recipient=Person,
         expert=Person,
     )
+
+
+@pytest.mark.pure
+def test_smtp_sender_delivers_a_multipart_message_in_chinese(smtp_server, config) -> None:  # noqa: ANN001
+    controller, inbox = smtp_server
+    message = assigned_email(config, "7:1:x")
     SmtpSender(f"smtp://127.0.0.1:{controller.port}").send(message, "7:1:x")
     received = wait_for(lambda: inbox.messages, timeout=5)[0]
     assert subject(received) == "您的案件 RPA-2026-000042 已指派专家"
     text = received.get_payload()[0].get_payload(decode=True).decode()
     assert "专利" in text and "赔偿数额" in text and "RPA-2026-000042" in text
     assert received["Message-ID"] == "<7.1.x@rpa-workstation>"
+
+
+@pytest.mark.pure
+def test_the_smtp_sender_keeps_one_connection_and_reconnects_when_the_server_restarts(config) -> None:  # noqa: ANN001
+    inbox, port = Inbox(), free_port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    sender = SmtpSender(f"smtp://127.0.0.1:{port}")
+    try:
+        for i in range(3):
+            sender.send(assigned_email(config, f"k{i}"), f"k{i}")
+        assert len(inbox.messages) == 3 and len(set(inbox.peers)) == 1, "one connection for the three"
+        server.stop()  # the kept connection dies with it
+        server = Controller(inbox, hostname="127.0.0.1", port=port)
+        server.start()
+        sender.send(assigned_email(config, "k3"), "k3")
+        assert len(inbox.messages) == 4 and len(set(inbox.peers)) == 2, "sent at once on a new connection"
+        server.stop()
+        with pytest.raises(OSError):  # down for good: the failure reaches the caller (who retries later)
+            sender.send(assigned_email(config, "k4"), "k4")
+    finally:
+        sender.close()
+        if server.loop.is_running():
+            server.stop()
 
 
 def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, people, submit, env, tmp_path):  # noqa: ANN001

@@ -355,7 +355,7 @@ POOLS = st.integers(0, 8).flatmap(lambda n: st.tuples(*[experts(i + 1) for i in 
 PRICES = st.none() | st.dictionaries(st.integers(1, 8), st.floats(0, 1))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(case=cases(), pool=POOLS, prices=PRICES)
 def test_the_chosen_expert_never_violates_a_hard_filter(
     case: CaseFacts, pool: tuple[ExpertFacts, ...], prices: dict[int, float] | None
@@ -370,7 +370,7 @@ def test_the_chosen_expert_never_violates_a_hard_filter(
         assert not pick.is_trainee and pick.active_cases < pick.capacity
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(case=cases(), pool=POOLS, data=st.data())
 def test_the_shadow_never_violates_a_hard_filter_and_is_never_the_assignee(
     case: CaseFacts, pool: tuple[ExpertFacts, ...], data: st.DataObject
@@ -397,7 +397,7 @@ def test_the_shadow_never_violates_a_hard_filter_and_is_never_the_assignee(
     assert pick in qualifying
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(pool=POOLS, demand=st.lists(cases(), max_size=6))
 def test_every_expert_gets_a_price_and_none_is_negative(pool: tuple[ExpertFacts, ...], demand: list[CaseFacts]) -> None:
     free_slots = scarcity(pool, demand, TODAY, to_come=len(demand))

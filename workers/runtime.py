@@ -56,7 +56,11 @@ def run_consumers(config: Config, consumers: list[str]) -> None:
         worker = Worker(connection, ctx, consumers)
         signal.signal(signal.SIGTERM, lambda *_: setattr(worker, "should_stop", True))
         log.info("worker %d consuming %s", os.getpid(), ", ".join(consumers))
-        worker.run()
+        try:
+            worker.run()
+        finally:
+            ctx.sender.close()
+            ctx.publisher.close()
 
 
 @contextmanager
@@ -147,6 +151,7 @@ def run_scheduler(config: Config) -> None:
             scheduler.shutdown(wait=False)
             reconciler_publisher.close()
             ctx.publisher.close()
+            ctx.sender.close()
     if not stopped_by_signal.is_set():
         raise SystemExit(1)  # stepped down: the supervisor (or the orchestrator) starts it again
 

@@ -13,13 +13,15 @@ import os
 import smtplib
 import ssl
 import tempfile
+import threading
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from time import monotonic
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
@@ -73,6 +75,8 @@ def render_email(name: str, language: str, to: str, config: Config, key: str, **
 class MailSender(Protocol):
     def send(self, message: Message, key: str) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class FileSender:
     """Writes ``<key>.eml`` under a folder, atomically: a repeat with the same key replaces it."""
@@ -90,9 +94,22 @@ class FileSender:
             f.write(message.as_bytes())
         os.replace(tmp, self.path_for(key))
 
+    def close(self) -> None:
+        pass
+
 
 class SmtpSender:
-    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered), or ``smtps://`` (TLS)."""
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered), or ``smtps://`` (TLS).
+
+    One connection is kept open and reused from send to send: a new one per email (connect, EHLO,
+    STARTTLS, login) cost more than the email itself, and building the TLS context (loading the
+    system's CA bundle) took milliseconds of CPU each time. A connection idle for a while is
+    checked with NOOP before it is used (servers close idle ones), and any failure drops it, so
+    the next send starts afresh. Senders are shared by the scheduler's job threads: one lock.
+    """
+
+    #: Seconds a connection may sit idle before it is checked with NOOP before the next send.
+    IDLE_CHECK = 5.0
 
     def __init__(self, url: str, timeout: float = 10) -> None:
         parsed = urlparse(url)
@@ -104,21 +121,72 @@ class SmtpSender:
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
         self.timeout = timeout
+        self._client: smtplib.SMTP | None = None
+        self._last_used = 0.0
+        self._lock = threading.Lock()
 
-    def send(self, message: Message, key: str) -> None:
-        context = ssl.create_default_context()
+    @cached_property
+    def _tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context()
+
+    def _connect(self) -> smtplib.SMTP:
         if self.tls:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._tls_context
+            )
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
+        try:
             client.ehlo()
             if not self.tls and client.has_extn("starttls"):
-                client.starttls(context=context)
+                client.starttls(context=self._tls_context)
                 client.ehlo()
             if self.username:
                 client.login(self.username, self.password or "")
-            client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _usable_client(self) -> smtplib.SMTP:
+        client = self._client
+        if client is not None and monotonic() - self._last_used > self.IDLE_CHECK:
+            try:
+                alive = client.noop()[0] == 250
+            except (smtplib.SMTPException, OSError):
+                alive = False
+            if not alive:
+                self.close()
+                client = None
+        if client is None:
+            client = self._client = self._connect()
+        return client
+
+    def send(self, message: Message, key: str) -> None:
+        with self._lock:
+            reused = self._client is not None
+            try:
+                self._usable_client().send_message(message)
+            except smtplib.SMTPServerDisconnected:
+                self.close()
+                if not reused:
+                    raise
+                # A kept connection the server dropped since (a restart, an idle timeout shorter
+                # than IDLE_CHECK): once more on a new one. Should the drop have come after the
+                # server took the message, this repeats it with the same Message-ID: at least once.
+                self._usable_client().send_message(message)
+            except BaseException:
+                self.close()  # the session's state is unknown: the next send reconnects
+                raise
+            self._last_used = monotonic()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
 
 
 def make_sender(config: Config) -> MailSender:
