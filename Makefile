@@ -10,8 +10,12 @@ PORT ?= 5000
 run: setup
 	$(PY) -m workstation run --host $(HOST) --port $(PORT)
 
-# Lint, then the whole suite twice: on the embedded default, then on PostgreSQL + RabbitMQ.
-test: setup-dev lint test-embedded test-services
+# Lint, then the whole suite twice, both passes side by side: on the embedded default and on
+# PostgreSQL + RabbitMQ. They share nothing (a temporary instance folder each test; a database and
+# a virtual host of the run's own), and much of each pass waits on worker processes, so together
+# they take little longer than the longer one. Each pass's output is shown whole when it ends.
+test: setup-dev lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-services
 
 test-embedded: setup-dev
 	WORKSTATION_TEST_BACKEND=embedded $(PY) -m pytest -q $(PYTEST_ARGS)

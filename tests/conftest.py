@@ -51,6 +51,9 @@ def _reachable(host: str, port: int) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # ``make test`` runs the two passes side by side: a test that mostly waits overlaps best with
+    # the other pass's busy start.
+    items.sort(key=lambda item: "run_first" not in item.keywords)  # stable: the rest keep their order
     if BACKEND != "services":
         return
     # Pure tests need no services: they ran in the embedded pass already.
@@ -136,6 +139,22 @@ def purge_rabbitmq() -> None:
                     channel = connection.channel()
 
 
+_EMPTYING: list[str] = []
+
+
+def _emptying_sql(connection) -> str:  # noqa: ANN001
+    """Every table emptied and every sequence restarted, as ``TRUNCATE ... RESTART IDENTITY`` would:
+    on tables this small, ``DELETE`` takes 6 ms where ``TRUNCATE`` (new files for 24 tables) took 75."""
+    if not _EMPTYING:
+        sequences = connection.exec_driver_sql(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"
+        ).scalars()
+        statements = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+        statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        _EMPTYING.append("; ".join(statements))
+    return _EMPTYING[0]
+
+
 @pytest.fixture
 def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) -> dict[str, str]:
     """The ``WORKSTATION_*`` environment of one test's deployment (also given to worker processes)."""
@@ -151,8 +170,7 @@ def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) ->
     if BACKEND == "services":
         engine = make_engine(services_database)
         with engine.begin() as connection:
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            connection.exec_driver_sql(_emptying_sql(connection))
         engine.dispose()
         purge_rabbitmq()
         values["WORKSTATION_DATABASE_URL"] = services_database

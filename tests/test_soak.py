@@ -73,6 +73,7 @@ def test_two_notices_of_one_kind_to_one_person_in_one_event_are_each_mailed(peop
 
 
 @pytest.mark.slow
+@pytest.mark.run_first
 @pytest.mark.skipif(BACKEND != "services", reason="the soak needs PostgreSQL + RabbitMQ: the services pass")
 def test_the_short_soak_loses_nothing_doubles_nothing_and_leaks_nothing(services_database) -> None:  # noqa: ANN001
     # (services_database: skips, or fails under CI=true, when PostgreSQL or RabbitMQ is not there)

@@ -30,6 +30,9 @@ CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routi
 
 #: How long a message that has arrived waits for more before its batch is handled (seconds).
 BATCH_WAIT = 0.02
+#: How long an idle worker waits for a message before it looks up (seconds): its stop signal
+#: only sets a flag, so this is also how long a stop may wait (kombu's default is a second).
+IDLE_WAIT = 0.2
 
 
 class Worker(ConsumerMixin):
@@ -57,7 +60,7 @@ class Worker(ConsumerMixin):
     def on_message(self, name: str, body: Any, message) -> None:  # noqa: ANN001
         self.pending[name].append((body, message))
 
-    def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs) -> Iterator[None]:  # noqa: ANN001, ANN003
+    def consume(self, limit=None, timeout=None, safety_interval=IDLE_WAIT, **kwargs) -> Iterator[None]:  # noqa: ANN001, ANN003
         """kombu's loop, but a message received is only put aside; the batch is handled once the
         broker has nothing more ready (or a queue's batch is full)."""
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
