@@ -145,6 +145,13 @@ def test_text_with_a_nul_character_is_a_400_naming_the_field_on_either_database(
         response = client.open(url, method=method.upper(), json=body, headers=people.headers("enterprise"))
         assert response.status_code == 400, url
         assert response.get_json() == {"errors": {field: ["Must not contain the NUL character."]}}
+    # JSON may come in UTF-16 or UTF-32 too, where the escape's bytes are not b"\\u0000"
+    for encoding in ("utf-16", "utf-32-be"):
+        body = json.dumps({**CASE, "title": "\x00"}).encode(encoding)
+        response = client.post("/api/v1/cases", data=body, content_type="application/json",
+                               headers=people.headers("enterprise"))  # fmt: skip
+        assert response.status_code == 400, encoding
+        assert response.get_json() == {"errors": {"title": ["Must not contain the NUL character."]}}
     expert = client.post(
         "/api/v1/experts",
         json={"email": "nul@example.cn", "right_types": ["patent"], "name": "\x00"},

@@ -52,6 +52,14 @@ def holds_nul(value: Any) -> bool:
     return False
 
 
+def _may_hold_nul(body: bytes) -> bool:
+    """Whether a JSON body can decode to text with a NUL. In UTF-8 JSON a NUL can only be written
+    as the escape ``\\u0000`` (a raw one makes it invalid JSON, refused as such by the view); a
+    body in UTF-16 or UTF-32 (which JSON allows) holds zero bytes, so it is walked too. Most bodies
+    hold neither and need no walk: the API's hot path."""
+    return b"\\u0000" in body or b"\x00" in body
+
+
 def field_with_nul() -> str | None:
     """The first field of this request whose text holds a NUL character, or None.
 
@@ -62,7 +70,7 @@ def field_with_nul() -> str | None:
     pairs: list[tuple[Any, Any]] = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         pairs += request.form.items(multi=True)
-    elif request.is_json:
+    elif request.is_json and _may_hold_nul(request.get_data()):
         body = request.get_json(silent=True)
         pairs += body.items() if isinstance(body, dict) else [("_request", body)]
     for name, value in pairs:
