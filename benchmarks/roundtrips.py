@@ -10,6 +10,8 @@ each event (routing, then watch, then notify, as the workers would), counting wh
 the server: each statement, each BEGIN it sends before the first statement of a transaction, and
 each COMMIT, one round trip each (``--show`` lists them for the first case). ``--batch N`` gives
 the consumers N events at a time (``handle_many``), as the workers take them under load.
+``--profile PART`` (intake, routing, watch or notify) runs that part under cProfile, timed in CPU,
+and prints its costliest functions.
 
 The last line is machine-readable:
 ``roundtrips: intake=<n> routing=<n> watch=<n> notify=<n> total=<n>`` (per case, the mean).
@@ -18,6 +20,8 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import tempfile
 import time
@@ -51,11 +55,13 @@ DATABASE = "rpa_roundtrips"
 # The payload of benchmarks/peers.py: a realistic case (a respondent, a mark, a key date).
 CASE = CASE_BODY
 
+PARTS = ("intake", "routing", "watch", "notify")
 _trips: Counter[str] = Counter()
 _cpu: Counter[str] = Counter()  # this process's CPU seconds by part (the handlers' own work)
 _part = ["setup"]
 _shown: list[str] = []
 _show = [False]
+_profiled: dict[str, cProfile.Profile] = {}  # --profile: the part -> its profiler
 _original_execute = psycopg.Cursor.execute
 _original_commit = psycopg.Connection.commit
 
@@ -84,10 +90,15 @@ def _counting_commit(self):  # noqa: ANN001, ANN202
 @contextmanager
 def counting(part: str):  # noqa: ANN201
     _part[0] = part
+    profiler = _profiled.get(part)
     started = time.process_time()
+    if profiler is not None:
+        profiler.enable()
     try:
         yield
     finally:
+        if profiler is not None:
+            profiler.disable()
         _cpu[part] += time.process_time() - started
         _part[0] = "setup"
 
@@ -113,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--batch", type=int, default=1, help="events per consumer batch, as under load (default 1)")
     parser.add_argument("--show", action="store_true", help="list the statements of the first case")
+    parser.add_argument("--profile", choices=PARTS, help="run this part under cProfile (CPU time) and print its top")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
 
@@ -138,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             if first == 0:
                 _trips.clear()
                 _cpu.clear()
+                if args.profile:
+                    _profiled[args.profile] = cProfile.Profile(time.process_time)
             size = min(args.batch, args.cases - first)
             _show[0] = args.show and first == 0
             case_ids = []
@@ -165,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     if _shown:
         print("round trips of the first case:")
         print("\n".join(_shown))
-    per_case = {part: _trips[part] / args.cases for part in ("intake", "routing", "watch", "notify")}
+    for part, profiler in _profiled.items():
+        print(f"--- {part} under cProfile (CPU seconds over {args.cases} cases; the profiler adds to them)")
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(25)
+    per_case = {part: _trips[part] / args.cases for part in PARTS}
     batches = f", consumers given {args.batch} events at a time" if args.batch > 1 else ""
     print(f"round trips to PostgreSQL per case over {args.cases} cases{batches} (each a statement, BEGIN or COMMIT):")
     for part, value in per_case.items():

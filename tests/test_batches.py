@@ -88,6 +88,33 @@ def test_a_batch_routes_every_case_once_spread_by_load_and_a_repeat_changes_noth
     assert loads(sessions) == dict.fromkeys((e.id for e in experts), 2)
 
 
+def test_a_batch_sees_the_conflicts_and_trainee_load_its_earlier_cases_made(ctx, people, submit, sessions) -> None:  # noqa: ANN001
+    """A batch writes its transitions only at the end (``transitions_written_together``), so its
+    queries cannot see its own earlier cases: the pool remembers them instead."""
+    near = people.add("near", "expert", capacity=10)
+    busy = people.add("busy", "expert", capacity=10)
+    trainee = people.add("trainee", "expert", capacity=1, profile={"is_trainee": True, "supervisor_id": near.id})
+    with sessions.begin() as s:  # ``busy`` starts with more load: the least-loaded choice is ``near``
+        s.get(ExpertProfile, busy.id).active_cases = 3
+    first = submit()["reference"]  # by 陕西星河科技有限公司
+    # then a case against that same enterprise: ``near`` has just acted for it, in this batch
+    second = submit("other_enterprise", parties=[{"role": "respondent", "name": "陕西星河科技有限公司"}])["reference"]
+    third = submit()["reference"]  # ``near`` again; the trainee (room for one) shadows the first only
+
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"] * 3
+    with sessions() as s:
+        cases = {c.reference: c for c in s.scalars(select(Case))}
+    assert cases[first].assigned_expert_id == near.id and cases[first].shadow_expert_id == trainee.id
+    assert cases[second].assigned_expert_id == busy.id, "a conflict made earlier in the same batch"
+    assert cases[third].assigned_expert_id == near.id and cases[third].shadow_expert_id is None
+    assert loads(sessions) == {near.id: 2, busy.id: 4, trainee.id: 0}
+    with sessions() as s:  # every event and outbox row written, each naming its own event
+        events = {e.id: e for e in s.scalars(select(CaseEvent).where(CaseEvent.action == "assign"))}
+        assigned = outbox(sessions, "case.assigned")
+    assert len(events) == 3 and {m.body["event_id"] for m in assigned} == set(events)
+    assert all(events[m.body["event_id"]].case_id == m.body["case_id"] for m in assigned)
+
+
 @pytest.mark.parametrize("module", [routing, watch], ids=["routing", "watch"])
 def test_a_bad_message_in_a_batch_costs_only_itself(ctx, people, submit, sessions, config, module) -> None:  # noqa: ANN001
     people.add("expert", "expert")

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -27,7 +27,7 @@ from workers.delivery import (
     payload_id,
 )
 from workstation import lifecycle
-from workstation.cases import ExpertFullError, declined_by, transition
+from workstation.cases import ExpertFullError, declined_by, transition, transitions_written_together
 from workstation.db import lock_for_write
 from workstation.models import Case, ExpertProfile, User
 from workstation.pool import run_import
@@ -101,11 +101,16 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
     return experts, prices or None
 
 
-def with_history(session: Session, case: Case, experts: list[ExpertFacts]) -> list[ExpertFacts]:
-    """``experts`` with what the pool's columns do not hold: the parties of this case each
-    expert has acted for in earlier cases, and trainees' load (the cases they shadow)."""
+def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
+    """The pool's experts with what its columns do not hold: the parties of this case each expert
+    has acted for in earlier cases, and trainees' load (the cases they shadow).
+
+    The cases routed earlier in this transaction are taken as they are now in memory, the rest
+    as the database has them: in a batch (``transitions_written_together``) nothing is flushed
+    before the end, so a query would still see those cases as they were."""
     codes = {p["credit_code"].upper() for p in case.parties or () if p.get("credit_code")}
     keys = {normalise_name(p["name"]) for p in case.parties or () if p.get("name")} - {""}
+    routed = [c for c in pool.routed.values() if c.id != case.id]
     acted: dict[int, list[Organisation]] = {}
     if codes or keys:
         rows = session.execute(
@@ -113,22 +118,35 @@ def with_history(session: Session, case: Case, experts: list[ExpertFacts]) -> li
             .join(User, User.id == Case.enterprise_id)
             .where(
                 Case.id != case.id,
+                Case.id.not_in(pool.routed),
                 Case.assigned_expert_id.is_not(None),
                 or_(User.credit_code.in_(codes), User.organisation_key.in_(keys)),
             )
             .distinct()
         )
-        for expert_id, name, code in rows:
+        history = list(rows)
+        for c in routed:
+            party = c.enterprise
+            if c.assigned_expert_id is not None and (party.credit_code in codes or party.organisation_key in keys):
+                history.append((c.assigned_expert_id, party.organisation, party.credit_code))
+        for expert_id, name, code in history:
             acted.setdefault(expert_id, []).append(organisation(name, code))
     shadowing: dict[int, int] = {}
-    if any(e.is_trainee for e in experts):
+    if any(e.is_trainee for e in pool.experts):
         shadowing = dict(
             session.execute(
                 select(Case.shadow_expert_id, func.count())
-                .where(Case.shadow_expert_id.is_not(None), Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT))
+                .where(
+                    Case.shadow_expert_id.is_not(None),
+                    Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT),
+                    Case.id.not_in(pool.routed),
+                )
                 .group_by(Case.shadow_expert_id)
             ).all()
         )
+        for c in routed:
+            if c.shadow_expert_id is not None and c.status in lifecycle.ACTIVE_FOR_EXPERT:
+                shadowing[c.shadow_expert_id] = shadowing.get(c.shadow_expert_id, 0) + 1
     return [
         replace(
             e,
@@ -137,7 +155,7 @@ def with_history(session: Session, case: Case, experts: list[ExpertFacts]) -> li
         )
         if e.id in acted or e.is_trainee
         else e
-        for e in experts
+        for e in pool.experts
     ]
 
 
@@ -166,11 +184,14 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
 
 @dataclass
 class Pool:
-    """The candidate experts as read for one transaction, kept in step with the slots it takes:
-    a batch of cases reads the pool once, and still spreads its cases by load."""
+    """The candidate experts as read for one transaction, kept in step with the slots it takes
+    and the cases it routes: a batch of cases reads the pool once, and still spreads its cases by
+    load and sees the conflicts and trainee load its earlier cases made."""
 
     experts: list[ExpertFacts]
     prices: dict[int, float] | None
+    #: the cases routed with this pool so far (by id): ``with_history`` takes them from memory
+    routed: dict[int, Case] = field(default_factory=dict)
 
     @classmethod
     def read(cls, session: Session) -> Pool:
@@ -199,11 +220,12 @@ def assign_expert(
     facts = case_facts(case, declined)
     pool = pool or Pool.read(session)
     while True:
-        experts = with_history(session, case, pool.experts)
+        experts = with_history(session, case, pool)
         decision = choose_expert(facts, experts, today, pool.prices)
         if decision.expert_id is None:
             case.shadow_expert_id = None
             transition(session, case, "escalate", detail={"reasons": decision.reasons})
+            pool.routed[case.id] = case
             return
         assignee = next(e for e in experts if e.id == decision.expert_id)
         shadow = choose_shadow(facts, assignee, experts, today)
@@ -217,6 +239,7 @@ def assign_expert(
             continue
         pool.set_load(decision.expert_id, lambda e: e.active_cases + 1)
         case.shadow_expert_id = shadow
+        pool.routed[case.id] = case
         return
 
 
@@ -302,13 +325,14 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             )
         }
         pool = Pool.read(session) if mine else None
-        for d in mine:
-            case = cases.get(payload_id(d.payload, "case_id"))  # type: ignore[arg-type]
-            if case is None:
-                raise PermanentError(f"case {d.payload['case_id']} does not exist")  # (the claim is rolled back)
-            # A redelivered or stale event for a case that has moved on changes nothing.
-            if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
-                assign_expert(session, case, pool=pool)
+        with transitions_written_together(session):
+            for d in mine:
+                case = cases.get(payload_id(d.payload, "case_id"))  # type: ignore[arg-type]
+                if case is None:
+                    raise PermanentError(f"case {d.payload['case_id']} does not exist")  # (the claim is rolled back)
+                # A redelivered or stale event for a case that has moved on changes nothing.
+                if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
+                    assign_expert(session, case, pool=pool)
         session.commit()
 
 

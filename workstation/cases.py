@@ -6,6 +6,8 @@ react, an outbox row together, so a crash leaves either all of them or none.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -298,13 +300,42 @@ def transition(
             )
         )
     if move.emits:
-        session.flush()
-        enqueue(
-            session,
-            move.emits,
-            {"case_id": case.id, "reference": case.reference, "event_id": event.id, **detail},
-        )
+        payload = {"case_id": case.id, "reference": case.reference, **detail}
+        deferred = session.info.get(_DEFERRED_OUTBOX)
+        if deferred is not None:  # inside ``transitions_written_together``
+            deferred.append((event, move.emits, payload))
+        else:
+            session.flush()  # for the event's id
+            enqueue(session, move.emits, {**payload, "event_id": event.id})
     return event
+
+
+_DEFERRED_OUTBOX = "workstation.cases.deferred_outbox"
+
+
+@contextmanager
+def transitions_written_together(session: Session) -> Iterator[None]:
+    """Many transitions in one transaction (a routing batch), written in one flush at the end.
+
+    Alone, a transition flushes twice: its outbox row names its event's id, and the next query
+    flushes what it left. SQLAlchemy's unit of work costs far more per flush than the rows it
+    writes, so within this block nothing is flushed until the end, where the cases, their events,
+    then their outbox rows are written in a few multi-row statements. The price: a query inside
+    the block does not see what the transitions before it changed (no autoflush); the caller must
+    account for that itself (routing's ``Pool`` does). On an exception nothing is written.
+    """
+    if _DEFERRED_OUTBOX in session.info:
+        raise RuntimeError("transitions_written_together does not nest")
+    deferred: list[tuple[CaseEvent, str, dict[str, Any]]] = []
+    session.info[_DEFERRED_OUTBOX] = deferred
+    try:
+        with session.no_autoflush:
+            yield
+        session.flush()
+        for event, routing_key, payload in deferred:
+            enqueue(session, routing_key, {**payload, "event_id": event.id})
+    finally:
+        del session.info[_DEFERRED_OUTBOX]
 
 
 _MESSAGES = {"request_info": "request", "provide_info": "answer"}
