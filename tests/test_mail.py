@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import Inbox, Processes, free_port, wait_for
-from workstation.mail import SmtpSender, render_email
+from workstation.mail import MAIL_POLICY, SmtpSender, render_email
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +37,26 @@ def assigned_email(config, key: str):  # noqa: ANN001, ANN201
         recipient=Person,
         expert=Person,
     )
+
+
+@pytest.mark.pure
+def test_our_mail_policy_writes_the_same_bytes_as_the_default(config) -> None:  # noqa: ANN001
+    from email.header import Header
+    from email.policy import compat32
+
+    for title in ("专利侵权", "x" * 300, "Acme  Co.,   Ltd. v. Foo"):
+        Case.title = title
+        try:
+            message = assigned_email(config, "7:1:x")
+        finally:
+            Case.title = "专利侵权"
+        message["X-Short"] = "a  b,  c"
+        message["X-Spaced"] = " padded "
+        message["X-Long"] = "word " * 40
+        message["X-Header"] = Header("很长的中文标题" * 10, "utf-8")
+        assert message.policy is MAIL_POLICY
+        assert message.as_bytes() == message.as_bytes(policy=compat32)
+        assert message.as_string() == message.as_string(policy=compat32)
 
 
 @pytest.mark.pure
