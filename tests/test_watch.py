@@ -213,6 +213,20 @@ def test_a_repeat_respondent_warns_coordinators_and_tells_each_enterprise_nothin
     assert [n["case"] for n in listed["notices"]] == [first]
 
 
+def test_a_respondent_named_differently_but_with_the_same_credit_code_is_a_repeat(
+    people, submit, sessions, config
+) -> None:  # noqa: ANN001, E501
+    first = submit(
+        "other_enterprise", parties=[{"role": "respondent", "name": "甲公司", "credit_code": "91440300MA5ABCDE1X"}]
+    )
+    second = submit(parties=[{"role": "respondent", "name": "完全不同的名字", "credit_code": "91440300MA5ABCDE1X"}])
+    for message_id, reply in enumerate((first, second), start=1):
+        handle_submitted(sessions, config, case_id_of(sessions, reply["reference"]), message_id)
+    (to_coordinator,) = notices_of(sessions, people.coordinator.id, "repeat_respondent")
+    assert to_coordinator.body["reference"] == second["reference"]
+    assert [o["reference"] for o in to_coordinator.body["others"]] == [first["reference"]]
+
+
 # --- pages --------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from workstation.models import Case, CaseParty, User
@@ -39,40 +39,46 @@ def party_rows(parties: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _same_party(party: CaseParty):  # noqa: ANN202 - a SQL condition
-    conditions = []
-    if party.name_key:
-        conditions.append(CaseParty.name_key == party.name_key)
-    if party.credit_code:
-        conditions.append(CaseParty.credit_code == party.credit_code)
-    return or_(*conditions)
+# Built once (building a statement cost about as much as running it; the watch consumer runs them
+# for every case). A party is the same when its normalised name or its credit code is: a NULL
+# parameter (a party without one) matches nothing, as SQL's ``= NULL`` is never true.
+_RESPONDENTS_OF_CASE = (
+    select(CaseParty)
+    .where(CaseParty.case_id == bindparam("case_id"), CaseParty.role == "respondent")
+    .order_by(CaseParty.id)
+)
+_EARLIER_CASES_NAMING = (
+    select(CaseParty, Case.reference, Case.title, User.name, User.organisation)
+    .join(Case, Case.id == CaseParty.case_id)
+    .join(User, User.id == CaseParty.enterprise_id)
+    .where(
+        CaseParty.role == "respondent",
+        CaseParty.enterprise_id != bindparam("enterprise_id"),
+        # earlier cases only: of two cases naming one respondent, the later one warns, whichever
+        # order the worker handles them in
+        CaseParty.case_id < bindparam("case_id"),
+        or_(CaseParty.name_key == bindparam("name_key"), CaseParty.credit_code == bindparam("credit_code")),
+    )
+    .order_by(CaseParty.id)
+)
 
 
 def warn_repeat_respondents(session: Session, case: Case) -> int:
     """Raise the repeat-respondent notices for ``case``; returns how many were new."""
-    respondents = session.scalars(
-        select(CaseParty).where(CaseParty.case_id == case.id, CaseParty.role == "respondent").order_by(CaseParty.id)
-    ).all()
+    respondents = session.scalars(_RESPONDENTS_OF_CASE, {"case_id": case.id}).all()
     notices: list[NewNotice] = []
     coordinators: list[User] | None = None
     for party in respondents:
         if not party.name_key and not party.credit_code:
             continue
         others = session.execute(
-            select(CaseParty, Case.reference, Case.title, User.name, User.organisation)
-            .join(Case, Case.id == CaseParty.case_id)
-            .join(User, User.id == CaseParty.enterprise_id)
-            .where(
-                and_(
-                    CaseParty.role == "respondent",
-                    CaseParty.enterprise_id != case.enterprise_id,
-                    # earlier cases only: of two cases naming one respondent, the later one warns,
-                    # whichever order the worker handles them in
-                    CaseParty.case_id < case.id,
-                    _same_party(party),
-                )
-            )
-            .order_by(CaseParty.id)
+            _EARLIER_CASES_NAMING,
+            {
+                "enterprise_id": case.enterprise_id,
+                "case_id": case.id,
+                "name_key": party.name_key or None,
+                "credit_code": party.credit_code or None,
+            },
         ).all()
         if not others:
             continue
