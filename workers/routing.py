@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from workers.delivery import (
@@ -101,6 +101,33 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
     return experts, prices or None
 
 
+# ``with_history``'s two queries, built once: the routing worker runs them for every case, and
+# building a statement cost about as much as running it. (An empty expanding list is "no row".)
+_ACTED_FOR = (
+    select(Case.assigned_expert_id, User.organisation, User.credit_code)
+    .join(User, User.id == Case.enterprise_id)
+    .where(
+        Case.id != bindparam("case_id"),
+        Case.id.not_in(bindparam("routed", expanding=True)),
+        Case.assigned_expert_id.is_not(None),
+        or_(
+            User.credit_code.in_(bindparam("codes", expanding=True)),
+            User.organisation_key.in_(bindparam("keys", expanding=True)),
+        ),
+    )
+    .distinct()
+)
+_SHADOWING = (
+    select(Case.shadow_expert_id, func.count())
+    .where(
+        Case.shadow_expert_id.is_not(None),
+        Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT),
+        Case.id.not_in(bindparam("routed", expanding=True)),
+    )
+    .group_by(Case.shadow_expert_id)
+)
+
+
 def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     """The pool's experts with what its columns do not hold: the parties of this case each expert
     has acted for in earlier cases, and trainees' load (the cases they shadow).
@@ -114,15 +141,7 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     acted: dict[int, list[Organisation]] = {}
     if codes or keys:
         rows = session.execute(
-            select(Case.assigned_expert_id, User.organisation, User.credit_code)
-            .join(User, User.id == Case.enterprise_id)
-            .where(
-                Case.id != case.id,
-                Case.id.not_in(pool.routed),
-                Case.assigned_expert_id.is_not(None),
-                or_(User.credit_code.in_(codes), User.organisation_key.in_(keys)),
-            )
-            .distinct()
+            _ACTED_FOR, {"case_id": case.id, "routed": list(pool.routed), "codes": list(codes), "keys": list(keys)}
         )
         history = list(rows)
         for c in routed:
@@ -133,17 +152,7 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
             acted.setdefault(expert_id, []).append(organisation(name, code))
     shadowing: dict[int, int] = {}
     if any(e.is_trainee for e in pool.experts):
-        shadowing = dict(
-            session.execute(
-                select(Case.shadow_expert_id, func.count())
-                .where(
-                    Case.shadow_expert_id.is_not(None),
-                    Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT),
-                    Case.id.not_in(pool.routed),
-                )
-                .group_by(Case.shadow_expert_id)
-            ).all()
-        )
+        shadowing = dict(session.execute(_SHADOWING, {"routed": list(pool.routed)}).all())
         for c in routed:
             if c.shadow_expert_id is not None and c.status in lifecycle.ACTIVE_FOR_EXPERT:
                 shadowing[c.shadow_expert_id] = shadowing.get(c.shadow_expert_id, 0) + 1
