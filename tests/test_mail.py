@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import smtplib
 from email.header import decode_header, make_header
 
 import pytest
@@ -93,6 +94,35 @@ def test_the_smtp_sender_keeps_one_connection_and_reconnects_when_the_server_res
         sender.close()
         if server.loop.is_running():
             server.stop()
+
+
+def test_a_failed_retry_on_a_new_connection_leaves_no_connection_behind(config) -> None:  # noqa: ANN001
+    class RefusesOnce(Inbox):
+        refuse = False
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+            if self.refuse:
+                self.refuse, self.refused_on = False, session.peer
+                return "554 refused"
+            return await super().handle_DATA(server, session, envelope)
+
+    inbox, port = RefusesOnce(), free_port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    sender = SmtpSender(f"smtp://127.0.0.1:{port}")
+    try:
+        sender.send(assigned_email(config, "k0"), "k0")
+        server.stop()  # the kept connection dies; the new server refuses the retry
+        inbox.refuse = True
+        server = Controller(inbox, hostname="127.0.0.1", port=port)
+        server.start()
+        with pytest.raises(smtplib.SMTPDataError):
+            sender.send(assigned_email(config, "k1"), "k1")
+        sender.send(assigned_email(config, "k2"), "k2")
+        assert len(inbox.messages) == 2 and inbox.peers[-1] != inbox.refused_on, "the refused session was not reused"
+    finally:
+        sender.close()
+        server.stop()
 
 
 def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, people, submit, env, tmp_path):  # noqa: ANN001

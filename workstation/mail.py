@@ -190,21 +190,26 @@ class SmtpSender:
 
     def send(self, message: Message, key: str) -> None:
         with self._lock:
-            reused = self._client is not None
             try:
-                self._usable_client().send_message(message)
-            except smtplib.SMTPServerDisconnected:
-                self.close()
-                if not reused:
-                    raise
-                # A kept connection the server dropped since (a restart, an idle timeout shorter
-                # than IDLE_CHECK): once more on a new one. Should the drop have come after the
-                # server took the message, this repeats it with the same Message-ID: at least once.
-                self._usable_client().send_message(message)
+                self._send(message)
             except BaseException:
                 self.close()  # the session's state is unknown: the next send reconnects
                 raise
             self._last_used = monotonic()
+
+    def _send(self, message: Message) -> None:
+        kept = self._client
+        client = self._usable_client()
+        try:
+            client.send_message(message)
+        except smtplib.SMTPServerDisconnected:
+            if client is not kept:
+                raise
+            # A kept connection the server dropped since (a restart, an idle timeout shorter than
+            # IDLE_CHECK): once more on a new one. Should the drop have come after the server took
+            # the message, this repeats it with the same Message-ID: at least once.
+            self.close()
+            self._usable_client().send_message(message)
 
     def close(self) -> None:
         client, self._client = self._client, None
