@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import CASE
-from workstation.models import Case, CaseEvent, Evidence, OutboxMessage
+from workstation.models import Case, CaseEvent, CaseParty, Evidence, OutboxMessage, User
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 32
@@ -43,6 +43,35 @@ def test_submit_returns_201_with_reference_and_writes_case_event_and_outbox_toge
     with sessions() as s:
         outbox = s.scalars(select(OutboxMessage)).one()
         assert outbox.routing_key == "case.submitted" and outbox.published_at is None
+
+
+def test_the_case_is_written_for_the_enterprise_holding_the_token(client, people, sessions) -> None:  # noqa: ANN001
+    # On PostgreSQL the statement that writes the case finds its enterprise from the token itself.
+    payload = {**CASE, "parties": [{"role": "respondent", "name": "某某贸易有限公司"}]}
+    for who in ("enterprise", "other_enterprise"):
+        reference = client.post("/api/v1/cases", json=payload, headers=people.headers(who)).get_json()["reference"]
+        with sessions() as s:
+            case = s.scalars(select(Case).where(Case.reference == reference)).one()
+            assert case.enterprise_id == people.users[who].id
+            assert [(e.actor_id, e.actor_role) for e in case.events] == [(people.users[who].id, "enterprise")]
+            assert [p.enterprise_id for p in s.scalars(select(CaseParty).where(CaseParty.case_id == case.id))] == [
+                people.users[who].id
+            ]
+
+
+def test_a_deactivated_enterprise_s_token_writes_nothing_and_errors_come_in_order(client, people, sessions) -> None:  # noqa: ANN001
+    with sessions.begin() as s:
+        s.get(User, people.enterprise.id).is_active = False
+    for payload in (CASE, {**CASE, "right_type": "recipe"}):  # no 400 to a caller who is not let in
+        response = client.post("/api/v1/cases", json=payload, headers=people.headers("enterprise"))
+        assert response.status_code == 401
+    coordinator = people.headers("coordinator")
+    assert client.post("/api/v1/cases", json={**CASE, "right_type": "recipe"}, headers=coordinator).status_code == 403
+    assert counts(sessions) == (0, 0, 0, 0)
+    assert (
+        client.post("/api/v1/cases", json={**CASE, "title": ""}, headers=people.headers("other_enterprise")).status_code
+        == 400
+    )
 
 
 def test_trade_secret_cases_are_confidential_by_default(submit) -> None:  # noqa: ANN001

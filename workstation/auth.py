@@ -149,13 +149,14 @@ def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def _digest(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of an API token (``api_tokens.token_hash``): never the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(session: Session, user: User) -> str:
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token)))
     return token
 
 
@@ -173,9 +174,9 @@ _USER_BY_TOKEN_SQL = (
 
 def user_for_token(session: Session, token: str) -> User | None:
     if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        user = _user_for_token_alone(session, _digest(token))
+        user = _user_for_token_alone(session, token_hash(token))
     else:
-        user = session.scalar(_USER_BY_TOKEN, {"token_hash": _digest(token)})
+        user = session.scalar(_USER_BY_TOKEN, {"token_hash": token_hash(token)})
     return user if user is not None and user.is_active else None
 
 

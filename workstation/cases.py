@@ -58,12 +58,60 @@ def submit_case(
     statement. The case returned is in the session as if just loaded from those rows, with its
     event and evidence, so answering with it needs no further query (nor does its expert, None).
     """
+    by = actor or enterprise
+    row, event = _submission_rows(data, by.id, by.role, detail, files)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        written = _submit_postgresql(connection, row, event, files, enterprise_id=enterprise.id)
+    else:
+        written = _submit_portable(connection, row, event, files, enterprise.id)
+    return _as_loaded(session, row, event, files, *written)
+
+
+def submit_case_alone(session: Session, enterprise: User, data: dict[str, Any], files: list[StoredFile] = ()) -> Case:
+    """``submit_case`` as a unit of work of its own, committed when this returns (intake).
+
+    On PostgreSQL the submission is a single statement, atomic by itself, so when the session has
+    no transaction open it runs in autocommit, without BEGIN and COMMIT round trips (there were
+    eleven; the API's JSON submissions fold the token look-up in too: ``submit_case_for_token``).
+    Each waits for PostgreSQL to be scheduled, which on a busy machine costs more than the work.
+    """
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    case = submit_case(session, enterprise, data, files)
+    session.commit()
+    return case
+
+
+def submit_case_for_token(session: Session, token_hash: str, data: dict[str, Any]) -> Case | None:
+    """The API's intake on PostgreSQL in one round trip: the statement that writes the case (as
+    ``submit_case_alone``, without files) also checks the bearer token, and writes nothing unless
+    it is an active enterprise's. None when it is not (the caller looks the token up to say why).
+
+    The token look-up was a round trip of its own, in a unit of work of its own, before the
+    submission: about a fifth of the intake's CPU, and a second wait for PostgreSQL. The session
+    must have no transaction open.
+    """
+    row, event = _submission_rows(data, None, "enterprise", None, ())
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    written = _submit_postgresql(connection, row, event, (), token_hash=token_hash)
+    if written is None:
+        session.commit()
+        return None
+    case = _as_loaded(session, row, event, (), *written)
+    session.commit()
+    return case
+
+
+def _submission_rows(
+    data: dict[str, Any], actor_id: int | None, actor_role: str, detail: dict[str, Any] | None, files: list[StoredFile]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The case's row (without its enterprise) and its submit event's (``actor_id`` None: the
+    enterprise, once known)."""
     lifecycle.decide(None, "submit", lifecycle.OWNER)
     now = utcnow()
-    by = actor or enterprise
     row = {
         **data,
-        "enterprise_id": enterprise.id,
         "status": lifecycle.SUBMITTED,
         "assigned_expert_id": None,
         "shadow_expert_id": None,
@@ -74,23 +122,39 @@ def submit_case(
         "action": "submit",
         "from_status": None,
         "to_status": lifecycle.SUBMITTED,
-        "actor_id": by.id,
-        "actor_role": by.role,
+        "actor_id": actor_id,
+        "actor_role": actor_role,
         "detail": {**(detail or {}), **({"evidence": [f.sha256 for f in files]} if files else {})},
         "created_at": now,
     }
-    parties = [{**p, "enterprise_id": enterprise.id} for p in party_rows(data.get("parties"))]
-    files_rows = [{"sha256": f.sha256, "filename": f.filename, "content_type": f.content_type, "size": f.size,
-                   "uploaded_by": enterprise.id, "uploaded_at": now, "kind": "evidence"} for f in files]  # fmt: skip
-    connection = session.connection()
-    write = _submit_postgresql if connection.dialect.name == "postgresql" else _submit_portable
-    case_id, reference, event_id, evidence_ids = write(connection, row, event, parties, files_rows, now)
-    evidence = [Evidence(id=i, case_id=case_id, **f) for i, f in zip(evidence_ids, files_rows, strict=True)]
-    submit = CaseEvent(id=event_id, case_id=case_id, **event)
-    case = Case(id=case_id, reference=reference, **row)
-    # Into the session as if loaded from the rows just written: no history, so the commit's flush
-    # has nothing to write; the event and evidence as loaded relationships (set_committed_value
-    # records no change, and costs a fraction of setting them through the constructor).
+    return row, event
+
+
+def _evidence_rows(files: list[StoredFile]) -> list[dict[str, Any]]:
+    """The evidence rows of a submission's files (without the case, who uploaded them and when)."""
+    return [{"sha256": f.sha256, "filename": f.filename, "content_type": f.content_type, "size": f.size,
+             "kind": "evidence"} for f in files]  # fmt: skip
+
+
+def _as_loaded(
+    session: Session,
+    row: dict[str, Any],
+    event: dict[str, Any],
+    files: list[StoredFile],
+    case_id: int,
+    reference: str,
+    enterprise_id: int,
+    event_id: int,
+    evidence_ids: list[int],
+) -> Case:
+    """The case just written, put into the session as if loaded from its rows: no history, so the
+    commit's flush has nothing to write; its event and evidence as loaded relationships
+    (set_committed_value records no change, and costs a fraction of setting them through the
+    constructor)."""
+    evidence = [Evidence(id=i, case_id=case_id, uploaded_by=enterprise_id, uploaded_at=row["created_at"], **f)
+                for i, f in zip(evidence_ids, _evidence_rows(files), strict=True)]  # fmt: skip
+    submit = CaseEvent(id=event_id, case_id=case_id, **{**event, "actor_id": event["actor_id"] or enterprise_id})
+    case = Case(id=case_id, reference=reference, enterprise_id=enterprise_id, **row)
     for obj in (submit, *evidence, case):
         make_transient_to_detached(obj)
     set_committed_value(case, "events", [submit])
@@ -101,47 +165,36 @@ def submit_case(
     return case
 
 
-def submit_case_alone(session: Session, enterprise: User, data: dict[str, Any], files: list[StoredFile] = ()) -> Case:
-    """``submit_case`` as a unit of work of its own, committed when this returns (intake).
-
-    On PostgreSQL the submission is a single statement, atomic by itself, so when the session has
-    no transaction open it runs in autocommit, without BEGIN and COMMIT round trips: with the
-    token look-up run the same way, an API submission is two round trips (there were eleven).
-    Each waits for PostgreSQL to be scheduled, which on a busy machine costs more than the work.
-    """
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    case = submit_case(session, enterprise, data, files)
-    session.commit()
-    return case
-
-
 _cases, _events, _outbox, _parties = (m.__table__ for m in (Case, CaseEvent, OutboxMessage, CaseParty))
 _INSERT_EVIDENCE = insert(Evidence.__table__).returning(Evidence.__table__.c.id)
 
 # One statement for the case, its submit event, its outbox row, its indexed parties and its
 # evidence: one round trip, atomic even without a transaction around it (``submit_case_alone``).
-# The id is drawn first so that the reference (``reference_for``: RPA-<year>-<id, at least 6
+# ``submitter`` is the enterprise: given, or the active enterprise holding a bearer token, found
+# by the statement itself (``submit_case_for_token``: no such enterprise, no row, nothing written).
+# The id is drawn next so that the reference (``reference_for``: RPA-<year>-<id, at least 6
 # digits>) is written with the row; the outbox payload is the JSON ``enqueue`` would write.
-# psycopg prepares it on the server after a few uses (the same text every time), so PostgreSQL
-# plans it once per connection.
+# psycopg prepares each of the two texts on the server after a few uses, so PostgreSQL plans it
+# once per connection.
 _SUBMIT_POSTGRESQL = """
-WITH new_case AS (SELECT nextval('cases_id_seq') AS id),
+WITH submitter AS (/*submitter*/),
+new_case AS (SELECT nextval('cases_id_seq') AS id, submitter.id AS enterprise_id FROM submitter),
 case_row AS (
     INSERT INTO cases (id, reference, enterprise_id, right_type, service, title, description, jurisdiction,
                        language, technical_field, confidential, urgency, parties, rights, key_dates, status,
                        assigned_expert_id, shadow_expert_id, created_at, updated_at)
-    SELECT id, 'RPA-' || %(year)s || '-' || lpad(id::text, greatest(6, length(id::text)), '0'), %(enterprise_id)s,
+    SELECT id, 'RPA-' || %(year)s || '-' || lpad(id::text, greatest(6, length(id::text)), '0'), enterprise_id,
            %(right_type)s, %(service)s, %(title)s, %(description)s, %(jurisdiction)s, %(language)s,
            %(technical_field)s, %(confidential)s, %(urgency)s, %(parties)s, %(rights)s, %(key_dates)s, %(status)s,
            %(assigned_expert_id)s, %(shadow_expert_id)s, %(created_at)s, %(updated_at)s
     FROM new_case
-    RETURNING id, reference
+    RETURNING id, reference, enterprise_id
 ),
 event_row AS (
     INSERT INTO case_events (case_id, action, from_status, to_status, actor_id, actor_role, detail, created_at)
-    SELECT id, %(event_action)s, %(event_from_status)s, %(event_to_status)s, %(event_actor_id)s,
-           %(event_actor_role)s, %(event_detail)s, %(event_created_at)s
+    SELECT id, %(event_action)s, %(event_from_status)s, %(event_to_status)s,
+           coalesce(%(event_actor_id)s::bigint, enterprise_id), %(event_actor_role)s, %(event_detail)s,
+           %(event_created_at)s
     FROM case_row
     RETURNING id
 ),
@@ -153,74 +206,94 @@ outbox_row AS (
 ),
 party_index AS (
     INSERT INTO case_parties (case_id, enterprise_id, role, name, name_key, credit_code)
-    SELECT case_row.id, (p.value ->> 'enterprise_id')::bigint, p.value ->> 'role', p.value ->> 'name',
-           p.value ->> 'name_key', p.value ->> 'credit_code'
+    SELECT case_row.id, case_row.enterprise_id, p.value ->> 'role', p.value ->> 'name', p.value ->> 'name_key',
+           p.value ->> 'credit_code'
     FROM case_row, json_array_elements(%(party_index)s) WITH ORDINALITY AS p(value, n)
     ORDER BY p.n
 ),
 evidence_rows AS (
     INSERT INTO evidence (case_id, sha256, filename, content_type, size, uploaded_by, uploaded_at, kind)
     SELECT case_row.id, f.value ->> 'sha256', f.value ->> 'filename', f.value ->> 'content_type',
-           (f.value ->> 'size')::bigint, (f.value ->> 'uploaded_by')::bigint, %(created_at)s, f.value ->> 'kind'
+           (f.value ->> 'size')::bigint, case_row.enterprise_id, %(created_at)s, f.value ->> 'kind'
     FROM case_row, json_array_elements(%(evidence)s) WITH ORDINALITY AS f(value, n)
     ORDER BY f.n
     RETURNING id
 )
 -- rows are inserted in ORDER BY order, each drawing its id then: ascending ids are the files' order
-SELECT case_row.id, case_row.reference, event_row.id, ARRAY(SELECT id FROM evidence_rows ORDER BY id)
+SELECT case_row.id, case_row.reference, case_row.enterprise_id, event_row.id,
+       ARRAY(SELECT id FROM evidence_rows ORDER BY id)
 FROM case_row, event_row
 """
+_SUBMIT_FOR_ENTERPRISE = _SUBMIT_POSTGRESQL.replace("/*submitter*/", "SELECT %(enterprise_id)s::bigint AS id")
+_SUBMIT_FOR_TOKEN = _SUBMIT_POSTGRESQL.replace(
+    "/*submitter*/",
+    "SELECT users.id FROM users JOIN api_tokens ON api_tokens.user_id = users.id"
+    " WHERE api_tokens.token_hash = %(token_hash)s AND users.is_active AND users.role = 'enterprise'",
+)
 
 
 def _submit_postgresql(
     connection: Connection,
     row: dict[str, Any],
     event: dict[str, Any],
-    parties: list[dict[str, Any]],
-    files: list[dict[str, Any]],
-    now: datetime,
-) -> tuple[int, str, int, list[int]]:
+    files: list[StoredFile],
+    *,
+    enterprise_id: int | None = None,
+    token_hash: str | None = None,
+) -> tuple[int, str, int, int, list[int]] | None:
     """On the session's own psycopg connection: through SQLAlchemy the same execution cost twice as
-    much. JSON goes in as ``json.dumps`` writes it, as the ORM's JSON type would."""
+    much. JSON goes in as ``json.dumps`` writes it, as the ORM's JSON type would. For the
+    enterprise ``enterprise_id``, or the one holding the token ``token_hash`` (None: no such
+    enterprise, nothing written). Returns the case's id, reference and enterprise, the event's id
+    and the evidence's ids."""
     from psycopg.types.json import Json
 
     params = {
         **row,
         **{f"event_{key}": value for key, value in event.items()},
-        "year": now.year,
+        "year": row["created_at"].year,
         "parties": Json(row["parties"]),
         "rights": Json(row["rights"]),
         "key_dates": Json(row["key_dates"]),
         "event_detail": Json(event["detail"]),
-        "party_index": Json(parties),
-        "evidence": Json([{k: v for k, v in f.items() if k != "uploaded_at"} for f in files]),
+        "party_index": Json(party_rows(row.get("parties"))),
+        "evidence": Json(_evidence_rows(files)),
     }
-    return connection.connection.driver_connection.execute(_SUBMIT_POSTGRESQL, params).fetchone()
+    if token_hash is None:
+        statement, params["enterprise_id"] = _SUBMIT_FOR_ENTERPRISE, enterprise_id
+    else:
+        statement, params["token_hash"] = _SUBMIT_FOR_TOKEN, token_hash
+    return connection.connection.driver_connection.execute(statement, params).fetchone()
 
 
 def _submit_portable(
-    connection: Connection,
-    row: dict[str, Any],
-    event: dict[str, Any],
-    parties: list[dict[str, Any]],
-    files: list[dict[str, Any]],
-    now: datetime,
-) -> tuple[int, str, int, list[int]]:
+    connection: Connection, row: dict[str, Any], event: dict[str, Any], files: list[StoredFile], enterprise_id: int
+) -> tuple[int, str, int, int, list[int]]:
     """The same rows in separate statements, for SQLite (no INSERT inside WITH there)."""
-    case_id = connection.execute(insert(_cases).returning(_cases.c.id), row).scalar_one()
+    now = row["created_at"]
+    case_id = connection.execute(
+        insert(_cases).returning(_cases.c.id), {**row, "enterprise_id": enterprise_id}
+    ).scalar_one()
     reference = reference_for(case_id, now.year)
     # updated_at given, so that the column's onupdate does not move it off created_at
     connection.execute(update(_cases).where(_cases.c.id == case_id).values(reference=reference, updated_at=now))
-    event_id = connection.execute(insert(_events).returning(_events.c.id), {**event, "case_id": case_id}).scalar_one()
+    event_row = {**event, "case_id": case_id, "actor_id": event["actor_id"] or enterprise_id}
+    event_id = connection.execute(insert(_events).returning(_events.c.id), event_row).scalar_one()
     connection.execute(
         insert(_outbox),
         {"routing_key": "case.submitted", "payload": {"case_id": case_id, "reference": reference},
          "created_at": now, "published_at": None, "publish_count": 0},
     )  # fmt: skip
+    parties = party_rows(row.get("parties"))
     if parties:
-        connection.execute(insert(_parties), [{**p, "case_id": case_id} for p in parties])
-    evidence_ids = [connection.execute(_INSERT_EVIDENCE, {**f, "case_id": case_id}).scalar_one() for f in files]
-    return case_id, reference, event_id, evidence_ids
+        connection.execute(
+            insert(_parties), [{**p, "case_id": case_id, "enterprise_id": enterprise_id} for p in parties]
+        )
+    evidence = [
+        {**f, "case_id": case_id, "uploaded_by": enterprise_id, "uploaded_at": now} for f in _evidence_rows(files)
+    ]
+    evidence_ids = [connection.execute(_INSERT_EVIDENCE, f).scalar_one() for f in evidence]
+    return case_id, reference, enterprise_id, event_id, evidence_ids
 
 
 def actor_relation(case: Case, user: User | None) -> str | None:
