@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, BinaryIO, Protocol
 
 from marshmallow import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from workstation.auth import token_hash
@@ -44,24 +45,21 @@ def accept_submission(session: Session, config: Config, enterprise: User, raw: A
     return submit_case_alone(session, enterprise, data, store_uploads(config, uploads))
 
 
-def accept_by_token(session: Session, token: str, raw: Any) -> Case | None:
+def accept_by_token(engine: Engine, token: str | None, raw: Any) -> Case | None:
     """The API's hot path: a JSON submission (no files) written on PostgreSQL by one statement that
     also checks ``token`` (``submit_case_for_token``), with no look-up before it.
 
-    None when this path does not take it: another database, a session with a transaction open,
-    input the schema refuses, or a token that is not an active enterprise's. The caller then goes
-    the checked way (``user_for_token``, ``accept_submission``), which says what is wrong in the
-    usual order: 401, 403, then 400.
+    None when this path does not take it: another database, input the schema refuses, or a token
+    that is not an active enterprise's. The caller then goes the checked way (``user_for_token``,
+    ``accept_submission``), which says what is wrong in the usual order: 401, 403, then 400.
     """
-    if not token or not isinstance(raw, dict) or session.in_transaction():
-        return None
-    if session.get_bind().dialect.name != "postgresql":
+    if not token or not isinstance(raw, dict) or engine.dialect.name != "postgresql":
         return None
     try:
         data = case_input_schema.load(raw)
     except ValidationError:
         return None
-    return submit_case_for_token(session, token_hash(token), data)
+    return submit_case_for_token(engine, token_hash(token), data)
 
 
 def store_uploads(config: Config, uploads: list[Upload], field: str = "evidence") -> list[StoredFile]:

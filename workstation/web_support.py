@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
@@ -15,6 +16,10 @@ from workstation.models import MAX_ID
 
 def get_config() -> Config:
     return current_app.extensions["workstation"]["config"]
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["workstation"]["engine"]
 
 
 def get_db() -> Session:

@@ -36,7 +36,7 @@ from workstation.schemas import (
     event_schema,
     transition_schema,
 )
-from workstation.web_support import NUL_REFUSED, get_config, get_db, holds_nul
+from workstation.web_support import NUL_REFUSED, get_config, get_db, get_engine, holds_nul
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def create_case():  # noqa: ANN201
     # Intake's hot path: a JSON case checked and written together with its token in one statement
     # (PostgreSQL). Whatever it does not take goes the checked way, which answers 401/403/400.
     if request.mimetype != "multipart/form-data":
-        case = accept_by_token(get_db(), bearer_token(), request.get_json(silent=True))
+        case = accept_by_token(get_engine(), bearer_token(), request.get_json(silent=True))
         if case is not None:
             return _created(case)
     return _create_case_checked()
