@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, Update, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workstation import lifecycle
@@ -184,7 +184,10 @@ def _as_written(
 def _detached(model: type[T], **columns: Any) -> T:
     """An instance of ``model`` as the ORM makes one from a row it loads (the values written
     straight into its ``__dict__``, no attribute events), then detached: a third of the cost of
-    the constructor, which records each value as a change."""
+    the constructor, which records each value as a change. The constructor also configures the
+    mappers on first use, which this must do too: in a new process it can come first (a no-op
+    after that)."""
+    configure_mappers()
     instance = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(columns)
     make_transient_to_detached(instance)
