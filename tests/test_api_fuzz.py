@@ -26,8 +26,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import func, select
 
 from tests.conftest import CASE, People
+from workstation.models import Case
 from workstation.openapi import openapi_document
 
 ROLES = ("enterprise", "expert", "coordinator")
@@ -166,6 +168,36 @@ def test_text_with_a_nul_character_is_a_400_naming_the_field_on_either_database(
         headers=people.headers("enterprise"),
     )
     assert part.status_code == 400 and part.get_json()["errors"] == {"case": ["Must not contain the NUL character."]}
+
+
+def test_an_unpaired_surrogate_is_a_400_naming_the_field_and_a_pair_is_a_character(client, people, sessions) -> None:  # noqa: ANN001
+    # JSON can write half of a UTF-16 pair (an escape, or its raw UTF-8-style bytes, which Python's
+    # decoder lets through); no driver can encode it: it was a 500 on both databases, and on
+    # PostgreSQL also for a caller without a valid token (the submission statement checks it).
+    surrogate = "Must not contain an unpaired surrogate (\\ud800-\\udfff): it is not a character."
+    bodies = [
+        json.dumps({**CASE, "title": "星河\ud800"}).encode(),  # ensure_ascii: the escape \ud800
+        json.dumps({**CASE, "title": "星河\udc00"}, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+        json.dumps({**CASE, "parties": [{"name": "\udfff公司"}]}).encode(),
+    ]
+    for headers in (people.headers("enterprise"), {"Authorization": "Bearer nope"}):
+        for body in bodies:
+            response = client.post("/api/v1/cases", data=body, content_type="application/json", headers=headers)
+            assert response.status_code == 400, body
+            assert list(response.get_json()["errors"].values()) == [[surrogate]], body
+    part = client.post(
+        "/api/v1/cases",
+        content_type="multipart/form-data",
+        data={"case": json.dumps({**CASE, "title": "\ud800"})},
+        headers=people.headers("enterprise"),
+    )
+    assert part.status_code == 400 and part.get_json()["errors"] == {"case": [surrogate]}
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+    emoji = client.post(
+        "/api/v1/cases", json={**CASE, "title": "星河 \U0001f600"}, headers=people.headers("enterprise")
+    )
+    assert emoji.status_code == 201 and emoji.get_json()["title"] == "星河 \U0001f600"
 
 
 def test_a_form_field_with_a_nul_character_is_a_400_page(client, people: People, sessions) -> None:  # noqa: ANN001

@@ -111,3 +111,14 @@ def test_a_nul_character_is_a_bad_row_not_a_failed_import(cli_run, sessions, tmp
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "row 2: text:" in result.output and "row 3: number:" in result.output
     assert marks_count(sessions) == 1
+
+
+def test_an_unpaired_surrogate_is_a_bad_row_not_a_failed_import(cli_run, sessions, tmp_path: Path) -> None:  # noqa: ANN001
+    # A JSON feed can hold half of a UTF-16 pair as an escape; no database driver can encode it.
+    path = tmp_path / "feed.json"
+    rows = [{"number": "A1", "text": "星\ud800河", "classes": [9]}, {"number": "A2", "text": "星河", "classes": [9]}]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    result = cli_run("import-marks", str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "unpaired surrogate" in result.output
+    assert marks_count(sessions) == 1

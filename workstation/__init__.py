@@ -115,17 +115,18 @@ def create_app(config: Config | None = None) -> Flask:
     _error_pages(app)
 
     @app.before_request
-    def _refuse_nul():  # noqa: ANN202
-        """No text with a NUL character gets in (``field_with_nul``): a 400 naming the field."""
+    def _refuse_unstorable_text():  # noqa: ANN202
+        """No text the databases cannot store gets in (``refused_field``): a 400 naming the field."""
         from flask import abort, jsonify
 
-        from workstation.web_support import NUL_REFUSED, field_with_nul
+        from workstation.web_support import refused_field
 
-        field = field_with_nul()
-        if field is None:
+        refused = refused_field()
+        if refused is None:
             return None
         if request.path.startswith("/api/"):
-            return jsonify(errors={field: [NUL_REFUSED]}), 400
+            field, why = refused
+            return jsonify(errors={field: [why]}), 400
         abort(400)
 
     @app.teardown_appcontext

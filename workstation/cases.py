@@ -111,7 +111,8 @@ def submit_case_for_token(engine: Engine, token_hash: str, data: dict[str, Any])
     ``submit_case_alone``'s.
     """
     row, event = _submission_rows(data, None, "enterprise", None, ())
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
         written = _submit_postgresql(connection, row, event, (), token_hash=token_hash)
     return None if written is None else _as_written(row, event, (), *written)
 
@@ -163,7 +164,9 @@ def _as_written(
     evidence, and its expert and shadow (None), as loaded relationships (set_committed_value
     records no change, and costs a fraction of setting them through the constructor), so that
     answering with it needs no query. Intake's answer is all that reads it: putting it into the
-    session (the identity map, the cascade, the commit going over it) cost 7 % of the intake's CPU."""
+    session (the identity map, the cascade, the commit going over it) cost 7 % of the intake's CPU.
+    Its other relationships (its enterprise, messages, opinion...) are not loaded, and reading one
+    raises DetachedInstanceError: a caller that needs them loads the case again."""
     evidence = [
         _detached(Evidence, id=i, case_id=case_id, uploaded_by=enterprise_id, uploaded_at=row["created_at"], **f)
         for i, f in zip(evidence_ids, _evidence_rows(files), strict=True)

@@ -34,7 +34,7 @@ from workstation.deadlines import legal_deadlines
 from workstation.i18n import N_
 from workstation.models import Case, LookalikeMatch, PublishedMark, User, WatchedMark
 from workstation.notices import NewNotice, raise_notices
-from workstation.web_support import NUL_REFUSED, holds_nul
+from workstation.web_support import refusal
 
 #: most marks one enterprise may watch
 MAX_WATCHED = 500
@@ -403,10 +403,10 @@ def import_feed(
         if not isinstance(raw, dict):
             report.errors.append(FeedError(row_number, "_row", "not an object"))
             continue
-        # PostgreSQL cannot store a NUL character: the row is bad, the import goes on.
-        with_nul = [str(key) for key, value in raw.items() if holds_nul(key) or holds_nul(value)]
-        if with_nul:
-            report.errors.extend(FeedError(row_number, key, NUL_REFUSED) for key in with_nul)
+        # Text the database cannot store (a NUL, an unpaired surrogate): the row is bad, the import goes on.
+        refused = [(str(key), why) for key, value in raw.items() if (why := refusal(key) or refusal(value))]
+        if refused:
+            report.errors.extend(FeedError(row_number, key, why) for key, why in refused)
             continue
         try:
             batch.append(published_mark_schema.load({k: v for k, v in raw.items() if v not in ("", None)}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, g, request
@@ -42,43 +43,61 @@ class IdConverter(IntegerConverter):
 
 
 NUL = "\x00"
-#: What a field holding one is told (PostgreSQL cannot store the character).
+#: What a field is told when its text holds a character the databases cannot store: NUL
+#: (PostgreSQL refuses it, even as a query parameter) or an unpaired surrogate, which JSON can
+#: write as an escape (``\ud800``) but which has no UTF-8 form (both drivers fail on it).
 NUL_REFUSED = "Must not contain the NUL character."
+SURROGATE_REFUSED = "Must not contain an unpaired surrogate (\\ud800-\\udfff): it is not a character."
 
 
-def holds_nul(value: Any) -> bool:
-    """Whether ``value`` (JSON-like) has a string with a NUL character anywhere in it."""
+def refusal(value: Any) -> str | None:
+    """Why ``value`` (JSON-like: every string in it, keys included) cannot be stored, or None."""
     if isinstance(value, str):
-        return NUL in value
+        if NUL in value:
+            return NUL_REFUSED
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return SURROGATE_REFUSED
+        return None
     if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+        return next((why for k, v in value.items() if (why := refusal(k) or refusal(v))), None)
     if isinstance(value, list):
-        return any(holds_nul(v) for v in value)
-    return False
+        return next((why for v in value if (why := refusal(v))), None)
+    return None
 
 
-def _may_hold_nul(body: bytes) -> bool:
-    """Whether a JSON body can decode to text with a NUL. In UTF-8 JSON a NUL can only be written
-    as the escape ``\\u0000`` (a raw one makes it invalid JSON, refused as such by the view); a
-    body in UTF-16 or UTF-32 (which JSON allows) holds zero bytes, so it is walked too. Most bodies
-    hold neither and need no walk: the API's hot path."""
-    return b"\\u0000" in body or b"\x00" in body
+# In UTF-8 JSON a NUL or a surrogate is written as an escape, ``\\u0000`` or ``\\ud800``-``\\udfff``,
+# or raw: a zero byte, or a surrogate's 3 bytes (ED A0-BF ..), which JSON's decoder lets through
+# ("surrogatepass"). A body in UTF-16 or UTF-32 (JSON allows them) holds zero bytes.
+_MAY_BE_REFUSED = re.compile(rb"\\u0000|\x00|\\u[dD]|\xed[\xa0-\xbf]")
 
 
-def field_with_nul() -> str | None:
-    """The first field of this request whose text holds a NUL character, or None.
+def _may_be_refused(body: bytes) -> bool:
+    """Whether a JSON body can decode to text ``refusal`` refuses. Most bodies cannot, and need no
+    walk: the API's hot path. (A pair of surrogate escapes, an emoji as ``json.dumps`` writes it,
+    is walked and found fine.)"""
+    return _MAY_BE_REFUSED.search(body) is not None
 
-    PostgreSQL cannot store one, and refuses it even as a query parameter (a 500 where SQLite
-    answers): path parts, the query, form fields and a JSON body are checked before any view
-    runs. Files are not: their contents are stored as files, and their names are cleaned.
+
+def refused_field() -> tuple[str, str] | None:
+    """The first field of this request whose text cannot be stored (``refusal``), and why; or None.
+
+    Path parts, the query, form fields and a JSON body are checked before any view runs, so that
+    such text is a 400 naming the field on both databases, not a 500 from the driver. Files are
+    not: their contents are stored as files, and their names are cleaned. (Form fields and the
+    query are decoded by werkzeug, which replaces what is not UTF-8: only a NUL can get through.)
     """
     pairs: list[tuple[Any, Any]] = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         pairs += request.form.items(multi=True)
-    elif request.is_json and _may_hold_nul(request.get_data()):
+    elif request.is_json and _may_be_refused(request.get_data()):
         body = request.get_json(silent=True)
         pairs += body.items() if isinstance(body, dict) else [("_request", body)]
     for name, value in pairs:
-        if holds_nul(value) or holds_nul(name):
-            return "_request" if holds_nul(name) else str(name)
+        if why := refusal(name):
+            return "_request", why
+        if why := refusal(value):
+            return str(name), why
     return None

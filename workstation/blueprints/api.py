@@ -36,7 +36,7 @@ from workstation.schemas import (
     event_schema,
     transition_schema,
 )
-from workstation.web_support import NUL_REFUSED, get_config, get_db, get_engine, holds_nul
+from workstation.web_support import get_config, get_db, get_engine, refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -117,6 +117,8 @@ def case_to_dict(case: Case, deadlines: list[Any] | None = None) -> dict[str, An
 def create_case():  # noqa: ANN201
     # Intake's hot path: a JSON case checked and written together with its token in one statement
     # (PostgreSQL). Whatever it does not take goes the checked way, which answers 401/403/400.
+    # It does not pass through token_required: what that comes to do for every request must be
+    # done here too.
     if request.mimetype != "multipart/form-data":
         case = accept_by_token(get_engine(), bearer_token(), request.get_json(silent=True))
         if case is not None:
@@ -134,8 +136,8 @@ def _create_case_checked():  # noqa: ANN202
             raw = json.loads(request.form.get("case", ""))
         except ValueError:
             return error(400, "The 'case' part must be a JSON object.", "case")
-        if holds_nul(raw):  # (escaped in the part's JSON, so the check at the door cannot see it)
-            return error(400, NUL_REFUSED, "case")
+        if why := refusal(raw):  # (escaped in the part's JSON, so the check at the door cannot see it)
+            return error(400, why, "case")
         uploads = request.files.getlist("evidence")
     else:
         raw = request.get_json(silent=True)
