@@ -181,7 +181,8 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def _user_for_token_alone(session: Session, token_hash: str) -> User | None:
-    """The look-up as the request's first use of its session, the API's hot path.
+    """The look-up as the request's first use of its session (every API request but a JSON submission
+    on PostgreSQL, whose statement checks the token itself: ``cases.submit_case_for_token``).
 
     One read by a unique key needs no transaction: it runs in autocommit, without BEGIN and COMMIT
     round trips, and leaves none open. The row is read on the driver and put in the session as if
