@@ -172,6 +172,16 @@ _USER_BY_TOKEN_SQL = (
 )
 
 
+# The same look-up inside another statement: the id of the active enterprise holding the token
+# ``%(token_hash)s`` (intake's one-round-trip submission, ``cases.submit_case_for_token``, checks
+# the token in the statement that writes the case). Kept beside the look-up: a rule added to one
+# (tokens that expire, say) belongs in both.
+ACTIVE_ENTERPRISE_FOR_TOKEN_SQL = (
+    "SELECT users.id FROM users JOIN api_tokens ON api_tokens.user_id = users.id"
+    " WHERE api_tokens.token_hash = %(token_hash)s AND users.is_active AND users.role = 'enterprise'"
+)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         user = _user_for_token_alone(session, token_hash(token))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detache
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workstation import lifecycle
+from workstation.auth import ACTIVE_ENTERPRISE_FOR_TOKEN_SQL
 from workstation.db import lock_for_write
 from workstation.deadlines import Deadline, case_deadlines, intervals_from_transitions
 from workstation.evidence import StoredFile
@@ -257,11 +258,7 @@ SELECT case_row.id, case_row.reference, case_row.enterprise_id, event_row.id,
 FROM case_row, event_row
 """
 _SUBMIT_FOR_ENTERPRISE = _SUBMIT_POSTGRESQL.replace("/*submitter*/", "SELECT %(enterprise_id)s::bigint AS id")
-_SUBMIT_FOR_TOKEN = _SUBMIT_POSTGRESQL.replace(
-    "/*submitter*/",
-    "SELECT users.id FROM users JOIN api_tokens ON api_tokens.user_id = users.id"
-    " WHERE api_tokens.token_hash = %(token_hash)s AND users.is_active AND users.role = 'enterprise'",
-)
+_SUBMIT_FOR_TOKEN = _SUBMIT_POSTGRESQL.replace("/*submitter*/", ACTIVE_ENTERPRISE_FOR_TOKEN_SQL)
 
 
 def _submit_postgresql(
