@@ -306,8 +306,7 @@ def _submit_portable(
     reference = reference_for(case_id, now.year)
     # updated_at given, so that the column's onupdate does not move it off created_at
     connection.execute(update(_cases).where(_cases.c.id == case_id).values(reference=reference, updated_at=now))
-    event_row = {**event, "case_id": case_id, "actor_id": event["actor_id"] or enterprise_id}
-    event_id = connection.execute(insert(_events).returning(_events.c.id), event_row).scalar_one()
+    event_id = connection.execute(insert(_events).returning(_events.c.id), {**event, "case_id": case_id}).scalar_one()
     connection.execute(
         insert(_outbox),
         {"routing_key": "case.submitted", "payload": {"case_id": case_id, "reference": reference},
