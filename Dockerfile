@@ -32,4 +32,4 @@ RUN python -c "from workstation.i18n import compile_catalogs; compile_catalogs()
 USER rpa
 EXPOSE 8000
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "workstation.wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "workstation.web.wsgi:app"]

@@ -26,6 +26,7 @@ test-services: setup-dev
 lint: setup-dev
 	$(VENV)/bin/ruff check workstation workers tests benchmarks
 	$(VENV)/bin/ruff format --check workstation workers tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev

@@ -15,7 +15,7 @@ deadlines on about 30 % of cases); ``--experts`` experts with capacities, leave,
 their active-case counters; 2,000 enterprises. Then ANALYZE, as autovacuum would.
 
 It then measures, in a fresh process so memory is the digest's and not the seeding's, the daily
-digest for 24 November 2026 08:00 China time (``workstation.digest.build_digest``): ``--runs`` builds
+digest for 24 November 2026 08:00 China time (``workstation.services.digest.build_digest``): ``--runs`` builds
 (the first on a cold process, its SQL compiled for the first time), the median reported; then one
 more build under ``tracemalloc`` for the peak of Python memory allocated while building, and the
 process's peak RSS (``ru_maxrss``) before and after building. The weekly digest is timed too, for
@@ -51,10 +51,10 @@ if str(ROOT) not in sys.path:
 from common import recreate_database  # noqa: E402
 from sqlalchemy import Table, func, select, text  # noqa: E402
 
-from workstation.db import make_engine, make_session_factory  # noqa: E402
-from workstation.digest import build_digest, digest_period  # noqa: E402
-from workstation.migrate import upgrade  # noqa: E402
-from workstation.models import (  # noqa: E402
+from workstation.services.db import make_engine, make_session_factory  # noqa: E402
+from workstation.services.digest import build_digest, digest_period  # noqa: E402
+from workstation.services.migrate import upgrade  # noqa: E402
+from workstation.services.models import (  # noqa: E402
     Case,
     CaseEvent,
     DeadlineNotice,
@@ -63,7 +63,7 @@ from workstation.models import (  # noqa: E402
     Rating,
     User,
 )
-from workstation.schemas import RIGHT_TYPES, SERVICES  # noqa: E402
+from workstation.vocabulary import RIGHT_TYPES, SERVICES  # noqa: E402
 
 #: The moment the measured digest is built: 24 November 2026, 08:30 China time.
 NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ Run from the repository root::
 Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
 sync workers, no access log, no control socket) on its own PostgreSQL database on 127.0.0.1:5432:
 
-* **ours** -- ``POST /api/v1/cases`` of ``workstation.wsgi:app`` (bearer token of an enterprise,
+* **ours** -- ``POST /api/v1/cases`` of ``workstation.web.wsgi:app`` (bearer token of an enterprise,
   database ``rpa_peers_ours``, broker RabbitMQ as in the PostgreSQL deployment: intake never
   talks to it, the outbox row is all it writes);
 * **helpdesk** -- django-helpdesk 2.6.1's ``POST /helpdesk/api/tickets/`` (DRF token of a staff
@@ -331,9 +331,9 @@ def setup_ours(server_url: str, amqp_url: str, instance: Path) -> tuple[dict[str
     """Fresh migrated database, an enterprise and its API token: (env for gunicorn, token)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from workstation.auth import create_token, create_user
-    from workstation.db import make_engine, make_session_factory, transaction
-    from workstation.migrate import upgrade
+    from workstation.services.auth import create_token, create_user
+    from workstation.services.db import make_engine, make_session_factory, transaction
+    from workstation.services.migrate import upgrade
 
     recreate_database(server_url, DATABASES["ours"])
     url = "postgresql+psycopg://" + pg_conninfo(server_url, DATABASES["ours"]).split("://", 1)[1]
@@ -782,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
                 case,
                 {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
                 start(
-                    gunicorn_cmd(PYTHON, "workstation.wsgi:app", port, args.workers),
+                    gunicorn_cmd(PYTHON, "workstation.web.wsgi:app", port, args.workers),
                     ours_env,
                     args.ours_root.resolve(),
                     work / "ours.log",

@@ -65,11 +65,11 @@ from common import (  # noqa: E402
 )
 from sqlalchemy import func, select  # noqa: E402
 
-from workstation.auth import create_token, create_user  # noqa: E402
 from workstation.config import Config  # noqa: E402
-from workstation.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workstation.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue_name, queue_name  # noqa: E402
-from workstation.models import (  # noqa: E402
+from workstation.services.auth import create_token, create_user  # noqa: E402
+from workstation.services.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workstation.services.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue_name, queue_name  # noqa: E402
+from workstation.services.models import (  # noqa: E402
     Case,
     CaseEvent,
     DeliveryFailure,

@@ -41,15 +41,15 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from workers import notify, routing, watch  # noqa: E402
 from workers.delivery import Context, Delivery  # noqa: E402
-from workstation.auth import create_user  # noqa: E402
-from workstation.cases import submit_case_alone  # noqa: E402
 from workstation.config import Config  # noqa: E402
-from workstation.db import make_engine, make_session_factory  # noqa: E402
-from workstation.mail import make_sender  # noqa: E402
-from workstation.messaging import Publisher  # noqa: E402
-from workstation.migrate import upgrade  # noqa: E402
-from workstation.models import OutboxMessage  # noqa: E402
-from workstation.schemas import case_input_schema  # noqa: E402
+from workstation.services.auth import create_user  # noqa: E402
+from workstation.services.cases import submit_case_alone  # noqa: E402
+from workstation.services.db import make_engine, make_session_factory  # noqa: E402
+from workstation.services.mail import make_sender  # noqa: E402
+from workstation.services.messaging import Publisher  # noqa: E402
+from workstation.services.migrate import upgrade  # noqa: E402
+from workstation.services.models import OutboxMessage  # noqa: E402
+from workstation.services.schemas import case_input_schema  # noqa: E402
 
 DATABASE = "rpa_roundtrips"
 # The payload of benchmarks/peers.py: a realistic case (a respondent, a mark, a key date).

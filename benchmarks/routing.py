@@ -60,7 +60,7 @@ from workstation.routing import (  # noqa: E402
     score_terms,
     why_not,
 )
-from workstation.schemas import RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS  # noqa: E402
+from workstation.vocabulary import RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS  # noqa: E402
 
 TODAY = date(2026, 11, 24)
 JURISDICTIONS = ["CN"] * 8 + ["US", "EU", "JP", "KR", "SG", "RU"]

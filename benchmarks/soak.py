@@ -8,12 +8,12 @@ Run from the repository root::
     .venv/bin/python benchmarks/soak.py --minutes 10 --rate 8 --kill-every 60
 
 On real PostgreSQL (127.0.0.1:5432, trust auth; a throwaway database ``rpa_soak``, dropped and
-re-created, migrated with ``workstation.migrate.upgrade``) and RabbitMQ (127.0.0.1:5672,
+re-created, migrated with ``workstation.services.migrate.upgrade``) and RabbitMQ (127.0.0.1:5672,
 guest/guest; a virtual host ``rpa_soak`` of its own, deleted and re-created, so the queues start
 empty and nobody else's consumers take our messages), with mail to a real SMTP server (aiosmtpd in
 this process on a free loopback port), it starts the system as production runs it:
 
-- gunicorn serving ``workstation.wsgi:app`` (2 workers): the load comes in over HTTP;
+- gunicorn serving ``workstation.web.wsgi:app`` (2 workers): the load comes in over HTTP;
 - ``python -m workers scheduler`` (relay, reconciler, deadline sweep, digest jobs);
 - two ``python -m workers routing notify watch`` processes (the kill targets) and one
   ``python -m workers <consumer>`` per consumer (never killed: their memory is watched);
@@ -88,14 +88,14 @@ from sqlalchemy import and_, func, select, text  # noqa: E402
 
 from workers.digests import record_due  # noqa: E402
 from workers.sweep import sweep_deadlines  # noqa: E402
-from workstation.auth import create_token, create_user  # noqa: E402
 from workstation.config import Config  # noqa: E402
-from workstation.db import make_engine, make_session_factory  # noqa: E402
-from workstation.digest import Period  # noqa: E402
-from workstation.marks import watch_mark  # noqa: E402
-from workstation.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue  # noqa: E402
-from workstation.migrate import upgrade  # noqa: E402
-from workstation.models import (  # noqa: E402
+from workstation.services.auth import create_token, create_user  # noqa: E402
+from workstation.services.db import make_engine, make_session_factory  # noqa: E402
+from workstation.services.digest import Period  # noqa: E402
+from workstation.services.marks import watch_mark  # noqa: E402
+from workstation.services.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue  # noqa: E402
+from workstation.services.migrate import upgrade  # noqa: E402
+from workstation.services.models import (  # noqa: E402
     Case,
     CaseEvent,
     DigestRecord,
@@ -174,7 +174,7 @@ class Inbox:
 
 
 def message_id_for(key: str) -> str:
-    """The Message-ID the workstation gives the email of ``key`` (``workstation.mail.render_email``)."""
+    """The Message-ID the workstation gives the email of ``key`` (``workstation.services.mail.render_email``)."""
     return f"<{key.replace(':', '.')}@rpa-workstation>"
 
 
@@ -972,7 +972,7 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
 
         # 2. the system
         gunicorn = ["-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--graceful-timeout", "5"]
-        system.add("web", [PYTHON, *gunicorn, "workstation.wsgi:app"])
+        system.add("web", [PYTHON, *gunicorn, "workstation.web.wsgi:app"])
         system.add("scheduler", [PYTHON, "-m", "workers", "scheduler"])
         for k in (1, 2):
             system.add(f"consumers-{k}", [PYTHON, "-m", "workers", *SUBSCRIPTIONS], killable=True)

@@ -34,12 +34,13 @@ PG_TEST_DB = f"rpa_test_{os.getpid()}"
 AMQP_VHOST = f"rpa_test_{os.getpid()}"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{AMQP_VHOST}"
 
-from workstation import auth, create_app  # noqa: E402
-from workstation.auth import create_token, create_user  # noqa: E402
 from workstation.config import Config  # noqa: E402
-from workstation.db import make_engine, make_session_factory  # noqa: E402
-from workstation.migrate import upgrade  # noqa: E402
-from workstation.models import Base  # noqa: E402
+from workstation.services import auth  # noqa: E402
+from workstation.services.auth import create_token, create_user  # noqa: E402
+from workstation.services.db import make_engine, make_session_factory  # noqa: E402
+from workstation.services.migrate import upgrade  # noqa: E402
+from workstation.services.models import Base  # noqa: E402
+from workstation.web import create_app  # noqa: E402
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -119,7 +120,7 @@ def rabbitmqctl(*args: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating every time)."""
-    path = tmp_path_factory.mktemp("template") / "workstation.db"
+    path = tmp_path_factory.mktemp("template") / "workstation.services.db"
     upgrade(f"sqlite:///{path}")
     return path
 
@@ -127,7 +128,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def purge_rabbitmq() -> None:
     from kombu import Connection
 
-    from workstation.messaging import SUBSCRIPTIONS, dead_letter_queue_name, queue_name
+    from workstation.services.messaging import SUBSCRIPTIONS, dead_letter_queue_name, queue_name
 
     with Connection(AMQP_URL) as connection:
         channel = connection.channel()
@@ -149,8 +150,12 @@ def _emptying_sql(connection) -> str:  # noqa: ANN001
         sequences = connection.exec_driver_sql(
             "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"
         ).scalars()
-        statements = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+        # The audit tables refuse DELETE (a trigger); a test database's owner may switch triggers
+        # off for this one session's emptying, as a restore would.
+        statements = ["SET session_replication_role = replica"]
+        statements += [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
         statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        statements.append("SET session_replication_role = DEFAULT")
         _EMPTYING.append("; ".join(statements))
     return _EMPTYING[0]
 
@@ -176,7 +181,7 @@ def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) ->
         values["WORKSTATION_DATABASE_URL"] = services_database
         values["WORKSTATION_BROKER_URL"] = AMQP_URL
     else:
-        shutil.copy(sqlite_template, instance / "workstation.db")
+        shutil.copy(sqlite_template, instance / "workstation.services.db")
     return values
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workstation.config import Config
-from workstation.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue, queue_name
+from workstation.services.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue, queue_name
 
 
 def queue_sizes(config: Config) -> dict[str, int]:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import CASE
-from workstation.models import Case, CaseEvent, CaseParty, Evidence, OutboxMessage, User
+from workstation.services.models import Case, CaseEvent, CaseParty, Evidence, OutboxMessage, User
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 32
@@ -82,7 +82,7 @@ def test_a_new_web_worker_answers_its_first_submission(env, people) -> None:  # 
     # A web worker's first request can be the first thing in its process to build model instances
     # (the ORM configures its mappers then): the fast intake path once failed there, in gunicorn only.
     code = (
-        "import json, sys; from workstation.wsgi import app; "
+        "import json, sys; from workstation.web.wsgi import app; "
         "r = app.test_client().post('/api/v1/cases', json=json.loads(sys.argv[1]), "
         "headers={'Authorization': 'Bearer ' + sys.argv[2]}); print(r.status_code)"
     )

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import func, select
 
 from tests.conftest import CASE, People
-from workstation.models import Case
-from workstation.openapi import openapi_document
+from workstation.services.models import Case
+from workstation.web.openapi import openapi_document
 
 ROLES = ("enterprise", "expert", "coordinator")
 CONFIG = schemathesis.Config.from_dict(
@@ -204,7 +204,7 @@ def test_a_form_field_with_a_nul_character_is_a_400_page(client, people: People,
     from sqlalchemy import func, select
 
     from tests.test_web import FORM, csrf_token, login
-    from workstation.models import Case
+    from workstation.services.models import Case
 
     login(client, people.enterprise.email)
     token = csrf_token(client.get("/cases/new").get_data(as_text=True))

@@ -22,9 +22,9 @@ from tests.helpers import drain_dead_letters
 from workers import notify, routing, watch
 from workers.delivery import Context, Received, deliver_batch
 from workstation.config import Config
-from workstation.mail import SmtpSender
-from workstation.messaging import Publisher, broker_connection, declare_topology
-from workstation.models import Case, CaseEvent, ExpertProfile, HandledMessage, Notification, OutboxMessage
+from workstation.services.mail import SmtpSender
+from workstation.services.messaging import Publisher, broker_connection, declare_topology
+from workstation.services.models import Case, CaseEvent, ExpertProfile, HandledMessage, Notification, OutboxMessage
 
 
 @pytest.fixture

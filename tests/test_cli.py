@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from workstation.__main__ import cli
-from workstation.models import ExpertProfile, User
+from workstation.services.models import ExpertProfile, User
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from workstation.compensation import (
     METHODS,
     PROFIT,
     PUNITIVE_SINCE,
-    RIGHT_TYPES,
     STATUTORY,
     CompensationError,
     CompensationInput,
@@ -25,6 +24,7 @@ from workstation.compensation import (
     estimate,
     render_working,
 )
+from workstation.vocabulary import RIGHT_TYPES
 
 pytestmark = pytest.mark.pure
 

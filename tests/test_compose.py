@@ -142,7 +142,7 @@ def test_command_target_exists(services: dict[str, dict], name: str) -> None:
     spec = importlib.util.find_spec(module)
     assert spec is not None, f"{name}: no module {module}"
     if attribute:
-        # Importing workstation.wsgi would create the app: look for the assignment instead.
+        # Importing workstation.web.wsgi would create the app: look for the assignment instead.
         tree = ast.parse(Path(spec.origin).read_text())
         assigned = {
             t.id
@@ -165,7 +165,7 @@ def test_command_arguments_exist(services: dict[str, dict], name: str) -> None:
         assert args, f"{name}: `python -m workstation` needs a command"
         assert args[0] in cli.commands, f"{name}: no command {args[0]!r} among {sorted(cli.commands)}"
     elif target == "workers":
-        from workstation.messaging import SUBSCRIPTIONS
+        from workstation.services.messaging import SUBSCRIPTIONS
 
         if "scheduler" in args:
             assert args == ["scheduler"], f"{name}: 'scheduler' runs alone, got {args}"
@@ -177,7 +177,7 @@ def test_command_arguments_exist(services: dict[str, dict], name: str) -> None:
 def test_roles(services: dict[str, dict]) -> None:
     targets = {name: module_target(command_of(services[name])) for name in OUR_SERVICES}
     assert targets["migrate"] == ("workstation", ["init-db"])
-    assert targets["api"] == ("workstation.wsgi:app", [])
+    assert targets["api"] == ("workstation.web.wsgi:app", [])
     assert targets["worker"][0] == "workers" and "scheduler" not in targets["worker"][1]
     assert targets["scheduler"] == ("workers", ["scheduler"])
 
@@ -214,7 +214,7 @@ def test_api_healthcheck_hits_a_real_route(services: dict[str, dict]) -> None:
     port, path = match.groups()
     bind = command_of(api)[command_of(api).index("--bind") + 1]
     assert bind.endswith(f":{port}")
-    health_routes = re.findall(r'@bp\.get\("([^"]+)"\)', (ROOT / "workstation/blueprints/health.py").read_text())
+    health_routes = re.findall(r'@bp\.get\("([^"]+)"\)', (ROOT / "workstation/web/health.py").read_text())
     assert path in health_routes
     assert any(str(p).split(":")[-1] == port for p in api.get("ports", []))
 
@@ -285,7 +285,7 @@ def test_dockerfile_base_user_and_default_command(services: dict[str, dict]) -> 
 
 
 def test_dockerfile_copies_what_the_commands_need(services: dict[str, dict]) -> None:
-    from workstation.mail import TEMPLATES_DIR
+    from workstation.services.mail import TEMPLATES_DIR
 
     sources = set(copy_sources())
     needed = top_level_packages(services) | {"requirements.txt", TEMPLATES_DIR.relative_to(ROOT).as_posix()}

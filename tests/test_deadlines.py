@@ -232,7 +232,7 @@ def test_a_notice_starts_a_period_only_when_its_kind_is_known() -> None:
 
 
 def test_key_dates_are_the_intake_schemas_and_are_checked() -> None:
-    from workstation.schemas import KEY_DATES as SCHEMA_KEY_DATES
+    from workstation.vocabulary import KEY_DATES as SCHEMA_KEY_DATES
 
     assert set(KEY_DATES) == set(SCHEMA_KEY_DATES)
     assert parse_key_dates({"known_on": "2026-09-15", "published_on": date(2026, 1, 13)}) == {

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.test_web import csrf_token, login
-from workstation.models import Case, CaseEvent, Rating, User, utcnow
+from workstation.services.models import Case, CaseEvent, Rating, User, utcnow
 
 
 def seed(people, sessions) -> dict[str, str]:  # noqa: ANN001

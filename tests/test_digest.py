@@ -1,5 +1,5 @@
 """The coordinators' digest: which period a send time covers, every figure against a hand count, and
-the email in both languages (``workstation.digest``, ``templates/email/coordinator_digest``)."""
+the email in both languages (``workstation.services.digest``, ``templates/email/coordinator_digest``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from email.header import decode_header, make_header
 import pytest
 from flask import render_template
 
-from workstation import digest as digest_module
-from workstation.digest import (
+from workstation.services import digest as digest_module
+from workstation.services.digest import (
     ASSIGN_ACTIONS,
     Period,
     _first_assignment_hours,
@@ -24,8 +24,8 @@ from workstation.digest import (
     digest_period,
     load_width,
 )
-from workstation.mail import render_email
-from workstation.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User
+from workstation.services.mail import render_email
+from workstation.services.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User
 
 
 def utc(*args: int) -> datetime:

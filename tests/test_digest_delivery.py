@@ -17,9 +17,9 @@ from tests.conftest import wait_for
 from workers import digests, notify
 from workers.delivery import Context, deliver
 from workers.runtime import digest_jobstores, make_context
-from workstation.digest import digest_period
-from workstation.mail import FileSender, SmtpSender
-from workstation.models import DigestRecord, DigestSetting, OutboxMessage
+from workstation.services.digest import digest_period
+from workstation.services.mail import FileSender, SmtpSender
+from workstation.services.models import DigestRecord, DigestSetting, OutboxMessage
 
 #: 2026-11-24 09:30 in Shanghai: the daily digest of 08:00 that day is due
 NOW = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.conftest import AMQP_VHOST, BACKEND, CASE, Processes, rabbitmqctl, wait_for
 from tests.helpers import drain_dead_letters
 from workers import notify
-from workstation.messaging import Publisher, queue_name
-from workstation.models import Case, CaseEvent, HandledMessage, Notification
+from workstation.services.messaging import Publisher, queue_name
+from workstation.services.models import Case, CaseEvent, HandledMessage, Notification
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,7 @@ def test_intake_works_while_the_broker_is_down_and_cases_flow_once_it_is_back(cl
 
 
 def unpublished(sessions) -> int:  # noqa: ANN001
-    from workstation.models import OutboxMessage
+    from workstation.services.models import OutboxMessage
 
     with sessions() as s:
         return s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None)))
@@ -212,7 +212,7 @@ def test_a_second_scheduler_waits_as_a_standby(processes, tmp_path) -> None:  # 
 def counters_match(sessions) -> bool:  # noqa: ANN001
     """Every expert's ``active_cases`` counter equals the number of their cases in an active status."""
     from workstation.lifecycle import ACTIVE_FOR_EXPERT
-    from workstation.models import ExpertProfile
+    from workstation.services.models import ExpertProfile
 
     with sessions() as s:
         counters = dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from workstation.marks import import_feed, read_feed
-from workstation.models import PublishedMark
+from workstation.services.marks import import_feed, read_feed
+from workstation.services.models import PublishedMark
 
 pytestmark = pytest.mark.slow
 

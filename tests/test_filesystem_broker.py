@@ -9,7 +9,7 @@ from kombu import Queue
 
 from tests.helpers import failures_at_once
 from workstation.config import Config
-from workstation.messaging import EVENTS, broker_connection
+from workstation.services.messaging import EVENTS, broker_connection
 
 PROCESSES = 6
 

@@ -20,8 +20,8 @@ from tests.conftest import CASE, wait_for
 from tests.helpers import drain_dead_letters
 from workers.delivery import MAX_MESSAGE_BYTES
 from workstation.config import Config
-from workstation.messaging import SUBSCRIPTIONS, Publisher, queue_name
-from workstation.models import Case, HandledMessage, Notification, OutboxMessage
+from workstation.services.messaging import SUBSCRIPTIONS, Publisher, queue_name
+from workstation.services.models import Case, HandledMessage, Notification, OutboxMessage
 
 pytestmark = pytest.mark.slow
 

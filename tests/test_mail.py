@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import Inbox, Processes, free_port, wait_for
-from workstation.mail import MAIL_POLICY, SmtpSender, render_email
+from workstation.services.mail import MAIL_POLICY, SmtpSender, render_email
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from workstation.db import make_engine
-from workstation.models import Base
+from workstation.services.db import make_engine
+from workstation.services.models import Base
 
 
 def test_migrations_match_the_models(config) -> None:  # noqa: ANN001

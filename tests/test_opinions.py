@@ -15,10 +15,8 @@ from flask import render_template
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from workstation import create_app
 from workstation.config import Config
 from workstation.i18n import Message, translate
-from workstation.mail import render_email
 from workstation.opinions import (
     CALCULATOR_MESSAGES,
     OPINION_FIELDS,
@@ -29,7 +27,10 @@ from workstation.opinions import (
     load_opinion,
     statutory_hints,
 )
-from workstation.schemas import SERVICES, form_errors
+from workstation.services.mail import render_email
+from workstation.services.schemas import form_errors
+from workstation.vocabulary import SERVICES
+from workstation.web import create_app
 
 pytestmark = pytest.mark.pure
 

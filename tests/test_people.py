@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.test_api import PDF
 from tests.test_web import csrf_token, login
 from workers.routing import assign_expert
-from workstation.models import AccessLog, Case, CaseMessage, Evidence, Opinion
+from workstation.services.models import AccessLog, Case, CaseMessage, Evidence, Opinion
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import wait_for
-from workstation.models import HandledMessage, Notification
+from workstation.services.models import HandledMessage, Notification
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_a_decline_routes_the_case_to_another_expert(client, people, submit, pip
 
 
 def active_cases(sessions) -> dict[int, int]:  # noqa: ANN001
-    from workstation.models import ExpertProfile
+    from workstation.services.models import ExpertProfile
 
     with sessions() as s:
         return dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())
@@ -130,8 +130,8 @@ def mails_for(sessions, template: str) -> list[Notification]:  # noqa: ANN001
 def test_a_redelivered_message_changes_nothing_and_sends_no_second_mail(
     client, people, submit, pipeline, sessions, config
 ):  # noqa: ANN001, E501
-    from workstation.messaging import Publisher
-    from workstation.models import OutboxMessage
+    from workstation.services.messaging import Publisher
+    from workstation.services.models import OutboxMessage
 
     people.add("expert", "expert")
     reference = submit()["reference"]

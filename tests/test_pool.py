@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.conftest import wait_for
 from tests.test_pipeline import mails_for
 from tests.test_web import csrf_token, login
-from workstation.models import Case, ExpertImport, ExpertProfile, OutboxMessage, User
-from workstation.pool import run_import
+from workstation.services.models import Case, ExpertImport, ExpertProfile, OutboxMessage, User
+from workstation.services.pool import run_import
 
 EXPERT = {
     "email": "Li.Ming@NWU.edu.cn",

@@ -22,7 +22,7 @@ from tests.test_routing import POOLS, PRICES, TODAY, cases
 from workstation import lifecycle as lc
 from workstation.evidence import MAX_NAME, safe_filename
 from workstation.routing import CaseFacts, ExpertFacts, choose_expert, same_organisation, score
-from workstation.schemas import (
+from workstation.services.schemas import (
     LANGUAGES,
     MAX_DESCRIPTION,
     MAX_TITLE,

@@ -22,8 +22,8 @@ from workers import notify
 from workers.delivery import deliver
 from workers.runtime import make_context
 from workers.sweep import sweep_deadlines
-from workstation.db import make_engine
-from workstation.models import Case, CaseEvent, HandledMessage, Notice, Notification, OutboxMessage
+from workstation.services.db import make_engine
+from workstation.services.models import Case, CaseEvent, HandledMessage, Notice, Notification, OutboxMessage
 
 #: the soak's run (about 2 min 20 s with set-up and drain) and the most it may take here
 SOAK = ["--minutes", "2", "--kill-every", "30"]

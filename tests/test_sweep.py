@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from workers.notify import notice_emails
 from workers.sweep import deadline_recipients, sweep_deadlines
-from workstation.cases import deadlines_for
-from workstation.models import Case, CaseEvent, DeadlineNotice, Notice, User
-from workstation.notices import active_coordinators
+from workstation.deadlines import deadlines_for
+from workstation.services.models import Case, CaseEvent, DeadlineNotice, Notice, User
+from workstation.services.notices import active_coordinators
 
 
 def trademark_case(people, sessions, published_on: str, status: str = "in_progress") -> int:  # noqa: ANN001
@@ -147,7 +147,7 @@ def test_a_missed_service_deadline_goes_to_the_coordinators_and_a_legal_one_to_t
 
 
 def test_the_notice_email_reads_well_in_both_languages(people, sessions, config) -> None:  # noqa: ANN001
-    from workstation.mail import render_email
+    from workstation.services.mail import render_email
 
     people.add("expert", "expert", language="en")
     case_id = trademark_case(people, sessions, "2026-03-10")

@@ -16,8 +16,8 @@ from tests.conftest import wait_for
 from workers import watch
 from workers.delivery import Context
 from workers.notify import notice_emails
-from workstation.mail import render_email
-from workstation.models import Case, CaseParty, LookalikeMatch, Notice, OutboxMessage, PublishedMark
+from workstation.services.mail import render_email
+from workstation.services.models import Case, CaseParty, LookalikeMatch, Notice, OutboxMessage, PublishedMark
 
 
 def watch_via_api(client, people, who: str, text: str, classes="") -> dict:  # noqa: ANN001

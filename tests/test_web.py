@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.test_api import PDF
-from workstation.models import Case
+from workstation.services.models import Case
 
 
 def csrf_token(page: str) -> str:

@@ -20,12 +20,12 @@ from kombu.mixins import ConsumerMixin
 
 from workers import notify, routing, watch
 from workers.delivery import Context, Received, dead_letter, deliver_batch
-from workstation.messaging import consumer_queue, declare_topology
+from workstation.services.messaging import consumer_queue, declare_topology
 
 log = logging.getLogger(__name__)
 
 #: consumer name -> its module (``handle``, ``handle_many``, ``BATCHED_EVENTS``, ``MAX_BATCH``);
-#: the names match ``workstation.messaging.SUBSCRIPTIONS``.
+#: the names match ``workstation.services.messaging.SUBSCRIPTIONS``.
 CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routing, notify, watch)}
 
 #: How long a message that has arrived waits for more before its batch is handled (seconds).

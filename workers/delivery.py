@@ -29,10 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.config import Config
-from workstation.mail import MailSender
-from workstation.messaging import DEAD_LETTERS, Publisher, queue_name
-from workstation.models import MAX_ID, DeliveryFailure, HandledMessage, utcnow
-from workstation.outbox import retry_delay
+from workstation.services.mail import MailSender
+from workstation.services.messaging import DEAD_LETTERS, Publisher, queue_name
+from workstation.services.models import MAX_ID, DeliveryFailure, HandledMessage, utcnow
+from workstation.services.outbox import retry_delay
 
 log = logging.getLogger(__name__)
 

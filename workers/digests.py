@@ -25,10 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from workstation.digest import Period, digest_period
-from workstation.models import DigestRecord, DigestSetting, OutboxMessage, User, utcnow
-from workstation.notices import active_coordinators
-from workstation.outbox import enqueue
+from workstation.services.digest import Period, digest_period
+from workstation.services.models import DigestRecord, DigestSetting, OutboxMessage, User, utcnow
+from workstation.services.notices import active_coordinators
+from workstation.services.outbox import enqueue
 
 log = logging.getLogger(__name__)
 

@@ -31,12 +31,12 @@ from workers.delivery import (
     mark_handled,
     payload_id,
 )
-from workstation.db import lock_for_write
-from workstation.digest import Period, build_digest
-from workstation.mail import address, render_email
-from workstation.messaging import SUBSCRIPTIONS
-from workstation.models import Case, DigestRecord, Notice, Notification, Opinion, User, utcnow
-from workstation.notices import active_coordinators, notice_context
+from workstation.services.db import lock_for_write
+from workstation.services.digest import Period, build_digest
+from workstation.services.mail import address, render_email
+from workstation.services.messaging import SUBSCRIPTIONS
+from workstation.services.models import Case, DigestRecord, Notice, Notification, Opinion, User, utcnow
+from workstation.services.notices import active_coordinators, notice_context
 
 CONSUMER = "notify"
 
@@ -79,7 +79,7 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
 
 
 def notice_emails(session: Session, payload: dict[str, Any]) -> list[Email]:
-    """One email per notice (``workstation.notices``), in its recipient's language."""
+    """One email per notice (``workstation.services.notices``), in its recipient's language."""
     ids = payload.get("notice_ids")
     if not isinstance(ids, list) or not all(as_id(i) is not None for i in ids):
         raise PermanentError("notice.raised names no notices")

@@ -3,7 +3,7 @@
 - ``case.submitted`` / ``case.declined`` / ``case.reopened``: assign an expert (and a trainee
   shadow) or escalate to the coordinators;
 - ``expert.unavailable``: re-route the cases that expert had not accepted yet;
-- ``experts.import_requested``: import a coordinator's CSV of experts (``workstation.pool``).
+- ``experts.import_requested``: import a coordinator's CSV of experts (``workstation.services.pool``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ from workers.delivery import (
     payload_id,
 )
 from workstation import lifecycle
-from workstation.cases import ExpertFullError, declined_by, transition, transitions_written_together
-from workstation.db import lock_for_write
-from workstation.models import Case, ExpertProfile, User
-from workstation.pool import run_import
 from workstation.routing import (
     CaseFacts,
     ExpertFacts,
@@ -40,6 +36,10 @@ from workstation.routing import (
     normalise_name,
     scarcity,
 )
+from workstation.services.cases import ExpertFullError, declined_by, transition, transitions_written_together
+from workstation.services.db import lock_for_write
+from workstation.services.models import Case, ExpertProfile, User
+from workstation.services.pool import run_import
 
 CONSUMER = "routing"
 #: The case events routing assigns an expert for (its other events are the pool's).

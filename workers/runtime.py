@@ -17,14 +17,15 @@ from apscheduler.util import undefined
 from sqlalchemy import text
 
 from workers import digests
+from workers.consumer import Worker
 from workers.delivery import Context
 from workers.routing import price_the_pool
 from workers.sweep import sweep_deadlines
 from workstation.config import Config
-from workstation.db import make_engine, make_session_factory
-from workstation.mail import make_sender
-from workstation.messaging import Publisher, broker_connection
-from workstation.outbox import publish_pending, reconcile
+from workstation.services.db import make_engine, make_session_factory
+from workstation.services.mail import make_sender
+from workstation.services.messaging import Publisher, broker_connection
+from workstation.services.outbox import publish_pending, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ def stop_on_signals(*events: threading.Event) -> None:
 
 
 def run_consumers(config: Config, consumers: list[str]) -> None:
-    from workers.consumer import Worker
-
     ctx = make_context(config)
     with broker_connection(config) as connection:
         worker = Worker(connection, ctx, consumers)

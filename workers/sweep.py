@@ -1,9 +1,9 @@
 """The deadline sweep (a scheduler job): early-warning notices before each deadline of an open case.
 
-For every open case it computes the deadlines (``cases.deadlines_for``) and the notice thresholds
+For every open case it computes the deadlines (``deadlines.deadlines_for``) and the notice thresholds
 each has reached (30, 7, 1 days before, then overdue). A threshold is noticed once per case and
 deadline: a ``DeadlineNotice`` row, unique on (case, deadline, threshold), is written in the same
-transaction as the notices to the people concerned (``workstation.notices``), which the notify
+transaction as the notices to the people concerned (``workstation.services.notices``), which the notify
 worker mails. A second sweep, a restart, or a second scheduler started by mistake finds the rows
 (or fails on the unique key and rolls back its whole run) and sends nothing twice. When several
 thresholds are new at once (the workstation was down, or the case arrived with the deadline near),
@@ -20,10 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from workstation import lifecycle
-from workstation.cases import deadlines_for
-from workstation.deadlines import Deadline, notice_thresholds
-from workstation.models import Case, DeadlineNotice, User, utcnow
-from workstation.notices import NewNotice, active_coordinators, raise_notices
+from workstation.deadlines import Deadline, deadlines_for, notice_thresholds
+from workstation.services.models import Case, DeadlineNotice, User, utcnow
+from workstation.services.notices import NewNotice, active_coordinators, raise_notices
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The watch consumer: early warnings a new case can raise for others.
 
 - ``case.submitted``: the marks the case names are checked against every watched mark (other
-  enterprises' look-alike notices, ``workstation.marks``), and its respondents against the
-  respondents of other enterprises' cases (``workstation.respondents``).
+  enterprises' look-alike notices, ``workstation.services.marks``), and its respondents against the
+  respondents of other enterprises' cases (``workstation.services.respondents``).
 
 Both write their matches and notices with the handled mark in one transaction; the notices' keys
 make a second delivery (or a second worker) add nothing.
@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 
 from workers.delivery import Context, Delivery, PermanentError, claim_deliveries, payload_id
-from workstation.db import lock_for_write
-from workstation.marks import check_marks, marks_named_in
-from workstation.messaging import SUBSCRIPTIONS
-from workstation.models import Case
-from workstation.respondents import warn_repeat_respondents
+from workstation.services.db import lock_for_write
+from workstation.services.marks import check_marks, marks_named_in
+from workstation.services.messaging import SUBSCRIPTIONS
+from workstation.services.models import Case
+from workstation.services.respondents import warn_repeat_respondents
 
 CONSUMER = "watch"
 

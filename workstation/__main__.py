@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
-from workstation.auth import ROLES, UserError, create_token, create_user, find_user
 from workstation.config import Config
-from workstation.db import make_engine, make_session_factory, transaction
-from workstation.schemas import RIGHT_TYPES
+from workstation.services.auth import ROLES, UserError, create_token, create_user, find_user
+from workstation.services.db import make_engine, make_session_factory, transaction
+from workstation.vocabulary import RIGHT_TYPES
 
 
 def _sessions(config: Config):  # noqa: ANN202
@@ -27,7 +27,7 @@ def cli() -> None:
 @cli.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
-    from workstation.migrate import upgrade
+    from workstation.services.migrate import upgrade
 
     config = Config.from_env()
     upgrade(config.database_url)
@@ -192,7 +192,7 @@ def import_marks(file: Path, chunk: int) -> None:
     CSV columns (JSON keys): number, text, classes ("9,42"), published_on (YYYY-MM-DD), applicant.
     Marks already imported (same number) are skipped, so a feed can be imported again safely.
     """
-    from workstation.marks import import_feed, read_feed
+    from workstation.services.marks import import_feed, read_feed
 
     config = Config.from_env()
     sessions = _sessions(config)
@@ -229,50 +229,15 @@ def import_marks(file: Path, chunk: int) -> None:
 )
 def send_digest_command(email: str, period: str | None) -> None:
     """Send a coordinator's digest now (once per period: a digest already sent is not sent again)."""
-    from datetime import UTC, datetime
-
-    from workers import notify
-    from workers.delivery import deliver
-    from workers.digests import digest_event, record_due
-    from workers.runtime import make_context
-    from workstation.digest import digest_period, period_of
-    from workstation.models import DigestRecord, DigestSetting
-
-    config = Config.from_env()
-    ctx = make_context(config)
-    with ctx.sessions.begin() as session:
-        user = find_user(session, email)
-        if user is None or user.role != "coordinator":
-            raise click.ClickException(f"no coordinator with email {email}")
-        setting = DigestSetting.of(session, user.id)
-        if period is None:
-            chosen = digest_period(setting.frequency, setting.hour, setting.timezone, datetime.now(UTC))
-        else:
-            try:
-                chosen = period_of(period if ":" in period else f"daily:{period}", setting.hour, setting.timezone)
-            except ValueError:
-                raise click.UsageError("--period is daily:YYYY-MM-DD, weekly:YYYY-Www or a date") from None
-        event = record_due(session, user, chosen)
-        if event is None:
-            mine = (DigestRecord.coordinator_id == user.id, DigestRecord.period_key == chosen.key)
-            existing = session.scalars(select(DigestRecord).where(*mine)).one()
-            if existing.status == "sent":
-                click.echo(f"digest {chosen.key} was sent already, at {existing.sent_at:%Y-%m-%d %H:%M} UTC")
-                return
-            event = digest_event(session, existing)  # once more: the claim keeps it to one email
-        message_id, payload = event.id, event.payload
-    # Delivered here and now, through the notify worker's own code; the worker, when the event
-    # reaches it too, finds it handled.
-    outcome = deliver(ctx, notify.CONSUMER, notify.handle, payload, {"message_id": message_id, "type": "digest.due"},
-                      "digest.due")  # fmt: skip
-    with ctx.sessions() as session:
-        record = session.get(DigestRecord, payload["digest_id"])
-    if record.status == "sent":
-        click.echo(f"sent digest {chosen.key} to {email}")
-    elif record.status == "sending":
-        click.echo(f"digest {chosen.key} is being sent by a notify worker")
-    else:
-        raise click.ClickException(f"sending digest {chosen.key} failed ({outcome}): {record.last_error}")
+    # Sending is the notify worker's own code, and the web side never imports the workers:
+    # ``python -m workers send-digest`` does it, in a process of its own.
+    command = [sys.executable, "-m", "workers", "send-digest", "--email", email]
+    if period is not None:
+        command += ["--period", period]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    click.echo(done.stdout, nl=False)
+    click.echo(done.stderr, nl=False, err=True)
+    sys.exit(done.returncode)
 
 
 @cli.command("run")
@@ -282,7 +247,7 @@ def send_digest_command(email: str, period: str | None) -> None:
 @click.option("--consumers", default=1, type=int, show_default=True, help="Processes per consumer (routing, notify).")
 def run(host: str, port: int, web_workers: int, consumers: int) -> None:
     """Run everything: the web app (gunicorn), the consumers and the scheduler."""
-    from workstation.supervisor import run_all
+    from workstation.services.supervisor import run_all
 
     sys.exit(run_all(Config.from_env(), host, port, web_workers, consumers))
 

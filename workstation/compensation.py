@@ -43,8 +43,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
-
 LOSS = "rights_holder_loss"
 PROFIT = "infringer_profit"
 LICENCE = "licence_fee_multiple"

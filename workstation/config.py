@@ -70,7 +70,7 @@ class Config:
             environ = dict(os.environ)
         instance = Path(_env(environ, "INSTANCE_PATH") or Path.cwd() / "instance").resolve()
         instance.mkdir(parents=True, exist_ok=True)
-        database_url = _env(environ, "DATABASE_URL") or f"sqlite:///{instance / 'workstation.db'}"
+        database_url = _env(environ, "DATABASE_URL") or f"sqlite:///{instance / 'workstation.services.db'}"
         return cls(
             instance_path=instance,
             database_url=database_url,

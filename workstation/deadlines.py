@@ -56,7 +56,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from workstation.lifecycle import (
@@ -879,3 +879,25 @@ def notice_thresholds(
     if now_utc >= deadline.due_at:
         reached.append(OVERDUE)
     return tuple(reached)
+
+
+def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
+    """A stored case's legal deadlines (from its key dates) and SLAs (from its timeline), soonest
+    first. ``case`` is anything with a case's attributes: ``right_type``, ``key_dates``,
+    ``created_at`` and ``events`` (each with ``to_status`` and ``created_at``)."""
+    now = now or datetime.now(UTC)
+    transitions = [(event.to_status, event.created_at) for event in case.events]
+    try:
+        return case_deadlines(
+            case.right_type,
+            case.key_dates or {},
+            submitted_at=case.created_at,
+            intervals=intervals_from_transitions(transitions) if transitions else (),
+            now=now,
+        )
+    except ValueError:
+        return []  # key dates the rules cannot use (kept as entered) give no deadline
+
+
+def next_deadline(deadlines: list[Deadline]) -> Deadline | None:
+    return next((d for d in deadlines if d.running), None)

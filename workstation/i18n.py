@@ -18,9 +18,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
+from workstation.vocabulary import LANGUAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
-LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 
 

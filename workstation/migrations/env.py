@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 from workstation.config import Config
-from workstation.db import make_engine
-from workstation.models import Base, UTCDateTime
+from workstation.services.db import make_engine
+from workstation.services.models import Base, UTCDateTime
 
 url = context.config.attributes.get("database_url") or Config.from_env().database_url
 

@@ -12,13 +12,13 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from workstation.auth import token_hash
-from workstation.cases import submit_case_alone, submit_case_for_token
 from workstation.config import Config
 from workstation.evidence import MAX_FILES, StoredFile, UploadError, store, validate_upload
 from workstation.i18n import Message
-from workstation.models import Case, User
-from workstation.schemas import case_input_schema
+from workstation.services.auth import token_hash
+from workstation.services.cases import submit_case_alone, submit_case_for_token
+from workstation.services.models import Case, User
+from workstation.services.schemas import case_input_schema
 
 
 class Upload(Protocol):

@@ -15,8 +15,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.config import Config
-from workstation.messaging import SUBSCRIPTIONS, Publisher, queue_name
-from workstation.models import DeliveryFailure, HandledMessage, OutboxMessage, utcnow
+from workstation.services.messaging import SUBSCRIPTIONS, Publisher, queue_name
+from workstation.services.models import DeliveryFailure, HandledMessage, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 

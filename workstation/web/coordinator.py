@@ -15,10 +15,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from workstation import lifecycle
-from workstation.auth import UserError, create_user
-from workstation.cases import submit_case
-from workstation.db import lock_for_write
-from workstation.desk import (
+from workstation.i18n import N_, Message, translate
+from workstation.routing import DIMENSIONS
+from workstation.services.auth import UserError, create_user
+from workstation.services.cases import submit_case
+from workstation.services.db import lock_for_write
+from workstation.services.desk import (
     awaiting_expert,
     cases_per_week,
     filtered_cases,
@@ -26,10 +28,9 @@ from workstation.desk import (
     satisfaction,
     sla_breaches,
 )
-from workstation.digest import build_digest, digest_period
-from workstation.i18n import N_, Message, translate
-from workstation.marks import all_matches, risk_case_input
-from workstation.models import (
+from workstation.services.digest import build_digest, digest_period
+from workstation.services.marks import all_matches, risk_case_input
+from workstation.services.models import (
     Case,
     DigestRecord,
     DigestSetting,
@@ -39,7 +40,7 @@ from workstation.models import (
     User,
     utcnow,
 )
-from workstation.pool import (
+from workstation.services.pool import (
     AFFILIATION_KINDS,
     ImportFileError,
     expert_form_values,
@@ -50,9 +51,15 @@ from workstation.pool import (
     queue_import,
     save_expert,
 )
-from workstation.routing import DIMENSIONS
-from workstation.schemas import LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, case_input_schema, form_errors
-from workstation.web_support import get_config, get_db
+from workstation.services.schemas import (
+    LANGUAGES,
+    RIGHT_TYPES,
+    SERVICES,
+    TECHNICAL_FIELDS,
+    case_input_schema,
+    form_errors,
+)
+from workstation.web.support import get_config, get_db
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 100

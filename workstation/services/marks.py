@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 from workstation import similarity
 from workstation.deadlines import legal_deadlines
 from workstation.i18n import N_
-from workstation.models import Case, LookalikeMatch, PublishedMark, User, WatchedMark
-from workstation.notices import NewNotice, raise_notices
-from workstation.web_support import refusal
+from workstation.services.models import Case, LookalikeMatch, PublishedMark, User, WatchedMark
+from workstation.services.notices import NewNotice, raise_notices
+from workstation.storable import refusal
 
 #: most marks one enterprise may watch
 MAX_WATCHED = 500

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, Update, insert, select, update
@@ -16,11 +15,10 @@ from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detache
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workstation import lifecycle
-from workstation.auth import ACTIVE_ENTERPRISE_FOR_TOKEN_SQL
-from workstation.db import lock_for_write
-from workstation.deadlines import Deadline, case_deadlines, intervals_from_transitions
 from workstation.evidence import StoredFile
-from workstation.models import (
+from workstation.services.auth import ACTIVE_ENTERPRISE_FOR_TOKEN_SQL
+from workstation.services.db import lock_for_write
+from workstation.services.models import (
     AccessLog,
     Case,
     CaseEvent,
@@ -32,8 +30,8 @@ from workstation.models import (
     User,
     utcnow,
 )
-from workstation.outbox import enqueue
-from workstation.respondents import party_rows
+from workstation.services.outbox import enqueue
+from workstation.services.respondents import party_rows
 
 T = TypeVar("T")
 
@@ -411,7 +409,7 @@ def transition(
     return event
 
 
-_DEFERRED_OUTBOX = "workstation.cases.deferred_outbox"
+_DEFERRED_OUTBOX = "workstation.services.cases.deferred_outbox"
 
 
 @contextmanager
@@ -546,26 +544,6 @@ def detail_for(event: CaseEvent, viewer: User) -> dict[str, Any]:
     if viewer.role == "coordinator":
         return event.detail
     return {k: v for k, v in event.detail.items() if k in SHARED_DETAIL.get(event.action, ())}
-
-
-def deadlines_for(case: Case, now: datetime | None = None) -> list[Deadline]:
-    """The case's legal deadlines (from its key dates) and SLAs (from its timeline), soonest first."""
-    now = now or utcnow()
-    transitions = [(event.to_status, event.created_at) for event in case.events]
-    try:
-        return case_deadlines(
-            case.right_type,
-            case.key_dates or {},
-            submitted_at=case.created_at,
-            intervals=intervals_from_transitions(transitions) if transitions else (),
-            now=now,
-        )
-    except ValueError:
-        return []  # key dates the rules cannot use (kept as entered) give no deadline
-
-
-def next_deadline(deadlines: list[Deadline]) -> Deadline | None:
-    return next((d for d in deadlines if d.running), None)
 
 
 def declined_by(session: Session, case_id: int) -> set[int]:

@@ -13,7 +13,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from workstation.i18n import Message
-from workstation.models import ApiToken, ExpertProfile, User
+from workstation.routing import DIMENSIONS, normalise_name
+from workstation.services.models import ApiToken, ExpertProfile, User
+from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS
 
 ROLES = ("enterprise", "expert", "coordinator")
 _hasher = PasswordHasher()
@@ -83,8 +85,6 @@ def create_user(
     set_organisation(user, organisation)
     session.add(user)
     if role == "expert":
-        from workstation.schemas import RIGHT_TYPES
-
         unknown = set(right_types or []) - set(RIGHT_TYPES)
         if unknown:
             raise UserError(f"unknown right types: {', '.join(sorted(unknown))}")
@@ -104,8 +104,6 @@ def check_new_password(password: str) -> None:
 
 def set_organisation(user: User, organisation: str) -> None:
     """Set a user's organisation and the key conflicts of interest are looked up by."""
-    from workstation.routing import normalise_name
-
     user.organisation = organisation.strip()
     user.organisation_key = normalise_name(user.organisation) if user.organisation else ""
 
@@ -122,9 +120,6 @@ _PLAIN_PROFILE_FIELDS = (
 
 def check_profile(profile: dict[str, Any]) -> dict[str, Any]:
     """The expert profile fields given, validated against the codes routing knows."""
-    from workstation.routing import DIMENSIONS
-    from workstation.schemas import JURISDICTION, LANGUAGES, SERVICES, TECHNICAL_FIELDS
-
     allowed = {"services": SERVICES, "languages": LANGUAGES, "technical_fields": TECHNICAL_FIELDS}
     for key, values in profile.items():
         if values is None:

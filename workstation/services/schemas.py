@@ -7,31 +7,22 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from workstation.deadlines import deadlines_for
 from workstation.i18n import N_
 from workstation.lifecycle import USER_ACTIONS
-from workstation.models import MAX_ID
-
-RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
-SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
-TECHNICAL_FIELDS = (
-    "new_materials",
-    "light_chemicals",
-    "intelligent_manufacturing",
-    "biomedicine",
-    "modern_agriculture",
-    "electronics_ict",
-    "other",
+from workstation.services.models import MAX_ID
+from workstation.vocabulary import (
+    CREDIT_CODE,
+    JURISDICTION,
+    KEY_DATES,
+    LANGUAGES,
+    PARTY_ROLES,
+    RIGHT_KINDS,
+    RIGHT_TYPES,
+    SERVICES,
+    TECHNICAL_FIELDS,
+    URGENCIES,
 )
-LANGUAGES = ("zh", "en")
-URGENCIES = ("low", "normal", "high")
-PARTY_ROLES = ("respondent", "applicant", "third_party")
-RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "other")
-KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on")
-
-# ISO 3166 country codes, plus EU.
-JURISDICTION = r"^[A-Z]{2}$"
-# Unified social credit code (GB 32100-2015): 18 characters, no I, O, S, V or Z.
-CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
@@ -231,7 +222,7 @@ class CaseSchema(Schema):
     assigned_expert = fields.Nested(PersonSchema, allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema))
     deadlines = fields.Function(
-        lambda case: deadlines_json(_deadlines_of(case)),
+        lambda case: deadlines_json(deadlines_for(case)),
         metadata={
             "type": "array",
             "items": {"type": "object"},
@@ -241,12 +232,6 @@ class CaseSchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     links = fields.Dict(keys=fields.String(), values=fields.String())
-
-
-def _deadlines_of(case: Any) -> list[Any]:
-    from workstation.cases import deadlines_for
-
-    return deadlines_for(case)
 
 
 def deadlines_json(deadlines: list[Any]) -> list[dict[str, Any]]:

@@ -7,10 +7,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from workstation.marks import WatchError, matches_for_enterprise, unwatch_mark, watch_mark, watched_marks_of
-from workstation.notices import KINDS, PAGE_SIZE, notice_context, notices_for
-from workstation.schemas import form_errors
-from workstation.web_support import get_db
+from workstation.services.marks import WatchError, matches_for_enterprise, unwatch_mark, watch_mark, watched_marks_of
+from workstation.services.notices import KINDS, PAGE_SIZE, notice_context, notices_for
+from workstation.services.schemas import form_errors
+from workstation.web.support import get_db
 
 bp = Blueprint("watch", __name__)
 

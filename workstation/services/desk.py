@@ -13,9 +13,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workstation import lifecycle
-from workstation.cases import deadlines_for
-from workstation.models import Case, CaseEvent, Rating, utcnow
-from workstation.schemas import RIGHT_TYPES
+from workstation.deadlines import deadlines_for
+from workstation.services.models import Case, CaseEvent, Rating, utcnow
+from workstation.vocabulary import RIGHT_TYPES
 
 #: Weeks the charts look back.
 WEEKS = 8

@@ -9,11 +9,11 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
-from workstation.marks import WatchedMarkSchema
-from workstation.models import MAX_ID
-from workstation.notices import KINDS, MAX_PAGE
-from workstation.pool import ExpertSchema
-from workstation.schemas import (
+from workstation.services.marks import WatchedMarkSchema
+from workstation.services.models import MAX_ID
+from workstation.services.notices import KINDS, MAX_PAGE
+from workstation.services.pool import ExpertSchema
+from workstation.services.schemas import (
     RIGHT_TYPES,
     CaseInputSchema,
     CaseSchema,

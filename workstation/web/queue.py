@@ -9,10 +9,11 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from workstation import lifecycle
-from workstation.cases import deadlines_for, next_deadline, visible_cases
-from workstation.models import Case, User
-from workstation.schemas import RIGHT_TYPES
-from workstation.web_support import get_db
+from workstation.deadlines import deadlines_for, next_deadline
+from workstation.services.cases import visible_cases
+from workstation.services.models import Case, User
+from workstation.vocabulary import RIGHT_TYPES
+from workstation.web.support import get_db
 
 bp = Blueprint("queue", __name__)
 

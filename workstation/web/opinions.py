@@ -13,8 +13,6 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from workstation import lifecycle
-from workstation.cases import find_visible_case, record_access, transition
-from workstation.models import Opinion
 from workstation.opinions import (
     OPINION_FIELDS,
     form_to_opinion_input,
@@ -22,8 +20,10 @@ from workstation.opinions import (
     load_opinion,
     statutory_hints,
 )
-from workstation.schemas import form_errors
-from workstation.web_support import get_db
+from workstation.services.cases import find_visible_case, record_access, transition
+from workstation.services.models import Opinion
+from workstation.services.schemas import form_errors
+from workstation.web.support import get_db
 
 bp = Blueprint("opinions", __name__)
 

@@ -25,14 +25,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workstation.auth import UserError, check_new_password, create_user, hash_password, normalise_email
-from workstation.auth import set_organisation as _set_organisation
-from workstation.db import lock_for_write
 from workstation.i18n import N_, Message
-from workstation.models import ExpertImport, ExpertProfile, User, utcnow
-from workstation.outbox import enqueue
 from workstation.routing import DIMENSIONS
-from workstation.schemas import (
+from workstation.services.auth import UserError, check_new_password, create_user, hash_password, normalise_email
+from workstation.services.auth import set_organisation as _set_organisation
+from workstation.services.db import lock_for_write
+from workstation.services.models import ExpertImport, ExpertProfile, User, utcnow
+from workstation.services.outbox import enqueue
+from workstation.services.schemas import (
     CREDIT_CODE,
     JURISDICTION,
     LANGUAGES,

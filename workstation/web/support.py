@@ -12,7 +12,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from workstation.config import Config
-from workstation.models import MAX_ID
+from workstation.services.models import MAX_ID
+from workstation.storable import refusal
 
 
 def get_config() -> Config:
@@ -40,32 +41,6 @@ class IdConverter(IntegerConverter):
         if number > MAX_ID:
             raise NotFound()
         return number
-
-
-NUL = "\x00"
-#: What a field is told when its text holds a character the databases cannot store: NUL
-#: (PostgreSQL refuses it, even as a query parameter) or an unpaired surrogate, which JSON can
-#: write as an escape (``\ud800``) but which has no UTF-8 form (both drivers fail on it).
-NUL_REFUSED = "Must not contain the NUL character."
-SURROGATE_REFUSED = "Must not contain an unpaired surrogate (\\ud800-\\udfff): it is not a character."
-
-
-def refusal(value: Any) -> str | None:
-    """Why ``value`` (JSON-like: every string in it, keys included) cannot be stored, or None."""
-    if isinstance(value, str):
-        if NUL in value:
-            return NUL_REFUSED
-        if not value.isascii():
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                return SURROGATE_REFUSED
-        return None
-    if isinstance(value, dict):
-        return next((why for k, v in value.items() if (why := refusal(k) or refusal(v))), None)
-    if isinstance(value, list):
-        return next((why for v in value if (why := refusal(v))), None)
-    return None
 
 
 # In UTF-8 JSON a NUL or a surrogate is written as an escape, ``\\u0000`` or ``\\ud800``-``\\udfff``,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from workstation.messaging import broker_is_reachable
-from workstation.web_support import get_config, get_db
+from workstation.services.messaging import broker_is_reachable
+from workstation.web.support import get_config, get_db
 
 bp = Blueprint("health", __name__)
 

@@ -19,15 +19,21 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
-from workstation.auth import UserError, user_for_token
-from workstation.cases import detail_for, find_visible_case, record_access, transition
-from workstation.intake import IntakeError, accept_by_token, accept_submission
-from workstation.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
-from workstation.models import Case, ExpertImport, ExpertProfile, User
-from workstation.notices import KINDS, MAX_PAGE, notices_for
-from workstation.openapi import openapi_document
-from workstation.pool import ImportFileError, expert_record, expert_schema, import_record, queue_import, save_expert
-from workstation.schemas import (
+from workstation.services.auth import UserError, user_for_token
+from workstation.services.cases import detail_for, find_visible_case, record_access, transition
+from workstation.services.intake import IntakeError, accept_by_token, accept_submission
+from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
+from workstation.services.models import Case, ExpertImport, ExpertProfile, User
+from workstation.services.notices import KINDS, MAX_PAGE, notices_for
+from workstation.services.pool import (
+    ImportFileError,
+    expert_record,
+    expert_schema,
+    import_record,
+    queue_import,
+    save_expert,
+)
+from workstation.services.schemas import (
     RIGHT_TYPES,
     api_errors,
     case_schema,
@@ -36,7 +42,9 @@ from workstation.schemas import (
     event_schema,
     transition_schema,
 )
-from workstation.web_support import get_config, get_db, get_engine, refusal
+from workstation.web.openapi import openapi_document
+from workstation.web.queue import expert_queue
+from workstation.web.support import get_config, get_db, get_engine, refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -220,8 +228,6 @@ def case_transition(reference: str):  # noqa: ANN201
 @token_required
 def queue():  # noqa: ANN201
     """The expert's active cases, soonest running deadline first; ``?status=`` and ``?right_type=``."""
-    from workstation.blueprints.queue import expert_queue
-
     user: User = g.api_user
     if user.role != "expert":
         return error(403, "The queue is for experts.")

@@ -11,23 +11,23 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from workstation import lifecycle, login_manager
-from workstation.auth import check_password, find_user
-from workstation.cases import (
+from workstation import lifecycle
+from workstation.deadlines import deadlines_for
+from workstation.evidence import path_of
+from workstation.i18n import translate
+from workstation.services.auth import check_password, find_user
+from workstation.services.cases import (
     attach_files,
     available_actions,
-    deadlines_for,
     detail_for,
     find_visible_case,
     record_access,
     transition,
     visible_cases,
 )
-from workstation.evidence import path_of
-from workstation.i18n import translate
-from workstation.intake import IntakeError, accept_submission, store_uploads
-from workstation.models import AccessLog, Case, Evidence, ExpertProfile, Rating, User
-from workstation.schemas import (
+from workstation.services.intake import IntakeError, accept_submission, store_uploads
+from workstation.services.models import AccessLog, Case, Evidence, ExpertProfile, Rating, User
+from workstation.services.schemas import (
     LANGUAGES,
     RIGHT_KINDS,
     RIGHT_TYPES,
@@ -38,7 +38,8 @@ from workstation.schemas import (
     form_to_case_input,
 )
 from workstation.timeline import describe
-from workstation.web_support import get_config, get_db
+from workstation.web.extensions import login_manager
+from workstation.web.support import get_config, get_db
 
 bp = Blueprint("web", __name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from workstation.models import Notice, User
-from workstation.outbox import enqueue
+from workstation.services.models import Notice, User
+from workstation.services.outbox import enqueue
 
 KINDS = ("deadline", "lookalike", "repeat_respondent")
 #: notices per page on ``/notices``

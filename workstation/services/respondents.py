@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from workstation.models import Case, CaseParty, User
-from workstation.notices import NewNotice, active_coordinators, raise_notices
 from workstation.routing import normalise_name
+from workstation.services.models import Case, CaseParty, User
+from workstation.services.notices import NewNotice, active_coordinators, raise_notices
 
 
 def party_rows(parties: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ import sys
 import time
 
 from workstation.config import Config
-from workstation.messaging import SUBSCRIPTIONS
-from workstation.migrate import upgrade
+from workstation.services.messaging import SUBSCRIPTIONS
+from workstation.services.migrate import upgrade
 
 
 def _children(host: str, port: int, web_workers: int, consumers: int) -> dict[str, list[str]]:
@@ -32,7 +32,7 @@ def _children(host: str, port: int, web_workers: int, consumers: int) -> dict[st
             "-",
             "--graceful-timeout",
             "5",
-            "workstation.wsgi:app",
+            "workstation.web.wsgi:app",
         ],
         "scheduler": [python, "-m", "workers", "scheduler"],
     }

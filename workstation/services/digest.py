@@ -33,8 +33,8 @@ from workstation.deadlines import (
     legal_deadlines,
     zone,
 )
-from workstation.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User, utcnow
-from workstation.schemas import RIGHT_TYPES, SERVICES
+from workstation.services.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User, utcnow
+from workstation.vocabulary import RIGHT_TYPES, SERVICES
 
 FREQUENCIES = ("daily", "weekly")
 #: Rows a list of the digest shows at most (the total is always given): an email stays readable

@@ -1,0 +1,28 @@
+"""The words a case is described in: right types, services, fields, languages, code formats (pure).
+
+Every layer takes them from here: the intake schema, routing, the expert pool, the pages.
+"""
+
+from __future__ import annotations
+
+RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
+SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
+TECHNICAL_FIELDS = (
+    "new_materials",
+    "light_chemicals",
+    "intelligent_manufacturing",
+    "biomedicine",
+    "modern_agriculture",
+    "electronics_ict",
+    "other",
+)
+LANGUAGES = ("zh", "en")  # the first is the default
+URGENCIES = ("low", "normal", "high")
+PARTY_ROLES = ("respondent", "applicant", "third_party")
+RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "other")
+KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on")
+
+# ISO 3166 country codes, plus EU.
+JURISDICTION = r"^[A-Z]{2}$"
+# Unified social credit code (GB 32100-2015): 18 characters, no I, O, S, V or Z.
+CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"

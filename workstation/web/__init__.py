@@ -1,0 +1,126 @@
+"""The web layer: the application factory, its blueprints by audience and the web helpers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Flask, abort, g, jsonify, render_template, request
+from flask_babel import get_locale, gettext, lazy_gettext
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from workstation.config import Config
+from workstation.deadlines import zone
+from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
+from workstation.services.db import make_engine, make_session_factory
+from workstation.services.mail import TEMPLATES_DIR
+from workstation.web import api, coordinator, health, opinions, pages, queue, watch
+from workstation.web.extensions import babel, csrf, login_manager
+from workstation.web.support import IdConverter, refused_field
+
+
+def select_locale() -> str:
+    """The user's setting, else ``?lang=``, else the browser's preference, else Chinese."""
+    if current_user and current_user.is_authenticated:
+        return current_user.language
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) moment as the centre's clock shows it (China Standard Time)."""
+    return moment.astimezone(zone()).strftime(fmt)
+
+
+#: What a page says for an HTTP error (the API answers its own JSON errors).
+ERROR_PAGES = {
+    400: (
+        lazy_gettext("Bad request"),
+        lazy_gettext("The request could not be understood. Please go back and try again."),
+    ),
+    403: (lazy_gettext("Not allowed"), lazy_gettext("Your account may not open this page.")),
+    404: (lazy_gettext("Not found"), lazy_gettext("There is no such page, or it is not yours to see.")),
+    413: (lazy_gettext("Too large"), lazy_gettext("What you sent is larger than the workstation accepts.")),
+    500: (lazy_gettext("Something went wrong"), lazy_gettext("The error has been logged. Please try again later.")),
+}
+
+
+def _error_pages(app: Flask) -> None:
+    def page(exc: HTTPException):  # noqa: ANN202
+        if request.path.startswith("/api/"):
+            # An API path no route took (unknown path, a method it does not have): still the API's
+            # error shape, with the error's own headers (a 405's Allow).
+            code = exc.code or 500
+            response = jsonify(errors={"_request": [exc.description if code < 500 else "Internal error."]})
+            response.headers.extend((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")
+            return response, code
+        if exc.code not in ERROR_PAGES:
+            return exc  # werkzeug's own page for the rare rest (405 on a page, 415...)
+        title, explanation = ERROR_PAGES[exc.code]
+        return render_template("error.html", title=title, explanation=explanation), exc.code
+
+    # Every HTTP error, and through its 500 every unhandled exception.
+    app.register_error_handler(HTTPException, page)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_path=str(config.instance_path))
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
+    )
+    engine = make_engine(config.database_url)
+    app.extensions["workstation"] = {"config": config, "engine": engine, "sessions": make_session_factory(engine)}
+
+    compile_catalogs()
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.login_message = lazy_gettext("Please log in to see this page.")
+
+    # Before any route is added: rules pick their converters when they are added.
+    app.url_map.converters["int"] = IdConverter
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(coordinator.bp)
+    app.register_blueprint(queue.bp)
+    app.register_blueprint(opinions.bp)
+    app.register_blueprint(watch.bp)
+    app.jinja_env.globals["label"] = lambda code: label(code, gettext)
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
+    app.jinja_env.filters["local"] = local_time
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+
+    _error_pages(app)
+
+    @app.before_request
+    def _refuse_unstorable_text():  # noqa: ANN202
+        """No text the databases cannot store gets in (``refused_field``): a 400 naming the field."""
+        refused = refused_field()
+        if refused is None:
+            return None
+        if request.path.startswith("/api/"):
+            field, why = refused
+            return jsonify(errors={field: [why]}), 400
+        abort(400)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    return app
