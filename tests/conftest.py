@@ -120,7 +120,7 @@ def rabbitmqctl(*args: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating every time)."""
-    path = tmp_path_factory.mktemp("template") / "workstation.services.db"
+    path = tmp_path_factory.mktemp("template") / "workstation.db"
     upgrade(f"sqlite:///{path}")
     return path
 
@@ -181,7 +181,7 @@ def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) ->
         values["WORKSTATION_DATABASE_URL"] = services_database
         values["WORKSTATION_BROKER_URL"] = AMQP_URL
     else:
-        shutil.copy(sqlite_template, instance / "workstation.services.db")
+        shutil.copy(sqlite_template, instance / "workstation.db")
     return values
 
 

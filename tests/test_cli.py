@@ -60,3 +60,26 @@ def test_create_token_prints_only_the_token(run) -> None:  # noqa: ANN001
     result = run("create-token", "--email", "e@example.cn")
     assert result.exit_code == 0 and len(result.output.strip().split()) == 1 and len(result.output.strip()) >= 40
     assert run("create-token", "--email", "nobody@example.cn").exit_code != 0
+
+
+@pytest.mark.pure
+def test_create_user_on_a_fresh_instance_sets_up_the_database(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    # As a new user would: the first command, before `make run` ever created the schema.
+    monkeypatch.delenv("WORKSTATION_DATABASE_URL", raising=False)
+    monkeypatch.setenv("WORKSTATION_INSTANCE_PATH", str(tmp_path / "instance"))
+    result = CliRunner().invoke(cli, ["create-user", "--role", "coordinator", "--email", "c@example.cn",
+                                      "--password", "password123"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "created coordinator c@example.cn" in result.output
+
+
+@pytest.mark.pure
+def test_the_instance_folder_is_private(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from workstation.config import Config
+
+    fresh, loose = tmp_path / "fresh", tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    for folder in (fresh, loose):
+        Config.from_env({"WORKSTATION_INSTANCE_PATH": str(folder)})
+        assert folder.stat().st_mode & 0o777 == 0o700, folder

@@ -184,10 +184,21 @@ def test_roles(services: dict[str, dict]) -> None:
 
 def test_scheduler_single_and_workers_scalable(services: dict[str, dict]) -> None:
     assert services["scheduler"].get("deploy", {}).get("replicas", 1) == 1
-    assert services["worker"].get("deploy", {}).get("replicas", 1) >= 1
+    # Stated, not defaulted: a missing key must fail here, not pass as "1 >= 1".
+    assert services["worker"]["deploy"]["replicas"] >= 2
     for name in ("worker", "scheduler"):
         assert "container_name" not in services[name], "a fixed container name prevents --scale"
         assert "ports" not in services[name]
+
+
+def test_admin_interfaces_listen_on_this_host_only(services: dict[str, dict]) -> None:
+    """Mailpit's web UI (unauthenticated, showing confidential case titles) and RabbitMQ's
+    management UI are published on 127.0.0.1 only, never on every interface."""
+    for name in ("mailpit", "rabbitmq"):
+        published = [str(p) for p in services[name].get("ports", [])]
+        assert published, f"{name} publishes its UI (the test would prove nothing otherwise)"
+        for port in published:
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
 
 
 def test_start_order(services: dict[str, dict]) -> None:

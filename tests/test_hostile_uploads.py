@@ -87,7 +87,7 @@ def test_hostile_file_names_become_plain_names_and_the_files_stay_in_the_evidenc
     # The new files are the evidence, each named by its hash inside the evidence folder; nothing
     # landed anywhere a name pointed to.
     stored = {config.evidence_dir / d[:2] / d for d in (hashlib.sha256(c).hexdigest() for c in contents)}
-    assert {p for p in files_under(tmp_path) - before if not p.name.startswith("workstation.services.db")} == stored
+    assert {p for p in files_under(tmp_path) - before if not p.name.startswith("workstation.db")} == stored
 
 
 def assert_refused(client, people, data: bytes, name: str, message: str) -> None:  # noqa: ANN001

@@ -12,10 +12,17 @@ import click
 from workstation.config import Config
 from workstation.services.auth import ROLES, UserError, create_token, create_user, find_user
 from workstation.services.db import make_engine, make_session_factory, transaction
+from workstation.services.migrate import ensure_schema
 from workstation.vocabulary import RIGHT_TYPES
 
 
 def _sessions(config: Config):  # noqa: ANN202
+    """Sessions on the configured database, its schema brought up to date first (a command run
+    before ``make run`` on a fresh instance would otherwise meet "no such table")."""
+    try:
+        ensure_schema(config.database_url)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from None
     return make_session_factory(make_engine(config.database_url))
 
 

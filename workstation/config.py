@@ -69,8 +69,8 @@ class Config:
             load_dotenv(Path.cwd() / ".env")
             environ = dict(os.environ)
         instance = Path(_env(environ, "INSTANCE_PATH") or Path.cwd() / "instance").resolve()
-        instance.mkdir(parents=True, exist_ok=True)
-        database_url = _env(environ, "DATABASE_URL") or f"sqlite:///{instance / 'workstation.services.db'}"
+        _private_folder(instance)
+        database_url = _env(environ, "DATABASE_URL") or f"sqlite:///{instance / 'workstation.db'}"
         return cls(
             instance_path=instance,
             database_url=database_url,
@@ -88,6 +88,14 @@ class Config:
             stale_claim=float(_env(environ, "STALE_CLAIM", "120")),
             quorum_queues=_env(environ, "QUORUM_QUEUES", "0") in ("1", "true", "yes"),
         )
+
+
+def _private_folder(folder: Path) -> None:
+    """The instance folder holds the SQLite database, the evidence files, the mail and the secret
+    key: only its owner may enter it (0700), whoever made it and whatever the umask."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077 and folder.stat().st_uid == os.getuid():
+        folder.chmod(0o700)
 
 
 def _instance_secret(instance: Path) -> str:

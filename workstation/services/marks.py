@@ -34,6 +34,7 @@ from workstation.deadlines import legal_deadlines
 from workstation.i18n import N_
 from workstation.services.models import Case, LookalikeMatch, PublishedMark, User, WatchedMark
 from workstation.services.notices import NewNotice, raise_notices
+from workstation.services.paging import Page, page_of
 from workstation.storable import refusal
 
 #: most marks one enterprise may watch
@@ -427,15 +428,9 @@ def import_feed(
 # --- a coordinator acts on a match -----------------------------------------------------------
 
 
-def all_matches(session: Session, page: int = 1, per_page: int = 30) -> tuple[list[LookalikeMatch], int]:
-    total = session.scalar(select(func.count(LookalikeMatch.id))) or 0
-    rows = session.scalars(
-        select(LookalikeMatch)
-        .order_by(LookalikeMatch.created_at.desc(), LookalikeMatch.id.desc())
-        .offset((max(page, 1) - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return list(rows), total
+def all_matches(session: Session, page: int = 1, per_page: int = 30) -> Page:
+    query = select(LookalikeMatch).order_by(LookalikeMatch.created_at.desc(), LookalikeMatch.id.desc())
+    return page_of(session, query, page, per_page)
 
 
 def risk_case_input(match: LookalikeMatch) -> dict[str, Any]:

@@ -14,17 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from workstation.services.models import Notice, User
 from workstation.services.outbox import enqueue
+from workstation.services.paging import Page, page_of
 
 KINDS = ("deadline", "lookalike", "repeat_respondent")
 #: notices per page on ``/notices``
 PAGE_SIZE = 30
-#: The highest page the API serves: far beyond anyone's notices, and an offset the database can hold.
-MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)
@@ -62,19 +61,13 @@ def active_coordinators(session: Session) -> list[User]:
     return list(session.scalars(select(User).where(User.role == "coordinator", User.is_active.is_(True))))
 
 
-def notices_for(session: Session, user: User, page: int = 1, kind: str | None = None) -> tuple[list[Notice], int]:
-    """``user``'s own notices, newest first, one page; and how many there are in all."""
+def notices_for(session: Session, user: User, page: int = 1, kind: str | None = None) -> Page:
+    """``user``'s own notices, newest first, one page."""
     query = select(Notice).where(Notice.recipient_id == user.id)
     if kind in KINDS:
         query = query.where(Notice.kind == kind)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.options(joinedload(Notice.case))
-        .order_by(Notice.created_at.desc(), Notice.id.desc())
-        .offset((max(page, 1) - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    return list(rows), total
+    query = query.order_by(Notice.created_at.desc(), Notice.id.desc())
+    return page_of(session, query, page, PAGE_SIZE, joinedload(Notice.case))
 
 
 def in_language(value: Any, language: str) -> Any:

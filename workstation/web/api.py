@@ -24,7 +24,8 @@ from workstation.services.cases import detail_for, find_visible_case, record_acc
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
 from workstation.services.models import Case, ExpertImport, ExpertProfile, User
-from workstation.services.notices import KINDS, MAX_PAGE, notices_for
+from workstation.services.notices import KINDS, notices_for
+from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.pool import (
     ImportFileError,
     expert_record,
@@ -383,12 +384,11 @@ def list_notices():  # noqa: ANN201
     """The caller's own notices, newest first; ``?kind=`` and ``?page=``."""
     if refused := refused_choice("kind", KINDS):
         return refused
-    asked = request.args.get("page", "1")
-    # (Digits only, and few: int() of thousands of digits is an error of its own.)
-    page = int(asked) if asked.isascii() and asked.isdigit() and len(asked) <= len(str(MAX_PAGE)) else 0
-    if not 1 <= page <= MAX_PAGE:
+    page = page_number(request.args.get("page"))
+    if page is None:
         return error(400, f"A page number from 1 to {MAX_PAGE}.", "page")
-    rows, total = notices_for(get_db(), g.api_user, page, request.args.get("kind"))
+    listing = notices_for(get_db(), g.api_user, page, request.args.get("kind"))
+    rows, total = listing.rows, listing.total
     return jsonify(
         total=total,
         page=page,

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from workstation import lifecycle
@@ -40,6 +40,7 @@ from workstation.services.models import (
     User,
     utcnow,
 )
+from workstation.services.paging import page_of
 from workstation.services.pool import (
     AFFILIATION_KINDS,
     ImportFileError,
@@ -59,7 +60,7 @@ from workstation.services.schemas import (
     case_input_schema,
     form_errors,
 )
-from workstation.web.support import get_config, get_db
+from workstation.web.support import get_config, get_db, requested_page
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 100
@@ -77,25 +78,19 @@ def _coordinators_only() -> None:
 def experts():  # noqa: ANN201
     session = get_db()
     search = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int), 1)
     query = select(User).join(ExpertProfile, ExpertProfile.user_id == User.id)
     if search:
         like = f"%{search}%"
         query = query.where(or_(User.name.ilike(like), User.email.ilike(like), User.organisation.ilike(like)))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    users = session.scalars(
-        query.options(joinedload(User.expert))
-        .order_by(User.is_active.desc(), User.name, User.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    query = query.order_by(User.is_active.desc(), User.name, User.id)
+    listing = page_of(session, query, requested_page(), PAGE_SIZE, joinedload(User.expert))
     imports = session.scalars(select(ExpertImport).order_by(ExpertImport.id.desc()).limit(5)).all()
     return render_template(
         "coordinator/experts.html",
-        experts=users,
-        total=total,
-        page=page,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        experts=listing.rows,
+        total=listing.total,
+        page=listing.number,
+        pages=listing.pages,
         search=search,
         imports=imports,
         today=date.today(),
@@ -200,21 +195,14 @@ def desk():  # noqa: ANN201
     session = get_db()
     status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
     search = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int), 1)
-    query = filtered_cases(status, right_type, search)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    cases = session.scalars(
-        query.options(joinedload(Case.assigned_expert))
-        .order_by(Case.created_at.desc(), Case.id.desc())
-        .limit(DESK_PAGE)
-        .offset((page - 1) * DESK_PAGE)
-    ).all()
+    query = filtered_cases(status, right_type, search).order_by(Case.created_at.desc(), Case.id.desc())
+    listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     return render_template(
         "coordinator/desk.html",
-        cases=cases,
-        total=total,
-        page=page,
-        pages=max((total + DESK_PAGE - 1) // DESK_PAGE, 1),
+        cases=listing.rows,
+        total=listing.total,
+        page=listing.number,
+        pages=listing.pages,
         status=status,
         right_type=right_type,
         search=search,
@@ -283,14 +271,13 @@ def set_active(user_id: int):  # noqa: ANN201
 
 @bp.get("/lookalikes")
 def lookalikes():  # noqa: ANN201
-    page = max(request.args.get("page", 1, type=int), 1)
-    matches, total = all_matches(get_db(), page, DESK_PAGE)
+    listing = all_matches(get_db(), requested_page(), DESK_PAGE)
     return render_template(
         "coordinator/lookalikes.html",
-        matches=matches,
-        page=page,
-        pages=max((total + DESK_PAGE - 1) // DESK_PAGE, 1),
-        total=total,
+        matches=listing.rows,
+        page=listing.number,
+        pages=listing.pages,
+        total=listing.total,
     )
 
 

@@ -11,7 +11,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
 from workstation.services.marks import WatchedMarkSchema
 from workstation.services.models import MAX_ID
-from workstation.services.notices import KINDS, MAX_PAGE
+from workstation.services.notices import KINDS
+from workstation.services.paging import MAX_PAGE
 from workstation.services.pool import ExpertSchema
 from workstation.services.schemas import (
     RIGHT_TYPES,

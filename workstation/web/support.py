@@ -13,7 +13,13 @@ from werkzeug.routing import IntegerConverter
 
 from workstation.config import Config
 from workstation.services.models import MAX_ID
+from workstation.services.paging import page_number
 from workstation.storable import refusal
+
+
+def requested_page() -> int:
+    """A page's ``?page=``: anything that is not a page number from 1 to ``MAX_PAGE`` is page 1."""
+    return page_number(request.args.get("page")) or 1
 
 
 def get_config() -> Config:

@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from workstation.services.marks import WatchError, matches_for_enterprise, unwatch_mark, watch_mark, watched_marks_of
-from workstation.services.notices import KINDS, PAGE_SIZE, notice_context, notices_for
+from workstation.services.notices import KINDS, notice_context, notices_for
 from workstation.services.schemas import form_errors
-from workstation.web.support import get_db
+from workstation.web.support import get_db, requested_page
 
 bp = Blueprint("watch", __name__)
 
@@ -59,17 +59,16 @@ def remove_mark(mark_id: int):  # noqa: ANN201
 @bp.get("/notices")
 @login_required
 def notices():  # noqa: ANN201
-    page = max(request.args.get("page", 1, type=int), 1)
     kind = request.args.get("kind")
     kind = kind if kind in KINDS else None
-    rows, total = notices_for(get_db(), current_user, page, kind)
+    listing = notices_for(get_db(), current_user, requested_page(), kind)
     language = str(get_locale())
     return render_template(
         "notices.html",
-        notices=[(n, notice_context(n, language)) for n in rows],
+        notices=[(n, notice_context(n, language)) for n in listing.rows],
         kinds=KINDS,
         kind=kind,
-        page=page,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        total=total,
+        page=listing.number,
+        pages=listing.pages,
+        total=listing.total,
     )

@@ -1,0 +1,45 @@
+"""One page of a listing and how many rows it has in all: every paged page and API uses this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import LoaderOption
+
+#: The highest page number a listing answers: a larger one would reach the database as an offset
+#: it cannot take (a 500 once, for ``?page=99999999999999999999``).
+MAX_PAGE = 100_000
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.size - 1) // self.size, 1)
+
+
+def page_number(asked: str | None) -> int | None:
+    """``?page=`` as a number from 1 to ``MAX_PAGE``, or None when it is not one. (Digits only,
+    and few: ``int()`` of thousands of digits is an error of its own.)"""
+    asked = asked or "1"
+    if not (asked.isascii() and asked.isdigit() and len(asked) <= len(str(MAX_PAGE))):
+        return None
+    number = int(asked)
+    return number if 1 <= number <= MAX_PAGE else None
+
+
+def page_of(session: Session, query: Select, number: int, size: int, *options: LoaderOption) -> Page:
+    """Page ``number`` (clamped to 1..MAX_PAGE) of ``query``, which is already in its order;
+    ``options`` (eager loads) apply to the rows, not to the count."""
+    number = min(max(number, 1), MAX_PAGE)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(query.options(*options).offset((number - 1) * size).limit(size)).unique().all()
+    return Page(list(rows), total, number, size)
