@@ -58,4 +58,11 @@ def failures_at_once(target: Callable[..., None], args_of_each: list[tuple]) -> 
     failures = []
     while not errors.empty():
         failures.append(errors.get())
+    # A child that died without raising (killed, os._exit, a crash in C) or never finished failed too.
+    for p in processes:
+        if p.exitcode is None:
+            p.kill()
+            failures.append(f"process {p.pid} did not finish within 30 s")
+        elif p.exitcode != 0:
+            failures.append(f"process {p.pid} ended with exit code {p.exitcode}")
     return failures

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from pathlib import Path
 
@@ -42,6 +43,28 @@ def quiet(examples: int) -> settings:
     )  # fmt: skip
 
 
+# Good rows slipped in among the hostile ones: the import must take each, so a test cannot pass by
+# refusing everything.
+_GOOD_NUMBERS = itertools.count(1)
+
+
+def good_row() -> dict[str, str]:
+    number = f"GOOD-{next(_GOOD_NUMBERS):06d}"
+    return {"number": number, "text": "星河 Xinghe", "classes": "9,42", "published_on": "2026-11-24", "applicant": "甲"}
+
+
+def with_good_rows(rows: list, position: int) -> tuple[list, list[str]]:
+    goods = [good_row(), good_row()]
+    cut = min(position, len(rows))
+    return [*rows[:cut], goods[0], *rows[cut:], goods[1]], [g["number"] for g in goods]
+
+
+def assert_imported(sessions, numbers: list[str]) -> None:  # noqa: ANN001
+    with sessions() as s:
+        found = set(s.scalars(select(PublishedMark.number).where(PublishedMark.number.in_(numbers))))
+    assert found == set(numbers), "every good row is imported"
+
+
 def marks_count(sessions) -> int:  # noqa: ANN001
     with sessions() as s:
         return s.scalar(select(func.count(PublishedMark.id)))
@@ -62,8 +85,9 @@ def import_file(sessions, path: Path) -> None:  # noqa: ANN001
 
 
 @quiet(40)
-@given(rows=st.lists(ROW, max_size=8))
-def test_any_csv_feed_imports_its_good_rows_and_lists_the_bad(sessions, tmp_path: Path, rows) -> None:  # noqa: ANN001
+@given(rows=st.lists(ROW, max_size=8), position=st.integers(0, 8))
+def test_any_csv_feed_imports_its_good_rows_and_lists_the_bad(sessions, tmp_path: Path, rows, position) -> None:  # noqa: ANN001
+    rows, good = with_good_rows(rows, position)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[*FIELDS, "extra"], extrasaction="ignore")
     writer.writeheader()
@@ -71,13 +95,24 @@ def test_any_csv_feed_imports_its_good_rows_and_lists_the_bad(sessions, tmp_path
     path = tmp_path / "feed.csv"
     path.write_text(buffer.getvalue(), encoding="utf-8")
     import_file(sessions, path)
+    assert_imported(sessions, good)
 
 
 @quiet(40)
-@given(items=st.lists(JSON_VALUE, max_size=8) | JSON_VALUE)
-def test_any_json_feed_imports_its_good_rows_and_lists_the_bad(sessions, tmp_path: Path, items) -> None:  # noqa: ANN001
+@given(items=st.lists(JSON_VALUE, max_size=8), position=st.integers(0, 8))
+def test_any_json_feed_imports_its_good_rows_and_lists_the_bad(sessions, tmp_path: Path, items, position) -> None:  # noqa: ANN001
+    items, good = with_good_rows(items, position)
     path = tmp_path / "feed.json"
     path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    import_file(sessions, path)
+    assert_imported(sessions, good)
+
+
+@quiet(20)
+@given(item=JSON_VALUE)
+def test_any_json_document_is_imported_or_refused(sessions, tmp_path: Path, item) -> None:  # noqa: ANN001
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps(item, ensure_ascii=False), encoding="utf-8")
     import_file(sessions, path)
 
 

@@ -8,9 +8,11 @@ from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from tests.conftest import Inbox, Processes, free_port, wait_for
 from workstation.services.mail import MAIL_POLICY, SmtpSender, render_email
+from workstation.services.models import DeliveryFailure
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +127,12 @@ def test_a_failed_retry_on_a_new_connection_leaves_no_connection_behind(config) 
         server.stop()
 
 
-def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, people, submit, env, tmp_path):  # noqa: ANN001
+def notify_failures(sessions) -> list:  # noqa: ANN001
+    with sessions() as session:
+        return list(session.scalars(select(DeliveryFailure).where(DeliveryFailure.consumer == "notify")))
+
+
+def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, people, submit, env, tmp_path, sessions):  # noqa: ANN001, E501
     port = free_port()
     running = Processes({**env, "WORKSTATION_SMTP_URL": f"smtp://127.0.0.1:{port}"}, tmp_path)
     running.start()
@@ -140,6 +147,9 @@ def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, peo
                 == "assigned"
             )
         )
+        # The outage is real: the notify worker tried, failed, and recorded why (for its back-off).
+        failed = wait_for(lambda: notify_failures(sessions), timeout=20, message="a send failed during the outage")
+        assert any("refused" in f.last_error.lower() or "connect" in f.last_error.lower() for f in failed), failed
         inbox = Inbox()
         controller = Controller(inbox, hostname="127.0.0.1", port=port)
         controller.start()

@@ -144,8 +144,14 @@ def test_error_pages_are_in_the_readers_language_and_api_errors_stay_json(client
     assert missing.status_code == 404 and "页面不存在，或您无权查看" in missing.get_data(as_text=True)
     forbidden = client.get("/queue")
     assert forbidden.status_code == 403 and "无权访问" in forbidden.get_data(as_text=True)
-    english = client.get("/nowhere?lang=en", headers={"Accept-Language": "en"})
-    assert english.status_code == 404
+    stranger = client.application.test_client()  # not logged in: the browser's language decides
+    english = stranger.get("/nowhere", headers={"Accept-Language": "en"})
+    assert english.status_code == 404 and "There is no such page" in english.get_data(as_text=True)
+    asked = stranger.get("/nowhere?lang=en", headers={"Accept-Language": "zh"})
+    assert "There is no such page" in asked.get_data(as_text=True)
+    login(english_reader := client.application.test_client(), people.other_enterprise.email)
+    theirs = english_reader.get("/cases/RPA-2026-999999")  # an English-speaking user's own setting
+    assert theirs.status_code == 404 and "There is no such page" in theirs.get_data(as_text=True)
     api = client.get("/api/v1/nowhere")
     assert api.status_code == 404 and api.get_json()["errors"]["_request"]
 

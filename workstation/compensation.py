@@ -494,7 +494,7 @@ def _check_punitive_request(inp: CompensationInput, rule: Rule, method: str, mul
     if not lowest <= multiple <= highest:
         raise CompensationError(
             "punitive_multiple",
-            f"Must be between {_fmt_multiple(lowest)} and {_fmt_multiple(highest)} under {rule.cite()}.",
+            f"Must be between {format_multiple(lowest)} and {format_multiple(highest)} under {rule.cite()}.",
         )
 
 
@@ -506,7 +506,8 @@ def _statutory(rule: Rule, proposed: Decimal | None, steps: list[Step]) -> tuple
         return lowest, highest, None
     if not lowest <= proposed <= highest:
         raise CompensationError(
-            "statutory_amount", f"Must be between {_fmt_money(lowest)} and {_fmt_money(highest)} under {rule.cite()}."
+            "statutory_amount",
+            f"Must be between {format_money(lowest)} and {format_money(highest)} under {rule.cite()}.",
         )
     steps.append(Step("statutory_proposed", {"amount": proposed}))
     return proposed, proposed, None
@@ -596,12 +597,14 @@ _SPC_PUNITIVE = (
 _RULES_BY_KEY = {rule.key: rule for rules in RULES.values() for rule in rules}
 
 
-def _fmt_money(amount: Decimal, language: str = "en") -> str:
-    text = f"{_q(amount):,.2f}"
+def format_money(amount: Decimal | str, language: str = "en") -> str:
+    """``人民币200,000.00元`` or ``¥200,000.00``: how the working and the opinions write amounts."""
+    text = f"{_q(Decimal(amount)):,.2f}"
     return f"人民币{text}元" if language == "zh" else f"¥{text}"
 
 
-def _fmt_multiple(multiple: Decimal) -> str:
+def format_multiple(multiple: Decimal) -> str:
+    """``3`` for 3.00, ``1.5`` for 1.50: a punitive multiple as written."""
     return format(multiple.normalize(), "f")
 
 
@@ -627,13 +630,13 @@ def _sentence(step: Step, rule: Rule, language: str) -> str:
     zh = language == "zh"
 
     def money(key: str) -> str:
-        return _fmt_money(p[key], language)
+        return format_money(p[key], language)
 
     def day(key: str) -> str:
         return _fmt_date(p[key], language)
 
     def mult(key: str) -> str:
-        return _fmt_multiple(p[key])
+        return format_multiple(p[key])
 
     code = step.code
     if code == "period":

@@ -14,15 +14,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from workstation import compensation
-from workstation.compensation import LICENCE, LOSS, METHODS, PROFIT, STATUTORY, CompensationError, CompensationInput
+from workstation.compensation import (
+    LICENCE,
+    LOSS,
+    METHODS,
+    PROFIT,
+    STATUTORY,
+    CompensationError,
+    CompensationInput,
+    format_money,
+    format_multiple,
+)
+from workstation.deadlines import zone
 from workstation.i18n import N_, Localized, Message
 
 MAX_SUMMARY = 2_000
@@ -496,12 +506,6 @@ def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | No
     return body
 
 
-def format_money(amount: Decimal | str, language: str) -> str:
-    """``人民币200,000.00元`` or ``¥200,000.00``, as the calculator's working writes amounts."""
-    text = f"{Decimal(amount).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
-    return f"人民币{text}元" if language == "zh" else f"¥{text}"
-
-
 def _total(low: Decimal, high: Decimal, language: str) -> str:
     if low == high:
         return format_money(low, language)
@@ -611,7 +615,7 @@ def statutory_hints(right_type: str, language: str = "zh") -> list[str]:
             else:
                 rest.append("无法定赔偿幅度")
             if rule.punitive:
-                low_m, high_m = (_multiple_text(m) for m in rule.punitive)
+                low_m, high_m = (format_multiple(m) for m in rule.punitive)
                 rest.append(f"惩罚性赔偿为计算基数的{low_m}至{high_m}倍")
             day = f"{rule.effective.year}年{rule.effective.month}月{rule.effective.day}日"
             lines.append(f"侵权行为于{day}或者之后终了的，适用{rule.cite('zh')}：{'；'.join(rest)}。")
@@ -623,26 +627,15 @@ def statutory_hints(right_type: str, language: str = "zh") -> list[str]:
             else:
                 rest.append("no statutory range")
             if rule.punitive:
-                low_m, high_m = (_multiple_text(m) for m in rule.punitive)
+                low_m, high_m = (format_multiple(m) for m in rule.punitive)
                 rest.append(f"punitive damages {low_m} to {high_m} times the base")
             when = f"infringement ending on or after {rule.effective.isoformat()}"
             lines.append(f"{rule.cite('en')}, for {when}: {'; '.join(rest)}.")
     return lines
 
 
-def _multiple_text(multiple: Decimal) -> str:
-    return format(multiple.normalize(), "f")
-
-
-def _china_time() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Shanghai")
-    except ZoneInfoNotFoundError:  # an image without tz data: China has had no DST since 1991
-        return timezone(timedelta(hours=8), "CST")
-
-
 def issued_on(issued_at: datetime, tz: tzinfo | None = None) -> date:
     """The date an opinion bears: the day it was issued in China (naive datetimes are UTC)."""
     if issued_at.tzinfo is None:
         issued_at = issued_at.replace(tzinfo=UTC)
-    return issued_at.astimezone(tz or _china_time()).date()
+    return issued_at.astimezone(tz or zone()).date()

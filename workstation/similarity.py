@@ -685,51 +685,62 @@ def _word_set_key(p: PreparedMark) -> set[str]:
     return {"WS:" + " ".join(sorted(form.tokens)) for form in latin}
 
 
-def _published_keys(p: PreparedMark) -> set[str]:
-    """Keys a watched mark is filed under."""
+def _shared_keys(p: PreparedMark) -> set[str] | None:
+    """The keys a watched mark is filed under and a candidate looks up alike (the same wording,
+    Chinese characters, pinyin, the word set); None when the mark has nothing else to add."""
     if not p.core:
-        return set()
+        return None
     keys = {"G:" + p.core}  # the same wording, whatever it is made of
     if p.generic_only:
         return keys
     keys |= _han_keys(p) if p.han else set()
     if len(p.pinyin) >= 2:
         keys.add("PX:" + " ".join(p.pinyin))
+    return keys | _word_set_key(p)
+
+
+def _published_keys(p: PreparedMark) -> set[str]:
+    """Keys a watched mark is filed under."""
+    keys = _shared_keys(p)
+    if keys is None or p.generic_only:
+        return keys or set()
     for form in p.forms:
         space = "D:" if form.source == "latin" else "E:"
         keys |= {space + v for v in _letter_variants(form, _depth)}
         if len(form.skeleton) >= 3:
             keys.add(("CL:" if form.source == "latin" else "CP:") + form.skeleton[:4])
-    return keys | _word_set_key(p)
+    return keys
 
 
 def _probe_keys(p: PreparedMark) -> set[str]:
     """Keys to look up for a candidate: the matching counterpart of every published key."""
-    if not p.core:
-        return set()
-    keys = {"G:" + p.core}
-    if p.generic_only:
-        return keys
-    keys |= _han_keys(p) if p.han else set()
-    if len(p.pinyin) >= 2:
-        keys.add("PX:" + " ".join(p.pinyin))
+    keys = _shared_keys(p)
+    if keys is None or p.generic_only:
+        return keys or set()
     for form in p.forms:
         keys |= {"D:" + v for v in _letter_variants(form, _depth)}  # against watched Latin
         if form.source == "latin":  # against watched pinyin: one edit at most
             keys |= {"E:" + v for v in _letter_variants(form, lambda n, _: min(1, _depth(n, "latin")))}
         spaces = ("CL:", "CP:") if form.source == "latin" else ("CL:",)
-        tokens = form.tokens
-        for i in range(len(tokens)):
-            rest = "".join(tokens[i:])
-            starts = {rest[:4]} if len(rest) >= 4 else set()
-            joined = ""
-            for token in tokens[i:]:
-                joined += token
-                if len(joined) >= 4:
-                    break
-                starts.add(joined)
-            keys |= {space + s for space in spaces for s in starts}
-    return keys | _word_set_key(p)
+        keys |= {space + start for space in spaces for start in _skeleton_starts(form.tokens)}
+    return keys
+
+
+def _skeleton_starts(tokens: Sequence[str]) -> set[str]:
+    """The first four letters of the skeleton from each token on, and every shorter run of whole
+    tokens: what a watched mark's ``CL:``/``CP:`` key can be when words are added or dropped."""
+    starts: set[str] = set()
+    for i in range(len(tokens)):
+        rest = "".join(tokens[i:])
+        if len(rest) >= 4:
+            starts.add(rest[:4])
+        joined = ""
+        for token in tokens[i:]:
+            joined += token
+            if len(joined) >= 4:
+                break
+            starts.add(joined)
+    return starts
 
 
 @dataclass(frozen=True, eq=False)
