@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from babel.dates import format_date
 from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, exists, func, or_, select
@@ -419,78 +420,104 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
 
     ``now`` (default: the current time) is when the lists are taken: cases waiting *now*, legal
     deadlines due within 7 days of *now*; the period bounds the new cases, assignments, opinions
-    and ratings counted.
+    and ratings counted. Each section is a function of its own, giving its fields of ``Digest``.
     """
     now = now or utcnow()
     dialect = session.get_bind().dialect.name
+    return Digest(
+        period=period,
+        generated_at=now,
+        **_new_cases(session, period),
+        **_waiting_for_an_expert(session, now),
+        **_sla_breaches(session, period),
+        **_legal_deadlines_soon(session, now),
+        experts=_expert_loads(session, now),
+        to_assignment=_durations(session, _first_assignment_hours(period, dialect)),
+        to_opinion=_durations(session, _opinion_hours(period, dialect)),
+        **_ratings(session, period),
+    )
 
-    def in_period(column: ColumnElement) -> ColumnElement[bool]:
-        return and_(column >= period.start, column < period.end)
 
-    open_case = Case.status.not_in(FINISHED)
+def _in(period: Period, column: ColumnElement) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
 
-    # New cases: one GROUP BY over (right type, service), folded both ways here (at most 6 x 5 rows).
+
+_OPEN_CASE = Case.status.not_in(FINISHED)
+
+
+def _new_cases(session: Session, period: Period) -> dict[str, Any]:
+    """New cases: one GROUP BY over (right type, service), folded both ways here (at most 6 x 5 rows)."""
     by_right: dict[str, int] = defaultdict(int)
     by_service: dict[str, int] = defaultdict(int)
     for right, service, n in session.execute(
         select(Case.right_type, Case.service, func.count())
-        .where(in_period(Case.created_at))
+        .where(_in(period, Case.created_at))
         .group_by(Case.right_type, Case.service)
     ):
         by_right[right] += n
         by_service[service] += n
+    return {
+        "new_total": sum(by_right.values()),
+        "new_by_right_type": _counts(by_right, RIGHT_TYPES),
+        "new_by_service": _counts(by_service, SERVICES),
+    }
 
+
+def _waiting_for_an_expert(session: Session, now: datetime) -> dict[str, Any]:
     waiting = Case.status == lifecycle.AWAITING_EXPERT
-    awaiting_total = session.scalar(select(func.count()).select_from(Case).where(waiting)) or 0
-    awaiting = tuple(
-        WaitingCase(
-            r.reference or "",
-            r.title,
-            r.right_type,
-            r.service,
-            r.created_at,
-            max(0.0, (now - r.created_at).total_seconds() / 3600),
-        )
-        for r in session.execute(
-            select(Case.reference, Case.title, Case.right_type, Case.service, Case.created_at)
-            .where(waiting)
-            .order_by(Case.created_at, Case.id)
-            .limit(LIST_LIMIT)
-        )
+    rows = session.execute(
+        select(Case.reference, Case.title, Case.right_type, Case.service, Case.created_at)
+        .where(waiting)
+        .order_by(Case.created_at, Case.id)
+        .limit(LIST_LIMIT)
     )
 
-    # SLA breaches: the sweep's "overdue" notices of SLA deadlines, for cases still open.
+    def hours(row: Any) -> float:
+        return max(0.0, (now - row.created_at).total_seconds() / 3600)
+
+    return {
+        "awaiting_total": session.scalar(select(func.count()).select_from(Case).where(waiting)) or 0,
+        "awaiting": tuple(
+            WaitingCase(r.reference or "", r.title, r.right_type, r.service, r.created_at, hours(r)) for r in rows
+        ),
+    }
+
+
+def _sla_breaches(session: Session, period: Period) -> dict[str, Any]:
+    """The sweep's "overdue" notices of SLA deadlines, for cases still open."""
     breach = and_(
         DeadlineNotice.code.startswith(SLA_PREFIX, autoescape=True),
         DeadlineNotice.threshold == OVERDUE,
-        open_case,
+        _OPEN_CASE,
     )
-    breach_new = in_period(DeadlineNotice.created_at)
-    breaches_total, breaches_new = session.execute(
+    breach_new = _in(period, DeadlineNotice.created_at)
+    total, new = session.execute(
         select(func.count(), func.count().filter(breach_new))
         .select_from(DeadlineNotice)
         .join(Case, Case.id == DeadlineNotice.case_id)
         .where(breach)
     ).one()
-    breaches = tuple(
-        DeadlineRow(r.reference or "", r.title, r.status, r.code, deadline_label(r.code), r.due_at, bool(r.new))
-        for r in session.execute(
-            select(
-                Case.reference,
-                Case.title,
-                Case.status,
-                DeadlineNotice.code,
-                DeadlineNotice.due_at,
-                breach_new.label("new"),
-            )
-            .join(Case, Case.id == DeadlineNotice.case_id)
-            .where(breach)
-            .order_by(DeadlineNotice.due_at.desc(), DeadlineNotice.id.desc())
-            .limit(LIST_LIMIT)
+    rows = session.execute(
+        select(
+            Case.reference, Case.title, Case.status, DeadlineNotice.code, DeadlineNotice.due_at, breach_new.label("new")
         )
+        .join(Case, Case.id == DeadlineNotice.case_id)
+        .where(breach)
+        .order_by(DeadlineNotice.due_at.desc(), DeadlineNotice.id.desc())
+        .limit(LIST_LIMIT)
     )
+    return {
+        "sla_breaches_total": total,
+        "sla_breaches_new": new,
+        "sla_breaches": tuple(
+            DeadlineRow(r.reference or "", r.title, r.status, r.code, deadline_label(r.code), r.due_at, bool(r.new))
+            for r in rows
+        ),
+    }
 
-    # Legal deadlines due soon: one row per case and deadline (the sweep writes one per threshold).
+
+def _legal_deadlines_soon(session: Session, now: datetime) -> dict[str, Any]:
+    """One row per case and deadline (the sweep writes one per threshold), open cases only."""
     soon = (
         select(DeadlineNotice.case_id, DeadlineNotice.code, func.min(DeadlineNotice.due_at).label("due_at"))
         .where(
@@ -504,15 +531,19 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
     soon_open = (
         select(Case.reference, Case.title, Case.status, soon.c.code, soon.c.due_at)
         .join(soon, soon.c.case_id == Case.id)
-        .where(open_case)
+        .where(_OPEN_CASE)
     )
-    soon_total = session.scalar(select(func.count()).select_from(soon_open.subquery())) or 0
-    deadlines_soon = tuple(
-        DeadlineRow(r.reference or "", r.title, r.status, r.code, deadline_label(r.code), r.due_at)
-        for r in session.execute(soon_open.order_by(soon.c.due_at, Case.id, soon.c.code).limit(LIST_LIMIT))
-    )
+    rows = session.execute(soon_open.order_by(soon.c.due_at, Case.id, soon.c.code).limit(LIST_LIMIT))
+    return {
+        "deadlines_soon_total": session.scalar(select(func.count()).select_from(soon_open.subquery())) or 0,
+        "deadlines_soon": tuple(
+            DeadlineRow(r.reference or "", r.title, r.status, r.code, deadline_label(r.code), r.due_at) for r in rows
+        ),
+    }
 
-    # Experts: a few hundred rows; the load counter is the one routing keeps (``cases.transition``).
+
+def _expert_loads(session: Session, now: datetime) -> tuple[ExpertLoad, ...]:
+    """A few hundred rows; the load counter is the one routing keeps (``cases.transition``)."""
     today = now.astimezone(zone()).date()
     experts = []
     for r in session.execute(
@@ -544,51 +575,31 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
             )
         )
     experts.sort(key=lambda e: (-_load(e), -e.active_cases, e.name, e.user_id))
+    return tuple(experts)
 
-    # Ratings received in the period.
-    rating_counts = dict(
-        session.execute(select(Rating.score, func.count()).where(in_period(Rating.created_at)).group_by(Rating.score))
-        .tuples()
-        .all()
+
+def _ratings(session: Session, period: Period) -> dict[str, Any]:
+    """Ratings received in the period: counts per score, the average, the lowest first."""
+    in_period = _in(period, Rating.created_at)
+    counts = dict(
+        session.execute(select(Rating.score, func.count()).where(in_period).group_by(Rating.score)).tuples().all()
     )
-    ratings_total = sum(rating_counts.values())
-    average = session.scalar(select(func.avg(Rating.score)).where(in_period(Rating.created_at)))
+    average = session.scalar(select(func.avg(Rating.score)).where(in_period))
     scores = [str(s) for s in range(1, 6)]
-    score_widths = bar_widths([rating_counts.get(int(s), 0) for s in scores])
-    ratings = tuple(
-        RatingRow(r.reference or "", r.title, r.score, r.comment or "", r.created_at)
-        for r in session.execute(
-            select(Case.reference, Case.title, Rating.score, Rating.comment, Rating.created_at)
-            .join(Case, Case.id == Rating.case_id)
-            .where(in_period(Rating.created_at))
-            .order_by(Rating.score, Rating.created_at, Rating.case_id)
-            .limit(LIST_LIMIT)
-        )
+    widths = bar_widths([counts.get(int(s), 0) for s in scores])
+    rows = session.execute(
+        select(Case.reference, Case.title, Rating.score, Rating.comment, Rating.created_at)
+        .join(Case, Case.id == Rating.case_id)
+        .where(in_period)
+        .order_by(Rating.score, Rating.created_at, Rating.case_id)
+        .limit(LIST_LIMIT)
     )
-
-    return Digest(
-        period=period,
-        generated_at=now,
-        new_total=sum(by_right.values()),
-        new_by_right_type=_counts(by_right, RIGHT_TYPES),
-        new_by_service=_counts(by_service, SERVICES),
-        awaiting_total=awaiting_total,
-        awaiting=awaiting,
-        sla_breaches_total=breaches_total,
-        sla_breaches_new=breaches_new,
-        sla_breaches=breaches,
-        deadlines_soon_total=soon_total,
-        deadlines_soon=deadlines_soon,
-        experts=tuple(experts),
-        to_assignment=_durations(session, _first_assignment_hours(period, dialect)),
-        to_opinion=_durations(session, _opinion_hours(period, dialect)),
-        ratings_total=ratings_total,
-        ratings_average=None if average is None else float(average),
-        ratings_by_score=tuple(
-            Count(s, rating_counts.get(int(s), 0), w) for s, w in zip(scores, score_widths, strict=True)
-        ),
-        ratings=ratings,
-    )
+    return {
+        "ratings_total": sum(counts.values()),
+        "ratings_average": None if average is None else float(average),
+        "ratings_by_score": tuple(Count(s, counts.get(int(s), 0), w) for s, w in zip(scores, widths, strict=True)),
+        "ratings": tuple(RatingRow(r.reference or "", r.title, r.score, r.comment or "", r.created_at) for r in rows),
+    }
 
 
 def _load(expert: ExpertLoad) -> float:
