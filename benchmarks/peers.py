@@ -107,7 +107,7 @@ CASE_BODY: dict[str, Any] = {
     "language": "zh",
     "technical_field": "electronics_ict",
     "urgency": "high",
-    "parties": [{"role": "respondent", "name": "深圳市某某电子商务有限公司", "credit_code": "91440300MA5F1234XY"}],
+    "parties": [{"role": "respondent", "name": "深圳市某某电子商务有限公司", "credit_code": "91440300MA5F1234XC"}],
     "rights": [{"kind": "trademark", "number": "34567890", "mark_text": "星河"}],
     "key_dates": {"known_on": "2026-10-12"},
 }

@@ -31,7 +31,7 @@ def test_submit_returns_201_with_reference_and_writes_case_event_and_outbox_toge
             **CASE,
             "jurisdiction": "CN",
             "language": "zh",
-            "parties": [{"role": "respondent", "name": "某某贸易有限公司", "credit_code": "91610131MA6TXXXX1X"}],
+            "parties": [{"role": "respondent", "name": "某某贸易有限公司", "credit_code": "91610131MA6TXXXX15"}],
             "rights": [{"kind": "trademark", "number": "12345678", "mark_text": "星河"}],
             "key_dates": {"known_on": "2026-10-01"},
         },
@@ -112,6 +112,8 @@ BAD_INPUT = [
     ({**CASE, "confidential": "maybe"}, "confidential"),
     ({**CASE, "parties": [{"role": "respondent"}]}, "parties"),
     ({**CASE, "parties": [{"name": "X", "credit_code": "123"}]}, "parties"),
+    # the right form, a mistyped character: the check character (GB 32100-2015) catches it
+    ({**CASE, "parties": [{"name": "X", "credit_code": "91440300708461163T"}]}, "parties"),
     ({**CASE, "key_dates": {"known_on": "2026-13-40"}}, "key_dates"),
     ({**CASE, "key_dates": {"birthday": "2026-01-01"}}, "key_dates"),
     ({**CASE, "status": "closed"}, "status"),

@@ -83,3 +83,16 @@ def test_the_instance_folder_is_private(tmp_path, monkeypatch) -> None:  # noqa:
     for folder in (fresh, loose):
         Config.from_env({"WORKSTATION_INSTANCE_PATH": str(folder)})
         assert folder.stat().st_mode & 0o777 == 0o700, folder
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("91440300708461163T", "last character does not match"), ("91440300708461136T", "already registered")],
+)
+def test_an_enterprise_credit_code_is_checked_and_its_own(run, code, message) -> None:  # noqa: ANN001
+    first = run("create-user", "--role", "enterprise", "--email", "a@example.cn", "--password", "password123",
+                "--credit-code", "91440300708461136T")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    second = run("create-user", "--role", "enterprise", "--email", "b@example.cn", "--password", "password123",
+                 "--credit-code", code)  # fmt: skip
+    assert second.exit_code == 1 and message in second.output

@@ -276,13 +276,13 @@ def test_an_expert_who_acted_for_the_respondent_in_an_earlier_case_is_not_chosen
     from workers.routing import assign_expert
 
     earlier = people.add("earlier_client", "enterprise", organisation="Xi'an Huaxing Trading Co., Ltd.",
-                         credit_code="91610131MA6TXXXX1X")  # fmt: skip
+                         credit_code="91610131MA6TXXXX15")  # fmt: skip
     acted = people.add("acted", "expert", capacity=10, profile={"competence": {"legal": 3, "technical": 3}})
     other = people.add("other", "expert", capacity=10)
     with sessions.begin() as s:
         s.add(Case(enterprise_id=earlier.id, right_type="trademark", service="infringement_judgment", title="t",
                    description="d", status="closed", assigned_expert_id=acted.id))  # fmt: skip
-    for respondent in ({"name": "西安华星贸易", "credit_code": "91610131MA6TXXXX1X"},
+    for respondent in ({"name": "西安华星贸易", "credit_code": "91610131MA6TXXXX15"},
                        {"name": "Xi'an Huaxing Trading Company Limited"}):  # fmt: skip
         with sessions.begin() as s:
             parties = [{"role": "respondent", **respondent}]

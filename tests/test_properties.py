@@ -35,6 +35,7 @@ from workstation.services.schemas import (
     api_errors,
     case_input_schema,
 )
+from workstation.vocabulary import CREDIT_CODE_CHARACTERS, credit_code_check_character
 
 pytestmark = pytest.mark.pure
 
@@ -74,17 +75,18 @@ def text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
     return st.text(min_size=min_size, max_size=max_size).filter(lambda s: s.strip())
 
 
-CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_CHARS = CREDIT_CODE_CHARACTERS
 
 
 @st.composite
 def credit_codes(draw: st.DrawFn) -> str:
     code = st.sampled_from(CREDIT_CODE_CHARS)
-    return (
+    first_17 = (
         "".join(draw(st.lists(code, min_size=2, max_size=2)))
         + "".join(draw(st.lists(st.sampled_from(string.digits), min_size=6, max_size=6)))
-        + "".join(draw(st.lists(code, min_size=10, max_size=10)))
+        + "".join(draw(st.lists(code, min_size=9, max_size=9)))
     )
+    return first_17 + credit_code_check_character(first_17)
 
 
 @st.composite
@@ -290,3 +292,15 @@ def test_a_file_name_is_reduced_to_a_plain_name_that_keeps_its_extension(name: s
         assert not cleaned.startswith(".") and cleaned == cleaned.strip() and len(cleaned) <= MAX_NAME
     # A plain name however long keeps its extension, which is what its content is checked against.
     assert safe_filename(f"{name}/{stem}.pdf").endswith(".pdf")
+
+
+@pytest.mark.pure
+def test_credit_codes_of_real_enterprises_pass_the_check_and_a_mistyped_one_fails() -> None:
+    from workstation.vocabulary import is_credit_code
+
+    # Published codes (GB 32100-2015 check character): any change to one character is caught.
+    for code in ("91350100M000100Y43", "91110000802100433B", "911100001000079554", "91440300708461136T"):
+        assert is_credit_code(code), code
+        typo = code[:5] + ("1" if code[5] != "1" else "2") + code[6:]
+        assert not is_credit_code(typo), typo
+    assert not is_credit_code("91440300708461136t")  # the form first: lower case is not a code

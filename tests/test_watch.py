@@ -179,7 +179,7 @@ def test_a_repeat_respondent_warns_coordinators_and_tells_each_enterprise_nothin
     client, people, submit, sessions, config
 ) -> None:  # noqa: ANN001
     third = people.add("third", "enterprise", organisation="第三方公司")
-    charger_maker = {"role": "respondent", "name": "深圳仿冒电子有限公司", "credit_code": "91440300MA5ABCDE1X"}
+    charger_maker = {"role": "respondent", "name": "深圳仿冒电子有限公司", "credit_code": "91440300MA5ABCDE1H"}
     first = submit("other_enterprise", title="Counterfeit chargers", parties=[charger_maker])["reference"]
     unrelated = submit("third", title="无关", parties=[{"role": "respondent", "name": "别的公司"}])["reference"]
     second = submit(parties=[{"role": "respondent", "name": "深圳仿冒电子"}])["reference"]  # same name, no suffix
@@ -217,9 +217,9 @@ def test_a_respondent_named_differently_but_with_the_same_credit_code_is_a_repea
     people, submit, sessions, config
 ) -> None:  # noqa: ANN001, E501
     first = submit(
-        "other_enterprise", parties=[{"role": "respondent", "name": "甲公司", "credit_code": "91440300MA5ABCDE1X"}]
+        "other_enterprise", parties=[{"role": "respondent", "name": "甲公司", "credit_code": "91440300MA5ABCDE1H"}]
     )
-    second = submit(parties=[{"role": "respondent", "name": "完全不同的名字", "credit_code": "91440300MA5ABCDE1X"}])
+    second = submit(parties=[{"role": "respondent", "name": "完全不同的名字", "credit_code": "91440300MA5ABCDE1H"}])
     for message_id, reply in enumerate((first, second), start=1):
         handle_submitted(sessions, config, case_id_of(sessions, reply["reference"]), message_id)
     (to_coordinator,) = notices_of(sessions, people.coordinator.id, "repeat_respondent")

@@ -34,7 +34,7 @@ FORM = {
     "language": "zh",
     "urgency": "high",
     "respondent_name": "某某机械有限公司",
-    "respondent_credit_code": "91610131MA6TXXXX1X",
+    "respondent_credit_code": "91610131MA6TXXXX15",
     "right_kind": "patent",
     "right_number": "ZL202010000000.1",
     "known_on": "2026-09-15",
@@ -77,7 +77,7 @@ def test_an_enterprise_submits_the_form_with_evidence_and_sees_the_receipt(clien
     assert hashlib.sha256(PDF).hexdigest() in status_page and "公证书.pdf" in status_page
     with sessions() as s:
         case = s.scalars(select(Case)).one()
-        assert case.parties == [{"role": "respondent", "name": "某某机械有限公司", "credit_code": "91610131MA6TXXXX1X"}]
+        assert case.parties == [{"role": "respondent", "name": "某某机械有限公司", "credit_code": "91610131MA6TXXXX15"}]
         assert case.rights == [{"kind": "patent", "number": "ZL202010000000.1", "mark_text": ""}]
         assert case.key_dates == {"known_on": "2026-09-15"} and case.urgency == "high"
 

@@ -5,6 +5,8 @@ Every layer takes them from here: the intake schema, routing, the expert pool, t
 
 from __future__ import annotations
 
+import re
+
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
 SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
 TECHNICAL_FIELDS = (
@@ -26,3 +28,17 @@ KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", 
 JURISDICTION = r"^[A-Z]{2}$"
 # Unified social credit code (GB 32100-2015): 18 characters, no I, O, S, V or Z.
 CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+CREDIT_CODE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31: a character's value is its place
+# GB 32100-2015 §5: the weight of the i-th character is 3^i mod 31.
+_CREDIT_CODE_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+
+def credit_code_check_character(first_17: str) -> str:
+    """The 18th character of a unified social credit code, computed from the first 17."""
+    total = sum(CREDIT_CODE_CHARACTERS.index(c) * w for c, w in zip(first_17, _CREDIT_CODE_WEIGHTS, strict=True))
+    return CREDIT_CODE_CHARACTERS[(31 - total % 31) % 31]
+
+
+def is_credit_code(code: str) -> bool:
+    """Whether ``code`` is a unified social credit code: the form and the check character."""
+    return re.fullmatch(CREDIT_CODE, code) is not None and code[17] == credit_code_check_character(code[:17])

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from workstation.i18n import Message
 from workstation.routing import DIMENSIONS, normalise_name
 from workstation.services.models import ApiToken, ExpertProfile, User
-from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS
+from workstation.services.schemas import CREDIT_CODE_CHECK, CREDIT_CODE_TAKEN
+from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, is_credit_code
 
 ROLES = ("enterprise", "expert", "coordinator")
 _hasher = PasswordHasher()
@@ -72,6 +73,8 @@ def create_user(
         check_new_password(password)
     if language not in ("zh", "en"):
         raise UserError("language must be zh or en")
+    if credit_code is not None:
+        check_organisation_code(session, credit_code, role)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise UserError(Message("A user with email %(email)s exists already.", email=email), "email")
     user = User(
@@ -95,6 +98,16 @@ def create_user(
         )
     session.flush()
     return user
+
+
+def check_organisation_code(session: Session, credit_code: str, role: str) -> None:
+    """A credit code must be one (its check character, GB 32100-2015), and an enterprise's is
+    its own: two accounts for one enterprise would split its cases and its notices."""
+    if not is_credit_code(credit_code):
+        raise UserError(Message(CREDIT_CODE_CHECK), "credit_code")
+    taken = select(User.id).where(User.credit_code == credit_code, User.role == "enterprise")
+    if role == "enterprise" and session.scalar(taken) is not None:
+        raise UserError(Message(CREDIT_CODE_TAKEN), "credit_code")
 
 
 def check_new_password(password: str) -> None:

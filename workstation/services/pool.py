@@ -33,12 +33,12 @@ from workstation.services.db import lock_for_write
 from workstation.services.models import ExpertImport, ExpertProfile, User, utcnow
 from workstation.services.outbox import enqueue
 from workstation.services.schemas import (
-    CREDIT_CODE,
     JURISDICTION,
     LANGUAGES,
     RIGHT_TYPES,
     SERVICES,
     TECHNICAL_FIELDS,
+    check_credit_code,
     form_errors,
 )
 
@@ -72,11 +72,7 @@ class ExpertSchema(Schema):
     name = fields.String(load_default="", validate=validate.Length(max=200))
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
     organisation = fields.String(load_default="", validate=validate.Length(max=200))
-    credit_code = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Regexp(CREDIT_CODE, error=N_("Not a unified social credit code (18 characters).")),
-    )
+    credit_code = fields.String(load_default=None, allow_none=True, validate=check_credit_code)
     affiliation_kind = fields.String(load_default="", validate=validate.OneOf(("", *AFFILIATION_KINDS)))
     right_types = _codes(RIGHT_TYPES, required=True, validate=validate.Length(min=1))
     services = _codes(SERVICES, load_default=None, allow_none=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,10 +23,25 @@ from workstation.vocabulary import (
     SERVICES,
     TECHNICAL_FIELDS,
     URGENCIES,
+    is_credit_code,
 )
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
+
+
+CREDIT_CODE_FORM = N_("Not a unified social credit code (18 characters).")
+CREDIT_CODE_CHECK = N_("Not a valid unified social credit code: its last character does not match the others.")
+CREDIT_CODE_TAKEN = N_("An enterprise with this unified social credit code is already registered.")
+
+
+def check_credit_code(code: str) -> None:
+    """Every credit code entered (parties, enterprises, experts' organisations) is checked here:
+    its form, then its check character (GB 32100-2015), so a mistyped code is caught at once."""
+    if re.fullmatch(CREDIT_CODE, code) is None:
+        raise ValidationError(CREDIT_CODE_FORM)
+    if not is_credit_code(code):
+        raise ValidationError(CREDIT_CODE_CHECK)
 
 
 class PartySchema(Schema):
@@ -34,11 +50,7 @@ class PartySchema(Schema):
 
     role = fields.String(load_default="respondent", validate=validate.OneOf(PARTY_ROLES))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    credit_code = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Regexp(CREDIT_CODE, error=N_("Not a unified social credit code (18 characters).")),
-    )
+    credit_code = fields.String(load_default=None, allow_none=True, validate=check_credit_code)
 
 
 class RightSchema(Schema):
