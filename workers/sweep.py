@@ -27,7 +27,7 @@ from workstation.services.notices import NewNotice, active_coordinators, raise_n
 log = logging.getLogger(__name__)
 
 #: Cases whose deadlines no longer concern anyone.
-FINISHED = (lifecycle.CLOSED, lifecycle.WITHDRAWN)
+FINISHED = lifecycle.FINISHED
 
 
 def notice_payload(case: Case, deadline: Deadline, threshold: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ from workstation.config import Config
 from workstation.services.auth import ROLES, UserError, create_token, create_user, find_user
 from workstation.services.db import make_engine, make_session_factory, transaction
 from workstation.services.migrate import ensure_schema
+from workstation.services.personal_data import (
+    DEFAULT_RETENTION_DAYS,
+    PersonalDataError,
+    erase_enterprise,
+    export_enterprise,
+)
 from workstation.vocabulary import RIGHT_TYPES
 
 
@@ -112,6 +119,38 @@ def create_token_command(email: str) -> None:
         if user is None:
             raise click.ClickException(f"no user with email {email}")
         click.echo(create_token(session, user))
+
+
+@cli.command("export-enterprise")
+@click.option("--email", required=True, help="The enterprise's email.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The zip to write.")
+def export_enterprise_command(email: str, out: Path) -> None:
+    """Everything held about one enterprise (PIPL): data.json and its files, as a zip. Audited."""
+    config = Config.from_env()
+    with transaction(_sessions(config)) as session:
+        user = find_user(session, email)
+        if user is None or user.role != "enterprise":
+            raise click.ClickException(f"no enterprise with email {email}")
+        out.write_bytes(export_enterprise(session, config.evidence_dir, user.id, actor_id=None))
+    click.echo(f"wrote {out}")
+
+
+@cli.command("erase-enterprise")
+@click.option("--email", required=True, help="The enterprise's email.")
+@click.option("--retention-days", type=int, default=DEFAULT_RETENTION_DAYS, show_default=True)
+def erase_enterprise_command(email: str, retention_days: int) -> None:
+    """Erase a deactivated enterprise's personal data after the retention period (PIPL), keeping
+    anonymised statistics. Audited."""
+    config = Config.from_env()
+    with transaction(_sessions(config)) as session:
+        user = find_user(session, email)
+        if user is None or user.role != "enterprise":
+            raise click.ClickException(f"no enterprise with email {email}")
+        try:
+            done = erase_enterprise(session, config.evidence_dir, user.id, None, timedelta(days=retention_days))
+        except PersonalDataError as err:
+            raise click.ClickException(str(err)) from None
+    click.echo(f"erased: {done.cases} cases, {done.files_removed} files removed")
 
 
 @cli.command("compare-marks")

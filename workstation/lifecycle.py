@@ -34,6 +34,8 @@ STATUSES = (
     REOPENED,
 )
 
+#: Statuses a case ends in (until a coordinator reopens it).
+FINISHED = (CLOSED, WITHDRAWN)
 #: Statuses in which a case counts against its expert's capacity.
 ACTIVE_FOR_EXPERT = (ASSIGNED, ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT)
 

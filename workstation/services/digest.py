@@ -44,7 +44,7 @@ LIST_LIMIT = 20
 #: How far ahead legal deadlines are listed.
 SOON = timedelta(days=7)
 #: Cases whose deadlines no longer concern anyone (as the deadline sweep has it).
-FINISHED = (lifecycle.CLOSED, lifecycle.WITHDRAWN)
+FINISHED = lifecycle.FINISHED
 #: The actions that put a case in ``assigned`` (assign, reassign, reroute): the first one is the assignment.
 ASSIGN_ACTIONS = tuple(sorted(a for a, t in lifecycle.TRANSITIONS.items() if t.target == lifecycle.ASSIGNED))
 SLA_PREFIX = "sla_"
