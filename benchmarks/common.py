@@ -7,10 +7,14 @@ Each script runs as ``python benchmarks/<name>.py``, so this folder is on ``sys.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import secrets
 import socket
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 def log(message: str) -> None:
@@ -54,6 +58,46 @@ def drop_database(server_url: str, database: str) -> None:
 
     with psycopg.connect(_server(server_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def unique_database_name(prefix: str) -> str:
+    """``prefix`` with this process's id and a random suffix: two runs at once never share a database."""
+    return f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A throwaway database: its name, and its URL in the scheme of the URL it was made from."""
+
+    name: str
+    url: str
+
+
+@contextlib.contextmanager
+def throwaway_database(
+    server_url: str, name: str | None = None, *, prefix: str = "rpa_bench", keep: bool = False
+) -> Iterator[Database]:
+    """A fresh, empty PostgreSQL database for one benchmark run, dropped when the block ends, also
+    when it fails or is interrupted (unless ``keep``).
+
+    ``server_url`` is the URL of any database of the server (e.g.
+    ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``, trust auth); the maintenance
+    database ``postgres`` is used to create and drop. ``name`` is the database's name (a left-over
+    of that name is dropped first); without it, a unique name starting with ``prefix``. The
+    yielded :class:`Database` has the name and the URL to connect to it, in ``server_url``'s scheme.
+    """
+    base = server_url.rsplit("/", 1)[0]
+    admin_url = base + "/postgres"
+    name = name or unique_database_name(prefix)
+    recreate_database(admin_url, name)
+    try:
+        yield Database(name, f"{base}/{name}")
+    finally:
+        if not keep:
+            try:
+                drop_database(admin_url, name)
+            except Exception as err:  # noqa: BLE001 - never hide the block's own error
+                log(f"could not drop the database {name}: {err!r}")
 
 
 def cpu_by_pid(pids: list[int]) -> dict[int, float]:

@@ -6,7 +6,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/peers.py --quick    # 2 rounds of 5 s, ~1 min
 
 Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
-sync workers, no access log, no control socket) on its own PostgreSQL database on 127.0.0.1:5432:
+sync workers, no access log, no control socket) on its own throwaway PostgreSQL database on
+127.0.0.1:5432 (named below, then a unique suffix; dropped at the end):
 
 * **ours** -- ``POST /api/v1/cases`` of ``workstation.web.wsgi:app`` (bearer token of an enterprise,
   database ``rpa_peers_ours``, broker RabbitMQ as in the PostgreSQL deployment: intake never
@@ -68,8 +69,8 @@ from common import (
     machine_busy,
     machine_busy_share,
     percentile,
-    recreate_database,
     rss_kb,
+    throwaway_database,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,7 @@ HELPDESK_REQUIREMENTS = (
     "gunicorn==27.0.1",
     "psycopg[binary]==3.3.9",
 )
+#: Each server's throwaway database is named this, then a unique suffix (two runs never share one).
 DATABASES = {"ours": "rpa_peers_ours", "helpdesk": "rpa_peers_helpdesk", "bare": "rpa_peers_bare"}
 SERVERS = ("ours", "helpdesk", "bare")
 NCPU = os.cpu_count() or 1
@@ -294,20 +296,19 @@ def ensure_helpdesk_venv() -> Path:
     return python
 
 
-def setup_helpdesk(python: Path, server_url: str) -> tuple[Path, dict[str, str], int, str]:
-    """Settings module, fresh database, migrate, a queue and a staff token: (dir, env, queue id, token)."""
+def setup_helpdesk(python: Path, server_url: str, database: str) -> tuple[Path, dict[str, str], int, str]:
+    """Settings module, migrate its (fresh) database, a queue and a staff token: (dir, env, queue id, token)."""
     project = PEERS_VENV / "project"
     package = project / "peers_helpdesk"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text("")
     (package / "settings.py").write_text(HELPDESK_SETTINGS)
     (package / "urls.py").write_text(HELPDESK_URLS)
-    recreate_database(server_url, DATABASES["helpdesk"])
     host, port, user = _pg_parts(server_url)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "peers_helpdesk.settings",
-        "PEERS_DB_NAME": DATABASES["helpdesk"],
+        "PEERS_DB_NAME": database,
         "PEERS_DB_HOST": host,
         "PEERS_DB_PORT": port,
         "PEERS_DB_USER": user,
@@ -327,16 +328,15 @@ def _pg_parts(server_url: str) -> tuple[str, str, str]:
     return parts.hostname or "127.0.0.1", str(parts.port or 5432), parts.username or "postgres"
 
 
-def setup_ours(server_url: str, amqp_url: str, instance: Path) -> tuple[dict[str, str], str]:
-    """Fresh migrated database, an enterprise and its API token: (env for gunicorn, token)."""
+def setup_ours(server_url: str, database: str, amqp_url: str, instance: Path) -> tuple[dict[str, str], str]:
+    """Migrate its (fresh) database, an enterprise and its API token: (env for gunicorn, token)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from workstation.services.auth import create_token, create_user
     from workstation.services.db import make_engine, make_session_factory, transaction
     from workstation.services.migrate import upgrade
 
-    recreate_database(server_url, DATABASES["ours"])
-    url = "postgresql+psycopg://" + pg_conninfo(server_url, DATABASES["ours"]).split("://", 1)[1]
+    url = "postgresql+psycopg://" + pg_conninfo(server_url, database).split("://", 1)[1]
     upgrade(url)
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as session:
@@ -368,11 +368,10 @@ CREATE TABLE intake (
 """
 
 
-def setup_bare(server_url: str) -> dict[str, str]:
+def setup_bare(server_url: str, database: str) -> dict[str, str]:
     import psycopg
 
-    recreate_database(server_url, DATABASES["bare"])
-    conninfo = pg_conninfo(server_url, DATABASES["bare"])
+    conninfo = pg_conninfo(server_url, database)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(BARE_TABLE)
     return {**os.environ, "PEERS_BARE_DB": conninfo, "PYTHONPATH": str(HERE)}
@@ -429,6 +428,8 @@ class Server:
     body: bytes
     headers: dict[str, str]
     proc: subprocess.Popen
+    #: its throwaway database (its PostgreSQL backends are found by the name)
+    database: str = ""
     peak_rss_mb: float = 0.0
     # figures over the measured rounds
     ok: int = 0
@@ -575,7 +576,7 @@ def drive(server: Server, concurrency: int, seconds: float) -> RoundResult:
 
 def measured_round(server: Server, concurrency: int, seconds: float) -> RoundResult:
     """One counted round, with the CPU its workers, PostgreSQL and this process used."""
-    pg_before = cpu_by_pid(postgres_pids(DATABASES[server.name]))
+    pg_before = cpu_by_pid(postgres_pids(server.database))
     srv_before = cpu_by_pid(server.pids())
     own_before = sum(os.times()[:2])
     busy_before = machine_busy()[0]
@@ -583,7 +584,7 @@ def measured_round(server: Server, concurrency: int, seconds: float) -> RoundRes
     busy = machine_busy()[0] - busy_before
     own = sum(os.times()[:2]) - own_before
     srv_after = cpu_by_pid(server.pids())
-    pg_after = cpu_by_pid(postgres_pids(DATABASES[server.name]))
+    pg_after = cpu_by_pid(postgres_pids(server.database))
     srv = sum(v - srv_before.get(pid, 0.0) for pid, v in srv_after.items())
     pg = sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items())
     server.server_cpu += srv
@@ -717,7 +718,7 @@ def report(servers: dict[str, Server], args: argparse.Namespace, body_size: int)
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s (about a minute)")
     parser.add_argument("--rounds", type=int, help="alternating rounds per server (4; quick 2)")
@@ -739,6 +740,95 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 4)
     args.seconds = args.seconds or (5.0 if args.quick else 10.0)
+    return args
+
+
+def start_servers(
+    wanted: list[str], args: argparse.Namespace, work: Path, databases: contextlib.ExitStack
+) -> dict[str, Server]:
+    """Set up each wanted server on its throwaway database (dropped when ``databases`` closes) and
+    start it under gunicorn; wait until every one answers."""
+    servers: dict[str, Server] = {}
+    case = body_bytes(CASE_BODY)
+    json_type = {"Content-Type": "application/json"}
+    if "helpdesk" in wanted:
+        hd_database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["helpdesk"])).name
+        hd_python = ensure_helpdesk_venv()
+        hd_project, hd_env, queue_id, hd_token = setup_helpdesk(hd_python, args.pg_url, hd_database)
+        port = free_port()
+        app = "django.core.wsgi:get_wsgi_application()"
+        servers["helpdesk"] = Server(
+            "helpdesk",
+            port,
+            "/helpdesk/api/tickets/",
+            helpdesk_body(queue_id, len(case)),
+            json_type | {"Authorization": f"Token {hd_token}"},
+            start(gunicorn_cmd(hd_python, app, port, args.workers), hd_env, hd_project, work / "helpdesk.log"),
+            hd_database,
+        )
+    if "ours" in wanted:
+        ours_database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["ours"])).name
+        ours_env, token = setup_ours(args.pg_url, ours_database, args.amqp_url, work / "instance")
+        port = free_port()
+        command = gunicorn_cmd(PYTHON, "workstation.web.wsgi:app", port, args.workers)
+        servers["ours"] = Server(
+            "ours",
+            port,
+            "/api/v1/cases",
+            case,
+            json_type | {"Authorization": f"Bearer {token}"},
+            start(command, ours_env, args.ours_root.resolve(), work / "ours.log"),
+            ours_database,
+        )
+    if "bare" in wanted:
+        bare_database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["bare"])).name
+        bare_env = setup_bare(args.pg_url, bare_database)
+        port = free_port()
+        command = gunicorn_cmd(PYTHON, "peers:make_bare_app()", port, args.workers)
+        servers["bare"] = Server(
+            "bare", port, "/intake", case, json_type, start(command, bare_env, HERE, work / "bare.log"), bare_database
+        )
+    probes = {"ours": "/healthz", "helpdesk": "/helpdesk/api/", "bare": "/healthz"}
+    for server in servers.values():
+        wait_ready(server, probes[server.name])
+    return servers
+
+
+def measure(servers: dict[str, Server], args: argparse.Namespace, warmup: float) -> None:
+    """A warm-up of each server, then the counted rounds in a rotating order, with memory sampled
+    throughout; then the profiled round of ours with ``--profile``."""
+    with MemorySampler(list(servers.values())):
+        for server in servers.values():
+            result = drive(server, args.concurrency, warmup)
+            log(f"warm-up {server.name}: {result.ok / warmup:.1f} req/s, errors {dict(result.errors) or 0}")
+        order = [n for n in SERVERS if n in servers]
+        for i in range(args.rounds):
+            # rotate the order, so no server always follows the same one
+            names = order[i % len(order) :] + order[: i % len(order)]
+            line = []
+            for name in names:
+                result = measured_round(servers[name], args.concurrency, args.seconds)
+                bad = f" ({sum(result.errors.values())} errors)" if result.errors else ""
+                line.append(f"{name} {result.ok / result.seconds:.1f}{bad}")
+                time.sleep(0.5)
+            log(f"round {i + 1}/{args.rounds}: " + ", ".join(line) + " req/s")
+        if args.profile and "ours" in servers:
+            profile_ours(servers["ours"], args.concurrency, args.seconds, args.profile)
+
+
+def report_some(servers: dict[str, Server]) -> None:
+    """The figures of each server measured, when not all three were (no ratios, no last line)."""
+    for s in servers.values():
+        print(
+            f"  {s.name}: {s.rps:.1f} req/s p50 {fmt(percentile(s.latencies_ms, 50))} ms "
+            f"p99 {fmt(percentile(s.latencies_ms, 99))} ms peak {s.peak_rss_mb:.0f} MB, "
+            f"CPU/req worker {fmt(s.per_request_ms(s.server_cpu), 2)} ms "
+            f"PG {fmt(s.per_request_ms(s.postgres_cpu), 2)} ms, errors {s.errors}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     warmup = 1.5 if args.quick else 3.0
     wanted = args.only or list(SERVERS)
 
@@ -751,99 +841,28 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     work = Path(tempfile.mkdtemp(prefix="rpa-peers-"))
-    servers: dict[str, Server] = {}
-    try:
-        t0 = time.monotonic()
-        case = body_bytes(CASE_BODY)
-        if "helpdesk" in wanted:
-            hd_python = ensure_helpdesk_venv()
-            hd_project, hd_env, queue_id, hd_token = setup_helpdesk(hd_python, args.pg_url)
-            port = free_port()
-            servers["helpdesk"] = Server(
-                "helpdesk",
-                port,
-                "/helpdesk/api/tickets/",
-                helpdesk_body(queue_id, len(case)),
-                {"Content-Type": "application/json", "Authorization": f"Token {hd_token}"},
-                start(
-                    gunicorn_cmd(hd_python, "django.core.wsgi:get_wsgi_application()", port, args.workers),
-                    hd_env,
-                    hd_project,
-                    work / "helpdesk.log",
-                ),
-            )
-        if "ours" in wanted:
-            ours_env, token = setup_ours(args.pg_url, args.amqp_url, work / "instance")
-            port = free_port()
-            servers["ours"] = Server(
-                "ours",
-                port,
-                "/api/v1/cases",
-                case,
-                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-                start(
-                    gunicorn_cmd(PYTHON, "workstation.web.wsgi:app", port, args.workers),
-                    ours_env,
-                    args.ours_root.resolve(),
-                    work / "ours.log",
-                ),
-            )
-        if "bare" in wanted:
-            bare_env = setup_bare(args.pg_url)
-            port = free_port()
-            servers["bare"] = Server(
-                "bare",
-                port,
-                "/intake",
-                case,
-                {"Content-Type": "application/json"},
-                start(
-                    gunicorn_cmd(PYTHON, "peers:make_bare_app()", port, args.workers), bare_env, HERE, work / "bare.log"
-                ),
-            )
-        probes = {"ours": "/healthz", "helpdesk": "/helpdesk/api/", "bare": "/healthz"}
-        for server in servers.values():
-            wait_ready(server, probes[server.name])
-        log(f"set up and started in {time.monotonic() - t0:.1f} s (logs in {work})")
-
-        with MemorySampler(list(servers.values())):
-            for server in servers.values():
-                result = drive(server, args.concurrency, warmup)
-                log(f"warm-up {server.name}: {result.ok / warmup:.1f} req/s, errors {dict(result.errors) or 0}")
-            order = [n for n in SERVERS if n in servers]
-            for i in range(args.rounds):
-                # rotate the order, so no server always follows the same one
-                names = order[i % len(order) :] + order[: i % len(order)]
-                line = []
-                for name in names:
-                    result = measured_round(servers[name], args.concurrency, args.seconds)
-                    bad = f" ({sum(result.errors.values())} errors)" if result.errors else ""
-                    line.append(f"{name} {result.ok / result.seconds:.1f}{bad}")
-                    time.sleep(0.5)
-                log(f"round {i + 1}/{args.rounds}: " + ", ".join(line) + " req/s")
-            if args.profile and "ours" in servers:
-                profile_ours(servers["ours"], args.concurrency, args.seconds, args.profile)
-        if len(servers) == len(SERVERS):
-            report(servers, args, len(case))
-        else:
-            for s in servers.values():
-                print(
-                    f"  {s.name}: {s.rps:.1f} req/s p50 {fmt(percentile(s.latencies_ms, 50))} ms "
-                    f"p99 {fmt(percentile(s.latencies_ms, 99))} ms peak {s.peak_rss_mb:.0f} MB, "
-                    f"CPU/req worker {fmt(s.per_request_ms(s.server_cpu), 2)} ms "
-                    f"PG {fmt(s.per_request_ms(s.postgres_cpu), 2)} ms, errors {s.errors}"
-                )
-        return 0
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        for proc in list(_STARTED):
-            stop(proc)
-        if args.keep_logs:
-            log(f"logs kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    # the databases are dropped last, once the servers using them are stopped
+    with contextlib.ExitStack() as databases:
+        try:
+            t0 = time.monotonic()
+            servers = start_servers(wanted, args, work, databases)
+            log(f"set up and started in {time.monotonic() - t0:.1f} s (logs in {work})")
+            measure(servers, args, warmup)
+            if len(servers) == len(SERVERS):
+                report(servers, args, len(body_bytes(CASE_BODY)))
+            else:
+                report_some(servers)
+            return 0
+        except KeyboardInterrupt:
+            log("interrupted")
+            return 130
+        finally:
+            for proc in list(_STARTED):
+                stop(proc)
+            if args.keep_logs:
+                log(f"logs kept in {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ from common import (  # noqa: E402
     machine_busy_share,
     percentile,
     pids_named,
-    recreate_database,
+    throwaway_database,
 )
 from sqlalchemy import func, select  # noqa: E402
 
@@ -187,6 +187,7 @@ def own_cpu() -> float:
 class Deployment:
     key: str
     label: str
+    #: PostgreSQL: the throwaway database, created for the run and dropped after it
     database_url: str | None = None
     broker_url: str | None = None
     prepare: Callable[[], None] = lambda: None
@@ -627,36 +628,58 @@ def run_step(engine, base_url: str, token: str, rate: int, seconds: float) -> tu
     return step, ids
 
 
-def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: bool) -> Figures:
-    fig = Figures(dep.label)
-    instance = Path(tempfile.mkdtemp(prefix=f"rpa-bench-{dep.key}-"))
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSTATION_")}
-    env.update(
-        WORKSTATION_INSTANCE_PATH=str(instance),
-        WORKSTATION_BASE_URL=base_url,
-        PYTHONUNBUFFERED="1",
-    )
-    if dep.database_url:
-        env["WORKSTATION_DATABASE_URL"] = dep.database_url
-    if dep.broker_url:
-        env["WORKSTATION_BROKER_URL"] = dep.broker_url
-    log_path = instance / "system.log"
-    engine = None
-    system: subprocess.Popen | None = None
-    try:
-        # 1. set up
+class DeploymentRun:
+    """One deployment measured: the instance folder, the system's process, the database, and the
+    figures. Each phase is a method; :func:`run_deployment` calls them in order."""
+
+    def __init__(self, dep: Deployment, plan: Plan, profile_dir: Path | None, keep: bool) -> None:
+        self.dep = dep
+        self.plan = plan
+        self.profile_dir = profile_dir
+        self.keep = keep
+        self.fig = Figures(dep.label)
+        self.instance = Path(tempfile.mkdtemp(prefix=f"rpa-bench-{dep.key}-"))
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSTATION_")}
+        self.env.update(
+            WORKSTATION_INSTANCE_PATH=str(self.instance),
+            WORKSTATION_BASE_URL=self.base_url,
+            PYTHONUNBUFFERED="1",
+        )
+        if dep.database_url:
+            self.env["WORKSTATION_DATABASE_URL"] = dep.database_url
+        if dep.broker_url:
+            self.env["WORKSTATION_BROKER_URL"] = dep.broker_url
+        self.log_path = self.instance / "system.log"
+        #: what is undone at the end: the throwaway database
+        self.cleanup = contextlib.ExitStack()
+        self.engine = None
+        self.system: subprocess.Popen | None = None
+        self.profilers: list[subprocess.Popen] = []
+
+    # 1. set up
+    def set_up(self) -> None:
+        """A fresh database (PostgreSQL) or instance (SQLite), the schema, an enterprise with a token
+        and 20 experts."""
+        dep, fig = self.dep, self.fig
         t0 = time.monotonic()
+        if dep.database_url:
+            name = dep.database_url.rsplit("/", 1)[1]
+            self.cleanup.enter_context(throwaway_database(dep.database_url, name, keep=self.keep))
         dep.prepare()
         subprocess.run(
-            [PYTHON, "-m", "workstation", "init-db"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=120
+            [PYTHON, "-m", "workstation", "init-db"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
-        config = Config.from_env(env)
-        engine = make_engine(config.database_url)
-        sessions = make_session_factory(engine)
+        self.config = Config.from_env(self.env)
+        self.engine = make_engine(self.config.database_url)
         # Same as `python -m workstation create-user/create-token`, without 22 interpreter start-ups.
-        with transaction(sessions) as session:
+        with transaction(make_session_factory(self.engine)) as session:
             enterprise = create_user(
                 session, "bench-enterprise@example.com", PASSWORD, "enterprise", "Bench Enterprise", "en", "Bench Co"
             )
@@ -671,72 +694,64 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
                     right_types=["trademark"],
                     capacity=100_000,
                 )
-            token = create_token(session, enterprise)
+            self.token = create_token(session, enterprise)
         fig.setup_s = time.monotonic() - t0
         log(
-            f"{dep.label}: instance {instance}, database {config.database_url.split('@')[-1]}, "
-            f"broker {config.broker_url.split('@')[-1]}"
+            f"{dep.label}: instance {self.instance}, database {self.config.database_url.split('@')[-1]}, "
+            f"broker {self.config.broker_url.split('@')[-1]}"
         )
-
         # Anything else keeping the machine busy skews every figure: say so.
         idle_load = machine_busy_share() * (os.cpu_count() or 1)
         if idle_load > 0.2:
             fig.notes.append(f"machine not idle before the start: {idle_load:.2f} cores busy with other work")
 
-        # 2. start the system
+    # 2. start the system
+    def start_system(self) -> None:
+        """``python -m workstation run`` on a free port, until ``/readyz`` answers; py-spy on each of
+        its processes with ``--profile``."""
+        plan, dep = self.plan, self.dep
         t0 = time.monotonic()
-        system = start_process(
-            [
-                PYTHON,
-                "-m",
-                "workstation",
-                "run",
-                "--port",
-                str(port),
-                "--web-workers",
-                str(plan.web_workers),
-                "--consumers",
-                str(plan.consumers),
-            ],
-            env,
-            log_path,
-        )
+        command = [PYTHON, "-m", "workstation", "run", "--port", str(self.port)]
+        command += ["--web-workers", str(plan.web_workers), "--consumers", str(plan.consumers)]
+        self.system = system = start_process(command, self.env, self.log_path)
         while True:
             if system.poll() is not None:
-                raise RuntimeError(f"the system exited with {system.returncode}; see {log_path}")
+                raise RuntimeError(f"the system exited with {system.returncode}; see {self.log_path}")
             if time.monotonic() - t0 > 90:
-                raise RuntimeError(f"/readyz not 200 after 90 s; see {log_path}")
+                raise RuntimeError(f"/readyz not 200 after 90 s; see {self.log_path}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                if requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
                     break
             time.sleep(0.2)
         # The consumers and the scheduler start beside gunicorn; give them a moment to subscribe.
         time.sleep(1.0)
-        fig.startup_s = time.monotonic() - t0
-        log(f"{dep.label}: ready on {base_url} in {fig.startup_s:.1f}s")
-        children = descendants(system.pid)
-        roles = {pid: classify(pid) for pid in children}
+        self.fig.startup_s = time.monotonic() - t0
+        log(f"{dep.label}: ready on {self.base_url} in {self.fig.startup_s:.1f}s")
+        if self.profile_dir is not None:
+            self.start_profilers(self.profile_dir)
 
-        profilers: list[subprocess.Popen] = []
-        if profile_dir is not None:
-            profile_dir.mkdir(parents=True, exist_ok=True)
-            py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
-            for pid, role in roles.items():
-                if role == "other":
-                    continue
-                out = profile_dir / f"{dep.key}-{role}-{pid}.txt"
-                profilers.append(
-                    start_process(
-                        [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "-o", str(out)],
-                        env,
-                        profile_dir / f"{dep.key}-py-spy.log",
-                    )
+    def start_profilers(self, profile_dir: Path) -> None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+        for pid in descendants(self.system.pid):
+            role = classify(pid)
+            if role == "other":
+                continue
+            out = profile_dir / f"{self.dep.key}-{role}-{pid}.txt"
+            self.profilers.append(
+                start_process(
+                    [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "-o", str(out)],
+                    self.env,
+                    profile_dir / f"{self.dep.key}-py-spy.log",
                 )
-            time.sleep(1.0)
+            )
+        time.sleep(1.0)
 
-        # 3. intake, closed loop
+    # 3. intake, closed loop, and the backlog it leaves
+    def intake(self) -> None:
+        dep, plan, fig = self.dep, self.plan, self.fig
         log(f"{dep.label}: intake, {plan.intake_clients} clients x {plan.intake_total} cases")
-        results, elapsed = closed_loop(base_url, token, plan.intake_clients, plan.intake_total)
+        results, elapsed = closed_loop(self.base_url, self.token, plan.intake_clients, plan.intake_total)
         intake_end = time.monotonic()
         ok = [r for r in results if r.status == 201]
         fig.intake_n = len(results)
@@ -749,9 +764,9 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             f"p99 {fig.intake_p99:.1f} ms; waiting for the backlog"
         )
         intake_ids = [case_id_of(r.reference) for r in ok if r.reference]
-        fig.backlog_drained, _ = wait_mailed(engine, intake_ids, plan.drain_timeout)
+        fig.backlog_drained, _ = wait_mailed(self.engine, intake_ids, plan.drain_timeout)
         fig.backlog_drain_s = time.monotonic() - intake_end
-        timings = case_timings(engine, intake_ids)
+        timings = case_timings(self.engine, intake_ids)
         done = [t for t in timings.values() if t.done]
         if done:
             span = (max(t.mailed for t in done) - min(t.created for t in done)).total_seconds()
@@ -760,18 +775,21 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             f"{dep.label}: backlog {'drained' if fig.backlog_drained else 'NOT drained'} "
             f"{fig.backlog_drain_s:.1f}s after intake; pipeline {fig.backlog_cps:.1f} cases/s"
         )
-
         if not fig.backlog_drained:
             fig.notes.append("intake backlog not drained before the e2e run: the e2e figures include it")
 
-        cpu_before = cpu_by_pid(descendants(system.pid))
-        servers_before = {name: cpu_by_pid(pids_named(*comms)) for name, comms in SERVERS.items()}
-        machine_before, own_before = machine_busy()[0], own_cpu()
-        cpu_t0 = time.monotonic()
+    def start_cpu_count(self) -> None:
+        """CPU counters of every part before the e2e and sustained phases."""
+        self.cpu_before = cpu_by_pid(descendants(self.system.pid))
+        self.servers_before = {name: cpu_by_pid(pids_named(*comms)) for name, comms in SERVERS.items()}
+        self.machine_before, self.own_before = machine_busy()[0], own_cpu()
+        self.cpu_t0 = time.monotonic()
 
-        # 4. end to end at a steady rate
+    # 4. end to end at a steady rate
+    def end_to_end(self) -> None:
+        dep, plan, fig = self.dep, self.plan, self.fig
         log(f"{dep.label}: end to end at {plan.e2e_rate:.0f}/s for {plan.e2e_seconds:.0f}s")
-        results, _, _ = open_loop(base_url, token, plan.e2e_rate, plan.e2e_seconds, threads=16)
+        results, _, _ = open_loop(self.base_url, self.token, plan.e2e_rate, plan.e2e_seconds, threads=16)
         ok = [r for r in results if r.status == 201]
         fig.e2e_n = len(results)
         fig.e2e_errors = len(results) - len(ok)
@@ -780,8 +798,8 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
         fig.e2e_http_p50 = percentile([r.latency_ms for r in ok], 50)
         fig.e2e_http_p99 = percentile([r.latency_ms for r in ok], 99)
         e2e_ids = [case_id_of(r.reference) for r in ok if r.reference]
-        fig.e2e_complete, _ = wait_mailed(engine, e2e_ids, plan.drain_timeout)
-        timings = case_timings(engine, e2e_ids)
+        fig.e2e_complete, _ = wait_mailed(self.engine, e2e_ids, plan.drain_timeout)
+        timings = case_timings(self.engine, e2e_ids)
         assigned = [v for t in timings.values() if (v := t.assigned_ms()) is not None]
         mailed = [v for t in timings.values() if (v := t.mailed_ms()) is not None]
         fig.assigned_p50, fig.assigned_p99 = percentile(assigned, 50), percentile(assigned, 99)
@@ -792,7 +810,9 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             f"submit->mailed p50 {fig.mailed_p50:.0f} p99 {fig.mailed_p99:.0f} ms"
         )
 
-        # 5. sustained rate: step the offered rate up until the pipeline falls behind
+    # 5. sustained rate: step the offered rate up until the pipeline falls behind
+    def sustained(self) -> None:
+        dep, plan, fig = self.dep, self.plan, self.fig
         steps_t0 = time.monotonic()
         rates = list(plan.step_rates)
         fallback = [r for r in (25, 10) if r < rates[0]]
@@ -801,7 +821,7 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             if time.monotonic() - steps_t0 > plan.steps_budget:
                 fig.notes.append(f"stopped stepping at {rate}/s: time budget of {plan.steps_budget:.0f}s used")
                 break
-            step, ids = run_step(engine, base_url, token, rate, plan.step_seconds)
+            step, ids = run_step(self.engine, self.base_url, self.token, rate, plan.step_seconds)
             fig.steps.append(step)
             log(
                 f"{dep.label}: step {rate}/s -> {'ok' if step['ok'] else 'FAIL: ' + step['why']} "
@@ -809,7 +829,7 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
                 f"mail p99 {fmt(step['mailed_p99'])} ms)"
             )
             # start the next step from an empty pipeline
-            drained, _ = wait_mailed(engine, ids, 10 if step["ok"] else plan.fail_drain)
+            drained, _ = wait_mailed(self.engine, ids, 10 if step["ok"] else plan.fail_drain)
             if step["ok"]:
                 fig.sustained_cps = rate
                 if not drained:
@@ -825,32 +845,38 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
                 continue
             break
 
-        elapsed = time.monotonic() - cpu_t0
-        cpu_after = cpu_by_pid(descendants(system.pid))
-        for profiler in profilers:
+    # 6. where the CPU went during the e2e and sustained phases
+    def count_cpu(self) -> None:
+        """CPU seconds of each part since :meth:`start_cpu_count`; stops the profilers."""
+        fig = self.fig
+        elapsed = time.monotonic() - self.cpu_t0
+        cpu_after = cpu_by_pid(descendants(self.system.pid))
+        for profiler in self.profilers:
             with contextlib.suppress(ProcessLookupError):
                 profiler.send_signal(signal.SIGINT)
-        for profiler in profilers:
+        for profiler in self.profilers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 profiler.wait(15)
             stop_process(profiler, grace=1)
         for pid, seconds in cpu_after.items():
             role = classify(pid)
-            fig.cpu[role] = fig.cpu.get(role, 0.0) + seconds - cpu_before.get(pid, 0.0)
+            fig.cpu[role] = fig.cpu.get(role, 0.0) + seconds - self.cpu_before.get(pid, 0.0)
         fig.cpu = dict(sorted(fig.cpu.items()))
-        fig.cpu["benchmark client"] = own_cpu() - own_before
-        if not config.is_sqlite:
+        fig.cpu["benchmark client"] = own_cpu() - self.own_before
+        if not self.config.is_sqlite:
             for name, comms in SERVERS.items():
                 after = cpu_by_pid(pids_named(*comms))
-                fig.cpu[name] = sum(v - servers_before[name].get(pid, 0.0) for pid, v in after.items())
+                fig.cpu[name] = sum(v - self.servers_before[name].get(pid, 0.0) for pid, v in after.items())
         system_cpu = sum(fig.cpu.values())
-        fig.cpu["machine total"] = machine_busy()[0] - machine_before
+        fig.cpu["machine total"] = machine_busy()[0] - self.machine_before
         fig.cpu["rest (others)"] = fig.cpu["machine total"] - system_cpu
         fig.cpu["wall"] = elapsed
-        if set(cpu_before) - set(cpu_after):
-            fig.notes.append(f"{len(set(cpu_before) - set(cpu_after))} child process(es) died during the run")
+        if set(self.cpu_before) - set(cpu_after):
+            fig.notes.append(f"{len(set(self.cpu_before) - set(cpu_after))} child process(es) died during the run")
 
-        # Did anything else consume from our queues, or did messages fail? (a shared broker)
+    # 7. did anything else consume from our queues, or did messages fail? (a shared broker)
+    def check_messages(self) -> None:
+        fig, plan, config = self.fig, self.plan, self.config
         if not config.broker_url.startswith("filesystem"):
             with contextlib.suppress(Exception), broker_connection(config) as conn:
                 for consumer in SUBSCRIPTIONS:
@@ -859,7 +885,7 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
                         fig.notes.append(
                             f"queue {queue_name(consumer)} has {consumers} consumers, {plan.consumers} of them ours"
                         )
-        with engine.connect() as conn:
+        with self.engine.connect() as conn:
             dead = conn.execute(
                 select(func.count()).select_from(HandledMessage).where(HandledMessage.outcome != "done")
             ).scalar_one()
@@ -873,22 +899,26 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
                 f"{republished} published more than once (reconciler)"
             )
 
-        # 7. stop the system (before the ceiling, so that it has the machine to itself)
-        log(f"{dep.label}: stopping the system")
-        code = stop_process(system)
-        system = None
+    # 8. stop the system (before the ceiling, so that it has the machine to itself)
+    def stop_system(self) -> None:
+        log(f"{self.dep.label}: stopping the system")
+        code = stop_process(self.system)
+        self.system = None
         if code not in (0, None):
-            fig.notes.append(f"`python -m workstation run` exited with {code} on SIGTERM")
+            self.fig.notes.append(f"`python -m workstation run` exited with {code} on SIGTERM")
 
-        # 6. bare kombu on the same broker, same transport options
-        log(f"{dep.label}: bare kombu, {plan.kombu_messages} messages")
+    # 9. bare kombu on the same broker, same transport options
+    def bare_kombu(self) -> None:
+        log(f"{self.dep.label}: bare kombu, {self.plan.kombu_messages} messages")
         try:
-            fig.kombu = bare_kombu(config, plan.kombu_messages)
+            self.fig.kombu = bare_kombu(self.config, self.plan.kombu_messages)
         except Exception as err:  # noqa: BLE001
-            fig.notes.append(f"bare kombu failed: {err!r}")
+            self.fig.notes.append(f"bare kombu failed: {err!r}")
 
-        # anything the system logged that looks wrong
-        text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    # 10. anything the system logged that looks wrong, and where the cases ended
+    def look_back(self) -> None:
+        fig = self.fig
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         problems = [
             line
             for line in text.splitlines()
@@ -896,24 +926,45 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
             and "No hostname was supplied" not in line
         ]
         if problems:
-            fig.notes.append(f"{len(problems)} warning/error line(s) in {log_path}, first: {problems[0][:200]}")
-            keep = True
-        if engine is not None:
-            statuses: dict[str, int] = {}
-            with engine.connect() as conn:
-                for status, count in conn.execute(select(Case.status, func.count()).group_by(Case.status)):
-                    statuses[status] = count
-            fig.notes.append(f"case statuses at the end: {statuses}")
-        return fig
-    finally:
-        if system is not None:
-            stop_process(system)
-        if engine is not None:
-            engine.dispose()
-        if keep:
-            log(f"{dep.label}: kept {instance}")
+            fig.notes.append(f"{len(problems)} warning/error line(s) in {self.log_path}, first: {problems[0][:200]}")
+            self.keep = True
+        statuses: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for status, count in conn.execute(select(Case.status, func.count()).group_by(Case.status)):
+                statuses[status] = count
+        fig.notes.append(f"case statuses at the end: {statuses}")
+
+    def close(self) -> None:
+        """Stop the system if it still runs, drop the database, remove the instance unless kept."""
+        if self.system is not None:
+            stop_process(self.system)
+        if self.engine is not None:
+            self.engine.dispose()
+        self.cleanup.close()
+        if self.keep:
+            log(f"{self.dep.label}: kept {self.instance}")
         else:
-            shutil.rmtree(instance, ignore_errors=True)
+            shutil.rmtree(self.instance, ignore_errors=True)
+
+
+def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: bool) -> Figures:
+    """Every phase on one deployment, in order; its figures."""
+    run = DeploymentRun(dep, plan, profile_dir, keep)
+    try:
+        run.set_up()
+        run.start_system()
+        run.intake()
+        run.start_cpu_count()
+        run.end_to_end()
+        run.sustained()
+        run.count_cpu()
+        run.check_messages()
+        run.stop_system()
+        run.bare_kombu()
+        run.look_back()
+        return run.fig
+    finally:
+        run.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -930,7 +981,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=Path, help="py-spy every process from intake to the last step; raw stacks to this folder"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the instance folders (logs, mail, broker)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the instance folders (logs, mail, broker) and the database"
+    )
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -964,8 +1017,6 @@ def main(argv: list[str] | None = None) -> int:
             consumers=args.consumers,
         )
 
-    server_url = args.pg_url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
-    database = args.pg_url.rsplit("/", 1)[1]
     deployments = [
         Deployment("sqlite", "embedded (SQLite + filesystem transport)"),
         Deployment(
@@ -973,7 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
             "PostgreSQL + RabbitMQ",
             database_url=args.pg_url,
             broker_url=args.amqp_url,
-            prepare=lambda: (recreate_database(server_url, database), prepare_rabbitmq(args.amqp_url)),
+            prepare=lambda: prepare_rabbitmq(args.amqp_url),
         ),
     ]
     if args.only:

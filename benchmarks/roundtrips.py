@@ -5,10 +5,10 @@
 On a 2-core machine every round trip waits for PostgreSQL to be scheduled, so on a busy machine
 the number of round trips a case costs weighs more than the work in them. This counts them,
 exactly and whatever else the machine is doing: it submits ``--cases`` cases on a fresh database
-(``rpa_roundtrips``, dropped and created) and runs each consumer's handler in this process on
-each event (routing, then watch, then notify, as the workers would), counting what psycopg sends
-the server: each statement, each BEGIN it sends before the first statement of a transaction, and
-each COMMIT, one round trip each (``--show`` lists them for the first case). ``--batch N`` gives
+(``rpa_roundtrips_<pid>_<random>``, dropped at the end) and runs each consumer's handler in this
+process on each event (routing, then watch, then notify, as the workers would), counting what
+psycopg sends the server: each statement, each BEGIN it sends before the first statement of a
+transaction, and each COMMIT, one round trip each (``--show`` lists them for the first case). ``--batch N`` gives
 the consumers N events at a time (``handle_many``), as the workers take them under load.
 ``--profile PART`` (intake, routing, watch or notify) runs that part under cProfile, timed in CPU,
 and prints its costliest functions.
@@ -33,7 +33,7 @@ from types import ModuleType
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg  # noqa: E402
-from common import drop_database, recreate_database  # noqa: E402
+from common import throwaway_database  # noqa: E402
 from peers import CASE_BODY  # noqa: E402
 from psycopg.pq import TransactionStatus  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -51,7 +51,8 @@ from workstation.services.migrate import upgrade  # noqa: E402
 from workstation.services.models import OutboxMessage  # noqa: E402
 from workstation.services.schemas import case_input_schema  # noqa: E402
 
-DATABASE = "rpa_roundtrips"
+#: the throwaway database is named this, then a unique suffix
+DATABASE_PREFIX = "rpa_roundtrips"
 # The payload of benchmarks/peers.py: a realistic case (a respondent, a mark, a key date).
 CASE = CASE_BODY
 
@@ -128,8 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
 
-    url = args.pg_url.rsplit("/", 1)[0] + f"/{DATABASE}"
-    recreate_database(args.pg_url, DATABASE)
+    with throwaway_database(args.pg_url, prefix=DATABASE_PREFIX) as database:
+        count_round_trips(args, database.url)
+    report(args)
+    return 0
+
+
+def count_round_trips(args: argparse.Namespace, url: str) -> None:
+    """Migrate the database at ``url``, then submit ``--cases`` cases and run the handlers on their
+    events, counting each part's round trips and CPU."""
     upgrade(url)
     instance = Path(tempfile.mkdtemp(prefix="rpa-roundtrips-"))
     config = Config.from_env({"WORKSTATION_DATABASE_URL": url, "WORKSTATION_INSTANCE_PATH": str(instance)})
@@ -175,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         psycopg.Connection.commit = _original_commit
         ctx.publisher.close()
         engine.dispose()
-        drop_database(args.pg_url, DATABASE)
+
+
+def report(args: argparse.Namespace) -> None:
+    """The statements of the first case (``--show``), the profiles, the counts per case and the last line."""
     if _shown:
         print("round trips of the first case:")
         print("\n".join(_shown))
@@ -191,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {part:8s} {value:6.1f}   (Python CPU {1000 * _cpu[part] / args.cases:5.2f} ms)")
     total = sum(per_case.values())
     print("roundtrips: " + " ".join(f"{part}={value:.1f}" for part, value in per_case.items()) + f" total={total:.1f}")
-    return 0
 
 
 if __name__ == "__main__":

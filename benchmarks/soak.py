@@ -72,6 +72,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.parser import BytesHeaderParser
@@ -83,7 +84,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from common import children, drop_database, free_port, log, percentile, recreate_database, rss_kb  # noqa: E402
+from common import children, free_port, log, percentile, rss_kb, throwaway_database  # noqa: E402
 from sqlalchemy import and_, func, select, text  # noqa: E402
 
 from workers.digests import record_due  # noqa: E402
@@ -672,148 +673,181 @@ def drain_dead_letters(config: Config) -> list[tuple[str, dict[str, Any], dict[s
 
 
 def check_everything(sessions, inbox: Inbox, accepted: list[str]) -> tuple[Outcome, dict[str, Any]]:  # noqa: ANN001
+    """Every check of the database and the SMTP server after the drain, in the report's order, and
+    the figures the report and the last line take from them."""
     out = Outcome()
     figures: dict[str, Any] = {}
     with sessions() as session:
-        # --- cases: each assigned, by exactly one assign event (the soak never declines, so no
-        # reroute; a second assign would be a case routed twice)
-        cases = dict(session.execute(select(Case.reference, Case.status)).all())
-        missing = [r for r in accepted if r not in cases]
-        not_assigned = Counter(s for s in cases.values() if s != "assigned")
-        assign_counts = Counter(
-            dict(
-                session.execute(
-                    select(CaseEvent.case_id, func.count())
-                    .where(CaseEvent.action == "assign")
-                    .group_by(CaseEvent.case_id)
-                ).all()
-            )
-        )
         ids = dict(session.execute(select(Case.id, Case.reference)).all())
-        twice = {ids[c]: n for c, n in assign_counts.items() if n != 1}
-        never = [ref for cid, ref in ids.items() if assign_counts.get(cid, 0) == 0]
-        other_moves = dict(
+        check_assigned_once(session, ids, accepted, out, figures)
+        figures |= assignment_times(session)
+        check_case_emails(session, ids, out)
+        rows = check_notifications(session, out, figures)
+        digests = check_digests(session, out, figures)
+        check_notices(session, rows, out, figures)
+        check_events(session, out)
+    check_inbox(inbox, rows, digests, out, figures)
+    return out, figures
+
+
+def check_assigned_once(
+    session,  # noqa: ANN001
+    ids: dict[int, str],
+    accepted: list[str],
+    out: Outcome,
+    figures: dict[str, Any],
+) -> None:
+    """Each case assigned, by exactly one assign event (the soak never declines, so no reroute; a
+    second assign would be a case routed twice)."""
+    cases = dict(session.execute(select(Case.reference, Case.status)).all())
+    missing = [r for r in accepted if r not in cases]
+    not_assigned = Counter(s for s in cases.values() if s != "assigned")
+    assign_counts = Counter(
+        dict(
             session.execute(
-                select(CaseEvent.action, func.count())
-                .where(CaseEvent.action.not_in(("submit", "assign")))
-                .group_by(CaseEvent.action)
+                select(CaseEvent.case_id, func.count()).where(CaseEvent.action == "assign").group_by(CaseEvent.case_id)
             ).all()
         )
-        assigned_once = not missing and not not_assigned and not twice and not never and len(cases) == len(accepted)
-        figures["assigned_once"] = assigned_once
-        out.add(
-            "every case assigned exactly once",
-            assigned_once,
-            f"{len(accepted)} accepted, {len(cases)} in the database, "
-            f"{sum(1 for n in assign_counts.values() if n == 1)} with one assign event"
-            + (f"; missing {missing[:5]}" if missing else "")
-            + (f"; not assigned {dict(not_assigned)}" if not_assigned else "")
-            + (f"; assigned more than once {dict(list(twice.items())[:5])}" if twice else "")
-            + (f"; other moves {other_moves}" if other_moves else ""),
-        )
-
-        # --- time to assignment
-        created = dict(session.execute(select(Case.id, Case.created_at)).all())
-        first_assign = dict(
-            session.execute(
-                select(CaseEvent.case_id, func.min(CaseEvent.created_at))
-                .where(CaseEvent.action == "assign")
-                .group_by(CaseEvent.case_id)
-            ).all()
-        )
-        waits = [(first_assign[c] - created[c]).total_seconds() * 1000 for c in first_assign if c in created]
-        figures["assign_p50_ms"], figures["assign_p99_ms"] = percentile(waits, 50), percentile(waits, 99)
-        figures["assign_max_ms"] = max(waits) if waits else float("nan")
-
-        # --- each case's two emails (the expert's, the enterprise's)
-        per_case = Counter(
-            dict(
-                session.execute(
-                    select(Notification.case_id, func.count())
-                    .where(Notification.template.in_(("expert_case_assigned", "enterprise_case_assigned")))
-                    .group_by(Notification.case_id)
-                ).all()
-            )
-        )
-        wrong = {ids[c]: per_case.get(c, 0) for c in ids if per_case.get(c, 0) != 2}
-        out.add(
-            "each case mailed to its expert and its enterprise",
-            not wrong,
-            f"{sum(1 for c in ids if per_case.get(c, 0) == 2)} of {len(ids)} cases with both emails"
-            + (f"; wrong: {dict(list(wrong.items())[:5])}" if wrong else ""),
-        )
-
-        # --- notifications: one row per key (the unique index), all sent; re-claims listed
-        rows = session.execute(
-            select(Notification.key, Notification.status, Notification.attempts, Notification.template)
+    )
+    twice = {ids[c]: n for c, n in assign_counts.items() if n != 1}
+    never = [ref for cid, ref in ids.items() if assign_counts.get(cid, 0) == 0]
+    other_moves = dict(
+        session.execute(
+            select(CaseEvent.action, func.count())
+            .where(CaseEvent.action.not_in(("submit", "assign")))
+            .group_by(CaseEvent.action)
         ).all()
-        by_status = Counter(r.status for r in rows)
-        reclaimed = [r for r in rows if r.attempts > 1]
-        figures["notifications"] = len(rows)
-        out.add(
-            "every email claimed once and sent",
-            by_status.get("sent", 0) == len(rows),
-            f"{len(rows)} notification rows {dict(by_status)}; {len(reclaimed)} re-claimed after a stale claim"
-            + (f" ({', '.join(r.key for r in reclaimed[:5])})" if reclaimed else ""),
-        )
+    )
+    assigned_once = not missing and not not_assigned and not twice and not never and len(cases) == len(accepted)
+    figures["assigned_once"] = assigned_once
+    out.add(
+        "every case assigned exactly once",
+        assigned_once,
+        f"{len(accepted)} accepted, {len(cases)} in the database, "
+        f"{sum(1 for n in assign_counts.values() if n == 1)} with one assign event"
+        + (f"; missing {missing[:5]}" if missing else "")
+        + (f"; not assigned {dict(not_assigned)}" if not_assigned else "")
+        + (f"; assigned more than once {dict(list(twice.items())[:5])}" if twice else "")
+        + (f"; other moves {other_moves}" if other_moves else ""),
+    )
 
-        # --- digests
-        digests = session.execute(
-            select(DigestRecord.coordinator_id, DigestRecord.period_key, DigestRecord.status, DigestRecord.attempts)
+
+def assignment_times(session) -> dict[str, float]:  # noqa: ANN001
+    """Submit -> first assignment, p50, p99 and max (ms)."""
+    created = dict(session.execute(select(Case.id, Case.created_at)).all())
+    first_assign = dict(
+        session.execute(
+            select(CaseEvent.case_id, func.min(CaseEvent.created_at))
+            .where(CaseEvent.action == "assign")
+            .group_by(CaseEvent.case_id)
         ).all()
-        d_status = Counter(d.status for d in digests)
-        figures["digests"] = len(digests)
-        out.add(
-            "every digest sent",
-            bool(digests) and d_status.get("sent", 0) == len(digests),
-            f"{len(digests)} digest records {dict(d_status)}; attempts {dict(Counter(d.attempts for d in digests))}",
-        )
+    )
+    waits = [(first_assign[c] - created[c]).total_seconds() * 1000 for c in first_assign if c in created]
+    return {
+        "assign_p50_ms": percentile(waits, 50),
+        "assign_p99_ms": percentile(waits, 99),
+        "assign_max_ms": max(waits) if waits else float("nan"),
+    }
 
-        # --- every notice has its email (the key ends with the notice id)
-        notices = session.execute(select(Notice.id, Notice.kind, Notice.recipient_id)).all()
-        mailed_notices: dict[int, str] = {}
-        for r in rows:
-            parts = r.key.split(":")
-            if r.template.endswith("_notice") and len(parts) == 4 and parts[3].isdigit():
-                mailed_notices[int(parts[3])] = r.status
-        kinds = Counter(n.kind for n in notices)
-        unmailed = [n.id for n in notices if mailed_notices.get(n.id) != "sent"]
-        figures["notices"] = dict(kinds)
-        out.add(
-            "every notice mailed",
-            not unmailed,
-            f"{len(notices)} notices {dict(kinds)}"
-            + (f"; not mailed: {len(unmailed)} e.g. {unmailed[:5]}" if unmailed else ""),
-        )
-        for kind in ("lookalike", "repeat_respondent", "deadline"):
-            if not kinds.get(kind):
-                out.notes.append(f"no {kind} notice was raised: that path was not exercised")
 
-        # --- the consumers owe nothing
-        owes = owed(session)
-        dead = dict(
+def check_case_emails(session, ids: dict[int, str], out: Outcome) -> None:  # noqa: ANN001
+    """Each case's two emails: the expert's and the enterprise's."""
+    per_case = Counter(
+        dict(
             session.execute(
-                select(HandledMessage.consumer, func.count())
-                .where(HandledMessage.outcome != "done")
-                .group_by(HandledMessage.consumer)
+                select(Notification.case_id, func.count())
+                .where(Notification.template.in_(("expert_case_assigned", "enterprise_case_assigned")))
+                .group_by(Notification.case_id)
             ).all()
         )
-        republished = session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.publish_count > 1)
-        )
-        events = session.scalar(select(func.count()).select_from(OutboxMessage))
-        out.add(
-            "every event handled by every consumer",
-            not any(owes.values()) and not dead,
-            f"{events} events; owed {owes}; dead-lettered {dead or 0}; {republished} published more than once",
-        )
-        digest_keys = {
-            message_id_for(f"digest:{d.coordinator_id}:{d.period_key}"): d.attempts
-            for d in digests
-            if d.status == "sent"
-        }
+    )
+    wrong = {ids[c]: per_case.get(c, 0) for c in ids if per_case.get(c, 0) != 2}
+    out.add(
+        "each case mailed to its expert and its enterprise",
+        not wrong,
+        f"{sum(1 for c in ids if per_case.get(c, 0) == 2)} of {len(ids)} cases with both emails"
+        + (f"; wrong: {dict(list(wrong.items())[:5])}" if wrong else ""),
+    )
 
-    # --- what the SMTP server received: each email at least once, and twice only if re-claimed
+
+def check_notifications(session, out: Outcome, figures: dict[str, Any]) -> list:  # noqa: ANN001
+    """One row per key (the unique index), all sent; re-claims listed. Returns the rows."""
+    rows = session.execute(
+        select(Notification.key, Notification.status, Notification.attempts, Notification.template)
+    ).all()
+    by_status = Counter(r.status for r in rows)
+    reclaimed = [r for r in rows if r.attempts > 1]
+    figures["notifications"] = len(rows)
+    out.add(
+        "every email claimed once and sent",
+        by_status.get("sent", 0) == len(rows),
+        f"{len(rows)} notification rows {dict(by_status)}; {len(reclaimed)} re-claimed after a stale claim"
+        + (f" ({', '.join(r.key for r in reclaimed[:5])})" if reclaimed else ""),
+    )
+    return rows
+
+
+def check_digests(session, out: Outcome, figures: dict[str, Any]) -> list:  # noqa: ANN001
+    """Every digest record sent. Returns the records."""
+    digests = session.execute(
+        select(DigestRecord.coordinator_id, DigestRecord.period_key, DigestRecord.status, DigestRecord.attempts)
+    ).all()
+    d_status = Counter(d.status for d in digests)
+    figures["digests"] = len(digests)
+    out.add(
+        "every digest sent",
+        bool(digests) and d_status.get("sent", 0) == len(digests),
+        f"{len(digests)} digest records {dict(d_status)}; attempts {dict(Counter(d.attempts for d in digests))}",
+    )
+    return digests
+
+
+def check_notices(session, rows: list, out: Outcome, figures: dict[str, Any]) -> None:  # noqa: ANN001
+    """Every notice has its sent email (the key ends with the notice id); a kind never raised is noted."""
+    notices = session.execute(select(Notice.id, Notice.kind, Notice.recipient_id)).all()
+    mailed_notices: dict[int, str] = {}
+    for r in rows:
+        parts = r.key.split(":")
+        if r.template.endswith("_notice") and len(parts) == 4 and parts[3].isdigit():
+            mailed_notices[int(parts[3])] = r.status
+    kinds = Counter(n.kind for n in notices)
+    unmailed = [n.id for n in notices if mailed_notices.get(n.id) != "sent"]
+    figures["notices"] = dict(kinds)
+    out.add(
+        "every notice mailed",
+        not unmailed,
+        f"{len(notices)} notices {dict(kinds)}"
+        + (f"; not mailed: {len(unmailed)} e.g. {unmailed[:5]}" if unmailed else ""),
+    )
+    for kind in ("lookalike", "repeat_respondent", "deadline"):
+        if not kinds.get(kind):
+            out.notes.append(f"no {kind} notice was raised: that path was not exercised")
+
+
+def check_events(session, out: Outcome) -> None:  # noqa: ANN001
+    """The consumers owe nothing, and nothing was dead-lettered."""
+    owes = owed(session)
+    dead = dict(
+        session.execute(
+            select(HandledMessage.consumer, func.count())
+            .where(HandledMessage.outcome != "done")
+            .group_by(HandledMessage.consumer)
+        ).all()
+    )
+    republished = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.publish_count > 1))
+    events = session.scalar(select(func.count()).select_from(OutboxMessage))
+    out.add(
+        "every event handled by every consumer",
+        not any(owes.values()) and not dead,
+        f"{events} events; owed {owes}; dead-lettered {dead or 0}; {republished} published more than once",
+    )
+
+
+def check_inbox(inbox: Inbox, rows: list, digests: list, out: Outcome, figures: dict[str, Any]) -> None:
+    """What the SMTP server received: each email at least once, and twice only if re-claimed."""
+    digest_keys = {
+        message_id_for(f"digest:{d.coordinator_id}:{d.period_key}"): d.attempts for d in digests if d.status == "sent"
+    }
     total, received = inbox.snapshot()
     expected = {message_id_for(r.key): r.attempts for r in rows if r.status == "sent"} | digest_keys
     lost = [m for m in expected if m not in received]
@@ -839,8 +873,6 @@ def check_everything(sessions, inbox: Inbox, accepted: list[str]) -> tuple[Outco
         f"(a worker killed between sending and recording)"
         + (f"; unexplained: {dict(list(unexplained.items())[:5])}" if unexplained else ""),
     )
-
-    return out, figures
 
 
 def check_dead_letters(sessions, config: Config) -> tuple[Check, int]:  # noqa: ANN001
@@ -879,99 +911,110 @@ def last_event(sessions) -> int:  # noqa: ANN001
 # the run
 
 
-def run(plan: Plan, args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    rng = random.Random(plan.seed)
-    admin_url = args.pg_url.rsplit("/", 1)[0] + "/postgres"
-    database_url = args.pg_url.rsplit("/", 1)[0] + "/" + args.database
-    amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{args.vhost}"
-    instance = Path(tempfile.mkdtemp(prefix="rpa-soak-"))
-    log_dir = instance / "logs"
-    log_dir.mkdir()
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+def create_people(sessions) -> tuple[list[str], list[User]]:  # noqa: ANN001
+    """The enterprises (with their API tokens), experts, coordinators and watched marks; returns the
+    enterprises' tokens and the coordinators."""
+    with sessions.begin() as session:
+        enterprises = []
+        for i in range(ENTERPRISES):
+            language = "zh" if i % 3 else "en"
+            organisation = f"陕西浸泡测试{i}号科技有限公司"
+            email = f"soak-enterprise-{i}@example.cn"
+            enterprises.append(
+                create_user(session, email, None, "enterprise", f"Enterprise {i}", language, organisation)
+            )
+        for i in range(EXPERTS):
+            # Every right type, large capacity, half cleared for trade secrets: every case can
+            # be assigned, so "not assigned" can only mean lost.
+            profile = {"confidential_ok": i % 2 == 0, "competence": {"legal": 1 + i % 3, "technical": 1 + i % 2}}
+            create_user(
+                session,
+                f"soak-expert-{i:02d}@example.cn",
+                None,
+                "expert",
+                f"Expert {i:02d}",
+                "zh" if i % 2 else "en",
+                f"西北知识产权服务中心{i}",
+                right_types=list(RIGHT_WEIGHTS),
+                capacity=100_000,
+                profile=profile,
+            )
+        for i in range(COORDINATORS):
+            email = f"soak-coordinator-{i}@example.cn"
+            create_user(session, email, None, "coordinator", f"Coordinator {i}", "zh" if i % 2 else "en")
+        session.flush()
+        for owner, mark, classes in WATCHED:
+            watch_mark(session, enterprises[owner], {"text": mark, "classes": classes})
+        tokens = [create_token(session, user) for user in enterprises]
+    with sessions() as session:
+        coordinators = list(session.scalars(select(User).where(User.role == "coordinator")))
+    return tokens, coordinators
 
-    for name, p in (("PostgreSQL", 5432), ("RabbitMQ", 5672)):
-        if not port_open(p):
-            log(f"{name} is not listening on 127.0.0.1:{p}")
-            return 2
 
-    from aiosmtpd.controller import Controller
+class Soak:
+    """One soak run: the services and processes it starts, what it measured and checked. Each phase
+    is a method; :func:`run` calls them in order."""
 
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
+    def __init__(self, plan: Plan, args: argparse.Namespace, started: float, database_url: str, smtp_port: int) -> None:
+        self.plan = plan
+        self.args = args
+        self.started = started
+        self.rng = random.Random(plan.seed)
+        self.database_url = database_url
+        self.instance = Path(tempfile.mkdtemp(prefix="rpa-soak-"))
+        self.log_dir = self.instance / "logs"
+        self.log_dir.mkdir()
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.smtp_port = smtp_port
+        self.env = self.environment()
+        self.broker = Broker()
+        self.system = System(self.env, self.log_dir, self.port)
+        self.sampler: Sampler | None = None
+        self.engine = None
+        self.sessions = None
+        self.config: Config | None = None
+        self.tokens: list[str] = []
+        self.coordinators: list[User] = []
+        self.stop_load = threading.Event()
+        self.outcome = Outcome()
+        self.figures: dict[str, Any] = {}
+        self.results: list[Submitted] = []
+        self.broker_outage = float("nan")
+        self.rounds = 0
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSTATION_")}
-    env |= {
-        "WORKSTATION_DATABASE_URL": database_url,
-        "WORKSTATION_BROKER_URL": amqp_url,
-        "WORKSTATION_INSTANCE_PATH": str(instance),
-        "WORKSTATION_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
-        "WORKSTATION_SECRET_KEY": "soak-secret-key",
-        "WORKSTATION_BASE_URL": base_url,
-        "WORKSTATION_RECONCILE_AFTER": str(plan.reconcile_after),
-        "WORKSTATION_RECONCILE_INTERVAL": str(plan.reconcile_interval),
-        "WORKSTATION_STALE_CLAIM": str(plan.stale_claim),
-        "PYTHONUNBUFFERED": "1",
-    }
-    broker = Broker()
-    system = System(env, log_dir, port)
-    sampler: Sampler | None = None
-    engine = None
-    stop_load = threading.Event()
-    outcome = Outcome()
-    figures: dict[str, Any] = {}
-    results: list[Submitted] = []
-    broker_outage = float("nan")
-    rounds = 0
-    try:
-        # 1. services and people
-        log(f"soak: {plan.minutes:g} min at {plan.rate:g}/s, a kill every {plan.kill_every:g}s; in {instance}")
-        recreate_database(admin_url, args.database)
-        upgrade(database_url)
-        prepare_vhost(args.vhost)
-        config = Config.from_env(env)
-        engine = make_engine(database_url)
-        sessions = make_session_factory(engine)
-        tokens: list[str] = []
-        with sessions.begin() as session:
-            enterprises = []
-            for i in range(ENTERPRISES):
-                language = "zh" if i % 3 else "en"
-                organisation = f"陕西浸泡测试{i}号科技有限公司"
-                email = f"soak-enterprise-{i}@example.cn"
-                enterprises.append(
-                    create_user(session, email, None, "enterprise", f"Enterprise {i}", language, organisation)
-                )
-            for i in range(EXPERTS):
-                # Every right type, large capacity, half cleared for trade secrets: every case can
-                # be assigned, so "not assigned" can only mean lost.
-                profile = {"confidential_ok": i % 2 == 0, "competence": {"legal": 1 + i % 3, "technical": 1 + i % 2}}
-                create_user(
-                    session,
-                    f"soak-expert-{i:02d}@example.cn",
-                    None,
-                    "expert",
-                    f"Expert {i:02d}",
-                    "zh" if i % 2 else "en",
-                    f"西北知识产权服务中心{i}",
-                    right_types=list(RIGHT_WEIGHTS),
-                    capacity=100_000,
-                    profile=profile,
-                )
-            for i in range(COORDINATORS):
-                email = f"soak-coordinator-{i}@example.cn"
-                create_user(session, email, None, "coordinator", f"Coordinator {i}", "zh" if i % 2 else "en")
-            session.flush()
-            for owner, mark, classes in WATCHED:
-                watch_mark(session, enterprises[owner], {"text": mark, "classes": classes})
-            tokens = [create_token(session, user) for user in enterprises]
-        with sessions() as session:
-            coordinators = list(session.scalars(select(User).where(User.role == "coordinator")))
+    def environment(self) -> dict[str, str]:
+        """The same ``WORKSTATION_*`` settings for every process of the system."""
+        plan = self.plan
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSTATION_")}
+        return env | {
+            "WORKSTATION_DATABASE_URL": self.database_url,
+            "WORKSTATION_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{self.args.vhost}",
+            "WORKSTATION_INSTANCE_PATH": str(self.instance),
+            "WORKSTATION_SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}",
+            "WORKSTATION_SECRET_KEY": "soak-secret-key",
+            "WORKSTATION_BASE_URL": self.base_url,
+            "WORKSTATION_RECONCILE_AFTER": str(plan.reconcile_after),
+            "WORKSTATION_RECONCILE_INTERVAL": str(plan.reconcile_interval),
+            "WORKSTATION_STALE_CLAIM": str(plan.stale_claim),
+            "PYTHONUNBUFFERED": "1",
+        }
 
-        # 2. the system
-        gunicorn = ["-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--graceful-timeout", "5"]
+    # 1. services and people
+    def set_up(self) -> None:
+        """Migrate the database, a fresh virtual host, the people."""
+        upgrade(self.database_url)
+        prepare_vhost(self.args.vhost)
+        self.config = Config.from_env(self.env)
+        self.engine = make_engine(self.database_url)
+        self.sessions = make_session_factory(self.engine)
+        self.tokens, self.coordinators = create_people(self.sessions)
+
+    # 2. the system
+    def start_system(self) -> None:
+        """Start every process as production does, wait for ``/readyz``, start sampling memory."""
+        system, base_url = self.system, self.base_url
+        gunicorn = ["-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--graceful-timeout", "5"]
         system.add("web", [PYTHON, *gunicorn, "workstation.web.wsgi:app"])
         system.add("scheduler", [PYTHON, "-m", "workers", "scheduler"])
         for k in (1, 2):
@@ -985,20 +1028,24 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
                 if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"/readyz not 200 after 60 s; see {log_dir}")
+                raise RuntimeError(f"/readyz not 200 after 60 s; see {self.log_dir}")
             if died := system.check_alive():
-                raise RuntimeError(f"{died} exited during start-up; see {log_dir}")
+                raise RuntimeError(f"{died} exited during start-up; see {self.log_dir}")
             time.sleep(0.3)
         time.sleep(1.0)  # the consumers declare and subscribe beside gunicorn
-        log(f"system up in {time.monotonic() - started:.1f}s on {base_url}; SMTP on {smtp.port}")
-        sampler = Sampler(system, plan.sample_every)
-        sampler.start()
+        log(f"system up in {time.monotonic() - self.started:.1f}s on {base_url}; SMTP on {self.smtp_port}")
+        self.sampler = Sampler(system, self.plan.sample_every)
+        self.sampler.start()
 
-        # 3. the load, with kills, one broker restart, digests and sweeps
+    # 3. the load, with kills, one broker restart, digests and sweeps
+    def apply_load(self, inbox: Inbox) -> list[str]:
+        """Submit the cases while killing workers, restarting the broker once and filing digest
+        rounds; returns the references of the accepted cases."""
+        plan, system = self.plan, self.system
         stream = CaseStream(plan.seed)
         load = threading.Thread(
             target=open_loop,
-            args=(base_url, tokens, stream, plan.rate, plan.seconds, stop_load, results),
+            args=(self.base_url, self.tokens, stream, plan.rate, plan.seconds, self.stop_load, self.results),
             daemon=True,
             name="load",
         )
@@ -1016,54 +1063,63 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
             if now >= restart_at:
                 restart_at = math.inf
                 log("restarting RabbitMQ (stop_app, 3 s, start_app)")
-                broker_outage = broker.restart()
-                log(f"RabbitMQ back after {broker_outage:.1f}s")
+                self.broker_outage = self.broker.restart()
+                log(f"RabbitMQ back after {self.broker_outage:.1f}s")
                 continue
             if now >= next_kill and now < t0 + plan.seconds:
                 next_kill += plan.kill_every
-                log(f"SIGKILL {system.kill_one(rng)}; replacement started")
+                log(f"SIGKILL {system.kill_one(self.rng)}; replacement started")
             if now >= next_round and now < t0 + plan.seconds:
                 next_round += plan.digest_every
-                rounds += 1
-                # The first round files three periods, so that every notify process most likely
-                # builds a digest before the memory comparison starts (the first build in a process
-                # imports the holiday calendars and locale data: a one-time step of ~20 MB).
-                keys = []
-                with sessions() as session:
-                    end = datetime.now(UTC)
-                    for _ in range(3 if rounds == 1 else 1):
-                        # A new synthetic period (a date long past, so the scheduler's own jobs
-                        # never file one with the same key), covering the soak so far.
-                        period = Period(
-                            f"daily:{next(periods).isoformat()}", end - timedelta(seconds=now - t0 + 1), end
-                        )
-                        keys.append(period.key)
-                        for coordinator in coordinators:
-                            record_due(session, session.merge(coordinator), period)
-                    session.commit()
-                swept = sweep_deadlines(sessions)
-                log(f"round {rounds}: digests {', '.join(keys)} due for each coordinator; the sweep raised {swept}")
+                self.digest_round(now - t0, periods)
             if now >= next_report:
                 next_report += 30
-                done = len(results)
-                errors = sum(1 for r in results if r.status != 201)
-                state = pending(sessions)
-                busy = {k: v for k, v in state.items() if v}
-                log(f"{now - t0:.0f}s: {done} submitted ({errors} errors); in flight {busy}; emails {inbox.total}")
+                self.progress(now - t0, inbox)
             time.sleep(0.25)
         load_seconds = time.monotonic() - t0
-        accepted = [r.reference for r in results if r.status == 201 and r.reference]
-        errors = [r for r in results if r.status != 201]
+        accepted = [r.reference for r in self.results if r.status == 201 and r.reference]
+        errors = [r for r in self.results if r.status != 201]
         log(f"load done: {len(accepted)} accepted, {len(errors)} errors in {load_seconds:.0f}s; draining")
+        return accepted
 
-        # 4. drain (bounded), then check. Scheduled jobs keep adding work after the load (the
-        # scheduler's deadline sweep, a digest falling due): the checks count only if no event was
-        # added and nothing was in flight from before they started until after they ended.
+    def digest_round(self, elapsed: float, periods: Iterator[date]) -> None:
+        """A digest due for each coordinator for a new synthetic period, then the deadline sweep."""
+        self.rounds += 1
+        # The first round files three periods, so that every notify process most likely builds a
+        # digest before the memory comparison starts (the first build in a process imports the
+        # holiday calendars and locale data: a one-time step in RSS).
+        keys = []
+        with self.sessions() as session:
+            end = datetime.now(UTC)
+            for _ in range(3 if self.rounds == 1 else 1):
+                # A new synthetic period (a date long past, so the scheduler's own jobs never file
+                # one with the same key), covering the soak so far.
+                period = Period(f"daily:{next(periods).isoformat()}", end - timedelta(seconds=elapsed + 1), end)
+                keys.append(period.key)
+                for coordinator in self.coordinators:
+                    record_due(session, session.merge(coordinator), period)
+            session.commit()
+        swept = sweep_deadlines(self.sessions)
+        log(f"round {self.rounds}: digests {', '.join(keys)} due for each coordinator; the sweep raised {swept}")
+
+    def progress(self, elapsed: float, inbox: Inbox) -> None:
+        done = len(self.results)
+        errors = sum(1 for r in self.results if r.status != 201)
+        busy = {k: v for k, v in pending(self.sessions).items() if v}
+        log(f"{elapsed:.0f}s: {done} submitted ({errors} errors); in flight {busy}; emails {inbox.total}")
+
+    # 4. drain (bounded), then check
+    def drain_and_check(self, inbox: Inbox, accepted: list[str]) -> tuple[Outcome, bool, float, dict[str, int]]:
+        """Wait for the system to drain, then check everything. Scheduled jobs keep adding work after
+        the load (the scheduler's deadline sweep, a digest falling due): the checks count only if no
+        event was added and nothing was in flight from before they started until after they ended.
+        Returns the checks, whether it drained, how long that took and what was left in flight."""
+        sessions, plan = self.sessions, self.plan
         drain_t0 = time.monotonic()
         for attempt in itertools.count(1):
             state = pending(sessions)
             while any(state.values()) and time.monotonic() - drain_t0 < plan.drain_timeout:
-                if died := system.check_alive():
+                if died := self.system.check_alive():
                     log(f"UNEXPECTED: {', '.join(died)} exited; started again")
                 time.sleep(1)
                 state = pending(sessions)
@@ -1073,18 +1129,24 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
             drain_seconds = time.monotonic() - drain_t0
             log(f"{'drained' if drained else 'NOT drained'} in {drain_seconds:.1f}s: {state}")
             before = last_event(sessions)
-            checked, figures = check_everything(sessions, inbox, accepted)
+            checked, self.figures = check_everything(sessions, inbox, accepted)
             after, state_after = last_event(sessions), pending(sessions)
             if not drained or (after == before and not any(state_after.values())) or attempt == 3:
                 break
             log(f"new events while checking ({before} -> {after}: a scheduled job); draining and checking again")
-        sampler.stop.set()
+        self.sampler.stop.set()
+        return checked, drained, drain_seconds, state
 
-        # 5. the checks
+    # 5. the checks
+    def judge(self, checked: Outcome, accepted: list[str], drained: bool, drain_seconds: float, state: dict) -> None:
+        """Gather every check in the report's order: intake, drain, the database and SMTP checks, the
+        dead-letter queues, unexpected exits, memory; and count the database connections left."""
+        plan, outcome, system = self.plan, self.outcome, self.system
+        errors = [r for r in self.results if r.status != 201]
         outcome.add(
             "intake: every request accepted",
             not errors,
-            f"{len(accepted)} of {len(results)} accepted"
+            f"{len(accepted)} of {len(self.results)} accepted"
             + (f"; errors e.g. {[(r.status, r.error[:120]) for r in errors[:3]]}" if errors else ""),
         )
         outcome.add(
@@ -1094,93 +1156,141 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
         )
         outcome.checks += checked.checks
         outcome.notes += checked.notes
-        dead_letters, figures["dlq"] = check_dead_letters(sessions, config)
+        dead_letters, self.figures["dlq"] = check_dead_letters(self.sessions, self.config)
         outcome.checks.append(dead_letters)
         outcome.add(
             "no process died unless killed",
             not system.unexpected_exits,
             f"{len(system.kills)} kills; unexpected exits: {system.unexpected_exits or 'none'}",
         )
-        growth = rss_growth(sampler.samples, plan.warmup)
+        growth = rss_growth(self.sampler.samples, plan.warmup)
         worst = max((g.pct for g in growth), default=float("nan"))
         outcome.add(
             f"memory: no long-lived process grew over {plan.max_rss_growth:g} %",
             bool(growth) and worst <= plan.max_rss_growth,
             "; ".join(f"{g.label} {g.first_mb:.0f}->{g.last_mb:.0f} MB ({g.pct:+.1f} %)" for g in growth),
         )
-        with engine.connect() as connection:
-            figures["pg_connections"] = connection.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": args.database}
+        with self.engine.connect() as connection:
+            self.figures["pg_connections"] = connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": self.args.database}
             ).scalar()
-    finally:
-        stop_load.set()
-        if sampler is not None:
-            sampler.stop.set()
+
+    def stop(self) -> None:
+        """Stop the load, the sampler and every process; put RabbitMQ back if it was stopped."""
+        self.stop_load.set()
+        if self.sampler is not None:
+            self.sampler.stop.set()
         with contextlib.suppress(Exception):
-            broker.ensure_running()
-        system.stop_all()
-        smtp.stop()
+            self.broker.ensure_running()
+        self.system.stop_all()
 
     # 6. the report
-    problems = system.problems_in_logs()
-    accepted_n = sum(1 for r in results if r.status == 201)
-    starts = sorted(r.started for r in results if r.status == 201)
-    throughput = (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 else float("nan")
-    http = [(r.finished - r.started) * 1000 for r in results if r.status == 201]
-    growth = rss_growth(sampler.samples if sampler else {}, plan.warmup)
-    worst = max((g.pct for g in growth), default=float("nan"))
+    def report(self, inbox: Inbox) -> int:
+        """Print the figures, the checks and the last line; clean up; the exit status."""
+        growth = rss_growth(self.sampler.samples if self.sampler else {}, self.plan.warmup)
+        print("\n" + "\n".join(self.summary_lines(inbox, growth)), flush=True)
+        print()
+        self.print_checks()
+        ok = self.outcome.ok and bool(self.outcome.checks)
+        self.clean_up(ok)
+        worst = max((g.pct for g in growth), default=float("nan"))
+        growth_text = "nan" if math.isnan(worst) else f"{worst:.1f}"
+        figures = self.figures
+        print(
+            f"soak: minutes={self.plan.minutes:g} cases={self.accepted_count()} "
+            f"assigned_once={figures.get('assigned_once', False)} "
+            f"emails={figures.get('emails', inbox.total)} duplicate_emails={figures.get('duplicate_emails', 0)} "
+            f"dlq={figures.get('dlq', 0)} rss_growth_pct={growth_text} kills={len(self.system.kills)} ok={ok}",
+            flush=True,
+        )
+        return 0 if ok else 1
 
-    nan = float("nan")
-    restarted = f"yes, port closed {broker_outage:.1f} s" if not math.isnan(broker_outage) else "no"
-    killed = ", ".join(n for _, n, _ in system.kills) or "none"
-    lines = [
-        f"soak report ({plan.minutes:g} min at {plan.rate:g} cases/s; {os.cpu_count()} cores; "
-        f"{time.monotonic() - started:.0f}s in all)",
-        f"  settings: kill every {plan.kill_every:g}s, digest round every {plan.digest_every:g}s, "
-        f"RECONCILE_AFTER={plan.reconcile_after:g} RECONCILE_INTERVAL={plan.reconcile_interval:g} "
-        f"STALE_CLAIM={plan.stale_claim:g}",
-        f"  throughput: {throughput:.2f} cases/s accepted ({accepted_n} cases); "
-        f"HTTP p50 {percentile(http, 50):.0f} ms p99 {percentile(http, 99):.0f} ms",
-        f"  time to assignment: p50 {figures.get('assign_p50_ms', nan):.0f} ms, "
-        f"p99 {figures.get('assign_p99_ms', nan):.0f} ms, max {figures.get('assign_max_ms', nan):.0f} ms",
-        f"  emails received: {figures.get('emails', inbox.total)} ({figures.get('notifications', '?')} notification "
-        f"rows, {figures.get('digests', '?')} digests); notices {figures.get('notices', {})}; digest rounds {rounds}",
-        f"  faults: {len(system.kills)} kills ({killed}); RabbitMQ restarted: {restarted}",
-        f"  PostgreSQL connections to {args.database} at the end: {figures.get('pg_connections', '?')}",
-    ]
-    lines += [
-        f"  memory {g.label:<14} {g.first_mb:6.1f} -> {g.last_mb:6.1f} MB ({g.pct:+5.1f} %) over {g.samples} "
-        f"samples, trend {g.mb_per_hour:+.1f} MB/h; open fds {g.fds_first} -> {g.fds_last}; along the run: {g.series}"
-        for g in growth
-    ]
-    print("\n" + "\n".join(lines), flush=True)
-    print()
-    width = max((len(c.name) for c in outcome.checks), default=10)
-    for c in outcome.checks:
-        print(f"  {'ok  ' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
-    for note in outcome.notes:
-        print(f"  note: {note}")
-    if problems:
-        print(f"  log lines worth a look (in {log_dir}; kills and the broker restart cause some):")
-        for name, lines in problems.items():
-            print(f"    {name}: {len(lines)} line(s), e.g. {lines[0][:180]}")
-    ok = outcome.ok and bool(outcome.checks)
+    def accepted_count(self) -> int:
+        return sum(1 for r in self.results if r.status == 201)
 
-    if engine is not None:
-        engine.dispose()
-    if args.keep or not ok:
-        print(f"  kept: logs in {log_dir}" + (f", database {args.database}, vhost {args.vhost}" if args.keep else ""))
-    else:
-        shutil.rmtree(instance, ignore_errors=True)
+    def summary_lines(self, inbox: Inbox, growth: list[Growth]) -> list[str]:
+        plan, figures, system = self.plan, self.figures, self.system
+        starts = sorted(r.started for r in self.results if r.status == 201)
+        throughput = (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 else float("nan")
+        http = [(r.finished - r.started) * 1000 for r in self.results if r.status == 201]
+        nan = float("nan")
+        restarted = f"yes, port closed {self.broker_outage:.1f} s" if not math.isnan(self.broker_outage) else "no"
+        killed = ", ".join(n for _, n, _ in system.kills) or "none"
+        lines = [
+            f"soak report ({plan.minutes:g} min at {plan.rate:g} cases/s; {os.cpu_count()} cores; "
+            f"{time.monotonic() - self.started:.0f}s in all)",
+            f"  settings: kill every {plan.kill_every:g}s, digest round every {plan.digest_every:g}s, "
+            f"RECONCILE_AFTER={plan.reconcile_after:g} RECONCILE_INTERVAL={plan.reconcile_interval:g} "
+            f"STALE_CLAIM={plan.stale_claim:g}",
+            f"  throughput: {throughput:.2f} cases/s accepted ({self.accepted_count()} cases); "
+            f"HTTP p50 {percentile(http, 50):.0f} ms p99 {percentile(http, 99):.0f} ms",
+            f"  time to assignment: p50 {figures.get('assign_p50_ms', nan):.0f} ms, "
+            f"p99 {figures.get('assign_p99_ms', nan):.0f} ms, max {figures.get('assign_max_ms', nan):.0f} ms",
+            f"  emails received: {figures.get('emails', inbox.total)} ({figures.get('notifications', '?')} "
+            f"notification rows, {figures.get('digests', '?')} digests); notices {figures.get('notices', {})}; "
+            f"digest rounds {self.rounds}",
+            f"  faults: {len(system.kills)} kills ({killed}); RabbitMQ restarted: {restarted}",
+            f"  PostgreSQL connections to {self.args.database} at the end: {figures.get('pg_connections', '?')}",
+        ]
+        return lines + [
+            f"  memory {g.label:<14} {g.first_mb:6.1f} -> {g.last_mb:6.1f} MB ({g.pct:+5.1f} %) over {g.samples} "
+            f"samples, trend {g.mb_per_hour:+.1f} MB/h; open fds {g.fds_first} -> {g.fds_last}; "
+            f"along the run: {g.series}"
+            for g in growth
+        ]
 
-    growth_text = "nan" if math.isnan(worst) else f"{worst:.1f}"
-    print(
-        f"soak: minutes={plan.minutes:g} cases={accepted_n} assigned_once={figures.get('assigned_once', False)} "
-        f"emails={figures.get('emails', inbox.total)} duplicate_emails={figures.get('duplicate_emails', 0)} "
-        f"dlq={figures.get('dlq', 0)} rss_growth_pct={growth_text} kills={len(system.kills)} ok={ok}",
-        flush=True,
-    )
-    return 0 if ok else 1
+    def print_checks(self) -> None:
+        outcome = self.outcome
+        width = max((len(c.name) for c in outcome.checks), default=10)
+        for c in outcome.checks:
+            print(f"  {'ok  ' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        for note in outcome.notes:
+            print(f"  note: {note}")
+        problems = self.system.problems_in_logs()
+        if problems:
+            print(f"  log lines worth a look (in {self.log_dir}; kills and the broker restart cause some):")
+            for name, lines in problems.items():
+                print(f"    {name}: {len(lines)} line(s), e.g. {lines[0][:180]}")
+
+    def clean_up(self, ok: bool) -> None:
+        """Close the engine; keep the logs if asked or if a check failed, else remove the instance folder."""
+        args = self.args
+        if self.engine is not None:
+            self.engine.dispose()
+        if args.keep or not ok:
+            print(
+                f"  kept: logs in {self.log_dir}"
+                + (f", database {args.database}, vhost {args.vhost}" if args.keep else "")
+            )
+        else:
+            shutil.rmtree(self.instance, ignore_errors=True)
+
+
+def run(plan: Plan, args: argparse.Namespace) -> int:
+    """The soak's phases in order, on a throwaway database; the exit status."""
+    started = time.monotonic()
+    for name, p in (("PostgreSQL", 5432), ("RabbitMQ", 5672)):
+        if not port_open(p):
+            log(f"{name} is not listening on 127.0.0.1:{p}")
+            return 2
+    with throwaway_database(args.pg_url, args.database, keep=args.keep) as database:
+        from aiosmtpd.controller import Controller
+
+        inbox = Inbox()
+        smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+        smtp.start()
+        soak = Soak(plan, args, started, database.url, smtp.port)
+        try:
+            log(f"soak: {plan.minutes:g} min at {plan.rate:g}/s, a kill every {plan.kill_every:g}s; in {soak.instance}")
+            soak.set_up()
+            soak.start_system()
+            accepted = soak.apply_load(inbox)
+            checked, drained, drain_seconds, state = soak.drain_and_check(inbox, accepted)
+            soak.judge(checked, accepted, drained, drain_seconds, state)
+        finally:
+            soak.stop()
+            smtp.stop()
+        return soak.report(inbox)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1231,12 +1341,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        return run(plan, args)
+        return run(plan, args)  # drops its database at the end, also after a failure or SIGTERM
     finally:
         # also after a failure or SIGTERM (the processes are stopped by then)
         if not args.keep:
-            with contextlib.suppress(Exception):
-                drop_database(args.pg_url.rsplit("/", 1)[0] + "/postgres", args.database)
             with contextlib.suppress(Exception):
                 rabbitmqctl("delete_vhost", args.vhost, check=False)
 

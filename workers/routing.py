@@ -258,7 +258,7 @@ PRICING_SAMPLE = 2000
 
 def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -> int:
     """Refresh each expert's ``scarcity`` price from the pool and the recent case mix (a job of
-    the scheduler: about 2 s for 500 experts, so it runs every few minutes, not per case). It
+    the scheduler: it takes seconds on a large pool, so it runs every few minutes, not per case). It
     prices the steady state: every slot against the cases active at once, as cases close while
     others arrive. (``benchmarks/routing.py``, where no case closes, re-prices the same way every
     500 cases but prices the free slots against the cases still to come: ``to_come``.)"""

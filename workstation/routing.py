@@ -59,12 +59,7 @@ SERVICE_COMPETENCE: dict[str, dict[str, float]] = {
 #: - balance_without_prices: the balance weight when the caller passes no prices. Balance then
 #:   also stands in for them (room kept everywhere is, crudely, room kept for the rare cases); with
 #:   prices doing that job, balance only spreads the load, and weighing it more costs quality.
-#: Measured with benchmarks/routing.py, pool saturated (10,000 cases) and half full (5,000), seed 7
-#: (seeds 1-3 agree): scarcity 0.8 best of 0.6 / 0.8 / 1.0; balance with prices 0.1 best of
-#: 0.1 / 0.2 / 0.3, and the busiest expert's load nearer the mean than with 0.3; without prices
-#: the old 0.3 is kept (0.1 there loses up to 2 points on a saturated pool). Re-checked with the
-#: pool re-priced every 500 cases against its free slots (the benchmark since): scarcity 1.0 or
-#: 0.9 with balance 0.05-0.1 moved the figures by -0.1 to +0.2 point, so the weights stay.
+#: The values were chosen with benchmarks/routing.py (the figures are in benchmarks/README.md).
 #: Urgent cases weigh balance double: an expert with room starts sooner.
 WEIGHTS: dict[str, float] = {
     "competence": 0.5,
@@ -77,7 +72,7 @@ URGENT_BALANCE_FACTOR = 2.0
 #: ``scarcity()``: the softness T of the assignment the prices are fitted to, in score units (an
 #: option T better than another gets e = 2.7 times its share of a case), and the rounds of fitting.
 #: Softer converges in fewer rounds and splits ties between equal experts instead of leaving them
-#: to chance; 0.05 x 50 rounds fit as well as 0.02 x 200 (same routing quality within 0.1 point).
+#: to chance (how these two were chosen: benchmarks/README.md).
 SCARCITY_TEMPERATURE = 0.05
 SCARCITY_ROUNDS = 50
 

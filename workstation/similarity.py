@@ -67,8 +67,8 @@ sums this up for a notice, and results are sorted by it first, then by score.
 pinyin reading, Latin strings with up to two letters deleted, word prefixes), chosen so that every pair
 a rule can match shares at least one key: the shortlist is exact, not a heuristic, and the tests check
 that indexed and brute-force results are equal. The keys are kept as hashes in two sorted arrays,
-12 bytes a posting (100,000 watched marks: about 3 million postings, 40 MB). pypinyin is imported on
-first use (it takes ~0.5 s).
+12 bytes a posting (sizes measured: benchmarks/README.md). pypinyin is imported on first use (its
+import is slow).
 
 **Pinyin** is pypinyin's reading in context (银行 yin hang, 长城 chang cheng), one per character: a
 mark meant in a rarer reading of a polyphonic character (多音字) is compared in the common one.
@@ -748,8 +748,8 @@ class WatchIndex:
     """The watched marks and their keys; build with ``build_index``, rebuild on change.
 
     The postings are two flat arrays sorted together, a hash of each key and the position of a watched
-    mark filed under it (12 bytes a posting), not a dict of strings: 100,000 watched marks file about 3
-    million postings, some 700 MB as a dict and about 40 MB so. A hash collision only puts one more mark on
+    mark filed under it (12 bytes a posting), not a dict of strings, which takes many times the memory
+    (figures in benchmarks/README.md). A hash collision only puts one more mark on
     a shortlist, which ``compare`` then turns down: the shortlist stays exact.
     """
 

@@ -68,8 +68,8 @@ def submit_case_alone(session: Session, enterprise: User, data: dict[str, Any], 
     """``submit_case`` as a unit of work of its own, committed when this returns (intake).
 
     On PostgreSQL the submission is a single statement, atomic by itself, so when the session has
-    no transaction open it runs in autocommit, without BEGIN and COMMIT round trips (there were
-    eleven; the API's JSON submissions fold the token look-up in too: ``submit_case_for_token``).
+    no transaction open it runs in autocommit, without BEGIN and COMMIT round trips (the API's
+    JSON submissions fold the token look-up in too: ``submit_case_for_token``).
     Each waits for PostgreSQL to be scheduled, which on a busy machine costs more than the work.
     The case returned is detached, holding what an answer reads (``_as_written``).
     """
@@ -162,8 +162,8 @@ def _as_written(
     """The case just written, as if loaded from its rows and then detached: with its event and
     evidence, and its expert and shadow (None), as loaded relationships (set_committed_value
     records no change, and costs a fraction of setting them through the constructor), so that
-    answering with it needs no query. Intake's answer is all that reads it: putting it into the
-    session (the identity map, the cascade, the commit going over it) cost 7 % of the intake's CPU.
+    answering with it needs no query. Intake's answer is all that reads it, so it stays out of the
+    session: the identity map, the cascade and the commit going over it would be CPU spent for nothing.
     Its other relationships (its enterprise, messages, opinion...) are not loaded, and reading one
     raises DetachedInstanceError: a caller that needs them loads the case again."""
     evidence = [

@@ -10,7 +10,8 @@
   case is shown without saying whose case it is.
 
 The index of watched marks is built once per process and rebuilt when the watched set changes
-(another mark watched or one removed): building 100,000 takes seconds, checking one mark ~1 ms.
+(another mark watched or one removed): building it costs far more than checking a mark against
+it (figures: ``benchmarks/similarity.py`` in benchmarks/README.md).
 """
 
 from __future__ import annotations
