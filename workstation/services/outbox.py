@@ -8,10 +8,11 @@ its ack, a message lost by a server-less transport, a failed attempt whose back-
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.config import Config
@@ -95,39 +96,7 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
         backlog = publisher.queue_depth(queue_name(consumer)) > 0
         due_before = now - timedelta(seconds=config.reconcile_after * (BACKLOG_FACTOR if backlog else 1))
         with factory() as session:
-            rows = session.execute(
-                select(
-                    OutboxMessage.id,
-                    OutboxMessage.routing_key,
-                    OutboxMessage.payload,
-                    OutboxMessage.published_at,
-                    OutboxMessage.publish_count,
-                    DeliveryFailure.message_id.label("failed"),
-                )
-                .outerjoin(
-                    HandledMessage,
-                    and_(HandledMessage.consumer == consumer, HandledMessage.message_id == OutboxMessage.id),
-                )
-                .outerjoin(
-                    DeliveryFailure,
-                    and_(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id == OutboxMessage.id),
-                )
-                .where(
-                    OutboxMessage.routing_key.in_(keys),
-                    OutboxMessage.published_at.is_not(None),
-                    OutboxMessage.created_at > now - RECONCILE_HORIZON,
-                    HandledMessage.message_id.is_(None),
-                    or_(
-                        and_(
-                            DeliveryFailure.message_id.is_(None),
-                            OutboxMessage.published_at < due_before,
-                        ),
-                        DeliveryFailure.next_retry_at <= now,
-                    ),
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            ).all()
+            rows = session.execute(_owed(consumer, keys, now, due_before).limit(limit)).all()
         # Each further publication waits twice as long as the one before (capped): a consumer
         # that is down is not flooded with copies of everything it owes.
         rows = [
@@ -135,29 +104,67 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
             for r in rows
             if r.failed is not None or r.published_at < due_before - _extra_wait(r.publish_count, config)
         ]
-        if not rows:
-            continue
-        for row in rows:
-            if row.publish_count >= STUCK_AFTER and row.failed is None:
-                log.warning("reconciler: %s has not handled message %d after %d publications", consumer, row.id,
-                            row.publish_count)  # fmt: skip
-        done: list[int] = []
-        try:
-            for row in rows:
-                # Straight to the consumer's queue through the default exchange: the other
-                # consumers of this routing key have handled it already.
-                publisher.publish(row.payload, queue_name(consumer), row.id, exchange="", event_type=row.routing_key)
-                done.append(row.id)
-        finally:
-            if done:
-                with factory.begin() as session:
-                    _mark_published(session, done, now)
-                    # Give the consumer a full reconcile period before the next try.
-                    session.execute(
-                        update(DeliveryFailure)
-                        .where(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id.in_(done))
-                        .values(next_retry_at=now + timedelta(seconds=config.reconcile_after))
-                    )
-                log.info("reconciler: published %d message(s) again to %s", len(done), consumer)
-        count += len(done)
+        if rows:
+            count += _publish_again(factory, publisher, config, consumer, rows, now)
     return count
+
+
+def _owed(consumer: str, keys: Iterable[str], now: datetime, due_before: datetime) -> Select:
+    """The events routed to ``consumer`` that it has not handled and that are due again, oldest first."""
+    return (
+        select(
+            OutboxMessage.id,
+            OutboxMessage.routing_key,
+            OutboxMessage.payload,
+            OutboxMessage.published_at,
+            OutboxMessage.publish_count,
+            DeliveryFailure.message_id.label("failed"),
+        )
+        .outerjoin(
+            HandledMessage,
+            and_(HandledMessage.consumer == consumer, HandledMessage.message_id == OutboxMessage.id),
+        )
+        .outerjoin(
+            DeliveryFailure,
+            and_(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id == OutboxMessage.id),
+        )
+        .where(
+            OutboxMessage.routing_key.in_(keys),
+            OutboxMessage.published_at.is_not(None),
+            OutboxMessage.created_at > now - RECONCILE_HORIZON,
+            HandledMessage.message_id.is_(None),
+            or_(
+                and_(DeliveryFailure.message_id.is_(None), OutboxMessage.published_at < due_before),
+                DeliveryFailure.next_retry_at <= now,
+            ),
+        )
+        .order_by(OutboxMessage.id)
+    )
+
+
+def _publish_again(  # the consumer's owed rows, straight to its queue; returns how many went
+    factory: sessionmaker[Session], publisher: Publisher, config: Config, consumer: str, rows: list, now: datetime
+) -> int:
+    for row in rows:
+        if row.publish_count >= STUCK_AFTER and row.failed is None:
+            log.warning("reconciler: %s has not handled message %d after %d publications", consumer, row.id,
+                        row.publish_count)  # fmt: skip
+    done: list[int] = []
+    try:
+        for row in rows:
+            # Straight to the consumer's queue through the default exchange: the other
+            # consumers of this routing key have handled it already.
+            publisher.publish(row.payload, queue_name(consumer), row.id, exchange="", event_type=row.routing_key)
+            done.append(row.id)
+    finally:
+        if done:
+            with factory.begin() as session:
+                _mark_published(session, done, now)
+                # Give the consumer a full reconcile period before the next try.
+                session.execute(
+                    update(DeliveryFailure)
+                    .where(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id.in_(done))
+                    .values(next_retry_at=now + timedelta(seconds=config.reconcile_after))
+                )
+            log.info("reconciler: published %d message(s) again to %s", len(done), consumer)
+    return len(done)
