@@ -242,3 +242,28 @@ def test_an_opinion_is_issued_read_closed_and_rated(client, people, sessions, su
     assert "★★★★☆" in page and "专业、及时。" in page and "您对本次援助服务满意吗" not in page
     again = client.post(f"/cases/{reference}/rating", data={"csrf_token": token, "score": "1"})
     assert again.status_code == 403, "one rating per case"
+
+
+def test_an_opinion_is_issued_only_by_writing_it_never_by_a_plain_button_or_the_transitions_api(
+    client, people, sessions, submit
+) -> None:  # noqa: ANN001
+    people.add("expert", "expert")
+    reference = submit()["reference"]
+    with sessions.begin() as s:
+        assign_expert(s, s.scalar(select(Case).where(Case.reference == reference)))
+    url, expert = f"/api/v1/cases/{reference}/transitions", people.headers("expert")
+    for action in ("accept", "start"):
+        assert client.post(url, json={"action": action}, headers=expert).status_code == 200
+    refused = client.post(url, json={"action": "issue_opinion"}, headers=expert)
+    assert refused.status_code == 409
+    assert "opinion form" in refused.get_json()["errors"]["action"][0]
+
+    login(client, people.expert.email)
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert 'value="issue_opinion"' not in page, "no plain button issues an opinion"
+    assert f"/cases/{reference}/opinion/new" in page, "the page links to the opinion form instead"
+    assert act(client, reference, "issue_opinion").status_code == 303  # a form posted by hand: refused
+    with sessions() as s:
+        assert s.scalar(select(Case.status).where(Case.reference == reference)) == "in_progress"
+        assert s.scalars(select(Opinion)).all() == []
+    assert client.get(f"/cases/{reference}").status_code == 200

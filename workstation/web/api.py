@@ -203,12 +203,15 @@ def case_transition(reference: str):  # noqa: ANN201
     except ValidationError as err:
         return jsonify(errors=api_errors(err.normalized_messages())), 400
     action, reason, expert_id = asked["action"], asked["reason"], asked["expert_id"]
-    if action not in lifecycle.USER_ACTIONS:
+    if action not in lifecycle.USER_ACTIONS and action not in lifecycle.WRITTEN_ACTIONS:
         return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
     case = find_visible_case(session, g.api_user, reference, for_update=True)
     if case is None:
         session.rollback()
         return error(404, "No such case.")
+    if action in lifecycle.WRITTEN_ACTIONS:
+        session.rollback()
+        return error(409, lifecycle.WRITTEN_ACTIONS[action], "action")
     if action == "reassign":
         expert = session.get(User, expert_id) if expert_id else None
         if expert is None or expert.expert is None or not expert.is_active:

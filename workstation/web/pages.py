@@ -204,6 +204,10 @@ def case_action(reference: str):  # noqa: ANN201
         session.rollback()
         abort(404)
     expert_id = request.form.get("expert_id", type=int)
+    if action in lifecycle.WRITTEN_ACTIONS:  # (no button offers it: a form posted by hand, or an old page)
+        session.rollback()
+        flash(_(lifecycle.WRITTEN_ACTIONS[action]))
+        return redirect(url_for("web.case_page", reference=reference)), 303
     try:
         if action not in lifecycle.USER_ACTIONS:
             raise lifecycle.TransitionError("unknown", action)
