@@ -20,9 +20,17 @@ LANGUAGES = ("zh", "en")  # the first is the default
 URGENCIES = ("low", "normal", "high")
 PARTY_ROLES = ("respondent", "applicant", "third_party")
 RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "other")
+#: Right types whose cases are always confidential: a trade secret shown to one more person than
+#: needed may stop being one (Anti-Unfair Competition Law art. 9: it must be kept secret).
+ALWAYS_CONFIDENTIAL = frozenset({"trade_secret"})
 KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on")
 
 # ISO 3166 country codes, plus EU.
 JURISDICTION = r"^[A-Z]{2}$"
 # Unified social credit code (GB 32100-2015): 18 characters, no I, O, S, V or Z.
 CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+
+
+def always_confidential(right_type: str | None) -> bool:
+    """Whether every case of ``right_type`` is confidential, whatever the enterprise asks."""
+    return right_type in ALWAYS_CONFIDENTIAL

@@ -22,6 +22,7 @@ from workstation.vocabulary import (
     SERVICES,
     TECHNICAL_FIELDS,
     URGENCIES,
+    always_confidential,
 )
 
 MAX_TITLE = 200
@@ -89,12 +90,17 @@ class CaseInputSchema(Schema):
         if errors:
             raise ValidationError(errors)
 
+    @validates_schema
+    def _always_confidential(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # Every way in (API JSON or multipart, the form, a coordinator's case) loads this schema:
+        # the one place a trade secret is kept confidential.
+        if data.get("confidential") is False and always_confidential(data.get("right_type")):
+            raise ValidationError({"confidential": [N_("Trade-secret cases are always confidential.")]})
+
     @post_load
     def _normalise(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         data["title"] = data["title"].strip()
-        if data["confidential"] is None:
-            # Trade secrets are confidential unless the enterprise says otherwise.
-            data["confidential"] = data["right_type"] == "trade_secret"
+        data["confidential"] = bool(data["confidential"]) or always_confidential(data["right_type"])
         data["key_dates"] = {k: v.isoformat() for k, v in data["key_dates"].items()}
         return data
 
