@@ -277,6 +277,10 @@ class TransitionSchema(Schema):
     action = fields.String(required=True, metadata={"enum": list(USER_ACTIONS)})
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     expert_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, MAX_ID))
+    override_clearance = fields.Boolean(
+        load_default=False,
+        metadata={"description": "reassign: give a confidential case to an expert not cleared for it (audited)"},
+    )
 
 
 class ErrorSchema(Schema):
