@@ -93,10 +93,23 @@ def test_a_new_web_worker_answers_its_first_submission(env, people) -> None:  # 
     assert done.stdout.strip() == "201", done.stderr[-3000:]
 
 
-def test_trade_secret_cases_are_confidential_by_default(submit) -> None:  # noqa: ANN001
+def test_trade_secret_cases_are_always_confidential_and_asking_otherwise_is_a_400(
+    client, people, sessions, submit
+) -> None:  # noqa: ANN001
     assert submit(right_type="trade_secret")["confidential"] is True
-    assert submit(right_type="trade_secret", confidential=False)["confidential"] is False
-    assert submit()["confidential"] is False
+    assert submit(right_type="trade_secret", confidential=True)["confidential"] is True
+    assert submit()["confidential"] is False and submit(confidential=True)["confidential"] is True
+    written = counts(sessions)
+    secret = {**CASE, "right_type": "trade_secret", "confidential": False}
+    as_json = client.post("/api/v1/cases", json=secret, headers=people.headers("enterprise"))
+    as_multipart = client.post(
+        "/api/v1/cases", content_type="multipart/form-data",
+        data={"case": json.dumps(secret)}, headers=people.headers("enterprise"),
+    )  # fmt: skip
+    for response in (as_json, as_multipart):
+        assert response.status_code == 400
+        assert response.get_json() == {"errors": {"confidential": ["Trade-secret cases are always confidential."]}}
+    assert counts(sessions) == written, "nothing written"
 
 
 BAD_INPUT = [

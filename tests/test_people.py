@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from tests.test_api import PDF
 from tests.test_web import csrf_token, login
 from workers.routing import assign_expert
-from workstation.services.models import AccessLog, Case, CaseMessage, Evidence, Opinion
+from workstation.services.models import AccessLog, AdminAudit, Case, CaseMessage, Evidence, Opinion
 
 
 @pytest.fixture
@@ -242,3 +243,91 @@ def test_an_opinion_is_issued_read_closed_and_rated(client, people, sessions, su
     assert "★★★★☆" in page and "专业、及时。" in page and "您对本次援助服务满意吗" not in page
     again = client.post(f"/cases/{reference}/rating", data={"csrf_token": token, "score": "1"})
     assert again.status_code == 403, "one rating per case"
+
+
+def test_an_opinion_is_issued_only_by_writing_it_never_by_a_plain_button_or_the_transitions_api(
+    client, people, sessions, submit
+) -> None:  # noqa: ANN001
+    people.add("expert", "expert")
+    reference = submit()["reference"]
+    with sessions.begin() as s:
+        assign_expert(s, s.scalar(select(Case).where(Case.reference == reference)))
+    url, expert = f"/api/v1/cases/{reference}/transitions", people.headers("expert")
+    for action in ("accept", "start"):
+        assert client.post(url, json={"action": action}, headers=expert).status_code == 200
+    refused = client.post(url, json={"action": "issue_opinion"}, headers=expert)
+    assert refused.status_code == 409
+    assert "opinion form" in refused.get_json()["errors"]["action"][0]
+
+    login(client, people.expert.email)
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert 'value="issue_opinion"' not in page, "no plain button issues an opinion"
+    assert f"/cases/{reference}/opinion/new" in page, "the page links to the opinion form instead"
+    assert act(client, reference, "issue_opinion").status_code == 303  # a form posted by hand: refused
+    with sessions() as s:
+        assert s.scalar(select(Case.status).where(Case.reference == reference)) == "in_progress"
+        assert s.scalars(select(Opinion)).all() == []
+    assert client.get(f"/cases/{reference}").status_code == 200
+
+
+@pytest.fixture
+def confidential_case(people, submit):  # noqa: ANN001, ANN201
+    """A confidential trademark case, and the experts one could give it to by hand."""
+    people.add("cleared", "expert", profile={"confidential_ok": True})
+    people.add("uncleared", "expert")
+    people.add("trainee", "expert", profile={"is_trainee": True, "confidential_ok": True})
+    return submit(confidential=True)["reference"]
+
+
+def overrides(sessions) -> list[tuple]:  # noqa: ANN001
+    with sessions() as s:
+        return s.execute(select(AdminAudit.action, AdminAudit.subject_id, AdminAudit.case_id)).all()
+
+
+def test_the_api_reassigns_a_confidential_case_only_by_routings_rules_unless_clearance_is_overridden(
+    client, people, sessions, confidential_case
+) -> None:  # noqa: ANN001
+    url, coordinator = f"/api/v1/cases/{confidential_case}/transitions", people.headers("coordinator")
+
+    def reassign(who: str, **extra):  # noqa: ANN202
+        body = {"action": "reassign", "expert_id": people.users[who].id, **extra}
+        return client.post(url, json=body, headers=coordinator)
+
+    for refused in (reassign("trainee"), reassign("trainee", override_clearance=True)):
+        assert refused.status_code == 409 and "trainee" in refused.get_json()["errors"]["expert_id"][0]
+    refused = reassign("uncleared")
+    assert refused.status_code == 409 and "override_clearance" in refused.get_json()["errors"]["expert_id"][0]
+    with sessions() as s:
+        case = s.scalar(select(Case).where(Case.reference == confidential_case))
+        assert (case.status, case.assigned_expert_id) == ("submitted", None)
+    assert client.get(f"/api/v1/cases/{confidential_case}", headers=people.headers("trainee")).status_code == 404
+    assert overrides(sessions) == []
+
+    assert reassign("cleared").status_code == 200 and overrides(sessions) == []
+    overridden = reassign("uncleared", override_clearance=True)
+    assert overridden.status_code == 200 and overridden.get_json()["assigned_expert"]["id"] == people.uncleared.id
+    case_id = case.id
+    assert overrides(sessions) == [("clearance_override", people.uncleared.id, case_id)]
+
+
+def test_the_case_page_offers_the_eligible_experts_marks_the_uncleared_and_audits_an_override(
+    client, people, sessions, confidential_case
+) -> None:  # noqa: ANN001
+    login(client, people.coordinator.email)
+    page = client.get(f"/cases/{confidential_case}").get_data(as_text=True)
+    form = page.split('name="action" value="reassign"', 1)[1].split("</form>", 1)[0]
+    options = dict(re.findall(r'<option value="(\d+)"( class="needs-override")?', form))
+    assert options == {str(people.cleared.id): "", str(people.uncleared.id): ' class="needs-override"'}
+    assert 'name="override_clearance"' in form
+
+    act(client, confidential_case, "reassign", expert_id=str(people.trainee.id), override_clearance="true")
+    refused = act(client, confidential_case, "reassign", expert_id=str(people.uncleared.id))
+    assert refused.status_code == 303
+    assert "未获准办理保密案件" in client.get(f"/cases/{confidential_case}").get_data(as_text=True)
+    with sessions() as s:
+        assert s.scalar(select(Case.assigned_expert_id).where(Case.reference == confidential_case)) is None
+    act(client, confidential_case, "reassign", expert_id=str(people.uncleared.id), override_clearance="true")
+    with sessions() as s:
+        case = s.scalar(select(Case).where(Case.reference == confidential_case))
+        assert case.assigned_expert_id == people.uncleared.id
+    assert overrides(sessions) == [("clearance_override", people.uncleared.id, case.id)]

@@ -16,6 +16,7 @@ from tests.conftest import wait_for
 from workers import watch
 from workers.delivery import Context
 from workers.notify import notice_emails
+from workstation.services import marks
 from workstation.services.mail import render_email
 from workstation.services.models import Case, CaseParty, LookalikeMatch, Notice, OutboxMessage, PublishedMark
 
@@ -285,3 +286,58 @@ def test_end_to_end_a_look_alike_in_a_new_case_is_mailed_to_the_watcher(client, 
 
     message = wait_for(lookalike_mail, message="the look-alike notice")
     assert people.other_enterprise.email in message["To"]
+
+
+# --- confidential cases feed no enterprise's notices ------------------------------------------------
+
+
+@pytest.fixture
+def fresh_watch_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's index of watched marks, empty: it is rebuilt when the count or the newest id
+    of the watched marks changes, which a test's fresh database can repeat from an earlier test's."""
+    monkeypatch.setattr(marks, "watch_index", marks._IndexCache())  # noqa: SLF001
+
+
+def test_a_confidential_case_naming_a_look_alike_is_recorded_for_coordinators_but_never_told_to_the_watcher(
+    client, people, submit, sessions, config, fresh_watch_index
+) -> None:  # noqa: ANN001
+    watch_via_api(client, people, "other_enterprise", "星河", "9")
+    reference = submit(confidential=True, rights=[{"kind": "trademark", "mark_text": "兴和牌"}])["reference"]
+    handle_submitted(sessions, config, case_id_of(sessions, reference), 9001)
+    with sessions() as s:
+        (match,) = s.scalars(select(LookalikeMatch)).all()
+        assert match.enterprise_id == people.other_enterprise.id
+    assert notices_of(sessions, people.other_enterprise.id) == []
+    assert client.get("/api/v1/notices", headers=people.headers("other_enterprise")).get_json()["notices"] == []
+    login(client, "other_enterprise")
+    assert "兴和牌" not in client.get("/marks").text, "the watcher's page lists no match from a confidential case"
+    login(client, "coordinator")
+    desk = client.get("/coordinator/lookalikes").text
+    assert "兴和牌" in desk and "保密案件" in desk
+
+
+def test_a_confidential_case_never_makes_a_repeat_respondent_in_an_enterprises_eyes(
+    people, submit, sessions, config
+) -> None:  # noqa: ANN001
+    # Probing: an enterprise files a case against a name to learn whether a confidential case names it.
+    target = [{"role": "respondent", "name": "深圳仿冒电子有限公司"}]
+    secret = submit("other_enterprise", confidential=True, parties=target)["reference"]
+    probe = submit(parties=target)["reference"]
+    for message_id, reference in enumerate((secret, probe), start=1):
+        handle_submitted(sessions, config, case_id_of(sessions, reference), message_id)
+    assert notices_of(sessions, people.enterprise.id) == [], "the prober learns nothing"
+    # (the confidential case's own enterprise may hear of the open case, about its own case)
+    (to_secret,) = notices_of(sessions, people.other_enterprise.id)
+    assert to_secret.body["reference"] == secret
+    (to_coordinator,) = notices_of(sessions, people.coordinator.id, "repeat_respondent")
+    assert [(o["reference"], o["confidential"]) for o in to_coordinator.body["others"]] == [(secret, True)]
+
+    # A later confidential case: its own enterprise hears of the earlier open one, whose
+    # enterprise hears nothing of it.
+    third = people.add("third", "enterprise")
+    later = submit("third", confidential=True, parties=target)["reference"]
+    handle_submitted(sessions, config, case_id_of(sessions, later), 3)
+    (to_third,) = notices_of(sessions, third.id, "repeat_respondent")
+    assert to_third.body["reference"] == later
+    assert notices_of(sessions, people.enterprise.id) == []
+    assert [n.id for n in notices_of(sessions, people.other_enterprise.id)] == [to_secret.id]

@@ -97,6 +97,17 @@ def test_form_errors_are_shown_next_to_the_field_and_nothing_is_written(client, 
         assert s.scalar(select(func.count()).select_from(Case)) == 0
 
 
+def test_the_form_files_a_trade_secret_as_confidential_and_refuses_a_hand_posted_no(client, people, sessions) -> None:  # noqa: ANN001, E501
+    login(client, people.enterprise.email)
+    token = csrf_token(client.get("/cases/new").get_data(as_text=True))
+    secret = {**FORM, "right_type": "trade_secret", "service": "litigation_advice", "csrf_token": token}
+    refused = client.post("/cases/new", data={**secret, "confidential": "false"})
+    assert refused.status_code == 400 and "商业秘密案件一律保密" in refused.get_data(as_text=True)
+    assert client.post("/cases/new", data=secret).status_code == 302  # the box left unticked
+    with sessions() as s:
+        assert s.scalars(select(Case.confidential)).all() == [True]
+
+
 def test_pages_need_a_login_and_other_enterprises_cases_are_404(client, people, submit) -> None:  # noqa: ANN001
     reference = submit()["reference"]
     assert client.get(f"/cases/{reference}").status_code == 302

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workstation.i18n import N_
+
 SUBMITTED = "submitted"
 ASSIGNED = "assigned"
 ACCEPTED = "accepted"
@@ -103,8 +105,18 @@ TRANSITIONS: dict[str, Transition] = {
     )
 }
 
-#: Actions a person may ask for through the API or a page (the rest are the workers').
-USER_ACTIONS = tuple(a for a, t in TRANSITIONS.items() if SYSTEM not in t.actors and a != "submit")
+#: Actions a person takes by writing something, never on their own: an opinion is issued by
+#: writing it (the opinion form), so that a case "opinion issued" always has one. The transitions
+#: API refuses them (409) with this message, and the case page offers the form instead of a button.
+WRITTEN_ACTIONS: dict[str, str] = {
+    "issue_opinion": N_("An opinion is issued by writing it, on the case's opinion form."),
+}
+
+#: Actions a person may ask for through the API or a page's button (the rest are the workers', or
+#: taken by writing something: ``WRITTEN_ACTIONS``).
+USER_ACTIONS = tuple(
+    a for a, t in TRANSITIONS.items() if SYSTEM not in t.actors and a != "submit" and a not in WRITTEN_ACTIONS
+)
 
 
 class TransitionError(Exception):

@@ -232,9 +232,40 @@ FILTERS: tuple[Filter, ...] = (
 )
 
 
+#: The rules on who may hold a case at all, whoever picks the holder: routing (``why_not``) and a
+#: coordinator reassigning by hand (``workstation.services.cases.reassign``), through
+#: ``why_not_holder``. The other filters (fit, load, leave, declines, conflicts) are routing's to
+#: weigh; a coordinator choosing by hand is trusted with those.
+HOLDER_RULES: tuple[Filter, ...] = (not_a_trainee, cleared_for_confidential)
+#: Of those, the one a coordinator may override, saying so explicitly (the override is audited):
+#: a trainee never holds a case, not even by hand.
+OVERRIDABLE_RULES: tuple[Filter, ...] = (cleared_for_confidential,)
+
+
+def why_not_holder(
+    case: CaseFacts, expert: ExpertFacts, today: date | None = None, override_clearance: bool = False
+) -> str | None:
+    """Why ``expert`` may not hold ``case`` at all (``HOLDER_RULES``), or None if they may.
+    ``override_clearance``: a coordinator's explicit override of ``OVERRIDABLE_RULES``."""
+    today = today or date.today()
+    for rule in HOLDER_RULES:
+        if override_clearance and rule in OVERRIDABLE_RULES:
+            continue
+        reason = rule(case, expert, today)
+        if reason is not None:
+            return reason
+    return None
+
+
 def why_not(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:
-    """The first rule ``expert`` fails for ``case``, or None if eligible."""
+    """The first rule ``expert`` fails for ``case``, or None if eligible: who may hold a case at
+    all (``why_not_holder``, the rules a coordinator is held to as well), then the rest."""
+    reason = why_not_holder(case, expert, today)
+    if reason is not None:
+        return reason
     for rule in FILTERS:
+        if rule in HOLDER_RULES:
+            continue
         reason = rule(case, expert, today)
         if reason is not None:
             return reason

@@ -22,6 +22,9 @@ LANGUAGES = ("zh", "en")  # the first is the default
 URGENCIES = ("low", "normal", "high")
 PARTY_ROLES = ("respondent", "applicant", "third_party")
 RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "other")
+#: Right types whose cases are always confidential: a trade secret shown to one more person than
+#: needed may stop being one (Anti-Unfair Competition Law art. 9: it must be kept secret).
+ALWAYS_CONFIDENTIAL = frozenset({"trade_secret"})
 KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on")
 
 # ISO 3166 country codes, plus EU.
@@ -42,3 +45,8 @@ def credit_code_check_character(first_17: str) -> str:
 def is_credit_code(code: str) -> bool:
     """Whether ``code`` is a unified social credit code: the form and the check character."""
     return re.fullmatch(CREDIT_CODE, code) is not None and code[17] == credit_code_check_character(code[:17])
+
+
+def always_confidential(right_type: str | None) -> bool:
+    """Whether every case of ``right_type`` is confidential, whatever the enterprise asks."""
+    return right_type in ALWAYS_CONFIDENTIAL

@@ -11,15 +11,18 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, Update, insert, select, update
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import Session, configure_mappers, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workstation import lifecycle
 from workstation.evidence import StoredFile
+from workstation.i18n import N_, Message
+from workstation.routing import CaseFacts, ExpertFacts, why_not_holder
 from workstation.services.auth import ACTIVE_ENTERPRISE_FOR_TOKEN_SQL
 from workstation.services.db import lock_for_write
 from workstation.services.models import (
     AccessLog,
+    AdminAudit,
     Case,
     CaseEvent,
     CaseMessage,
@@ -407,6 +410,103 @@ def transition(
             session.flush()  # for the event's id
             enqueue(session, move.emits, {**payload, "event_id": event.id})
     return event
+
+
+_NOT_CLEARED = N_(
+    "%(name)s is not cleared for confidential cases; to give them this one anyway, override the clearance rule "
+    "(the override is recorded)."
+)
+_A_TRAINEE = N_("%(name)s is a trainee: trainees shadow cases, they never hold one.")
+
+
+class IneligibleExpertError(Exception):
+    """The expert may not hold the case (``routing.why_not_holder``). ``overridable``: only their
+    clearance for confidential work is missing, which a coordinator may override, saying so."""
+
+    def __init__(self, message: Message, overridable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.overridable = overridable
+
+
+def active_expert(session: Session, user_id: int | None) -> User | None:
+    """The active expert (trainees included) with id ``user_id``, or None."""
+    user = session.get(User, user_id) if user_id else None
+    return user if user is not None and user.is_active and user.expert is not None else None
+
+
+def _holder_facts(case: Case, profile: ExpertProfile) -> tuple[CaseFacts, ExpertFacts]:
+    """The case and the expert as ``routing.why_not_holder`` reads them (its rules look at the
+    case's confidentiality and the expert's standing only; the rest is left at the defaults)."""
+    return (
+        CaseFacts(right_type=case.right_type, service=case.service, confidential=case.confidential),
+        ExpertFacts(
+            id=profile.user_id,
+            right_types=frozenset(profile.right_types or ()),
+            capacity=profile.capacity,
+            active_cases=profile.active_cases,
+            confidential_ok=profile.confidential_ok,
+            is_trainee=profile.is_trainee,
+        ),
+    )
+
+
+def holder_refusal(case: Case, expert: User) -> tuple[str | None, bool]:
+    """Why ``expert`` may not hold ``case`` (None: they may), and whether a coordinator may
+    override it (clearance for confidential work only)."""
+    facts = _holder_facts(case, expert.expert)
+    reason = why_not_holder(*facts)
+    return reason, reason is not None and why_not_holder(*facts, override_clearance=True) is None
+
+
+def reassign(
+    session: Session,
+    case: Case,
+    coordinator: User,
+    expert: User,
+    reason: str | None = None,
+    override_clearance: bool = False,
+) -> CaseEvent:
+    """A coordinator gives ``case`` to ``expert`` (an ``active_expert``) by hand, held to the rules
+    routing applies on who may hold a case. ``override_clearance``: the coordinator means to give
+    a confidential case to an expert not cleared for it; that is recorded in ``admin_audit``
+    (``clearance_override``) and in the event. Raises ``TransitionError`` (who and when first, as
+    for any action), then ``IneligibleExpertError``."""
+    relation = actor_relation(case, coordinator)
+    lifecycle.decide(case.status, "reassign", relation or "", reason)
+    refusal, overridable = holder_refusal(case, expert)
+    if refusal is not None and not (overridable and override_clearance):
+        template = _NOT_CLEARED if overridable else _A_TRAINEE
+        raise IneligibleExpertError(Message(template, name=expert.name), overridable)
+    detail = {"clearance_override": refusal} if refusal is not None else None
+    event = transition(session, case, "reassign", coordinator, reason=reason, expert_id=expert.id, detail=detail)
+    if refusal is not None:
+        session.add(
+            AdminAudit(actor_id=coordinator.id, action="clearance_override", subject_id=expert.id, case_id=case.id,
+                       detail={"reference": case.reference, "rule": refusal})
+        )  # fmt: skip
+    return event
+
+
+def reassignment_choices(session: Session, case: Case) -> list[dict[str, Any]]:
+    """The experts a coordinator may give ``case`` to, by name: each with ``id``, ``name``,
+    ``active_cases``, ``capacity`` and ``refusal`` (None: eligible; else the clearance rule they
+    fail, which only an override gets past). Trainees are never listed."""
+    experts = session.scalars(
+        select(User)
+        .join(ExpertProfile, ExpertProfile.user_id == User.id)
+        .where(User.is_active.is_(True), ExpertProfile.is_trainee.is_(False))
+        .options(joinedload(User.expert))
+        .order_by(User.name, User.id)
+    ).all()
+    choices = []
+    for expert in experts:
+        refusal, overridable = holder_refusal(case, expert)
+        if refusal is None or overridable:
+            profile = expert.expert
+            choices.append({"id": expert.id, "name": expert.name, "active_cases": profile.active_cases,
+                            "capacity": profile.capacity, "refusal": refusal})  # fmt: skip
+    return choices
 
 
 _DEFERRED_OUTBOX = "workstation.services.cases.deferred_outbox"

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from workstation import similarity
 from workstation.deadlines import legal_deadlines
 from workstation.i18n import N_
 from workstation.services.models import Case, LookalikeMatch, PublishedMark, User, WatchedMark
-from workstation.services.notices import NewNotice, raise_notices
+from workstation.services.notices import NewNotice, feeds_enterprise_notices, raise_notices
 from workstation.services.paging import Page, page_of
 from workstation.storable import refusal
 
@@ -166,10 +166,13 @@ def unwatch_mark(session: Session, enterprise: User, mark_id: int) -> bool:
 
 
 def matches_for_enterprise(session: Session, enterprise: User, limit: int = 50) -> list[LookalikeMatch]:
+    """The matches of ``enterprise``'s watched marks it may see: none from a confidential case
+    (``notices.feeds_enterprise_notices``)."""
     return list(
         session.scalars(
             select(LookalikeMatch)
-            .where(LookalikeMatch.enterprise_id == enterprise.id)
+            .outerjoin(Case, Case.id == LookalikeMatch.case_id)
+            .where(LookalikeMatch.enterprise_id == enterprise.id, or_(Case.id.is_(None), Case.confidential.is_(False)))
             .order_by(LookalikeMatch.created_at.desc(), LookalikeMatch.id.desc())
             .limit(limit)
         )
@@ -280,10 +283,12 @@ def check_marks(session: Session, candidates: Iterable[Candidate]) -> list[Looka
             opposition_last_day=opposition_last_day(published.published_on) if published is not None else None,
         )
         session.add(row)
-        added.append((row, match, published))
+        added.append((row, match, published, feeds_enterprise_notices(candidate.case)))
     session.flush()
-    raise_notices(session, [_notice(row, match, published) for row, match, published in added])
-    return [row for row, _, _ in added]
+    # A match from a confidential case is recorded (the coordinators' look-alikes page lists it)
+    # but the watcher is not told: that would tell them the case exists.
+    raise_notices(session, [_notice(row, match, published) for row, match, published, tell in added if tell])
+    return [row for row, *_ in added]
 
 
 def _match_key(candidate: Candidate, watched: Watched) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -55,6 +55,19 @@ def raise_notices(session: Session, notices: Iterable[NewNotice]) -> list[Notice
         session.flush()
         enqueue(session, "notice.raised", {"notice_ids": [n.id for n in added]})
     return added
+
+
+class _MaybeConfidential(Protocol):
+    confidential: bool
+
+
+def feeds_enterprise_notices(source_case: _MaybeConfidential | None) -> bool:
+    """Whether what ``source_case`` (a case, or a row with its ``confidential``; None: no case,
+    e.g. the publication feed) reveals may reach an
+    enterprise other than its own, in a notice or a listing: never from a confidential case, whose
+    existence only its enterprise, its expert and the coordinators may know. Coordinators are
+    told of such matches all the same."""
+    return source_case is None or not source_case.confidential
 
 
 def active_coordinators(session: Session) -> list[User]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from workstation.routing import normalise_name
 from workstation.services.models import Case, CaseParty, User
-from workstation.services.notices import NewNotice, active_coordinators, raise_notices
+from workstation.services.notices import NewNotice, active_coordinators, feeds_enterprise_notices, raise_notices
 
 
 def party_rows(parties: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -48,7 +48,7 @@ _RESPONDENTS_OF_CASE = (
     .order_by(CaseParty.id)
 )
 _EARLIER_CASES_NAMING = (
-    select(CaseParty, Case.reference, Case.title, User.name, User.organisation)
+    select(CaseParty, Case.reference, Case.title, User.name, User.organisation, Case.confidential)
     .join(Case, Case.id == CaseParty.case_id)
     .join(User, User.id == CaseParty.enterprise_id)
     .where(
@@ -85,9 +85,10 @@ def warn_repeat_respondents(session: Session, case: Case) -> int:
         if coordinators is None:
             coordinators = active_coordinators(session)
         listed = [
-            {"reference": ref, "title": title, "enterprise": org or name, "named_as": other.name}
-            for other, ref, title, name, org in others
-        ]
+            {"reference": ref, "title": title, "enterprise": org or name, "named_as": other.name,
+             "confidential": confidential}
+            for other, ref, title, name, org, confidential in others
+        ]  # fmt: skip
         for coordinator in coordinators:
             notices.append(
                 NewNotice(
@@ -105,16 +106,15 @@ def warn_repeat_respondents(session: Session, case: Case) -> int:
                     case.id,
                 )
             )
-        # Each enterprise hears about its own case only, once per case and respondent.
-        for own in [party, *(o for o, *_ in others)]:
-            reference = case.reference if own is party else next(r for o, r, *_ in others if o is own)
-            notices.append(
-                NewNotice(
-                    own.enterprise_id,
-                    "repeat_respondent",
-                    f"repeat:party:{own.id}",
-                    {"audience": "enterprise", "respondent": own.name, "reference": reference},
-                    own.case_id,
-                )
-            )
+        # Each enterprise hears about its own case only, once per case and respondent, and only
+        # when another case may be sensed: a confidential one never makes a repeat respondent of
+        # anyone in an enterprise's eyes (``feeds_enterprise_notices``).
+        told = [(party, case.reference)] if any(feeds_enterprise_notices(row) for row in others) else []
+        if feeds_enterprise_notices(case):
+            told += [(other, reference) for other, reference, *_ in others]
+        notices += [
+            NewNotice(own.enterprise_id, "repeat_respondent", f"repeat:party:{own.id}",
+                      {"audience": "enterprise", "respondent": own.name, "reference": reference}, own.case_id)
+            for own, reference in told
+        ]  # fmt: skip
     return len(raise_notices(session, notices))

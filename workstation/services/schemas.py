@@ -23,6 +23,7 @@ from workstation.vocabulary import (
     SERVICES,
     TECHNICAL_FIELDS,
     URGENCIES,
+    always_confidential,
     is_credit_code,
 )
 
@@ -101,12 +102,17 @@ class CaseInputSchema(Schema):
         if errors:
             raise ValidationError(errors)
 
+    @validates_schema
+    def _always_confidential(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # Every way in (API JSON or multipart, the form, a coordinator's case) loads this schema:
+        # the one place a trade secret is kept confidential.
+        if data.get("confidential") is False and always_confidential(data.get("right_type")):
+            raise ValidationError({"confidential": [N_("Trade-secret cases are always confidential.")]})
+
     @post_load
     def _normalise(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         data["title"] = data["title"].strip()
-        if data["confidential"] is None:
-            # Trade secrets are confidential unless the enterprise says otherwise.
-            data["confidential"] = data["right_type"] == "trade_secret"
+        data["confidential"] = bool(data["confidential"]) or always_confidential(data["right_type"])
         data["key_dates"] = {k: v.isoformat() for k, v in data["key_dates"].items()}
         return data
 
@@ -283,6 +289,10 @@ class TransitionSchema(Schema):
     action = fields.String(required=True, metadata={"enum": list(USER_ACTIONS)})
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     expert_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, MAX_ID))
+    override_clearance = fields.Boolean(
+        load_default=False,
+        metadata={"description": "reassign: give a confidential case to an expert not cleared for it (audited)"},
+    )
 
 
 class ErrorSchema(Schema):

@@ -20,7 +20,15 @@ from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
 from workstation.services.auth import UserError, user_for_token
-from workstation.services.cases import detail_for, find_visible_case, record_access, transition
+from workstation.services.cases import (
+    IneligibleExpertError,
+    active_expert,
+    detail_for,
+    find_visible_case,
+    reassign,
+    record_access,
+    transition,
+)
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
 from workstation.services.models import Case, ExpertImport, ExpertProfile, User
@@ -204,24 +212,33 @@ def case_transition(reference: str):  # noqa: ANN201
     except ValidationError as err:
         return jsonify(errors=api_errors(err.normalized_messages())), 400
     action, reason, expert_id = asked["action"], asked["reason"], asked["expert_id"]
-    if action not in lifecycle.USER_ACTIONS:
+    if action not in lifecycle.USER_ACTIONS and action not in lifecycle.WRITTEN_ACTIONS:
         return error(400, f"Unknown action; one of {', '.join(lifecycle.USER_ACTIONS)}.", "action")
     case = find_visible_case(session, g.api_user, reference, for_update=True)
     if case is None:
         session.rollback()
         return error(404, "No such case.")
-    if action == "reassign":
-        expert = session.get(User, expert_id) if expert_id else None
-        if expert is None or expert.expert is None or not expert.is_active:
-            session.rollback()
-            return error(400, "expert_id must name an active expert.", "expert_id")
+    if action in lifecycle.WRITTEN_ACTIONS:
+        session.rollback()
+        return error(409, lifecycle.WRITTEN_ACTIONS[action], "action")
+    if action == "reassign" and (expert := active_expert(session, expert_id)) is None:
+        session.rollback()
+        return error(400, "expert_id must name an active expert.", "expert_id")
     try:
-        transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id)
+        if action == "reassign":
+            reassign(session, case, g.api_user, expert, reason, override_clearance=asked["override_clearance"])
+        else:
+            transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id)
         session.commit()
     except lifecycle.TransitionError as err:
         session.rollback()
         status = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}[err.code]
         return error(status, err.message, "reason" if err.code == "invalid" else "_request")
+    except IneligibleExpertError as err:
+        session.rollback()
+        if err.overridable:  # (the page says "tick the box"; the API names its field)
+            return error(409, f'{err.message} Send "override_clearance": true to override.', "expert_id")
+        return error(409, err.message, "expert_id")
     return jsonify(case_to_dict(case))
 
 

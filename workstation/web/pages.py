@@ -17,16 +17,20 @@ from workstation.evidence import path_of
 from workstation.i18n import translate
 from workstation.services.auth import check_password, find_user
 from workstation.services.cases import (
+    IneligibleExpertError,
+    active_expert,
     attach_files,
     available_actions,
     detail_for,
     find_visible_case,
+    reassign,
+    reassignment_choices,
     record_access,
     transition,
     visible_cases,
 )
 from workstation.services.intake import IntakeError, accept_submission, store_uploads
-from workstation.services.models import AccessLog, Case, Evidence, ExpertProfile, Rating, User
+from workstation.services.models import AccessLog, Case, Evidence, Rating, User
 from workstation.services.schemas import (
     LANGUAGES,
     RIGHT_KINDS,
@@ -142,14 +146,8 @@ def case_page(reference: str):  # noqa: ANN201
     ]
     coordinator = current_user.role == "coordinator"
     actions = available_actions(case, current_user)
-    experts = []
-    if "reassign" in actions:  # the choice of expert for the reassign form
-        experts = session.execute(
-            select(User.id, User.name, ExpertProfile.active_cases, ExpertProfile.capacity)
-            .join(ExpertProfile, ExpertProfile.user_id == User.id)
-            .where(User.is_active.is_(True), ExpertProfile.is_trainee.is_(False))
-            .order_by(User.name)
-        ).all()
+    # the choice of expert for the reassign form: the eligible, then those only an override lets in
+    experts = reassignment_choices(session, case) if "reassign" in actions else []
     access_log = (
         session.scalars(select(AccessLog).where(AccessLog.case_id == case.id).order_by(AccessLog.id.desc()).limit(200))
         if coordinator and case.confidential
@@ -203,19 +201,33 @@ def case_action(reference: str):  # noqa: ANN201
     if case is None:
         session.rollback()
         abort(404)
-    expert_id = request.form.get("expert_id", type=int)
+    if action in lifecycle.WRITTEN_ACTIONS:  # (no button offers it: a form posted by hand, or an old page)
+        session.rollback()
+        flash(_(lifecycle.WRITTEN_ACTIONS[action]))
+        return redirect(url_for("web.case_page", reference=reference)), 303
+    reason = request.form.get("reason")
     try:
         if action not in lifecycle.USER_ACTIONS:
             raise lifecycle.TransitionError("unknown", action)
-        if action == "reassign" and not _is_active_expert(expert_id):
-            raise lifecycle.TransitionError("invalid", "expert")
-        files = store_uploads(get_config(), request.files.getlist("files"), "files") if action == "provide_info" else []
-        transition(session, case, action, current_user, reason=request.form.get("reason"), expert_id=expert_id)
-        attach_files(session, case, current_user, files, "answer")
+        if action == "reassign":
+            if (expert := active_expert(session, request.form.get("expert_id", type=int))) is None:
+                raise lifecycle.TransitionError("invalid", "expert")
+            override = request.form.get("override_clearance") == "true"
+            reassign(session, case, current_user, expert, reason, override_clearance=override)
+        else:
+            files = (
+                store_uploads(get_config(), request.files.getlist("files"), "files") if action == "provide_info" else []
+            )
+            transition(session, case, action, current_user, reason=reason)
+            attach_files(session, case, current_user, files, "answer")
         session.commit()
     except lifecycle.TransitionError as err:
         session.rollback()
         flash(_("Choose an active expert.") if err.message == "expert" else str(_REFUSED[err.code]))
+        return redirect(url_for("web.case_page", reference=reference)), 303
+    except IneligibleExpertError as err:
+        session.rollback()
+        flash(translate(err.message, _, str(get_locale())))
         return redirect(url_for("web.case_page", reference=reference)), 303
     except IntakeError as err:
         session.rollback()
@@ -225,11 +237,6 @@ def case_action(reference: str):  # noqa: ANN201
     if action == "decline":  # no longer theirs to see
         return redirect(url_for("queue.queue")), 303
     return redirect(url_for("web.case_page", reference=reference)), 303
-
-
-def _is_active_expert(expert_id: int | None) -> bool:
-    user = get_db().get(User, expert_id) if expert_id else None
-    return bool(user and user.is_active and user.expert and not user.expert.is_trainee)
 
 
 @bp.post("/cases/<reference>/documents")
