@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import CASE
 from tests.test_api import PDF, counts
+from tests.test_web import csrf_token, login
 from workstation.config import Config
 from workstation.services.auth import token_hash
 from workstation.services.models import AdminAudit, ApiToken, User, utcnow
@@ -174,3 +175,47 @@ def test_the_longest_lifetime_is_configured_and_the_document_says_so(env, people
         app.extensions["workstation"]["engine"].dispose()
     with pytest.raises(ValueError, match="TOKEN_DAYS"):
         Config.from_env({**env, "WORKSTATION_TOKEN_DAYS": "400"})
+
+
+def test_the_tokens_page_makes_a_token_shows_it_once_and_revokes_it(client, people, sessions) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    page = client.get("/settings/tokens").get_data(as_text=True)
+    assert "API 令牌" in page  # Chinese, the enterprise's language
+    made = client.post(
+        "/settings/tokens", data={"name": "报送脚本", "expires_in_days": "10", "csrf_token": csrf_token(page)}
+    )
+    shown = made.get_data(as_text=True)
+    assert made.status_code == 200
+    with sessions() as s:
+        record = s.scalars(select(ApiToken).where(ApiToken.name == "报送脚本")).one()
+    token = shown.split('id="new-token"')[1].split("<code>")[1].split("</code>")[0]
+    assert token_hash(token) == record.token_hash
+    again = client.get("/settings/tokens").get_data(as_text=True)
+    assert token not in again and "报送脚本" in again
+    bad = client.post("/settings/tokens", data={"name": "x", "expires_in_days": "999", "csrf_token": csrf_token(again)})
+    assert bad.status_code == 400
+    assert client.post(f"/settings/tokens/{record.id}/revoke").status_code == 400  # no CSRF token: refused
+    revoked = client.post(f"/settings/tokens/{record.id}/revoke", data={"csrf_token": csrf_token(again)})
+    assert revoked.status_code == 303
+    assert _token_row(sessions, record.id).revoked_at is not None
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_coordinator_sees_and_revokes_anyone_s_token_on_the_page_and_others_cannot(client, people, sessions) -> None:  # noqa: ANN001
+    token_id, _ = _stored_token(
+        sessions, people.other_enterprise.id, name="ERP-上传", expires_at=utcnow() + timedelta(1)
+    )
+    login(client, people.enterprise.email)
+    page = client.get("/settings/tokens").get_data(as_text=True)
+    assert "ERP-上传" not in page
+    refused = client.post(f"/settings/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 404
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+    login(client, people.coordinator.email)
+    page = client.get("/settings/tokens?lang=en").get_data(as_text=True)
+    assert "ERP-上传" in page and people.other_enterprise.email in page
+    done = client.post(f"/settings/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(page)})
+    assert done.status_code == 303 and _token_row(sessions, token_id).revoked_at is not None
+    assert _audit(sessions, token_id) == [
+        ("token_revoked", people.coordinator.id, people.other_enterprise.id, token_id)
+    ]
