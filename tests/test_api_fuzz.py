@@ -86,8 +86,11 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
         data="email,right_types\nx@example.cn,patent\n",
         headers={**coordinator, "Content-Type": "text/csv"},
     )
-    assert [r.status_code for r in (submitted, assigned, mark, imported)] == [201, 200, 201, 202]
+    # a token of its own: revoking it (the DELETE's "real" variant) leaves the people's tokens working
+    token = client.post("/api/v1/tokens", json={"name": "fuzz"}, headers=people.headers("enterprise"))
+    assert [r.status_code for r in (submitted, assigned, mark, imported, token)] == [201, 200, 201, 202, 201]
     return {
+        "token_id": token.get_json()["id"],
         "reference": reference,
         "expert_id": expert.id,
         "mark_id": mark.get_json()["id"],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workstation.__main__ import cli
-from workstation.services.models import ExpertProfile, User
+from workstation.services.auth import token_hash
+from workstation.services.models import AdminAudit, ApiToken, ExpertProfile, User, utcnow
 
 
 @pytest.fixture
@@ -96,3 +99,44 @@ def test_an_enterprise_credit_code_is_checked_and_its_own(run, code, message) ->
     second = run("create-user", "--role", "enterprise", "--email", "b@example.cn", "--password", "password123",
                  "--credit-code", code)  # fmt: skip
     assert second.exit_code == 1 and message in second.output
+
+
+def _tokens(sessions) -> list[ApiToken]:  # noqa: ANN001
+    with sessions() as s:
+        return list(s.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def test_create_token_takes_a_name_and_a_lifetime_within_the_maximum(run, sessions) -> None:  # noqa: ANN001
+    run("create-user", "--role", "enterprise", "--email", "e@example.cn", "--password", "password123")
+    made = run("create-token", "--email", "e@example.cn", "--name", "ERP", "--expires-in-days", "7")
+    assert made.exit_code == 0 and len(made.output.split()) == 1
+    (token,) = _tokens(sessions)
+    assert token.name == "ERP" and timedelta(days=6) < token.expires_at - utcnow() <= timedelta(days=7)
+    assert token.token_hash == token_hash(made.output.strip())
+    too_long = run("create-token", "--email", "e@example.cn", "--expires-in-days", "366")
+    assert too_long.exit_code != 0 and "expires_in_days" in too_long.output
+    assert run("create-token", "--email", "e@example.cn").exit_code == 0  # the default lifetime: 90 days
+    assert timedelta(days=89) < _tokens(sessions)[-1].expires_at - utcnow() <= timedelta(days=90)
+    with sessions() as s:
+        audit = s.scalars(select(AdminAudit).order_by(AdminAudit.id)).all()
+        assert [(a.action, a.actor_id, a.detail["name"]) for a in audit] == [
+            ("token_created", None, "ERP"),
+            ("token_created", None, "command line"),
+        ]
+
+
+def test_revoke_token_by_id_or_all_of_a_user_s(run, sessions) -> None:  # noqa: ANN001
+    run("create-user", "--role", "enterprise", "--email", "e@example.cn", "--password", "password123")
+    for _ in range(3):
+        run("create-token", "--email", "e@example.cn")
+    first, *_rest = _tokens(sessions)
+    assert run("revoke-token", "--id", str(first.id)).exit_code == 0
+    assert [t.revoked_at is not None for t in _tokens(sessions)] == [True, False, False]
+    several = run("revoke-token", "--email", "e@example.cn")
+    assert several.exit_code != 0 and "--all" in several.output  # two left: which one?
+    assert run("revoke-token", "--email", "e@example.cn", "--all").exit_code == 0
+    assert all(t.revoked_at is not None for t in _tokens(sessions))
+    assert run("revoke-token", "--id", "999").exit_code != 0
+    assert run("revoke-token").exit_code != 0 and run("revoke-token", "--all").exit_code != 0
+    with sessions() as s:
+        assert s.scalar(select(func.count()).where(AdminAudit.action == "token_revoked")) == 3

@@ -11,7 +11,17 @@ from typing import Any
 import click
 
 from workstation.config import Config
-from workstation.services.auth import ROLES, UserError, create_token, create_user, find_user
+from workstation.services.auth import (
+    ROLES,
+    TokenError,
+    UserError,
+    check_token_request,
+    create_user,
+    find_user,
+    issue_token,
+    revoke_token,
+    tokens_of,
+)
 from workstation.services.db import make_engine, make_session_factory, transaction
 from workstation.services.migrate import ensure_schema
 from workstation.services.personal_data import (
@@ -111,14 +121,46 @@ def _levels(value: str) -> dict[str, int]:
 
 @cli.command("create-token")
 @click.option("--email", required=True)
-def create_token_command(email: str) -> None:
+@click.option("--name", default="command line", show_default=True, help="What the token is for.")
+@click.option("--expires-in-days", type=int, default=None, help="Default WORKSTATION_TOKEN_DAYS (90).")
+def create_token_command(email: str, name: str, expires_in_days: int | None) -> None:
     """Create an API token for a user and print it (only the token, on one line)."""
     config = Config.from_env()
+    days = config.token_days if expires_in_days is None else expires_in_days
     with transaction(_sessions(config)) as session:
         user = find_user(session, email)
         if user is None:
             raise click.ClickException(f"no user with email {email}")
-        click.echo(create_token(session, user))
+        try:
+            name, days = check_token_request(name, days, config.token_max_days)
+        except TokenError as err:
+            raise click.UsageError("; ".join(f"{field}: {' '.join(m)}" for field, m in err.errors.items())) from None
+        click.echo(issue_token(session, user, name, days)[1])
+
+
+@cli.command("revoke-token")
+@click.option("--id", "token_id", type=int, default=None, help="The token's id (GET /api/v1/tokens lists them).")
+@click.option("--email", default=None, help="The holder's only token, or with --all every one of them.")
+@click.option("--all", "every", is_flag=True, help="With --email: every token the user holds.")
+def revoke_token_command(token_id: int | None, email: str | None, every: bool) -> None:
+    """Revoke API tokens: one by id, or a user's (audited as done from the command line)."""
+    if (token_id is None) == (email is None) or (every and email is None):
+        raise click.UsageError("give --id N, or --email E (with --all for every token of the user)")
+    with transaction(_sessions(Config.from_env())) as session:
+        if token_id is not None:
+            ids = [token_id]
+        else:
+            user = find_user(session, email)
+            if user is None:
+                raise click.ClickException(f"no user with email {email}")
+            ids = [t.id for t in tokens_of(session, user) if t.revoked_at is None]
+            if len(ids) > 1 and not every:
+                raise click.ClickException(f"{email} holds {len(ids)} tokens (ids {', '.join(map(str, ids))}): "
+                                           "give --id, or --all")  # fmt: skip
+        for one in ids:
+            if revoke_token(session, one, actor=None) is None:
+                raise click.ClickException(f"no token with id {one}")
+        click.echo(f"revoked {len(ids)} token(s)")
 
 
 @cli.command("export-enterprise")

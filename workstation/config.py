@@ -15,6 +15,10 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 PREFIX = "WORKSTATION_"
+#: API tokens: how many days a new token lasts unless asked otherwise, and the most it may
+#: (``WORKSTATION_TOKEN_DAYS``, ``WORKSTATION_TOKEN_MAX_DAYS``).
+TOKEN_DAYS = 90
+TOKEN_MAX_DAYS = 365
 
 
 def _env(environ: dict[str, str], name: str, default: str | None = None) -> str | None:
@@ -45,6 +49,8 @@ class Config:
     # An email claimed this long ago and not marked sent belongs to a worker that died mid-send.
     stale_claim: float = 120.0
     quorum_queues: bool = False
+    token_days: int = TOKEN_DAYS
+    token_max_days: int = TOKEN_MAX_DAYS
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -71,6 +77,10 @@ class Config:
         instance = Path(_env(environ, "INSTANCE_PATH") or Path.cwd() / "instance").resolve()
         _private_folder(instance)
         database_url = _env(environ, "DATABASE_URL") or f"sqlite:///{instance / 'workstation.db'}"
+        token_days = int(_env(environ, "TOKEN_DAYS", str(TOKEN_DAYS)))
+        token_max_days = int(_env(environ, "TOKEN_MAX_DAYS", str(TOKEN_MAX_DAYS)))
+        if not 1 <= token_days <= token_max_days:
+            raise ValueError(f"{PREFIX}TOKEN_DAYS must be from 1 to {PREFIX}TOKEN_MAX_DAYS ({token_max_days})")
         return cls(
             instance_path=instance,
             database_url=database_url,
@@ -87,6 +97,8 @@ class Config:
             broker_polling_interval=float(_env(environ, "BROKER_POLLING_INTERVAL", "0.05")),
             stale_claim=float(_env(environ, "STALE_CLAIM", "120")),
             quorum_queues=_env(environ, "QUORUM_QUEUES", "0") in ("1", "true", "yes"),
+            token_days=token_days,
+            token_max_days=token_max_days,
         )
 
 

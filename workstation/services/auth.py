@@ -5,16 +5,31 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    column,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached
 
+from workstation.config import TOKEN_DAYS
 from workstation.i18n import Message
 from workstation.routing import DIMENSIONS, normalise_name
-from workstation.services.models import ApiToken, ExpertProfile, User
+from workstation.services.models import AdminAudit, ApiToken, ExpertProfile, User, utcnow
 from workstation.services.schemas import CREDIT_CODE_CHECK, CREDIT_CODE_TAKEN
 from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, is_credit_code
 
@@ -162,54 +177,196 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User) -> str:
+class TokenError(ValueError):
+    """A token that cannot be made as asked: ``errors`` is ``{field: [message, ...]}``."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+#: As long as ``api_tokens.name`` holds.
+TOKEN_NAME_MAX = ApiToken.__table__.c.name.type.length
+
+
+def check_token_request(name: Any, days: Any, max_days: int) -> tuple[str, int]:
+    """The name (stripped) and days a token is asked for, or TokenError naming what is wrong."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(name, str) or not name.strip() or len(name) > TOKEN_NAME_MAX:
+        errors["name"] = [Message("A name of 1 to %(max)d characters.", max=TOKEN_NAME_MAX)]
+    # (bool is an int to Python, not to JSON)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= max_days:
+        errors["expires_in_days"] = [Message("A number of days from 1 to %(max)d.", max=max_days)]
+    if errors:
+        raise TokenError(errors)
+    return name.strip(), days
+
+
+def issue_token(session: Session, user: User, name: str, days: int, actor: User | None = None) -> tuple[ApiToken, str]:
+    """A new token for ``user``, expiring in ``days`` (checked by the caller: ``check_token_request``),
+    audited as made by ``actor`` (None: the command line). Returns its row and the token, which
+    is never stored: the caller shows it once."""
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token)))
-    return token
+    now = utcnow()
+    record = ApiToken(
+        user_id=user.id, token_hash=token_hash(token), name=name, created_at=now, expires_at=now + timedelta(days=days)
+    )
+    session.add(record)
+    session.flush()
+    _audit_token(session, "token_created", record, actor, expires_at=record.expires_at.isoformat())
+    return record, token
 
 
-# Built once: every API request runs it, and building the statement cost as much as running it.
-_USER_BY_TOKEN = (
-    select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == bindparam("token_hash"))
-)
-# The same on PostgreSQL's driver (the model's attributes are named as its columns).
+def create_token(session: Session, user: User, name: str = "", days: int = TOKEN_DAYS) -> str:
+    """A token for ``user`` with the default lifetime (set-up scripts, tests): only the token."""
+    return issue_token(session, user, name, days)[1]
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """``user``'s own tokens, revoked and expired ones too, newest first."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    return list(session.scalars(query))
+
+
+def live_tokens(session: Session) -> list[ApiToken]:
+    """Every token still usable by its holder's account (what a coordinator may want to end)."""
+    query = (
+        select(ApiToken)
+        .join(User, User.id == ApiToken.user_id)
+        .where(_usable_token(), User.is_active)
+        .options(contains_eager(ApiToken.user))
+        .order_by(User.email, ApiToken.created_at)
+    )
+    return list(session.scalars(query, {"now": utcnow()}))
+
+
+def revoke_token(session: Session, token_id: int, actor: User | None) -> ApiToken | None:
+    """End token ``token_id``: the holder's own, or anyone's for a coordinator or the command line
+    (``actor`` None). None when there is no such token the actor may end (a 404: someone else's
+    token is not even said to exist). Revoking twice changes nothing and is audited once."""
+    record = session.get(ApiToken, token_id)
+    if record is None or (actor is not None and actor.role != "coordinator" and record.user_id != actor.id):
+        return None
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        _audit_token(session, "token_revoked", record, actor)
+    return record
+
+
+def _audit_token(session: Session, action: str, record: ApiToken, actor: User | None, **detail: Any) -> None:
+    session.add(
+        AdminAudit(
+            actor_id=actor.id if actor else None,
+            action=action,
+            subject_id=record.user_id,
+            detail={"token_id": record.id, "name": record.name, **detail},
+        )
+    )
+
+
+# --- the token policy ----------------------------------------------------------------------
+# Who a bearer token lets in, written once: every path that checks a token runs a statement built
+# from ``_token_holder`` (the ORM look-up, the look-up on psycopg, and intake's one-statement
+# submission, ``cases.submit_case_for_token``); the raw SQL of the last two is compiled from it.
+# Parameters: ``token_hash``, ``now``, ``used_before`` (``token_parameters``).
+
+#: ``last_used_at`` is written at most this often per token: a write per request would cost the
+#: API's hot path a row version each time, for a time nobody needs to the second.
+TOKEN_USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def token_parameters(token_hash: str, now: datetime) -> dict[str, Any]:
+    return {"token_hash": token_hash, "now": now, "used_before": now - TOKEN_USE_RECORDED_EVERY}
+
+
+def _usable_token() -> ColumnElement[bool]:
+    """Not revoked, not expired (tokens from before expiry existed have none)."""
+    return and_(
+        ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now"))
+    )
+
+
+def _token_holder(*columns: Any) -> Select:
+    """``columns`` of the active user holding the usable token ``token_hash``, and the token's id."""
+    return (
+        select(*columns, ApiToken.id.label("token_id"), ApiToken.last_used_at.label("token_last_used_at"))
+        .select_from(ApiToken)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == bindparam("token_hash"), _usable_token(), User.is_active)
+    )
+
+
+def _record_use(token_id: Any) -> Update:
+    """Set the token's ``last_used_at`` to ``now`` unless it was set since ``used_before``. The
+    condition is on the row itself, so that of requests racing with one token only the first writes
+    (the others, waiting for its row lock, find the new time)."""
+    due = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < bindparam("used_before"))
+    return update(ApiToken).where(ApiToken.id == token_id, due).values(last_used_at=bindparam("now"))
+
+
+def _psycopg_sql(statement: Select | Update) -> str:
+    """``statement`` as SQL text for psycopg (``%(name)s`` parameters), compiled once at import."""
+    return str(statement.compile(dialect=postgresql_psycopg.dialect()))
+
+
+def _holder_ctes(holder: Select) -> str:
+    """The items of a ``WITH`` that find ``holder`` (``token_holder``: its columns and ``token_id``)
+    and record the token's use (``token_used``; data-modifying, it runs even though nothing reads
+    it): a look-up and its write in one statement, one round trip."""
+    record_use = _record_use(table("token_holder", column("token_id")).c.token_id)
+    return f"token_holder AS ({_psycopg_sql(holder)}), token_used AS ({_psycopg_sql(record_use)})"
+
+
+# Built once: every API request runs one, and building a statement cost as much as running it.
+_USER_BY_TOKEN = _token_holder(User)
+_RECORD_USE = _record_use(bindparam("token_id"))
+# The same on PostgreSQL's driver (the model's attributes are named as its columns), the use
+# recorded in the same statement.
 _USER_COLUMNS = tuple(User.__table__.columns.keys())
 _USER_BY_TOKEN_SQL = (
-    f"SELECT {', '.join(f'users.{c}' for c in _USER_COLUMNS)} FROM users"
-    " JOIN api_tokens ON api_tokens.user_id = users.id WHERE api_tokens.token_hash = %s"
+    f"WITH {_holder_ctes(_token_holder(*User.__table__.columns))} SELECT {', '.join(_USER_COLUMNS)} FROM token_holder"
 )
-
-
-# The same look-up inside another statement: the id of the active enterprise holding the token
-# ``%(token_hash)s`` (intake's one-round-trip submission, ``cases.submit_case_for_token``, checks
-# the token in the statement that writes the case). Kept beside the look-up: a rule added to one
-# (tokens that expire, say) belongs in both.
-ACTIVE_ENTERPRISE_FOR_TOKEN_SQL = (
-    "SELECT users.id FROM users JOIN api_tokens ON api_tokens.user_id = users.id"
-    " WHERE api_tokens.token_hash = %(token_hash)s AND users.is_active AND users.role = 'enterprise'"
-)
+#: The ``WITH`` items for a statement that acts for the active enterprise holding the token:
+#: ``token_holder.id`` is the enterprise (intake's one-round-trip submission,
+#: ``cases.submit_case_for_token``: no row there, nothing written).
+ENTERPRISE_FOR_TOKEN_CTES = _holder_ctes(_token_holder(User.id).where(User.role == literal_column("'enterprise'")))
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        user = _user_for_token_alone(session, token_hash(token))
-    else:
-        user = session.scalar(_USER_BY_TOKEN, {"token_hash": token_hash(token)})
-    return user if user is not None and user.is_active else None
+    """The active user the token lets in (``_token_holder``), or None; records the token's use."""
+    parameters = token_parameters(token_hash(token), utcnow())
+    began = not session.in_transaction()
+    if began and session.get_bind().dialect.name == "postgresql":
+        return _user_for_token_alone(session, parameters)
+    row = session.execute(_USER_BY_TOKEN, parameters).first()
+    if row is None:
+        return None
+    user, token_id, last_used_at = row
+    # Checked here first so that most requests write nothing (on SQLite a write takes the one
+    # writer's lock); the UPDATE's own condition is what holds when requests race.
+    if last_used_at is None or last_used_at < parameters["used_before"]:
+        if began:
+            # A read transaction on SQLite cannot always become a write one (another process may
+            # have written since it began): the write starts one of its own.
+            session.commit()
+        session.execute(_RECORD_USE, {**parameters, "token_id": token_id})
+        if began:
+            session.commit()
+    return user
 
 
-def _user_for_token_alone(session: Session, token_hash: str) -> User | None:
+def _user_for_token_alone(session: Session, parameters: dict[str, Any]) -> User | None:
     """The look-up as the request's first use of its session (every API request but a JSON submission
     on PostgreSQL, whose statement checks the token itself: ``cases.submit_case_for_token``).
 
-    One read by a unique key needs no transaction: it runs in autocommit, without BEGIN and COMMIT
-    round trips, and leaves none open. The row is read on the driver and put in the session as if
+    One statement by a unique key needs no transaction: it runs in autocommit, without BEGIN and
+    COMMIT round trips, and leaves none open. The row is read on the driver and put in the session as if
     the ORM had loaded it (the ORM's loading of one row cost twice the query); a user the session
     holds already is returned as the ORM would return it. It stays loaded after the commit
     (sessions do not expire objects on commit).
     """
     connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    row = connection.connection.driver_connection.execute(_USER_BY_TOKEN_SQL, (token_hash,)).fetchone()
+    row = connection.connection.driver_connection.execute(_USER_BY_TOKEN_SQL, parameters).fetchone()
     user = None
     if row is not None:
         user = session.identity_map.get(Session.identity_key(User, row[0]))

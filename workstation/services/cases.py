@@ -18,7 +18,7 @@ from workstation import lifecycle
 from workstation.evidence import StoredFile
 from workstation.i18n import N_, Message
 from workstation.routing import CaseFacts, ExpertFacts, why_not_holder
-from workstation.services.auth import ACTIVE_ENTERPRISE_FOR_TOKEN_SQL
+from workstation.services.auth import ENTERPRISE_FOR_TOKEN_CTES, token_parameters
 from workstation.services.db import lock_for_write
 from workstation.services.models import (
     AccessLog,
@@ -205,13 +205,14 @@ _INSERT_EVIDENCE = insert(Evidence.__table__).returning(Evidence.__table__.c.id)
 # One statement for the case, its submit event, its outbox row, its indexed parties and its
 # evidence: one round trip, atomic even without a transaction around it (``submit_case_alone``).
 # ``submitter`` is the enterprise: given, or the active enterprise holding a bearer token, found
-# by the statement itself (``submit_case_for_token``: no such enterprise, no row, nothing written).
+# by the statement itself (``submit_case_for_token``: no such enterprise, no row, nothing written;
+# the token's policy and the recording of its use are ``auth``'s, compiled into the text).
 # The id is drawn next so that the reference (``reference_for``: RPA-<year>-<id, at least 6
 # digits>) is written with the row; the outbox payload is the JSON ``enqueue`` would write.
 # psycopg prepares each of the two texts on the server after a few uses, so PostgreSQL plans it
 # once per connection.
 _SUBMIT_POSTGRESQL = """
-WITH submitter AS (/*submitter*/),
+WITH /*submitter*/,
 new_case AS (SELECT nextval('cases_id_seq') AS id, submitter.id AS enterprise_id FROM submitter),
 case_row AS (
     INSERT INTO cases (id, reference, enterprise_id, right_type, service, title, description, jurisdiction,
@@ -258,8 +259,12 @@ SELECT case_row.id, case_row.reference, case_row.enterprise_id, event_row.id,
        ARRAY(SELECT id FROM evidence_rows ORDER BY id)
 FROM case_row, event_row
 """
-_SUBMIT_FOR_ENTERPRISE = _SUBMIT_POSTGRESQL.replace("/*submitter*/", "SELECT %(enterprise_id)s::bigint AS id")
-_SUBMIT_FOR_TOKEN = _SUBMIT_POSTGRESQL.replace("/*submitter*/", ACTIVE_ENTERPRISE_FOR_TOKEN_SQL)
+_SUBMIT_FOR_ENTERPRISE = _SUBMIT_POSTGRESQL.replace(
+    "/*submitter*/", "submitter AS (SELECT %(enterprise_id)s::bigint AS id)"
+)
+_SUBMIT_FOR_TOKEN = _SUBMIT_POSTGRESQL.replace(
+    "/*submitter*/", f"{ENTERPRISE_FOR_TOKEN_CTES}, submitter AS (SELECT id FROM token_holder)"
+)
 
 
 def _submit_postgresql(
@@ -292,7 +297,8 @@ def _submit_postgresql(
     if token_hash is None:
         statement, params["enterprise_id"] = _SUBMIT_FOR_ENTERPRISE, enterprise_id
     else:
-        statement, params["token_hash"] = _SUBMIT_FOR_TOKEN, token_hash
+        statement = _SUBMIT_FOR_TOKEN
+        params.update(token_parameters(token_hash, row["created_at"]))
     return connection.connection.driver_connection.execute(statement, params).fetchone()
 
 

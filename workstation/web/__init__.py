@@ -15,7 +15,7 @@ from workstation.deadlines import zone
 from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import TEMPLATES_DIR
-from workstation.web import api, coordinator, health, opinions, pages, queue, watch
+from workstation.web import api, coordinator, health, opinions, pages, queue, tokens, watch
 from workstation.web.extensions import babel, csrf, login_manager
 from workstation.web.support import IdConverter, refused_field
 
@@ -98,6 +98,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(queue.bp)
     app.register_blueprint(opinions.bp)
     app.register_blueprint(watch.bp)
+    app.register_blueprint(tokens.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))

@@ -19,7 +19,15 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
-from workstation.services.auth import UserError, user_for_token
+from workstation.services.auth import (
+    TokenError,
+    UserError,
+    check_token_request,
+    issue_token,
+    revoke_token,
+    tokens_of,
+    user_for_token,
+)
 from workstation.services.cases import (
     IneligibleExpertError,
     active_expert,
@@ -31,7 +39,7 @@ from workstation.services.cases import (
 )
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
-from workstation.services.models import Case, ExpertImport, ExpertProfile, User
+from workstation.services.models import ApiToken, Case, ExpertImport, ExpertProfile, User
 from workstation.services.notices import KINDS, notices_for
 from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.pool import (
@@ -422,9 +430,63 @@ def list_notices():  # noqa: ANN201
     )
 
 
+# --- API tokens (everyone's own; coordinators may revoke anyone's) ----------------------------
+
+
+def _moment(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def token_record(record: ApiToken) -> dict[str, Any]:
+    """A token as its holder sees it listed: never the token itself (only its hash is kept)."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "created_at": _moment(record.created_at),
+        "expires_at": _moment(record.expires_at),
+        "last_used_at": _moment(record.last_used_at),
+        "revoked": record.revoked_at is not None,
+    }
+
+
+@bp.get("/tokens")
+@token_required
+def list_tokens():  # noqa: ANN201
+    return jsonify(tokens=[token_record(t) for t in tokens_of(get_db(), g.api_user)])
+
+
+@bp.post("/tokens")
+@token_required
+def create_token():  # noqa: ANN201
+    """A new token for the caller, shown in this answer only."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "The body must be a JSON object.")
+    config, session = get_config(), get_db()
+    try:
+        name, days = check_token_request(
+            body.get("name"), body.get("expires_in_days", config.token_days), config.token_max_days
+        )
+    except TokenError as err:
+        return jsonify(errors=api_errors(err.errors)), 400
+    record, token = issue_token(session, g.api_user, name, days, actor=g.api_user)
+    session.commit()
+    return jsonify(id=record.id, name=record.name, token=token, expires_at=_moment(record.expires_at)), 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@token_required
+def delete_token(token_id: int):  # noqa: ANN201
+    session = get_db()
+    if revoke_token(session, token_id, g.api_user) is None:
+        return error(404, "No such token.")
+    session.commit()
+    return "", 204
+
+
 @bp.get("/openapi.json")
 def openapi():  # noqa: ANN201
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(get_config().token_max_days))
 
 
 @bp.get("/me")

@@ -8,7 +8,9 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from workstation.config import TOKEN_MAX_DAYS
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
+from workstation.services.auth import TOKEN_NAME_MAX
 from workstation.services.marks import WatchedMarkSchema
 from workstation.services.models import MAX_ID
 from workstation.services.notices import KINDS
@@ -26,7 +28,7 @@ from workstation.services.schemas import (
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    meaning = {400: "Bad input", 401: "No valid bearer token", 403: "Not allowed", 404: "No such case (or not yours)",
+    meaning = {400: "Bad input", 401: "No valid bearer token", 403: "Not allowed", 404: "No such thing (or not yours)",
                409: "The case's status does not allow this", 413: "A file is too large"}  # fmt: skip
     return {str(c): {"description": meaning[c], "content": {"application/json": {"schema": "Error"}}} for c in codes}
 
@@ -50,7 +52,8 @@ def _choice(name: str, values: tuple[str, ...]) -> dict[str, Any]:
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
+def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
+    """The document; ``token_max_days``: the configured longest token lifetime, which it states."""
     spec = APISpec(
         title="IP rights-protection workstation API",
         version="1",
@@ -131,6 +134,7 @@ def openapi_document() -> dict[str, Any]:
     )  # fmt: skip
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
+    _token_paths(spec, secured, token_max_days)
     me = {"type": "object", "properties": {k: {"type": "string"} for k in ("email", "role", "name", "language")}}
     spec.path(
         "/api/v1/me",
@@ -248,4 +252,47 @@ def _early_warning_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         operations={"get": {"summary": "The caller's early-warning notices, newest first", "security": secured,
                             "parameters": [kind, page],
                             "responses": {"200": _json(notices, "Notices"), **_errors(400, 401)}}},
+    )  # fmt: skip
+
+
+def _token_paths(spec: APISpec, secured: list[dict[str, list]], max_days: int) -> None:
+    """The caller's API tokens."""
+    moment = {"type": "string", "format": "date-time"}
+    listed = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "created_at": moment,
+                       "expires_at": {**moment, "nullable": True}, "last_used_at": {**moment, "nullable": True},
+                       "revoked": {"type": "boolean"}},
+    }  # fmt: skip
+    tokens = {"type": "object", "properties": {"tokens": {"type": "array", "items": listed}}}
+    asked = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": TOKEN_NAME_MAX, "pattern": r"\S"},
+            "expires_in_days": {"type": "integer", "minimum": 1, "maximum": max_days,
+                                "description": "default: the server's WORKSTATION_TOKEN_DAYS"},
+        },
+        "required": ["name"],
+    }  # fmt: skip
+    made = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                       "token": {"type": "string", "description": "shown this once: only its hash is kept"},
+                       "expires_at": moment},
+    }  # fmt: skip
+    spec.path(
+        "/api/v1/tokens",
+        operations={
+            "get": {"summary": "The caller's API tokens (never the tokens themselves)", "security": secured,
+                    "responses": {"200": _json(tokens, "Tokens, newest first"), **_errors(401)}},
+            "post": {"summary": "Make an API token for the caller", "security": secured,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": asked}}},
+                     "responses": {"201": _json(made, "Made"), **_errors(400, 401)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/tokens/{token_id}",
+        operations={"delete": {"summary": "Revoke a token: the caller's own, or anyone's for a coordinator",
+                               "security": secured, "parameters": [_id_parameter("token_id")],
+                               "responses": {"204": {"description": "Revoked"}, **_errors(401, 404)}}},
     )  # fmt: skip
