@@ -281,7 +281,11 @@ def confidential_case(people, submit):  # noqa: ANN001, ANN201
 
 def overrides(sessions) -> list[tuple]:  # noqa: ANN001
     with sessions() as s:
-        return s.execute(select(AdminAudit.action, AdminAudit.subject_id, AdminAudit.case_id)).all()
+        return s.execute(
+            select(AdminAudit.action, AdminAudit.subject_id, AdminAudit.case_id).where(
+                AdminAudit.action == "clearance_override"
+            )
+        ).all()
 
 
 def test_the_api_reassigns_a_confidential_case_only_by_routings_rules_unless_clearance_is_overridden(
