@@ -255,8 +255,11 @@ class Localized(str):
 
 def in_language(template: str, language: str, **params: object) -> str:
     """``template`` (an English msgid) in ``language`` through its catalog, formatted with ``params``
-    (``Localized`` ones in that language): how the pure modules write a sentence a person reads."""
-    text = translations(language).gettext(template)
+    (``Localized`` ones in that language): how the pure modules write a sentence a person reads. A
+    ``Localized`` template (a wording the catalog cannot hold) gives its own text in ``language``."""
+    text = (
+        template.in_language(language) if isinstance(template, Localized) else translations(language).gettext(template)
+    )
     if not params:
         return text
     return text % {k: v.in_language(language) if isinstance(v, Localized) else v for k, v in params.items()}
