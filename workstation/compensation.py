@@ -37,11 +37,13 @@ Amounts are ``Decimal`` quantized to the fen (0.01, half up). Bad input raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from workstation.i18n import N_, Localized, in_language
 
 LOSS = "rights_holder_loss"
 PROFIT = "infringer_profit"
@@ -427,7 +429,7 @@ def estimate(inp: CompensationInput, today: date | None = None) -> Estimate:
     # The method: allowed by the text, and not passed over while an earlier-ranked one was supplied.
     method = inp.method
     if method not in rule.methods:
-        raise CompensationError("method", f"{rule.cite()} provides no {_METHOD_NAMES[method][1]} method.")
+        raise CompensationError("method", f"{rule.cite()} provides no {_METHOD_NAMES[method]} method.")
     tier = next(i for i, t in enumerate(rule.tiers) if method in t)
     supplied = {LOSS: amounts["loss"], PROFIT: amounts["profit"], LICENCE: amounts["licence_fee"], STATUTORY: None}
     earlier = [m for t in rule.tiers[:tier] for m in t]
@@ -435,7 +437,7 @@ def estimate(inp: CompensationInput, today: date | None = None) -> Estimate:
         if supplied[m] is not None:
             raise CompensationError(
                 "method",
-                f"Under {rule.cite()} the {_METHOD_NAMES[m][1]} comes before the {_METHOD_NAMES[method][1]}: "
+                f"Under {rule.cite()} the {_METHOD_NAMES[m]} comes before the {_METHOD_NAMES[method]}: "
                 "use it, or leave it blank if it cannot be determined.",
             )
     if earlier:
@@ -582,17 +584,32 @@ def _punitive(
 
 # --- rendering --------------------------------------------------------------------------------
 
-_METHOD_NAMES: dict[str, tuple[str, str]] = {
-    LOSS: ("权利人因被侵权所受到的实际损失", "rights holder's actual loss"),
-    PROFIT: ("侵权人因侵权所获得的利益", "infringer's profit from the infringement"),
-    LICENCE: ("许可使用费的倍数", "licence-fee multiple"),
-    STATUTORY: ("法定赔偿", "statutory damages"),
+#: The methods as the calculator's (English) messages name them.
+_METHOD_NAMES: dict[str, str] = {
+    LOSS: "rights holder's actual loss",
+    PROFIT: "infringer's profit from the infringement",
+    LICENCE: "licence-fee multiple",
+    STATUTORY: "statutory damages",
 }
 
-_SPC_PUNITIVE = (
-    "《最高人民法院关于审理侵害知识产权民事案件适用惩罚性赔偿的解释》（法释〔2021〕4号）第五条",
-    "SPC Interpretation on punitive damages in IP infringement cases (Fa Shi [2021] No. 4), art. 5",
+#: The methods as the working names them, through the catalogs.
+_METHODS_IN_WORDS: dict[str, str] = {
+    LOSS: N_("the rights holder's actual loss"),
+    PROFIT: N_("the infringer's profit from the infringement"),
+    LICENCE: N_("the licence-fee multiple"),
+    STATUTORY: N_("the statutory damages"),
+}
+
+#: The SPC's interpretation that keeps statutory damages and expenses out of the punitive base.
+_SPC_PUNITIVE = Localized(
+    {
+        "zh": "《最高人民法院关于审理侵害知识产权民事案件适用惩罚性赔偿的解释》（法释〔2021〕4号）第五条",
+        "en": "SPC Interpretation on punitive damages in IP infringement cases (Fa Shi [2021] No. 4), art. 5",
+    }
 )
+
+#: Where the items of a list of methods are separated (the last one is joined by the sentence's own word).
+_LIST_SEPARATOR = {"zh": "、", "en": ", "}
 
 _RULES_BY_KEY = {rule.key: rule for rules in RULES.values() for rule in rules}
 
@@ -608,189 +625,121 @@ def format_multiple(multiple: Decimal) -> str:
     return format(multiple.normalize(), "f")
 
 
-def _fmt_date(day: date, language: str) -> str:
+def format_date(day: date, language: str = "en") -> str:
+    """``2026年1月2日`` or ``2026-01-02``: how the working and the opinions write dates."""
     return f"{day.year}年{day.month}月{day.day}日" if language == "zh" else day.isoformat()
 
 
-def _law(rule: Rule, language: str) -> str:
-    if language == "zh":
-        return f"{rule.cite('zh')}（{_fmt_date(rule.effective, 'zh')}起施行）"
-    return f"{rule.cite('en')} (in force from {rule.effective.isoformat()})"
+#: One sentence of the working per step code and variant (``_variant``), as an English msgid the
+#: catalogs translate; ``_params`` gives its parameters in the reader's language.
+_SENTENCES: dict[tuple[str, str], str] = {
+    ("period", ""): N_("Infringement period: %(start)s to %(end)s."),
+    ("period", "ongoing"): N_("Infringement period: from %(start)s, ongoing."),
+    ("law", ""): N_("Applicable law: %(law)s (in force from %(in_force)s)."),
+    ("law_continuing", ""): N_(
+        "The infringement began under %(began_under)s and continued after %(effective)s; continuing infringement "
+        "is judged by the law in force when it ended (the rule of Fa Shi [2014] No. 4 and Fa Shi [2020] No. 15)."
+    ),
+    ("law_continuing", "earlier"): N_(
+        "The infringement began before this text came into force and continued after %(effective)s; continuing "
+        "infringement is judged by the law in force when it ended (the rule of Fa Shi [2014] No. 4 and Fa Shi "
+        "[2020] No. 15)."
+    ),
+    ("gi_as_trademark", ""): N_(
+        "Geographical indications are protected as collective or certification marks (Trademark Law art. 16, "
+        "Implementing Regulations art. 4), so the trademark damages rules apply."
+    ),
+    ("other_general", ""): N_(
+        "No IP-specific damages provision is applied to this right type: only the actual loss or the "
+        "infringer's profit, no statutory range and no punitive multiple."
+    ),
+    ("method_order", ""): N_("Under %(law)s %(method)s may be used only where %(before)s cannot be determined."),
+    ("method_order", "several"): N_(
+        "Under %(law)s %(method)s may be used only where %(before)s or %(last)s cannot be determined."
+    ),
+    ("method_choice", ""): N_("Under %(law)s the rights holder may choose between %(choices)s and %(last)s."),
+    ("base_loss", ""): N_("Base: the rights holder's actual loss, %(amount)s."),
+    ("base_profit", ""): N_("Base: the infringer's profit from the infringement, %(amount)s."),
+    ("base_licence", ""): N_("Base: the licence fee %(fee)s x %(multiple)s = %(amount)s."),
+    ("statutory_range", ""): N_("Statutory damages: %(law)s allows from %(min)s to %(max)s."),
+    ("statutory_range", "no_minimum"): N_("Statutory damages: %(law)s allows up to %(max)s."),
+    ("statutory_proposed", ""): N_("Proposed statutory damages: %(amount)s, within the statutory range."),
+    ("punitive_partial", ""): N_(
+        "Punitive damages exist only from %(since)s: the multiple applies to the %(multiplied)s of the base from "
+        "conduct on or after that date; the remaining %(once)s counts once."
+    ),
+    ("punitive_multiple", ""): N_(
+        "Wilful infringement with serious circumstances: under %(law)s damages are %(multiple)s x the base (the "
+        "law allows %(min)s to %(max)s x; the base excludes expenses, %(spc)s), i.e. %(amount)s."
+    ),
+    ("punitive_range", ""): N_(
+        "Wilful infringement with serious circumstances: under %(law)s damages may be %(min)s to %(max)s x the "
+        "base (the base excludes expenses, %(spc)s), i.e. %(low)s to %(high)s."
+    ),
+    ("punitive_not_in_law", ""): N_(
+        "Wilful infringement with serious circumstances is noted, but %(law)s provides no punitive damages: the "
+        "base is compensated once."
+    ),
+    ("punitive_not_modelled", ""): N_(
+        "Wilful infringement with serious circumstances is noted, but the punitive multiple for this right comes "
+        "from its own statute, which is not modelled here: the base is compensated once."
+    ),
+    ("punitive_not_on_statutory", ""): N_(
+        "Statutory damages are not a punitive base (%(spc)s); the wilfulness may be weighed within the statutory range."
+    ),
+    ("expenses", ""): N_("Plus reasonable expenses for stopping the infringement: %(amount)s."),
+    ("total", ""): N_("Estimated compensation: %(low)s."),
+    ("total", "range"): N_("Estimated compensation: %(low)s to %(high)s."),
+}
+
+#: Steps whose sentence differs with their parameters: the variant of ``_SENTENCES`` to use.
+_VARIANTS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "period": lambda p: "ongoing" if p["end"] is None else "",
+    "law_continuing": lambda p: "" if p["began_under"] else "earlier",
+    "method_order": lambda p: "several" if len(p["before"]) > 1 else "",
+    "statutory_range": lambda p: "" if p["min"] else "no_minimum",
+    "total": lambda p: "" if p["low"] == p["high"] else "range",
+}
+
+#: Parameters that are multiples (the other amounts are money).
+_MULTIPLES: dict[str, set[str]] = {
+    "base_licence": {"multiple"},
+    "punitive_multiple": {"multiple", "min", "max"},
+    "punitive_range": {"min", "max"},
+}
 
 
-def _names(methods: tuple[str, ...], language: str, conjunction: str = "and") -> str:
-    if language == "zh":
-        return "、".join(_METHOD_NAMES[m][0] for m in methods)
-    names = [f"the {_METHOD_NAMES[m][1]}" for m in methods]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+def _params(step: Step, rule: Rule, language: str) -> dict[str, object]:
+    """The step's parameters written in ``language``: money, dates, multiples, laws and methods."""
+    out: dict[str, object] = {
+        "law": rule.cite(language),
+        "in_force": format_date(rule.effective, language),
+        "spc": _SPC_PUNITIVE.in_language(language),
+    }
+    for key, value in step.params.items():
+        if key in _MULTIPLES.get(step.code, ()):
+            out[key] = format_multiple(value)
+        elif isinstance(value, Decimal):
+            out[key] = format_money(value, language)
+        elif isinstance(value, date):
+            out[key] = format_date(value, language)
+        elif key == "began_under" and value:
+            out[key] = _RULES_BY_KEY[value].cite(language)
+        elif key == "method":
+            out[key] = in_language(_METHODS_IN_WORDS[value], language)
+        elif key in ("before", "choices"):  # all but the last, which the sentence joins with its own word
+            names = [in_language(_METHODS_IN_WORDS[m], language) for m in value]
+            out[key] = _LIST_SEPARATOR[language].join(names[:-1]) if len(names) > 1 else names[0]
+            out["last"] = names[-1]
+    return out
 
 
 def _sentence(step: Step, rule: Rule, language: str) -> str:
-    p = step.params
-    zh = language == "zh"
-
-    def money(key: str) -> str:
-        return format_money(p[key], language)
-
-    def day(key: str) -> str:
-        return _fmt_date(p[key], language)
-
-    def mult(key: str) -> str:
-        return format_multiple(p[key])
-
-    code = step.code
-    if code == "period":
-        if p["end"] is None:
-            return (
-                f"侵权期间：自{day('start')}起，至今仍在持续。"
-                if zh
-                else f"Infringement period: from {day('start')}, ongoing."
-            )
-        return (
-            f"侵权期间：自{day('start')}至{day('end')}。"
-            if zh
-            else f"Infringement period: {day('start')} to {day('end')}."
-        )
-    if code == "law":
-        return f"适用法律：{_law(rule, 'zh')}。" if zh else f"Applicable law: {_law(rule, 'en')}."
-    if code == "law_continuing":
-        previous = _RULES_BY_KEY.get(p["began_under"]) if p["began_under"] else None
-        if zh:
-            began = f"始于{previous.cite('zh')}施行期间" if previous else "始于该法施行之前"
-            return (
-                f"侵权行为{began}，并持续至{day('effective')}之后；持续的侵权行为适用行为终了时施行的法律"
-                "（参照法释〔2014〕4号、法释〔2020〕15号确立的规则）。"
-            )
-        began = f"began under {previous.cite('en')}" if previous else "began before this text came into force"
-        return (
-            f"The infringement {began} and continued after {day('effective')}; continuing infringement is judged "
-            "by the law in force when it ended (the rule of Fa Shi [2014] No. 4 and Fa Shi [2020] No. 15)."
-        )
-    if code == "gi_as_trademark":
-        if zh:
-            return (
-                "地理标志作为集体商标或者证明商标受保护（商标法第十六条、商标法实施条例第四条），适用商标侵权赔偿规则。"
-            )
-        return (
-            "Geographical indications are protected as collective or certification marks (Trademark Law art. 16, "
-            "Implementing Regulations art. 4), so the trademark damages rules apply."
-        )
-    if code == "other_general":
-        if zh:
-            return (
-                "该权利类型未适用知识产权专门赔偿条款：仅按实际损失或侵权获利计算，无法定赔偿幅度，无惩罚性赔偿倍数。"
-            )
-        return (
-            "No IP-specific damages provision is applied to this right type: only the actual loss or the "
-            "infringer's profit, no statutory range and no punitive multiple."
-        )
-    if code == "method_order":
-        method = _names((p["method"],), language)
-        if zh:
-            both = "均" if len(p["before"]) > 1 else ""
-            return f"依{rule.cite('zh')}，{_names(p['before'], 'zh')}{both}难以确定的，方可按照{method}确定。"
-        before = _names(p["before"], "en", "or")
-        return f"Under {rule.cite('en')} {method} may be used only where {before} cannot be determined."
-    if code == "method_choice":
-        choices = _names(p["choices"], language, "and")
-        if zh:
-            return f"依{rule.cite('zh')}，权利人可在{choices}之间选择计算方法。"
-        return f"Under {rule.cite('en')} the rights holder may choose between {choices}."
-    if code == "base_loss":
-        return (
-            f"计算基数：权利人因被侵权所受到的实际损失{money('amount')}。"
-            if zh
-            else f"Base: the rights holder's actual loss, {money('amount')}."
-        )
-    if code == "base_profit":
-        return (
-            f"计算基数：侵权人因侵权所获得的利益{money('amount')}。"
-            if zh
-            else f"Base: the infringer's profit from the infringement, {money('amount')}."
-        )
-    if code == "base_licence":
-        if zh:
-            return f"计算基数：参照许可使用费{money('fee')}的{mult('multiple')}倍，即{money('amount')}。"
-        return f"Base: the licence fee {money('fee')} x {mult('multiple')} = {money('amount')}."
-    if code == "statutory_range":
-        if zh:
-            span = f"{money('min')}以上{money('max')}以下" if p["min"] else f"{money('max')}以下"
-            return f"法定赔偿：依{rule.cite('zh')}，在{span}确定赔偿数额。"
-        span = f"from {money('min')} to {money('max')}" if p["min"] else f"up to {money('max')}"
-        return f"Statutory damages: {rule.cite('en')} allows {span}."
-    if code == "statutory_proposed":
-        return (
-            f"拟定法定赔偿数额：{money('amount')}，在法定幅度之内。"
-            if zh
-            else f"Proposed statutory damages: {money('amount')}, within the statutory range."
-        )
-    if code == "punitive_partial":
-        if zh:
-            return (
-                f"惩罚性赔偿自{day('since')}起方可适用：倍数仅适用于该日及以后侵权行为对应的{money('multiplied')}，"
-                f"其余{money('once')}按一倍计算。"
-            )
-        return (
-            f"Punitive damages exist only from {day('since')}: the multiple applies to the {money('multiplied')} "
-            f"of the base from conduct on or after that date; the remaining {money('once')} counts once."
-        )
-    if code == "punitive_multiple":
-        if zh:
-            return (
-                f"故意侵权且情节严重：依{rule.cite('zh')}，按计算基数的{mult('multiple')}倍确定赔偿数额"
-                f"（法定倍数为{mult('min')}至{mult('max')}倍；基数不含合理开支，见{_SPC_PUNITIVE[0]}），"
-                f"即{money('amount')}。"
-            )
-        return (
-            f"Wilful infringement with serious circumstances: under {rule.cite('en')} damages are {mult('multiple')} "
-            f"x the base (the law allows {mult('min')} to {mult('max')} x; the base excludes expenses, "
-            f"{_SPC_PUNITIVE[1]}), i.e. {money('amount')}."
-        )
-    if code == "punitive_range":
-        if zh:
-            return (
-                f"故意侵权且情节严重：依{rule.cite('zh')}，可按计算基数的{mult('min')}至{mult('max')}倍确定赔偿数额"
-                f"（基数不含合理开支，见{_SPC_PUNITIVE[0]}），即{money('low')}至{money('high')}。"
-            )
-        return (
-            f"Wilful infringement with serious circumstances: under {rule.cite('en')} damages may be "
-            f"{mult('min')} to {mult('max')} x the base (the base excludes expenses, {_SPC_PUNITIVE[1]}), "
-            f"i.e. {money('low')} to {money('high')}."
-        )
-    if code == "punitive_not_in_law":
-        if zh:
-            return f"虽属故意侵权且情节严重，但{rule.cite('zh')}未规定惩罚性赔偿，按基数计算一倍赔偿。"
-        return (
-            f"Wilful infringement with serious circumstances is noted, but {rule.cite('en')} provides no punitive "
-            "damages: the base is compensated once."
-        )
-    if code == "punitive_not_modelled":
-        if zh:
-            return "故意侵权且情节严重的惩罚性赔偿倍数应依该权利的专门法律确定，本计算不适用倍数，按基数计算一倍赔偿。"
-        return (
-            "Wilful infringement with serious circumstances is noted, but the punitive multiple for this right "
-            "comes from its own statute, which is not modelled here: the base is compensated once."
-        )
-    if code == "punitive_not_on_statutory":
-        if zh:
-            return f"法定赔偿不得作为惩罚性赔偿的计算基数（{_SPC_PUNITIVE[0]}）；故意情节可在法定幅度内酌定时考虑。"
-        return (
-            f"Statutory damages are not a punitive base ({_SPC_PUNITIVE[1]}); the wilfulness may be weighed "
-            "within the statutory range."
-        )
-    if code == "expenses":
-        return (
-            f"另加权利人为制止侵权行为所支付的合理开支{money('amount')}。"
-            if zh
-            else f"Plus reasonable expenses for stopping the infringement: {money('amount')}."
-        )
-    if code == "total":
-        if p["low"] == p["high"]:
-            return f"赔偿估算总额：{money('low')}。" if zh else f"Estimated compensation: {money('low')}."
-        if zh:
-            return f"赔偿估算总额：{money('low')}至{money('high')}。"
-        return f"Estimated compensation: {money('low')} to {money('high')}."
-    raise ValueError(f"unknown step {code!r}")
+    variant = _VARIANTS[step.code](step.params) if step.code in _VARIANTS else ""
+    template = _SENTENCES.get((step.code, variant))
+    if template is None:
+        raise ValueError(f"unknown step {step.code!r}")
+    return in_language(template, language, **_params(step, rule, language))
 
 
 def render_working(estimate: Estimate, language: str = "zh") -> list[str]:

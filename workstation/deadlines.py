@@ -59,6 +59,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from workstation.i18n import N_, Localized, in_every_language
 from workstation.lifecycle import (
     ACCEPTED,
     ASSIGNED,
@@ -99,7 +100,7 @@ SUBMITTED_AT = "submitted_at"
 #: Right types whose registration the Trademark Law's opposition and invalidation periods concern.
 TRADEMARK_RIGHT_TYPES = frozenset({"trademark"})
 
-Text = dict[str, str]  # {"zh": ..., "en": ...}
+Text = dict[str, str]  # {"zh": ..., "en": ...}, from the catalogs (``i18n.in_every_language``)
 
 
 # --- the official calendar -------------------------------------------------------------------
@@ -297,17 +298,19 @@ def _legal(
     code: str,
     starts_from: str,
     start: date,
-    label: Text,
-    basis: Text,
+    label: str,
+    basis: str,
     calendar: WorkCalendar,
     timezone_name: str,
     *,
     years: int = 0,
     months: int = 0,
     days: int = 0,
-    note: Text | None = None,
+    notes: tuple[str, ...] = (),
     rule_from: date | None = None,
 ) -> Deadline:
+    """A legal deadline; ``label``, ``basis`` and ``notes`` are msgids, given in every language
+    (several notes joined by a space)."""
     raw = period_last_day(start, years=years, months=months, days=days)
     last = first_working_day_from(raw, calendar)
     provisional = any(not calendar.is_official(y) for y in range(raw.year, last.year + 1))
@@ -315,38 +318,33 @@ def _legal(
         code=code,
         kind=LEGAL,
         due=last,
-        label=label,
-        basis=basis,
+        label=in_every_language(label),
+        basis=in_every_language(basis),
         starts_from=starts_from,
         start=start,
         timezone=timezone_name,
-        note=note,
+        note=_joined([in_every_language(n) for n in notes]) if notes else None,
         extended_from=raw if last != raw else None,
         provisional=provisional,
         rule_from=rule_from,
     )
 
 
+def _joined(texts: list[Text]) -> Text:
+    return {language: " ".join(text[language] for text in texts) for language in texts[0]}
+
+
 # Trademark Law (2019) art. 33 and art. 45(1).
-_OPPOSITION_LABEL = {"zh": "商标异议期届满", "en": "Trademark opposition period ends"}
-_OPPOSITION_BASIS = {
-    "zh": "《商标法》第三十三条：对初步审定公告的商标，自公告之日起三个月内可以提出异议。",
-    "en": "Trademark Law art. 33: an opposition may be filed within 3 months from the preliminary-approval "
-    "publication.",
-}
-_INVALIDATION_LABEL = {
-    "zh": "以相对理由请求宣告注册商标无效的期限届满",
-    "en": "Deadline to request invalidation of the registered mark on relative grounds",
-}
-_INVALIDATION_BASIS = {
-    "zh": "《商标法》第四十五条第一款：自商标注册之日起五年内，在先权利人或者利害关系人可以请求宣告该注册商标无效。",
-    "en": "Trademark Law art. 45(1): a prior right holder or interested party may request invalidation within "
-    "5 years from the registration date.",
-}
-_INVALIDATION_NOTE = {
-    "zh": "对恶意注册的，驰名商标所有人不受五年的时间限制。",
-    "en": "Against a bad-faith registration, the owner of a well-known mark is not bound by the 5 years.",
-}
+_OPPOSITION_LABEL = N_("Trademark opposition period ends")
+_OPPOSITION_BASIS = N_(
+    "Trademark Law art. 33: an opposition may be filed within 3 months from the preliminary-approval publication."
+)
+_INVALIDATION_LABEL = N_("Deadline to request invalidation of the registered mark on relative grounds")
+_INVALIDATION_BASIS = N_(
+    "Trademark Law art. 45(1): a prior right holder or interested party may request invalidation within 5 years from "
+    "the registration date."
+)
+_INVALIDATION_NOTE = N_("Against a bad-faith registration, the owner of a well-known mark is not bound by the 5 years.")
 
 
 @dataclass(frozen=True)
@@ -355,70 +353,58 @@ class LimitationRule:
 
     effective_from: date
     years: int
-    basis: Text
+    basis: str  # a msgid, as are the other texts below: ``in_every_language`` gives them in zh and en
     #: also governs periods that started earlier and were still running on ``effective_from``,
     #: cited with ``transition_basis``
     reaches_running_periods: bool = False
-    transition_basis: Text | None = None
+    transition_basis: str | None = None
 
 
-_CIVIL_CODE_188 = {
-    "zh": "《民法典》第一百八十八条：诉讼时效期间为三年，自权利人知道或者应当知道权利受到损害以及义务人之日起计算。",
-    "en": "Civil Code art. 188: 3 years from when the right holder knew or should have known of the harm "
-    "and of the infringer.",
-}
+_CIVIL_CODE_188 = N_(
+    "Civil Code art. 188: 3 years from when the right holder knew or should have known of the harm and of the "
+    "infringer."
+)
 
 LIMITATION_RULES: tuple[LimitationRule, ...] = (
     LimitationRule(
         date(1987, 1, 1),
         2,
-        {
-            "zh": "《民法通则》第一百三十五条、第一百三十七条：诉讼时效期间为二年，"
-            "从知道或者应当知道权利被侵害时起计算。",
-            "en": "General Principles of the Civil Law arts. 135 and 137: 2 years from when the right holder "
-            "knew or should have known of the infringement.",
-        },
+        N_(
+            "General Principles of the Civil Law arts. 135 and 137: 2 years from when the right holder knew or should "
+            "have known of the infringement."
+        ),
     ),
     LimitationRule(
         date(2017, 10, 1),
         3,
-        {
-            "zh": "《民法总则》第一百八十八条（现《民法典》第一百八十八条）：诉讼时效期间为三年，"
-            "自权利人知道或者应当知道权利受到损害以及义务人之日起计算。",
-            "en": "General Provisions of the Civil Law art. 188 (now Civil Code art. 188): 3 years from when "
-            "the right holder knew or should have known of the harm and of the infringer.",
-        },
+        N_(
+            "General Provisions of the Civil Law art. 188 (now Civil Code art. 188): 3 years from when the right "
+            "holder knew or should have known of the harm and of the infringer."
+        ),
         reaches_running_periods=True,
-        transition_basis={
-            "zh": "《民法总则》第一百八十八条；"
-            "《最高人民法院关于适用〈中华人民共和国民法总则〉诉讼时效制度若干问题的解释》第二条："
-            "民法总则施行之日尚未满二年的诉讼时效期间，适用三年。",
-            "en": "General Provisions of the Civil Law art. 188; Supreme People's Court interpretation Fa Shi "
-            "[2018] No. 12 art. 2: a 2-year period still running on 2017-10-01 becomes 3 years.",
-        },
+        transition_basis=N_(
+            "General Provisions of the Civil Law art. 188; Supreme People's Court interpretation Fa Shi [2018] No. 12 "
+            "art. 2: a 2-year period still running on 2017-10-01 becomes 3 years."
+        ),
     ),
     LimitationRule(
         date(2021, 1, 1), 3, _CIVIL_CODE_188, reaches_running_periods=True, transition_basis=_CIVIL_CODE_188
     ),
 )
 
-_LIMITATION_LABEL = {"zh": "侵权诉讼时效期间届满", "en": "Limitation period for the infringement claim ends"}
-_LIMITATION_NOTE = {
-    "zh": "诉讼时效因向侵权人提出请求、起诉等中断的，从中断时起重新计算（《民法典》第一百九十五条）。"
-    "侵权行为持续的，超过诉讼时效起诉仍可请求停止侵害，赔偿数额自起诉之日起向前推算三年计算。",
-    "en": "A demand to the infringer, a suit and the like interrupt the period, which then starts again "
-    "(Civil Code art. 195). For a continuing infringement a later suit can still stop it, with damages "
-    "reckoned for the 3 years before filing.",
-}
+_LIMITATION_LABEL = N_("Limitation period for the infringement claim ends")
+_LIMITATION_NOTE = N_(
+    "A demand to the infringer, a suit and the like interrupt the period, which then starts again (Civil Code art. "
+    "195). For a continuing infringement a later suit can still stop it, with damages reckoned for the 3 years before "
+    "filing."
+)
 _PATENT_LAW_2020_FROM = date(2021, 6, 1)
-_PATENT_LIMITATION_NOTE = {
-    "zh": "2021年6月1日前，《专利法》（2008年）第六十八条规定侵犯专利权的诉讼时效为二年；请确认适用的期间。",
-    "en": "Until 2021-06-01 the Patent Law (2008) art. 68 set 2 years for patent infringement; confirm which "
-    "period applies.",
-}
+_PATENT_LIMITATION_NOTE = N_(
+    "Until 2021-06-01 the Patent Law (2008) art. 68 set 2 years for patent infringement; confirm which period applies."
+)
 
 
-def limitation_rule(known_on: date, calendar: WorkCalendar | None = None) -> tuple[LimitationRule, Text]:
+def limitation_rule(known_on: date, calendar: WorkCalendar | None = None) -> tuple[LimitationRule, str]:
     """The limitation rule for an infringement known on ``known_on``, and the basis to cite.
 
     The rule in force when the period starts (the day after ``known_on``) applies; a later rule that
@@ -441,17 +427,16 @@ class NoticeRule:
     """The period an office notice of one kind starts, counted from the day it is received."""
 
     kind: str
-    label: Text
-    basis: Text
+    label: str
+    basis: str
     months: int = 0
     days: int = 0
 
 
-_NOTICE_NOTE = {
-    "zh": "期限自收到通知之日起计算；邮寄或电子送达的，以送达规定推定的收到日为准。",
-    "en": "Counted from the day the notice was received, or is deemed received under the rules on service "
-    "(e.g. for mailed or electronic CNIPA notices).",
-}
+_NOTICE_NOTE = N_(
+    "Counted from the day the notice was received, or is deemed received under the rules on service (e.g. for mailed "
+    "or electronic CNIPA notices)."
+)
 
 #: Periods started by an office notice. A case records only the date it was received
 #: (``notice_received_on``): the caller says which kind of notice it was.
@@ -460,63 +445,50 @@ NOTICE_RULES: dict[str, NoticeRule] = {
     for r in (
         NoticeRule(
             "trademark_refusal",
-            {"zh": "商标驳回复审申请期限届满", "en": "Deadline to request review of a trademark refusal"},
-            {
-                "zh": "《商标法》第三十四条：对驳回申请、不予公告的商标，申请人可以自收到通知之日起十五日内申请复审。",
-                "en": "Trademark Law art. 34: review of a refusal may be requested within 15 days of receiving "
-                "the notice.",
-            },
+            N_("Deadline to request review of a trademark refusal"),
+            N_("Trademark Law art. 34: review of a refusal may be requested within 15 days of receiving the notice."),
             days=15,
         ),
         NoticeRule(
             "trademark_opposition",
-            {"zh": "商标异议答辩期限届满", "en": "Deadline to answer a trademark opposition"},
-            {
-                "zh": "《商标法实施条例》第二十七条：被异议人自收到异议材料副本之日起30日内答辩。",
-                "en": "Trademark Law Implementing Regulations art. 27: the opposed party answers within 30 days "
-                "of receiving the opposition papers.",
-            },
+            N_("Deadline to answer a trademark opposition"),
+            N_(
+                "Trademark Law Implementing Regulations art. 27: the opposed party answers within 30 days of receiving "
+                "the opposition papers."
+            ),
             days=30,
         ),
         NoticeRule(
             "trademark_non_registration",
-            {"zh": "不予注册决定复审申请期限届满", "en": "Deadline to request review of a decision not to register"},
-            {
-                "zh": "《商标法》第三十五条第三款：被异议人不服不予注册决定的，可以自收到通知之日起十五日内申请复审。",
-                "en": "Trademark Law art. 35(3): review of a decision not to register may be requested within "
-                "15 days of receiving the notice.",
-            },
+            N_("Deadline to request review of a decision not to register"),
+            N_(
+                "Trademark Law art. 35(3): review of a decision not to register may be requested within 15 days of "
+                "receiving the notice."
+            ),
             days=15,
         ),
         NoticeRule(
             "trademark_invalidation_ruling",
-            {"zh": "对商标无效宣告裁定起诉期限届满", "en": "Deadline to sue against a trademark invalidation ruling"},
-            {
-                "zh": "《商标法》第四十四条第三款、第四十五条第二款：当事人对裁定不服的，可以自收到通知之日起三十日内"
-                "向人民法院起诉。",
-                "en": "Trademark Law arts. 44(3) and 45(2): a party may sue within 30 days of receiving the ruling.",
-            },
+            N_("Deadline to sue against a trademark invalidation ruling"),
+            N_("Trademark Law arts. 44(3) and 45(2): a party may sue within 30 days of receiving the ruling."),
             days=30,
         ),
         NoticeRule(
             "patent_rejection",
-            {"zh": "专利驳回复审请求期限届满", "en": "Deadline to request re-examination of a patent rejection"},
-            {
-                "zh": "《专利法》第四十一条第一款：对驳回申请的决定不服的，可以自收到通知之日起三个月内请求复审。",
-                "en": "Patent Law art. 41(1): re-examination of a rejection may be requested within 3 months of "
-                "receiving the notice.",
-            },
+            N_("Deadline to request re-examination of a patent rejection"),
+            N_(
+                "Patent Law art. 41(1): re-examination of a rejection may be requested within 3 months of receiving "
+                "the notice."
+            ),
             months=3,
         ),
         NoticeRule(
             "patent_invalidation_decision",
-            {"zh": "对专利无效宣告决定起诉期限届满", "en": "Deadline to sue against a patent invalidation decision"},
-            {
-                "zh": "《专利法》第四十六条第二款：对宣告专利权无效或者维持专利权的决定不服的，可以自收到通知之日起"
-                "三个月内向人民法院起诉。",
-                "en": "Patent Law art. 46(2): a party may sue against a decision invalidating or upholding a patent "
-                "within 3 months of receiving the notice.",
-            },
+            N_("Deadline to sue against a patent invalidation decision"),
+            N_(
+                "Patent Law art. 46(2): a party may sue against a decision invalidating or upholding a patent within 3 "
+                "months of receiving the notice."
+            ),
             months=3,
         ),
     )
@@ -565,16 +537,16 @@ def legal_deadlines(
                 _INVALIDATION_LABEL,
                 _INVALIDATION_BASIS,
                 years=5,
-                note=_INVALIDATION_NOTE,
+                notes=(_INVALIDATION_NOTE,),
                 **common,
             )
         )
     if KNOWN_ON in dates:
         known_on = dates[KNOWN_ON]
         rule, basis = limitation_rule(known_on, calendar)
-        note = _LIMITATION_NOTE
+        notes: tuple[str, ...] = (_LIMITATION_NOTE,)
         if right_type == "patent" and rule.years == 3 and known_on + timedelta(days=1) < _PATENT_LAW_2020_FROM:
-            note = {lang: f"{_PATENT_LIMITATION_NOTE[lang]} {_LIMITATION_NOTE[lang]}" for lang in ("zh", "en")}
+            notes = (_PATENT_LIMITATION_NOTE, _LIMITATION_NOTE)
         out.append(
             _legal(
                 "infringement_limitation",
@@ -583,7 +555,7 @@ def legal_deadlines(
                 _LIMITATION_LABEL,
                 basis,
                 years=rule.years,
-                note=note,
+                notes=notes,
                 rule_from=rule.effective_from,
                 **common,
             )
@@ -599,7 +571,7 @@ def legal_deadlines(
                 notice.basis,
                 months=notice.months,
                 days=notice.days,
-                note=_NOTICE_NOTE,
+                notes=(_NOTICE_NOTE,),
                 **common,
             )
         )
@@ -617,8 +589,8 @@ class SlaTarget:
     code: str
     #: entering any of these statuses meets the SLA
     met_by: frozenset[str]
-    label: Text
-    basis: Text  # with {n}: the number of working days
+    label: str
+    basis: str  # with %(n)s: the number of working days
 
 
 _AFTER_ACCEPTANCE = frozenset({ACCEPTED, IN_PROGRESS, AWAITING_APPLICANT, OPINION_ISSUED, CLOSED})
@@ -629,24 +601,25 @@ SLA_TARGETS: dict[str, SlaTarget] = {
         SlaTarget(
             "assignment",
             frozenset({ASSIGNED}) | _AFTER_ACCEPTANCE,
-            {"zh": "分派专家", "en": "Assign an expert"},
-            {"zh": "工作站服务承诺：提交后{n}个工作日内分派专家。", "en": "Workstation commitment: an expert is "
-             "assigned within {n} working day(s) of submission."},
+            N_("Assign an expert"),
+            N_("Workstation commitment: an expert is assigned within %(n)s working day(s) of submission."),
         ),
         SlaTarget(
             "acceptance",
             _AFTER_ACCEPTANCE,
-            {"zh": "专家接受案件", "en": "Expert accepts the case"},
-            {"zh": "工作站服务承诺：提交后{n}个工作日内由专家接受。", "en": "Workstation commitment: an expert "
-             "accepts the case within {n} working day(s) of submission."},
+            N_("Expert accepts the case"),
+            N_("Workstation commitment: an expert accepts the case within %(n)s working day(s) of submission."),
         ),
         SlaTarget(
             "opinion",
             frozenset({OPINION_ISSUED, CLOSED}),
-            {"zh": "出具意见", "en": "Opinion issued"},
-            {"zh": "工作站服务承诺：提交后{n}个工作日内出具意见（等待申请人补充材料期间暂停计时）。",
-             "en": "Workstation commitment: the opinion is issued within {n} working day(s) of submission "
-             "(the clock stops while waiting for the applicant)."},
+            # Not through the catalog: the msgid "Opinion issued" is the status's name (已出具意见), and
+            # this is the task (出具意见); the catalogs have no context to tell the two apart.
+            Localized({"zh": "出具意见", "en": "Opinion issued"}),
+            N_(
+                "Workstation commitment: the opinion is issued within %(n)s working day(s) of submission (the clock "
+                "stops while waiting for the applicant)."
+            ),
         ),
     )
 }  # fmt: skip
@@ -807,8 +780,8 @@ def sla_deadlines(
                 code=f"sla_{code}",
                 kind=SLA,
                 due=due.astimezone(tz),
-                label=target.label,
-                basis={lang: text.format(n=days) for lang, text in target.basis.items()},
+                label=in_every_language(target.label),
+                basis=in_every_language(target.basis, n=days),
                 starts_from=SUBMITTED_AT,
                 start=submitted.astimezone(tz),
                 timezone=config.timezone,

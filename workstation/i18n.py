@@ -90,7 +90,15 @@ def extract_messages() -> dict[str, list[tuple[str, int]]]:
     where it is used: what the catalogs must translate."""
     with (ROOT / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, "Message": None, "UploadError": None}
+    keywords = {
+        **DEFAULT_KEYWORDS,
+        "lazy_gettext": None,
+        "_l": None,
+        "Message": None,
+        "UploadError": None,
+        "in_language": None,
+        "in_every_language": None,
+    }
     found: dict[str, list[tuple[str, int]]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords, directory_filter=_searched
@@ -243,6 +251,24 @@ class Localized(str):
 
     def in_language(self, language: str | None) -> str:
         return self.texts.get(language or "en", str(self))
+
+
+def in_language(template: str, language: str, **params: object) -> str:
+    """``template`` (an English msgid) in ``language`` through its catalog, formatted with ``params``
+    (``Localized`` ones in that language): how the pure modules write a sentence a person reads. A
+    ``Localized`` template (a wording the catalog cannot hold) gives its own text in ``language``."""
+    text = (
+        template.in_language(language) if isinstance(template, Localized) else translations(language).gettext(template)
+    )
+    if not params:
+        return text
+    return text % {k: v.in_language(language) if isinstance(v, Localized) else v for k, v in params.items()}
+
+
+def in_every_language(template: str, **params: object) -> dict[str, str]:
+    """``{"zh": ..., "en": ...}``: ``template`` in every language, from the catalogs (for the values
+    stored or answered in both languages at once, such as a deadline's label and basis)."""
+    return {language: in_language(template, language, **params) for language in LANGUAGES}
 
 
 def translate(message: str, gettext: Callable[..., str], language: str | None = None) -> str:

@@ -29,11 +29,12 @@ from workstation.compensation import (
     STATUTORY,
     CompensationError,
     CompensationInput,
+    format_date,
     format_money,
     format_multiple,
 )
 from workstation.deadlines import zone
-from workstation.i18n import N_, Localized, Message
+from workstation.i18n import N_, Localized, Message, in_language
 
 MAX_SUMMARY = 2_000
 MAX_SHORT = 500
@@ -499,7 +500,7 @@ def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | No
         "amount": None if est.amount is None else str(est.amount),
         "base": None if est.base is None else str(est.base),
         "expenses": str(est.expenses),
-        "total": {"zh": _total(est.low, est.high, "zh"), "en": _total(est.low, est.high, "en")},
+        "total": {language: _total(est.low, est.high, language) for language in ("zh", "en")},
         "working": {"zh": compensation.render_working(est, "zh"), "en": compensation.render_working(est, "en")},
         "calculated_on": (today or date.today()).isoformat(),
     }
@@ -509,8 +510,9 @@ def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | No
 def _total(low: Decimal, high: Decimal, language: str) -> str:
     if low == high:
         return format_money(low, language)
-    joiner = "至" if language == "zh" else " to "
-    return f"{format_money(low, language)}{joiner}{format_money(high, language)}"
+    return in_language(
+        N_("%(low)s to %(high)s"), language, low=format_money(low, language), high=format_money(high, language)
+    )
 
 
 # The calculator's messages are English; these make them translatable where they are shown.
@@ -598,40 +600,36 @@ def _law_in_both_languages(cited: str) -> str:
 # --- helpers for the views --------------------------------------------------------------------
 
 
+#: One line of the compensation form's hints per text of the damages law, with or without punitive damages.
+_HINT = N_("%(law)s, for infringement ending on or after %(day)s: %(statutory)s.")
+_HINT_WITH_PUNITIVE = N_("%(law)s, for infringement ending on or after %(day)s: %(statutory)s; %(punitive)s.")
+_STATUTORY_SPAN = N_("statutory damages %(min)s to %(max)s")
+_STATUTORY_UP_TO = N_("statutory damages up to %(max)s")
+_NO_STATUTORY = N_("no statutory range")
+_PUNITIVE_SPAN = N_("punitive damages %(min)s to %(max)s times the base")
+
+
 def statutory_hints(right_type: str, language: str = "zh") -> list[str]:
     """For the compensation form: each text of the damages law for ``right_type``, newest first,
-    with the period it governs, its statutory range and its punitive multiple (zh or en)."""
+    with the period it governs, its statutory range and its punitive multiple (zh, else en)."""
     family = "trademark" if right_type == "geographical_indication" else right_type
-    rules = compensation.RULES.get(family, ())
-    zh = language == "zh"
-    lines = []
-    for rule in reversed(rules):
-        rest = []
-        if zh:
-            if rule.statutory:
-                low, high = rule.statutory
-                span = f"{format_money(low, 'zh')}以上" if low else ""
-                rest.append(f"法定赔偿{span}{format_money(high, 'zh')}以下")
-            else:
-                rest.append("无法定赔偿幅度")
-            if rule.punitive:
-                low_m, high_m = (format_multiple(m) for m in rule.punitive)
-                rest.append(f"惩罚性赔偿为计算基数的{low_m}至{high_m}倍")
-            day = f"{rule.effective.year}年{rule.effective.month}月{rule.effective.day}日"
-            lines.append(f"侵权行为于{day}或者之后终了的，适用{rule.cite('zh')}：{'；'.join(rest)}。")
-        else:
-            if rule.statutory:
-                low, high = rule.statutory
-                span = f"{format_money(low, 'en')} to " if low else "up to "
-                rest.append(f"statutory damages {span}{format_money(high, 'en')}")
-            else:
-                rest.append("no statutory range")
-            if rule.punitive:
-                low_m, high_m = (format_multiple(m) for m in rule.punitive)
-                rest.append(f"punitive damages {low_m} to {high_m} times the base")
-            when = f"infringement ending on or after {rule.effective.isoformat()}"
-            lines.append(f"{rule.cite('en')}, for {when}: {'; '.join(rest)}.")
-    return lines
+    language = language if language == "zh" else "en"  # (any other locale has always had the English)
+    return [_hint(rule, language) for rule in reversed(compensation.RULES.get(family, ()))]
+
+
+def _hint(rule: compensation.Rule, language: str) -> str:
+    if rule.statutory:
+        low, high = (format_money(v, language) for v in rule.statutory)
+        span = _STATUTORY_SPAN if rule.statutory[0] else _STATUTORY_UP_TO
+        statutory = in_language(span, language, min=low, max=high)
+    else:
+        statutory = in_language(_NO_STATUTORY, language)
+    params = {"law": rule.cite(language), "day": format_date(rule.effective, language), "statutory": statutory}
+    if rule.punitive is None:
+        return in_language(_HINT, language, **params)
+    low_m, high_m = (format_multiple(m) for m in rule.punitive)
+    punitive = in_language(_PUNITIVE_SPAN, language, min=low_m, max=high_m)
+    return in_language(_HINT_WITH_PUNITIVE, language, punitive=punitive, **params)
 
 
 def issued_on(issued_at: datetime, tz: tzinfo | None = None) -> date:

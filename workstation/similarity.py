@@ -84,10 +84,12 @@ import re
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA, Levenshtein
+
+from workstation.i18n import N_, in_every_language, in_language
 
 #: The lowest score a rule gives is 0.75 (near_text in 3 characters, contains); see the module docstring.
 DEFAULT_THRESHOLD = 0.7
@@ -803,49 +805,47 @@ def find_lookalikes(
 
 # --- messages ----------------------------------------------------------------------------------
 
-#: Why two marks look alike, for notices in both languages; format with a ``Reason``'s fields.
-REASON_TEXT: dict[str, dict[str, str]] = {
-    "same_text": {
-        "zh": "文字相同：「{watched}」与「{candidate}」（忽略大小写、空格、标点及通用词）",
-        "en": "same wording: “{watched}” and “{candidate}” (ignoring case, spacing, punctuation and generic words)",
-    },
-    "same_part": {
-        "zh": "组合商标中的部分相同：「{watched}」与「{candidate}」",
-        "en": "the same part in a combined mark: “{watched}” and “{candidate}”",
-    },
-    "visual": {
-        "zh": "字形近似：「{watched}」与「{candidate}」（形近字：{detail}）",
-        "en": "visually similar: “{watched}” and “{candidate}” (look-alike characters: {detail})",
-    },
-    "near_text": {
-        "zh": "文字近似：「{watched}」与「{candidate}」仅个别字符不同",
-        "en": "nearly the same wording: “{watched}” and “{candidate}” differ in a single character or two",
-    },
-    "reordered": {
-        "zh": "文字构成相同，仅排列顺序不同：「{watched}」与「{candidate}」",
-        "en": "the same characters or words in another order: “{watched}” and “{candidate}”",
-    },
-    "phonetic": {
-        "zh": "读音相同：拼音均为 {watched}（{candidate}）",
-        "en": "same pronunciation: both read {watched} in pinyin ({candidate})",
-    },
-    "transliteration": {
-        "zh": "中文与其拼音或音译对应：{watched} 与 {candidate}",
-        "en": "Chinese and its pinyin or transliteration: {watched} and {candidate}",
-    },
-    "contains": {
-        "zh": "完整包含被监控商标：「{candidate}」中含有「{watched}」",
-        "en": "contains the watched mark: “{watched}” appears in “{candidate}”",
-    },
+#: Why two marks look alike, as English msgids the catalogs translate; formatted with a ``Reason``'s
+#: fields (``watched``, ``candidate``, ``detail``).
+REASONS: dict[str, str] = {
+    "same_text": N_(
+        "same wording: “%(watched)s” and “%(candidate)s” (ignoring case, spacing, punctuation and generic words)"
+    ),
+    "same_part": N_("the same part in a combined mark: “%(watched)s” and “%(candidate)s”"),
+    "visual": N_("visually similar: “%(watched)s” and “%(candidate)s” (look-alike characters: %(detail)s)"),
+    "near_text": N_("nearly the same wording: “%(watched)s” and “%(candidate)s” differ in a single character or two"),
+    "reordered": N_("the same characters or words in another order: “%(watched)s” and “%(candidate)s”"),
+    "phonetic": N_("same pronunciation: both read %(watched)s in pinyin (%(candidate)s)"),
+    "transliteration": N_("Chinese and its pinyin or transliteration: %(watched)s and %(candidate)s"),
+    "contains": N_("contains the watched mark: “%(watched)s” appears in “%(candidate)s”"),
 }
+
+
+class _ReasonTexts(Mapping[str, dict[str, str]]):
+    """Each reason's template in every language, from the catalogs (read when asked for, not at import)."""
+
+    def __getitem__(self, code: str) -> dict[str, str]:
+        return in_every_language(REASONS[code])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REASONS)
+
+    def __len__(self) -> int:
+        return len(REASONS)
+
+
+#: ``{code: {"zh": template, "en": template}}``, the templates taking ``%(watched)s`` etc.
+REASON_TEXT: Mapping[str, dict[str, str]] = _ReasonTexts()
+
+
+def reason_text(code: str, language: str, watched: str, candidate: str, detail: str | None = None) -> str:
+    """One reason as a sentence in ``language``."""
+    return in_language(REASONS[code], language, watched=watched, candidate=candidate, detail=detail or "-")
 
 
 def explain(match: Match, language: str = "zh") -> list[str]:
     """One sentence per reason, best first, in ``language`` ("zh" or "en")."""
-    return [
-        REASON_TEXT[r.code][language].format(watched=r.watched, candidate=r.candidate, detail=r.detail or "-")
-        for r in match.reasons
-    ]
+    return [reason_text(r.code, language, r.watched, r.candidate, r.detail) for r in match.reasons]
 
 
 @dataclass(frozen=True)

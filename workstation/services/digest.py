@@ -34,6 +34,7 @@ from workstation.deadlines import (
     legal_deadlines,
     zone,
 )
+from workstation.i18n import in_every_language
 from workstation.services.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User, utcnow
 from workstation.vocabulary import RIGHT_TYPES, SERVICES
 
@@ -309,7 +310,7 @@ def _deadline_labels() -> dict[str, dict[str, str]]:
     """Every deadline code's label, taken from ``workstation.deadlines`` itself (its legal periods
     for made-up key dates, and its SLA targets), so a new code there is named here too."""
     day = date(2025, 1, 2)
-    labels = {f"{SLA_PREFIX}{code}": dict(target.label) for code, target in SLA_TARGETS.items()}
+    labels = {f"{SLA_PREFIX}{code}": in_every_language(target.label) for code, target in SLA_TARGETS.items()}
     common = {KNOWN_ON: day, PUBLISHED_ON: day, REGISTERED_ON: day, NOTICE_RECEIVED_ON: day}
     for kind in (None, *NOTICE_RULES):
         for deadline in legal_deadlines("trademark", common, notice_kind=kind):

@@ -442,7 +442,9 @@ def all_matches(session: Session, page: int = 1, per_page: int = 30) -> Page:
 def risk_case_input(match: LookalikeMatch) -> dict[str, Any]:
     """The risk-warning case a coordinator opens for the watching enterprise from a match."""
     watched = match.watched_mark
-    reasons = "\n".join(similarity.REASON_TEXT[r["code"]]["zh"].format(**{"detail": "-", **r}) for r in match.reasons)
+    reasons = "\n".join(
+        similarity.reason_text(r["code"], "zh", r["watched"], r["candidate"], r.get("detail")) for r in match.reasons
+    )
     lines = [
         f"被监控商标：{watched.text}（类别：{', '.join(map(str, watched.classes)) or '未填'}）",
         f"近似商标：{match.candidate_text}（类别：{', '.join(map(str, match.candidate_classes)) or '未填'}）",
