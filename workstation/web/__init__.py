@@ -117,6 +117,14 @@ def create_app(config: Config | None = None) -> Flask:
             return jsonify(errors={field: [why]}), 400
         abort(400)
 
+    @app.before_request
+    def _check_the_login_first() -> None:
+        """A page's login is checked (``pages._load_user``) before its view runs: the check's
+        once-a-minute commit of ``last_seen_at`` then never commits a view's unfinished work. The
+        API authenticates by token and leaves the cookie alone."""
+        if not request.path.startswith("/api/"):
+            current_user._get_current_object()  # werkzeug's LocalProxy: loads the user
+
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db", None)
