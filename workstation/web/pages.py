@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
@@ -80,9 +81,7 @@ def login():  # noqa: ANN201
     db, email = get_db(), request.form.get("email", "")
     attempt = begin_attempt(db, get_config(), email, request.remote_addr or "")
     if attempt.retry_after is not None:
-        minutes = -(-attempt.retry_after // 60)
-        error = _("Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=minutes)
-        return render_template("login.html", error=error), 429, {"Retry-After": str(attempt.retry_after)}
+        return too_many_attempts("login.html", attempt.retry_after)
     user = find_user(db, email)
     if not password_matches(user, request.form.get("password", "")):  # as slow for no such user
         return render_template("login.html", error=_("Wrong email or password.")), 401
@@ -93,6 +92,13 @@ def login():  # noqa: ANN201
     session[LOGIN_SECRET] = secret
     login_user(user)
     return redirect(local_target(request.args.get("next", "")) or url_for("web.index"))
+
+
+def too_many_attempts(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """``template`` as a 429 saying when to try again (``Retry-After``: seconds), the password unchecked."""
+    minutes = -(-retry_after // 60)  # rounded up: never "0 minutes"
+    error = _("Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=minutes)
+    return render_template(template, error=error, **context), 429, {"Retry-After": str(retry_after)}
 
 
 def local_target(target: str) -> str | None:
