@@ -15,7 +15,7 @@ from workstation.deadlines import zone
 from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import TEMPLATES_DIR
-from workstation.web import account, api, coordinator, health, opinions, pages, queue, watch
+from workstation.web import account, api, coordinator, headers, health, opinions, pages, queue, watch
 from workstation.web.extensions import babel, csrf, login_manager
 from workstation.web.support import IdConverter, refused_field
 
@@ -106,6 +106,7 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     _error_pages(app)
+    headers.init_app(app, https=config.https)
 
     @app.before_request
     def _refuse_unstorable_text():  # noqa: ANN202
