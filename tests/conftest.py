@@ -446,6 +446,11 @@ class Browser:
         self.driver.save_screenshot(str(path))
         return path
 
+    def csp_violations(self) -> list[str]:
+        """What the browser refused under the Content-Security-Policy since the last call (its
+        console messages): the pages' own scripts and styles must never be among them."""
+        return [e["message"] for e in self.driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
     def login(self, email: str, password: str = "password123") -> None:
         self.open("/login")
         self.fill({"email": email, "password": password})
@@ -467,6 +472,7 @@ def browser(live_server: str) -> Iterator[Browser]:
     for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--window-size=1280,800", "--lang=zh-CN"):  # fmt: skip
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations()
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(5)
     yield Browser(driver, live_server)

@@ -83,6 +83,7 @@ def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tm
     b.login(people.enterprise.email)
     b.open(f"/cases/{reference}/opinion")
     assert "第七十一条" in b.text() and "200,000.00" in b.text()
+    assert b.driver.find_element(By.ID, "print-opinion").is_displayed()  # its script ran under the CSP
     b.open(f"/cases/{reference}")
     b.click("button[value=close]")
     b.driver.find_element(By.CSS_SELECTOR, "input[name=score][value='5']").click()
@@ -96,7 +97,12 @@ def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tm
     b.login(people.coordinator.email)
     b.open("/coordinator/")
     assert reference in b.text() and "满意度评价" in b.text()
+    bars = b.driver.find_elements(By.CSS_SELECTOR, "table.chart .bar-stack")
+    assert max(bar.size["width"] for bar in bars) > 10, "the chart's bars get their lengths under the CSP"
     b.screenshot("8-coordinator-desk")
+    assert b.csp_violations() == []
+    header = b.driver.find_element(By.TAG_NAME, "header")
+    assert header.value_of_css_property("background-color") == "rgba(29, 53, 87, 1)"  # the page's style applies
 
 
 def test_early_warning_from_a_watched_mark_to_a_risk_warning_case(browser, people, pipeline, client) -> None:  # noqa: ANN001
@@ -134,3 +140,4 @@ def test_early_warning_from_a_watched_mark_to_a_risk_warning_case(browser, peopl
     assert "风险预警" in b.text() and "兴和" in b.text()
     b.open("/coordinator/digest/preview")
     b.screenshot("12-coordinator-digest-preview")
+    assert b.csp_violations() == []

@@ -51,6 +51,19 @@ class Config:
     quorum_queues: bool = False
     token_days: int = TOKEN_DAYS
     token_max_days: int = TOKEN_MAX_DAYS
+    # A web login ends after this long without a request, or this long after it began, whichever
+    # comes first (``services.logins``).
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    # Login throttling: at most this many failed logins per account, and per client address,
+    # within the window; beyond that, 429 without checking the password.
+    login_window_minutes: int = 15
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    # How long a password-reset link mailed by /password/forgot stays valid.
+    password_reset_minutes: int = 60
+    # Served over HTTPS (behind TLS): HSTS, and cookies marked Secure.
+    https: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -96,7 +109,14 @@ class Config:
             max_attempts=int(_env(environ, "MAX_ATTEMPTS", "12")),
             broker_polling_interval=float(_env(environ, "BROKER_POLLING_INTERVAL", "0.05")),
             stale_claim=float(_env(environ, "STALE_CLAIM", "120")),
-            quorum_queues=_env(environ, "QUORUM_QUEUES", "0") in ("1", "true", "yes"),
+            quorum_queues=_flag(_env(environ, "QUORUM_QUEUES", "0")),
+            session_idle_minutes=int(_env(environ, "SESSION_IDLE_MINUTES", "120")),
+            session_max_hours=int(_env(environ, "SESSION_MAX_HOURS", "12")),
+            login_window_minutes=int(_env(environ, "LOGIN_WINDOW_MINUTES", "15")),
+            login_failures_per_account=int(_env(environ, "LOGIN_FAILURES_PER_ACCOUNT", "5")),
+            login_failures_per_address=int(_env(environ, "LOGIN_FAILURES_PER_ADDRESS", "20")),
+            password_reset_minutes=int(_env(environ, "PASSWORD_RESET_MINUTES", "60")),
+            https=_flag(_env(environ, "HTTPS", "0")),
             token_days=token_days,
             token_max_days=token_max_days,
         )
@@ -108,6 +128,10 @@ def _private_folder(folder: Path) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if folder.stat().st_mode & 0o077 and folder.stat().st_uid == os.getuid():
         folder.chmod(0o700)
+
+
+def _flag(value: str | None) -> bool:
+    return value in ("1", "true", "yes")
 
 
 def _instance_secret(instance: Path) -> str:

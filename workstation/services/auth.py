@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -57,6 +58,24 @@ def check_password(user: User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+#: A hash of no one's password per hasher (``password_matches``), made on first use: made with the
+#: hasher in use, it costs the same to check as a real user's hash.
+_DUMMY_HASHES: dict[PasswordHasher, str] = {}
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Whether ``password`` is ``user``'s, taking as long when there is no such user (or one who
+    cannot log in): the check runs against a dummy hash instead of being skipped, so the answer's
+    timing does not tell which emails have accounts."""
+    if user is not None and user.is_active and user.password_hash != NO_PASSWORD:
+        return check_password(user, password)
+    if _hasher not in _DUMMY_HASHES:
+        _DUMMY_HASHES[_hasher] = _hasher.hash(secrets.token_urlsafe(16))
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_DUMMY_HASHES[_hasher], password)
+    return False
 
 
 def normalise_email(email: str) -> str:

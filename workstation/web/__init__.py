@@ -15,7 +15,7 @@ from workstation.deadlines import zone
 from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import TEMPLATES_DIR
-from workstation.web import api, coordinator, health, opinions, pages, queue, tokens, watch
+from workstation.web import account, api, coordinator, headers, health, opinions, pages, queue, tokens, watch
 from workstation.web.extensions import babel, csrf, login_manager
 from workstation.web.support import IdConverter, refused_field
 
@@ -94,6 +94,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(opinions.bp)
@@ -106,6 +107,7 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     _error_pages(app)
+    headers.init_app(app, https=config.https)
 
     @app.before_request
     def _refuse_unstorable_text():  # noqa: ANN202
@@ -117,6 +119,14 @@ def create_app(config: Config | None = None) -> Flask:
             field, why = refused
             return jsonify(errors={field: [why]}), 400
         abort(400)
+
+    @app.before_request
+    def _check_the_login_first() -> None:
+        """A page's login is checked (``pages._load_user``) before its view runs: the check's
+        once-a-minute commit of ``last_seen_at`` then never commits a view's unfinished work. The
+        API authenticates by token and leaves the cookie alone."""
+        if not request.path.startswith("/api/"):
+            current_user._get_current_object()  # werkzeug's LocalProxy: loads the user
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -60,6 +60,7 @@ from workstation.services.schemas import (
     case_input_schema,
     form_errors,
 )
+from workstation.web.headers import allow_style_attributes
 from workstation.web.support import get_config, get_db, requested_page
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -350,6 +351,7 @@ def digest_settings():  # noqa: ANN201
 @bp.get("/digest/preview")
 def digest_preview():  # noqa: ANN201
     """The digest as it would be sent now, for the coordinator's own schedule."""
+    allow_style_attributes()  # the email's markup, inline styles and all
     session = get_db()
     setting = DigestSetting.of(session, current_user.id)
     now = utcnow()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,7 +16,7 @@ from workstation import lifecycle
 from workstation.deadlines import deadlines_for
 from workstation.evidence import path_of
 from workstation.i18n import translate
-from workstation.services.auth import check_password, find_user
+from workstation.services.auth import find_user, password_matches
 from workstation.services.cases import (
     IneligibleExpertError,
     active_expert,
@@ -30,6 +31,13 @@ from workstation.services.cases import (
     visible_cases,
 )
 from workstation.services.intake import IntakeError, accept_submission, store_uploads
+from workstation.services.logins import (
+    attempt_succeeded,
+    begin_attempt,
+    end_login_session,
+    live_login,
+    start_login_session,
+)
 from workstation.services.models import AccessLog, Case, Evidence, Rating, User
 from workstation.services.schemas import (
     LANGUAGES,
@@ -48,10 +56,18 @@ from workstation.web.support import get_config, get_db
 bp = Blueprint("web", __name__)
 
 
+#: The key in the (signed) session cookie of the login's secret (``services.logins``).
+LOGIN_SECRET = "login"
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    """The cookie's user while its login is live on the server: a copy of the cookie taken before a
+    logout, a password change or an expiry lets nobody in."""
+    secret = session.get(LOGIN_SECRET)
+    if not isinstance(secret, str) or not user_id.isdigit():
+        return None
+    return live_login(get_db(), get_config(), secret, int(user_id))
 
 
 @bp.get("/")
@@ -64,14 +80,29 @@ def index():  # noqa: ANN201
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # noqa: ANN201
-    error = None
-    if request.method == "POST":
-        user = find_user(get_db(), request.form.get("email", ""))
-        if user is not None and user.is_active and check_password(user, request.form.get("password", "")):
-            login_user(user)
-            return redirect(local_target(request.args.get("next", "")) or url_for("web.index"))
-        error = _("Wrong email or password.")
-    return render_template("login.html", error=error), 401 if error else 200
+    if request.method == "GET":
+        return render_template("login.html")
+    db, email = get_db(), request.form.get("email", "")
+    attempt = begin_attempt(db, get_config(), email, request.remote_addr or "")
+    if attempt.retry_after is not None:
+        return too_many_attempts("login.html", attempt.retry_after)
+    user = find_user(db, email)
+    if not password_matches(user, request.form.get("password", "")):  # as slow for no such user
+        return render_template("login.html", error=_("Wrong email or password.")), 401
+    attempt_succeeded(db, attempt)
+    secret = start_login_session(db, user)
+    db.commit()
+    session.clear()  # nothing from before the login is carried into it
+    session[LOGIN_SECRET] = secret
+    login_user(user)
+    return redirect(local_target(request.args.get("next", "")) or url_for("web.index"))
+
+
+def too_many_attempts(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """``template`` as a 429 saying when to try again (``Retry-After``: seconds), the password unchecked."""
+    minutes = -(-retry_after // 60)  # rounded up: never "0 minutes"
+    error = _("Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=minutes)
+    return render_template(template, error=error, **context), 429, {"Retry-After": str(retry_after)}
 
 
 def local_target(target: str) -> str | None:
@@ -87,7 +118,12 @@ def local_target(target: str) -> str | None:
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
+    secret = session.get(LOGIN_SECRET)
+    if isinstance(secret, str):
+        end_login_session(get_db(), secret)
+        get_db().commit()
     logout_user()
+    session.clear()
     return redirect(url_for("web.login"))
 
 
