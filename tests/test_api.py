@@ -315,3 +315,21 @@ def test_the_openapi_document_describes_every_api_route(app, client) -> None:  #
     }
     assert routes == documented
     assert set(document["components"]["schemas"]) >= {"CaseInput", "Case", "Event", "Error"}
+
+
+def test_the_kind_of_office_notice_makes_its_deadline_appear(client, people) -> None:  # noqa: ANN001
+    # A rejected patent application: 3 months from receipt to request re-examination (Patent Law
+    # art. 41). Before, no way in took the kind of notice, so this deadline could never fire.
+    body = {**CASE, "right_type": "patent", "notice_kind": "patent_rejection",
+            "key_dates": {"notice_received_on": "2026-03-31"}}  # fmt: skip
+    made = client.post("/api/v1/cases", json=body, headers=people.headers("enterprise"))
+    assert made.status_code == 201, made.get_json()
+    reference = made.get_json()["reference"]
+    case = client.get(f"/api/v1/cases/{reference}", headers=people.headers("enterprise")).get_json()
+    assert case["notice_kind"] == "patent_rejection"
+    (notice,) = [d for d in case["deadlines"] if d["code"] == "notice_patent_rejection"]
+    assert notice["due"] == "2026-06-30" and "art. 41" in notice["basis"]["en"]
+    bad = client.post(
+        "/api/v1/cases", json={**body, "notice_kind": "warning_letter"}, headers=people.headers("enterprise")
+    )
+    assert bad.status_code == 400 and "notice_kind" in bad.get_json()["errors"]

@@ -158,7 +158,7 @@ def test_a_period_ending_on_an_ordinary_sunday_moves_to_monday() -> None:
 
 
 def test_invalidation_on_relative_grounds_is_five_years_from_registration_and_2027_is_provisional() -> None:
-    (d,) = legal_deadlines("trademark", {"registered_on": "2022-01-01"})
+    (d,) = [d for d in legal_deadlines("trademark", {"registered_on": "2022-01-01"}) if "invalidation" in d.code]
     assert d.code == "trademark_invalidation_relative" and "art. 45" in d.basis["en"]
     # 1 January 2027 is New Year's Day (a Friday): the first working day after is Monday 4 January,
     # but the 2027 arrangement is not in the package yet, so the date may still move.
@@ -172,6 +172,8 @@ def test_trademark_periods_only_for_trademark_cases() -> None:
     assert {d.code for d in legal_deadlines("trademark", dates)} == {
         "trademark_opposition",
         "trademark_invalidation_relative",
+        "trademark_renewal_2032",  # the registration's term (arts. 39-40), and its grace period
+        "trademark_renewal_grace_2032",
     }
 
 
@@ -250,7 +252,7 @@ def test_every_deadline_speaks_both_languages() -> None:
     found = case_deadlines(
         "trademark", dates, submitted_at=at(2026, 3, 2, 10), now=at(2026, 3, 2, 10), notice_kind=None
     )
-    assert len(found) == 6
+    assert len(found) == 8  # 3 SLAs; opposition, invalidation, renewal and its grace, limitation
     for d in found:
         for text in (d.label, d.basis):
             assert set(text) == {"zh", "en"} and all(text.values()), d.code
@@ -433,3 +435,56 @@ def test_case_deadlines_come_soonest_first() -> None:
     ]
     assert [d.due_at for d in found] == sorted(d.due_at for d in found)
     assert only(found, "infringement_limitation").due == date(2029, 2, 1)
+
+
+# --- renewals, annual fees, geographical indications, other offices (issue 19) -------------------
+
+
+def _by_code(found: list) -> dict:
+    return {d.code: d for d in found}
+
+
+def test_a_trademark_registration_is_renewed_every_ten_years_with_six_months_grace() -> None:
+    # Registered 2016-03-07: the term runs to 2026-03-06 (Trademark Law art. 39: 10 years from the
+    # approval, the first day counted); the grace period (art. 40) ends 6 months later, 2026-09-06,
+    # a Sunday: the next working day.
+    found = _by_code(legal_deadlines("trademark", {"registered_on": "2016-03-07"}, today=date(2026, 1, 10)))
+    assert found["trademark_renewal_2026"].due == date(2026, 3, 6)
+    assert found["trademark_renewal_grace_2026"].due == date(2026, 9, 7)
+    assert "arts. 39-40" in found["trademark_renewal_2026"].basis["en"]
+    # Once the grace period is over, the current term is the next one (a renewed registration).
+    later = _by_code(legal_deadlines("trademark", {"registered_on": "2016-03-07"}, today=date(2026, 10, 1)))
+    assert later["trademark_renewal_2036"].due == date(2036, 3, 6) and later["trademark_renewal_2036"].provisional
+
+
+def test_a_patent_annual_fee_falls_on_the_filing_dates_anniversary_with_six_months_to_pay_late() -> None:
+    # Filed 2020-05-10: the fee for the year from 2026-05-10 is due that day (a Sunday: Monday the
+    # 11th), and may be paid late until 2026-11-10 (Implementing Regulations art. 98).
+    found = _by_code(legal_deadlines("patent", {"filed_on": "2020-05-10"}, today=date(2026, 1, 15)))
+    assert found["patent_annual_fee_2026"].due == date(2026, 5, 11)
+    assert found["patent_annual_fee_late_2026"].due == date(2026, 11, 10)
+    assert "patent_annual_fee_2027" in _by_code(
+        legal_deadlines("patent", {"filed_on": "2020-05-10"}, today=date(2026, 12, 1))
+    )
+    assert not legal_deadlines("trademark", {"filed_on": "2020-05-10"}), "annual fees are a patent's"
+
+
+def test_a_geographical_indication_follows_the_route_it_is_protected_by() -> None:
+    # As a GI product (the rights name a GI and no mark): objections within 2 months of the
+    # announcement. CNIPA's Announcement No. 577 of 2024-04-19: protected from 2024-06-20.
+    (gi,) = legal_deadlines("geographical_indication", {"published_on": "2024-04-19"}, right_kinds=["gi"])
+    assert (gi.code, gi.due) == ("gi_product_objection", date(2024, 6, 19))
+    # As a collective or certification mark: the Trademark Law's 3-month opposition.
+    (mark,) = legal_deadlines("geographical_indication", {"published_on": "2024-04-19"}, right_kinds=["trademark"])
+    assert (mark.code, mark.due) == ("trademark_opposition", date(2024, 7, 19))
+
+
+def test_other_offices_opposition_periods_are_reference_dates_on_their_own_working_days() -> None:
+    day = {"published_on": "2026-03-02"}
+    due = {j: legal_deadlines("trademark", day, jurisdiction=j)[0] for j in ("US", "EU", "JP", "KR")}
+    assert due["US"].due == date(2026, 4, 1)  # 30 days (15 U.S.C. §1063(a))
+    assert due["EU"].due == date(2026, 6, 2)  # 3 months (EUTMR art. 46(1))
+    assert due["JP"].due == date(2026, 5, 7)  # 2 months, 2026-05-02 a Saturday, then Golden Week
+    assert due["KR"].due == date(2026, 5, 4)  # 2 months, 2026-05-02 a Saturday
+    assert all("not legal advice" in d.note["en"] for d in due.values())
+    assert not [d for d in legal_deadlines("trademark", day, jurisdiction="US") if d.code == "trademark_opposition"]

@@ -53,7 +53,7 @@ each November, when the next year's notice is published.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Protocol
@@ -69,6 +69,7 @@ from workstation.lifecycle import (
     OPINION_ISSUED,
     WITHDRAWN,
 )
+from workstation.vocabulary import KEY_DATES
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -90,9 +91,8 @@ NOTICE_RECEIVED_ON = "notice_received_on"
 #: The infringement began. Starts no period here (the limitation period runs from knowledge, not from the
 #: act); the compensation calculator uses it to choose the damages provision in force.
 INFRINGEMENT_STARTED_ON = "infringement_started_on"
-
-#: The key dates a case may carry in ``Case.key_dates`` (ISO dates), as in the intake schema.
-KEY_DATES = (KNOWN_ON, PUBLISHED_ON, REGISTERED_ON, NOTICE_RECEIVED_ON, INFRINGEMENT_STARTED_ON)
+#: A patent's filing (application) date: its patent years, and so its annual fees, run from it.
+FILED_ON = "filed_on"
 
 #: Where the SLA clocks start (the ``starts_from`` of an SLA deadline).
 SUBMITTED_AT = "submitted_at"
@@ -129,6 +129,30 @@ def _package_official_through() -> int:
 
     years = getattr(ChinaStaticHolidays, "special_public_holidays", None)
     return max(years) if years else 9999
+
+
+@dataclass(frozen=True)
+class ForeignCalendar:
+    """Another office's working days, for its reference dates: weekends and the country's public
+    holidays (from the ``holidays`` package; weekends only where it has no such country, e.g. EU)."""
+
+    country: str
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in _foreign_holidays(self.country, day.year)
+
+    def is_official(self, year: int) -> bool:
+        return True
+
+
+@functools.lru_cache(maxsize=32)
+def _foreign_holidays(country: str, year: int) -> Any:
+    import holidays
+
+    try:
+        return holidays.country_holidays(country, years=year)
+    except NotImplementedError:
+        return frozenset()
 
 
 class ChinaCalendar:
@@ -306,12 +330,14 @@ def _legal(
     years: int = 0,
     months: int = 0,
     days: int = 0,
+    last_day: date | None = None,
     notes: tuple[str, ...] = (),
     rule_from: date | None = None,
 ) -> Deadline:
     """A legal deadline; ``label``, ``basis`` and ``notes`` are msgids, given in every language
-    (several notes joined by a space)."""
-    raw = period_last_day(start, years=years, months=months, days=days)
+    (several notes joined by a space). Its last day is the period's from ``start``, or ``last_day``
+    where the rule counts otherwise (a term that counts its first day)."""
+    raw = last_day or period_last_day(start, years=years, months=months, days=days)
     last = first_working_day_from(raw, calendar)
     provisional = any(not calendar.is_official(y) for y in range(raw.year, last.year + 1))
     return Deadline(
@@ -345,6 +371,72 @@ _INVALIDATION_BASIS = N_(
     "the registration date."
 )
 _INVALIDATION_NOTE = N_("Against a bad-faith registration, the owner of a well-known mark is not bound by the 5 years.")
+
+# Trademark Law (2019) arts. 39-40: a registration lasts 10 years from its approval; renewal may be
+# applied for in the 12 months before it ends, and within a grace period of 6 months after.
+_RENEWAL_LABEL = N_("Trademark registration ends: apply for renewal")
+_RENEWAL_GRACE_LABEL = N_("Grace period for renewing the trademark registration ends")
+_RENEWAL_BASIS = N_(
+    "Trademark Law arts. 39-40: a registration is valid for 10 years; renewal may be applied for within 12 months "
+    "before it ends, or within a grace period of 6 months after; otherwise the registration is cancelled."
+)
+_RENEWAL_NOTE = N_("The current term, counted from the registration date; a renewed registration runs 10 more years.")
+
+# Patent Law Implementing Regulations art. 98 (2010 text; the 2023 revision keeps the rule): annual
+# fees are paid before each patent year (counted from the filing date) begins, the last day being the
+# filing date's anniversary; a fee paid within 6 months after bears a surcharge (5 % a month).
+_ANNUAL_FEE_LABEL = N_("Patent annual fee due")
+_ANNUAL_FEE_LATE_LABEL = N_("Late-payment period for the patent annual fee ends")
+_ANNUAL_FEE_BASIS = N_(
+    "Patent Law Implementing Regulations art. 98: the annual fee for each patent year, counted from the filing "
+    "date, is due by the filing date's anniversary; it may be paid within 6 months after with a surcharge, after "
+    "which the patent lapses."
+)
+_ANNUAL_FEE_NOTE = N_("Annual fees are due from the year the patent is granted.")
+
+# CNIPA, Measures for the Protection of Geographical Indication Products (in force 2024-02-01), as
+# the 2005 Provisions art. 14 before them: objections within 2 months of the announcement (e.g.
+# Announcement No. 577 of 2024-04-19, products protected from 2024-06-20).
+_GI_OBJECTION_LABEL = N_("Objection period against the geographical indication product ends")
+_GI_OBJECTION_BASIS = N_(
+    "Measures for the Protection of Geographical Indication Products (CNIPA, 2024): an objection may be filed "
+    "within 2 months from the announcement of the application's preliminary recognition."
+)
+
+# Opposition periods of other offices, from their statutes: reference dates, not legal advice.
+_FOREIGN_OPPOSITION_LABEL = N_("Trademark opposition period ends (reference date)")
+_REFERENCE_NOTE = N_(
+    "A reference date from the office's statute, not legal advice: extensions and local rules apply; confirm with "
+    "an attorney admitted there."
+)
+
+
+@dataclass(frozen=True)
+class ForeignPeriod:
+    months: int = 0
+    days: int = 0
+    basis: str = ""
+
+
+#: Trademark opposition periods from the publication, by jurisdiction (ISO code; EU: the EUIPO).
+FOREIGN_OPPOSITION: dict[str, ForeignPeriod] = {
+    "US": ForeignPeriod(days=30, basis=N_(
+        "15 U.S.C. §1063(a): an opposition may be filed within 30 days after publication in the Official Gazette "
+        "(extensions may be requested)."
+    )),
+    "EU": ForeignPeriod(months=3, basis=N_(
+        "Regulation (EU) 2017/1001 art. 46(1): notice of opposition within 3 months of the publication of the "
+        "EU trade mark application."
+    )),
+    "JP": ForeignPeriod(months=2, basis=N_(
+        "Japan Trademark Act art. 43-2: an opposition to the registration may be filed within 2 months of the "
+        "publication of the trademark bulletin."
+    )),
+    "KR": ForeignPeriod(months=2, basis=N_(
+        "Korea Trademark Act art. 60(1): an opposition may be filed within 2 months of the publication of the "
+        "application."
+    )),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -500,65 +592,181 @@ def legal_deadlines(
     key_dates: Mapping[str, str | date],
     *,
     notice_kind: str | None = None,
+    jurisdiction: str = "CN",
+    right_kinds: Iterable[str] = (),
+    today: date | None = None,
     calendar: WorkCalendar | None = None,
     timezone_name: str = DEFAULT_TIMEZONE,
 ) -> list[Deadline]:
-    """The legal periods that the case's key dates start, earliest first.
+    """The legal periods that the case's facts start, earliest first (``_LEGAL_RULES``):
 
-    - ``published_on`` (trademark): the opposition window, 3 months (Trademark Law art. 33);
-    - ``registered_on`` (trademark): invalidation on relative grounds, 5 years (art. 45(1));
+    - ``published_on``: a trademark's opposition window (3 months, Trademark Law art. 33; other
+      jurisdictions' periods as reference dates), or a GI product's objection period (2 months);
+    - ``registered_on`` (trademark): invalidation on relative grounds, 5 years (art. 45(1)), and the
+      registration's renewal with its 6-month grace period (arts. 39-40);
+    - ``filed_on`` (patent): the annual fee and its 6-month late-payment period;
     - ``known_on`` (any right): the limitation period, 2 or 3 years by the rule in force (``limitation_rule``);
     - ``notice_received_on`` with ``notice_kind`` (a key of ``NOTICE_RULES``): the period that notice starts.
+
+    ``right_kinds``: the kinds of the rights the case relies on (``trademark``, ``gi``...): a
+    geographical indication is a collective or certification mark unless they name only a GI
+    product. ``today``: which term of a recurring period (renewal, annual fee) is the current one.
     """
     calendar = OFFICIAL_CALENDAR if calendar is None else calendar
-    dates = parse_key_dates(key_dates)
     if notice_kind is not None and notice_kind not in NOTICE_RULES:
         raise ValueError(f"unknown notice kind {notice_kind!r}: expected one of {', '.join(NOTICE_RULES)}")
+    facts = LegalFacts(right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, frozenset(right_kinds), today)
     common = {"calendar": calendar, "timezone_name": timezone_name}
-    found = (rule(right_type, dates, notice_kind, common) for rule in _LEGAL_RULES)
-    return sorted((d for d in found if d is not None), key=lambda d: (d.due_at, d.code))
+    found = [deadline for rule in _LEGAL_RULES for deadline in rule(facts, common)]
+    return sorted(found, key=lambda d: (d.due_at, d.code))
 
 
-# Each legal rule: the deadline the case's facts start, or None, from the right type, the parsed
-# key dates, the kind of notice, and the calendar and timezone to count in.
+@dataclass(frozen=True)
+class LegalFacts:
+    """What the legal rules read of a case."""
+
+    right_type: str
+    dates: Mapping[str, date]
+    notice_kind: str | None = None
+    jurisdiction: str = "CN"
+    right_kinds: frozenset[str] = frozenset()
+    today: date | None = None
+
+    @property
+    def as_trademark(self) -> bool:
+        """A trademark, or a geographical indication registered as a collective or certification
+        mark (Trademark Law art. 16; Implementing Regulations art. 4): the Trademark Law's periods."""
+        if self.right_type == "geographical_indication":
+            return not self.as_gi_product
+        return self.right_type in TRADEMARK_RIGHT_TYPES
+
+    @property
+    def as_gi_product(self) -> bool:
+        """A geographical indication protected as a GI product (the rights name a GI, no mark)."""
+        return (
+            self.right_type == "geographical_indication"
+            and "gi" in self.right_kinds
+            and ("trademark" not in self.right_kinds)
+        )
+
+    @property
+    def in_china(self) -> bool:
+        return self.jurisdiction in ("CN", "")
 
 
-def _opposition(right_type: str, dates: Mapping[str, date], _kind: str | None, common: dict) -> Deadline | None:
-    if right_type not in TRADEMARK_RIGHT_TYPES or PUBLISHED_ON not in dates:
-        return None
-    return _legal("trademark_opposition", PUBLISHED_ON, dates[PUBLISHED_ON], _OPPOSITION_LABEL, _OPPOSITION_BASIS,
-                  months=3, **common)  # fmt: skip
+# Each legal rule: the deadlines the case's facts start (none, one, or a term and its grace).
+LegalRule = Callable[[LegalFacts, dict[str, Any]], list[Deadline]]
 
 
-def _invalidation(right_type: str, dates: Mapping[str, date], _kind: str | None, common: dict) -> Deadline | None:
-    if right_type not in TRADEMARK_RIGHT_TYPES or REGISTERED_ON not in dates:
-        return None
-    return _legal("trademark_invalidation_relative", REGISTERED_ON, dates[REGISTERED_ON], _INVALIDATION_LABEL,
-                  _INVALIDATION_BASIS, years=5, notes=(_INVALIDATION_NOTE,), **common)  # fmt: skip
+def _opposition(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    if not (facts.as_trademark and facts.in_china and PUBLISHED_ON in facts.dates):
+        return []
+    return [_legal("trademark_opposition", PUBLISHED_ON, facts.dates[PUBLISHED_ON], _OPPOSITION_LABEL,
+                   _OPPOSITION_BASIS, months=3, **common)]  # fmt: skip
 
 
-def _limitation(right_type: str, dates: Mapping[str, date], _kind: str | None, common: dict) -> Deadline | None:
-    if KNOWN_ON not in dates:
-        return None
-    known_on = dates[KNOWN_ON]
+def _foreign_opposition(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    period = FOREIGN_OPPOSITION.get(facts.jurisdiction)
+    if period is None or not facts.as_trademark or PUBLISHED_ON not in facts.dates:
+        return []
+    # Counted on that office's working days, not China's.
+    local = {**common, "calendar": ForeignCalendar(facts.jurisdiction)}
+    return [_legal(f"trademark_opposition_{facts.jurisdiction.lower()}", PUBLISHED_ON, facts.dates[PUBLISHED_ON],
+                   _FOREIGN_OPPOSITION_LABEL, period.basis, months=period.months, days=period.days,
+                   notes=(_REFERENCE_NOTE,), **local)]  # fmt: skip
+
+
+def _gi_objection(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    if not (facts.as_gi_product and facts.in_china and PUBLISHED_ON in facts.dates):
+        return []
+    return [_legal("gi_product_objection", PUBLISHED_ON, facts.dates[PUBLISHED_ON], _GI_OBJECTION_LABEL,
+                   _GI_OBJECTION_BASIS, months=2, **common)]  # fmt: skip
+
+
+def _invalidation(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    if not (facts.as_trademark and facts.in_china and REGISTERED_ON in facts.dates):
+        return []
+    return [_legal("trademark_invalidation_relative", REGISTERED_ON, facts.dates[REGISTERED_ON], _INVALIDATION_LABEL,
+                   _INVALIDATION_BASIS, years=5, notes=(_INVALIDATION_NOTE,), **common)]  # fmt: skip
+
+
+def _trademark_renewal(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    """The current 10-year term's end (renew by then) and the 6-month grace period after it. The
+    codes end in the term's year, so each term is warned about anew."""
+    if not (facts.as_trademark and facts.in_china and REGISTERED_ON in facts.dates):
+        return []
+    term_start, expiry = current_term(facts.dates[REGISTERED_ON], years=10, grace_months=6, today=facts.today)
+    return [
+        _legal(f"trademark_renewal_{expiry.year}", REGISTERED_ON, term_start, _RENEWAL_LABEL, _RENEWAL_BASIS,
+               last_day=expiry, notes=(_RENEWAL_NOTE,), **common),
+        _legal(f"trademark_renewal_grace_{expiry.year}", REGISTERED_ON, expiry, _RENEWAL_GRACE_LABEL,
+               _RENEWAL_BASIS, months=6, **common),
+    ]  # fmt: skip
+
+
+def _patent_annual_fee(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    """This year's annual fee (due on the filing date's anniversary, as CNIPA counts it) and its
+    6-month late-payment period; the codes end in the year, so each year's fee is warned about."""
+    if not (facts.right_type == "patent" and facts.in_china and FILED_ON in facts.dates):
+        return []
+    filed_on = facts.dates[FILED_ON]
+    year_start, due = current_term(filed_on, years=1, grace_months=6, today=facts.today, counts_first_day=False)
+    return [
+        _legal(f"patent_annual_fee_{due.year}", FILED_ON, year_start, _ANNUAL_FEE_LABEL, _ANNUAL_FEE_BASIS,
+               last_day=due, notes=(_ANNUAL_FEE_NOTE,), **common),
+        _legal(f"patent_annual_fee_late_{due.year}", FILED_ON, due, _ANNUAL_FEE_LATE_LABEL, _ANNUAL_FEE_BASIS,
+               months=6, **common),
+    ]  # fmt: skip
+
+
+def _limitation(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    if KNOWN_ON not in facts.dates:
+        return []
+    known_on = facts.dates[KNOWN_ON]
     rule, basis = limitation_rule(known_on, common["calendar"])
     notes: tuple[str, ...] = (_LIMITATION_NOTE,)
-    if right_type == "patent" and rule.years == 3 and known_on + timedelta(days=1) < _PATENT_LAW_2020_FROM:
+    if facts.right_type == "patent" and rule.years == 3 and known_on + timedelta(days=1) < _PATENT_LAW_2020_FROM:
         notes = (_PATENT_LIMITATION_NOTE, _LIMITATION_NOTE)
-    return _legal("infringement_limitation", KNOWN_ON, known_on, _LIMITATION_LABEL, basis, years=rule.years,
-                  notes=notes, rule_from=rule.effective_from, **common)  # fmt: skip
+    return [_legal("infringement_limitation", KNOWN_ON, known_on, _LIMITATION_LABEL, basis, years=rule.years,
+                   notes=notes, rule_from=rule.effective_from, **common)]  # fmt: skip
 
 
-def _official_notice(_right_type: str, dates: Mapping[str, date], kind: str | None, common: dict) -> Deadline | None:
-    if kind is None or NOTICE_RECEIVED_ON not in dates:
-        return None
-    notice = NOTICE_RULES[kind]
-    return _legal(f"notice_{notice.kind}", NOTICE_RECEIVED_ON, dates[NOTICE_RECEIVED_ON], notice.label, notice.basis,
-                  months=notice.months, days=notice.days, notes=(_NOTICE_NOTE,), **common)  # fmt: skip
+def _official_notice(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    if facts.notice_kind is None or NOTICE_RECEIVED_ON not in facts.dates:
+        return []
+    notice = NOTICE_RULES[facts.notice_kind]
+    return [_legal(f"notice_{notice.kind}", NOTICE_RECEIVED_ON, facts.dates[NOTICE_RECEIVED_ON], notice.label,
+                   notice.basis, months=notice.months, days=notice.days, notes=(_NOTICE_NOTE,), **common)]  # fmt: skip
 
 
 #: The legal rules ``legal_deadlines`` applies, each one function: a new period is one more entry.
-_LEGAL_RULES = (_opposition, _invalidation, _limitation, _official_notice)
+_LEGAL_RULES: tuple[LegalRule, ...] = (
+    _opposition,
+    _foreign_opposition,
+    _gi_objection,
+    _invalidation,
+    _trademark_renewal,
+    _patent_annual_fee,
+    _limitation,
+    _official_notice,
+)
+
+
+def current_term(
+    first: date, *, years: int, grace_months: int, today: date | None, counts_first_day: bool = True
+) -> tuple[date, date]:
+    """(start, last day) of the current term of a period that renews every ``years`` from
+    ``first``. A term that counts ``first`` itself ends the day before the anniversary (a 10-year
+    registration of 2016-03-07 runs to 2026-03-06); otherwise on the anniversary (a patent's
+    annual fee is due on the filing date's anniversary). The current term is the first whose grace
+    period has not ended by ``today`` (the first term when ``today`` is not given)."""
+    anchor = first - timedelta(days=1) if counts_first_day else first
+    n = 1
+    while True:
+        last_day = period_last_day(anchor, years=years * n)
+        if today is None or period_last_day(last_day, months=grace_months) >= today:
+            return add_months(first, 12 * years * (n - 1)), last_day
+        n += 1
 
 
 # --- SLAs ------------------------------------------------------------------------------------
@@ -789,14 +997,18 @@ def case_deadlines(
     intervals: Iterable[StatusInterval] = (),
     now: datetime | None = None,
     notice_kind: str | None = None,
+    jurisdiction: str = "CN",
+    right_kinds: Iterable[str] = (),
     config: SlaConfig | None = None,
     calendar: WorkCalendar | None = None,
 ) -> list[Deadline]:
     """Every deadline of a case, soonest first: the legal periods, then (given ``submitted_at``) the SLAs."""
     config = SlaConfig() if config is None else config
+    today = None if now is None else _aware(now, "now").astimezone(zone(config.timezone)).date()
     found = legal_deadlines(
-        right_type, key_dates, notice_kind=notice_kind, calendar=calendar, timezone_name=config.timezone
-    )
+        right_type, key_dates, notice_kind=notice_kind, jurisdiction=jurisdiction, right_kinds=right_kinds,
+        today=today, calendar=calendar, timezone_name=config.timezone,
+    )  # fmt: skip
     if submitted_at is not None:
         if now is None:
             raise ValueError("now is needed to tell whether an SLA is breached")
@@ -838,8 +1050,9 @@ def notice_thresholds(
 
 
 def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
-    """A stored case's legal deadlines (from its key dates) and SLAs (from its timeline), soonest
-    first. ``case`` is anything with a case's attributes: ``right_type``, ``key_dates``,
+    """A stored case's legal deadlines (from its key dates, kind of notice, jurisdiction and the
+    rights it relies on) and SLAs (from its timeline), soonest first. ``case`` is anything with a
+    case's attributes: ``right_type``, ``key_dates``, ``notice_kind``, ``jurisdiction``, ``rights``,
     ``created_at`` and ``events`` (each with ``to_status`` and ``created_at``)."""
     now = now or datetime.now(UTC)
     transitions = [(event.to_status, event.created_at) for event in case.events]
@@ -850,6 +1063,9 @@ def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
             submitted_at=case.created_at,
             intervals=intervals_from_transitions(transitions) if transitions else (),
             now=now,
+            notice_kind=case.notice_kind,
+            jurisdiction=case.jurisdiction or "CN",
+            right_kinds=[right.get("kind") for right in case.rights or ()],
         )
     except ValueError:
         return []  # key dates the rules cannot use (kept as entered) give no deadline

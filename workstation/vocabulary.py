@@ -25,7 +25,7 @@ RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "
 #: Right types whose cases are always confidential: a trade secret shown to one more person than
 #: needed may stop being one (Anti-Unfair Competition Law art. 9: it must be kept secret).
 ALWAYS_CONFIDENTIAL = frozenset({"trade_secret"})
-KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on")
+KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", "infringement_started_on", "filed_on")
 
 # ISO 3166 country codes, plus EU.
 JURISDICTION = r"^[A-Z]{2}$"

@@ -127,6 +127,7 @@ def _submission_rows(
     lifecycle.decide(None, "submit", lifecycle.OWNER)
     now = utcnow()
     row = {
+        "notice_kind": None,  # (a caller's data without it: the statement names every column)
         **data,
         "status": lifecycle.SUBMITTED,
         "assigned_expert_id": None,
@@ -216,12 +217,12 @@ WITH /*submitter*/,
 new_case AS (SELECT nextval('cases_id_seq') AS id, submitter.id AS enterprise_id FROM submitter),
 case_row AS (
     INSERT INTO cases (id, reference, enterprise_id, right_type, service, title, description, jurisdiction,
-                       language, technical_field, confidential, urgency, parties, rights, key_dates, status,
-                       assigned_expert_id, shadow_expert_id, created_at, updated_at)
+                       language, technical_field, confidential, urgency, parties, rights, key_dates, notice_kind,
+                       status, assigned_expert_id, shadow_expert_id, created_at, updated_at)
     SELECT id, 'RPA-' || %(year)s || '-' || lpad(id::text, greatest(6, length(id::text)), '0'), enterprise_id,
            %(right_type)s, %(service)s, %(title)s, %(description)s, %(jurisdiction)s, %(language)s,
-           %(technical_field)s, %(confidential)s, %(urgency)s, %(parties)s, %(rights)s, %(key_dates)s, %(status)s,
-           %(assigned_expert_id)s, %(shadow_expert_id)s, %(created_at)s, %(updated_at)s
+           %(technical_field)s, %(confidential)s, %(urgency)s, %(parties)s, %(rights)s, %(key_dates)s,
+           %(notice_kind)s, %(status)s, %(assigned_expert_id)s, %(shadow_expert_id)s, %(created_at)s, %(updated_at)s
     FROM new_case
     RETURNING id, reference, enterprise_id
 ),

@@ -13,6 +13,7 @@ Times are shown in China time (``deadlines.zone()``), the centre's clock, as the
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,19 +25,10 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, exists,
 from sqlalchemy.orm import Session, aliased
 
 from workstation import lifecycle
-from workstation.deadlines import (
-    KNOWN_ON,
-    NOTICE_RECEIVED_ON,
-    NOTICE_RULES,
-    PUBLISHED_ON,
-    REGISTERED_ON,
-    SLA_TARGETS,
-    legal_deadlines,
-    zone,
-)
+from workstation.deadlines import FOREIGN_OPPOSITION, NOTICE_RULES, SLA_TARGETS, legal_deadlines, zone
 from workstation.i18n import in_every_language
 from workstation.services.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User, utcnow
-from workstation.vocabulary import RIGHT_TYPES, SERVICES
+from workstation.vocabulary import KEY_DATES, RIGHT_TYPES, SERVICES
 
 FREQUENCIES = ("daily", "weekly")
 #: Rows a list of the digest shows at most (the total is always given): an email stays readable
@@ -308,19 +300,29 @@ def _counts(totals: dict[str, int], order: Sequence[str]) -> tuple[Count, ...]:
 @functools.cache
 def _deadline_labels() -> dict[str, dict[str, str]]:
     """Every deadline code's label, taken from ``workstation.deadlines`` itself (its legal periods
-    for made-up key dates, and its SLA targets), so a new code there is named here too."""
+    for made-up facts of every route, and its SLA targets), so a new code there is named here too.
+    A recurring period's code ends in its year: it is kept here without it."""
     day = date(2025, 1, 2)
     labels = {f"{SLA_PREFIX}{code}": in_every_language(target.label) for code, target in SLA_TARGETS.items()}
-    common = {KNOWN_ON: day, PUBLISHED_ON: day, REGISTERED_ON: day, NOTICE_RECEIVED_ON: day}
-    for kind in (None, *NOTICE_RULES):
-        for deadline in legal_deadlines("trademark", common, notice_kind=kind):
-            labels[deadline.code] = dict(deadline.label)
+    every_date = dict.fromkeys(KEY_DATES, day)
+    routes = [("trademark", "CN", ()), ("patent", "CN", ()), ("geographical_indication", "CN", ("gi",))]
+    routes += [("trademark", jurisdiction, ()) for jurisdiction in FOREIGN_OPPOSITION]
+    for right_type, jurisdiction, kinds in routes:
+        for kind in (None, *NOTICE_RULES):
+            found = legal_deadlines(
+                right_type, every_date, notice_kind=kind, jurisdiction=jurisdiction, right_kinds=kinds
+            )
+            labels.update({_YEAR_SUFFIX.sub("", d.code): dict(d.label) for d in found})
     return labels
+
+
+_YEAR_SUFFIX = re.compile(r"_\d{4}$")
 
 
 def deadline_label(code: str) -> dict[str, str]:
     """{"zh", "en"} name of a deadline code; the code itself for one no longer defined."""
-    return _deadline_labels().get(code) or {"zh": code, "en": code}
+    labels = _deadline_labels()
+    return labels.get(code) or labels.get(_YEAR_SUFFIX.sub("", code)) or {"zh": code, "en": code}
 
 
 # --- SQL -----------------------------------------------------------------------------------------

@@ -171,6 +171,8 @@ class Case(Base):
     parties: Mapped[list[Any]] = mapped_column(default=list)
     rights: Mapped[list[Any]] = mapped_column(default=list)
     key_dates: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the kind of official notice received (a key of ``deadlines.NOTICE_RULES``): its period is a deadline
+    notice_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
     assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     #: a trainee who follows the case to learn (never on confidential cases)

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from workstation.deadlines import deadlines_for
+from workstation.deadlines import NOTICE_RULES, deadlines_for
 from workstation.i18n import N_
 from workstation.lifecycle import USER_ACTIONS
 from workstation.services.models import MAX_ID
@@ -72,6 +72,7 @@ class KeyDatesSchema(Schema):
     registered_on = fields.Date()
     notice_received_on = fields.Date()
     infringement_started_on = fields.Date()
+    filed_on = fields.Date()
 
 
 class CaseInputSchema(Schema):
@@ -95,6 +96,8 @@ class CaseInputSchema(Schema):
     parties = fields.List(fields.Nested(PartySchema), load_default=list, validate=validate.Length(max=20))
     rights = fields.List(fields.Nested(RightSchema), load_default=list, validate=validate.Length(max=20))
     key_dates = fields.Nested(KeyDatesSchema, load_default=dict)
+    #: the kind of official notice received on ``key_dates.notice_received_on``: which period it starts
+    notice_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(NOTICE_RULES)))
 
     @validates_schema
     def _text_not_blank(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -136,6 +139,7 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
             "language",
             "technical_field",
             "urgency",
+            "notice_kind",
         )
         if form.get(k, "") != ""
     }
@@ -237,6 +241,7 @@ class CaseSchema(Schema):
     parties = fields.List(fields.Nested(PartySchema))
     rights = fields.List(fields.Nested(RightSchema))
     key_dates = fields.Dict(keys=fields.String(), values=fields.String())
+    notice_kind = fields.String(allow_none=True)
     assigned_expert = fields.Nested(PersonSchema, allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema))
     deadlines = fields.Function(

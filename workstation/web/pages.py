@@ -13,7 +13,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from workstation import lifecycle
-from workstation.deadlines import deadlines_for
+from workstation.deadlines import NOTICE_RULES, deadlines_for
 from workstation.evidence import path_of
 from workstation.i18n import translate
 from workstation.services.auth import find_user, password_matches
@@ -135,6 +135,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
         "languages": LANGUAGES,
         "urgencies": URGENCIES,
         "right_kinds": RIGHT_KINDS,
+        "notice_rules": tuple(NOTICE_RULES.items()),
     }
 
 
