@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from workstation.config import Config
+from workstation.services.audit import audit
 from workstation.services.auth import (
     ROLES,
     TokenError,
@@ -95,6 +96,7 @@ def create_user_command(**options: Any) -> None:
                 session, o["email"], o["password"], o["role"], o["name"], o["language"], o["organisation"],
                 o["credit_code"], types, o["capacity"], profile,
             )  # fmt: skip
+            audit(session, None, "user_created", user, role=user.role, via="cli")
             click.echo(f"created {user.role} {user.email} (id {user.id})")
     except UserError as err:
         raise click.ClickException(str(err)) from None

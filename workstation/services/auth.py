@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached
 from workstation.config import TOKEN_DAYS
 from workstation.i18n import Message
 from workstation.routing import DIMENSIONS, normalise_name
-from workstation.services.models import AdminAudit, ApiToken, ExpertProfile, User, utcnow
+from workstation.services.audit import audit
+from workstation.services.models import ApiToken, ExpertProfile, User, utcnow
 from workstation.services.schemas import CREDIT_CODE_CHECK, CREDIT_CODE_TAKEN
 from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, is_credit_code
 
@@ -273,14 +274,7 @@ def revoke_token(session: Session, token_id: int, actor: User | None) -> ApiToke
 
 
 def _audit_token(session: Session, action: str, record: ApiToken, actor: User | None, **detail: Any) -> None:
-    session.add(
-        AdminAudit(
-            actor_id=actor.id if actor else None,
-            action=action,
-            subject_id=record.user_id,
-            detail={"token_id": record.id, "name": record.name, **detail},
-        )
-    )
+    audit(session, actor, action, record.user_id, token_id=record.id, name=record.name, **detail)
 
 
 # --- the token policy ----------------------------------------------------------------------

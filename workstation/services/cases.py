@@ -18,11 +18,10 @@ from workstation import lifecycle
 from workstation.evidence import StoredFile
 from workstation.i18n import N_, Message
 from workstation.routing import CaseFacts, ExpertFacts, why_not_holder
+from workstation.services.audit import audit, record_reads
 from workstation.services.auth import ENTERPRISE_FOR_TOKEN_CTES, token_parameters
 from workstation.services.db import lock_for_write
 from workstation.services.models import (
-    AccessLog,
-    AdminAudit,
     Case,
     CaseEvent,
     CaseMessage,
@@ -479,12 +478,12 @@ def reassign(
         template = _NOT_CLEARED if overridable else _A_TRAINEE
         raise IneligibleExpertError(Message(template, name=expert.name), overridable)
     detail = {"clearance_override": refusal} if refusal is not None else None
+    previous_expert_id = case.assigned_expert_id
     event = transition(session, case, "reassign", coordinator, reason=reason, expert_id=expert.id, detail=detail)
+    audit(session, coordinator, "case_reassigned", expert, case, reference=case.reference,
+          previous_expert_id=previous_expert_id, reason=reason)  # fmt: skip
     if refusal is not None:
-        session.add(
-            AdminAudit(actor_id=coordinator.id, action="clearance_override", subject_id=expert.id, case_id=case.id,
-                       detail={"reference": case.reference, "rule": refusal})
-        )  # fmt: skip
+        audit(session, coordinator, "clearance_override", expert, case, reference=case.reference, rule=refusal)
     return event
 
 
@@ -552,9 +551,9 @@ def attach_files(session: Session, case: Case, uploader: User, files: list[Store
 
 
 def record_access(session: Session, case: Case, user: User, action: str, target: str = "") -> None:
-    """Log a look at a confidential case (or a download of its file), for the coordinators."""
-    if case.confidential:
-        session.add(AccessLog(case_id=case.id, user_id=user.id, action=action, target=target[:80]))
+    """Log a look at a confidential case (or a download of its file), for the coordinators
+    (``audit.record_reads`` for one case)."""
+    record_reads(session, user, target, [case], action=action)
 
 
 class ExpertFullError(Exception):

@@ -609,3 +609,14 @@ def _load(expert: ExpertLoad) -> float:
     if expert.capacity <= 0:
         return float("inf") if expert.active_cases else 0.0
     return expert.active_cases / expert.capacity
+
+
+def digest_references(digest: Digest) -> set[str]:
+    """The references of every case the digest lists (with its title): what a reader is shown."""
+    return {
+        row.reference
+        for value in vars(digest).values()
+        if isinstance(value, tuple)
+        for row in value
+        if getattr(row, "reference", "")
+    }

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from workstation.services.audit import record_reads
 from workstation.services.models import Notice, User
 from workstation.services.outbox import enqueue
 from workstation.services.paging import Page, page_of
@@ -81,6 +82,18 @@ def notices_for(session: Session, user: User, page: int = 1, kind: str | None = 
         query = query.where(Notice.kind == kind)
     query = query.order_by(Notice.created_at.desc(), Notice.id.desc())
     return page_of(session, query, page, PAGE_SIZE, joinedload(Notice.case))
+
+
+def record_notice_reads(session: Session, user: User, target: str, notices: Iterable[Notice]) -> None:
+    """Log the confidential cases these notices show to ``user``: the case a notice is about, and
+    the cases a coordinator's repeat-respondent notice lists with their titles (marked
+    ``confidential`` in its body)."""
+    notices = list(notices)
+    record_reads(
+        session, user, target,
+        cases=[n.case for n in notices if n.case is not None],
+        references=[o["reference"] for n in notices for o in n.body.get("others", ()) if o.get("confidential")],
+    )  # fmt: skip
 
 
 def in_language(value: Any, language: str) -> Any:

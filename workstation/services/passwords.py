@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from workstation.config import Config
 from workstation.i18n import Message
+from workstation.services.audit import audit
 from workstation.services.auth import NO_PASSWORD, UserError, check_new_password, check_password, hash_password
 from workstation.services.logins import end_user_sessions
 from workstation.services.mail import address, make_sender, render_email
-from workstation.services.models import AdminAudit, User
+from workstation.services.models import User
 
 log = logging.getLogger(__name__)
 _RESET_SALT = "password-reset"
@@ -56,7 +57,7 @@ def _check_new(password: str) -> None:
 def _set_password(session: Session, user: User, new: str, action: str, keep_secret: str | None) -> None:
     user.password_hash = hash_password(new)
     ended = end_user_sessions(session, user.id, keep_secret)
-    session.add(AdminAudit(actor_id=user.id, action=action, subject_id=user.id, detail={"sessions_ended": ended}))
+    audit(session, user, action, user, sessions_ended=ended)
 
 
 def _fingerprint(password_hash: str) -> str:

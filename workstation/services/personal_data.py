@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from workstation import lifecycle
 from workstation.evidence import path_of
+from workstation.services.audit import audit
 from workstation.services.auth import NO_PASSWORD
 from workstation.services.models import (
     AccessLog,
-    AdminAudit,
     ApiToken,
     Case,
     CaseEvent,
@@ -102,8 +102,7 @@ def export_enterprise(session: Session, evidence_root: Path, user_id: int, actor
         for sha256 in sorted({e["sha256"] for e in data["evidence"]}):
             if (path := path_of(evidence_root, sha256)).exists():
                 archive.write(path, f"files/{sha256}")
-    session.add(AdminAudit(actor_id=actor_id, action="personal_data_exported", subject_id=user_id,
-                           detail={"cases": len(case_ids), "files": len(data["evidence"])}))  # fmt: skip
+    audit(session, actor_id, "personal_data_exported", user_id, cases=len(case_ids), files=len(data["evidence"]))
     return buffer.getvalue()
 
 
@@ -142,8 +141,7 @@ def erase_enterprise(
     files_removed = _erase_files(session, evidence_root, case_ids)
     _erase_case_words(session, case_ids)
     _erase_account(session, user)
-    session.add(AdminAudit(actor_id=actor_id, action="personal_data_erased", subject_id=user_id,
-                           detail={"cases": len(case_ids), "files_removed": files_removed}))  # fmt: skip
+    audit(session, actor_id, "personal_data_erased", user_id, cases=len(case_ids), files_removed=files_removed)
     return Erasure(len(case_ids), files_removed)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.i18n import N_, Message
 from workstation.routing import DIMENSIONS
+from workstation.services.audit import audit
 from workstation.services.auth import UserError, check_new_password, create_user, hash_password, normalise_email
 from workstation.services.auth import set_organisation as _set_organisation
 from workstation.services.db import lock_for_write
@@ -177,12 +178,19 @@ def routable(user: User, today: date) -> bool:
     )
 
 
-def save_expert(session: Session, data: dict[str, Any], today: date, existing: User | None = None) -> tuple[User, str]:
+def save_expert(
+    session: Session, data: dict[str, Any], today: date, existing: User | None = None,
+    actor: User | int | None = None, via: str = "",
+) -> tuple[User, str]:  # fmt: skip
     """Create or update an expert from ``ExpertSchema``-loaded ``data``.
 
     ``existing``: the expert being edited (``data`` may then be partial); otherwise the expert is
     found by email, or created. Returns the user and ``created``, ``updated`` or ``unchanged``.
     Raises ``UserError`` before changing anything when the data cannot apply.
+
+    Audited as done by ``actor`` (None: the command line) ``via`` a form, the API or an import:
+    ``user_created``; ``user_deactivated`` / ``user_reactivated``; ``expert_profile_edited`` with
+    what changed, ``{field: [before, after]}`` (a password only as changed).
     """
     user = existing
     if user is None:
@@ -219,29 +227,39 @@ def save_expert(session: Session, data: dict[str, Any], today: date, existing: U
         )
         if data.get("is_active") is False:
             user.is_active = False
+        audit(session, actor, "user_created", user, role="expert", via=via, is_active=user.is_active)
         return user, "created"
 
     was_routable = routable(user, today)
-    changed = False
+    changes: dict[str, Any] = {}
     for key in ("email", "name", "language", "credit_code", "is_active"):
         if key in data and getattr(user, key) != data[key]:
+            changes[key] = [getattr(user, key), data[key]]
             setattr(user, key, data[key])
-            changed = True
     if "organisation" in data and user.organisation != data["organisation"]:
+        changes["organisation"] = [user.organisation, data["organisation"]]
         _set_organisation(user, data["organisation"])
-        changed = True
     if data.get("password") is not None:
         user.password_hash = hash_password(data["password"])
-        changed = True
+        changes["password"] = "changed"
     assert user.expert is not None
     for key, value in profile.items():
         if getattr(user.expert, key) != value:
+            changes[key] = [_jsonable(getattr(user.expert, key)), _jsonable(value)]
             setattr(user.expert, key, value)
-            changed = True
     if was_routable and not routable(user, today):
         # Their cases not yet accepted go to someone else (workers.routing.reroute_cases_of).
         enqueue(session, "expert.unavailable", {"expert_id": user.id})
-    return user, "updated" if changed else "unchanged"
+    if (active := changes.pop("is_active", None)) is not None:
+        audit(session, actor, "user_reactivated" if active[1] else "user_deactivated", user, via=via)
+    if changes:
+        audit(session, actor, "expert_profile_edited", user, via=via, changes=changes)
+    return user, "updated" if changes or active else "unchanged"
+
+
+def _jsonable(value: Any) -> Any:
+    """A profile value as audit detail (JSON): a date as its ISO text."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _supervisor_id(session: Session, data: dict[str, Any], user: User | None) -> int | None:
@@ -430,7 +448,8 @@ def run_import(sessions: sessionmaker[Session], import_id: int, today: date, chu
                     job.unchanged += 1
                     continue
                 try:
-                    _, outcome = save_expert(session, expert_schema.load(row_to_input(row)), today)
+                    data = expert_schema.load(row_to_input(row))
+                    _, outcome = save_expert(session, data, today, actor=job.created_by, via="import")
                 except ValidationError as err:
                     problems = error_list(number, err.normalized_messages())
                 except UserError as err:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
+from workstation.services.audit import record_reads
 from workstation.services.auth import (
     TokenError,
     UserError,
@@ -40,7 +41,7 @@ from workstation.services.cases import (
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
 from workstation.services.models import ApiToken, Case, ExpertImport, ExpertProfile, User
-from workstation.services.notices import KINDS, notices_for
+from workstation.services.notices import KINDS, notices_for, record_notice_reads
 from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.pool import (
     ImportFileError,
@@ -199,9 +200,12 @@ def get_case(reference: str):  # noqa: ANN201
 @bp.get("/cases/<reference>/events")
 @token_required
 def case_events(reference: str):  # noqa: ANN201
-    case = find_visible_case(get_db(), g.api_user, reference)
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference)
     if case is None:
         return error(404, "No such case.")
+    record_access(session, case, g.api_user, "view", "events api")
+    session.commit()
     events = event_schema.dump(case.events, many=True)
     for dumped, event in zip(events, case.events, strict=True):
         dumped["detail"] = detail_for(event, g.api_user)
@@ -237,6 +241,7 @@ def case_transition(reference: str):  # noqa: ANN201
             reassign(session, case, g.api_user, expert, reason, override_clearance=asked["override_clearance"])
         else:
             transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id)
+        record_access(session, case, g.api_user, "view", "transitions api")  # the answer shows the case
         session.commit()
     except lifecycle.TransitionError as err:
         session.rollback()
@@ -260,6 +265,8 @@ def queue():  # noqa: ANN201
     if refused := refused_choice("status", lifecycle.ACTIVE_FOR_EXPERT) or refused_choice("right_type", RIGHT_TYPES):
         return refused
     rows = expert_queue(user, request.args.get("status"), request.args.get("right_type"))
+    record_reads(get_db(), user, "queue api", [r["case"] for r in rows])
+    get_db().commit()
     cases = []
     for row in rows:
         data = {k: v for k, v in case_to_dict(row["case"], row["deadlines"]).items() if k != "description"}
@@ -323,7 +330,7 @@ def _save_expert(user: User | None):  # noqa: ANN202
         return error(400, "The body must be a JSON object.")
     try:
         data = expert_schema.load(body, partial=user is not None)
-        saved, outcome = save_expert(session, data, date.today(), existing=user)
+        saved, outcome = save_expert(session, data, date.today(), existing=user, actor=g.api_user, via="api")
         session.commit()
     except ValidationError as err:
         session.rollback()
@@ -413,6 +420,8 @@ def list_notices():  # noqa: ANN201
     if page is None:
         return error(400, f"A page number from 1 to {MAX_PAGE}.", "page")
     listing = notices_for(get_db(), g.api_user, page, request.args.get("kind"))
+    record_notice_reads(get_db(), g.api_user, "notices api", listing.rows)
+    get_db().commit()
     rows, total = listing.rows, listing.total
     return jsonify(
         total=total,

@@ -12,11 +12,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from workstation import lifecycle
 from workstation.i18n import N_, Message, translate
 from workstation.routing import DIMENSIONS
+from workstation.services.audit import audit, record_reads
 from workstation.services.auth import UserError, create_user
 from workstation.services.cases import submit_case
 from workstation.services.db import lock_for_write
@@ -28,7 +29,7 @@ from workstation.services.desk import (
     satisfaction,
     sla_breaches,
 )
-from workstation.services.digest import build_digest, digest_period
+from workstation.services.digest import build_digest, digest_period, digest_references
 from workstation.services.marks import all_matches, risk_case_input
 from workstation.services.models import (
     Case,
@@ -114,7 +115,7 @@ def _expert_form(user: User | None):  # noqa: ANN202
     if request.method == "POST":
         try:
             data = expert_schema.load(form_to_expert_input(request.form))
-            saved, outcome = save_expert(session, data, date.today(), existing=user)
+            saved, outcome = save_expert(session, data, date.today(), existing=user, actor=current_user, via="form")
             session.commit()
         except ValidationError as err:
             session.rollback()
@@ -195,6 +196,9 @@ def desk():  # noqa: ANN201
     search = request.args.get("q", "").strip()
     query = filtered_cases(status, right_type, search).order_by(Case.created_at.desc(), Case.id.desc())
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
+    pile, breaches = awaiting_expert(session), sla_breaches(session)
+    record_reads(session, current_user, "desk page", [*listing.rows, *pile, *(b.case for b in breaches)])
+    session.commit()
     return render_template(
         "coordinator/desk.html",
         **listing.context("cases"),
@@ -203,8 +207,8 @@ def desk():  # noqa: ANN201
         search=search,
         statuses=lifecycle.STATUSES,
         right_types=RIGHT_TYPES,
-        pile=awaiting_expert(session),
-        breaches=sla_breaches(session),
+        pile=pile,
+        breaches=breaches,
         weekly=cases_per_week(session),
         assignment=hours_to_assignment(session),
         rating=satisfaction(session),
@@ -232,6 +236,7 @@ def users():  # noqa: ANN201
                 organisation=form.get("organisation", "").strip(),
                 credit_code=form.get("credit_code", "").strip().upper() or None,
             )
+            audit(session, current_user, "user_created", user, role=user.role, via="form")
             session.commit()
         except UserError as err:
             session.rollback()
@@ -255,7 +260,10 @@ def set_active(user_id: int):  # noqa: ANN201
     if user.id == current_user.id:
         flash(_("You cannot deactivate your own account."))
     else:
-        user.is_active = request.form.get("active") == "true"
+        active = request.form.get("active") == "true"
+        if user.is_active != active:
+            user.is_active = active
+            audit(session, current_user, "user_reactivated" if active else "user_deactivated", user, via="form")
         session.commit()
         flash(_("Account %(email)s updated.", email=user.email))
     return redirect(url_for("coordinator.users")), 303
@@ -266,7 +274,11 @@ def set_active(user_id: int):  # noqa: ANN201
 
 @bp.get("/lookalikes")
 def lookalikes():  # noqa: ANN201
-    listing = all_matches(get_db(), requested_page(), DESK_PAGE)
+    session = get_db()
+    listing = all_matches(session, requested_page(), DESK_PAGE)
+    # a match from a confidential case shows a mark that case names
+    record_reads(session, current_user, "lookalikes page", [m.case for m in listing.rows if m.case_id is not None])
+    session.commit()
     return render_template(
         "coordinator/lookalikes.html",
         **listing.context("matches"),
@@ -321,6 +333,7 @@ def digest_settings():  # noqa: ANN201
         except ValidationError as err:
             errors = form_errors(err.normalized_messages())
         else:
+            _audit_digest_change(session, data)
             session.merge(DigestSetting(user_id=current_user.id, **data))  # the row, added or updated
             session.commit()
             flash(_("Digest settings saved."))
@@ -339,6 +352,14 @@ def digest_settings():  # noqa: ANN201
                            hours=range(24)), 400 if errors else 200  # fmt: skip
 
 
+def _audit_digest_change(session: Session, data: dict[str, Any]) -> None:
+    """``digest_settings_changed`` with what changed, ``{field: [before, after]}`` (nothing if nothing did)."""
+    current = DigestSetting.of(session, current_user.id)
+    changes = {k: [getattr(current, k), v] for k, v in data.items() if getattr(current, k) != v}
+    if changes:
+        audit(session, current_user, "digest_settings_changed", current_user, changes=changes)
+
+
 @bp.get("/digest/preview")
 def digest_preview():  # noqa: ANN201
     """The digest as it would be sent now, for the coordinator's own schedule."""
@@ -347,5 +368,8 @@ def digest_preview():  # noqa: ANN201
     setting = DigestSetting.of(session, current_user.id)
     now = utcnow()
     period = digest_period(setting.frequency, setting.hour, setting.timezone, now)
-    return render_template("coordinator/digest_preview.html", digest=build_digest(session, period, now),
+    digest = build_digest(session, period, now)
+    record_reads(session, current_user, "digest preview", references=digest_references(digest))
+    session.commit()
+    return render_template("coordinator/digest_preview.html", digest=digest,
                            period=period, base_url=get_config().base_url)  # fmt: skip

@@ -51,6 +51,8 @@ def new_opinion(reference: str):  # noqa: ANN201
         else:
             flash(_("The opinion was issued and sent to the enterprise."))
             return redirect(url_for("opinions.opinion_page", reference=reference)), 303
+    record_access(session, case, current_user, "view", "opinion form")  # the form shows the case
+    session.commit()
     hints = statutory_hints(case.right_type, str(get_locale())) if case.service == "compensation_estimate" else None
     return render_template(
         "opinion_form.html",

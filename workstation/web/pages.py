@@ -16,6 +16,7 @@ from workstation import lifecycle
 from workstation.deadlines import NOTICE_RULES, deadlines_for
 from workstation.evidence import path_of
 from workstation.i18n import translate
+from workstation.services.audit import record_reads
 from workstation.services.auth import find_user, password_matches
 from workstation.services.cases import (
     IneligibleExpertError,
@@ -74,7 +75,10 @@ def _load_user(user_id: str) -> User | None:
 def index():  # noqa: ANN201
     if not current_user.is_authenticated:
         return redirect(url_for("web.login"))
-    cases = get_db().scalars(visible_cases(current_user).order_by(Case.created_at.desc()).limit(100)).all()
+    session = get_db()
+    cases = session.scalars(visible_cases(current_user).order_by(Case.created_at.desc()).limit(100)).all()
+    record_reads(session, current_user, "case list", cases)
+    session.commit()
     return render_template("index.html", cases=cases)
 
 

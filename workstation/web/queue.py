@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from workstation import lifecycle
 from workstation.deadlines import deadlines_for, next_deadline
+from workstation.services.audit import record_reads
 from workstation.services.cases import visible_cases
 from workstation.services.models import Case, User
 from workstation.vocabulary import RIGHT_TYPES
@@ -51,6 +52,8 @@ def queue():  # noqa: ANN201
         abort(403)
     status, right_type = request.args.get("status") or None, request.args.get("right_type") or None
     rows = expert_queue(current_user, status, right_type)
+    record_reads(get_db(), current_user, "queue page", [r["case"] for r in rows])
+    get_db().commit()
     return render_template(
         "queue.html",
         rows=rows,

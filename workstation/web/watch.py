@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from workstation.services.marks import WatchError, matches_for_enterprise, unwatch_mark, watch_mark, watched_marks_of
-from workstation.services.notices import KINDS, notice_context, notices_for
+from workstation.services.notices import KINDS, notice_context, notices_for, record_notice_reads
 from workstation.services.schemas import form_errors
 from workstation.web.support import get_db, requested_page
 
@@ -62,6 +62,8 @@ def notices():  # noqa: ANN201
     kind = request.args.get("kind")
     kind = kind if kind in KINDS else None
     listing = notices_for(get_db(), current_user, requested_page(), kind)
+    record_notice_reads(get_db(), current_user, "notices page", listing.rows)
+    get_db().commit()
     language = str(get_locale())
     return render_template(
         "notices.html",

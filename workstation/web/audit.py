@@ -1,0 +1,110 @@
+"""The coordinators' audit page: the administrative audit log and the reads of confidential cases,
+newest first, paged, filtered by person, case and dates. It only reads: no route changes an
+audit row (the tables are append-only)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
+
+from workstation.services.audit import ACTIONS, access_log_query, admin_audit_query, references_of
+from workstation.services.models import AccessLog, AdminAudit
+from workstation.services.paging import page_of
+from workstation.web.support import get_db, requested_page
+
+bp = Blueprint("audit", __name__, url_prefix="/coordinator")
+PAGE_SIZE = 50
+
+#: What each administrative act is called on the page.
+ACTION_NAMES = {
+    "user_created": _l("Account created"),
+    "user_deactivated": _l("Account deactivated"),
+    "user_reactivated": _l("Account reactivated"),
+    "expert_profile_edited": _l("Expert profile edited"),
+    "password_changed": _l("Password changed"),
+    "password_reset": _l("Password reset"),
+    "token_created": _l("API token created"),
+    "token_revoked": _l("API token revoked"),
+    "case_reassigned": _l("Case reassigned"),
+    "clearance_override": _l("Clearance overridden"),
+    "digest_settings_changed": _l("Digest settings changed"),
+    "personal_data_exported": _l("Personal data exported"),
+    "personal_data_erased": _l("Personal data erased"),
+}
+#: Where a confidential case was read (``access_log.target``; a download names its file's hash).
+READ_PLACES = {
+    "page": _l("case page"),
+    "api": _l("case API"),
+    "events api": _l("timeline API"),
+    "transitions api": _l("action API"),
+    "opinion": _l("opinion page"),
+    "opinion form": _l("opinion form"),
+    "case list": _l("case list"),
+    "queue page": _l("expert queue"),
+    "queue api": _l("queue API"),
+    "desk page": _l("coordinator desk"),
+    "lookalikes page": _l("look-alike marks page"),
+    "digest preview": _l("digest preview"),
+    "notices page": _l("notices page"),
+    "notices api": _l("notices API"),
+}
+READ_ACTIONS = {"view": _l("viewed"), "download": _l("downloaded")}
+
+
+@bp.before_request
+@login_required
+def _coordinators_only() -> None:
+    if current_user.role != "coordinator":
+        abort(403)
+
+
+def _day(name: str, errors: dict[str, str]) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors[name] = _l("A date such as 2026-12-31.")
+        return None
+
+
+@bp.get("/audit")
+def audit_log():  # noqa: ANN201
+    session = get_db()
+    tab = "reads" if request.args.get("tab") == "reads" else "admin"
+    errors: dict[str, str] = {}
+    filters = {
+        "person": request.args.get("person", "").strip(),
+        "reference": request.args.get("case", "").strip(),
+        "since": _day("from", errors),
+        "until": _day("to", errors),
+    }
+    action = request.args.get("action", "")
+    if tab == "admin":
+        query = admin_audit_query(**filters, action=action)
+        listing = page_of(session, query, requested_page(), PAGE_SIZE,
+                          joinedload(AdminAudit.actor), joinedload(AdminAudit.subject))  # fmt: skip
+    else:
+        listing = page_of(session, access_log_query(**filters), requested_page(), PAGE_SIZE, joinedload(AccessLog.user))
+    args = {k: v for k, v in request.args.items() if k in ("person", "case", "from", "to", "action") and v}
+    return render_template(
+        "coordinator/audit.html",
+        tab=tab,
+        rows=listing.rows,
+        total=listing.total,
+        page=listing.number,
+        pages=listing.pages,
+        references=references_of(session, (r.case_id for r in listing.rows)),
+        args=args,
+        errors=errors,
+        action=action,
+        actions=ACTIONS,
+        action_names=ACTION_NAMES,
+        read_places=READ_PLACES,
+        read_actions=READ_ACTIONS,
+    ), 400 if errors else 200
