@@ -208,6 +208,8 @@ class CaseEvent(Base):
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    #: what was said with it in the case's thread (a message, a note, a request or an answer)
+    message: Mapped[CaseMessage | None] = relationship(back_populates="event", uselist=False)
 
 
 class Evidence(Base):
@@ -352,6 +354,7 @@ class CaseMessage(Base):
     mail_message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
 
     author: Mapped[User] = relationship()
+    event: Mapped[CaseEvent | None] = relationship(back_populates="message")
     attachments: Mapped[list[Evidence]] = relationship(order_by="Evidence.id", viewonly=True)
 
 
