@@ -289,8 +289,10 @@ def case_action(reference: str):  # noqa: ANN201
             files = (
                 store_uploads(get_config(), request.files.getlist("files"), "files") if action == "provide_info" else []
             )
-            transition(session, case, action, current_user, reason=reason)
-            attach_files(session, case, current_user, files, "answer")
+            event = transition(session, case, action, current_user, reason=reason)
+            if files:  # the answer's files, with its message in the thread
+                session.flush()
+                attach_files(session, case, current_user, files, "answer", event.message.id)
         session.commit()
     except lifecycle.TransitionError as err:
         session.rollback()
