@@ -59,6 +59,31 @@ def case_of(sessions, reference: str) -> Case:  # noqa: ANN001
         return s.scalar(select(Case).where(Case.reference == reference))
 
 
+@pytest.mark.pure
+def test_what_writing_in_the_thread_does_is_the_lifecycles_decision() -> None:
+    decide, L = lifecycle.decide_message, lifecycle  # noqa: N806
+    assert decide(L.IN_PROGRESS, L.OWNER, internal=False) == L.MESSAGE
+    assert decide(L.AWAITING_APPLICANT, L.OWNER, internal=False) == "provide_info"
+    assert decide(L.AWAITING_APPLICANT, L.ASSIGNEE, internal=False) == L.MESSAGE
+    assert decide(L.AWAITING_APPLICANT, L.COORDINATOR, internal=True) == L.NOTE
+    assert decide(L.IN_PROGRESS, L.ASSIGNEE, internal=False, asks=True) == "request_info"
+    for status in L.FINISHED:  # kept; nothing moves
+        assert decide(status, L.OWNER, internal=False) == L.MESSAGE
+        assert decide(status, L.ASSIGNEE, internal=True) == L.NOTE
+    refusals = [
+        ((L.IN_PROGRESS, None, False), "forbidden"),  # a shadowing trainee, or nobody on the case
+        ((L.IN_PROGRESS, L.SYSTEM, False), "forbidden"),
+        ((L.IN_PROGRESS, L.OWNER, True), "invalid"),
+        ((L.ACCEPTED, L.ASSIGNEE, False, True), "conflict"),
+        ((L.IN_PROGRESS, L.COORDINATOR, False, True), "invalid"),
+        ((L.IN_PROGRESS, L.ASSIGNEE, True, True), "invalid"),
+    ]
+    for args, code in refusals:
+        with pytest.raises(L.TransitionError) as refused:
+            decide(*args)
+        assert refused.value.code == code, args
+
+
 # --- the API --------------------------------------------------------------------------------------
 
 
