@@ -80,6 +80,11 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
         json={"action": "reassign", "expert_id": expert.id},
         headers=coordinator,
     )
+    said = client.post(
+        f"/api/v1/cases/{reference}/messages", json={"body": "你好"}, headers=people.headers("enterprise")
+    )
+    noted = client.post(f"/api/v1/cases/{reference}/messages", json={"body": "备注", "internal": True},
+                        headers=people.headers("expert"))  # fmt: skip
     mark = client.post("/api/v1/marks", json={"text": "星河", "classes": [9]}, headers=people.headers("enterprise"))
     imported = client.post(
         "/api/v1/experts/imports",
@@ -88,7 +93,8 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
     )
     # a token of its own: revoking it (the DELETE's "real" variant) leaves the people's tokens working
     token = client.post("/api/v1/tokens", json={"name": "fuzz"}, headers=people.headers("enterprise"))
-    assert [r.status_code for r in (submitted, assigned, mark, imported, token)] == [201, 200, 201, 202, 201]
+    answered = [r.status_code for r in (submitted, assigned, said, noted, mark, imported, token)]
+    assert answered == [201, 200, 201, 201, 201, 202, 201]
     return {
         "token_id": token.get_json()["id"],
         "reference": reference,

@@ -53,6 +53,8 @@ def test_every_route_answers_404_for_a_case_the_caller_may_not_see(client, peopl
         client.get(f"/api/v1/cases/{reference}", headers=people.headers(who)),
         client.get(f"/api/v1/cases/{reference}/events", headers=people.headers(who)),
         client.post(f"/api/v1/cases/{reference}/transitions", json={"action": "accept"}, headers=people.headers(who)),
+        client.get(f"/api/v1/cases/{reference}/messages", headers=people.headers(who)),
+        client.post(f"/api/v1/cases/{reference}/messages", json={"body": "你好"}, headers=people.headers(who)),
     ]
     for response in api:
         assert (response.status_code != 404) == visible, (who, which, response.request.path)
@@ -66,6 +68,7 @@ def test_every_route_answers_404_for_a_case_the_caller_may_not_see(client, peopl
         client.get(f"/cases/{reference}/files/{'ab' * 32}"),
         client.post(f"/cases/{reference}/actions", data={"csrf_token": token, "action": "withdraw"}),
         client.post(f"/cases/{reference}/documents", data={"csrf_token": token}),
+        client.post(f"/cases/{reference}/messages", data={"csrf_token": token, "body": "你好"}),
         client.post(f"/cases/{reference}/rating", data={"csrf_token": token, "score": "5"}),
         client.get(f"/cases/{reference}/opinion/new"),
     ]
@@ -164,6 +167,8 @@ def test_the_expert_and_the_enterprise_work_a_case_through_its_page(client, peop
         ]
         kinds = {(e.kind, e.uploaded_by) for e in s.scalars(select(Evidence).where(Evidence.case_id == case.id))}
         assert kinds == {("document", people.expert.id), ("answer", people.enterprise.id)}
+        answer = s.scalar(select(CaseMessage).where(CaseMessage.kind == "answer"))
+        assert [f.filename for f in answer.attachments] == ["发票.pdf"], "the answer's files are with it in the thread"
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
     assert "比对表.pdf" in page and "工作文件" in page, "the expert's documents are shown to the enterprise"
     timeline = page[page.index("办理进程") :]

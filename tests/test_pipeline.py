@@ -176,3 +176,28 @@ def test_a_trade_secret_case_goes_only_to_an_expert_cleared_for_confidential_wor
     reference = submit(right_type="trade_secret")["reference"]
     case = wait_for(lambda: (c := status_of(client, people, reference)) and c["status"] == "assigned" and c)
     assert case["assigned_expert"]["id"] == cleared.id and case["confidential"] is True
+
+
+def test_a_message_on_a_case_is_mailed_to_the_other_side_by_the_running_workers(
+    client, people, submit, pipeline, sessions, config
+):  # noqa: ANN001
+    expert = people.add("expert", "expert", language="en")
+    reference = submit()["reference"]
+    wait_for(lambda: status_of(client, people, reference)["status"] == "assigned", message="assignment")
+    wait_for(lambda: len(mails_for(sessions, "enterprise_case_assigned")) == 1, message="assignment mails")
+    said = client.post(
+        f"/api/v1/cases/{reference}/messages",
+        json={"body": "对方已下架部分商品。"},
+        headers=people.headers("enterprise"),
+    )
+    assert said.status_code == 201
+    (sent,) = wait_for(lambda: mails_for(sessions, "case_message"), message="the message mailed")
+    assert sent.recipient_id == expert.id
+    (mail,) = wait_for(
+        lambda: [m for m in mails(config) if subject(m).startswith("New message on case")], message="the mail file"
+    )
+    assert (
+        reference in subject(mail) and "对方已下架部分商品。" in mail.get_payload()[0].get_payload(decode=True).decode()
+    )
+    time.sleep(1)
+    assert len(mails_for(sessions, "case_message")) == 1, "never to its author"

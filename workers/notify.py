@@ -31,11 +31,13 @@ from workers.delivery import (
     mark_handled,
     payload_id,
 )
+from workstation.evidence import human_size
+from workstation.services.conversation import MESSAGE_EVENT, message_for_event, message_recipients
 from workstation.services.db import lock_for_write
 from workstation.services.digest import Period, build_digest
 from workstation.services.mail import address, render_email
 from workstation.services.messaging import SUBSCRIPTIONS
-from workstation.services.models import Case, DigestRecord, Notice, Notification, Opinion, User, utcnow
+from workstation.services.models import Case, CaseMessage, DigestRecord, Notice, Notification, Opinion, User, utcnow
 from workstation.services.notices import active_coordinators, notice_context
 
 CONSUMER = "notify"
@@ -65,10 +67,14 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         coordinators = active_coordinators(session)
         return [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]
     if event_type == "case.info_requested":
-        return [(case.enterprise, "enterprise_info_requested", {"question": payload.get("reason", "")})]
+        said = {"question": payload.get("reason", ""), "attachments": _attachments(session, payload)}
+        return [(case.enterprise, "enterprise_info_requested", said)]
     if event_type == "case.info_provided":
         expert = case.assigned_expert
-        return [(expert, "expert_info_provided", {"answer": payload.get("reason", "")})] if expert else []
+        said = {"answer": payload.get("reason", ""), "attachments": _attachments(session, payload)}
+        return [(expert, "expert_info_provided", said)] if expert else []
+    if event_type == MESSAGE_EVENT:
+        return message_emails(session, case, payload)
     if event_type == "case.opinion_issued":
         # Loaded with its expert now: the email is rendered after this session has closed.
         opinion = session.scalar(select(Opinion).options(joinedload(Opinion.expert)).where(Opinion.case_id == case.id))
@@ -76,6 +82,38 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
             raise PermanentError("case.opinion_issued for a case without an opinion")
         return [(case.enterprise, "enterprise_opinion_issued", {"opinion": opinion})]
     raise PermanentError(f"notify has no email for {event_type!r}")
+
+
+def _attachments(session: Session, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The names and sizes of the files that came with the message of the event (none for an
+    event from before the thread, or without a message)."""
+    event_id = payload_id(payload, "event_id")
+    message = message_for_event(session, event_id) if event_id is not None else None
+    return attachment_list(message) if message is not None else []
+
+
+def attachment_list(message: CaseMessage) -> list[dict[str, Any]]:
+    """A message's files as a mail lists them (plain data: the mail is rendered after the session closes)."""
+    return [{"filename": f.filename, "size": human_size(f.size)} for f in message.attachments]
+
+
+def message_emails(session: Session, case: Case, payload: dict[str, Any]) -> list[Email]:
+    """``case.message``: the message (or internal note) to the others on the case, each in their
+    language, with its text and its files' names and sizes (``conversation.message_recipients``)."""
+    event_id = payload_id(payload, "event_id")
+    message = message_for_event(session, event_id) if event_id is not None else None
+    if message is None or message.case_id != case.id:
+        raise PermanentError("case.message names no message of the case")
+    finished = payload.get("finished") is True
+    said = {
+        "author": message.author.name,
+        "author_role": message.author.role,
+        "body": message.body,
+        "internal": message.internal,
+        "finished": finished,
+        "attachments": attachment_list(message),
+    }
+    return [(person, "case_message", said) for person in message_recipients(session, case, message, finished)]
 
 
 def notice_emails(session: Session, payload: dict[str, Any]) -> list[Email]:

@@ -179,5 +179,14 @@ def store(root: Path, filename: str, data: bytes, content_type: str) -> StoredFi
     return StoredFile(digest, filename, content_type, len(data))
 
 
+def human_size(size: int) -> str:
+    """A file's size as people read it: 512 B, 12.3 KB, 4.0 MB (the same in every language)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 def path_of(root: Path, sha256: str) -> Path:
     return root / sha256[:2] / sha256

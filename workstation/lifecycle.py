@@ -150,3 +150,39 @@ def decide(status: str | None, action: str, actor: str, reason: str | None = Non
     if transition.needs_reason and not (reason or "").strip():
         raise TransitionError("invalid", f"A reason is required to {action.replace('_', ' ')}.")
     return transition
+
+
+# --- the case's thread: messages are events that move nothing, except a request and its answer ---
+
+#: Events that say something in the thread without moving the case: a public message, an internal
+#: note (the expert's and the coordinators'; never the enterprise's to see).
+MESSAGE = "message"
+NOTE = "note"
+#: Who may write in the thread: the enterprise that owns the case, its expert, coordinators. (A
+#: trainee shadowing the case reads it, notes included, but does not write.)
+WRITERS = frozenset({OWNER, ASSIGNEE, COORDINATOR})
+
+ENTERPRISE_NOTE = N_("Internal notes are for the expert and the coordinators; the enterprise's messages are public.")
+ASKS_BY_EXPERT = N_("Only the case's expert asks the enterprise for information, in a public message.")
+
+
+def decide_message(status: str, actor: str | None, internal: bool, asks: bool = False) -> str:
+    """What writing in the thread does: ``MESSAGE`` or ``NOTE`` (nothing moves), or a transition
+    of the pair the thread carries: ``request_info`` (the expert asks, ``asks``: the case waits
+    for the enterprise) and ``provide_info`` (the enterprise's first public message while the case
+    waits for it: the case moves back and its clock runs again). Raises TransitionError.
+
+    A message on a finished case is kept (the expert and coordinators are told; reopening stays
+    an explicit action)."""
+    if actor not in WRITERS:
+        raise TransitionError("forbidden", "You may read this case's messages but not write in its thread.")
+    if internal and actor == OWNER:
+        raise TransitionError("invalid", ENTERPRISE_NOTE)
+    if asks:
+        if actor != ASSIGNEE or internal:
+            raise TransitionError("invalid", ASKS_BY_EXPERT)
+        decide(status, "request_info", actor, reason="(the message)")
+        return "request_info"
+    if actor == OWNER and status == AWAITING_APPLICANT:
+        return "provide_info"
+    return NOTE if internal else MESSAGE

@@ -28,6 +28,8 @@ _SENTENCES: dict[str, str] = {
     "close": N_("The case was closed."),
     "withdraw": N_("%(actor)s withdrew the case."),
     "reopen": N_("A coordinator reopened the case: %(reason)s"),
+    "message": N_("%(actor)s wrote a message."),
+    "note": N_("%(actor)s added an internal note."),
 }
 
 

@@ -364,8 +364,12 @@ def transition(
     reason: str | None = None,
     expert_id: int | None = None,
     detail: dict[str, Any] | None = None,
+    source: str = "web",
 ) -> CaseEvent:
-    """Apply a lifecycle action by ``actor`` (None: the system). Raises ``TransitionError``."""
+    """Apply a lifecycle action by ``actor`` (None: the system). Raises ``TransitionError``.
+
+    A request for information and its answer are said in the case's thread too: the reason is
+    written as their message (``event.message``), ``source`` saying how it came (web, api, mail)."""
     relation = actor_relation(case, actor)
     if relation is None:
         raise lifecycle.TransitionError("forbidden", f"You may not {action.replace('_', ' ')} this case.")
@@ -403,10 +407,9 @@ def transition(
     if action in _MESSAGES and reason and actor is not None:
         # The question and the answer are the case's conversation, shown to both sides.
         session.add(
-            CaseMessage(
-                case_id=case.id, author_id=actor.id, kind=_MESSAGES[action], body=reason.strip(), created_at=now
-            )
-        )
+            CaseMessage(case_id=case.id, author_id=actor.id, kind=_MESSAGES[action], body=reason.strip(),
+                        created_at=now, internal=False, source=source, event=event)
+        )  # fmt: skip
     if move.emits:
         payload = {"case_id": case.id, "reference": case.reference, **detail}
         deferred = session.info.get(_DEFERRED_OUTBOX)
@@ -539,13 +542,16 @@ def transitions_written_together(session: Session) -> Iterator[None]:
 _MESSAGES = {"request_info": "request", "provide_info": "answer"}
 
 
-def attach_files(session: Session, case: Case, uploader: User, files: list[StoredFile], kind: str) -> None:
-    """Record already stored files on ``case``: the hash, who uploaded them and when (custody)."""
+def attach_files(
+    session: Session, case: Case, uploader: User, files: list[StoredFile], kind: str, message_id: int | None = None
+) -> None:
+    """Record already stored files on ``case``: the hash, who uploaded them and when (custody);
+    ``message_id``: the message of the thread they came with."""
     for f in files:
         session.add(
             Evidence(
                 case_id=case.id, sha256=f.sha256, filename=f.filename, content_type=f.content_type, size=f.size,
-                uploaded_by=uploader.id, kind=kind,
+                uploaded_by=uploader.id, kind=kind, message_id=message_id,
             )
         )  # fmt: skip
 

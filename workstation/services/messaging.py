@@ -35,6 +35,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "case.info_requested",
         "case.info_provided",
         "case.opinion_issued",
+        "case.message",
         "notice.raised",
         "digest.due",
     ),

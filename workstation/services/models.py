@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     Unicode,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -209,6 +210,8 @@ class CaseEvent(Base):
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    #: what was said with it in the case's thread (a message, a note, a request or an answer)
+    message: Mapped[CaseMessage | None] = relationship(back_populates="event", uselist=False)
 
 
 class Evidence(Base):
@@ -225,7 +228,10 @@ class Evidence(Base):
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: evidence (with the submission) | answer (the enterprise's, to a request) | document (the expert's)
+    #: | message (a public message's) | note (an internal note's)
     kind: Mapped[str] = mapped_column(String(12), default="evidence", server_default="evidence")
+    #: the message it was attached to (kind message, or note: an internal note's, never the enterprise's to see)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("case_messages.id"), nullable=True, index=True)
 
     case: Mapped[Case] = relationship(back_populates="evidence")
     uploader: Mapped[User] = relationship()
@@ -328,18 +334,42 @@ class ExpertImport(Base):
 
 
 class CaseMessage(Base):
-    """What the expert and the enterprise write to each other on a case (requests and answers)."""
+    """Something said on a case, in its thread (``services.conversation``): a public message, an
+    internal note (expert and coordinators only), or the expert's request for information and the
+    enterprise's answer, which also move the case. Each is written with its ``CaseEvent``."""
 
     __tablename__ = "case_messages"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[str] = mapped_column(String(12))  # request | answer
+    kind: Mapped[str] = mapped_column(String(12))  # message | note | request | answer
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: an internal note: never shown or mailed to the enterprise
+    internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: how it came: web | api | mail
+    source: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
+    #: the event it was written with (NULL only for rows older than the thread whose event was not found)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), nullable=True, index=True)
+    #: a mail that became this message: its Message-ID, so the same mail fetched twice is one message
+    mail_message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
 
     author: Mapped[User] = relationship()
+    event: Mapped[CaseEvent | None] = relationship(back_populates="message")
+    attachments: Mapped[list[Evidence]] = relationship(order_by="Evidence.id", viewonly=True)
+
+
+class LastSeen(Base):
+    """How far a person has looked at a case: the last of its events they were shown. What came
+    after (by others) is "new activity" in their queue or case list."""
+
+    __tablename__ = "case_last_seen"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+    event_id: Mapped[int] = mapped_column(BigId)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Opinion(Base):

@@ -336,10 +336,12 @@ class QueueCaseSchema(CaseSchema):
     the expert must act on it."""
 
     needs_action = fields.Boolean()
+    new_activity = fields.Boolean(metadata={"description": "something happened since the expert last looked"})
 
 
 case_schema = CaseSchema()
 #: for callers that have the case's deadlines already (the queue computes them to sort)
 case_schema_without_deadlines = CaseSchema(exclude=("deadlines",))
 event_schema = EventSchema()
+evidence_schema = EvidenceSchema()
 transition_schema = TransitionSchema()

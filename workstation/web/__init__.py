@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from workstation.config import Config
 from workstation.deadlines import zone
+from workstation.evidence import human_size
 from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import TEMPLATES_DIR
@@ -105,6 +106,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["filesize"] = human_size
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     _error_pages(app)

@@ -32,15 +32,29 @@ from workstation.services.auth import (
 from workstation.services.cases import (
     IneligibleExpertError,
     active_expert,
+    actor_relation,
     detail_for,
     find_visible_case,
     reassign,
     record_access,
     transition,
 )
-from workstation.services.intake import IntakeError, accept_by_token, accept_submission
+from workstation.services.conversation import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    MessageError,
+    check_message,
+    mark_seen,
+    message_schema,
+    post_message,
+    reads_notes,
+    thread,
+    visible_events,
+    visible_files,
+)
+from workstation.services.intake import IntakeError, accept_by_token, accept_submission, store_uploads
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
-from workstation.services.models import ApiToken, Case, ExpertImport, ExpertProfile, User
+from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User
 from workstation.services.notices import KINDS, notices_for, record_notice_reads
 from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.pool import (
@@ -58,6 +72,7 @@ from workstation.services.schemas import (
     case_schema_without_deadlines,
     deadlines_json,
     event_schema,
+    evidence_schema,
     transition_schema,
 )
 from workstation.web.openapi import openapi_document
@@ -125,13 +140,16 @@ def coordinator_required(view):  # noqa: ANN001, ANN201
     return token_required(wrapper)
 
 
-def case_to_dict(case: Case, deadlines: list[Any] | None = None) -> dict[str, Any]:
-    """The case as the API shows it; ``deadlines``: its deadlines, if the caller computed them."""
+def case_to_dict(case: Case, deadlines: list[Any] | None = None, viewer: User | None = None) -> dict[str, Any]:
+    """The case as the API shows it; ``deadlines``: its deadlines, if the caller computed them;
+    ``viewer``: who asks, when they may not read everything (internal notes' files)."""
     if deadlines is None:
         data = case_schema.dump(case)
     else:
         data = case_schema_without_deadlines.dump(case)
         data["deadlines"] = deadlines_json(deadlines)
+    if viewer is not None and not reads_notes(viewer):
+        data["evidence"] = evidence_schema.dump(visible_files(case.evidence, viewer), many=True)
     data["links"] = {
         "self": url_for("api.get_case", reference=case.reference),
         "page": url_for("web.case_page", reference=case.reference),
@@ -194,7 +212,7 @@ def get_case(reference: str):  # noqa: ANN201
         return error(404, "No such case.")
     record_access(session, case, g.api_user, "view", "api")
     session.commit()
-    return jsonify(case_to_dict(case))
+    return jsonify(case_to_dict(case, viewer=g.api_user))
 
 
 @bp.get("/cases/<reference>/events")
@@ -206,8 +224,9 @@ def case_events(reference: str):  # noqa: ANN201
         return error(404, "No such case.")
     record_access(session, case, g.api_user, "view", "events api")
     session.commit()
-    events = event_schema.dump(case.events, many=True)
-    for dumped, event in zip(events, case.events, strict=True):
+    shown = visible_events(case.events, g.api_user)
+    events = event_schema.dump(shown, many=True)
+    for dumped, event in zip(events, shown, strict=True):
         dumped["detail"] = detail_for(event, g.api_user)
     return jsonify(reference=case.reference, events=events)
 
@@ -240,7 +259,7 @@ def case_transition(reference: str):  # noqa: ANN201
         if action == "reassign":
             reassign(session, case, g.api_user, expert, reason, override_clearance=asked["override_clearance"])
         else:
-            transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id)
+            transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id, source="api")
         record_access(session, case, g.api_user, "view", "transitions api")  # the answer shows the case
         session.commit()
     except lifecycle.TransitionError as err:
@@ -252,7 +271,104 @@ def case_transition(reference: str):  # noqa: ANN201
         if err.overridable:  # (the page says "tick the box"; the API names its field)
             return error(409, f'{err.message} Send "override_clearance": true to override.', "expert_id")
         return error(409, err.message, "expert_id")
-    return jsonify(case_to_dict(case))
+    return jsonify(case_to_dict(case, viewer=g.api_user))
+
+
+# --- the case's thread ------------------------------------------------------------------------
+
+
+def _whole_number(name: str, default: int, low: int, high: int) -> int | None:
+    """Query parameter ``name`` as a whole number from ``low`` to ``high`` (``default`` when not
+    given); None when it is given but is not one."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    return int(value) if value.isascii() and value.isdigit() and low <= int(value) <= high else None
+
+
+@bp.get("/cases/<reference>/messages")
+@token_required
+def list_messages(reference: str):  # noqa: ANN201
+    """The case's thread as the caller reads it, oldest first: ``?since=<id>`` the messages after
+    that one, ``?limit=`` how many (``next``: the ``since`` of the next page, or null)."""
+    since = _whole_number("since", 0, 0, MAX_ID)
+    if since is None:
+        return error(400, "The id of a message (a whole number), or 0.", "since")
+    limit = _whole_number("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    if limit is None:
+        return error(400, f"A whole number from 1 to {MAX_PAGE_SIZE}.", "limit")
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference)
+    if case is None:
+        return error(404, "No such case.")
+    messages = thread(session, case, g.api_user, since, limit + 1)
+    more = len(messages) > limit
+    messages = messages[:limit]
+    record_access(session, case, g.api_user, "view", "api messages")
+    if not more:
+        mark_seen(session, g.api_user, case)
+    session.commit()
+    return jsonify(
+        reference=reference,
+        messages=message_schema.dump(messages, many=True),
+        next=messages[-1].id if more else None,
+    )
+
+
+_FLAGS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False, "": False}
+
+
+def _message_input() -> tuple[Any, list[Any]]:
+    """What was posted: JSON, or multipart form fields ``body``, ``internal``, ``request_info`` and
+    files ``files``. MessageError for a body that is neither, or a flag that is not true or false."""
+    if request.mimetype == "multipart/form-data":
+        raw: dict[str, Any] = {k: v for k, v in request.form.items() if k not in ("internal", "request_info")}
+        for flag in ("internal", "request_info"):
+            if flag in request.form:
+                value = _FLAGS.get(request.form[flag].strip().lower())
+                if value is None:
+                    raise MessageError({flag: ["Not a valid boolean."]})
+                raw[flag] = value
+        return raw, request.files.getlist("files")
+    raw = request.get_json(silent=True)
+    if raw is None:
+        raise MessageError({"_request": ["The body must be JSON (Content-Type: application/json) or multipart."]})
+    return raw, []
+
+
+@bp.post("/cases/<reference>/messages")
+@token_required
+def create_message(reference: str):  # noqa: ANN201
+    """Say something on the case: ``{"body", "internal", "request_info"}``, or multipart with files."""
+    session, user = get_db(), g.api_user
+    case = find_visible_case(session, user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        return error(404, "No such case.")
+    try:
+        raw, uploads = _message_input()
+        asked = check_message(raw)
+        if asked["internal"] and user.role == "enterprise":
+            raise lifecycle.TransitionError("invalid", lifecycle.ENTERPRISE_NOTE)
+        lifecycle.decide_message(case.status, actor_relation(case, user), asked["internal"], asked["request_info"])
+        files = store_uploads(get_config(), uploads, "files")
+        message = post_message(session, case, user, asked["body"], asked["internal"], files, source="api",
+                               asks=asked["request_info"])  # fmt: skip
+        session.commit()
+    except MessageError as err:
+        session.rollback()
+        return jsonify(errors=api_errors(err.errors)), err.status
+    except IntakeError as err:
+        session.rollback()
+        return jsonify(errors=api_errors(err.errors)), err.status
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        status = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}[err.code]
+        field = "internal" if err.message == lifecycle.ENTERPRISE_NOTE else "request_info"
+        return error(status, err.message, field if err.code == "invalid" else "_request")
+    response = jsonify(message_schema.dump(message))
+    response.headers["Location"] = url_for("api.list_messages", reference=reference, since=message.id - 1)
+    return response, 201
 
 
 @bp.get("/queue")
@@ -271,6 +387,7 @@ def queue():  # noqa: ANN201
     for row in rows:
         data = {k: v for k, v in case_to_dict(row["case"], row["deadlines"]).items() if k != "description"}
         data["needs_action"] = row["needs_action"]
+        data["new_activity"] = row["news"]
         cases.append(data)
     return jsonify(needs_action=sum(r["needs_action"] for r in rows), cases=cases)
 

@@ -11,6 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from workstation.config import TOKEN_MAX_DAYS
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
 from workstation.services.auth import TOKEN_NAME_MAX
+from workstation.services.conversation import MAX_BODY, MAX_PAGE_SIZE, MessageInputSchema, MessageSchema
 from workstation.services.marks import WatchedMarkSchema
 from workstation.services.models import MAX_ID
 from workstation.services.notices import KINDS
@@ -62,7 +63,8 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
         servers=[{"url": "/"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for name, schema in (("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
+    for name, schema in (("MessageInput", MessageInputSchema), ("Message", MessageSchema),
+                         ("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
                          ("Transition", TransitionSchema), ("Error", ErrorSchema),
                          ("Expert", ExpertSchema), ("WatchedMark", WatchedMarkSchema),
                          # PATCH changes only the fields it names: none is required.
@@ -132,6 +134,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                             "parameters": [_choice("status", ACTIVE_FOR_EXPERT), _choice("right_type", RIGHT_TYPES)],
                             "responses": {"200": _json(queue, "Active cases"), **_errors(400, 401, 403)}}},
     )  # fmt: skip
+    _thread_paths(spec, secured)
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
@@ -142,6 +145,49 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                             "responses": {"200": _json(me, "The caller"), **_errors(401)}}},
     )  # fmt: skip
     return spec.to_dict()
+
+
+def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """A case's thread: its messages and internal notes."""
+    since = {
+        "name": "since",
+        "in": "query",
+        "description": "the messages after the one with this id",
+        "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID},
+    }
+    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}}
+    listed = {
+        "type": "object",
+        "properties": {"reference": {"type": "string"}, "messages": {"type": "array", "items": "Message"},
+                       "next": {"type": "integer", "nullable": True,
+                                "description": "the since of the next page; null on the last"}},
+    }  # fmt: skip
+    with_files = {
+        "type": "object",
+        "properties": {
+            "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY, "pattern": r"\S"},
+            "internal": {"type": "boolean"},
+            "request_info": {"type": "boolean"},
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        },
+        "required": ["body"],
+    }
+    body = {"required": True, "content": {"application/json": {"schema": "MessageInput"},
+                                          "multipart/form-data": {"schema": with_files}}}  # fmt: skip
+    spec.path(
+        "/api/v1/cases/{reference}/messages",
+        operations={
+            "get": {"summary": "The case's thread, oldest first (internal notes only for those who may read them)",
+                    "security": secured, "parameters": [REFERENCE, since, limit],
+                    "responses": {"200": _json(listed, "Messages"), **_errors(400, 401, 404)}},
+            "post": {"summary": "Write in the case's thread: a message, an internal note (not the enterprise), "
+                                "or the expert's request for information; the enterprise's message while the "
+                                "case waits for it is its answer",
+                     "security": secured, "parameters": [REFERENCE], "requestBody": body,
+                     "responses": {"201": _json("Message", "Written"),
+                                   **_errors(400, 401, 403, 404, 409, 413)}},
+        },
+    )  # fmt: skip
 
 
 def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:

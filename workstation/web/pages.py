@@ -21,6 +21,7 @@ from workstation.services.auth import find_user, password_matches
 from workstation.services.cases import (
     IneligibleExpertError,
     active_expert,
+    actor_relation,
     attach_files,
     available_actions,
     detail_for,
@@ -30,6 +31,17 @@ from workstation.services.cases import (
     record_access,
     transition,
     visible_cases,
+)
+from workstation.services.conversation import (
+    MessageError,
+    mark_seen,
+    may_write,
+    post_message,
+    reads_notes,
+    thread,
+    visible_events,
+    visible_files,
+    with_news,
 )
 from workstation.services.intake import IntakeError, accept_submission, store_uploads
 from workstation.services.logins import (
@@ -79,7 +91,7 @@ def index():  # noqa: ANN201
     cases = session.scalars(visible_cases(current_user).order_by(Case.created_at.desc()).limit(100)).all()
     record_reads(session, current_user, "case list", cases)
     session.commit()
-    return render_template("index.html", cases=cases)
+    return render_template("index.html", cases=cases, news=with_news(session, current_user, [c.id for c in cases]))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -178,13 +190,9 @@ def case_page(reference: str):  # noqa: ANN201
     if case is None:
         abort(404)
     record_access(session, case, current_user, "view", "page")
+    mark_seen(session, current_user, case)
     session.commit()
-    named = {e.detail["expert_id"] for e in case.events if isinstance(e.detail.get("expert_id"), int)}
-    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(named))).all()) if named else {}
-    timeline = [
-        (e, describe(e.action, e.actor.name if e.actor else None, detail_for(e, current_user) | _named(e), names))
-        for e in case.events
-    ]
+    timeline = case_thread(session, case)
     coordinator = current_user.role == "coordinator"
     actions = available_actions(case, current_user)
     # the choice of expert for the reassign form: the eligible, then those only an override lets in
@@ -198,6 +206,10 @@ def case_page(reference: str):  # noqa: ANN201
         "case_status.html",
         case=case,
         timeline=timeline,
+        files=visible_files(case.evidence, current_user),
+        may_write=may_write(case, current_user),
+        may_note=may_write(case, current_user) and reads_notes(current_user),
+        may_ask=(case.assigned_expert_id == current_user.id and "request_info" in actions),
         actions=actions,
         deadlines=deadlines_for(case),
         experts=experts,
@@ -206,6 +218,28 @@ def case_page(reference: str):  # noqa: ANN201
         may_upload=case.assigned_expert_id == current_user.id and case.status in lifecycle.ACTIVE_FOR_EXPERT,
         may_issue=case.assigned_expert_id == current_user.id and case.status == lifecycle.IN_PROGRESS,
     )
+
+
+def case_thread(session, case: Case) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The case's thread as ``current_user`` reads it, merged with its timeline, in time order:
+    each item ``{"at", "message"}`` (something said: a message, a note, a request, an answer) or
+    ``{"at", "sentence"}`` (a move of the case, in plain words)."""
+    said = thread(session, case, current_user)
+    by_event = {m.event_id: m for m in said if m.event_id is not None}
+    named = {e.detail["expert_id"] for e in case.events if isinstance(e.detail.get("expert_id"), int)}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(named))).all()) if named else {}
+    items: list[dict[str, Any]] = []
+    for e in visible_events(case.events, current_user):
+        if e.id in by_event:
+            items.append({"at": e.created_at, "message": by_event.pop(e.id)})
+        elif e.action not in (lifecycle.MESSAGE, lifecycle.NOTE):
+            detail = detail_for(e, current_user) | _named(e)
+            items.append({"at": e.created_at, "sentence": describe(e.action, e.actor.name if e.actor else None,
+                                                                   detail, names)})  # fmt: skip
+    # (a request or answer from before the thread whose event was not found: by its moment)
+    items += [{"at": m.created_at, "message": m} for m in said if m.event_id is None or m.event_id in by_event]
+    items.sort(key=lambda item: item["at"])  # stable: events in id order at the same moment
+    return items
 
 
 def _named(event) -> dict:  # noqa: ANN001
@@ -259,8 +293,10 @@ def case_action(reference: str):  # noqa: ANN201
             files = (
                 store_uploads(get_config(), request.files.getlist("files"), "files") if action == "provide_info" else []
             )
-            transition(session, case, action, current_user, reason=reason)
-            attach_files(session, case, current_user, files, "answer")
+            event = transition(session, case, action, current_user, reason=reason)
+            if files:  # the answer's files, with its message in the thread
+                session.flush()
+                attach_files(session, case, current_user, files, "answer", event.message.id)
         session.commit()
     except lifecycle.TransitionError as err:
         session.rollback()
@@ -278,6 +314,49 @@ def case_action(reference: str):  # noqa: ANN201
     if action == "decline":  # no longer theirs to see
         return redirect(url_for("queue.queue")), 303
     return redirect(url_for("web.case_page", reference=reference)), 303
+
+
+@bp.post("/cases/<reference>/messages")
+@login_required
+def post_to_thread(reference: str):  # noqa: ANN201
+    """Write in the case's thread (the case page's form): a message, an internal note, or the
+    expert's request for information, with files."""
+    session = get_db()
+    case = find_visible_case(session, current_user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        abort(404)
+    if not may_write(case, current_user):
+        session.rollback()
+        abort(403)
+    back = redirect(url_for("web.case_page", reference=reference) + "#thread"), 303
+    internal, asks = request.form.get("internal") == "true", request.form.get("request_info") == "true"
+    try:
+        lifecycle.decide_message(case.status, actor_relation(case, current_user), internal, asks)
+        files = store_uploads(get_config(), request.files.getlist("files"), "files")
+        message = post_message(session, case, current_user, request.form.get("body", ""), internal, files,
+                               source="web", asks=asks)  # fmt: skip
+        session.commit()
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        flash(_(err.message) if err.message in (lifecycle.ENTERPRISE_NOTE, lifecycle.ASKS_BY_EXPERT)
+              else str(_REFUSED[err.code]))  # fmt: skip
+        return back
+    except (IntakeError, MessageError) as err:
+        session.rollback()
+        flash(" ".join(translate(m, _, str(get_locale())) for messages in err.errors.values() for m in messages))
+        return back
+    flash(str(_SAID[message.kind]))
+    return back
+
+
+#: What the page says once something is written in the thread, by its kind.
+_SAID = {
+    "message": _l("Your message was added to the case."),
+    "note": _l("Your internal note was added; the enterprise does not see it."),
+    "request": _l("Your request was sent to the enterprise."),
+    "answer": _l("Your answer was sent to the expert."),
+}
 
 
 @bp.post("/cases/<reference>/documents")
@@ -310,11 +389,10 @@ def download(reference: str, sha256: str):  # noqa: ANN201
     """A file of a case, to those who may see the case; a confidential case's downloads are logged."""
     session = get_db()
     case = find_visible_case(session, current_user, reference)
-    item = (
-        session.scalar(select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256).limit(1))
-        if case
-        else None
-    )
+    query = select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256) if case else None
+    if case and not reads_notes(current_user):  # an internal note's files are not the enterprise's to fetch
+        query = query.where(Evidence.kind != "note")
+    item = session.scalar(query.limit(1)) if case else None
     if item is None:
         abort(404)
     path = path_of(get_config().evidence_dir, item.sha256)

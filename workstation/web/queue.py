@@ -12,6 +12,7 @@ from workstation import lifecycle
 from workstation.deadlines import deadlines_for, next_deadline
 from workstation.services.audit import record_reads
 from workstation.services.cases import visible_cases
+from workstation.services.conversation import with_news
 from workstation.services.models import Case, User
 from workstation.vocabulary import RIGHT_TYPES
 from workstation.web.support import get_db
@@ -39,8 +40,12 @@ def expert_queue(user: User, status: str | None = None, right_type: str | None =
                 "deadline": next_deadline(deadlines),
                 "mine": case.assigned_expert_id == user.id,
                 "needs_action": case.assigned_expert_id == user.id and case.status in NEEDS_ACTION,
+                "news": False,
             }
         )
+    news = with_news(get_db(), user, [r["case"].id for r in rows])
+    for row in rows:
+        row["news"] = row["case"].id in news
     rows.sort(key=lambda r: (r["deadline"] is None, r["deadline"].due_at.timestamp() if r["deadline"] else 0))
     return rows
 

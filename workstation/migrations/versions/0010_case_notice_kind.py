@@ -1,7 +1,7 @@
 """A case's kind of official notice (deadlines.NOTICE_RULES): office-action deadlines can fire
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-07 03:50:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
