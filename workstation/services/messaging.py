@@ -37,6 +37,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "case.opinion_issued",
         "notice.raised",
         "digest.due",
+        "account.mail",
     ),
     "watch": ("case.submitted",),
 }
