@@ -36,8 +36,9 @@ from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICE
 
 ROLES = ("enterprise", "expert", "coordinator")
 _hasher = PasswordHasher()
-#: The password hash of an account nobody can log in to yet (experts imported from a CSV until a
-#: coordinator sets a password): argon2 refuses it as a hash, so every password is wrong.
+#: The password hash of an account nobody can log in to yet (an invited enterprise or expert, an
+#: expert imported from a CSV, until they choose a password from their invitation,
+#: ``services.accounts``): argon2 refuses it as a hash, so every password is wrong.
 NO_PASSWORD = "!"
 
 
