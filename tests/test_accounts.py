@@ -243,7 +243,8 @@ def test_only_coordinators_invite_and_decide_registrations(client, people) -> No
     login(client, people.enterprise.email)
     for path in ("/coordinator/invitations", "/coordinator/registrations"):
         assert client.get(path).status_code == 403
-    assert client.post("/coordinator/registrations/1/decision", data={"decision": "approve"}).status_code in (400, 403)
+    for path in ("/coordinator/registrations/1/decision", "/coordinator/invitations"):
+        assert _post(client, path, {"decision": "approve", "role": "expert"}, page="/account").status_code == 403
 
 
 def test_an_invitation_needs_a_role_and_for_an_expert_a_right_type(client, people, sessions) -> None:  # noqa: ANN001
@@ -466,3 +467,29 @@ def test_registering_an_email_that_has_an_account_answers_the_same_and_tells_its
 def test_accounts_made_otherwise_are_approved(people, sessions) -> None:  # noqa: ANN001
     with sessions() as s:
         assert set(s.scalars(select(User.approval))) == {"approved"}
+
+
+def test_accounts_from_before_the_migration_are_approved_with_default_preferences(tmp_path) -> None:  # noqa: ANN001
+    """Migration 0008 on a database with users: every one of them counts as approved (SQLite here;
+    the services pass migrates PostgreSQL from empty)."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from workstation.services.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0007")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (email, password_hash, role, name, language, organisation, organisation_key,"
+                " is_active, created_at) VALUES ('old@example.cn', '!', 'enterprise', 'old', 'zh', '', '', 1,"
+                " '2026-01-01 00:00:00')"
+            )
+        )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT approval, preferences, invited_at FROM users")).one()
+    engine.dispose()
+    assert (row.approval, row.preferences, row.invited_at) == ("approved", "{}", None)
