@@ -111,7 +111,7 @@ SHAANXI = Organisation(frozenset({"Shaanxi Xinghe Technology Co., Ltd.", "陕西
     [
         Organisation(frozenset({"陕西星河科技有限公司"})),
         Organisation(frozenset({"SHAANXI XINGHE TECHNOLOGY CO LTD"})),
-        Organisation(frozenset({"完全不同的名字"}), "91610131ma6txxxx1x"),
+        Organisation(frozenset({"完全不同的名字"}), "91610131ma6txxxx15"),
     ],
     ids=["chinese name", "english name, other spelling", "credit code"],
 )

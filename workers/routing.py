@@ -77,26 +77,7 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
         .where(User.is_active.is_(True))
     )
     rows = rows.all()
-    experts = [
-        ExpertFacts(
-            id=r.user_id,
-            right_types=frozenset(r.right_types or ()),
-            capacity=r.capacity,
-            active_cases=r.active_cases,
-            available=r.available,
-            services=_optional_set(r.services),
-            jurisdictions=_optional_set(r.jurisdictions),
-            languages=_optional_set(r.languages),
-            technical_fields=frozenset(r.technical_fields or ()),
-            competence=dict(r.competence or {}),
-            on_leave_until=r.on_leave_until,
-            organisation=organisation(r.organisation, r.credit_code),
-            confidential_ok=r.confidential_ok,
-            is_trainee=r.is_trainee,
-            supervisor_id=r.supervisor_id,
-        )
-        for r in rows
-    ]
+    experts = [ExpertFacts.of_profile(r, Organisation.of(r.organisation, r.credit_code)) for r in rows]
     prices = {r.user_id: r.scarcity for r in rows if r.scarcity > 0}
     return experts, prices or None
 
@@ -149,7 +130,7 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
             if c.assigned_expert_id is not None and (party.credit_code in codes or party.organisation_key in keys):
                 history.append((c.assigned_expert_id, party.organisation, party.credit_code))
         for expert_id, name, code in history:
-            acted.setdefault(expert_id, []).append(organisation(name, code))
+            acted.setdefault(expert_id, []).append(Organisation.of(name, code))
     shadowing: dict[int, int] = {}
     if any(e.is_trainee for e in pool.experts):
         shadowing = dict(session.execute(_SHADOWING, {"routed": list(pool.routed)}).all())
@@ -168,14 +149,6 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     ]
 
 
-def _optional_set(values: list[str] | None) -> frozenset[str] | None:
-    return None if values is None else frozenset(values)
-
-
-def organisation(name: str | None, credit_code: str | None) -> Organisation:
-    return Organisation(frozenset({name}) if name else frozenset(), credit_code or None)
-
-
 def case_facts(case: Case, declined: set[int]) -> CaseFacts:
     return CaseFacts(
         right_type=case.right_type,
@@ -186,8 +159,8 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
         technical_field=case.technical_field,
         confidential=case.confidential,
         urgency=case.urgency,
-        applicant=organisation(case.enterprise.organisation, case.enterprise.credit_code),
-        parties=tuple(organisation(p.get("name"), p.get("credit_code")) for p in case.parties or ()),
+        applicant=Organisation.of(case.enterprise.organisation, case.enterprise.credit_code),
+        parties=tuple(Organisation.of(p.get("name"), p.get("credit_code")) for p in case.parties or ()),
     )
 
 

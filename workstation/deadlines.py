@@ -514,68 +514,51 @@ def legal_deadlines(
     dates = parse_key_dates(key_dates)
     if notice_kind is not None and notice_kind not in NOTICE_RULES:
         raise ValueError(f"unknown notice kind {notice_kind!r}: expected one of {', '.join(NOTICE_RULES)}")
-    out: list[Deadline] = []
     common = {"calendar": calendar, "timezone_name": timezone_name}
-    if right_type in TRADEMARK_RIGHT_TYPES and PUBLISHED_ON in dates:
-        out.append(
-            _legal(
-                "trademark_opposition",
-                PUBLISHED_ON,
-                dates[PUBLISHED_ON],
-                _OPPOSITION_LABEL,
-                _OPPOSITION_BASIS,
-                months=3,
-                **common,
-            )
-        )
-    if right_type in TRADEMARK_RIGHT_TYPES and REGISTERED_ON in dates:
-        out.append(
-            _legal(
-                "trademark_invalidation_relative",
-                REGISTERED_ON,
-                dates[REGISTERED_ON],
-                _INVALIDATION_LABEL,
-                _INVALIDATION_BASIS,
-                years=5,
-                notes=(_INVALIDATION_NOTE,),
-                **common,
-            )
-        )
-    if KNOWN_ON in dates:
-        known_on = dates[KNOWN_ON]
-        rule, basis = limitation_rule(known_on, calendar)
-        notes: tuple[str, ...] = (_LIMITATION_NOTE,)
-        if right_type == "patent" and rule.years == 3 and known_on + timedelta(days=1) < _PATENT_LAW_2020_FROM:
-            notes = (_PATENT_LIMITATION_NOTE, _LIMITATION_NOTE)
-        out.append(
-            _legal(
-                "infringement_limitation",
-                KNOWN_ON,
-                known_on,
-                _LIMITATION_LABEL,
-                basis,
-                years=rule.years,
-                notes=notes,
-                rule_from=rule.effective_from,
-                **common,
-            )
-        )
-    if notice_kind is not None and NOTICE_RECEIVED_ON in dates:
-        notice = NOTICE_RULES[notice_kind]
-        out.append(
-            _legal(
-                f"notice_{notice.kind}",
-                NOTICE_RECEIVED_ON,
-                dates[NOTICE_RECEIVED_ON],
-                notice.label,
-                notice.basis,
-                months=notice.months,
-                days=notice.days,
-                notes=(_NOTICE_NOTE,),
-                **common,
-            )
-        )
-    return sorted(out, key=lambda d: (d.due_at, d.code))
+    found = (rule(right_type, dates, notice_kind, common) for rule in _LEGAL_RULES)
+    return sorted((d for d in found if d is not None), key=lambda d: (d.due_at, d.code))
+
+
+# Each legal rule: the deadline the case's facts start, or None, from the right type, the parsed
+# key dates, the kind of notice, and the calendar and timezone to count in.
+
+
+def _opposition(right_type: str, dates: Mapping[str, date], _kind: str | None, common: dict) -> Deadline | None:
+    if right_type not in TRADEMARK_RIGHT_TYPES or PUBLISHED_ON not in dates:
+        return None
+    return _legal("trademark_opposition", PUBLISHED_ON, dates[PUBLISHED_ON], _OPPOSITION_LABEL, _OPPOSITION_BASIS,
+                  months=3, **common)  # fmt: skip
+
+
+def _invalidation(right_type: str, dates: Mapping[str, date], _kind: str | None, common: dict) -> Deadline | None:
+    if right_type not in TRADEMARK_RIGHT_TYPES or REGISTERED_ON not in dates:
+        return None
+    return _legal("trademark_invalidation_relative", REGISTERED_ON, dates[REGISTERED_ON], _INVALIDATION_LABEL,
+                  _INVALIDATION_BASIS, years=5, notes=(_INVALIDATION_NOTE,), **common)  # fmt: skip
+
+
+def _limitation(right_type: str, dates: Mapping[str, date], _kind: str | None, common: dict) -> Deadline | None:
+    if KNOWN_ON not in dates:
+        return None
+    known_on = dates[KNOWN_ON]
+    rule, basis = limitation_rule(known_on, common["calendar"])
+    notes: tuple[str, ...] = (_LIMITATION_NOTE,)
+    if right_type == "patent" and rule.years == 3 and known_on + timedelta(days=1) < _PATENT_LAW_2020_FROM:
+        notes = (_PATENT_LIMITATION_NOTE, _LIMITATION_NOTE)
+    return _legal("infringement_limitation", KNOWN_ON, known_on, _LIMITATION_LABEL, basis, years=rule.years,
+                  notes=notes, rule_from=rule.effective_from, **common)  # fmt: skip
+
+
+def _official_notice(_right_type: str, dates: Mapping[str, date], kind: str | None, common: dict) -> Deadline | None:
+    if kind is None or NOTICE_RECEIVED_ON not in dates:
+        return None
+    notice = NOTICE_RULES[kind]
+    return _legal(f"notice_{notice.kind}", NOTICE_RECEIVED_ON, dates[NOTICE_RECEIVED_ON], notice.label, notice.basis,
+                  months=notice.months, days=notice.days, notes=(_NOTICE_NOTE,), **common)  # fmt: skip
+
+
+#: The legal rules ``legal_deadlines`` applies, each one function: a new period is one more entry.
+_LEGAL_RULES = (_opposition, _invalidation, _limitation, _official_notice)
 
 
 # --- SLAs ------------------------------------------------------------------------------------

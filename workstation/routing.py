@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 #: The four competences of a high-level IP professional, each 0-3 in an expert's profile.
 DIMENSIONS = ("legal", "technical", "management", "commercialization")
@@ -84,6 +85,11 @@ class Organisation:
     names: frozenset[str] = frozenset()
     credit_code: str | None = None
 
+    @classmethod
+    def of(cls, name: str | None, credit_code: str | None) -> Organisation:
+        """An organisation known by one name (or none) and a credit code (or none)."""
+        return cls(frozenset({name}) if name else frozenset(), credit_code or None)
+
 
 @dataclass(frozen=True)
 class CaseFacts:
@@ -120,6 +126,33 @@ class ExpertFacts:
     is_trainee: bool = False
     #: a trainee's supervisor (an expert's id): the first choice of assignee for them to shadow
     supervisor_id: int | None = None
+
+    @classmethod
+    def of_profile(cls, profile: Any, organisation: Organisation = Organisation()) -> ExpertFacts:
+        """The facts of a stored expert profile: anything with the profile's attribute names
+        (``user_id``, ``right_types``, ``services``...), an ORM row or a result row alike."""
+        return cls(
+            id=profile.user_id,
+            right_types=frozenset(profile.right_types or ()),
+            capacity=profile.capacity,
+            active_cases=profile.active_cases,
+            available=profile.available,
+            services=_optional_set(profile.services),
+            jurisdictions=_optional_set(profile.jurisdictions),
+            languages=_optional_set(profile.languages),
+            technical_fields=frozenset(profile.technical_fields or ()),
+            competence=dict(profile.competence or {}),
+            on_leave_until=profile.on_leave_until,
+            organisation=organisation,
+            confidential_ok=profile.confidential_ok,
+            is_trainee=profile.is_trainee,
+            supervisor_id=profile.supervisor_id,
+        )
+
+
+def _optional_set(values: Iterable[str] | None) -> frozenset[str] | None:
+    """None (not stated: no restriction) stays None; a stated list, even empty, is a set."""
+    return None if values is None else frozenset(values)
 
 
 @dataclass(frozen=True)

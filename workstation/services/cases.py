@@ -446,14 +446,7 @@ def _holder_facts(case: Case, profile: ExpertProfile) -> tuple[CaseFacts, Expert
     case's confidentiality and the expert's standing only; the rest is left at the defaults)."""
     return (
         CaseFacts(right_type=case.right_type, service=case.service, confidential=case.confidential),
-        ExpertFacts(
-            id=profile.user_id,
-            right_types=frozenset(profile.right_types or ()),
-            capacity=profile.capacity,
-            active_cases=profile.active_cases,
-            confidential_ok=profile.confidential_ok,
-            is_trainee=profile.is_trainee,
-        ),
+        ExpertFacts.of_profile(profile),
     )
 
 

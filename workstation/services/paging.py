@@ -25,6 +25,10 @@ class Page:
     def pages(self) -> int:
         return max((self.total + self.size - 1) // self.size, 1)
 
+    def context(self, rows_name: str) -> dict[str, Any]:
+        """What a paged template reads: the rows under ``rows_name``, and the pager's figures."""
+        return {rows_name: self.rows, "total": self.total, "page": self.number, "pages": self.pages}
+
 
 def page_number(asked: str | None) -> int | None:
     """``?page=`` as a number from 1 to ``MAX_PAGE``, or None when it is not one. (Digits only,

@@ -88,10 +88,7 @@ def experts():  # noqa: ANN201
     imports = session.scalars(select(ExpertImport).order_by(ExpertImport.id.desc()).limit(5)).all()
     return render_template(
         "coordinator/experts.html",
-        experts=listing.rows,
-        total=listing.total,
-        page=listing.number,
-        pages=listing.pages,
+        **listing.context("experts"),
         search=search,
         imports=imports,
         today=date.today(),
@@ -200,10 +197,7 @@ def desk():  # noqa: ANN201
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     return render_template(
         "coordinator/desk.html",
-        cases=listing.rows,
-        total=listing.total,
-        page=listing.number,
-        pages=listing.pages,
+        **listing.context("cases"),
         status=status,
         right_type=right_type,
         search=search,
@@ -275,10 +269,7 @@ def lookalikes():  # noqa: ANN201
     listing = all_matches(get_db(), requested_page(), DESK_PAGE)
     return render_template(
         "coordinator/lookalikes.html",
-        matches=listing.rows,
-        page=listing.number,
-        pages=listing.pages,
-        total=listing.total,
+        **listing.context("matches"),
     )
 
 
