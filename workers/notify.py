@@ -31,7 +31,9 @@ from workers.delivery import (
     mark_handled,
     payload_id,
 )
+from workstation.config import Config
 from workstation.evidence import human_size
+from workstation.services.accounts import ACCOUNT_MAIL, AccountMailError, account_emails, wants_email
 from workstation.services.conversation import MESSAGE_EVENT, message_for_event, message_recipients
 from workstation.services.db import lock_for_write
 from workstation.services.digest import Period, build_digest
@@ -141,15 +143,34 @@ def notice_emails(session: Session, payload: dict[str, Any]) -> list[Email]:
     ]
 
 
-def emails_for(session: Session, event_type: str, payload: dict[str, Any]) -> tuple[Case | None, list[Email]]:
-    """The case the event is about (None for notices, which name their own) and its emails."""
+def emails_for(
+    session: Session, event_type: str, payload: dict[str, Any], config: Config | None = None
+) -> tuple[Case | None, list[Email]]:
+    """The case the event is about (None for notices, which name their own, and account emails)
+    and its emails, without those of a kind the recipient turned off (``accounts.wants_email``)."""
+    if event_type == ACCOUNT_MAIL:
+        return None, _account_emails(session, payload, config)
     if event_type == "notice.raised":
-        return None, notice_emails(session, payload)
+        return None, _wanted(notice_emails(session, payload))
     case_id = payload_id(payload, "case_id")
     case = session.get(Case, case_id, options=[joinedload(Case.enterprise)]) if case_id is not None else None
     if case is None:
         raise PermanentError("payload names no existing case")
-    return case, recipients_for(session, event_type, case, payload)
+    return case, _wanted(recipients_for(session, event_type, case, payload))
+
+
+def _wanted(emails: list[Email]) -> list[Email]:
+    return [email for email in emails if wants_email(*email)]
+
+
+def _account_emails(session: Session, payload: dict[str, Any], config: Config | None) -> list[Email]:
+    """An invitation, an email confirmation or a registration's decision (``services.accounts``)."""
+    if config is None:
+        raise PermanentError("account emails need the configuration (their links)")
+    try:
+        return account_emails(session, config, payload)
+    except AccountMailError as err:
+        raise PermanentError(str(err)) from None
 
 
 def email_key(message_id: int, recipient: User, template: str, extra: dict[str, Any] | None = None) -> str:
@@ -253,7 +274,7 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
         existing = notifications_of(session, [d.message_id for d in todo]) if todo else {}
         mailings: list[_Mailing] = []
         for d in todo:
-            case, emails = emails_for(session, d.event_type, d.payload)
+            case, emails = emails_for(session, d.event_type, d.payload, ctx.config)
             claimed = claim(session, d.message_id, case, emails, ctx.config.stale_claim, existing)
             mailings.append(_Mailing(d.message_id, case, emails, claimed))
         del loaded  # (referenced until here: the session holds what it loaded only weakly)

@@ -62,6 +62,8 @@ class Config:
     login_failures_per_address: int = 20
     # How long a password-reset link mailed by /password/forgot stays valid.
     password_reset_minutes: int = 60
+    # How long a mailed invitation or email-confirmation link stays valid (``services.accounts``).
+    account_link_days: int = 7
     # Served over HTTPS (behind TLS): HSTS, and cookies marked Secure.
     https: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -116,6 +118,7 @@ class Config:
             login_failures_per_account=int(_env(environ, "LOGIN_FAILURES_PER_ACCOUNT", "5")),
             login_failures_per_address=int(_env(environ, "LOGIN_FAILURES_PER_ADDRESS", "20")),
             password_reset_minutes=int(_env(environ, "PASSWORD_RESET_MINUTES", "60")),
+            account_link_days=int(_env(environ, "ACCOUNT_LINK_DAYS", "7")),
             https=_flag(_env(environ, "HTTPS", "0")),
             token_days=token_days,
             token_max_days=token_max_days,

@@ -37,6 +37,11 @@ ACTIONS = (
     "digest_settings_changed",
     "personal_data_exported",
     "personal_data_erased",
+    "user_invited",
+    "invitation_accepted",
+    "enterprise_registered",
+    "registration_approved",
+    "registration_refused",
 )
 
 

@@ -37,8 +37,9 @@ from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICE
 
 ROLES = ("enterprise", "expert", "coordinator")
 _hasher = PasswordHasher()
-#: The password hash of an account nobody can log in to yet (experts imported from a CSV until a
-#: coordinator sets a password): argon2 refuses it as a hash, so every password is wrong.
+#: The password hash of an account nobody can log in to yet (an invited enterprise or expert, an
+#: expert imported from a CSV, until they choose a password from their invitation,
+#: ``services.accounts``): argon2 refuses it as a hash, so every password is wrong.
 NO_PASSWORD = "!"
 
 
@@ -339,10 +340,14 @@ _USER_COLUMNS = tuple(User.__table__.columns.keys())
 _USER_BY_TOKEN_SQL = (
     f"WITH {_holder_ctes(_token_holder(*User.__table__.columns))} SELECT {', '.join(_USER_COLUMNS)} FROM token_holder"
 )
-#: The ``WITH`` items for a statement that acts for the active enterprise holding the token:
-#: ``token_holder.id`` is the enterprise (intake's one-round-trip submission,
-#: ``cases.submit_case_for_token``: no row there, nothing written).
-ENTERPRISE_FOR_TOKEN_CTES = _holder_ctes(_token_holder(User.id).where(User.role == literal_column("'enterprise'")))
+#: The ``WITH`` items for a statement that acts for the active, approved enterprise holding the
+#: token: ``token_holder.id`` is the enterprise (intake's one-round-trip submission,
+#: ``cases.submit_case_for_token``: no row there, nothing written; the checked way then says why).
+ENTERPRISE_FOR_TOKEN_CTES = _holder_ctes(
+    _token_holder(User.id).where(
+        User.role == literal_column("'enterprise'"), User.approval == literal_column("'approved'")
+    )
+)
 
 
 def user_for_token(session: Session, token: str) -> User | None:

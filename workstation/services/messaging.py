@@ -38,6 +38,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "case.message",
         "notice.raised",
         "digest.due",
+        "account.mail",
     ),
     "watch": ("case.submitted",),
 }

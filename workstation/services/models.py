@@ -85,6 +85,14 @@ class User(Base):
     credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: {"notifications": {kind: "immediately" | "daily" | "off"}}: what is not there is the default
+    #: (``services.accounts.notification_settings``)
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    #: an enterprise that registered itself: ``unverified`` (email not confirmed), ``pending`` (a
+    #: coordinator has to decide), ``approved`` or ``refused``; every other account is ``approved``
+    approval: Mapped[str] = mapped_column(String(12), default="approved", server_default="approved")
+    #: when an invitation to set a password was last mailed (None: never)
+    invited_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     expert: Mapped[ExpertProfile | None] = relationship(
         back_populates="user", uselist=False, foreign_keys="ExpertProfile.user_id"
@@ -439,6 +447,30 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(300))  # "account:<email>" or "address:<ip>"
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Registration(Base):
+    """An enterprise's own sign-up (``/register``): what it told us besides its account, the
+    business licence it sent (stored as evidence is, by hash) and the coordinator's decision."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    contact_person: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(40))
+    licence_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    licence_filename: Mapped[str] = mapped_column(String(255), default="")
+    licence_content_type: Mapped[str] = mapped_column(String(100), default="")
+    licence_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    #: why it was refused (mailed to the enterprise and shown on its waiting page)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class AdminAudit(Base):

@@ -9,7 +9,8 @@ not accepted yet.
 
 A CSV import is stored as an ``ExpertImport`` and queued (``experts.import_requested``); the
 routing worker runs it in chunks with ``run_import``, committing progress and row errors with
-each chunk, so a page can show progress and a crash resumes where the last chunk ended.
+each chunk, so a page can show progress and a crash resumes where the last chunk ended. Each
+expert it leaves without a password is invited to choose one (``accounts.invite``), once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.i18n import N_, Message
 from workstation.routing import DIMENSIONS
+from workstation.services.accounts import invitation_due, invite
 from workstation.services.audit import audit
 from workstation.services.auth import UserError, check_new_password, create_user, hash_password, normalise_email
 from workstation.services.auth import set_organisation as _set_organisation
@@ -449,13 +451,15 @@ def run_import(sessions: sessionmaker[Session], import_id: int, today: date, chu
                     continue
                 try:
                     data = expert_schema.load(row_to_input(row))
-                    _, outcome = save_expert(session, data, today, actor=job.created_by, via="import")
+                    expert, outcome = save_expert(session, data, today, actor=job.created_by, via="import")
                 except ValidationError as err:
                     problems = error_list(number, err.normalized_messages())
                 except UserError as err:
                     problems = [{"row": number, "field": err.field, **message_record(err.args[0])}]
                 else:
                     setattr(job, outcome, getattr(job, outcome) + 1)
+                    if invitation_due(expert):  # (once: a re-import finds them invited already)
+                        invite(session, expert, job.created_by, "import")
                     continue
                 job.failed += 1
                 errors += problems[: max(0, MAX_REPORTED_ERRORS - len(errors))]

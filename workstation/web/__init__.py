@@ -16,7 +16,20 @@ from workstation.evidence import human_size
 from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import TEMPLATES_DIR
-from workstation.web import account, api, audit, coordinator, headers, health, opinions, pages, queue, tokens, watch
+from workstation.web import (
+    account,
+    accounts,
+    api,
+    audit,
+    coordinator,
+    headers,
+    health,
+    opinions,
+    pages,
+    queue,
+    tokens,
+    watch,
+)
 from workstation.web.extensions import babel, csrf, login_manager
 from workstation.web.support import IdConverter, refused_field
 
@@ -96,6 +109,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(accounts.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(queue.bp)

@@ -1,5 +1,5 @@
-"""The account pages: change your password (``/account``) and reset a forgotten one by email
-(``/password/forgot``, then the mailed ``/password/reset/<token>``)."""
+"""The account pages: change your password and your preferences (``/account``) and reset a
+forgotten password by email (``/password/forgot``, then the mailed ``/password/reset/<token>``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
+from workstation.services.accounts import (
+    DELIVERIES,
+    LANGUAGE_CHOICES,
+    MANDATORY_KINDS,
+    OPTIONAL_KINDS,
+    PreferenceError,
+    check_preferences,
+    notification_settings,
+    set_preferences,
+)
 from workstation.services.auth import UserError, find_user
 from workstation.services.logins import attempt_succeeded, begin_attempt
 from workstation.services.passwords import (
@@ -34,7 +44,7 @@ def account():  # noqa: ANN201
         db = get_db()
         attempt = begin_attempt(db, get_config(), current_user.email, request.remote_addr or "")
         if attempt.retry_after is not None:
-            return too_many_attempts("account.html", attempt.retry_after, errors=errors)
+            return too_many_attempts("account.html", attempt.retry_after, **_account_context(errors=errors))
         try:
             change_password(
                 db,
@@ -54,7 +64,43 @@ def account():  # noqa: ANN201
             db.commit()
             flash(_("Your password has been changed. Your other logins have ended."))
             return redirect(url_for("account.account")), 303
-    return render_template("account.html", errors=errors), 400 if errors else 200
+    return _account_page(errors=errors), 400 if errors else 200
+
+
+def _account_context(**context: object) -> dict[str, object]:
+    """What the account page shows besides the password form: the user's preferences."""
+    return {
+        "settings": notification_settings(current_user),
+        "optional_kinds": OPTIONAL_KINDS,
+        "mandatory_kinds": MANDATORY_KINDS,
+        "deliveries": DELIVERIES,
+        "languages": LANGUAGE_CHOICES,
+        "errors": {},
+        "preference_errors": {},
+        **context,
+    }
+
+
+def _account_page(**context: object) -> str:
+    return render_template("account.html", **_account_context(**context))
+
+
+@bp.post("/account/preferences")
+@login_required
+def preferences():  # noqa: ANN201
+    """Name, language and how each kind of email is sent (the same rules as ``PATCH /api/v1/me``)."""
+    form = request.form
+    asked: dict[str, object] = {"name": form.get("name", ""), "language": form.get("language", "")}
+    asked["notifications"] = {kind: form[kind] for kind in OPTIONAL_KINDS + MANDATORY_KINDS if kind in form}
+    db = get_db()
+    try:
+        set_preferences(current_user, check_preferences(asked))
+    except PreferenceError as err:
+        db.rollback()
+        return _account_page(preference_errors=err.errors), 400
+    db.commit()
+    flash(_("Your preferences are saved."))
+    return redirect(url_for("account.account")), 303
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

@@ -19,6 +19,13 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
+from workstation.services.accounts import (
+    PreferenceError,
+    check_preferences,
+    notification_settings,
+    set_preferences,
+    submission_refusal,
+)
 from workstation.services.audit import record_reads
 from workstation.services.auth import (
     TokenError,
@@ -175,6 +182,8 @@ def _create_case_checked():  # noqa: ANN202
     user: User = g.api_user
     if user.role != "enterprise":
         return error(403, "Only enterprise accounts submit cases.")
+    if why := submission_refusal(user):
+        return error(403, why)
     if request.mimetype == "multipart/form-data":
         try:
             raw = json.loads(request.form.get("case", ""))
@@ -615,8 +624,38 @@ def openapi():  # noqa: ANN201
     return jsonify(openapi_document(get_config().token_max_days))
 
 
+def me_record(user: User) -> dict[str, Any]:
+    """The caller's own account: who they are, their preferences and (enterprises) their approval."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "role": user.role,
+        "name": user.name,
+        "language": user.language,
+        "notifications": notification_settings(user),
+        "approval": user.approval,
+    }
+
+
 @bp.get("/me")
 @token_required
 def me():  # noqa: ANN201
-    user: User = g.api_user
-    return jsonify(id=user.id, email=user.email, role=user.role, name=user.name, language=user.language)
+    return jsonify(me_record(g.api_user))
+
+
+@bp.patch("/me")
+@token_required
+def update_me():  # noqa: ANN201
+    """Change the caller's name, language and email preferences (``{"notifications": {kind:
+    "immediately" | "daily" | "off"}}``; requests for information, legal deadlines and opinions
+    cannot be "off")."""
+    session = get_db()
+    try:
+        changes = check_preferences(request.get_json(silent=True))
+    except PreferenceError as err:
+        return jsonify(errors=api_errors(err.errors)), 400
+    # The token's user may be detached (``auth._user_for_token_alone``): change the session's own.
+    user = session.get(User, g.api_user.id)
+    set_preferences(user, changes)
+    session.commit()
+    return jsonify(me_record(user))

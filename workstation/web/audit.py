@@ -34,6 +34,11 @@ ACTION_NAMES = {
     "digest_settings_changed": _l("Digest settings changed"),
     "personal_data_exported": _l("Personal data exported"),
     "personal_data_erased": _l("Personal data erased"),
+    "user_invited": _l("Invitation sent"),
+    "invitation_accepted": _l("Invitation accepted"),
+    "enterprise_registered": _l("Enterprise registered"),
+    "registration_approved": _l("Registration approved"),
+    "registration_refused": _l("Registration refused"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {

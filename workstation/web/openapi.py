@@ -10,6 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.config import TOKEN_MAX_DAYS
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
+from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
 from workstation.services.auth import TOKEN_NAME_MAX
 from workstation.services.conversation import MAX_BODY, MAX_PAGE_SIZE, MessageInputSchema, MessageSchema
 from workstation.services.marks import WatchedMarkSchema
@@ -138,13 +139,49 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
-    me = {"type": "object", "properties": {k: {"type": "string"} for k in ("email", "role", "name", "language")}}
+    _me_paths(spec, secured)
+    return spec.to_dict()
+
+
+def _me_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The caller's own account and preferences."""
+    delivery = {"type": "string", "enum": list(DELIVERIES)}
+    settings = {"type": "object", "properties": {kind: delivery for kind in NOTIFICATION_KINDS}}
+    me = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            **{k: {"type": "string"} for k in ("email", "role", "name")},
+            "language": {"type": "string", "enum": list(LANGUAGE_CHOICES)},
+            "notifications": settings,
+            "approval": {"type": "string", "enum": ["unverified", "pending", "approved", "refused"],
+                         "description": "an enterprise that registered itself submits cases once approved"},
+        },
+    }  # fmt: skip
+    changes = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": r"\S"},
+            "language": {"type": "string", "enum": list(LANGUAGE_CHOICES)},
+            "notifications": {
+                **settings,
+                "additionalProperties": False,
+                "description": "how each kind of email is sent; kinds not named keep their setting. "
+                f'{", ".join(MANDATORY_KINDS)} cannot be "off" (400).',
+            },
+        },
+        "additionalProperties": False,
+    }
     spec.path(
         "/api/v1/me",
-        operations={"get": {"summary": "Who the token belongs to", "security": secured,
-                            "responses": {"200": _json(me, "The caller"), **_errors(401)}}},
+        operations={
+            "get": {"summary": "The caller's account and preferences", "security": secured,
+                    "responses": {"200": _json(me, "The caller"), **_errors(401)}},
+            "patch": {"summary": "Change the caller's name, language and email preferences", "security": secured,
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": changes}}},
+                      "responses": {"200": _json(me, "The caller, changed"), **_errors(400, 401)}},
+        },
     )  # fmt: skip
-    return spec.to_dict()
 
 
 def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:

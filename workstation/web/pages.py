@@ -16,6 +16,7 @@ from workstation import lifecycle
 from workstation.deadlines import NOTICE_RULES, deadlines_for
 from workstation.evidence import path_of
 from workstation.i18n import translate
+from workstation.services.accounts import submission_refusal
 from workstation.services.audit import record_reads
 from workstation.services.auth import find_user, password_matches
 from workstation.services.cases import (
@@ -87,6 +88,8 @@ def _load_user(user_id: str) -> User | None:
 def index():  # noqa: ANN201
     if not current_user.is_authenticated:
         return redirect(url_for("web.login"))
+    if current_user.role == "enterprise" and submission_refusal(current_user):
+        return redirect(url_for("accounts.waiting"))  # (registered itself, not approved yet)
     session = get_db()
     cases = session.scalars(visible_cases(current_user).order_by(Case.created_at.desc()).limit(100)).all()
     record_reads(session, current_user, "case list", cases)
@@ -160,6 +163,8 @@ def _choices() -> dict[str, tuple[str, ...]]:
 def new_case():  # noqa: ANN201
     if current_user.role != "enterprise":
         abort(403)
+    if why := submission_refusal(current_user):
+        return render_template("error.html", title=_("Not allowed"), explanation=translate(why, _)), 403
     errors: dict = {}
     status = 200
     form = request.form

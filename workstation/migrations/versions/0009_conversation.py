@@ -3,7 +3,7 @@ how they came (web, API, later mail, with room for its Message-ID), their attach
 person's last look at a case
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-09 10:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
