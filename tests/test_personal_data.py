@@ -96,3 +96,26 @@ def test_erasure_removes_what_names_the_enterprise_and_keeps_the_figures(people,
         assert audit.subject_id == user.id and audit.detail == {"cases": 2, "files_removed": 1}
     assert not path_of(config.evidence_dir, filed["own"]).exists()
     assert path_of(config.evidence_dir, filed["shared"]).exists(), "another enterprise's copy of the same bytes stays"
+
+
+def test_a_coordinator_exports_and_erases_from_the_accounts_page(client, people, sessions, config, filed) -> None:  # noqa: ANN001
+    from tests.test_web import csrf_token, login
+
+    who = people.enterprise
+    login(client, people.coordinator.email)
+    token = csrf_token(client.get("/coordinator/users").get_data(as_text=True))
+    exported = client.post(f"/coordinator/enterprises/{who.id}/export", data={"csrf_token": token})
+    assert exported.status_code == 200 and exported.mimetype == "application/zip"
+    assert json.loads(zipfile.ZipFile(io.BytesIO(exported.data)).read("data.json"))["account"]["id"] == who.id
+    # Erasing needs the email typed, a deactivated account and the retention period passed.
+    wrong = client.post(f"/coordinator/enterprises/{who.id}/erase", data={"csrf_token": token, "confirm": "x"})
+    assert wrong.status_code == 303
+    refused = client.post(f"/coordinator/enterprises/{who.id}/erase", data={"csrf_token": token, "confirm": who.email},
+                          follow_redirects=True)  # fmt: skip
+    assert "仍然有效" in refused.get_data(as_text=True)
+    with sessions() as session:
+        assert session.get(User, who.id).email == who.email
+    # Not a coordinator: no such page.
+    login(other := client.application.test_client(), who.email)
+    own_token = csrf_token(other.get("/account").get_data(as_text=True))
+    assert other.post(f"/coordinator/enterprises/{who.id}/export", data={"csrf_token": own_token}).status_code == 403

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from workstation import lifecycle
 from workstation.evidence import path_of
+from workstation.i18n import Message
 from workstation.services.audit import audit
 from workstation.services.auth import NO_PASSWORD
 from workstation.services.models import (
@@ -56,7 +57,7 @@ class PersonalDataError(ValueError):
 def _enterprise(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or user.role != "enterprise":
-        raise PersonalDataError("no such enterprise")
+        raise PersonalDataError(Message("no such enterprise"))
     return user
 
 
@@ -131,12 +132,12 @@ def erase_enterprise(
     now = now or utcnow()
     user = _enterprise(session, user_id)
     if user.is_active:
-        raise PersonalDataError("the enterprise is still active: deactivate it first")
+        raise PersonalDataError(Message("the enterprise is still active: deactivate it first"))
     open_cases = select(Case.id).where(Case.enterprise_id == user_id, Case.status.not_in(lifecycle.FINISHED))
     if session.scalar(open_cases.limit(1)) is not None:
-        raise PersonalDataError("the enterprise still has open cases")
+        raise PersonalDataError(Message("the enterprise still has open cases"))
     if now < (due := erasable_after(session, user, retention)):
-        raise PersonalDataError(f"the retention period runs until {due:%Y-%m-%d}")
+        raise PersonalDataError(Message("the retention period runs until %(day)s", day=f"{due:%Y-%m-%d}"))
     case_ids = list(session.scalars(select(Case.id).where(Case.enterprise_id == user_id)))
     files_removed = _erase_files(session, evidence_root, case_ids)
     _erase_case_words(session, case_ids)

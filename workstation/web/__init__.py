@@ -26,6 +26,7 @@ from workstation.web import (
     health,
     opinions,
     pages,
+    privacy,
     queue,
     tokens,
     watch,
@@ -112,6 +113,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(accounts.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(privacy.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(opinions.bp)
     app.register_blueprint(watch.bp)
