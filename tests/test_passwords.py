@@ -133,3 +133,17 @@ def test_a_tampered_reset_token_is_refused(client, people, sessions) -> None:  #
     token = reset_token(client.application.extensions["workstation"]["config"], user)
     assert client.get(f"/password/reset/{token}").status_code == 200
     assert client.get(f"/password/reset/{token[:-2]}xx").status_code == 400
+
+
+def test_reset_requests_are_throttled_so_nobody_s_inbox_can_be_flooded(client, people, config) -> None:  # noqa: ANN001
+    from tests.test_web import csrf_token
+
+    token = csrf_token(client.get("/password/forgot").get_data(as_text=True))
+    asked = [client.post("/password/forgot", data={"email": people.enterprise.email, "csrf_token": token})
+             for _ in range(4)]  # fmt: skip
+    assert [r.status_code for r in asked] == [303, 303, 303, 429]
+    assert int(asked[-1].headers["Retry-After"]) > 0
+    # Counted apart from logins: the account can still log in.
+    from tests.test_web import login
+
+    assert login(client, people.enterprise.email).status_code == 302

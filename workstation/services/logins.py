@@ -97,19 +97,42 @@ class Attempt:
 def begin_attempt(session: Session, config: Config, email: str, address: str) -> Attempt:
     """Count a password check against the account ``email`` and the client ``address`` (committed).
 
-    The attempt is written before it is counted, so that concurrent guesses (several workers, one
-    attacker) see each other: at most the limit of them get their password checked. An attempt
-    over a limit is taken back, so waiting is enough to be let in again, and ``retry_after`` says
-    how long: until the oldest failure in the window leaves it (exact when the count stands at
-    the limit, as it does when attempts over it are not recorded)."""
-    now = utcnow()
-    window = timedelta(minutes=config.login_window_minutes)
+    The attempt is written before it is counted (``count_against``), so that concurrent guesses
+    (several workers, one attacker) see each other: at most the limit of them get their password
+    checked."""
+    account_key = f"account:{normalise_email(email)}"[:300]
     limits = {
-        f"account:{normalise_email(email)}"[:300]: config.login_failures_per_account,
+        account_key: config.login_failures_per_account,
         f"address:{address}"[:300]: config.login_failures_per_address,
     }
-    account_key, address_key = limits
-    # Failures older than the window count for nothing any more: dropped as the keys are used.
+    rows, retry_after = count_against(session, limits, timedelta(minutes=config.login_window_minutes))
+    return Attempt(account_key, None if retry_after else rows[1], retry_after=retry_after)
+
+
+#: Mails a stranger can make us send (a password reset, a sign-up, a new confirmation link): at most
+#: this many per address asked for and per client in the login window.
+MAILS_PER_RECIPIENT = 3
+MAILS_PER_CLIENT = 10
+
+
+def may_send_mail(session: Session, config: Config, email: str, address: str) -> int | None:
+    """Count a request that mails ``email``: None if it may be sent, else the seconds to wait (a
+    flood of reset or sign-up requests must not fill someone's inbox). Its own keys: it never
+    locks anyone out of logging in."""
+    limits = {
+        f"mail:{normalise_email(email)}"[:300]: MAILS_PER_RECIPIENT,
+        f"mail-from:{address}"[:300]: MAILS_PER_CLIENT,
+    }
+    _, retry_after = count_against(session, limits, timedelta(minutes=config.login_window_minutes))
+    return retry_after
+
+
+def count_against(session: Session, limits: dict[str, int], window: timedelta) -> tuple[list[int], int | None]:
+    """Record one event under each key of ``limits`` and count the window's events (committed).
+    Returns the rows' ids, and None, or, when a key is over its limit, the seconds until its oldest
+    event leaves the window (the event is then taken back, so waiting is enough)."""
+    now = utcnow()
+    # Events older than the window count for nothing any more: dropped as the keys are used.
     session.execute(delete(LoginFailure).where(LoginFailure.key.in_(limits), LoginFailure.at <= now - window))
     mine = [LoginFailure(key=key, at=now) for key in limits]
     session.add_all(mine)
@@ -120,12 +143,13 @@ def begin_attempt(session: Session, config: Config, email: str, address: str) ->
         .group_by(LoginFailure.key)
     ).all()
     over = [oldest for key, count, oldest in counts if count > limits[key]]
+    ids = [row.id for row in mine]
     if not over:
-        return Attempt(account_key, mine[1].id)
-    session.execute(delete(LoginFailure).where(LoginFailure.id.in_([row.id for row in mine])))
+        return ids, None
+    session.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
     session.commit()
     wait = max(oldest + window - utcnow() for oldest in over)
-    return Attempt(account_key, None, retry_after=max(1, math.ceil(wait.total_seconds())))
+    return ids, max(1, math.ceil(wait.total_seconds()))
 
 
 def attempt_succeeded(session: Session, attempt: Attempt) -> None:

@@ -18,7 +18,7 @@ from workstation.services.accounts import (
     set_preferences,
 )
 from workstation.services.auth import UserError, find_user
-from workstation.services.logins import attempt_succeeded, begin_attempt
+from workstation.services.logins import attempt_succeeded, begin_attempt, may_send_mail
 from workstation.services.passwords import (
     change_password,
     mail_reset_link,
@@ -27,7 +27,7 @@ from workstation.services.passwords import (
     reset_token,
     user_for_reset_token,
 )
-from workstation.web.pages import LOGIN_SECRET, too_many_attempts
+from workstation.web.pages import LOGIN_SECRET, too_many_attempts, too_many_requests
 from workstation.web.support import get_config, get_db
 
 bp = Blueprint("account", __name__)
@@ -108,7 +108,11 @@ def forgot_password():  # noqa: ANN201
     """Mail a reset link to the address given, if it has an account; the answer is the same either
     way, so the page does not tell which emails have accounts."""
     if request.method == "POST":
-        user = find_user(get_db(), request.form.get("email", ""))
+        email = request.form.get("email", "")
+        wait = may_send_mail(get_db(), get_config(), email, request.remote_addr or "")
+        if wait is not None:
+            return too_many_requests("password_forgot.html", wait)
+        user = find_user(get_db(), email)
         if may_reset(user):
             config = get_config()
             # The configured base URL, never the request's Host header, which the asker chooses.

@@ -37,10 +37,10 @@ from workstation.services.accounts import (
 )
 from workstation.services.auth import UserError
 from workstation.services.intake import IntakeError, store_uploads
-from workstation.services.logins import start_login_session
+from workstation.services.logins import may_send_mail, start_login_session
 from workstation.services.models import Registration, User
 from workstation.services.schemas import RIGHT_TYPES
-from workstation.web.pages import LOGIN_SECRET
+from workstation.web.pages import LOGIN_SECRET, too_many_requests
 from workstation.web.support import get_config, get_db
 
 bp = Blueprint("accounts", __name__)
@@ -72,6 +72,10 @@ def register():  # noqa: ANN201
         db, config = get_db(), get_config()
         try:
             data = check_registration(db, form.to_dict())
+            # Counted once it would be mailed (a form refused for its fields sends nothing).
+            wait = may_send_mail(db, config, data["email"], request.remote_addr or "")
+            if wait is not None:
+                return too_many_requests("register.html", wait, errors={}, form=form, languages=LANGUAGE_CHOICES)
             licences = store_uploads(config, request.files.getlist("licence"), "licence")
             if len(licences) > 1:
                 raise IntakeError({"licence": [_("Send one file.")]})
@@ -122,6 +126,10 @@ def waiting():  # noqa: ANN201
 @login_required
 def resend():  # noqa: ANN201
     db = get_db()
+    wait = may_send_mail(db, get_config(), current_user.email, request.remote_addr or "")
+    if wait is not None:
+        flash(_("Too many requests: please try again in %(minutes)d minutes.", minutes=-(-wait // 60)))
+        return redirect(url_for("accounts.waiting")), 303
     if current_user.role == "enterprise" and resend_confirmation(db, current_user):
         db.commit()
         flash(_("A new link is on its way to %(email)s.", email=current_user.email))

@@ -119,9 +119,18 @@ def login():  # noqa: ANN201
 
 def too_many_attempts(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
     """``template`` as a 429 saying when to try again (``Retry-After``: seconds), the password unchecked."""
-    minutes = -(-retry_after // 60)  # rounded up: never "0 minutes"
-    error = _("Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=minutes)
+    error = _("Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=_minutes(retry_after))
     return render_template(template, error=error, **context), 429, {"Retry-After": str(retry_after)}
+
+
+def too_many_requests(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """``template`` as a 429 for a form that mails someone, asked too often (nothing sent)."""
+    error = _("Too many requests: please try again in %(minutes)d minutes.", minutes=_minutes(retry_after))
+    return render_template(template, error=error, **context), 429, {"Retry-After": str(retry_after)}
+
+
+def _minutes(seconds: int) -> int:
+    return -(-seconds // 60)  # rounded up: never "0 minutes"
 
 
 def local_target(target: str) -> str | None:
