@@ -73,6 +73,17 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                          ("QueueCase", QueueCaseSchema(exclude=("description",)))):  # fmt: skip
         spec.components.schema(name, schema=schema)
     secured = [{"bearer": []}]
+    _case_paths(spec, secured)
+    _thread_paths(spec, secured)
+    _pool_paths(spec, secured)
+    _early_warning_paths(spec, secured)
+    _token_paths(spec, secured, token_max_days)
+    _me_paths(spec, secured)
+    return spec.to_dict()
+
+
+def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """Cases: submitting one, reading it and its timeline, moving it on; the expert's queue."""
     spec.path(
         "/api/v1/cases",
         operations={
@@ -135,12 +146,6 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                             "parameters": [_choice("status", ACTIVE_FOR_EXPERT), _choice("right_type", RIGHT_TYPES)],
                             "responses": {"200": _json(queue, "Active cases"), **_errors(400, 401, 403)}}},
     )  # fmt: skip
-    _thread_paths(spec, secured)
-    _pool_paths(spec, secured)
-    _early_warning_paths(spec, secured)
-    _token_paths(spec, secured, token_max_days)
-    _me_paths(spec, secured)
-    return spec.to_dict()
 
 
 def _me_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
