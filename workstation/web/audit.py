@@ -100,10 +100,7 @@ def audit_log():  # noqa: ANN201
     return render_template(
         "coordinator/audit.html",
         tab=tab,
-        rows=listing.rows,
-        total=listing.total,
-        page=listing.number,
-        pages=listing.pages,
+        **listing.context("rows"),
         references=references_of(session, (r.case_id for r in listing.rows)),
         args=args,
         errors=errors,
