@@ -12,8 +12,9 @@ times more than the statements themselves:
   built from the same definitions over the case row just written.
 
 Every column not computed from another (ids, the reference, the payload) is a parameter named
-after its column, so a column added to a table is a parameter the caller must give (a KeyError
-at the first submission), never one silently left out by one of the paths.
+after its column, so a column added to a table is a parameter the caller must give (an error
+at the first submission, on either database), never one silently left out by one of the paths.
+``tests/test_intake_parity.py`` compares what every entry point writes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     ColumnElement,
     Connection,
     FromClause,
@@ -137,22 +139,28 @@ def _sqlite_elements(parameter: str) -> tuple[FromClause, ColumnElement[Any]]:
 
 
 def _insert_from(
-    table: Table, computed: dict[str, ColumnElement[Any]], given: Callable[[Any], ColumnElement[Any]]
-) -> tuple[list[str], list[ColumnElement[Any]]]:
-    """The columns of ``table`` (all but a generated id) and what goes in each: ``computed``, or
-    else ``given(column)`` (a parameter, an element's field)."""
+    table: Table,
+    source: FromClause,
+    computed: dict[str, ColumnElement[Any]],
+    given: Callable[[Column[Any]], ColumnElement[Any]],
+    *order_by: ColumnElement[Any],
+) -> Insert:
+    """``INSERT INTO table`` every column (but a generated id) ``SELECT``ed from ``source``: the
+    ``computed`` value, or else ``given(column)`` (a parameter, an element's field)."""
     names = [c.name for c in table.columns if c.name in computed or not c.primary_key]
-    return names, [computed[name] if name in computed else given(table.c[name]) for name in names]
+    values = [computed[name] if name in computed else given(table.c[name]) for name in names]
+    return insert(table).from_select(names, select(*values).select_from(source).order_by(*order_by))
 
 
-def _parameter(prefix: str = "") -> Callable[[Any], ColumnElement[Any]]:
+def _parameter(prefix: str = "") -> Callable[[Column[Any]], ColumnElement[Any]]:
+    """A column's value from the parameter named after it (after ``prefix``)."""
     return lambda c: bindparam(f"{prefix}{c.name}", type_=c.type)
 
 
-def _field(value: ColumnElement[Any]) -> Callable[[Any], ColumnElement[Any]]:
+def _field(value: ColumnElement[Any]) -> Callable[[Column[Any]], ColumnElement[Any]]:
     """A column's value from the JSON object ``value``, by the column's name."""
 
-    def field(c: Any) -> ColumnElement[Any]:
+    def field(c: Column[Any]) -> ColumnElement[Any]:
         text = value[c.name].as_string()
         return cast(text, c.type) if isinstance(c.type, Integer) else text
 
@@ -167,12 +175,8 @@ def _case_insert(new_case: FromClause) -> Insert:
         "reference": case_reference(new_case.c.id, bindparam("year", type_=Integer)),
         "enterprise_id": new_case.c.enterprise_id,
     }
-    names, values = _insert_from(_cases, computed, _parameter())
-    return (
-        insert(_cases)
-        .from_select(names, select(*values).select_from(new_case))
-        .returning(_cases.c.id, _cases.c.reference, _cases.c.enterprise_id)
-    )
+    insert_case = _insert_from(_cases, new_case, computed, _parameter())
+    return insert_case.returning(_cases.c.id, _cases.c.reference, _cases.c.enterprise_id)
 
 
 def _followers(case_row: FromClause, elements_of: ElementsOf) -> tuple[Insert, Insert, Insert, Insert]:
@@ -183,28 +187,17 @@ def _followers(case_row: FromClause, elements_of: ElementsOf) -> tuple[Insert, I
     inserted in the order of the select, each drawing its id then: ascending ids are the files'
     order)."""
     by = case_row.c
-    event = _insert_from(
-        _events,
-        {"case_id": by.id, "actor_id": func.coalesce(bindparam("event_actor_id", type_=BigInteger), by.enterprise_id)},
-        _parameter("event_"),
-    )
-    outbox = _insert_from(_outbox, {"payload": _outbox_payload(case_row)}, _parameter("outbox_"))
+    actor = func.coalesce(bindparam("event_actor_id", type_=BigInteger), by.enterprise_id)
+    event = _insert_from(_events, case_row, {"case_id": by.id, "actor_id": actor}, _parameter("event_"))
+    outbox = _insert_from(_outbox, case_row, {"payload": _outbox_payload(case_row)}, _parameter("outbox_"))
     parties, parties_order = elements_of("party_index")
-    party = _insert_from(_parties, {"case_id": by.id, "enterprise_id": by.enterprise_id}, _field(parties.c.value))
+    party = {"case_id": by.id, "enterprise_id": by.enterprise_id}
+    party_index = _insert_from(_parties, case_row.join(parties, true()), party, _field(parties.c.value), parties_order)
     files, files_order = elements_of("files")
     uploaded_at = bindparam("created_at", type_=_evidence.c.uploaded_at.type)  # the case's
     uploaded = {"case_id": by.id, "uploaded_by": by.enterprise_id, "uploaded_at": uploaded_at}
-    evidence = _insert_from(_evidence, uploaded, _field(files.c.value))
-    return (
-        insert(_events).from_select(event[0], select(*event[1]).select_from(case_row)).returning(_events.c.id),
-        insert(_outbox).from_select(outbox[0], select(*outbox[1]).select_from(case_row)),
-        insert(_parties).from_select(
-            party[0], select(*party[1]).select_from(case_row.join(parties, true())).order_by(parties_order)
-        ),
-        insert(_evidence)
-        .from_select(evidence[0], select(*evidence[1]).select_from(case_row.join(files, true())).order_by(files_order))
-        .returning(_evidence.c.id),
-    )
+    evidence = _insert_from(_evidence, case_row.join(files, true()), uploaded, _field(files.c.value), files_order)
+    return event.returning(_events.c.id), outbox, party_index, evidence.returning(_evidence.c.id)
 
 
 def _postgresql_statement(by_token: bool) -> DriverStatement:
@@ -274,7 +267,7 @@ def write_submission(
     The case returned is detached, as if loaded from its rows (``_as_written``).
     """
     if (enterprise_id is None) == (token_hash is None):
-        raise ValueError("write_submission: an enterprise_id or a token_hash, not both")
+        raise ValueError("write_submission: exactly one of enterprise_id and token_hash")
     case, event, parameters = _submission(data, files, actor, detail)
     if connection.dialect.name == "postgresql":
         if token_hash is None:
