@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import BigInteger, DateTime, Table, literal, select
 
 from tests.test_watch import FEED, csrf, login, watch_via_api
+from workstation.services.intake import accept_submission
 from workstation.services.marks import risk_case_input
 from workstation.services.models import Case, CaseEvent, CaseParty, Evidence, LookalikeMatch, OutboxMessage, User
 from workstation.services.submission import case_reference, reference_for
@@ -279,3 +280,19 @@ def test_the_reference_in_sql_is_reference_for_for_any_id(sessions, case_id: int
     with sessions() as s:
         written = s.scalar(select(case_reference(literal(case_id, BigInteger), literal(year))))
     assert written == reference_for(case_id, year)
+
+
+def test_with_no_transaction_open_a_submission_on_postgresql_is_one_statement_in_autocommit(
+    backend, config, people, sessions
+) -> None:  # noqa: ANN001
+    """The API's checked path (multipart, and JSON on another database) after its token look-up,
+    which leaves no transaction open: no BEGIN and COMMIT around the one statement."""
+    if backend != "services":
+        pytest.skip("PostgreSQL only: elsewhere the submission is several statements in a transaction")
+    with sessions() as session:
+        enterprise = session.get(User, people.enterprise.id)
+        session.commit()
+        case = accept_submission(session, config, enterprise, CASE)
+        with sessions() as other:  # committed already, before this session commits or rolls back
+            assert other.scalar(select(Case.id).where(Case.reference == case.reference)) == case.id
+        session.rollback()

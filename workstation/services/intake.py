@@ -59,9 +59,9 @@ def accept_submission(
     """
     data = _checked(raw)
     files = store_uploads(config, uploads)
-    connection = session.connection()
-    if not session.in_transaction() and connection.dialect.name == "postgresql":
-        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # (asked before the session's connection, which begins its transaction)
+    alone = not session.in_transaction() and session.get_bind().dialect.name == "postgresql"
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"} if alone else None)
     case = write_submission(connection, data, files, enterprise_id=enterprise.id, actor=actor, detail=detail)
     assert case is not None  # (None only for a token)
     return case
