@@ -43,13 +43,12 @@ from workers import notify, routing, watch  # noqa: E402
 from workers.delivery import Context, Delivery  # noqa: E402
 from workstation.config import Config  # noqa: E402
 from workstation.services.auth import create_user  # noqa: E402
-from workstation.services.cases import submit_case_alone  # noqa: E402
 from workstation.services.db import make_engine, make_session_factory  # noqa: E402
+from workstation.services.intake import accept_submission  # noqa: E402
 from workstation.services.mail import make_sender  # noqa: E402
 from workstation.services.messaging import Publisher  # noqa: E402
 from workstation.services.migrate import upgrade  # noqa: E402
 from workstation.services.models import OutboxMessage  # noqa: E402
-from workstation.services.schemas import case_input_schema  # noqa: E402
 
 #: the throwaway database is named this, then a unique suffix
 DATABASE_PREFIX = "rpa_roundtrips"
@@ -168,7 +167,8 @@ def count_round_trips(args: argparse.Namespace, url: str) -> None:
                     submitter = session.get_one(type(enterprise), enterprise_id)
                     session.commit()  # (as the API's token look-up leaves it: loaded, no transaction open)
                     with counting("intake"):
-                        case_ids.append(submit_case_alone(session, submitter, case_input_schema.load(CASE)).id)
+                        case_ids.append(accept_submission(session, config, submitter, CASE).id)
+                        session.commit()
             submitted = latest_events(sessions, "case.submitted", size)
             with counting("routing"):
                 handle(ctx, routing, submitted)

@@ -12,25 +12,25 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Select,
     Update,
     and_,
     bindparam,
-    column,
     literal_column,
     or_,
     select,
-    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
-from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached
+from sqlalchemy.orm import Session, contains_eager
 
 from workstation.config import TOKEN_DAYS
 from workstation.i18n import Message
 from workstation.routing import DIMENSIONS, normalise_name
 from workstation.services.audit import audit
+from workstation.services.db import detached_as_loaded
 from workstation.services.models import ApiToken, ExpertProfile, User, utcnow
 from workstation.services.schemas import CREDIT_CODE_CHECK, CREDIT_CODE_TAKEN
 from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, is_credit_code
@@ -281,7 +281,7 @@ def _audit_token(session: Session, action: str, record: ApiToken, actor: User | 
 # --- the token policy ----------------------------------------------------------------------
 # Who a bearer token lets in, written once: every path that checks a token runs a statement built
 # from ``_token_holder`` (the ORM look-up, the look-up on psycopg, and intake's one-statement
-# submission, ``cases.submit_case_for_token``); the raw SQL of the last two is compiled from it.
+# submission, ``submission.write_submission``); the raw SQL of the last two is compiled from it.
 # Parameters: ``token_hash``, ``now``, ``used_before`` (``token_parameters``).
 
 #: ``last_used_at`` is written at most this often per token: a write per request would cost the
@@ -323,12 +323,13 @@ def _psycopg_sql(statement: Select | Update) -> str:
     return str(statement.compile(dialect=postgresql_psycopg.dialect()))
 
 
-def _holder_ctes(holder: Select) -> str:
-    """The items of a ``WITH`` that find ``holder`` (``token_holder``: its columns and ``token_id``)
+def _holder_ctes(holder: Select) -> tuple[CTE, CTE]:
+    """The ``WITH`` items that find ``holder`` (``token_holder``: its columns and ``token_id``)
     and record the token's use (``token_used``; data-modifying, it runs even though nothing reads
-    it): a look-up and its write in one statement, one round trip."""
-    record_use = _record_use(table("token_holder", column("token_id")).c.token_id)
-    return f"token_holder AS ({_psycopg_sql(holder)}), token_used AS ({_psycopg_sql(record_use)})"
+    it, once the statement names it with ``add_cte``): a look-up and its write in one statement,
+    one round trip."""
+    found = holder.cte("token_holder")
+    return found, _record_use(found.c.token_id).cte("token_used")
 
 
 # Built once: every API request runs one, and building a statement cost as much as running it.
@@ -337,17 +338,20 @@ _RECORD_USE = _record_use(bindparam("token_id"))
 # The same on PostgreSQL's driver (the model's attributes are named as its columns), the use
 # recorded in the same statement.
 _USER_COLUMNS = tuple(User.__table__.columns.keys())
-_USER_BY_TOKEN_SQL = (
-    f"WITH {_holder_ctes(_token_holder(*User.__table__.columns))} SELECT {', '.join(_USER_COLUMNS)} FROM token_holder"
-)
-#: The ``WITH`` items for a statement that acts for the active, approved enterprise holding the
-#: token: ``token_holder.id`` is the enterprise (intake's one-round-trip submission,
-#: ``cases.submit_case_for_token``: no row there, nothing written; the checked way then says why).
-ENTERPRISE_FOR_TOKEN_CTES = _holder_ctes(
-    _token_holder(User.id).where(
-        User.role == literal_column("'enterprise'"), User.approval == literal_column("'approved'")
+_USER_HOLDER, _USER_TOKEN_USED = _holder_ctes(_token_holder(*User.__table__.columns))
+_USER_BY_TOKEN_SQL = _psycopg_sql(select(*(_USER_HOLDER.c[name] for name in _USER_COLUMNS)).add_cte(_USER_TOKEN_USED))
+
+
+def enterprise_for_token() -> tuple[CTE, CTE]:
+    """The ``WITH`` items of a statement that acts for the active, approved enterprise holding the token
+    (``token_parameters``): ``token_holder`` (``.c.id``: the enterprise; no row, no enterprise)
+    and ``token_used``, which the statement must name with ``add_cte`` for the use to be recorded
+    (intake's one-round-trip submission, ``submission.write_submission``)."""
+    return _holder_ctes(
+        _token_holder(User.id).where(
+            User.role == literal_column("'enterprise'"), User.approval == literal_column("'approved'")
+        )
     )
-)
 
 
 def user_for_token(session: Session, token: str) -> User | None:
@@ -375,7 +379,7 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 def _user_for_token_alone(session: Session, parameters: dict[str, Any]) -> User | None:
     """The look-up as the request's first use of its session (every API request but a JSON submission
-    on PostgreSQL, whose statement checks the token itself: ``cases.submit_case_for_token``).
+    on PostgreSQL, whose statement checks the token itself: ``submission.write_submission``).
 
     One statement by a unique key needs no transaction: it runs in autocommit, without BEGIN and
     COMMIT round trips, and leaves none open. The row is read on the driver and put in the session as if
@@ -389,8 +393,7 @@ def _user_for_token_alone(session: Session, parameters: dict[str, Any]) -> User 
     if row is not None:
         user = session.identity_map.get(Session.identity_key(User, row[0]))
         if user is None:
-            user = User(**dict(zip(_USER_COLUMNS, row, strict=True)))
-            make_transient_to_detached(user)
+            user = detached_as_loaded(User, **dict(zip(_USER_COLUMNS, row, strict=True)))
             session.add(user)
     session.commit()
     return user

@@ -197,11 +197,13 @@ def _create_case_checked():  # noqa: ANN202
         if raw is None:
             return error(400, "The body must be JSON (Content-Type: application/json).")
         uploads = []
+    session = get_db()
     try:
-        case = accept_submission(get_db(), get_config(), user, raw, uploads)
+        case = accept_submission(session, get_config(), user, raw, uploads)
     except IntakeError as err:
-        get_db().rollback()
+        session.rollback()
         return jsonify(errors=api_errors(err.errors)), err.status
+    session.commit()
     return _created(case)
 
 

@@ -19,7 +19,6 @@ from workstation.i18n import N_, Message, translate
 from workstation.routing import DIMENSIONS
 from workstation.services.audit import audit, record_reads
 from workstation.services.auth import UserError, create_user
-from workstation.services.cases import submit_case
 from workstation.services.db import lock_for_write
 from workstation.services.desk import (
     awaiting_expert,
@@ -30,6 +29,7 @@ from workstation.services.desk import (
     sla_breaches,
 )
 from workstation.services.digest import build_digest, digest_period, digest_references
+from workstation.services.intake import accept_submission
 from workstation.services.marks import all_matches, risk_case_input
 from workstation.services.models import (
     Case,
@@ -58,7 +58,6 @@ from workstation.services.schemas import (
     RIGHT_TYPES,
     SERVICES,
     TECHNICAL_FIELDS,
-    case_input_schema,
     form_errors,
 )
 from workstation.web.headers import allow_style_attributes
@@ -295,8 +294,10 @@ def open_risk_case(match_id: int):  # noqa: ANN201
         abort(404)
     if match.risk_case_id is None:
         enterprise = session.get(User, match.enterprise_id)
-        data = case_input_schema.load({**risk_case_input(match), "language": enterprise.language})
-        case = submit_case(session, enterprise, data, actor=current_user, detail={"lookalike_match": match.id})
+        raw = {**risk_case_input(match), "language": enterprise.language}
+        case = accept_submission(
+            session, get_config(), enterprise, raw, actor=current_user, detail={"lookalike_match": match.id}
+        )
         match.risk_case_id = case.id
         session.commit()
         flash(_("Risk-warning case %(reference)s opened for %(name)s.", reference=case.reference,

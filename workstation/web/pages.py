@@ -178,19 +178,21 @@ def new_case():  # noqa: ANN201
     status = 200
     form = request.form
     if request.method == "POST":
+        session = get_db()
         try:
             case = accept_submission(
-                get_db(),
+                session,
                 get_config(),
                 current_user,
                 form_to_case_input(form.to_dict()),
                 request.files.getlist("evidence"),
             )
         except IntakeError as err:
-            get_db().rollback()
+            session.rollback()
             errors = case_errors_to_form(err.errors)
             status = err.status  # 400, or 413 for a file over the size cap, as the API answers
         else:
+            session.commit()
             flash(_("Your case %(reference)s has been submitted.", reference=case.reference))
             return redirect(url_for("web.case_page", reference=case.reference))
     return render_template("case_new.html", errors=errors, form=form, **_choices()), status
