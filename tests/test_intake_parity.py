@@ -44,7 +44,13 @@ CASE = {
     "confidential": True,
     "parties": [{"role": "respondent", "name": "某某机械有限公司", "credit_code": "91610131MA6TXXXX15"}],
     "rights": [{"kind": "patent", "number": "ZL202010000000.1", "mark_text": ""}],
-    "key_dates": {"known_on": "2026-09-15", "published_on": "2026-03-02"},
+    "key_dates": {
+        "known_on": "2026-09-15",
+        "published_on": "2026-03-02",
+        "notice_received_on": "2026-03-31",
+        "filed_on": "2020-05-10",
+    },
+    "notice_kind": "patent_rejection",
 }
 #: The same case as the intake form's fields.
 FORM = {
@@ -63,6 +69,9 @@ FORM = {
     "right_number": "ZL202010000000.1",
     "known_on": "2026-09-15",
     "published_on": "2026-03-02",
+    "notice_received_on": "2026-03-31",
+    "filed_on": "2020-05-10",
+    "notice_kind": "patent_rejection",
 }
 TABLES: tuple[Table, ...] = tuple(m.__table__ for m in (Case, CaseEvent, OutboxMessage, CaseParty, Evidence))
 
