@@ -23,7 +23,8 @@ def world(client, people: People) -> dict[str, str]:  # noqa: ANN001
     enterprise's; the expert holds the first and the other enterprise's, a second expert the
     confidential one; a trainee shadows the first. Messages and an internal note on the first."""
     people.add("expert", "expert", organisation="秦川律师事务所", name="王专家")
-    people.add("cleared", "expert", right_types=["trade_secret", "trademark"], name="李专家", profile={"confidential_ok": True})
+    cleared = {"right_types": ["trade_secret", "trademark"], "profile": {"confidential_ok": True}}
+    people.add("cleared", "expert", name="李专家", **cleared)
     people.add("trainee", "expert", profile={"is_trainee": True, "supervisor_id": people.expert.id})
     made = {}
     for key, who, extra in (
@@ -67,8 +68,8 @@ def test_searches_and_exports_never_include_a_case_the_searcher_cannot_open(clie
     people.add("stranger", "expert")
     may_open = {}
     for who in ("enterprise", "other_enterprise", "expert", "cleared", "trainee", "stranger", "coordinator"):
-        may_open[who] = {ref for ref in world.values()
-                         if client.get(f"/api/v1/cases/{ref}", headers=people.headers(who)).status_code == 200}  # fmt: skip
+        opens = lambda ref, who=who: client.get(f"/api/v1/cases/{ref}", headers=people.headers(who)).status_code  # noqa: E731
+        may_open[who] = {ref for ref in world.values() if opens(ref) == 200}
     assert may_open["enterprise"] == {world["open"], world["secret"]}
     assert may_open["trainee"] == {world["open"]}, "a trainee never sees the confidential case it shadows"
     assert may_open["stranger"] == set()
@@ -130,10 +131,11 @@ def test_pages_follow_the_cursor_and_an_unchanged_page_is_a_304(client, people, 
             break
     assert seen == references[::-1], "newest first, each once"
     first = client.get("/api/v1/cases", headers=people.headers("enterprise"))
-    again = client.get("/api/v1/cases", headers={**people.headers("enterprise"), "If-None-Match": first.headers["ETag"]})
+    if_changed = {**people.headers("enterprise"), "If-None-Match": first.headers["ETag"]}
+    again = client.get("/api/v1/cases", headers=if_changed)
     assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"]
     submit()
-    changed = client.get("/api/v1/cases", headers={**people.headers("enterprise"), "If-None-Match": first.headers["ETag"]})
+    changed = client.get("/api/v1/cases", headers=if_changed)
     assert changed.status_code == 200 and len(changed.get_json()["cases"]) == 6
 
 
@@ -157,7 +159,7 @@ def test_exports_have_headers_in_the_readers_language_and_confidential_ones_are_
 
 
 def test_a_formula_in_a_title_is_not_run_by_the_spreadsheet(client, people, submit) -> None:  # noqa: ANN001
-    submit(title="=HYPERLINK(\"http://evil\")")
+    submit(title='=HYPERLINK("http://evil")')
     rows = list(csv.reader(io.StringIO(client.get("/api/v1/cases/export", headers=people.headers("enterprise"))
                                        .get_data(as_text=True).lstrip("\ufeff"))))  # fmt: skip
     assert rows[1][1].startswith("'=")
@@ -172,3 +174,27 @@ def test_the_databases_grams_are_the_pure_modules(sessions, backend) -> None:  #
         for sample in samples:
             held = session.execute(text("SELECT tsvector_to_array(rpa_search_grams(:s))"), {"s": sample}).scalar()
             assert set(held) == grams(sample), sample
+
+
+def test_the_desk_searches_in_the_syntax_and_exports_its_view(client, people, world, sessions) -> None:  # noqa: ANN001
+    from tests.test_web import login
+
+    login(client, people.coordinator.email)
+    page = client.get("/coordinator/", query_string={"q": "鼎盛"}).get_data(as_text=True)
+    table = page[page.index("<tbody>") :]
+    assert world["open"] in table and world["others"] not in table and world["secret"] not in table
+    wrong = client.get("/coordinator/", query_string={"q": "status:nonsense"}).get_data(as_text=True)
+    assert "status: 的值应为以下之一" in wrong and world["open"] not in wrong[wrong.index("<tbody>") :]
+    view = client.get("/coordinator/", query_string={"q": "星河", "right_type": "trade_secret"}).get_data(as_text=True)
+    link = view[view.index("/coordinator/export?") : view.index('"', view.index("/coordinator/export?"))]
+    assert "format=csv" in link and "right_type=trade_secret" in link
+    download = client.get(link.replace("&amp;", "&"))
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "案件编号" and [r[0] for r in rows[1:]] == [world["secret"]]
+    with sessions() as session:
+        audits = session.scalars(select(AdminAudit).where(AdminAudit.action == "cases_exported")).all()
+        assert [(a.actor_id, a.detail["via"]) for a in audits] == [(people.coordinator.id, "desk")]
+    assert client.get("/coordinator/export?format=pdf").status_code == 400
+    login(client, people.enterprise.email)
+    assert client.get("/coordinator/export?format=csv").status_code == 403

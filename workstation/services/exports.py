@@ -39,7 +39,7 @@ COLUMNS = (
     N_("Confidential"),
     N_("Parties"),
     N_("Rights"),
-    N_("Submitted"),
+    N_("Submitted on"),
     N_("Last changed"),
 )
 _BATCH = 2000
