@@ -42,6 +42,7 @@ ACTIONS = (
     "enterprise_registered",
     "registration_approved",
     "registration_refused",
+    "cases_exported",
 )
 
 

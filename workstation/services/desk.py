@@ -1,5 +1,6 @@
-"""What the coordinators' desk shows: the cases with filters, the piles that need them, and simple
-figures (cases per week by right type, time to assignment, satisfaction) drawn as HTML bars."""
+"""What the coordinators' desk shows besides its list of cases (a search: ``services.search``):
+the piles that need them, and simple figures (cases per week by right type, time to assignment,
+satisfaction) drawn as HTML bars."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workstation import lifecycle
@@ -19,18 +20,6 @@ from workstation.vocabulary import RIGHT_TYPES
 
 #: Weeks the charts look back.
 WEEKS = 8
-
-
-def filtered_cases(status: str | None, right_type: str | None, search: str | None) -> Select[tuple[Case]]:
-    query = select(Case)
-    if status in lifecycle.STATUSES:
-        query = query.where(Case.status == status)
-    if right_type in RIGHT_TYPES:
-        query = query.where(Case.right_type == right_type)
-    if search:
-        like = f"%{search.strip()}%"
-        query = query.where(or_(Case.reference.ilike(like), Case.title.ilike(like)))
-    return query
 
 
 def awaiting_expert(session: Session, limit: int = 50) -> list[Case]:

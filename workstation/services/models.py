@@ -24,6 +24,7 @@ from sqlalchemy import (
     Unicode,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -198,7 +199,15 @@ class Case(Base):
     rating: Mapped[Rating | None] = relationship(uselist=False)
     evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.id")
 
-    __table_args__ = (Index("ix_cases_expert_status", "assigned_expert_id", "status"),)
+    __table_args__ = (
+        Index("ix_cases_expert_status", "assigned_expert_id", "status"),
+        # the search's gram index (migration 0012 makes it and its functions; PostgreSQL only)
+        Index(
+            "ix_cases_search",
+            text("rpa_search_grams(rpa_case_text(reference, title, description, parties, rights))"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
 
 
 class CaseEvent(Base):
@@ -365,6 +374,13 @@ class CaseMessage(Base):
 
     author: Mapped[User] = relationship()
     event: Mapped[CaseEvent | None] = relationship(back_populates="message")
+
+    __table_args__ = (
+        # the search's gram index (migration 0012; PostgreSQL only)
+        Index("ix_case_messages_search", text("rpa_search_grams(body)"), postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
     attachments: Mapped[list[Evidence]] = relationship(order_by="Evidence.id", viewonly=True)
 
 

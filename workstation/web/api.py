@@ -6,19 +6,22 @@ field use the key ``_request``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from dataclasses import replace
 from datetime import date
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, make_response, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
+from workstation.search_syntax import SearchSyntaxError, parse
 from workstation.services.accounts import (
     PreferenceError,
     check_preferences,
@@ -59,9 +62,11 @@ from workstation.services.conversation import (
     visible_events,
     visible_files,
 )
+from workstation.services.exports import FORMATS, MEDIA_TYPES, export_cases
+from workstation.services.exports import filename as export_filename
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission, store_uploads
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
-from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User
+from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User, utcnow
 from workstation.services.notices import KINDS, notices_for, record_notice_reads
 from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.pool import (
@@ -74,6 +79,8 @@ from workstation.services.pool import (
 )
 from workstation.services.schemas import (
     RIGHT_TYPES,
+    SERVICES,
+    CaseSchema,
     api_errors,
     case_schema,
     case_schema_without_deadlines,
@@ -82,6 +89,7 @@ from workstation.services.schemas import (
     evidence_schema,
     transition_schema,
 )
+from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
 from workstation.web.openapi import openapi_document
 from workstation.web.queue import expert_queue
 from workstation.web.support import get_config, get_db, get_engine, refusal
@@ -212,6 +220,86 @@ def _created(case: Case):  # noqa: ANN202
     response = jsonify(data)
     response.headers["Location"] = data["links"]["self"]  # the same url_for, built once
     return response, 201
+
+
+# --- listing, searching and exporting the caller's cases ----------------------------------------
+
+_LIST_FILTERS = {"status": lifecycle.STATUSES, "right_type": RIGHT_TYPES, "service": SERVICES}
+list_schema = CaseSchema(exclude=("description", "deadlines", "evidence"))
+
+
+def _asked_search():  # noqa: ANN202
+    """``?q=`` (the search syntax) with ``?status=``, ``?right_type=`` and ``?service=`` added to it:
+    the search query, or the 400 answer."""
+    for name, allowed in _LIST_FILTERS.items():
+        if refused := refused_choice(name, allowed):
+            return None, refused
+    try:
+        asked = parse(request.args.get("q", ""))
+    except SearchSyntaxError as err:
+        return None, error(400, err.message, "q")
+    extra = {"statuses": "status", "right_types": "right_type", "services": "service"}
+    for attribute, name in extra.items():
+        if request.args.get(name):
+            asked = replace(asked, **{attribute: (*getattr(asked, attribute), request.args[name])})
+    return search_cases(get_db(), g.api_user, asked), None
+
+
+@bp.get("/cases")
+@token_required
+def list_cases():  # noqa: ANN201
+    """The cases the caller may see, newest first, found by ``?q=`` (the search syntax) and the
+    filters; ``?cursor=`` the ``next`` of the page before, ``?limit=``. ``ETag``: an unchanged
+    answer to ``If-None-Match`` is a 304."""
+    cursor = _whole_number("cursor", 0, 1, MAX_ID)
+    if cursor is None:
+        return error(400, "The next of the page before (a whole number from 1).", "cursor")
+    limit = _whole_number("limit", PAGE_DEFAULT, 1, PAGE_MAX)
+    if limit is None:
+        return error(400, f"A whole number from 1 to {PAGE_MAX}.", "limit")
+    query, refused = _asked_search()
+    if refused:
+        return refused
+    session = get_db()
+    query = query.options(joinedload(Case.assigned_expert))
+    cases, next_cursor = page_after(session, query, cursor or None, limit)
+    record_reads(session, g.api_user, "cases api", cases)
+    session.commit()
+    listed = []
+    for case in cases:
+        data = list_schema.dump(case)
+        data["links"] = {"self": url_for("api.get_case", reference=case.reference)}
+        listed.append(data)
+    body = json.dumps({"cases": listed, "next": next_cursor}, ensure_ascii=False, sort_keys=True)
+    etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+    if etag in request.if_none_match:
+        response = make_response("", 304)
+    else:
+        response = make_response(body, 200, {"Content-Type": "application/json"})
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/cases/export")
+@token_required
+def export_cases_file():  # noqa: ANN201
+    """The cases ``GET /api/v1/cases`` would list (every page) as CSV or XLSX, headers in the
+    caller's language; an export holding confidential cases is audited."""
+    if refused := refused_choice("format", FORMATS):
+        return refused
+    fmt = request.args.get("format") or "csv"
+    query, refused = _asked_search()
+    if refused:
+        return refused
+    session = get_db()
+    data = export_cases(session, g.api_user, query, fmt, g.api_user.language, request.args.get("q", ""), via="api")
+    session.commit()
+    return Response(
+        data,
+        mimetype=MEDIA_TYPES[fmt].split(";")[0],
+        headers={"Content-Disposition": f'attachment; filename="{export_filename(fmt, utcnow())}"'},
+    )
 
 
 @bp.get("/cases/<reference>")

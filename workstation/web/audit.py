@@ -39,6 +39,7 @@ ACTION_NAMES = {
     "enterprise_registered": _l("Enterprise registered"),
     "registration_approved": _l("Registration approved"),
     "registration_refused": _l("Registration refused"),
+    "cases_exported": _l("Cases exported (confidential among them)"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {
@@ -56,6 +57,9 @@ READ_PLACES = {
     "digest preview": _l("digest preview"),
     "notices page": _l("notices page"),
     "notices api": _l("notices API"),
+    "cases api": _l("case list API"),
+    "cases export api": _l("export of cases (API)"),
+    "cases export desk": _l("export of cases (desk)"),
 }
 READ_ACTIONS = {"view": _l("viewed"), "download": _l("downloaded")}
 

@@ -3,32 +3,36 @@ pool (list, create, edit, deactivate, leave, CSV import) and the other accounts.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from workstation import lifecycle
 from workstation.i18n import N_, Message, translate
 from workstation.routing import DIMENSIONS
+from workstation.search_syntax import SearchSyntaxError, parse
 from workstation.services.audit import audit, record_reads
 from workstation.services.auth import UserError, create_user
 from workstation.services.db import lock_for_write
 from workstation.services.desk import (
     awaiting_expert,
     cases_per_week,
-    filtered_cases,
     hours_to_assignment,
     satisfaction,
     sla_breaches,
 )
 from workstation.services.digest import build_digest, digest_period, digest_references
+from workstation.services.exports import FORMATS, MEDIA_TYPES, export_cases
+from workstation.services.exports import filename as export_filename
 from workstation.services.intake import accept_submission
 from workstation.services.marks import all_matches, risk_case_input
 from workstation.services.models import (
@@ -60,6 +64,7 @@ from workstation.services.schemas import (
     TECHNICAL_FIELDS,
     form_errors,
 )
+from workstation.services.search import search_cases
 from workstation.web.headers import allow_style_attributes
 from workstation.web.support import get_config, get_db, requested_page
 
@@ -188,12 +193,43 @@ def import_progress(import_id: int):  # noqa: ANN201
 # --- the desk: all cases, the piles that need a coordinator, figures ----------------------------
 
 
+def _desk_view(session: Session) -> tuple[Any, str | None]:
+    """The desk's current view: ``?q=`` in the search syntax with ``?status=`` and ``?right_type=``
+    added; (the query, or one finding nothing, and what is wrong with the search, translated)."""
+    status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
+    try:
+        asked = parse(request.args.get("q", ""))
+    except SearchSyntaxError as err:
+        return select(Case).where(false()), translate(err.message, _)
+    if status in lifecycle.STATUSES:
+        asked = replace(asked, statuses=(*asked.statuses, status))
+    if right_type in RIGHT_TYPES:
+        asked = replace(asked, right_types=(*asked.right_types, right_type))
+    return search_cases(session, current_user, asked), None
+
+
+@bp.get("/export")
+def export_view():  # noqa: ANN201
+    """The desk's current view (every page) as CSV or XLSX, headers in the page's language."""
+    fmt = request.args.get("format", "csv")
+    if fmt not in FORMATS:
+        abort(400)
+    session = get_db()
+    query, problem = _desk_view(session)
+    if problem:
+        abort(400)
+    data = export_cases(session, current_user, query, fmt, str(get_locale()), request.args.get("q", ""), via="desk")
+    session.commit()
+    disposition = f'attachment; filename="{export_filename(fmt, utcnow())}"'
+    return Response(data, mimetype=MEDIA_TYPES[fmt].split(";")[0], headers={"Content-Disposition": disposition})
+
+
 @bp.get("/")
 def desk():  # noqa: ANN201
     session = get_db()
     status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
     search = request.args.get("q", "").strip()
-    query = filtered_cases(status, right_type, search).order_by(Case.created_at.desc(), Case.id.desc())
+    query, problem = _desk_view(session)
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     pile, breaches = awaiting_expert(session), sla_breaches(session)
     record_reads(session, current_user, "desk page", [*listing.rows, *pile, *(b.case for b in breaches)])
@@ -204,6 +240,7 @@ def desk():  # noqa: ANN201
         status=status,
         right_type=right_type,
         search=search,
+        search_problem=problem,
         statuses=lifecycle.STATUSES,
         right_types=RIGHT_TYPES,
         pile=pile,

@@ -9,10 +9,12 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.config import TOKEN_MAX_DAYS
-from workstation.lifecycle import ACTIVE_FOR_EXPERT, USER_ACTIONS
+from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
+from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
 from workstation.services.auth import TOKEN_NAME_MAX
 from workstation.services.conversation import MAX_BODY, MAX_PAGE_SIZE, MessageInputSchema, MessageSchema
+from workstation.services.exports import FORMATS, MEDIA_TYPES
 from workstation.services.marks import WatchedMarkSchema
 from workstation.services.models import MAX_ID
 from workstation.services.notices import KINDS
@@ -20,6 +22,7 @@ from workstation.services.paging import MAX_PAGE
 from workstation.services.pool import ExpertSchema
 from workstation.services.schemas import (
     RIGHT_TYPES,
+    SERVICES,
     CaseInputSchema,
     CaseSchema,
     ErrorSchema,
@@ -27,6 +30,7 @@ from workstation.services.schemas import (
     QueueCaseSchema,
     TransitionSchema,
 )
+from workstation.services.search import PAGE_MAX
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -75,6 +79,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     secured = [{"bearer": []}]
     _case_paths(spec, secured)
     _thread_paths(spec, secured)
+    _case_list_paths(spec, secured)
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
@@ -186,6 +191,52 @@ def _me_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                       "requestBody": {"required": True, "content": {"application/json": {"schema": changes}}},
                       "responses": {"200": _json(me, "The caller, changed"), **_errors(400, 401)}},
         },
+    )  # fmt: skip
+
+
+def _case_list_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """Listing, searching and exporting the caller's cases."""
+    spec.components.schema("CaseSummary", schema=CaseSchema(exclude=("description", "deadlines", "evidence")))
+    q = {
+        "name": "q",
+        "in": "query",
+        "description": 'the search syntax: words and "quoted phrases" that must all appear (reference, title, '
+        "description, parties' names and credit codes, marks, registration numbers, enterprise, expert, messages "
+        "the caller may read); filters status:, type:, service:, expert:, enterprise:, confidential:yes|no, "
+        "after:YYYY-MM-DD, before:YYYY-MM-DD (values separated by commas mean either). A filter with a value it "
+        f"does not take, or more than {MAX_TERMS} words and filter values, is a 400 naming q.",
+        "schema": {"type": "string", "maxLength": MAX_LENGTH},
+    }
+    filters = [q, _choice("status", STATUSES), _choice("right_type", RIGHT_TYPES), _choice("service", SERVICES)]
+    cursor = {"name": "cursor", "in": "query", "description": "the next of the page before",
+              "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}}  # fmt: skip
+    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX}}
+    listed = {
+        "type": "object",
+        "properties": {"cases": {"type": "array", "items": "CaseSummary"},
+                       "next": {"type": "integer", "nullable": True,
+                                "description": "the cursor of the next page; null on the last"}},
+    }  # fmt: skip
+    etag = {"ETag": {"description": "the answer's tag, for If-None-Match", "schema": {"type": "string"}}}
+    spec.path(
+        "/api/v1/cases/export",
+        operations={"get": {
+            "summary": "The cases GET /api/v1/cases finds, every page, as CSV or XLSX (headers in the caller's "
+                       "language); an export holding confidential cases is audited",
+            "security": secured, "parameters": [_choice("format", FORMATS), *filters],
+            "responses": {"200": {"description": "The file (format csv when not given)",
+                                  "content": {"text/csv": {"schema": {"type": "string"}},
+                                              MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}},
+                          **_errors(400, 401)}}},
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/cases",
+        operations={"get": {
+            "summary": "The cases the caller may see, newest first, found by q and the filters",
+            "security": secured, "parameters": [*filters, cursor, limit],
+            "responses": {"200": {**_json(listed, "A page of cases"), "headers": etag},
+                          "304": {"description": "Not modified since the ETag sent in If-None-Match", "headers": etag},
+                          **_errors(400, 401)}}},
     )  # fmt: skip
 
 
