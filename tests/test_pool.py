@@ -532,3 +532,64 @@ def test_the_pool_is_priced_so_a_scarce_expert_is_kept_for_the_cases_only_they_c
         s.flush()
         assign_expert(s, case)
         assert case.assigned_expert_id == common.id, "the last slot able to take a trade secret is kept"
+
+
+def test_the_benchmark_prices_the_pool_with_the_function_and_arguments_of_the_scheduler_job(
+    people, sessions, monkeypatch
+) -> None:  # noqa: ANN001, E501
+    """``benchmarks/routing.py`` measures the router with the pricing that ships: on the same state
+    (the pool with its loads, the cases in the order they came, the day) its scheduler step calls
+    the job's ``price_pool`` with equal arguments, and never with a case that has not arrived."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+    from sqlalchemy.orm import joinedload
+
+    import workers.routing as job
+    from workstation.vocabulary import SERVICES
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "routing.py"
+    spec = importlib.util.spec_from_file_location("benchmark_routing", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_routing", bench)
+    spec.loader.exec_module(bench)
+    assert bench.price_pool is job.price_pool and bench.prices_as_read is job.prices_as_read
+    calls, real = [], job.price_pool
+    monkeypatch.setattr(job, "price_pool", lambda *args: calls.append(args) or real(*args))
+    monkeypatch.setattr(bench, "price_pool", lambda *args: calls.append(args) or real(*args))
+    for module in (job, bench):  # fewer cases than the sample would not show which ones are taken
+        monkeypatch.setattr(module, "PRICING_SAMPLE", 12)
+
+    for i in range(6):
+        people.add(f"x{i}", "expert", right_types=["patent", "trademark", "trade_secret"][: 1 + i % 3], capacity=3 + i,
+                   profile={"confidential_ok": i % 2 == 0, "languages": ["zh", "en"],
+                            "competence": {"legal": i % 4, "technical": 3 - i % 4},
+                            "jurisdictions": ["CN", "US"] if i % 3 == 0 else ["CN"]})  # fmt: skip
+    with sessions.begin() as s:
+        for i in range(20):
+            s.add(Case(enterprise_id=(people.enterprise if i % 2 else people.other_enterprise).id,
+                       right_type=["patent", "trademark", "trade_secret"][i % 3], service=SERVICES[i % 5],
+                       jurisdiction="US" if i % 4 == 0 else "CN", language="en" if i % 5 == 0 else "zh",
+                       confidential=i % 3 == 2, urgency="high" if i % 6 == 0 else "normal", title="t",
+                       description="d", status=["closed", "assigned", "submitted"][i % 3],
+                       parties=[{"name": f"对方{i}有限公司", "credit_code": f"91610000{i:010d}"}]))  # fmt: skip
+        for i, profile in enumerate(s.scalars(select(ExpertProfile).order_by(ExpertProfile.user_id))):
+            profile.active_cases = i % 4
+    today = date(2026, 11, 24)
+    assert job.price_the_pool(sessions, today) >= 0
+
+    with sessions() as s:
+        experts, _ = job.candidate_experts(s)
+        cases = s.scalars(select(Case).options(joinedload(Case.enterprise)).order_by(Case.id)).all()
+        facts = [job.case_facts(case, set()) for case in cases]
+    days = bench.working_days()
+    d = days.index(today)
+    # the same cases arriving in the same order during the day, and three more after the tick
+    arrive = np.array([d + k / 100 for k in range(len(facts))] + [d + 0.9] * 3)
+    stream = bench.Stream(facts + facts[:3], arrive, np.ones(len(arrive)), days)
+    bench.scheduler_prices(experts, stream, d + (len(facts) - 1) / 100)
+    assert len(calls) == 2
+    assert calls[1] == calls[0]
+    assert len(calls[0][1]) == 12 and calls[0][1][0] == facts[-1]  # the latest 12, newest first

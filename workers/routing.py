@@ -28,13 +28,15 @@ from workers.delivery import (
 )
 from workstation import lifecycle
 from workstation.routing import (
+    PRICING_SAMPLE,
     CaseFacts,
     ExpertFacts,
     Organisation,
     choose_expert,
     choose_shadow,
     normalise_name,
-    scarcity,
+    price_pool,
+    prices_as_read,
 )
 from workstation.services.cases import ExpertFullError, declined_by, transition, transitions_written_together
 from workstation.services.db import lock_for_write
@@ -78,8 +80,7 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
     )
     rows = rows.all()
     experts = [ExpertFacts.of_profile(r, Organisation.of(r.organisation, r.credit_code)) for r in rows]
-    prices = {r.user_id: r.scarcity for r in rows if r.scarcity > 0}
-    return experts, prices or None
+    return experts, prices_as_read({r.user_id: r.scarcity for r in rows})
 
 
 # ``with_history``'s two queries, built once: the routing worker runs them for every case, and
@@ -225,16 +226,11 @@ def assign_expert(
         return
 
 
-#: The recent cases the pool is priced against (``routing.scarcity``).
-PRICING_SAMPLE = 2000
-
-
 def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -> int:
     """Refresh each expert's ``scarcity`` price from the pool and the recent case mix (a job of
-    the scheduler: it takes seconds on a large pool, so it runs every few minutes, not per case). It
-    prices the steady state: every slot against the cases active at once, as cases close while
-    others arrive. (``benchmarks/routing.py``, where no case closes, re-prices the same way every
-    500 cases but prices the free slots against the cases still to come: ``to_come``.)"""
+    the scheduler, every ``PRICING_INTERVAL_S``: it takes up to a second on a large pool, so not
+    a pricing per case). What it computes is ``routing.price_pool``, which ``benchmarks/routing.py``
+    calls the same way (``tests/test_pool.py`` checks that both pass the same arguments)."""
     today = today or date.today()
     with sessions() as session:
         experts, _ = candidate_experts(session)
@@ -242,7 +238,7 @@ def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -
             select(Case).options(joinedload(Case.enterprise)).order_by(Case.id.desc()).limit(PRICING_SAMPLE)
         ).all()
         demand = [case_facts(case, set()) for case in recent]
-    prices = scarcity(experts, demand, today)
+    prices = price_pool(experts, demand, today)
     with sessions.begin() as session:
         for expert_id, price in prices.items():
             session.execute(

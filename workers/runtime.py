@@ -22,6 +22,7 @@ from workers.delivery import Context
 from workers.routing import price_the_pool
 from workers.sweep import sweep_deadlines
 from workstation.config import Config
+from workstation.routing import PRICING_INTERVAL_S
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import make_sender
 from workstation.services.messaging import Publisher, broker_connection
@@ -137,7 +138,7 @@ def run_scheduler(config: Config) -> None:
         scheduler = BackgroundScheduler(timezone="UTC", jobstores=digest_jobstores(ctx))
         digests.use_sessions(ctx.sessions)
         every(scheduler, "reconcile", config.reconcile_interval, reconcile, ctx.sessions, reconciler_publisher, config)
-        every(scheduler, "price-the-pool", 600, price_the_pool, ctx.sessions, start_now=True)
+        every(scheduler, "price-the-pool", PRICING_INTERVAL_S, price_the_pool, ctx.sessions, start_now=True)
         every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
         # settings changed on the coordinator page reach the digest jobs within a minute
         every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
