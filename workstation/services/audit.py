@@ -42,6 +42,8 @@ ACTIONS = (
     "enterprise_registered",
     "registration_approved",
     "registration_refused",
+    "mail_attached",
+    "mail_discarded",
 )
 
 

@@ -41,6 +41,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "account.mail",
     ),
     "watch": ("case.submitted",),
+    "mailin": ("mail.received",),
 }
 
 

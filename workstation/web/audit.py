@@ -39,6 +39,8 @@ ACTION_NAMES = {
     "enterprise_registered": _l("Enterprise registered"),
     "registration_approved": _l("Registration approved"),
     "registration_refused": _l("Registration refused"),
+    "mail_attached": _l("Quarantined mail attached to a case"),
+    "mail_discarded": _l("Quarantined mail discarded"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {
