@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
@@ -102,6 +102,10 @@ def header_text(value: object) -> str:
     raw 8-bit bytes read as UTF-8 or else GB 18030, never an exception."""
     if value is None:
         return ""
+    if isinstance(value, Header):  # raw 8-bit bytes in the header: the parser kept them as unknown-8bit
+        return "".join(
+            chunk if isinstance(chunk, str) else decode_bytes(chunk, charset) for chunk, charset in decode_header(value)
+        )
     text = str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in text):  # 8-bit bytes the parser kept as escapes
         raw = text.encode("ascii", "surrogateescape")
