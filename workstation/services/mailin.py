@@ -23,6 +23,7 @@ strange mail; only a mail too large or not a mail at all is refused (``MailRefus
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -100,8 +101,10 @@ def _looks_like_mail(raw: bytes) -> bool:
     return b":" in head and not head.startswith(b":")
 
 
-def keep_raw(config: Config, raw: bytes) -> str:
-    """Write ``raw`` under ``received/<aa>/<sha256>`` (atomically, once); returns the hash."""
+def keep_raw(config: Config, raw: bytes, unsynced: list[Path] | None = None) -> str:
+    """Write ``raw`` under ``received/<aa>/<sha256>`` (atomically, once); returns the hash. The
+    file is on disk when this returns, or, with ``unsynced``, once the caller has synced the paths
+    added to it (``sync_all``: one wait for the disk for a whole batch)."""
     digest = hashlib.sha256(raw).hexdigest()
     folder = config.received_dir / digest[:2]
     target = folder / digest
@@ -110,25 +113,38 @@ def keep_raw(config: Config, raw: bytes) -> str:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mail-")
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
+            if unsynced is None:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, target)
+        if unsynced is not None:
+            unsynced.append(target)
     return digest
+
+
+def sync_all(paths: list[Path]) -> None:
+    """The files of ``paths`` on disk (after all were written: the disk's waits overlap)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def raw_of(config: Config, sha256: str) -> bytes:
     return (config.received_dir / sha256[:2] / sha256).read_bytes()
 
 
-def receive(session: Session, config: Config, raw: bytes, via: str) -> ReceivedMail:
+def receive(session: Session, config: Config, raw: bytes, via: str, unsynced: list[Path] | None = None) -> ReceivedMail:
     """Take ``raw`` in, in the caller's transaction: its row and its ``mail.received`` event (the
-    row of the same bytes received before, and no new event, if there is one). MailRefusedError for a
-    mail that can never be taken."""
+    row of the same bytes received before, and no new event, if there is one). MailRefusedError for
+    a mail that can never be taken. ``unsynced``: see ``keep_raw`` (sync before committing)."""
     if len(raw) > config.max_mail_bytes:
         raise MailRefusedError(f"larger than {config.max_mail_bytes} bytes")
     if not raw.strip() or not _looks_like_mail(raw):
         raise MailRefusedError(NOT_A_MAIL)
-    digest = keep_raw(config, raw)
+    digest = keep_raw(config, raw, unsynced)
     known = session.scalar(select(ReceivedMail).where(ReceivedMail.sha256 == digest))
     if known is not None:
         return known
@@ -190,7 +206,8 @@ def apply_received(session: Session, config: Config, received_id: int) -> str:
         "more_files": mail.more_files[:50],
         "more_files_count": len(mail.more_files),
     }
-    verdict = _verdict(session, config, row, mail)
+    with session.no_autoflush:  # (its queries need not write the row's new fields first)
+        verdict = _verdict(session, config, row, mail)
     if verdict.status == MESSAGE:
         try:
             posted = post_mail(session, config, row, mail, verdict.case, verdict.user)
@@ -236,7 +253,8 @@ def _verdict(session: Session, config: Config, row: ReceivedMail, mail: ReadMail
             forged, row.recipient = True, address[:254]
     if target is None:
         return _Verdict(QUARANTINED, FORGED if forged else NO_CASE)
-    case = session.scalar(select(Case).where(Case.reference == target.reference))
+    # (locked as every change of a case locks it: a transition meanwhile waits, or is waited for)
+    case = session.scalar(select(Case).where(Case.reference == target.reference).with_for_update())
     user = session.get(User, target.user_id)
     if case is None or user is None:
         return _Verdict(QUARANTINED, NO_CASE, case, user)
@@ -353,30 +371,59 @@ def discard(session: Session, row: ReceivedMail, coordinator: User) -> None:
 # --- the ways in --------------------------------------------------------------------------------------
 
 
+#: Maildir files taken in one transaction.
+MAILDIR_BATCH = 50
+
+
 def poll_maildir(sessions: sessionmaker[Session], config: Config) -> int:
-    """Take in every message in the Maildir's ``new/``: each file is removed once its receipt is
-    committed; one that can never be taken is moved to ``refused/``. Returns how many were taken."""
+    """Take in every message in the Maildir's ``new/``, up to ``MAILDIR_BATCH`` a transaction:
+    the files are removed once their receipts are committed; one that can never be taken is
+    moved to ``refused/``. Returns how many were taken."""
     root = config.mail_in_dir
     for sub in ("new", "cur", "tmp", "refused"):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    names = sorted(e.name for e in os.scandir(root / "new") if e.is_file() and not e.name.startswith("."))
     taken = 0
-    for entry in sorted(os.scandir(root / "new"), key=lambda e: e.name):
-        if not entry.is_file() or entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            continue  # another poller took it
-        try:
-            receive_committed(sessions, config, raw, "maildir")
-        except MailRefusedError as err:
-            log.warning("mail-in: %s refused: %s", entry.name, err)
-            os.replace(path, root / "refused" / entry.name)
-            continue
-        path.unlink(missing_ok=True)
-        taken += 1
+    for start in range(0, len(names), MAILDIR_BATCH):
+        taken += _take_maildir_files(sessions, config, [root / "new" / n for n in names[start : start + MAILDIR_BATCH]])
     return taken
+
+
+def _take_maildir_files(sessions: sessionmaker[Session], config: Config, paths: list[Path]) -> int:
+    unsynced: list[Path] = []
+    done: list[Path] = []
+    try:
+        with sessions.begin() as session:
+            for path in paths:
+                try:
+                    raw = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # another poller took it
+                try:
+                    receive(session, config, raw, "maildir", unsynced)
+                except MailRefusedError as err:
+                    log.warning("mail-in: %s refused: %s", path.name, err)
+                    os.replace(path, config.mail_in_dir / "refused" / path.name)
+                    continue
+                session.flush()
+                done.append(path)
+            sync_all(unsynced)
+    except IntegrityError:
+        # another process took some of the same bytes at once: one file at a time then
+        taken = 0
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                try:
+                    receive_committed(sessions, config, path.read_bytes(), "maildir")
+                except MailRefusedError:
+                    os.replace(path, config.mail_in_dir / "refused" / path.name)
+                    continue
+                path.unlink(missing_ok=True)
+                taken += 1
+        return taken
+    for path in done:
+        path.unlink(missing_ok=True)
+    return len(done)
 
 
 @dataclass(frozen=True)
