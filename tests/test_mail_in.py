@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from tests import test_batches, test_messages
 from tests.conftest import wait_for
 from tests.test_batches import outbox, run
-from tests.test_messages import post
+from tests.test_messages import post, subject_of, text_of
 from workers import mailin, notify
 from workstation.config import Config
 from workstation.mailrules import FORGED, NOT_OURS, ReplyTarget, read_reply_address, reply_address, why_automatic
@@ -595,3 +595,53 @@ def dovecot():  # noqa: ANN201
     except (ProcessLookupError, subprocess.TimeoutExpired):
         pass
     shutil.rmtree(base, ignore_errors=True)
+
+
+# --- new cases by email -------------------------------------------------------------------------------
+
+
+def test_a_mail_to_the_intake_address_opens_a_case_to_be_classified_and_mails_its_reference(
+    ctx, people, sessions, smtp_server
+) -> None:  # noqa: ANN001
+    from workers import routing
+    from workstation.services.models import CaseEvent
+
+    _controller, inbox = smtp_server
+    raw = sample("apple_mail.eml", "intake@rpa.localhost", people.enterprise.email)
+    raw = raw.replace(b"Subject: =?utf-8?", b"X-Was-Subject: =?utf-8?").replace(
+        b"X-Mailer", b"Subject: =?utf-8?b?" + base64.b64encode("网店仿冒我司商标".encode()) + b"?=\r\nX-Mailer"
+    )
+    row = deliver(ctx, raw)
+    assert row.status == "opened" and row.case_id is not None
+    with sessions() as s:
+        case = s.get(Case, row.case_id)
+        submitted = s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == "submit"))
+        files = s.scalars(select(Evidence.filename).where(Evidence.case_id == case.id)).all()
+    assert (case.right_type, case.service, case.enterprise_id) == ("other", "consultation", people.enterprise.id)
+    assert case.title == "网店仿冒我司商标" and case.description == "已补充商标注册证。"
+    assert files == ["registration.png"]
+    assert submitted.detail["to_classify"] is True and submitted.detail["via"] == "mail"
+    assert run(ctx, notify, outbox(sessions, "case.opened_by_mail")) == ["done"]
+    (mail,) = inbox.messages
+    assert case.reference in subject_of(mail) and case.reference in text_of(mail)
+    assert read_reply_address(ctx.config.secret_key, "rpa.localhost", mail["Reply-To"]) == ReplyTarget(
+        case.reference, people.enterprise.id
+    ), "a reply to it goes into the new case"
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"], "routed like any case"
+    assert deliver(ctx, raw).status == "opened" and deliver(ctx, b"X-Again: 1\r\n" + raw).status == "duplicate"
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 1, "the same mail twice opens one case"
+
+
+def test_a_mail_to_the_intake_address_from_anyone_else_opens_nothing_and_is_not_answered(
+    ctx, people, sessions, smtp_server
+) -> None:  # noqa: ANN001
+    _controller, inbox = smtp_server
+    with sessions.begin() as s:
+        s.get(User, people.other_enterprise.id).approval = "pending"
+    for sender in ("stranger@example.net", people.other_enterprise.email, people.coordinator.email):
+        row = deliver(ctx, simple_reply("intake@rpa.localhost", sender, "请帮我们看看这个商标。", "商标咨询"))
+        assert (row.status, row.reason) == ("quarantined", "unknown_sender"), sender
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+    assert other_events(sessions) == 0 and inbox.messages == []

@@ -77,6 +77,8 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         return [(expert, "expert_info_provided", said)] if expert else []
     if event_type == MESSAGE_EVENT:
         return message_emails(session, case, payload)
+    if event_type == "case.opened_by_mail":
+        return [(case.enterprise, "enterprise_case_by_mail", {})]
     if event_type == "case.opinion_issued":
         # Loaded with its expert now: the email is rendered after this session has closed.
         opinion = session.scalar(select(Opinion).options(joinedload(Opinion.expert)).where(Opinion.case_id == case.id))

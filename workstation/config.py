@@ -70,10 +70,12 @@ class Config:
     # the largest mail taken, an IMAP mailbox to poll (else only the Maildir and the pipe), the
     # folder a message is moved to once received, and how often the Maildir and IMAP are polled.
     inbound_domain: str = ""
+    #: the address that opens a case by mail (default ``intake@<reply domain>``)
+    intake_address_setting: str = ""
     max_mail_bytes: int = 50 * 1024 * 1024
     imap_url: str | None = None
     imap_processed_folder: str = "Processed"
-    maildir_interval: float = 0.5
+    maildir_interval: float = 0.25
     imap_interval: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -95,6 +97,11 @@ class Config:
     def reply_domain(self) -> str:
         """The domain of the reply addresses: ``WORKSTATION_INBOUND_DOMAIN``, else the sender's."""
         return (self.inbound_domain or self.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()).lower()
+
+    @property
+    def intake_address(self) -> str:
+        """Mail to this address from an approved enterprise opens a case (``services.mailin``)."""
+        return (self.intake_address_setting or f"intake@{self.reply_domain}").lower()
 
     @property
     def evidence_dir(self) -> Path:
@@ -145,10 +152,11 @@ class Config:
             account_link_days=int(_env(environ, "ACCOUNT_LINK_DAYS", "7")),
             https=_flag(_env(environ, "HTTPS", "0")),
             inbound_domain=_env(environ, "INBOUND_DOMAIN", ""),
+            intake_address_setting=_env(environ, "INTAKE_ADDRESS", ""),
             max_mail_bytes=int(_env(environ, "MAX_MAIL_BYTES", str(50 * 1024 * 1024))),
             imap_url=_env(environ, "IMAP_URL"),
             imap_processed_folder=_env(environ, "IMAP_PROCESSED_FOLDER", "Processed"),
-            maildir_interval=float(_env(environ, "MAILDIR_INTERVAL", "0.5")),
+            maildir_interval=float(_env(environ, "MAILDIR_INTERVAL", "0.25")),
             imap_interval=float(_env(environ, "IMAP_INTERVAL", "10")),
             token_days=token_days,
             token_max_days=token_max_days,

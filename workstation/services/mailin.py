@@ -53,17 +53,18 @@ from workstation.mailrules import (
 )
 from workstation.replies import ReadMail, parse, read_mail
 from workstation.services.audit import audit
-from workstation.services.cases import actor_relation
+from workstation.services.cases import actor_relation, submit_case
 from workstation.services.conversation import MAX_BODY, MessageError, post_message
 from workstation.services.models import Case, CaseMessage, ReceivedMail, User, utcnow
 from workstation.services.outbox import enqueue
+from workstation.services.schemas import MAX_DESCRIPTION, MAX_TITLE, case_input_schema
 
 log = logging.getLogger(__name__)
 
 MAIL_RECEIVED = "mail.received"
 
 # What became of a mail (``ReceivedMail.status``).
-RECEIVED, MESSAGE, IGNORED, DUPLICATE = "received", "message", "ignored", "duplicate"
+RECEIVED, MESSAGE, IGNORED, DUPLICATE, OPENED = "received", "message", "ignored", "duplicate", "opened"
 QUARANTINED, ATTACHED, DISCARDED = "quarantined", "attached", "discarded"
 
 # Why a mail is in the quarantine (``ReceivedMail.reason``; the page names them).
@@ -72,7 +73,13 @@ WRONG_SENDER = "wrong_sender"  # a genuine address, sent from someone else's
 NOT_ALLOWED = "not_allowed"  # the person may not write in the case's thread (any more)
 EMPTY = "empty"  # nothing said and no file
 UNREADABLE = "unreadable"  # the mail could not be read at all
-QUARANTINE_REASONS = (NO_CASE, FORGED, WRONG_SENDER, NOT_ALLOWED, EMPTY, UNREADABLE)
+UNKNOWN_SENDER = "unknown_sender"  # to the intake address from no approved enterprise's address
+QUARANTINE_REASONS = (NO_CASE, FORGED, WRONG_SENDER, NOT_ALLOWED, EMPTY, UNREADABLE, UNKNOWN_SENDER)
+#: The event that mails an enterprise the reference of the case its mail opened.
+OPENED_BY_MAIL = "case.opened_by_mail"
+#: A case opened by mail is marked so (its submit event's detail) until a coordinator classifies it.
+TO_CLASSIFY = "to_classify"
+UNTITLED = N_("Case sent by email")
 
 FILES_ONLY = N_("(Sent by email with files only.)")
 FILES_REFUSED = N_("Files sent by email and not accepted:")
@@ -104,11 +111,15 @@ def _looks_like_mail(raw: bytes) -> bool:
 def keep_raw(config: Config, raw: bytes, unsynced: list[Path] | None = None) -> str:
     """Write ``raw`` under ``received/<aa>/<sha256>`` (atomically, once); returns the hash. The
     file is on disk when this returns, or, with ``unsynced``, once the caller has synced the paths
-    added to it (``sync_all``: one wait for the disk for a whole batch)."""
+    added to it (``sync_all``). A copy cut short (a crash before its sync) is written again."""
     digest = hashlib.sha256(raw).hexdigest()
     folder = config.received_dir / digest[:2]
     target = folder / digest
-    if not target.exists():
+    try:
+        complete = target.stat().st_size == len(raw)
+    except FileNotFoundError:
+        complete = False
+    if not complete:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mail-")
         with os.fdopen(fd, "wb") as f:
@@ -139,7 +150,8 @@ def raw_of(config: Config, sha256: str) -> bytes:
 def receive(session: Session, config: Config, raw: bytes, via: str, unsynced: list[Path] | None = None) -> ReceivedMail:
     """Take ``raw`` in, in the caller's transaction: its row and its ``mail.received`` event (the
     row of the same bytes received before, and no new event, if there is one). MailRefusedError for
-    a mail that can never be taken. ``unsynced``: see ``keep_raw`` (sync before committing)."""
+    a mail that can never be taken. ``unsynced``: see ``keep_raw`` (the caller syncs them before it
+    lets go of its own copy of the mail)."""
     if len(raw) > config.max_mail_bytes:
         raise MailRefusedError(f"larger than {config.max_mail_bytes} bytes")
     if not raw.strip() or not _looks_like_mail(raw):
@@ -215,6 +227,9 @@ def apply_received(session: Session, config: Config, received_id: int) -> str:
             verdict = _Verdict(QUARANTINED, NOT_ALLOWED, verdict.case, verdict.user)
         else:
             row.case_message_id = posted.id
+    elif verdict.status == OPENED:
+        opened = open_case(session, config, row, mail, verdict.user)
+        verdict = _Verdict(OPENED, "", opened, verdict.user) if opened else _Verdict(QUARANTINED, EMPTY)
     return _decide(row, verdict)
 
 
@@ -251,6 +266,8 @@ def _verdict(session: Session, config: Config, row: ReceivedMail, mail: ReadMail
             break
         if found == FORGED:
             forged, row.recipient = True, address[:254]
+    if target is None and config.intake_address in recipients_of(mail.message):
+        return _intake_verdict(session, row)
     if target is None:
         return _Verdict(QUARANTINED, FORGED if forged else NO_CASE)
     # (locked as every change of a case locks it: a transition meanwhile waits, or is waited for)
@@ -265,6 +282,57 @@ def _verdict(session: Session, config: Config, row: ReceivedMail, mail: ReadMail
     if not mail.text.strip() and not mail.files:
         return _Verdict(QUARANTINED, EMPTY, case, user)
     return _Verdict(MESSAGE, "", case, user)
+
+
+def _intake_verdict(session: Session, row: ReceivedMail) -> _Verdict:
+    """A mail to the intake address opens a case only from an active, approved enterprise's own
+    address; anyone else's goes to the quarantine and gets no answer (no backscatter)."""
+    user = session.scalar(select(User).where(func.lower(User.email) == row.sender))
+    if user is None or not user.is_active or user.role != "enterprise" or user.approval != "approved":
+        return _Verdict(QUARANTINED, UNKNOWN_SENDER)
+    return _Verdict(OPENED, "", None, user)
+
+
+def open_case(session: Session, config: Config, row: ReceivedMail, mail: ReadMail, enterprise: User) -> Case | None:
+    """A case from a mail to the intake address: right type ``other``, service ``consultation``,
+    the subject as its title, the text as its description, the files as its evidence (those the
+    checks refuse named in the description), marked to be classified; the enterprise is mailed
+    its reference. None when there is nothing to open it with."""
+    language = enterprise.language if enterprise.language in ("zh", "en") else "zh"
+    stored, notes = _files(config, mail, language)
+    text = "\n\n".join(part for part in (mail.text.strip(), *notes) if part)
+    if not text and not stored:
+        return None
+    title = " ".join(mail.subject.split())[:MAX_TITLE] or in_language(UNTITLED, language)
+    data = {"right_type": "other", "service": "consultation", "title": title,
+            "description": (text or title)[:MAX_DESCRIPTION], "language": language}  # fmt: skip
+    try:
+        checked = case_input_schema.load(data)
+    except Exception:  # noqa: BLE001 - what a mail holds cannot make a case: the quarantine
+        return None
+    case = submit_case(session, enterprise, checked, stored, detail={"via": "mail", TO_CLASSIFY: True})
+    session.flush()
+    enqueue(session, OPENED_BY_MAIL, {"case_id": case.id, "reference": case.reference})
+    return case
+
+
+def _files(config: Config, mail: ReadMail, language: str) -> tuple[list[StoredFile], list[str]]:
+    """``mail``'s files through the evidence checks: those stored, and the notes that name the
+    refused ones and those beyond the most a message takes."""
+    stored: list[StoredFile] = []
+    refused: list[str] = []
+    for file in mail.files:
+        try:
+            name, data, content_type = validate_upload(file.filename, io.BytesIO(file.data), config.max_upload_bytes)
+            stored.append(store(config.evidence_dir, name, data, content_type))
+        except UploadError as err:
+            refused.append(in_language(err.message.template, language, **err.message.params))
+    notes = []
+    if refused:
+        notes.append(in_language(FILES_REFUSED, language) + "\n" + "\n".join(f"- {why}" for why in refused))
+    if mail.more_files:
+        notes.append(in_language(MORE_FILES, language, n=len(mail.more_files), max=MAX_FILES))
+    return stored, notes
 
 
 def _already_decided(session: Session, row: ReceivedMail) -> bool:
@@ -286,20 +354,8 @@ def post_mail(
     relation = actor_relation(case, author)
     lifecycle.decide_message(case.status, relation, internal=False)  # raises before any write
     language = case.language or "zh"
-    stored: list[StoredFile] = []
-    refused: list[str] = []
-    for file in mail.files:
-        try:
-            name, data, content_type = validate_upload(file.filename, io.BytesIO(file.data), config.max_upload_bytes)
-            stored.append(store(config.evidence_dir, name, data, content_type))
-        except UploadError as err:
-            refused.append(in_language(err.message.template, language, **err.message.params))
+    stored, notes = _files(config, mail, language)
     text = mail.text.strip()
-    notes = []
-    if refused:
-        notes.append(in_language(FILES_REFUSED, language) + "\n" + "\n".join(f"- {why}" for why in refused))
-    if mail.more_files:
-        notes.append(in_language(MORE_FILES, language, n=len(mail.more_files), max=MAX_FILES))
     if not text:
         text = in_language(FILES_ONLY, language) if stored else ""
     tail = "\n\n".join(notes)
@@ -390,6 +446,9 @@ def poll_maildir(sessions: sessionmaker[Session], config: Config) -> int:
 
 
 def _take_maildir_files(sessions: sessionmaker[Session], config: Config, paths: list[Path]) -> int:
+    """Receive ``paths`` in one transaction. The raw copies are synced after the commit, before the
+    Maildir files go: until then the Maildir file is the durable copy, and a crash in between
+    finds it again (its row exists: receipt then only writes the copy again if it was cut short)."""
     unsynced: list[Path] = []
     done: list[Path] = []
     try:
@@ -407,7 +466,6 @@ def _take_maildir_files(sessions: sessionmaker[Session], config: Config, paths: 
                     continue
                 session.flush()
                 done.append(path)
-            sync_all(unsynced)
     except IntegrityError:
         # another process took some of the same bytes at once: one file at a time then
         taken = 0
@@ -421,6 +479,7 @@ def _take_maildir_files(sessions: sessionmaker[Session], config: Config, paths: 
                 path.unlink(missing_ok=True)
                 taken += 1
         return taken
+    sync_all(unsynced)
     for path in done:
         path.unlink(missing_ok=True)
     return len(done)

@@ -39,6 +39,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "notice.raised",
         "digest.due",
         "account.mail",
+        "case.opened_by_mail",
     ),
     "watch": ("case.submitted",),
     "mailin": ("mail.received",),

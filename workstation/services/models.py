@@ -676,7 +676,8 @@ class ReceivedMail(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     via: Mapped[str] = mapped_column(String(8))  # maildir | pipe | imap
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: received (not read yet) | message | ignored | duplicate | quarantined | attached | discarded
+    #: received (not read yet) | message | opened (a case, by the intake address) | ignored | duplicate
+    #: | quarantined | attached | discarded
     status: Mapped[str] = mapped_column(String(12), default="received", index=True)
     #: why it is ignored or quarantined (``services.mailin.REASONS``)
     reason: Mapped[str] = mapped_column(String(20), default="", server_default="")

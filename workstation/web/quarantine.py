@@ -26,6 +26,7 @@ REASONS = {
     "not_allowed": _l("The sender may not write in the case's thread"),
     "empty": _l("Nothing written and no file"),
     "unreadable": _l("The mail could not be read"),
+    "unknown_sender": _l("Mail to the intake address from no approved enterprise's address"),
 }
 
 
