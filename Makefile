@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-embedded test-services lint setup setup-dev browser clean
+.PHONY: run test test-embedded test-services lint setup setup-dev browser imap clean
 
 run: setup
 	$(PY) -m workstation run --host $(HOST) --port $(PORT)
@@ -40,6 +40,7 @@ $(VENV)/.installed: requirements.txt
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(MAKE) --no-print-directory browser
+	$(MAKE) --no-print-directory imap
 	touch $@
 
 # The browser tests drive Debian's chromium and chromium-driver (nothing downloads its own browser);
@@ -53,6 +54,17 @@ browser:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
 	else echo "no apt-get: install chromium and chromedriver for the browser tests" >&2; fi
+
+# The IMAP test (tests/test_mail_in.py) starts Debian's Dovecot on a loopback port of its own.
+IMAP_PACKAGES := dovecot-imapd
+imap:
+	@if [ -x /usr/sbin/dovecot ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing $(IMAP_PACKAGES) for the IMAP test"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(IMAP_PACKAGES) >/dev/null; \
+	else echo "no apt-get: install dovecot-imapd for the IMAP test" >&2; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

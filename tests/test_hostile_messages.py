@@ -26,7 +26,12 @@ from workstation.services.models import Case, HandledMessage, Notification, Outb
 pytestmark = pytest.mark.slow
 
 #: What each consumer is normally sent: the event type the hostile messages pretend to be.
-EVENT_TYPE = {"routing": "case.submitted", "notify": "case.assigned", "watch": "case.submitted"}
+EVENT_TYPE = {
+    "routing": "case.submitted",
+    "notify": "case.assigned",
+    "watch": "case.submitted",
+    "mailin": "mail.received",
+}
 #: Message ids of the hostile messages (no outbox row has them).
 FIRST_ID = 9_100_000
 NESTING = 50_000  # deep enough to break a recursive decoder, small enough to stay under the size cap
@@ -50,7 +55,12 @@ def as_json(**fields: Any) -> bytes:
     return json.dumps(fields).encode()
 
 
-NO_CASE = {"routing": "no integer case_id", "notify": "names no existing case", "watch": "names no existing case"}
+NO_CASE = {
+    "routing": "no integer case_id",
+    "notify": "names no existing case",
+    "watch": "names no existing case",
+    "mailin": "names no received mail",
+}
 #: ``test_faults`` sends routing an unknown case and a huge body already.
 NOT_ROUTING = ("notify", "watch")
 
@@ -78,6 +88,12 @@ def hostile_messages(real_case_id: int) -> list[Hostile]:
             consumers=NOT_ROUTING,
         ),
         Hostile(
+            "probe-unknown-mail",
+            as_json(probe="probe-unknown-mail", received_id=987654),
+            "no received mail 987654",
+            consumers=("mailin",),
+        ),
+        Hostile(
             "probe-huge-body",
             as_json(probe="probe-huge-body", case_id=real_case_id, padding="x" * (MAX_MESSAGE_BYTES + 1)),
             "larger than",
@@ -90,6 +106,7 @@ def hostile_messages(real_case_id: int) -> list[Hostile]:
                 "routing": "routing has nothing to do for 'case.teleported'",
                 "notify": "notify has no email for 'case.teleported'",
                 "watch": "watch has nothing to do for 'case.teleported'",
+                "mailin": "mailin has nothing to do for 'case.teleported'",
             },
             event_type="case.teleported",
         ),

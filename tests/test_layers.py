@@ -50,6 +50,8 @@ PURE_CORE = (
     "workstation.timeline",
     "workstation.evidence",
     "workstation.vocabulary",
+    "workstation.mailrules",
+    "workstation.replies",
 )
 
 

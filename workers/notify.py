@@ -37,7 +37,7 @@ from workstation.services.accounts import ACCOUNT_MAIL, AccountMailError, accoun
 from workstation.services.conversation import MESSAGE_EVENT, message_for_event, message_recipients
 from workstation.services.db import lock_for_write
 from workstation.services.digest import Period, build_digest
-from workstation.services.mail import address, render_email
+from workstation.services.mail import about_case, address, render_email
 from workstation.services.messaging import SUBSCRIPTIONS
 from workstation.services.models import Case, CaseMessage, DigestRecord, Notice, Notification, Opinion, User, utcnow
 from workstation.services.notices import active_coordinators, notice_context
@@ -77,6 +77,8 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         return [(expert, "expert_info_provided", said)] if expert else []
     if event_type == MESSAGE_EVENT:
         return message_emails(session, case, payload)
+    if event_type == "case.opened_by_mail":
+        return [(case.enterprise, "enterprise_case_by_mail", {})]
     if event_type == "case.opinion_issued":
         # Loaded with its expert now: the email is rendered after this session has closed.
         opinion = session.scalar(select(Opinion).options(joinedload(Opinion.expert)).where(Opinion.case_id == case.id))
@@ -304,7 +306,11 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                 to = address(recipient.name, recipient.email)
                 context = {"case": mailing.case, "recipient": recipient, **extra}
                 attempted.add(key)
-                ctx.sender.send(render_email(template, recipient.language, to, ctx.config, key, **context), key)
+                email = render_email(template, recipient.language, to, ctx.config, key, **context)
+                about = context.get("case")
+                if isinstance(about, Case) and about.reference:
+                    about_case(email, ctx.config, about.reference, recipient.id)
+                ctx.sender.send(email, key)
                 sent.add(key)
     finally:
         settle(ctx, mailings, attempted, sent)

@@ -25,6 +25,7 @@ from workstation.config import Config
 from workstation.routing import PRICING_INTERVAL_S
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import make_sender
+from workstation.services.mailin import poll_imap, poll_maildir
 from workstation.services.messaging import Publisher, broker_connection
 from workstation.services.outbox import publish_pending, reconcile
 
@@ -144,6 +145,10 @@ def run_scheduler(config: Config) -> None:
         every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
         if config.broker_url.startswith("filesystem"):
             every(scheduler, "prune-processed", 600, prune_processed, config)
+        # mail in: the Maildir always (drop a file in instance/mail-in/new/), IMAP when configured
+        every(scheduler, "mail-in", config.maildir_interval, poll_maildir, ctx.sessions, config, start_now=True)
+        if config.imap_url:
+            every(scheduler, "imap", config.imap_interval, poll_imap, ctx.sessions, config, start_now=True)
         scheduler.start()
         try:
             relay_loop(ctx, stop)

@@ -273,6 +273,33 @@ def update_translations() -> None:
     click.echo("catalogs complete")
 
 
+#: sendmail's exit codes (sysexits.h), which MTAs act on: retry later, or bounce.
+EX_DATAERR, EX_TEMPFAIL = 65, 75
+
+
+@cli.command("receive-mail")
+def receive_mail() -> None:
+    """Take one mail from standard input, for an MTA (exit 0: taken; 75: try again later, the
+    database is unreachable; 65: never, the message cannot be taken)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from workstation.services.mailin import MailRefusedError, receive_committed
+
+    config = Config.from_env()
+    raw = sys.stdin.buffer.read(config.max_mail_bytes + 1)
+    try:
+        sessions = _sessions(config)
+        received = receive_committed(sessions, config, raw, "pipe")
+    except MailRefusedError as err:
+        click.echo(f"receive-mail: refused: {err}", err=True)
+        sys.exit(EX_DATAERR)
+    except (SQLAlchemyError, click.ClickException, OSError) as err:
+        message = err.format_message() if isinstance(err, click.ClickException) else str(err).splitlines()[0]
+        click.echo(f"receive-mail: temporary failure: {message}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    del received  # (taken: an MTA reads the exit status, nothing more)
+
+
 @cli.command("import-marks")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--chunk", default=500, show_default=True, help="Rows committed (and checked) at a time.")

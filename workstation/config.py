@@ -66,11 +66,42 @@ class Config:
     account_link_days: int = 7
     # Served over HTTPS (behind TLS): HSTS, and cookies marked Secure.
     https: bool = False
+    # Mail in (``services.mailin``): the domain of the reply addresses (default: the sender's),
+    # the largest mail taken, an IMAP mailbox to poll (else only the Maildir and the pipe), the
+    # folder a message is moved to once received, and how often the Maildir and IMAP are polled.
+    inbound_domain: str = ""
+    #: the address that opens a case by mail (default ``intake@<reply domain>``)
+    intake_address_setting: str = ""
+    max_mail_bytes: int = 50 * 1024 * 1024
+    imap_url: str | None = None
+    imap_processed_folder: str = "Processed"
+    maildir_interval: float = 0.25
+    imap_interval: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def mail_dir(self) -> Path:
         return self.instance_path / "mail"
+
+    @property
+    def mail_in_dir(self) -> Path:
+        """The Maildir the scheduler polls (drop a message in its ``new/``)."""
+        return self.instance_path / "mail-in"
+
+    @property
+    def received_dir(self) -> Path:
+        """Every mail received, kept as it came, by its SHA-256."""
+        return self.instance_path / "received"
+
+    @property
+    def reply_domain(self) -> str:
+        """The domain of the reply addresses: ``WORKSTATION_INBOUND_DOMAIN``, else the sender's."""
+        return (self.inbound_domain or self.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()).lower()
+
+    @property
+    def intake_address(self) -> str:
+        """Mail to this address from an approved enterprise opens a case (``services.mailin``)."""
+        return (self.intake_address_setting or f"intake@{self.reply_domain}").lower()
 
     @property
     def evidence_dir(self) -> Path:
@@ -120,6 +151,13 @@ class Config:
             password_reset_minutes=int(_env(environ, "PASSWORD_RESET_MINUTES", "60")),
             account_link_days=int(_env(environ, "ACCOUNT_LINK_DAYS", "7")),
             https=_flag(_env(environ, "HTTPS", "0")),
+            inbound_domain=_env(environ, "INBOUND_DOMAIN", ""),
+            intake_address_setting=_env(environ, "INTAKE_ADDRESS", ""),
+            max_mail_bytes=int(_env(environ, "MAX_MAIL_BYTES", str(50 * 1024 * 1024))),
+            imap_url=_env(environ, "IMAP_URL"),
+            imap_processed_folder=_env(environ, "IMAP_PROCESSED_FOLDER", "Processed"),
+            maildir_interval=float(_env(environ, "MAILDIR_INTERVAL", "0.25")),
+            imap_interval=float(_env(environ, "IMAP_INTERVAL", "10")),
             token_days=token_days,
             token_max_days=token_max_days,
         )

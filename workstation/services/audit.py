@@ -43,6 +43,8 @@ ACTIONS = (
     "registration_approved",
     "registration_refused",
     "cases_exported",
+    "mail_attached",
+    "mail_discarded",
 )
 
 

@@ -31,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from workstation.config import Config
 from workstation.i18n import label, translations
+from workstation.mailrules import reply_address, thread_root
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -93,8 +94,22 @@ def render_email(name: str, language: str, to: str, config: Config, key: str, **
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = f"<{key.replace(':', '.')}@rpa-workstation>"
     message["Content-Language"] = "zh-CN" if language == "zh" else "en"
+    # Every email we send is automatic (RFC 3834): well-behaved responders do not answer it.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
     message.attach(MIMEText(text, "plain", "utf-8", policy=MAIL_POLICY))
     message.attach(MIMEText(html, "html", "utf-8", policy=MAIL_POLICY))
+    return message
+
+
+def about_case(message: Message, config: Config, reference: str, recipient_id: int) -> Message:
+    """Make ``message``, to the person ``recipient_id`` about the case ``reference``, answerable:
+    a Reply-To naming the case and the person that nobody can forge (``mailrules.reply_address``),
+    and In-Reply-To / References to the case's thread root, so mail clients keep one thread."""
+    message["Reply-To"] = reply_address(config.secret_key, config.reply_domain, reference, recipient_id)
+    root = thread_root(reference)
+    message["In-Reply-To"] = root
+    message["References"] = root
     return message
 
 

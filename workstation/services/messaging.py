@@ -39,8 +39,10 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "notice.raised",
         "digest.due",
         "account.mail",
+        "case.opened_by_mail",
     ),
     "watch": ("case.submitted",),
+    "mailin": ("mail.received",),
 }
 
 

@@ -677,3 +677,42 @@ apscheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+class ReceivedMail(Base):
+    """A mail received (Maildir, ``receive-mail``, IMAP), kept as it came under
+    ``instance/received/`` by its SHA-256, and what became of it (``services.mailin``): a message
+    on a case, nothing (an auto-reply, a bounce, a repeat), or the quarantine coordinators work,
+    where it is attached to a case or discarded."""
+
+    __tablename__ = "received_mail"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    via: Mapped[str] = mapped_column(String(8))  # maildir | pipe | imap
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: received (not read yet) | message | opened (a case, by the intake address) | ignored | duplicate
+    #: | quarantined | attached | discarded
+    status: Mapped[str] = mapped_column(String(12), default="received", index=True)
+    #: why it is ignored or quarantined (``services.mailin.REASONS``)
+    reason: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    #: its Message-ID (without <>), or one made from the hash
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    sender: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    recipient: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    subject: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    #: the reply as read (quote removed), for the quarantine page
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: the files it carried ({"files": [{"filename", "size"}], ...})
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the case it went into, or the case its address named
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    #: the person its address was made for
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    case_message_id: Mapped[int | None] = mapped_column(ForeignKey("case_messages.id"), nullable=True)
+    #: the coordinator who attached or discarded it, and when
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])

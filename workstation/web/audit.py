@@ -40,6 +40,8 @@ ACTION_NAMES = {
     "registration_approved": _l("Registration approved"),
     "registration_refused": _l("Registration refused"),
     "cases_exported": _l("Cases exported (confidential among them)"),
+    "mail_attached": _l("Quarantined mail attached to a case"),
+    "mail_discarded": _l("Quarantined mail discarded"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {

@@ -3,7 +3,7 @@
 search reads the text itself
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
