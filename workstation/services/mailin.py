@@ -53,11 +53,12 @@ from workstation.mailrules import (
 )
 from workstation.replies import ReadMail, parse, read_mail
 from workstation.services.audit import audit
-from workstation.services.cases import actor_relation, submit_case
+from workstation.services.cases import actor_relation
 from workstation.services.conversation import MAX_BODY, MessageError, post_message
 from workstation.services.models import Case, CaseMessage, ReceivedMail, User, utcnow
 from workstation.services.outbox import enqueue
 from workstation.services.schemas import MAX_DESCRIPTION, MAX_TITLE, case_input_schema
+from workstation.services.submission import write_submission
 
 log = logging.getLogger(__name__)
 
@@ -310,8 +311,8 @@ def open_case(session: Session, config: Config, row: ReceivedMail, mail: ReadMai
         checked = case_input_schema.load(data)
     except Exception:  # noqa: BLE001 - what a mail holds cannot make a case: the quarantine
         return None
-    case = submit_case(session, enterprise, checked, stored, detail={"via": "mail", TO_CLASSIFY: True})
-    session.flush()
+    detail = {"via": "mail", TO_CLASSIFY: True}
+    case = write_submission(session.connection(), checked, stored, enterprise_id=enterprise.id, detail=detail)
     enqueue(session, OPENED_BY_MAIL, {"case_id": case.id, "reference": case.reference})
     return case
 
