@@ -770,7 +770,10 @@ def start_servers(
         ours_database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["ours"])).name
         ours_env, token = setup_ours(args.pg_url, ours_database, args.amqp_url, work / "instance")
         port = free_port()
-        command = gunicorn_cmd(PYTHON, "workstation.web.wsgi:app", port, args.workers)
+        # (a checkout from before the layers, e.g. for a before/after run, kept its app at the top)
+        layered = (args.ours_root / "workstation/web/wsgi.py").exists()
+        app = "workstation.web.wsgi:app" if layered else "workstation.wsgi:app"
+        command = gunicorn_cmd(PYTHON, app, port, args.workers)
         servers["ours"] = Server(
             "ours",
             port,
