@@ -46,7 +46,7 @@ from workstation.search_syntax import parse  # noqa: E402
 from workstation.services.db import make_engine, make_session_factory  # noqa: E402
 from workstation.services.migrate import upgrade  # noqa: E402
 from workstation.services.models import Case, CaseMessage, ExpertProfile, User  # noqa: E402
-from workstation.services.search import page_after, search_cases  # noqa: E402
+from workstation.services.search import index_cases, page_after, search_cases  # noqa: E402
 from workstation.vocabulary import RIGHT_TYPES, SERVICES  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -156,6 +156,8 @@ def seed(url: str, n_cases: int, rng: random.Random) -> dict[str, list]:
                 seen["expert_case"].append(expert)
     copy_rows(engine, Case.__table__, cases)
     copy_rows(engine, CaseMessage.__table__, messages)
+    with make_session_factory(engine).begin() as session:  # the grams, as the watch worker writes them
+        index_cases(session, None)
     with engine.begin() as connection:
         for table in ("users", "cases", "case_messages"):
             connection.execute(
@@ -246,7 +248,7 @@ def main() -> None:
         with engine.connect() as connection:
             sizes = connection.execute(text(
                 "SELECT relname, pg_size_pretty(pg_relation_size(oid)) FROM pg_class"
-                " WHERE relname IN ('cases', 'case_messages', 'ix_cases_search', 'ix_case_messages_search')"
+                " WHERE relname IN ('cases', 'case_messages', 'ix_case_grams_grams', 'ix_case_messages_search')"
             )).all()  # fmt: skip
         engine.dispose()
         log("sizes: " + ", ".join(f"{name} {size}" for name, size in sizes))

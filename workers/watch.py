@@ -20,6 +20,7 @@ from workstation.services.marks import check_marks, marks_named_in
 from workstation.services.messaging import SUBSCRIPTIONS
 from workstation.services.models import Case
 from workstation.services.respondents import warn_repeat_respondents
+from workstation.services.search import index_cases
 
 CONSUMER = "watch"
 
@@ -56,4 +57,5 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
         check_marks(session, [mark for case in checked for mark in marks_named_in(case)])
         for case in checked:
             warn_repeat_respondents(session, case)
+        index_cases(session, [case.id for case in checked])  # (their search grams: not in intake's statement)
         session.commit()

@@ -7,23 +7,26 @@ A word matches a case when it is part of the case's own text (reference, title, 
 parties' names and credit codes, rights' numbers and marks), of its enterprise's or its expert's
 name or organisation (and the enterprise's credit code), or of a message of its thread.
 
-PostgreSQL answers from the gram indexes of migration 0012 (``rpa_search_grams``): the word's
-grams select the candidates, and a word longer than one gram is then looked for in their text.
+PostgreSQL answers from the gram indexes (``rpa_search_grams``; a case's in ``case_grams``, written
+by the watch worker after the submission, ``index_cases``): the word's grams select the candidates,
+and a word longer than one gram is then looked for in their text.
 SQLite reads the text itself (an embedded instance holds few cases); both match the same cases.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from sqlalchemy import ColumnElement, Select, String, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from workstation.deadlines import zone
 from workstation.search_syntax import Query, fold, needs_recheck, tsquery
 from workstation.services.cases import visible_cases
-from workstation.services.models import Case, CaseMessage, User
+from workstation.services.models import Case, CaseGrams, CaseMessage, User
 
 #: The case's own text on SQLite (``rpa_case_text`` on PostgreSQL), folded by SQLite's ``lower``,
 #: which changes A-Z only, as ``search_syntax.fold`` does.
@@ -36,6 +39,10 @@ _SQLITE_CASE_TEXT = literal_column(
     String,
 )
 
+
+#: How far below the newest indexed case a case not indexed yet is still looked for (batches of
+#: the watch workers can finish out of order; a worker down for longer is caught up on restart).
+UNINDEXED_MARGIN = 1000
 
 #: The most cases one page of a listing holds (``GET /api/v1/cases?limit=``), and how many without a limit.
 PAGE_MAX, PAGE_DEFAULT = 200, 50
@@ -90,13 +97,35 @@ def _matching(user: User, term: str, postgresql: bool) -> list[ColumnElement[boo
     mine = visible_cases(user).with_only_columns(Case.id)
     if user.role != "coordinator":
         said = said.where(CaseMessage.case_id.in_(mine))
-    own = mine.where(func.rpa_search_grams(_case_text()).op("@@")(grams))
+    own = mine.where(Case.id.in_(select(CaseGrams.case_id).where(CaseGrams.grams.op("@@")(grams))))
+    # The title and description first (most matches are there; reading them is cheap), then
+    # the whole text with the parties and rights (JSON: about 100 us a case).
+    plain = Case.title + "\n" + Case.description + "\n" + func.coalesce(Case.reference, "")
+    in_text = or_(_contains(plain, folded, True), _contains(_case_text(), folded, True))
     if recheck:
-        # The title and description first (most matches are there; reading them is cheap), then
-        # the whole text with the parties and rights (JSON: about 100 us a case).
-        plain = Case.title + "\n" + Case.description + "\n" + func.coalesce(Case.reference, "")
-        own = own.where(or_(_contains(plain, folded, True), _contains(_case_text(), folded, True)))
-    return [Case.id.in_(own.union(said, mine.where(by_people[0]), mine.where(by_people[1])))]
+        own = own.where(in_text)
+    # A case the watch worker has not indexed yet (a few milliseconds after its submission) is
+    # read whole, so a search does not miss a case for being new. Such cases are the newest: they
+    # are looked for among the ids above the newest indexed one, less a margin for batches indexed
+    # out of order (a range of the primary key, not a scan of every case).
+    newest = select(func.coalesce(func.max(CaseGrams.case_id), 0)).scalar_subquery()
+    not_indexed = ~select(CaseGrams.case_id).where(CaseGrams.case_id == Case.id).exists()
+    new = mine.where(Case.id > newest - UNINDEXED_MARGIN, not_indexed, in_text)
+    return [Case.id.in_(own.union(new, said, mine.where(by_people[0]), mine.where(by_people[1])))]
+
+
+def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
+    """Write the grams of ``case_ids``' text (None: every case's; PostgreSQL only, SQLite searches
+    the text itself): the watch worker's, for the cases it is told were submitted."""
+    if case_ids == [] or session.get_bind().dialect.name != "postgresql":
+        return
+    rows = select(Case.id, func.rpa_search_grams(_case_text()))
+    if case_ids is not None:
+        rows = rows.where(Case.id.in_(case_ids))
+    statement = pg_insert(CaseGrams).from_select(["case_id", "grams"], rows)
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["case_id"], set_={"grams": statement.excluded.grams})
+    )
 
 
 def _day_start(day: date) -> datetime:
