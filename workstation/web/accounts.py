@@ -40,8 +40,8 @@ from workstation.services.intake import IntakeError, store_uploads
 from workstation.services.logins import may_send_mail, start_login_session
 from workstation.services.models import Registration, User
 from workstation.services.schemas import RIGHT_TYPES
-from workstation.web.pages import LOGIN_SECRET, too_many_requests
-from workstation.web.support import get_config, get_db
+from workstation.web.pages import LOGIN_SECRET, minutes_to_wait, too_many_requests
+from workstation.web.support import coordinators_only, get_config, get_db
 
 bp = Blueprint("accounts", __name__)
 # The links the notify worker writes into emails lead here.
@@ -49,12 +49,12 @@ assert INVITATION_PATH == "/invitation/" and CONFIRM_PATH == "/register/confirm/
 
 
 def _coordinators_only(view):  # noqa: ANN001, ANN202
+    """For this blueprint's few coordinator views (the rest is for anyone): ``coordinators_only``."""
+
     @wraps(view)
-    @login_required
     def wrapper(*args: Any, **kwargs: Any):  # noqa: ANN202
-        if current_user.role != "coordinator":
-            abort(403)
-        return view(*args, **kwargs)
+        refused = coordinators_only()
+        return refused if refused is not None else view(*args, **kwargs)
 
     return wrapper
 
@@ -128,7 +128,7 @@ def resend():  # noqa: ANN201
     db = get_db()
     wait = may_send_mail(db, get_config(), current_user.email, request.remote_addr or "")
     if wait is not None:
-        flash(_("Too many requests: please try again in %(minutes)d minutes.", minutes=-(-wait // 60)))
+        flash(_("Too many requests: please try again in %(minutes)d minutes.", minutes=minutes_to_wait(wait)))
         return redirect(url_for("accounts.waiting")), 303
     if current_user.role == "enterprise" and resend_confirmation(db, current_user):
         db.commit()

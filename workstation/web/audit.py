@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from workstation.services.audit import ACTIONS, access_log_query, admin_audit_query, references_of
 from workstation.services.models import AccessLog, AdminAudit
 from workstation.services.paging import page_of
-from workstation.web.support import get_db, requested_page
+from workstation.web.support import coordinators_only, get_db, requested_page
 
 bp = Blueprint("audit", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 50
@@ -66,11 +65,7 @@ READ_PLACES = {
 READ_ACTIONS = {"view": _l("viewed"), "download": _l("downloaded")}
 
 
-@bp.before_request
-@login_required
-def _coordinators_only() -> None:
-    if current_user.role != "coordinator":
-        abort(403)
+bp.before_request(coordinators_only)
 
 
 def _day(name: str, errors: dict[str, str]) -> date | None:

@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -66,18 +66,14 @@ from workstation.services.schemas import (
 )
 from workstation.services.search import search_cases
 from workstation.web.headers import allow_style_attributes
-from workstation.web.support import get_config, get_db, requested_page
+from workstation.web.support import coordinators_only, get_config, get_db, requested_page
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 100
 DESK_PAGE = 50
 
 
-@bp.before_request
-@login_required
-def _coordinators_only() -> None:
-    if current_user.role != "coordinator":
-        abort(403)
+bp.before_request(coordinators_only)
 
 
 @bp.get("/experts")

@@ -119,17 +119,20 @@ def login():  # noqa: ANN201
 
 def too_many_attempts(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
     """``template`` as a 429 saying when to try again (``Retry-After``: seconds), the password unchecked."""
-    error = _("Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=_minutes(retry_after))
+    error = _(
+        "Too many failed attempts. Please try again in %(minutes)d minutes.", minutes=minutes_to_wait(retry_after)
+    )
     return render_template(template, error=error, **context), 429, {"Retry-After": str(retry_after)}
 
 
 def too_many_requests(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
     """``template`` as a 429 for a form that mails someone, asked too often (nothing sent)."""
-    error = _("Too many requests: please try again in %(minutes)d minutes.", minutes=_minutes(retry_after))
+    error = _("Too many requests: please try again in %(minutes)d minutes.", minutes=minutes_to_wait(retry_after))
     return render_template(template, error=error, **context), 429, {"Retry-After": str(retry_after)}
 
 
-def _minutes(seconds: int) -> int:
+def minutes_to_wait(seconds: int) -> int:
+    """Seconds to wait as whole minutes, rounded up."""
     return -(-seconds // 60)  # rounded up: never "0 minutes"
 
 

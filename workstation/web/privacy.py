@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from workstation.i18n import translate
 from workstation.services.models import User
@@ -18,16 +18,12 @@ from workstation.services.personal_data import (
     erase_enterprise,
     export_enterprise,
 )
-from workstation.web.support import get_config, get_db
+from workstation.web.support import coordinators_only, get_config, get_db
 
 bp = Blueprint("privacy", __name__, url_prefix="/coordinator/enterprises")
 
 
-@bp.before_request
-@login_required
-def _coordinators_only() -> None:
-    if current_user.role != "coordinator":
-        abort(403)
+bp.before_request(coordinators_only)
 
 
 def _enterprise(user_id: int) -> User:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from workstation.services.mailin import AttachError, attach, discard
 from workstation.services.models import ReceivedMail
 from workstation.services.paging import page_of
-from workstation.web.support import get_config, get_db, requested_page
+from workstation.web.support import coordinators_only, get_config, get_db, requested_page
 
 bp = Blueprint("quarantine", __name__, url_prefix="/coordinator/quarantine")
 PAGE_SIZE = 50
@@ -30,11 +30,7 @@ REASONS = {
 }
 
 
-@bp.before_request
-@login_required
-def _coordinators_only() -> None:
-    if current_user.role != "coordinator":
-        abort(403)
+bp.before_request(coordinators_only)
 
 
 @bp.get("")

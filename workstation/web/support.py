@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import current_app, g, request
+from flask import abort, current_app, g, request
+from flask_login import current_user, login_required
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
@@ -20,6 +21,14 @@ from workstation.storable import refusal
 def requested_page() -> int:
     """A page's ``?page=``: anything that is not a page number from 1 to ``MAX_PAGE`` is page 1."""
     return page_number(request.args.get("page")) or 1
+
+
+@login_required
+def coordinators_only() -> None:
+    """A coordinator's pages: the login page for nobody, a 403 for anyone else (a blueprint's
+    ``before_request``, or ``coordinator_view`` for a single view)."""
+    if current_user.role != "coordinator":
+        abort(403)
 
 
 def get_config() -> Config:
