@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/inbound.py                 # embedded (SQLite + filesystem broker)
     .venv/bin/python benchmarks/inbound.py --only pg       # PostgreSQL + RabbitMQ (throwaway database and vhost)
     .venv/bin/python benchmarks/inbound.py --mails 200     # fewer
+    .venv/bin/python benchmarks/inbound.py --only pg --via imap  # into a real Dovecot (root, dovecot-imapd)
 
 One enterprise, one case. The consumers (``python -m workers mailin``, ``notify``, ``routing
 watch``: one process each, as ``python -m workstation run`` has them) and the scheduler
 (``python -m workers scheduler``: the Maildir poll, the relay) run as in production. Two phases, ``--mails``
 replies each, every reply a distinct Message-ID from the enterprise to its reply address, written
-in ``tmp/`` and renamed into ``new/`` as an MTA delivers:
+in ``tmp/`` and renamed into ``new/`` as an MTA delivers (with ``--via imap``: into the INBOX of a
+Dovecot of the benchmark's own, ``tests/dovecot.py``, which the scheduler's leader watches in IDLE):
 
 - **burst**: all at once; mails/s = replies / (last visible - first dropped);
 - **steady**: at ``--rate`` a second (default 50, the issue's goal); latency from each drop to
@@ -100,7 +102,8 @@ def wait_all(watcher: Watcher, keys: list[str], timeout: float) -> None:
         time.sleep(0.02)
 
 
-def run(env: dict[str, str], mails: int, rate: float, timeout: float) -> dict[str, float]:
+def run(env: dict[str, str], mails: int, rate: float, timeout: float, deliver=None) -> dict[str, float]:  # noqa: ANN001
+    """``deliver(n, raw)``: how a mail arrives (default: into the instance's Maildir)."""
     config = Config.from_env(env)
     upgrade(config.database_url)
     sessions = make_session_factory(make_engine(config.database_url))
@@ -117,6 +120,7 @@ def run(env: dict[str, str], mails: int, rate: float, timeout: float) -> dict[st
     maildir = config.mail_in_dir
     for sub in ("new", "tmp", "cur"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
+    deliver = deliver or (lambda n, raw: drop(maildir, n, raw))
     proc_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     log_file = (config.instance_path / "system.log").open("wb")
     processes = [
@@ -131,7 +135,7 @@ def run(env: dict[str, str], mails: int, rate: float, timeout: float) -> dict[st
         burst = [(f"burst-{n}", reply(to, enterprise.email, n, "burst")) for n in range(mails)]
         started = time.monotonic()
         for n, (_key, raw) in enumerate(burst):
-            drop(maildir, n, raw)
+            deliver(n, raw)
         wait_all(watcher, [k for k, _ in burst], timeout)
         seen_burst = [watcher.seen[k] for k, _ in burst if k in watcher.seen]
         burst_rate = len(seen_burst) / (max(seen_burst) - started) if seen_burst else 0.0
@@ -145,7 +149,7 @@ def run(env: dict[str, str], mails: int, rate: float, timeout: float) -> dict[st
             while (now := time.monotonic()) < due:
                 watcher.poll()
                 time.sleep(min(0.02, max(due - time.monotonic(), 0)))
-            drop(maildir, mails + n, raw)
+            deliver(mails + n, raw)
             dropped[key] = now
         wait_all(watcher, list(dropped), timeout)
         latencies = [(watcher.seen[k] - t) * 1000 for k, t in dropped.items() if k in watcher.seen]
@@ -173,6 +177,18 @@ def run(env: dict[str, str], mails: int, rate: float, timeout: float) -> dict[st
         app.extensions["workstation"]["engine"].dispose()
 
 
+def measure(env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    if args.via == "maildir":
+        return run(env, args.mails, args.rate, args.timeout)
+    from tests.dovecot import dovecot_missing, running_dovecot
+
+    if why := dovecot_missing():
+        raise SystemExit(f"--via imap: {why}")
+    with running_dovecot() as server:
+        env["WORKSTATION_IMAP_URL"] = server.url
+        return run(env, args.mails, args.rate, args.timeout, lambda _n, raw: server.deliver(raw))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", choices=["sqlite", "pg"], default="sqlite")
@@ -181,6 +197,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--via", choices=["maildir", "imap"], default="maildir",
+                        help="imap: delivered to a real Dovecot the scheduler watches in IDLE")  # fmt: skip
     args = parser.parse_args()
     instance = Path(tempfile.mkdtemp(prefix="rpa-inbound-"))
     env = {"WORKSTATION_INSTANCE_PATH": str(instance), "WORKSTATION_SECRET_KEY": "bench-secret"}
@@ -194,15 +212,15 @@ def main() -> None:
                 with throwaway_database(args.pg_url, prefix="rpa_inbound", keep=args.keep) as database:
                     env["WORKSTATION_DATABASE_URL"] = database.url
                     env["WORKSTATION_BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-                    figures = run(env, args.mails, args.rate, args.timeout)
+                    figures = measure(env, args)
             finally:
                 subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
         else:
-            figures = run(env, args.mails, args.rate, args.timeout)
+            figures = measure(env, args)
     finally:
         if not args.keep:
             shutil.rmtree(instance, ignore_errors=True)
-    log(f"steady at {args.rate:g}/s: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms")
+    log(f"via {args.via}; steady at {args.rate:g}/s: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms")
     print(
         f"inbound: mails_per_s={figures['mails_per_s']:.1f} p99_ms={figures['p99_ms']:.0f} "
         f"lost={figures['lost']} duplicated={figures['duplicated']}"

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from tests import test_batches, test_messages
-from tests.conftest import wait_for
+from tests.conftest import IN_CI, wait_for
+from tests.dovecot import dovecot_missing, running_dovecot
 from tests.test_batches import outbox, run
 from tests.test_messages import post, subject_of, text_of
 from workers import mailin, notify
@@ -491,110 +492,60 @@ def test_imap_moves_a_message_only_after_its_receipt_is_committed(dovecot, ctx, 
         assert sorted(s.scalars(select(CaseMessage.body))) == ["第一封", "第二封"]
 
 
+def test_the_imap_watch_takes_a_mail_in_as_it_arrives_through_idle(dovecot, ctx, people, on_case) -> None:  # noqa: ANN001
+    """The scheduler's IMAP loop waits in IDLE: a delivered mail is received within seconds
+    although the polling interval is a minute; a message that is not a mail goes to Refused."""
+    import threading
+    import time
+    from dataclasses import replace
+
+    from imap_tools import MailBoxUnencrypted
+
+    from workstation.services.mailin import watch_imap
+
+    url, deliver_to_inbox = dovecot
+    config = replace(ctx.config, imap_url=url, imap_interval=60.0)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_imap, args=(ctx.sessions, config, stop), daemon=True)
+    watcher.start()
+    try:
+        time.sleep(0.5)  # the first look at the empty INBOX is done: what follows arrives in IDLE
+        deliver_to_inbox(simple_reply(reply_to(config, on_case, people.enterprise), people.enterprise.email, "即时"))
+        deliver_to_inbox(b"\x00\x01 not a mail at all")
+
+        def received() -> int:
+            with ctx.sessions() as s:
+                return s.scalar(select(func.count()).select_from(ReceivedMail))
+
+        wait_for(lambda: received() == 1, timeout=4)
+    finally:
+        stop.set()
+    watcher.join(10)
+    assert not watcher.is_alive(), "the watch stops when the scheduler steps down"
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with MailBoxUnencrypted("127.0.0.1", port).login("rpa", "secret") as box:
+        wait_for(lambda: box.uids() == [], timeout=2)
+        box.folder.set("Processed/Refused")
+        assert len(box.uids()) == 1
+
+
 def _unreachable_sessions():  # noqa: ANN202
     from workstation.services.db import make_engine, make_session_factory
 
     return make_session_factory(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=1"))
 
 
-DOVECOT = Path("/usr/sbin/dovecot")
-DOVECOT_CONF = """protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = {uid}
-first_valid_gid = {gid}
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/users
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={base}/mail/%u
-}}
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
-
-
 @pytest.fixture
 def dovecot():  # noqa: ANN201
-    """A real Dovecot (Debian's dovecot-imapd, ``make setup-dev`` installs it) on a loopback port,
-    with one user ``rpa``/``secret``: (its IMAP URL, a function delivering a mail to its INBOX)."""
-    import pwd
-    import shutil
-    import signal
-    import socket
-    import subprocess
-    import tempfile
-    import time
-
-    from tests.conftest import IN_CI, free_port
-
-    if not DOVECOT.exists() or os.geteuid() != 0:
-        why = "dovecot-imapd is not installed" if not DOVECOT.exists() else "Dovecot's test runs as root"
+    """A real Dovecot (``tests/dovecot.py``) on a loopback port: (its IMAP URL, a function
+    delivering a mail to its INBOX)."""
+    why = dovecot_missing()
+    if why:
         if IN_CI:
             pytest.fail(f"CI=true and {why}: the IMAP test must run")
         pytest.skip(why)
-    # (in /tmp itself: the auth process reads the users file as another user, through every parent)
-    base = Path(tempfile.mkdtemp(prefix="rpa-dovecot-"))
-    base.chmod(0o755)
-    account = pwd.getpwnam("dovecot")
-    uid, gid, port = account.pw_uid, account.pw_gid, free_port()
-    (base / "users").write_text("rpa:{PLAIN}secret::::::\n")
-    maildir = base / "mail" / "rpa" / "Maildir"
-    for sub in ("new", "cur", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    for path in [base / "mail", *(base / "mail").rglob("*")]:
-        os.chown(path, uid, gid)
-    conf = base / "dovecot.conf"
-    conf.write_text(DOVECOT_CONF.format(base=base, uid=uid, gid=gid, port=port))
-    with (base / "stderr").open("wb") as errors:
-        master = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=errors,
-                                  start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                if s.recv(100).startswith(b"* OK"):
-                    break
-        except OSError:
-            pass
-        if master.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"dovecot did not start: {(base / 'stderr').read_text()}")
-        time.sleep(0.02)
-    count = iter(range(1_000_000))
-
-    def deliver_to_inbox(raw: bytes) -> None:
-        name = f"{time.time():.6f}.{next(count)}.test"
-        (maildir / "tmp" / name).write_bytes(raw)
-        os.chown(maildir / "tmp" / name, uid, gid)
-        os.replace(maildir / "tmp" / name, maildir / "new" / name)
-
-    yield f"imap://rpa:secret@127.0.0.1:{port}/INBOX", deliver_to_inbox
-    try:
-        os.killpg(master.pid, signal.SIGTERM)
-        master.wait(5)
-        os.killpg(master.pid, signal.SIGKILL)  # what is left of its group (half-open logins)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    shutil.rmtree(base, ignore_errors=True)
+    with running_dovecot() as server:
+        yield server.url, server.deliver
 
 
 # --- new cases by email -------------------------------------------------------------------------------

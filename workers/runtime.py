@@ -25,7 +25,7 @@ from workstation.config import Config
 from workstation.routing import PRICING_INTERVAL_S
 from workstation.services.db import make_engine, make_session_factory
 from workstation.services.mail import make_sender
-from workstation.services.mailin import poll_imap, poll_maildir
+from workstation.services.mailin import poll_maildir, watch_imap
 from workstation.services.messaging import Publisher, broker_connection
 from workstation.services.outbox import publish_pending, reconcile
 
@@ -147,8 +147,8 @@ def run_scheduler(config: Config) -> None:
             every(scheduler, "prune-processed", 600, prune_processed, config)
         # mail in: the Maildir always (drop a file in instance/mail-in/new/), IMAP when configured
         every(scheduler, "mail-in", config.maildir_interval, poll_maildir, ctx.sessions, config, start_now=True)
-        if config.imap_url:
-            every(scheduler, "imap", config.imap_interval, poll_imap, ctx.sessions, config, start_now=True)
+        if config.imap_url:  # one connection waiting in IDLE: a mail is taken in as it arrives
+            threading.Thread(target=watch_imap, args=(ctx.sessions, config, stop), name="imap", daemon=True).start()
         scheduler.start()
         try:
             relay_loop(ctx, stop)

@@ -28,10 +28,14 @@ import hashlib
 import io
 import logging
 import os
+import re
 import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy import func, select
@@ -135,13 +139,23 @@ def keep_raw(config: Config, raw: bytes, unsynced: list[Path] | None = None) -> 
 
 
 def sync_all(paths: list[Path]) -> None:
-    """The files of ``paths`` on disk (after all were written: the disk's waits overlap)."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """The files of ``paths`` on disk. Their fsyncs run side by side: the filesystem commits
+    them together, where one after another each waits for a journal commit of its own (100
+    files: ~0.3 s one by one, ~0.02 s side by side on this machine's disk)."""
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync(path)
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+        list(pool.map(_fsync, paths))  # (list: an error of one fsync is raised here)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def raw_of(config: Config, sha256: str) -> bytes:
@@ -430,6 +444,8 @@ def discard(session: Session, row: ReceivedMail, coordinator: User) -> None:
 
 #: Maildir files taken in one transaction.
 MAILDIR_BATCH = 50
+#: what a caller of ``receive_batch`` knows its mails by (a Maildir path, an IMAP uid)
+K = TypeVar("K")
 
 
 def poll_maildir(sessions: sessionmaker[Session], config: Config) -> int:
@@ -442,48 +458,54 @@ def poll_maildir(sessions: sessionmaker[Session], config: Config) -> int:
     names = sorted(e.name for e in os.scandir(root / "new") if e.is_file() and not e.name.startswith("."))
     taken = 0
     for start in range(0, len(names), MAILDIR_BATCH):
-        taken += _take_maildir_files(sessions, config, [root / "new" / n for n in names[start : start + MAILDIR_BATCH]])
+        batch: list[tuple[Path, bytes]] = []
+        for path in (root / "new" / n for n in names[start : start + MAILDIR_BATCH]):
+            with contextlib.suppress(FileNotFoundError):  # another poller took it
+                batch.append((path, path.read_bytes()))
+        received, refused = receive_batch(sessions, config, batch, "maildir")
+        for path in refused:
+            os.replace(path, root / "refused" / path.name)
+        for path in received:
+            path.unlink(missing_ok=True)
+        taken += len(received)
     return taken
 
 
-def _take_maildir_files(sessions: sessionmaker[Session], config: Config, paths: list[Path]) -> int:
-    """Receive ``paths`` in one transaction. The raw copies are synced after the commit, before the
-    Maildir files go: until then the Maildir file is the durable copy, and a crash in between
-    finds it again (its row exists: receipt then only writes the copy again if it was cut short)."""
+def receive_batch(
+    sessions: sessionmaker[Session], config: Config, batch: list[tuple[K, bytes]], via: str
+) -> tuple[list[K], list[K]]:
+    """Receive each ``(key, raw)`` of ``batch`` in one transaction: (the keys received, the keys
+    of mails that can never be taken). The raw copies are synced after the commit, before the
+    caller lets go of its own copies (a Maildir file, a message on the IMAP server): until then
+    those are the durable copy, and a crash in between finds them again (their rows exist:
+    receipt then only writes the copy again if it was cut short)."""
     unsynced: list[Path] = []
-    done: list[Path] = []
+    received: list[K] = []
+    refused: list[K] = []
     try:
         with sessions.begin() as session:
-            for path in paths:
+            for key, raw in batch:
                 try:
-                    raw = path.read_bytes()
-                except FileNotFoundError:
-                    continue  # another poller took it
-                try:
-                    receive(session, config, raw, "maildir", unsynced)
+                    receive(session, config, raw, via, unsynced)
                 except MailRefusedError as err:
-                    log.warning("mail-in: %s refused: %s", path.name, err)
-                    os.replace(path, config.mail_in_dir / "refused" / path.name)
+                    log.warning("mail-in (%s): %s refused: %s", via, key, err)
+                    refused.append(key)
                     continue
                 session.flush()
-                done.append(path)
+                received.append(key)
     except IntegrityError:
-        # another process took some of the same bytes at once: one file at a time then
-        taken = 0
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError):
-                try:
-                    receive_committed(sessions, config, path.read_bytes(), "maildir")
-                except MailRefusedError:
-                    os.replace(path, config.mail_in_dir / "refused" / path.name)
-                    continue
-                path.unlink(missing_ok=True)
-                taken += 1
-        return taken
+        # another process took some of the same bytes at once: one mail at a time then
+        received, refused = [], []
+        for key, raw in batch:
+            try:
+                receive_committed(sessions, config, raw, via)
+            except MailRefusedError:
+                refused.append(key)
+                continue
+            received.append(key)
+        return received, refused
     sync_all(unsynced)
-    for path in done:
-        path.unlink(missing_ok=True)
-    return len(done)
+    return received, refused
 
 
 @dataclass(frozen=True)
@@ -509,37 +531,84 @@ class ImapSettings:
         )  # fmt: skip
 
 
-def poll_imap(sessions: sessionmaker[Session], config: Config, timeout: float = 30) -> int:
-    """Take in every message of the IMAP folder: each is moved to the processed folder only after
-    its receipt is committed (a database outage leaves it on the server); one that can never be
-    taken goes to ``<processed>/Refused``. Returns how many were taken."""
+#: How long one IDLE waits before it is issued again (and a stop is noticed).
+IMAP_IDLE_S = 5.0
+_FETCHED_UID = re.compile(rb"UID (\d+)")
+
+
+@contextlib.contextmanager
+def imap_mailbox(config: Config, timeout: float = 30) -> Iterator[Any]:
+    """A logged-in imap-tools mailbox on the configured folder, with the processed and refused
+    folders made if missing."""
     from imap_tools import MailBox, MailBoxUnencrypted
 
     settings = ImapSettings.of(config.imap_url or "")
     box = MailBox if settings.tls else MailBoxUnencrypted
-    taken = 0
     with box(settings.host, settings.port, timeout=timeout).login(
         settings.user, settings.password, initial_folder=settings.folder
     ) as mailbox:
-        # the capabilities as they are after login (MOVE), else imap-tools copies and expunges
+        # the capabilities as they are after login (MOVE, IDLE), else imap-tools copies and expunges
         _typ, data = mailbox.client.capability()
         mailbox.client.capabilities = tuple(data[0].decode().upper().split())
         processed = config.imap_processed_folder
-        refused = f"{processed}/Refused"
-        for folder in (processed, refused):
+        for folder in (processed, f"{processed}/Refused"):
             if not mailbox.folder.exists(folder):
                 mailbox.folder.create(folder)
-        for uid in mailbox.uids("ALL"):
-            typ, fetched = mailbox.client.uid("FETCH", uid, "(BODY.PEEK[])")
-            raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
-            if typ != "OK" or raw is None:
-                continue
-            try:
-                receive_committed(sessions, config, raw, "imap")
-            except MailRefusedError as err:
-                log.warning("imap: message %s refused: %s", uid, err)
-                mailbox.move(uid, refused)
-                continue
-            mailbox.move(uid, processed)
-            taken += 1
+        yield mailbox
+
+
+def take_imap_folder(mailbox: Any, sessions: sessionmaker[Session], config: Config) -> int:
+    """Take in every message of the mailbox's folder, ``MAILDIR_BATCH`` a transaction (one FETCH,
+    one commit, one MOVE each): a message is moved to the processed folder only after its receipt
+    is committed (a database outage leaves it on the server); one that can never be taken goes to
+    ``<processed>/Refused``. Returns how many were taken."""
+    uids = mailbox.uids("ALL")
+    taken = 0
+    for start in range(0, len(uids), MAILDIR_BATCH):
+        typ, fetched = mailbox.client.uid("FETCH", ",".join(uids[start : start + MAILDIR_BATCH]), "(UID BODY.PEEK[])")
+        if typ != "OK":
+            continue
+        batch = [
+            (found.group(1).decode(), item[1])
+            for item in fetched
+            if isinstance(item, tuple) and (found := _FETCHED_UID.search(item[0]))
+        ]
+        received, refused = receive_batch(sessions, config, batch, "imap")
+        if refused:
+            mailbox.move(refused, f"{config.imap_processed_folder}/Refused")
+        if received:
+            mailbox.move(received, config.imap_processed_folder)
+        taken += len(received)
     return taken
+
+
+def poll_imap(sessions: sessionmaker[Session], config: Config, timeout: float = 30) -> int:
+    """Take in what the IMAP folder holds now (``take_imap_folder``) and log out."""
+    with imap_mailbox(config, timeout) as mailbox:
+        return take_imap_folder(mailbox, sessions, config)
+
+
+def watch_imap(sessions: sessionmaker[Session], config: Config, stop: threading.Event) -> None:
+    """The scheduler leader's IMAP loop until ``stop``: take in the folder, then wait in IDLE for
+    the server to say something arrived (where it has IDLE; else every ``imap_interval``), on one
+    connection; a lost connection or database is retried with a growing pause, the messages
+    staying on the server meanwhile."""
+    delay = config.imap_interval
+    while not stop.is_set():
+        try:
+            with imap_mailbox(config) as mailbox:
+                idle = "IDLE" in mailbox.client.capabilities
+                while not stop.is_set():
+                    # while mail keeps coming, look again at once: the server's IDLE news
+                    # comes some time after a delivery (Dovecot gathers changes for half a second)
+                    while take_imap_folder(mailbox, sessions, config) and not stop.is_set():
+                        pass
+                    delay = config.imap_interval
+                    if idle:
+                        mailbox.idle.wait(timeout=IMAP_IDLE_S)
+                    elif stop.wait(config.imap_interval):
+                        break
+        except Exception as err:  # noqa: BLE001 - the server or the database is away: keep trying
+            log.warning("imap: %s; trying again in %.1fs", err, delay)
+            stop.wait(delay)
+            delay = min(max(delay * 2, 1.0), 60.0)
