@@ -60,6 +60,13 @@ def test_every_route_answers_404_for_a_case_the_caller_may_not_see(client, peopl
         assert (response.status_code != 404) == visible, (who, which, response.request.path)
         if not visible:
             assert response.get_json() == {"errors": {"_request": ["No such case."]}}
+    outcomes = [  # (a 404 for those who see the case too: no opinion yet, no such file on this disk)
+        client.get(f"/api/v1/cases/{reference}/opinion", headers=people.headers(who)),
+        client.get(f"/api/v1/cases/{reference}/files/{'ab' * 32}", headers=people.headers(who)),
+        client.post(f"/api/v1/cases/{reference}/rating", json={"score": 5}, headers=people.headers(who)),
+    ]
+    for response in outcomes:
+        assert visible or response.status_code == 404, (who, which, response.request.path)
     login(client, getattr(people, who).email)
     token = csrf_token(client.get("/login").get_data(as_text=True))
     pages = [

@@ -191,6 +191,15 @@ def visible_files(files: Iterable[Evidence], viewer: User) -> list[Evidence]:
     return [f for f in files if reads_notes(viewer) or f.kind != "note"]
 
 
+def case_file(session: Session, case: Case, viewer: User, sha256: str) -> Evidence | None:
+    """The file ``sha256`` of ``case`` if ``viewer`` (who may see the case) may fetch it: not an
+    internal note's, for the enterprise."""
+    query = select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256)
+    if not reads_notes(viewer):
+        query = query.where(Evidence.kind != "note")
+    return session.scalar(query.limit(1))
+
+
 def _news_condition(user: User):  # noqa: ANN202
     """Events that are news to ``user``: by someone else (or the system), and, for the
     enterprise, not an internal note."""

@@ -14,13 +14,14 @@ from datetime import date
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, make_response, request, url_for
+from flask import Blueprint, Response, g, jsonify, make_response, request, send_file, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
+from workstation.evidence import path_of
 from workstation.search_syntax import SearchSyntaxError, parse
 from workstation.services.accounts import (
     PreferenceError,
@@ -53,6 +54,7 @@ from workstation.services.conversation import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     MessageError,
+    case_file,
     check_message,
     mark_seen,
     message_schema,
@@ -77,6 +79,7 @@ from workstation.services.pool import (
     queue_import,
     save_expert,
 )
+from workstation.services.ratings import NOT_THE_ENTERPRISE, RatingError, rate_case, rating_schema
 from workstation.services.schemas import (
     RIGHT_TYPES,
     SERVICES,
@@ -311,7 +314,10 @@ def get_case(reference: str):  # noqa: ANN201
         return error(404, "No such case.")
     record_access(session, case, g.api_user, "view", "api")
     session.commit()
-    return jsonify(case_to_dict(case, viewer=g.api_user))
+    data = case_to_dict(case, viewer=g.api_user)
+    if case.opinion is not None:  # (here only: a list or the intake would load each case's opinion)
+        data["links"]["opinion"] = url_for("api.case_opinion", reference=case.reference)
+    return jsonify(data)
 
 
 @bp.get("/cases/<reference>/events")
@@ -328,6 +334,62 @@ def case_events(reference: str):  # noqa: ANN201
     for dumped, event in zip(events, shown, strict=True):
         dumped["detail"] = detail_for(event, g.api_user)
     return jsonify(reference=case.reference, events=events)
+
+
+@bp.get("/cases/<reference>/opinion")
+@token_required
+def case_opinion(reference: str):  # noqa: ANN201
+    """The expert's opinion as issued: its fields as the service's form has them."""
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference)
+    if case is None or case.opinion is None:
+        return error(404, "No such case, or no opinion issued on it yet.")
+    record_access(session, case, g.api_user, "view", "opinion api")
+    session.commit()
+    opinion = case.opinion
+    return jsonify(
+        reference=case.reference,
+        service=opinion.service,
+        issued_at=opinion.issued_at.isoformat(),
+        expert={"id": opinion.expert.id, "name": opinion.expert.name},
+        body=opinion.body,
+        links={"page": url_for("opinions.opinion_page", reference=case.reference)},
+    )
+
+
+@bp.get("/cases/<reference>/files/<sha256>")
+@token_required
+def case_file_download(reference: str, sha256: str):  # noqa: ANN201
+    """A file of the case (evidence, a document, a message's attachment) by its SHA-256, to those
+    who may see the case; the enterprise never gets an internal note's. Downloads are logged for
+    confidential cases, as on the page."""
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference)
+    item = case_file(session, case, g.api_user, sha256) if case else None
+    path = path_of(get_config().evidence_dir, item.sha256) if item else None
+    if item is None or not path.is_file():
+        return error(404, "No such file on this case.")
+    record_access(session, case, g.api_user, "download", sha256)
+    session.commit()
+    return send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.filename)
+
+
+@bp.post("/cases/<reference>/rating")
+@token_required
+def rate_closed_case(reference: str):  # noqa: ANN201
+    """The enterprise rates its closed case, once: ``{"score": 1-5, "comment": "..."}``."""
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference, for_update=True)
+    if case is None:
+        return error(404, "No such case.")
+    try:
+        rating = rate_case(session, case, g.api_user, request.get_json(silent=True))
+    except RatingError as err:
+        session.rollback()
+        status = 409 if err.conflict else 403 if err.errors.get("_request") == [NOT_THE_ENTERPRISE] else 400
+        return jsonify(errors=err.errors), status
+    session.commit()
+    return jsonify(rating_schema.dump(rating)), 201
 
 
 @bp.post("/cases/<reference>/transitions")

@@ -20,6 +20,7 @@ from workstation.services.models import MAX_ID
 from workstation.services.notices import KINDS
 from workstation.services.paging import MAX_PAGE
 from workstation.services.pool import ExpertSchema
+from workstation.services.ratings import RatingInputSchema, RatingSchema
 from workstation.services.schemas import (
     RIGHT_TYPES,
     SERVICES,
@@ -72,6 +73,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                          ("CaseInput", CaseInputSchema), ("Case", CaseSchema), ("Event", EventSchema),
                          ("Transition", TransitionSchema), ("Error", ErrorSchema),
                          ("Expert", ExpertSchema), ("WatchedMark", WatchedMarkSchema),
+                         ("RatingInput", RatingInputSchema), ("Rating", RatingSchema),
                          # PATCH changes only the fields it names: none is required.
                          ("ExpertChanges", ExpertSchema(partial=True)),
                          ("QueueCase", QueueCaseSchema(exclude=("description",)))):  # fmt: skip
@@ -79,6 +81,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     secured = [{"bearer": []}]
     _case_paths(spec, secured)
     _thread_paths(spec, secured)
+    _case_outcome_paths(spec, secured)
     _case_list_paths(spec, secured)
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
@@ -280,6 +283,46 @@ def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                      "responses": {"201": _json("Message", "Written"),
                                    **_errors(400, 401, 403, 404, 409, 413)}},
         },
+    )  # fmt: skip
+
+
+def _case_outcome_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """What a case produced: the opinion, the files, the enterprise's rating."""
+    opinion = {
+        "type": "object",
+        "properties": {
+            "reference": {"type": "string"},
+            "service": {"type": "string", "enum": list(SERVICES)},
+            "issued_at": {"type": "string", "format": "date-time"},
+            "expert": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+            "body": {"type": "object", "description": "the opinion's fields, as the service's opinion form has them"},
+        },
+    }
+    spec.path(
+        "/api/v1/cases/{reference}/opinion",
+        operations={"get": {"summary": "The expert's opinion, as issued", "security": secured,
+                            "parameters": [REFERENCE],
+                            "responses": {"200": _json(opinion, "The opinion"), **_errors(401, 404)}}},
+    )  # fmt: skip
+    sha256 = {"name": "sha256", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}  # fmt: skip
+    spec.path(
+        "/api/v1/cases/{reference}/files/{sha256}",
+        operations={"get": {"summary": "A file of the case (evidence, a document, a message's attachment) by the "
+                                       "SHA-256 the case or the message lists; an internal note's files only for "
+                                       "those who read notes",
+                            "security": secured, "parameters": [REFERENCE, sha256],
+                            "responses": {"200": {"description": "The file, as an attachment",
+                                                  "content": {"application/octet-stream": {
+                                                      "schema": {"type": "string", "format": "binary"}}}},
+                                          **_errors(401, 404)}}},
+    )  # fmt: skip
+    rating = {"required": True, "content": {"application/json": {"schema": "RatingInput"}}}
+    spec.path(
+        "/api/v1/cases/{reference}/rating",
+        operations={"post": {"summary": "Rate a closed case, once (the enterprise that submitted it)",
+                             "security": secured, "parameters": [REFERENCE], "requestBody": rating,
+                             "responses": {"201": _json("Rating", "Rated"), **_errors(400, 401, 403, 404, 409)}}},
     )  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from workstation.services.cases import (
 )
 from workstation.services.conversation import (
     MessageError,
+    case_file,
     mark_seen,
     may_write,
     post_message,
@@ -52,7 +53,8 @@ from workstation.services.logins import (
     live_login,
     start_login_session,
 )
-from workstation.services.models import AccessLog, Case, Evidence, Rating, User
+from workstation.services.models import AccessLog, Case, User
+from workstation.services.ratings import RatingError, rate_case, rating_refusal
 from workstation.services.schemas import (
     LANGUAGES,
     RIGHT_KINDS,
@@ -233,7 +235,7 @@ def case_page(reference: str):  # noqa: ANN201
         deadlines=deadlines_for(case),
         experts=experts,
         access_log=access_log,
-        may_rate=case.status == lifecycle.CLOSED and case.enterprise_id == current_user.id and case.rating is None,
+        may_rate=rating_refusal(case, current_user) is None,
         may_upload=case.assigned_expert_id == current_user.id and case.status in lifecycle.ACTIVE_FOR_EXPERT,
         may_issue=case.assigned_expert_id == current_user.id and case.status == lifecycle.IN_PROGRESS,
     )
@@ -408,10 +410,7 @@ def download(reference: str, sha256: str):  # noqa: ANN201
     """A file of a case, to those who may see the case; a confidential case's downloads are logged."""
     session = get_db()
     case = find_visible_case(session, current_user, reference)
-    query = select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256) if case else None
-    if case and not reads_notes(current_user):  # an internal note's files are not the enterprise's to fetch
-        query = query.where(Evidence.kind != "note")
-    item = session.scalar(query.limit(1)) if case else None
+    item = case_file(session, case, current_user, sha256) if case else None
     if item is None:
         abort(404)
     path = path_of(get_config().evidence_dir, item.sha256)
@@ -431,17 +430,18 @@ def download(reference: str, sha256: str):  # noqa: ANN201
 @login_required
 def rate(reference: str):  # noqa: ANN201
     session = get_db()
-    case = find_visible_case(session, current_user, reference)
+    case = find_visible_case(session, current_user, reference, for_update=True)
     if case is None:
         abort(404)
-    if case.enterprise_id != current_user.id or case.status != lifecycle.CLOSED or case.rating is not None:
+    if rating_refusal(case, current_user):
         abort(403)
     score = request.form.get("score", type=int)
-    comment = request.form.get("comment", "").strip()
-    if score not in range(1, 6) or len(comment) > 2000:
+    try:
+        rate_case(session, case, current_user, {"score": score, "comment": request.form.get("comment", "")})
+    except RatingError:
+        session.rollback()
         flash(_("Choose a rating from 1 to 5 (a comment is up to 2000 characters)."))
         return redirect(url_for("web.case_page", reference=reference)), 303
-    session.add(Rating(case_id=case.id, score=score, comment=comment, rated_by=current_user.id))
     session.commit()
     flash(_("Thank you for your rating."))
     return redirect(url_for("web.case_page", reference=reference)), 303
