@@ -144,7 +144,7 @@ def test_a_redelivered_message_changes_nothing_and_sends_no_second_mail(
     publisher.close()
     wait_for(lambda: _all_consumed(config), message="redeliveries consumed")
     time.sleep(1)  # let the last claimed message finish
-    assert _handled_count(sessions) == 3  # submitted: routing and watch once each; assigned: notify once
+    assert _handled_count(sessions) == 5  # submitted: routing, watch, webhooks; assigned: notify, webhooks
     assert len(mails(config)) == 2
     events = client.get(f"/api/v1/cases/{reference}/events", headers=people.headers("enterprise")).get_json()["events"]
     assert [e["action"] for e in events] == ["submit", "assign"]

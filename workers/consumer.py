@@ -18,7 +18,7 @@ from typing import Any
 from kombu import Connection
 from kombu.mixins import ConsumerMixin
 
-from workers import mailin, notify, routing, watch
+from workers import mailin, notify, routing, watch, webhooks
 from workers.delivery import Context, Received, dead_letter, deliver_batch
 from workstation.services.messaging import consumer_queue, declare_topology
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 #: consumer name -> its module (``handle``, ``handle_many``, ``BATCHED_EVENTS``, ``MAX_BATCH``);
 #: the names match ``workstation.services.messaging.SUBSCRIPTIONS``.
-CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routing, notify, watch, mailin)}
+CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routing, notify, watch, mailin, webhooks)}
 
 #: How long a message that has arrived waits for more before its batch is handled (seconds).
 BATCH_WAIT = 0.02

@@ -28,6 +28,7 @@ from workstation.services.mail import make_sender
 from workstation.services.mailin import poll_maildir, watch_imap
 from workstation.services.messaging import Publisher, broker_connection
 from workstation.services.outbox import publish_pending, reconcile
+from workstation.services.webhooks import deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def run_scheduler(config: Config) -> None:
         every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
         if config.broker_url.startswith("filesystem"):
             every(scheduler, "prune-processed", 600, prune_processed, config)
+        every(scheduler, "webhooks", 1, deliver_due, ctx.sessions, config)
         # mail in: the Maildir always (drop a file in instance/mail-in/new/), IMAP when configured
         every(scheduler, "mail-in", config.maildir_interval, poll_maildir, ctx.sessions, config, start_now=True)
         if config.imap_url:  # one connection waiting in IDLE: a mail is taken in as it arrives

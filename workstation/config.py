@@ -77,6 +77,12 @@ class Config:
     imap_processed_folder: str = "Processed"
     maildir_interval: float = 0.25
     imap_interval: float = 10.0
+    # Webhooks (``services.webhooks``): how long a receiver has to answer, after how many failed
+    # deliveries in a row a hook is disabled, and whether hooks may point at private or loopback
+    # addresses (off: a hook must not make the server call into its own network).
+    webhook_timeout: float = 5.0
+    webhook_max_failures: int = 10
+    webhook_private_ok: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -158,6 +164,9 @@ class Config:
             imap_processed_folder=_env(environ, "IMAP_PROCESSED_FOLDER", "Processed"),
             maildir_interval=float(_env(environ, "MAILDIR_INTERVAL", "0.25")),
             imap_interval=float(_env(environ, "IMAP_INTERVAL", "10")),
+            webhook_timeout=float(_env(environ, "WEBHOOK_TIMEOUT", "5")),
+            webhook_max_failures=int(_env(environ, "WEBHOOK_MAX_FAILURES", "10")),
+            webhook_private_ok=_flag(_env(environ, "WEBHOOK_PRIVATE_OK", "0")),
             token_days=token_days,
             token_max_days=token_max_days,
         )

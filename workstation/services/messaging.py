@@ -43,6 +43,18 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     ),
     "watch": ("case.submitted",),
     "mailin": ("mail.received",),
+    # (what an integrator's webhook may ask for: ``services.webhooks``)
+    "webhooks": (
+        "case.submitted",
+        "case.assigned",
+        "case.accepted",
+        "case.info_requested",
+        "case.opinion_issued",
+        "case.closed",
+        "case.withdrawn",
+        "case.reopened",
+        "case.message",
+    ),
 }
 
 

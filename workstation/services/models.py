@@ -724,3 +724,49 @@ class ReceivedMail(Base):
     handled_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
+
+
+class Webhook(Base):
+    """An integrator's URL, told of the events it asked for on the cases its owner may see
+    (``services.webhooks``)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    #: the routing keys it wants (``services.webhooks.WEBHOOK_EVENTS``)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    #: signs each delivery (HMAC-SHA256); shown to the owner, as the receiver needs it to check
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: failed deliveries in a row; at the configured limit the hook is disabled
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+    owner: Mapped[User] = relationship()
+
+
+class WebhookDelivery(Base):
+    """One event to one hook: sent, or still to be tried at ``next_attempt_at``, or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("webhook_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"))
+    #: the outbox message the event came in (one delivery per event and hook)
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(40))
+    #: the JSON body sent, fixed when the event was handled (a retry sends the same bytes)
+    body: Mapped[str] = mapped_column(Text)
+    #: pending | sent | failed (given up: the hook was disabled)
+    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    webhook: Mapped[Webhook] = relationship()

@@ -68,7 +68,7 @@ from workstation.services.exports import FORMATS, MEDIA_TYPES, export_cases
 from workstation.services.exports import filename as export_filename
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission, store_uploads
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
-from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User, utcnow
+from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User, Webhook, utcnow
 from workstation.services.notices import KINDS, notices_for, record_notice_reads
 from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.pool import (
@@ -93,6 +93,14 @@ from workstation.services.schemas import (
     transition_schema,
 )
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
+from workstation.services.webhooks import (
+    WebhookError,
+    change_hook,
+    hooks_of,
+    register_hook,
+    remove_hook,
+    webhook_schema,
+)
 from workstation.web.openapi import openapi_document
 from workstation.web.queue import expert_queue
 from workstation.web.support import get_config, get_db, get_engine, refusal
@@ -715,6 +723,55 @@ def list_notices():  # noqa: ANN201
             for n in rows
         ],
     )
+
+
+# --- webhooks (everyone's own) -----------------------------------------------------------------
+
+
+@bp.get("/webhooks")
+@token_required
+def list_webhooks():  # noqa: ANN201
+    """The caller's hooks, with their secrets, failures and whether they are disabled."""
+    return jsonify(webhooks=webhook_schema.dump(hooks_of(get_db(), g.api_user), many=True))
+
+
+@bp.post("/webhooks")
+@token_required
+def create_webhook():  # noqa: ANN201
+    session = get_db()
+    try:
+        hook = register_hook(session, get_config(), g.api_user, request.get_json(silent=True))
+    except WebhookError as err:
+        return jsonify(errors=err.errors), 400
+    session.commit()
+    return jsonify(webhook_schema.dump(hook)), 201
+
+
+@bp.patch("/webhooks/<int:hook_id>")
+@token_required
+def change_webhook(hook_id: int):  # noqa: ANN201
+    session = get_db()
+    hook = session.get(Webhook, hook_id)
+    if hook is None or hook.owner_id != g.api_user.id:
+        return error(404, "No such webhook.")
+    try:
+        change_hook(hook, request.get_json(silent=True))
+    except WebhookError as err:
+        return jsonify(errors=err.errors), 400
+    session.commit()
+    return jsonify(webhook_schema.dump(hook))
+
+
+@bp.delete("/webhooks/<int:hook_id>")
+@token_required
+def delete_webhook(hook_id: int):  # noqa: ANN201
+    session = get_db()
+    hook = session.get(Webhook, hook_id)
+    if hook is None or hook.owner_id != g.api_user.id:
+        return error(404, "No such webhook.")
+    remove_hook(session, hook)
+    session.commit()
+    return "", 204
 
 
 # --- API tokens (everyone's own; coordinators may revoke anyone's) ----------------------------

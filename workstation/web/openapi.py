@@ -32,6 +32,7 @@ from workstation.services.schemas import (
     TransitionSchema,
 )
 from workstation.services.search import PAGE_MAX
+from workstation.services.webhooks import WebhookChangesSchema, WebhookInputSchema, WebhookSchema
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -74,6 +75,8 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                          ("Transition", TransitionSchema), ("Error", ErrorSchema),
                          ("Expert", ExpertSchema), ("WatchedMark", WatchedMarkSchema),
                          ("RatingInput", RatingInputSchema), ("Rating", RatingSchema),
+                         ("WebhookInput", WebhookInputSchema), ("Webhook", WebhookSchema),
+                         ("WebhookChanges", WebhookChangesSchema),
                          # PATCH changes only the fields it names: none is required.
                          ("ExpertChanges", ExpertSchema(partial=True)),
                          ("QueueCase", QueueCaseSchema(exclude=("description",)))):  # fmt: skip
@@ -86,6 +89,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _pool_paths(spec, secured)
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
+    _webhook_paths(spec, secured)
     _me_paths(spec, secured)
     return spec.to_dict()
 
@@ -477,4 +481,35 @@ def _token_paths(spec: APISpec, secured: list[dict[str, list]], max_days: int) -
         operations={"delete": {"summary": "Revoke a token: the caller's own, or anyone's for a coordinator",
                                "security": secured, "parameters": [_id_parameter("token_id")],
                                "responses": {"204": {"description": "Revoked"}, **_errors(401, 404)}}},
+    )  # fmt: skip
+
+
+def _webhook_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The caller's webhooks. Each delivery is a POST of JSON ``{id, type, occurred_at, case:
+    {reference, status, right_type, service}, links}`` with ``X-RPA-Signature: t=<unix>,v1=<hex
+    HMAC-SHA256 of "<t>.<body>" keyed with the hook's secret>``; a non-2xx answer is retried
+    with back-off and enough failures in a row disable the hook."""
+    listed = {"type": "object", "properties": {"webhooks": {"type": "array", "items": "Webhook"}}}
+    spec.path(
+        "/api/v1/webhooks",
+        operations={
+            "get": {"summary": "The caller's webhooks", "security": secured,
+                    "responses": {"200": _json(listed, "Webhooks"), **_errors(401)}},
+            "post": {"summary": "Register a webhook: events on the cases the caller may see are POSTed to its URL, "
+                                "signed with its secret",
+                     "security": secured,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": "WebhookInput"}}},
+                     "responses": {"201": _json("Webhook", "Registered"), **_errors(400, 401)}},
+        },
+    )  # fmt: skip
+    changes = {"required": True, "content": {"application/json": {"schema": "WebhookChanges"}}}
+    spec.path(
+        "/api/v1/webhooks/{hook_id}",
+        operations={
+            "patch": {"summary": "Enable a disabled webhook again, or change its events", "security": secured,
+                      "parameters": [_id_parameter("hook_id")], "requestBody": changes,
+                      "responses": {"200": _json("Webhook", "Changed"), **_errors(400, 401, 404)}},
+            "delete": {"summary": "Remove a webhook", "security": secured, "parameters": [_id_parameter("hook_id")],
+                       "responses": {"204": {"description": "Removed"}, **_errors(401, 404)}},
+        },
     )  # fmt: skip

@@ -1,0 +1,35 @@
+"""The webhooks consumer: case events -> one delivery per hook that wants the event and whose
+owner may see the case (``services.webhooks.fan_out``), written with the handled marks in one
+transaction. The scheduler's leader sends them (``deliver_due``), so that a slow receiver never
+holds up a consumer's acknowledgements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.delivery import Context, Delivery, PermanentError, claim_deliveries
+from workstation.services.db import lock_for_write
+from workstation.services.messaging import SUBSCRIPTIONS
+from workstation.services.webhooks import fan_out
+
+CONSUMER = "webhooks"
+
+#: The most messages handled in one transaction (``workers.consumer``).
+MAX_BATCH = 20
+
+BATCHED_EVENTS = frozenset(SUBSCRIPTIONS[CONSUMER])
+
+
+def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
+    handle_many(ctx, [Delivery(message_id, event_type, payload)])
+
+
+def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
+    for d in deliveries:
+        if d.event_type not in BATCHED_EVENTS:
+            raise PermanentError(f"webhooks has nothing to do for {d.event_type!r}")
+    with ctx.sessions() as session:
+        lock_for_write(session)
+        for d in claim_deliveries(session, CONSUMER, deliveries):
+            fan_out(session, ctx.config, d.message_id, d.event_type, d.payload)
+        session.commit()
