@@ -7,14 +7,22 @@ from __future__ import annotations
 import email
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.conftest import CASE
 from tests.test_accounts import send_mail, subject, text
 from tests.test_digest_delivery import NOW
 from workers import digests
 from workstation.services.cases import transition
-from workstation.services.models import Case, DailySummary, DigestRecord, SummaryLine, User, utcnow
+from workstation.services.models import (
+    Case,
+    DailySummary,
+    DigestRecord,
+    HandledMessage,
+    SummaryLine,
+    User,
+    utcnow,
+)
 from workstation.services.summary import record_due_summaries
 
 
@@ -154,6 +162,12 @@ def test_off_suppresses_and_daily_gathers_into_one_summary_a_day(client, people,
             (people.enterprise.id, "enterprise_case_assigned"),
             (people.enterprise.id, "enterprise_case_accepted"),
         ]
+    # delivered again as if its first worker died before marking it handled: the lines are claimed
+    with sessions.begin() as s:
+        s.execute(delete(HandledMessage).where(HandledMessage.consumer == "notify"))
+    assert send_mail(config, sessions, "case.accepted") == ["done"]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SummaryLine)) == 2
     # the day's summary: recorded once however often the job runs, sent once however often delivered
     tomorrow = utcnow() + timedelta(days=1)
     assert record_due_summaries(sessions, tomorrow) == 1
