@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from workstation.services.accounts import wants_email
 from workstation.services.digest import Period, digest_period
 from workstation.services.models import DigestRecord, DigestSetting, OutboxMessage, User, utcnow
 from workstation.services.notices import active_coordinators
@@ -97,7 +98,8 @@ def queue_digest_for(sessions: sessionmaker[Session], coordinator_id: int, now: 
         if coordinator is None or coordinator.role != "coordinator" or not coordinator.is_active:
             return False
         setting = DigestSetting.of(session, coordinator_id)
-        if setting.paused:
+        # (paused on the digest page, or turned off among the coordinator's email preferences)
+        if setting.paused or not wants_email(coordinator, "coordinator_digest", {}):
             return False
         # The period whose send time is the latest one passed: a late (caught-up) run still files
         # the digest under the period it was for.

@@ -11,8 +11,10 @@ sender then overwrites the same file, and over SMTP the repeat carries the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.message import Message
 from time import monotonic
 from typing import Any
 
@@ -33,14 +35,27 @@ from workers.delivery import (
 )
 from workstation.config import Config
 from workstation.evidence import human_size
-from workstation.services.accounts import ACCOUNT_MAIL, AccountMailError, account_emails, wants_email
+from workstation.services.accounts import ACCOUNT_MAIL, AccountMailError, account_emails, delivery_of, wants_email
 from workstation.services.conversation import MESSAGE_EVENT, message_for_event, message_recipients
 from workstation.services.db import lock_for_write
-from workstation.services.digest import Period, build_digest
+from workstation.services.digest import Period, build_digest, format_day, key_day
 from workstation.services.mail import about_case, address, render_email
 from workstation.services.messaging import SUBSCRIPTIONS
-from workstation.services.models import Case, CaseMessage, DigestRecord, Notice, Notification, Opinion, User, utcnow
+from workstation.services.models import (
+    Case,
+    CaseEvent,
+    CaseMessage,
+    DailySummary,
+    DigestRecord,
+    Notice,
+    Notification,
+    Opinion,
+    SummaryLine,
+    User,
+    utcnow,
+)
 from workstation.services.notices import active_coordinators, notice_context
+from workstation.services.summary import SUMMARY_EVENT, summary_lines
 
 CONSUMER = "notify"
 
@@ -64,7 +79,13 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         shadow = session.get(User, shadow_id) if shadow_id is not None else None
         if shadow is not None:
             emails.append((shadow, "trainee_shadow_attached", {"expert": expert}))
-        return emails
+        # Reassigned (or rerouted) away from an expert: they are told it is no longer theirs.
+        previous = _user(session, payload, "previous_expert_id")
+        if previous is not None and previous.id != expert.id:
+            emails.append((previous, "expert_case_reassigned", {}))
+        return _not_to_actor(session, payload, emails)
+    if event_type in STATUS_EVENTS:
+        return _not_to_actor(session, payload, status_emails(session, event_type, case, payload))
     if event_type == "case.awaiting_expert":
         coordinators = active_coordinators(session)
         return [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]
@@ -86,6 +107,45 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
             raise PermanentError("case.opinion_issued for a case without an opinion")
         return [(case.enterprise, "enterprise_opinion_issued", {"opinion": opinion})]
     raise PermanentError(f"notify has no email for {event_type!r}")
+
+
+#: The changes of a case mailed to the people it concerns (``status_emails``).
+STATUS_EVENTS = ("case.accepted", "case.declined", "case.closed", "case.withdrawn", "case.reopened")
+
+
+def status_emails(session: Session, event_type: str, case: Case, payload: dict[str, Any]) -> list[Email]:
+    """The status mail of a change: to the enterprise and the expert who held the case at the
+    event, as the change concerns them. A declining expert is not told (they acted); when a case
+    without an expert is withdrawn, the coordinators are (they were looking for one)."""
+    holder = _user(session, payload, "holder_id") if "holder_id" in payload else case.assigned_expert
+    said = {"reason": payload.get("reason") or ""}
+    if event_type == "case.accepted":
+        expert = holder or case.assigned_expert
+        return [(case.enterprise, "enterprise_case_accepted", {"expert": expert})] if expert else []
+    if event_type == "case.declined":
+        return [(case.enterprise, "enterprise_case_declined", {})]
+    if event_type == "case.withdrawn":
+        concerned = [holder] if holder is not None else list(active_coordinators(session))
+        return [(person, "case_withdrawn", said) for person in concerned]
+    template = "case_closed" if event_type == "case.closed" else "case_reopened"
+    return [(person, template, said) for person in (case.enterprise, holder) if person is not None]
+
+
+def _user(session: Session, payload: dict[str, Any], key: str) -> User | None:
+    user_id = payload_id(payload, key)
+    return session.get(User, user_id) if user_id is not None else None
+
+
+def _not_to_actor(session: Session, payload: dict[str, Any], emails: list[Email]) -> list[Email]:
+    """``emails`` without those to the person who made the change: nobody is told of their own act.
+    (An event from before payloads named the actor: its ``CaseEvent`` says.)"""
+    if "actor_id" in payload:
+        actor_id = payload_id(payload, "actor_id")
+    else:
+        event_id = payload_id(payload, "event_id")
+        event = session.get(CaseEvent, event_id) if event_id is not None else None
+        actor_id = event.actor_id if event is not None else None
+    return [email for email in emails if email[0].id != actor_id]
 
 
 def _attachments(session: Session, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -228,7 +288,8 @@ def preload(session: Session, deliveries: list[Delivery]) -> list[Any]:
     that ``emails_for`` finds them in the session instead of asking one by one. The caller keeps
     the returned objects referenced while it works (the session holds them only weakly)."""
     case_ids = {i for d in deliveries if (i := payload_id(d.payload, "case_id")) is not None}
-    user_ids = {i for d in deliveries for k in ("expert_id", "shadow_expert_id") if (i := payload_id(d.payload, k))}
+    user_keys = ("expert_id", "shadow_expert_id", "holder_id", "previous_expert_id")
+    user_ids = {i for d in deliveries for k in user_keys if (i := payload_id(d.payload, k))}
     loaded: list[Any] = []
     if case_ids:
         query = select(Case).options(joinedload(Case.enterprise)).where(Case.id.in_(case_ids))
@@ -244,15 +305,46 @@ def preload(session: Session, deliveries: list[Delivery]) -> list[Any]:
 #: their claims go stale (at least once).
 MAX_BATCH = 8
 
-#: The events ``handle_many`` takes several at a time: all but the digest, built and sent alone.
-BATCHED_EVENTS = frozenset(SUBSCRIPTIONS[CONSUMER]) - {"digest.due"}
+#: The events ``handle_many`` takes several at a time: all but the digests and the daily
+#: summaries, built and sent alone.
+BATCHED_EVENTS = frozenset(SUBSCRIPTIONS[CONSUMER]) - {"digest.due", SUMMARY_EVENT}
 
 
 def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, Any]) -> None:
     if event_type == "digest.due":
         send_digest(ctx, message_id, payload)
         return
+    if event_type == SUMMARY_EVENT:
+        send_summary(ctx, message_id, payload)
+        return
     handle_many(ctx, [Delivery(message_id, event_type, payload)])
+
+
+def keep_for_summary(
+    session: Session, message_id: int, case: Case | None, emails: list[Email], kept: set[str]
+) -> list[Email]:
+    """Record, in the caller's transaction, each email its recipient wants in their daily summary
+    as a line of it (once: ``kept`` holds the keys of the lines of these messages so far); return
+    the others, to send now."""
+    now = utcnow()
+    to_send: list[Email] = []
+    for recipient, template, extra in emails:
+        if delivery_of(recipient, template, extra) != "daily":
+            to_send.append((recipient, template, extra))
+            continue
+        key = email_key(message_id, recipient, template, extra)
+        if key in kept:
+            continue
+        about = extra.get("case", case)
+        session.add(SummaryLine(key=key, message_id=message_id, recipient_id=recipient.id, template=template,
+                                case_id=about.id if about else None, created_at=now))  # fmt: skip
+        kept.add(key)
+    return to_send
+
+
+def lines_of(session: Session, message_ids: list[int]) -> set[str]:
+    """The keys of the summary lines these messages have recorded so far."""
+    return set(session.scalars(select(SummaryLine.key).where(SummaryLine.message_id.in_(message_ids))))
 
 
 @dataclass
@@ -274,9 +366,11 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
         todo = [d for d in deliveries if d.message_id not in done]
         loaded = preload(session, todo) if len(todo) > 1 else []
         existing = notifications_of(session, [d.message_id for d in todo]) if todo else {}
+        kept = lines_of(session, [d.message_id for d in todo]) if todo else set()
         mailings: list[_Mailing] = []
         for d in todo:
             case, emails = emails_for(session, d.event_type, d.payload, ctx.config)
+            emails = keep_for_summary(session, d.message_id, case, emails, kept)
             claimed = claim(session, d.message_id, case, emails, ctx.config.stale_claim, existing)
             mailings.append(_Mailing(d.message_id, case, emails, claimed))
         del loaded  # (referenced until here: the session holds what it loaded only weakly)
@@ -305,10 +399,12 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                     continue
                 to = address(recipient.name, recipient.email)
                 context = {"case": mailing.case, "recipient": recipient, **extra}
-                attempted.add(key)
-                email = render_email(template, recipient.language, to, ctx.config, key, **context)
                 about = context.get("case")
-                if isinstance(about, Case) and about.reference:
+                # An email about a case is answerable (its footer says so): a reply joins the case.
+                replyable = isinstance(about, Case) and bool(about.reference)
+                attempted.add(key)
+                email = render_email(template, recipient.language, to, ctx.config, key, replyable=replyable, **context)
+                if replyable:
                     about_case(email, ctx.config, about.reference, recipient.id)
                 ctx.sender.send(email, key)
                 sent.add(key)
@@ -368,14 +464,59 @@ def send_digest(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
     digest_id = payload_id(payload, "digest_id")
     if digest_id is None:
         raise PermanentError("digest.due names no digest")
+    send_once(ctx, message_id, DigestRecord, digest_id, _digest_email)
+
+
+def _digest_email(session: Session, record: DigestRecord, config: Config, now: datetime) -> tuple[Message, str]:
+    coordinator = record.coordinator
+    period = Period(record.period_key, record.period_start, record.period_end)
+    key = f"digest:{coordinator.id}:{period.key}"
+    digest = build_digest(session, period, now)
+    message = render_email(
+        "coordinator_digest", coordinator.language, address(coordinator.name, coordinator.email), config, key,
+        digest=digest, recipient=coordinator,
+    )  # fmt: skip
+    return message, key
+
+
+def send_summary(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
+    """``summary.due``: a person's daily summary, sent once (see ``services.summary``)."""
+    summary_id = payload_id(payload, "summary_id")
+    if summary_id is None:
+        raise PermanentError("summary.due names no summary")
+    send_once(ctx, message_id, DailySummary, summary_id, _summary_email)
+
+
+def _summary_email(session: Session, summary: DailySummary, config: Config, now: datetime) -> tuple[Message, str]:
+    person = summary.recipient
+    key = f"summary:{person.id}:{summary.period_key}"
+    lines = summary_lines(session, summary.id, person.language)
+    day = format_day(key_day(summary.period_key), person.language)
+    message = render_email(
+        "daily_summary", person.language, address(person.name, person.email), config, key,
+        recipient=person, lines=lines, day=day,
+    )  # fmt: skip
+    return message, key
+
+
+#: A record sent once (``DigestRecord``, ``DailySummary``), and how its email is made from it.
+Record = DigestRecord | DailySummary
+Compose = Callable[[Session, Any, Config, datetime], tuple[Message, str]]
+
+
+def send_once(ctx: Context, message_id: int, model: type[Record], record_id: int, compose: Compose) -> None:
+    """Claim the record (``sending``) in a committed transaction, compose its email and send it,
+    then mark it ``sent`` and the message handled: a redelivered event finds it sent or being
+    sent. A failed send is retried with the delivery's back-off; the last attempt leaves it
+    ``failed`` for the page to show."""
     now = utcnow()
     with ctx.sessions() as session:
         lock_for_write(session)
         if is_handled(session, CONSUMER, message_id):
             return
-        record = session.get(DigestRecord, digest_id, options=[joinedload(DigestRecord.coordinator)])
+        record = session.get(model, record_id)
         if record is None:
-            raise PermanentError("digest.due names no existing digest")
+            raise PermanentError(f"the event names no existing {model.__tablename__} row")
         if record.status == "sent":
             mark_handled(session, CONSUMER, message_id)
             session.commit()
@@ -385,23 +526,16 @@ def send_digest(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
             return  # another worker is sending it; it marks the message handled when done
         record.status, record.claimed_at, record.attempts = "sending", now, record.attempts + 1
         session.commit()
-        coordinator, attempts = record.coordinator, record.attempts
-        period = Period(record.period_key, record.period_start, record.period_end)
-    key = f"digest:{coordinator.id}:{period.key}"
+        attempts = record.attempts
     try:
         with ctx.sessions() as session:
-            digest = build_digest(session, period, now)
-        message = render_email(
-            "coordinator_digest", coordinator.language, address(coordinator.name, coordinator.email), ctx.config, key,
-            digest=digest, recipient=coordinator,
-        )  # fmt: skip
+            message, key = compose(session, session.get(model, record_id), ctx.config, now)
         ctx.sender.send(message, key)
     except Exception as err:
-        # Retried by the delivery's back-off; the last attempt leaves it failed for the page to show.
         with ctx.sessions.begin() as session:
             session.execute(
-                update(DigestRecord)
-                .where(DigestRecord.id == digest_id)
+                update(model)
+                .where(model.id == record_id)
                 .values(
                     status="failed" if attempts >= ctx.config.max_attempts else "retrying",
                     last_error=f"{type(err).__name__}: {err}"[:2000],
@@ -411,8 +545,8 @@ def send_digest(ctx: Context, message_id: int, payload: dict[str, Any]) -> None:
         raise
     with ctx.sessions.begin() as session:
         session.execute(
-            update(DigestRecord)
-            .where(DigestRecord.id == digest_id)
+            update(model)
+            .where(model.id == record_id)
             .values(status="sent", sent_at=utcnow(), last_error="")
             .execution_options(synchronize_session=False)
         )

@@ -28,6 +28,7 @@ from workstation.services.mail import make_sender
 from workstation.services.mailin import poll_maildir, watch_imap
 from workstation.services.messaging import Publisher, broker_connection
 from workstation.services.outbox import publish_pending, reconcile
+from workstation.services.summary import record_due_summaries
 from workstation.services.webhooks import deliver_due
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ def run_scheduler(config: Config) -> None:
         every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
         # settings changed on the coordinator page reach the digest jobs within a minute
         every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
+        # the daily summaries of those who asked for them, once their hour has passed
+        every(scheduler, "daily-summaries", 300, record_due_summaries, ctx.sessions, start_now=True)
         if config.broker_url.startswith("filesystem"):
             every(scheduler, "prune-processed", 600, prune_processed, config)
         every(scheduler, "webhooks", 1, deliver_due, ctx.sessions, config)

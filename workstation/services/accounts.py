@@ -3,8 +3,9 @@
 - **Preferences**: each user's language (``users.language``) and how they want each kind of email
   (``users.preferences["notifications"]``: ``immediately``, ``daily`` or ``off``). Requests for
   information, legal deadlines and opinions cannot be turned off. The notify worker leaves out
-  the emails of a kind turned off (``wants_email``); "daily" is stored and shown, and mailed
-  immediately until the status mail that gathers them exists.
+  the emails of a kind turned off (``wants_email``), and keeps those of a kind set to ``daily``
+  as lines of the person's daily summary (``delivery_of``; ``services.summary``), mailed once a
+  day. The coordinator's digest is a summary already: ``daily`` sends it as scheduled.
 - **Invitations**: a coordinator invites an enterprise or an expert (and a CSV import invites each
   expert it creates): the account has no usable password (``auth.NO_PASSWORD``) and the invitee is
   mailed a link to choose one. The link is signed (itsdangerous, as the password reset's) over the
@@ -139,6 +140,12 @@ _TEMPLATE_KINDS = {
     "trainee_shadow_attached": "case_updates",
     "coordinator_no_expert": "case_updates",
     "expert_info_provided": "case_updates",
+    "enterprise_case_accepted": "case_updates",
+    "enterprise_case_declined": "case_updates",
+    "case_closed": "case_updates",
+    "case_withdrawn": "case_updates",
+    "case_reopened": "case_updates",
+    "expert_case_reassigned": "case_updates",
     "enterprise_info_requested": "requests_for_information",
     "enterprise_opinion_issued": "opinions",
     "lookalike_notice": "notices",
@@ -156,10 +163,24 @@ def email_kind(template: str, extra: dict[str, Any]) -> str | None:
     return _TEMPLATE_KINDS.get(template)
 
 
-def wants_email(recipient: User, template: str, extra: dict[str, Any]) -> bool:
-    """Whether ``recipient`` is mailed this email: not when they turned its kind off."""
+#: The kinds whose emails a daily summary gathers (the digest is a summary of its own).
+GATHERED_KINDS = ("case_updates", "notices")
+
+
+def delivery_of(recipient: User, template: str, extra: dict[str, Any]) -> str:
+    """How ``recipient`` gets this email: ``immediately``, ``daily`` (a line of their daily
+    summary) or ``off``. What cannot be turned off always goes at once."""
     kind = email_kind(template, extra)
-    return kind is None or kind in MANDATORY_KINDS or notification_settings(recipient)[kind] != "off"
+    if kind is None or kind in MANDATORY_KINDS:
+        return "immediately"
+    delivery = notification_settings(recipient)[kind]
+    return "immediately" if delivery == "daily" and kind not in GATHERED_KINDS else delivery
+
+
+def wants_email(recipient: User, template: str, extra: dict[str, Any]) -> bool:
+    """Whether ``recipient`` is mailed this email (at once or in a summary): not when they turned
+    its kind off."""
+    return delivery_of(recipient, template, extra) != "off"
 
 
 # --- account emails ---------------------------------------------------------------------------

@@ -112,7 +112,10 @@ def transition(
                         created_at=now, internal=False, source=source, event=event)
         )  # fmt: skip
     if move.emits:
-        payload = {"case_id": case.id, "reference": case.reference, **detail}
+        # Who acted and who holds the case now: the status mail tells the people concerned (never
+        # the one who acted), as things stood at the event, whatever has moved since.
+        payload = {"case_id": case.id, "reference": case.reference, **detail,
+                   "actor_id": actor.id if actor else None, "holder_id": new_expert}  # fmt: skip
         deferred = session.info.get(_DEFERRED_OUTBOX)
         if deferred is not None:  # inside ``transitions_written_together``
             deferred.append((event, move.emits, payload))

@@ -80,9 +80,11 @@ def render_email(name: str, language: str, to: str, config: Config, key: str, **
     faster than ``EmailMessage``'s header registry, and the notify worker builds one per mail.
     """
     env = _environment(language)
-    context = {"base_url": config.base_url, "language": language, **context}
+    # ``replyable``: the email will carry a case's Reply-To (``about_case``); its footer says so.
+    context = {"base_url": config.base_url, "language": language, "replyable": False, **context}
     subject = env.get_template(f"email/{name}/subject.txt").render(context).strip()
     text = env.get_template(f"email/{name}/body.txt").render(context)
+    text = text.rstrip("\n") + "\n\n" + env.get_template("email/_layout/footer.txt").render(context)
     html = env.get_template(f"email/{name}/body.html").render(context)
     # A boundary of our own: left to the generator, it draws one and compiles a regular
     # expression to check it against the text (a tenth of the notify worker's CPU). The parts are

@@ -675,6 +675,52 @@ class DigestRecord(Base):
     __table_args__ = (UniqueConstraint("coordinator_id", "period_key", name="uq_digests_coordinator_period"),)
 
 
+class DailySummary(Base):
+    """One day's summary email for one person: the changes of their cases they asked to have
+    gathered (``daily`` delivery). Unique on (recipient, day), so a day's summary goes out once."""
+
+    __tablename__ = "daily_summaries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    period_key: Mapped[str] = mapped_column(String(30))  # daily:2026-11-24 (the local day it is sent)
+    status: Mapped[str] = mapped_column(String(10), default="due")  # due | sending | retrying | sent | failed
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    recipient: Mapped[User] = relationship()
+
+    __table_args__ = (UniqueConstraint("recipient_id", "period_key", name="uq_daily_summaries_recipient_period"),)
+
+
+class SummaryLine(Base):
+    """An email kept for its recipient's daily summary instead of being sent (one line of it).
+
+    Its key is the email's (``workers.notify.email_key``), unique: as a ``Notification`` row is
+    for an email sent at once, it is the claim that records the email once however often its event
+    is delivered. ``summary_id`` is set when a summary takes the line, in that summary's
+    transaction: a line is in one summary or waiting for the next, never in two, never lost.
+    """
+
+    __tablename__ = "summary_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    message_id: Mapped[int] = mapped_column(BigId, index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    template: Mapped[str] = mapped_column(String(60))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary_id: Mapped[int | None] = mapped_column(ForeignKey("daily_summaries.id"), nullable=True, index=True)
+
+    case: Mapped[Case | None] = relationship()
+
+    __table_args__ = (Index("ix_summary_lines_waiting", "recipient_id", "summary_id", "created_at"),)
+
+
 #: APScheduler's job store table (the coordinators' digest jobs, ``workers.digests``), as its
 #: ``SQLAlchemyJobStore`` defines it. Declared here so our migrations create it and the schema is
 #: whole in one place; the job store then finds it and creates nothing.

@@ -1,6 +1,6 @@
 """Webhooks: an integrator's URLs and the deliveries of events to them
 
-Revision ID: 0014_webhooks
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 06:10:00
 """
@@ -11,13 +11,17 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0014_webhooks'
+revision = '0014'
 down_revision = '0013'
 branch_labels = None
 depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 Moment = sa.DateTime(timezone=True)
+#: The events the new webhooks consumer takes. Those already in the outbox are recorded as handled
+#: by it (there was no hook to tell), or the reconciler would hand it every old one now.
+WEBHOOK_EVENTS = ('case.submitted', 'case.assigned', 'case.accepted', 'case.info_requested', 'case.opinion_issued',
+                  'case.closed', 'case.withdrawn', 'case.reopened', 'case.message')
 
 
 def upgrade() -> None:
@@ -54,6 +58,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_status'), ['status'], unique=False)
+    keys = ', '.join(f"'{key}'" for key in WEBHOOK_EVENTS)
+    op.execute(
+        "INSERT INTO handled_messages (consumer, message_id, outcome, handled_at)"
+        f" SELECT 'webhooks', id, 'done', CURRENT_TIMESTAMP FROM outbox WHERE routing_key IN ({keys})"
+    )
 
 
 def downgrade() -> None:
@@ -63,3 +72,4 @@ def downgrade() -> None:
     with op.batch_alter_table('webhooks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhooks_owner_id'))
     op.drop_table('webhooks')
+    op.execute("DELETE FROM handled_messages WHERE consumer = 'webhooks'")
