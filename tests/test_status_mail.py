@@ -207,8 +207,9 @@ def test_a_coordinator_who_turned_the_digest_off_gets_none(client, people, sessi
 
 
 def test_changes_from_before_the_status_mail_are_not_mailed_after_the_upgrade(tmp_path) -> None:  # noqa: ANN001
-    """Migration 0014 on a database with old events: the notify worker owes none of them (else
-    the reconciler would mail every case's past on the day of the upgrade)."""
+    """Migrations 0014 and 0015 on a database with old events: neither the notify worker nor the
+    webhooks consumer owes any of them (else the reconciler would mail every case's past on the
+    day of the upgrade, and hand every old event to the webhooks consumer)."""
     from alembic import command
     from sqlalchemy import create_engine, text
 
@@ -228,12 +229,12 @@ def test_changes_from_before_the_status_mail_are_not_mailed_after_the_upgrade(tm
         handled = (
             connection.execute(
                 text(
-                    "SELECT o.routing_key FROM handled_messages h JOIN outbox o ON o.id = h.message_id"
-                    " WHERE h.consumer = 'notify'"
+                    "SELECT h.consumer, o.routing_key FROM handled_messages h JOIN outbox o ON o.id = h.message_id"
+                    " ORDER BY h.consumer, o.id"
                 )  # fmt: skip
             )
-            .scalars()
+            .tuples()
             .all()
         )
     engine.dispose()
-    assert handled == ["case.closed"]
+    assert handled == [("notify", "case.closed"), ("webhooks", "case.closed"), ("webhooks", "case.submitted")]
