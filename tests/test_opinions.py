@@ -73,6 +73,12 @@ GOOD: dict[str, dict[str, Any]] = {
         "risk_level": "high",
         "measures": "尽快在目标市场提出商标申请并进行自由实施调查。",
     },
+    "ip_analysis": {
+        "summary": "技术引进的权属链条完整，可以签约。",
+        "analysis": "许可方为专利权人，专利维持有效，无权属纠纷。",
+        "risk_level": "low",
+        "measures": "在合同中约定权利瑕疵担保条款。",
+    },
 }
 
 

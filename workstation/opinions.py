@@ -250,6 +250,18 @@ OPINION_FIELDS: dict[str, tuple[OpinionField, ...]] = {
         OpinionField("risk_level", N_("Risk level"), "choice", required=True, choices=RISK_LEVEL_NAMES),
         OpinionField("measures", N_("Recommended measures"), required=True, max_length=MAX_TEXT),
     ),
+    "ip_analysis": (
+        SUMMARY,
+        OpinionField(
+            "analysis",
+            N_("Analysis and argumentation"),
+            required=True,
+            max_length=MAX_LONG,
+            hint=N_("The IP questions the activity raises, the facts and the law relied on, and the reasoning."),
+        ),
+        OpinionField("risk_level", N_("Risk level"), "choice", required=True, choices=RISK_LEVEL_NAMES),
+        OpinionField("measures", N_("Recommended measures"), required=True, max_length=MAX_TEXT),
+    ),
 }
 
 
@@ -384,12 +396,19 @@ class RiskWarningSchema(OpinionSchema):
     measures = _text(MAX_TEXT, required=True)
 
 
+class IpAnalysisSchema(OpinionSchema):
+    analysis = _text(MAX_LONG, required=True)
+    risk_level = _choice(RISK_LEVELS)
+    measures = _text(MAX_TEXT, required=True)
+
+
 OPINION_SCHEMAS: dict[str, type[Schema]] = {
     "infringement_judgment": InfringementJudgmentSchema,
     "compensation_estimate": CompensationEstimateSchema,
     "litigation_advice": LitigationAdviceSchema,
     "consultation": ConsultationSchema,
     "risk_warning": RiskWarningSchema,
+    "ip_analysis": IpAnalysisSchema,
 }
 
 

@@ -47,6 +47,8 @@ SERVICE_COMPETENCE: dict[str, dict[str, float]] = {
     "litigation_advice": {"legal": 0.8, "management": 0.2},
     "consultation": {"legal": 0.6, "management": 0.2, "commercialization": 0.2},
     "risk_warning": {"management": 0.5, "commercialization": 0.5},
+    # analysing an activity's IP (freedom to operate, clearance, title) and arguing its case
+    "ip_analysis": {"legal": 0.4, "technical": 0.4, "commercialization": 0.2},
 }
 
 #: The chooser's weights: score = sum of weight x term.

@@ -54,6 +54,8 @@ from workstation.services.logins import (
 )
 from workstation.services.models import AccessLog, Case, Evidence, Rating, User
 from workstation.services.schemas import (
+    ACTIVITY_KINDS,
+    COUNTERPARTY_ROWS,
     LANGUAGES,
     RIGHT_KINDS,
     RIGHT_TYPES,
@@ -158,8 +160,10 @@ def logout():  # noqa: ANN201
     return redirect(url_for("web.login"))
 
 
-def _choices() -> dict[str, tuple[str, ...]]:
+def _choices() -> dict[str, Any]:
     return {
+        "activity_kinds": ACTIVITY_KINDS,
+        "counterparty_rows": COUNTERPARTY_ROWS,
         "right_types": RIGHT_TYPES,
         "services": SERVICES,
         "technical_fields": TECHNICAL_FIELDS,
