@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from tests.test_watch import csrf, login
+from workers.routing import case_facts
 from workstation.services.models import Case
 from workstation.services.schemas import (
     case_errors_to_form,
@@ -250,3 +251,13 @@ def test_the_form_shows_every_kinds_part_and_submits_an_activity(app, people, se
         ]
     shown = browser.get(f"/cases/{reference}").text
     assert "DE, FR, EU" in shown and "某某进出口有限公司" in shown and "2027-03-01" in shown
+
+
+def test_the_routing_worker_reads_the_stored_activity(client, people, sessions) -> None:  # noqa: ANN001
+    activity = {**ACTIVITIES["trade"], "counterparties": [{"name": "某某进出口有限公司", "credit_code": CODE}]}
+    response = client.post("/api/v1/cases", json={**BASE, "activity": activity}, headers=people.headers("enterprise"))
+    with sessions() as s:
+        case = s.scalars(select(Case).where(Case.reference == response.get_json()["reference"])).one()
+        facts = case_facts(case, set())
+    assert facts.target_markets == {"US", "DE"}
+    assert [(p.names, p.credit_code) for p in facts.parties] == [(frozenset({"某某进出口有限公司"}), CODE)]
