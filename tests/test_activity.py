@@ -4,6 +4,7 @@ page and the OpenAPI document."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from sqlalchemy import select
 
 from tests.test_watch import csrf, login
 from workers.routing import case_facts
-from workstation.services.models import Case
+from workers.sweep import sweep_deadlines
+from workstation.services.models import Case, Notice
 from workstation.services.schemas import (
     case_errors_to_form,
     case_input_schema,
@@ -261,3 +263,16 @@ def test_the_routing_worker_reads_the_stored_activity(client, people, sessions) 
         facts = case_facts(case, set())
     assert facts.target_markets == {"US", "DE"}
     assert [(p.names, p.credit_code) for p in facts.parties] == [(frozenset({"某某进出口有限公司"}), CODE)]
+
+
+def test_the_activitys_date_is_a_deadline_shown_and_warned_of(client, people, sessions) -> None:  # noqa: ANN001
+    on = date.today() + timedelta(days=60)
+    activity = {**ACTIVITIES["trade"], "date": on.isoformat()}
+    response = client.post("/api/v1/cases", json={**BASE, "activity": activity}, headers=people.headers("enterprise"))
+    (shown,) = [d for d in response.get_json()["deadlines"] if d["code"] == "activity_date"]
+    assert shown["due"] == on.isoformat() and shown["kind"] == "legal"
+    sweep_deadlines(sessions, datetime.combine(on - timedelta(days=29), time(4), tzinfo=UTC))
+    with sessions() as s:
+        raised = s.scalars(select(Notice).where(Notice.kind == "deadline")).all()
+        warned = {(n.recipient_id, n.body["threshold"]) for n in raised if n.body["code"] == "activity_date"}
+    assert warned == {(people.enterprise.id, "30d")}
