@@ -276,3 +276,31 @@ def test_the_activitys_date_is_a_deadline_shown_and_warned_of(client, people, se
         raised = s.scalars(select(Notice).where(Notice.kind == "deadline")).all()
         warned = {(n.recipient_id, n.body["threshold"]) for n in raised if n.body["code"] == "activity_date"}
     assert warned == {(people.enterprise.id, "30d")}
+
+
+def test_the_expert_writes_the_sections_of_the_activitys_kind_and_they_print(client, app, people, sessions) -> None:  # noqa: ANN001
+    expert = people.add("expert", "expert")
+    response = client.post(
+        "/api/v1/cases", json={**BASE, "activity": ACTIVITIES["investment"]}, headers=people.headers("enterprise")
+    )
+    reference = response.get_json()["reference"]
+    with sessions.begin() as s:
+        case = s.scalars(select(Case).where(Case.reference == reference)).one()
+        case.assigned_expert_id, case.status = expert.id, "in_progress"
+    browser = app.test_client()
+    login(browser, "expert")
+    form = browser.get(f"/cases/{reference}/opinion/new").text
+    assert 'name="counterparty_standing"' in form and 'name="ownership_chain_risk"' in form
+    assert 'name="freedom_to_operate"' not in form and 'name="trademark_clearance"' not in form
+    assert "某某科技" in form  # the activity, for the expert to see while writing
+    opinion = {"summary": "可以投资。", "analysis": "目标公司专利权属清晰。", "risk_level": "low",
+               "measures": "签约前核实。", "counterparty_standing": "目标公司无未决诉讼。",
+               "counterparty_standing_risk": "low"}  # fmt: skip
+    missing = browser.post(f"/cases/{reference}/opinion/new", data={**opinion, "csrf_token": csrf(form)})
+    assert missing.status_code == 400 and 'id="ownership_chain-error"' in missing.text
+    opinion |= {"ownership_chain": "发明人均为目标公司员工，职务发明。", "ownership_chain_risk": "medium"}
+    issued = browser.post(f"/cases/{reference}/opinion/new", data={**opinion, "csrf_token": csrf(form)})
+    assert issued.status_code == 303, issued.text
+    printed = browser.get(f"/cases/{reference}/opinion").text
+    assert "发明人均为目标公司员工，职务发明。" in printed and "目标公司无未决诉讼。" in printed
+    assert "本项风险等级：中风险" in printed and "某某科技" in printed
