@@ -217,7 +217,7 @@ def test_the_form_takes_only_the_chosen_kinds_part() -> None:
 def form_errors_of(form: dict[str, str]) -> dict[str, list[str]]:
     with pytest.raises(ValidationError) as raised:
         case_input_schema.load(form_to_case_input(form))
-    return case_errors_to_form(raised.value.messages)
+    return case_errors_to_form(raised.value.messages, form)
 
 
 def test_the_schemas_errors_land_on_the_forms_fields() -> None:
@@ -227,7 +227,7 @@ def test_the_schemas_errors_land_on_the_forms_fields() -> None:
     assert set(form_errors_of(transfer)) == {"transfer_direction"}
     assert set(form_errors_of({**FORM, "activity_date": "", "counterparty_credit_code_1": "X"})) == {
         "activity_date",
-        "counterparty_credit_code_0",  # (the first row filled in: rows left blank are skipped)
+        "counterparty_credit_code_1",  # the row it was typed in (row 0, left blank, is skipped)
     }
 
 
@@ -304,3 +304,27 @@ def test_the_expert_writes_the_sections_of_the_activitys_kind_and_they_print(cli
     printed = browser.get(f"/cases/{reference}/opinion").text
     assert "发明人均为目标公司员工，职务发明。" in printed and "目标公司无未决诉讼。" in printed
     assert "本项风险等级：中风险" in printed and "某某科技" in printed
+
+
+@pytest.mark.slow
+def test_in_a_browser_the_form_shows_the_chosen_kinds_part_and_submits_it(browser, people) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    b = browser
+    b.login(people.enterprise.email)
+    b.open("/cases/new")
+    shown = lambda css: b.driver.find_element(By.CSS_SELECTOR, css).is_displayed()  # noqa: E731
+    assert not shown("#activity")  # the default service has no activity
+    Select(b.driver.find_element(By.NAME, "service")).select_by_value("ip_analysis")
+    Select(b.driver.find_element(By.NAME, "activity_kind")).select_by_value("rd")
+    assert shown("#activity-rd") and shown("#activity-counterparties") and not shown("#activity-trade")
+    Select(b.driver.find_element(By.NAME, "right_type")).select_by_value("patent")
+    Select(b.driver.find_element(By.NAME, "activity_technical_field")).select_by_value("biomedicine")
+    b.fill({"title": "新药研发项目的专利分析", "description": "拟立项研发新型载体。", "activity_date": "2027-05-01",
+            "key_technologies": "脂质纳米颗粒\n靶向递送", "counterparty_name_0": "某某大学"})  # fmt: skip
+    b.screenshot("activity-intake-form")
+    b.click("button.primary")
+    assert b.csp_violations() == []
+    text = b.text()
+    assert "已提交" in text and "脂质纳米颗粒; 靶向递送" in text and "某某大学" in text and "2027-05-01" in text

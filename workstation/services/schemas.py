@@ -295,11 +295,20 @@ def form_to_activity(form: Mapping[str, str]) -> dict[str, Any]:
     for name, prefix in _ACTIVITY_ORGANISATIONS.items():
         if name in needed and (organisation := _form_organisation(form, f"{prefix}_name", f"{prefix}_credit_code")):
             activity[name] = organisation
-    rows = [_form_organisation(form, f"counterparty_name_{i}", f"counterparty_credit_code_{i}") for i in
-            range(COUNTERPARTY_ROWS)]  # fmt: skip
-    if any(rows):
-        activity["counterparties"] = [row for row in rows if row]
+    rows = filled_counterparty_rows(form)
+    if rows:
+        activity["counterparties"] = [_form_organisation(form, *_counterparty_inputs(i)) for i in rows]
     return activity
+
+
+def _counterparty_inputs(row: int) -> tuple[str, str]:
+    return f"counterparty_name_{row}", f"counterparty_credit_code_{row}"
+
+
+def filled_counterparty_rows(form: Mapping[str, str]) -> list[int]:
+    """The rows of other counterparties filled in on the intake form: the i-th counterparty the
+    schema speaks of is the i-th of these rows."""
+    return [i for i in range(COUNTERPARTY_ROWS) if _form_organisation(form, *_counterparty_inputs(i))]
 
 
 def _form_organisation(form: Mapping[str, str], name_key: str, code_key: str) -> dict[str, str]:
@@ -337,8 +346,10 @@ def form_errors(
     return flat
 
 
-def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
-    """The schema's (nested) errors keyed by the intake form's flat field names."""
+def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """The schema's (nested) errors keyed by the intake form's flat field names; ``form``: what
+    was submitted, to tell which row an error about a counterparty belongs to."""
+    rows = filled_counterparty_rows(form or {})
     flat: dict[str, list[str]] = {}
     nested = {
         "parties": {"name": "respondent_name", "credit_code": "respondent_credit_code", "role": "respondent_name"},
@@ -350,7 +361,7 @@ def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
                 for sub, sub_messages in item.items() if isinstance(item, dict) else []:
                     flat.setdefault(nested[field].get(sub, field), []).extend(sub_messages)
         elif field == "activity" and isinstance(messages, dict):
-            for name, where in _activity_errors_to_form(messages):
+            for name, where in _activity_errors_to_form(messages, rows):
                 flat.setdefault(where, []).extend(name)
         elif field == "key_dates" and isinstance(messages, dict):
             for name, sub_messages in messages.items():
@@ -360,8 +371,9 @@ def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
     return flat
 
 
-def _activity_errors_to_form(errors: Mapping[str, Any]) -> list[tuple[list[str], str]]:
-    """The activity's nested errors as (messages, the intake form's field name) pairs."""
+def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list[tuple[list[str], str]]:
+    """The activity's nested errors as (messages, the intake form's field name) pairs; ``rows``:
+    the form's rows the counterparties came from (``filled_counterparty_rows``)."""
     found: list[tuple[list[str], str]] = []
     for name, messages in errors.items():
         if name in _ACTIVITY_INPUTS:
@@ -373,7 +385,8 @@ def _activity_errors_to_form(errors: Mapping[str, Any]) -> list[tuple[list[str],
         elif name == "counterparties" and isinstance(messages, dict):
             for i, row in messages.items():
                 for sub, sub_messages in row.items() if isinstance(row, dict) else []:
-                    found.append((_messages_in(sub_messages), f"counterparty_{sub}_{i}"))
+                    row = rows[i] if isinstance(i, int) and i < len(rows) else i
+                    found.append((_messages_in(sub_messages), f"counterparty_{sub}_{row}"))
         elif name in ("key_technologies", "target_markets"):
             found.append((_messages_in(messages), name))
         else:

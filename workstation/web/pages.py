@@ -55,6 +55,7 @@ from workstation.services.logins import (
 from workstation.services.models import AccessLog, Case, Evidence, Rating, User
 from workstation.services.schemas import (
     ACTIVITY_KINDS,
+    ACTIVITY_SERVICES,
     COUNTERPARTY_ROWS,
     LANGUAGES,
     RIGHT_KINDS,
@@ -163,6 +164,7 @@ def logout():  # noqa: ANN201
 def _choices() -> dict[str, Any]:
     return {
         "activity_kinds": ACTIVITY_KINDS,
+        "activity_services": sorted(ACTIVITY_SERVICES),
         "counterparty_rows": COUNTERPARTY_ROWS,
         "right_types": RIGHT_TYPES,
         "services": SERVICES,
@@ -196,7 +198,7 @@ def new_case():  # noqa: ANN201
             )
         except IntakeError as err:
             session.rollback()
-            errors = case_errors_to_form(err.errors)
+            errors = case_errors_to_form(err.errors, form)
             status = err.status  # 400, or 413 for a file over the size cap, as the API answers
         else:
             session.commit()
