@@ -405,12 +405,14 @@ _GI_OBJECTION_BASIS = N_(
     "within 2 months from the announcement of the application's preliminary recognition."
 )
 
-# Opposition periods of other offices, from their statutes: reference dates, not legal advice.
+# A risk warning's or an IP analysis's activity: its own date, not a legal period.
 _ACTIVITY_LABEL = N_("Date of the activity: have the warning's measures in place before it")
 _ACTIVITY_BASIS = N_(
     "The date the enterprise gave for its activity (the signing, the launch, the first shipment...): not a legal "
     "period, but the day after which the risks found can no longer be avoided at little cost."
 )
+
+# Opposition periods of other offices, from their statutes: reference dates, not legal advice.
 _FOREIGN_OPPOSITION_LABEL = N_("Trademark opposition period ends (reference date)")
 _REFERENCE_NOTE = N_(
     "A reference date from the office's statute, not legal advice: extensions and local rules apply; confirm with "

@@ -361,8 +361,8 @@ def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None =
                 for sub, sub_messages in item.items() if isinstance(item, dict) else []:
                     flat.setdefault(nested[field].get(sub, field), []).extend(sub_messages)
         elif field == "activity" and isinstance(messages, dict):
-            for name, where in _activity_errors_to_form(messages, rows):
-                flat.setdefault(where, []).extend(name)
+            for found, where in _activity_errors_to_form(messages, rows):
+                flat.setdefault(where, []).extend(found)
         elif field == "key_dates" and isinstance(messages, dict):
             for name, sub_messages in messages.items():
                 flat.setdefault(name if name in KEY_DATES else "key_dates", []).extend(sub_messages)
@@ -383,9 +383,9 @@ def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list
             for sub, sub_messages in messages.items():
                 found.append((_messages_in(sub_messages), f"{prefix}_{sub}"))
         elif name == "counterparties" and isinstance(messages, dict):
-            for i, row in messages.items():
-                for sub, sub_messages in row.items() if isinstance(row, dict) else []:
-                    row = rows[i] if isinstance(i, int) and i < len(rows) else i
+            for i, item in messages.items():
+                row = rows[i] if isinstance(i, int) and i < len(rows) else i
+                for sub, sub_messages in item.items() if isinstance(item, dict) else []:
                     found.append((_messages_in(sub_messages), f"counterparty_{sub}_{row}"))
         elif name in ("key_technologies", "target_markets"):
             found.append((_messages_in(messages), name))
