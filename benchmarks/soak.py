@@ -220,7 +220,8 @@ WATCHED = [(0, "星河", [9, 35]), (1, "LUMINA", [9, 42]), (2, "秦川", [35])]
 LOOKALIKES = ["星和", "猩河", "星河牌", "LUMINAA", "Lumena", "秦川科技", "琴川"]
 #: marks a case may name that look like nothing watched
 OTHER_MARKS = ["Aurora", "长安云", "Pinecone"]
-SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
+SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning",
+            "ip_analysis")  # fmt: skip
 FIELDS = ("new_materials", "intelligent_manufacturing", "biomedicine", "electronics_ict", "other")
 RIGHT_WEIGHTS = {
     "trademark": 35,
@@ -288,6 +289,10 @@ class CaseStream:
                 respondent = f"西安仿冒者{next(self.fresh)}号贸易有限公司"
             if respondent:
                 body["parties"] = [{"role": "respondent", "name": respondent}]
+            if body["service"] in ("risk_warning", "ip_analysis"):  # these name the activity they concern
+                on = date.today() + timedelta(days=rng.randint(10, 120))
+                body["activity"] = {"kind": "trade", "target_markets": [rng.choice(("US", "DE", "JP"))],
+                                    "date": on.isoformat()}  # fmt: skip
             if rng.random() < 0.1:
                 today = date.today()
                 if right_type == "trademark":

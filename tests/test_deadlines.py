@@ -488,3 +488,40 @@ def test_other_offices_opposition_periods_are_reference_dates_on_their_own_worki
     assert due["KR"].due == date(2026, 5, 4)  # 2 months, 2026-05-02 a Saturday
     assert all("not legal advice" in d.note["en"] for d in due.values())
     assert not [d for d in legal_deadlines("trademark", day, jurisdiction="US") if d.code == "trademark_opposition"]
+
+
+# --- a risk warning's or an IP analysis's activity ------------------------------------------------
+
+EXPORT_ON_A_SUNDAY = {"kind": "trade", "date": "2027-03-07", "target_markets": ["US"]}  # 2027-03-07: a Sunday
+
+
+def test_the_activitys_date_is_a_deadline_kept_as_given_even_on_a_day_off() -> None:
+    d = only(
+        legal_deadlines("patent", {}, activity=EXPORT_ON_A_SUNDAY, submitted_on=date(2026, 12, 1)), "activity_date"
+    )
+    assert (d.kind, d.due, d.extended_from, d.start) == (LEGAL, date(2027, 3, 7), None, date(2026, 12, 1))
+    assert d.label["zh"] and d.label["en"].startswith("Date of the activity")
+    assert d.due_at == at(2027, 3, 8)  # its whole day, in the enterprise's timezone
+    assert [x.code for x in legal_deadlines("patent", {})] == []  # no activity, no such deadline
+
+
+def test_the_activitys_date_is_warned_of_30_and_7_days_before_from_the_submission() -> None:
+    early = only(
+        case_deadlines(
+            "patent", {}, submitted_at=at(2026, 12, 1, 9), now=at(2026, 12, 1, 9), activity=EXPORT_ON_A_SUNDAY
+        ),
+        "activity_date",
+    )
+    assert notice_thresholds(early, at(2027, 2, 4, 9)) == ()
+    assert notice_thresholds(early, at(2027, 2, 5, 9)) == ("30d",)
+    assert notice_thresholds(early, at(2027, 2, 28, 9)) == ("30d", "7d")
+    assert notice_thresholds(early, at(2027, 3, 8, 0)) == ("30d", "7d", "1d", "overdue")
+    # submitted 20 days before: no "30 days left" that was never true, the 7-day warning still
+    late = only(
+        case_deadlines(
+            "patent", {}, submitted_at=at(2027, 2, 15, 9), now=at(2027, 2, 15, 9), activity=EXPORT_ON_A_SUNDAY
+        ),
+        "activity_date",
+    )
+    assert notice_thresholds(late, at(2027, 2, 15, 9)) == ()
+    assert notice_thresholds(late, at(2027, 2, 28, 9)) == ("7d",)

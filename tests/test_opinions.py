@@ -25,6 +25,7 @@ from workstation.opinions import (
     form_to_opinion_input,
     issued_on,
     load_opinion,
+    opinion_fields,
     statutory_hints,
 )
 from workstation.services.mail import render_email
@@ -72,6 +73,12 @@ GOOD: dict[str, dict[str, Any]] = {
         "risks_identified": "目标市场存在在先近似商标。",
         "risk_level": "high",
         "measures": "尽快在目标市场提出商标申请并进行自由实施调查。",
+    },
+    "ip_analysis": {
+        "summary": "技术引进的权属链条完整，可以签约。",
+        "analysis": "许可方为专利权人，专利维持有效，无权属纠纷。",
+        "risk_level": "low",
+        "measures": "在合同中约定权利瑕疵担保条款。",
     },
 }
 
@@ -526,3 +533,67 @@ def test_the_templates_refuse_to_render_without_the_field_list(app) -> None:  # 
         render(app, "zh", "opinion_form.html", case=CASE, service="consultation", form={}, errors={}, today=TODAY)
     with pytest.raises(UndefinedError, match="fields"):
         render(app, "zh", "opinion.html", case=CASE, opinion=opinion_for("consultation"))
+
+
+# --- a risk warning's or an IP analysis's sections per activity -------------------------------------
+
+SECTIONS = {
+    "freedom_to_operate": "美国有两件在先专利可能覆盖该电池结构。",
+    "freedom_to_operate_risk": "high",
+    "trademark_clearance": "德国存在近似的在先商标。",
+    "trademark_clearance_risk": "medium",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "sections"),
+    [("rd", ["freedom_to_operate"]), ("trade", ["freedom_to_operate", "trademark_clearance"]),
+     ("investment", ["counterparty_standing", "ownership_chain"]),
+     ("technology_transfer", ["freedom_to_operate", "counterparty_standing", "ownership_chain"]), (None, [])],
+)  # fmt: skip
+def test_each_kind_of_activity_has_its_sections_each_with_a_risk_level(kind: str | None, sections: list) -> None:
+    for service in ("risk_warning", "ip_analysis"):
+        fields = opinion_fields(service, kind)
+        shown = [f.name for f in fields if f.activity_kinds]
+        assert shown == [name for section in sections for name in (section, f"{section}_risk")]
+        assert all(f.required for f in fields if f.activity_kinds)
+        assert [f.name for f in fields if not f.activity_kinds] == [f.name for f in OPINION_FIELDS[service]
+                                                                    if not f.activity_kinds]  # fmt: skip
+
+
+def test_the_sections_of_the_cases_kind_are_required_and_the_others_refused() -> None:
+    body = load_opinion("risk_warning", {**GOOD["risk_warning"], **SECTIONS}, "patent", TODAY, activity_kind="trade")
+    assert {k: body[k] for k in SECTIONS} == SECTIONS
+    with pytest.raises(ValidationError) as missing:
+        load_opinion("ip_analysis", {**GOOD["ip_analysis"], "freedom_to_operate": "无"}, "patent", TODAY, "trade")
+    assert missing.value.messages == {
+        "freedom_to_operate_risk": ["Choose one of the options."],
+        "trademark_clearance": ["Missing data for required field."],
+        "trademark_clearance_risk": ["Choose one of the options."],
+    }
+    with pytest.raises(ValidationError) as refused:
+        load_opinion("risk_warning", {**GOOD["risk_warning"], **SECTIONS}, "patent", TODAY, activity_kind="rd")
+    assert refused.value.messages == {
+        "trademark_clearance": ["Not a section for this kind of activity."],
+        "trademark_clearance_risk": ["Not a section for this kind of activity."],
+    }
+    # a warning a coordinator opened from a look-alike match has no activity: no sections
+    assert load_opinion("risk_warning", GOOD["risk_warning"], "patent", TODAY)["risk_level"] == "high"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_printed_opinion_has_the_activity_and_a_section_per_finding_with_its_risk(app, language: str) -> None:  # noqa: ANN001
+    activity = {"kind": "trade", "date": "2027-03-01", "target_markets": ["US", "DE"], "counterparties": []}
+    case = SimpleNamespace(**{**vars(CASE), "service": "risk_warning", "activity": activity})
+    body = load_opinion("risk_warning", {**GOOD["risk_warning"], **SECTIONS}, "patent", TODAY, activity_kind="trade")
+    opinion = SimpleNamespace(service="risk_warning", body=body, issued_at=datetime(2026, 11, 23, 17, 30, tzinfo=UTC),
+                              expert=EXPERT)  # fmt: skip
+    html = render(
+        app, language, "opinion.html", case=case, opinion=opinion, fields=opinion_fields("risk_warning", "trade")
+    )
+    assert "US, DE" in html and SECTIONS["freedom_to_operate"] in html and SECTIONS["trademark_clearance"] in html
+    heading = "商标在目标市场的可用性检索" if language == "zh" else "Trademark clearance in the target markets"
+    risk = "本项风险等级：中风险" if language == "zh" else "Risk level of this finding: Medium risk"
+    assert heading in html and risk in html
+    # the section's risk level is printed with its finding, not among the key points
+    assert html.index(heading) < html.index(risk) < html.index(SECTIONS["trademark_clearance"])

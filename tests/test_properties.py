@@ -35,7 +35,7 @@ from workstation.services.schemas import (
     api_errors,
     case_input_schema,
 )
-from workstation.vocabulary import CREDIT_CODE_CHARACTERS, credit_code_check_character
+from workstation.vocabulary import ACTIVITY_SERVICES, CREDIT_CODE_CHARACTERS, credit_code_check_character
 
 pytestmark = pytest.mark.pure
 
@@ -121,6 +121,8 @@ def valid_case(draw: st.DrawFn) -> dict[str, Any]:
     }
     for name in draw(st.sets(st.sampled_from(sorted(optional)))):
         data[name] = draw(optional[name])
+    if data["service"] in ACTIVITY_SERVICES:  # these name the activity they concern (test_activity)
+        data["activity"] = {"kind": "trade", "date": draw(st.dates()).isoformat(), "target_markets": ["US"]}
     if data["right_type"] == "trade_secret" and data.get("confidential") is False:
         data["confidential"] = True  # a trade secret is always confidential: false is refused (test_api)
     return data

@@ -16,6 +16,8 @@ from workstation.routing import (
     CaseFacts,
     ExpertFacts,
     Organisation,
+    activity_facts,
+    activity_parties,
     choose_expert,
     choose_shadow,
     normalise_name,
@@ -405,3 +407,65 @@ def test_every_expert_gets_a_price_and_none_is_negative(pool: tuple[ExpertFacts,
         assert set(prices) == {e.id for e in pool}
         assert all(p >= 0 for p in prices.values())
     assert all(free_slots[e.id] == 0.0 for e in pool if e.active_cases >= e.capacity)  # no slot to price
+
+
+# --- a risk warning's or an IP analysis's activity ------------------------------------------------
+
+EXPORT = {"kind": "trade", "date": "2027-03-01", "target_markets": ["US", "DE"], "counterparties": []}
+TRANSFER = {
+    "kind": "technology_transfer",
+    "date": "2027-03-01",
+    "direction": "in",
+    "counterparty": {"name": "陕西星河科技有限公司", "credit_code": None},
+    "technology": "固态电解质",
+    "counterparties": [{"name": "某某投资有限公司", "credit_code": "91610131MA6TXXXX15"}],
+}
+
+
+def activity_case(activity: dict, **kw) -> CaseFacts:  # noqa: ANN003
+    """A risk warning about ``activity``, built as the routing worker builds it (``case_facts``)."""
+    parties = tuple(Organisation.of(p["name"], p.get("credit_code")) for p in activity_parties(activity))
+    return CaseFacts(right_type="patent", service="risk_warning", parties=parties, **activity_facts(activity), **kw)
+
+
+def test_what_routing_reads_of_an_activity() -> None:
+    assert activity_facts(None) == {}
+    assert activity_facts(EXPORT) == {"target_markets": frozenset({"US", "DE"}), "activity_field": None}
+    rd = {"kind": "rd", "date": "2027-03-01", "technical_field": "biomedicine", "key_technologies": ["x"]}
+    assert activity_facts(rd) == {"target_markets": frozenset(), "activity_field": "biomedicine"}
+    assert [p["name"] for p in activity_parties(TRANSFER)] == ["陕西星河科技有限公司", "某某投资有限公司"]
+    assert activity_parties(None) == [] and activity_parties(EXPORT) == []
+
+
+def test_an_export_needs_an_expert_covering_one_of_its_target_markets() -> None:
+    case = activity_case(EXPORT)
+    japan = expert(1, types=("patent",), jurisdictions=frozenset({"CN", "JP"}))
+    decision = choose_expert(case, [japan], TODAY)
+    assert decision.expert_id is None and "covers none of the activity's target markets" in decision.reasons[0]
+    germany = expert(2, types=("patent",), jurisdictions=frozenset({"CN", "DE"}), active=4)
+    assert chosen(case, japan, germany) == 2
+    assert chosen(case, japan, expert(3, types=("patent",))) == 3  # no jurisdictions stated: no restriction
+    # the case's own jurisdiction is still needed
+    assert chosen(case, expert(4, types=("patent",), jurisdictions=frozenset({"US", "DE"}))) is None
+    # without target markets the rule asks nothing
+    assert chosen(replace(case, target_markets=frozenset()), japan) == 1
+
+
+def test_an_rd_projects_technical_field_counts_like_the_cases_own() -> None:
+    rd = {"kind": "rd", "date": "2027-03-01", "technical_field": "biomedicine", "key_technologies": ["载体"]}
+    case = activity_case(rd, technical_field="other")
+    pharma = expert(2, types=("patent",), technical_fields=frozenset({"biomedicine"}), active=1)
+    assert chosen(case, expert(1, types=("patent",)), pharma) == 2
+    assert chosen(replace(case, activity_field=None), expert(1, types=("patent",)), pharma) == 1
+
+
+@pytest.mark.parametrize(
+    "tie",
+    [{"organisation": SHAANXI}, {"acted_for": (Organisation(frozenset({"某某投资公司"})),)}],
+    ids=["works for the transfer's counterparty", "acted for another counterparty"],
+)
+def test_an_expert_tied_to_a_counterparty_of_the_activity_has_a_conflict(tie: dict) -> None:
+    case = activity_case(TRANSFER)
+    decision = choose_expert(case, [expert(1, types=("patent",), **tie)], TODAY)
+    assert decision.expert_id is None and "conflict of interest" in decision.reasons[0]
+    assert chosen(activity_case(EXPORT), expert(1, types=("patent",), **tie)) == 1

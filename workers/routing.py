@@ -32,6 +32,8 @@ from workstation.routing import (
     CaseFacts,
     ExpertFacts,
     Organisation,
+    activity_facts,
+    activity_parties,
     choose_expert,
     choose_shadow,
     normalise_name,
@@ -117,8 +119,9 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     The cases routed earlier in this transaction are taken as they are now in memory, the rest
     as the database has them: in a batch (``transitions_written_together``) nothing is flushed
     before the end, so a query would still see those cases as they were."""
-    codes = {p["credit_code"].upper() for p in case.parties or () if p.get("credit_code")}
-    keys = {normalise_name(p["name"]) for p in case.parties or () if p.get("name")} - {""}
+    parties = [*(case.parties or ()), *activity_parties(case.activity)]
+    codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
+    keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
     routed = [c for c in pool.routed.values() if c.id != case.id]
     acted: dict[int, list[Organisation]] = {}
     if codes or keys:
@@ -161,7 +164,11 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
         confidential=case.confidential,
         urgency=case.urgency,
         applicant=Organisation.of(case.enterprise.organisation, case.enterprise.credit_code),
-        parties=tuple(Organisation.of(p.get("name"), p.get("credit_code")) for p in case.parties or ()),
+        parties=tuple(
+            Organisation.of(p.get("name"), p.get("credit_code"))
+            for p in (*(case.parties or ()), *activity_parties(case.activity))
+        ),
+        **activity_facts(case.activity),
     )
 
 

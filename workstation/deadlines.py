@@ -96,6 +96,8 @@ FILED_ON = "filed_on"
 
 #: Where the SLA clocks start (the ``starts_from`` of an SLA deadline).
 SUBMITTED_AT = "submitted_at"
+#: The code of the deadline an activity's date makes (a risk warning's or an IP analysis's).
+ACTIVITY_DATE = "activity_date"
 
 #: Right types whose registration the Trademark Law's opposition and invalidation periods concern.
 TRADEMARK_RIGHT_TYPES = frozenset({"trademark"})
@@ -403,6 +405,13 @@ _GI_OBJECTION_BASIS = N_(
     "within 2 months from the announcement of the application's preliminary recognition."
 )
 
+# A risk warning's or an IP analysis's activity: its own date, not a legal period.
+_ACTIVITY_LABEL = N_("Date of the activity: have the warning's measures in place before it")
+_ACTIVITY_BASIS = N_(
+    "The date the enterprise gave for its activity (the signing, the launch, the first shipment...): not a legal "
+    "period, but the day after which the risks found can no longer be avoided at little cost."
+)
+
 # Opposition periods of other offices, from their statutes: reference dates, not legal advice.
 _FOREIGN_OPPOSITION_LABEL = N_("Trademark opposition period ends (reference date)")
 _REFERENCE_NOTE = N_(
@@ -597,6 +606,8 @@ def legal_deadlines(
     today: date | None = None,
     calendar: WorkCalendar | None = None,
     timezone_name: str = DEFAULT_TIMEZONE,
+    activity: Mapping[str, Any] | None = None,
+    submitted_on: date | None = None,
 ) -> list[Deadline]:
     """The legal periods that the case's facts start, earliest first (``_LEGAL_RULES``):
 
@@ -606,7 +617,9 @@ def legal_deadlines(
       registration's renewal with its 6-month grace period (arts. 39-40);
     - ``filed_on`` (patent): the annual fee and its 6-month late-payment period;
     - ``known_on`` (any right): the limitation period, 2 or 3 years by the rule in force (``limitation_rule``);
-    - ``notice_received_on`` with ``notice_kind`` (a key of ``NOTICE_RULES``): the period that notice starts.
+    - ``notice_received_on`` with ``notice_kind`` (a key of ``NOTICE_RULES``): the period that notice starts;
+    - ``activity`` (a risk warning's or an IP analysis's, ``cases.activity``): its date, counted from
+      ``submitted_on`` (the day the case was submitted) so that warnings go out before it.
 
     ``right_kinds``: the kinds of the rights the case relies on (``trademark``, ``gi``...): a
     geographical indication is a collective or certification mark unless they name only a GI
@@ -615,7 +628,10 @@ def legal_deadlines(
     calendar = OFFICIAL_CALENDAR if calendar is None else calendar
     if notice_kind is not None and notice_kind not in NOTICE_RULES:
         raise ValueError(f"unknown notice kind {notice_kind!r}: expected one of {', '.join(NOTICE_RULES)}")
-    facts = LegalFacts(right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, frozenset(right_kinds), today)
+    facts = LegalFacts(
+        right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, frozenset(right_kinds), today,
+        activity_date=date.fromisoformat(activity["date"]) if activity else None, submitted_on=submitted_on,
+    )  # fmt: skip
     common = {"calendar": calendar, "timezone_name": timezone_name}
     found = [deadline for rule in _LEGAL_RULES for deadline in rule(facts, common)]
     return sorted(found, key=lambda d: (d.due_at, d.code))
@@ -631,6 +647,10 @@ class LegalFacts:
     jurisdiction: str = "CN"
     right_kinds: frozenset[str] = frozenset()
     today: date | None = None
+    #: the date of the case's activity (a risk warning's or an IP analysis's), and when the case
+    #: was submitted (where the warnings before it count from)
+    activity_date: date | None = None
+    submitted_on: date | None = None
 
     @property
     def as_trademark(self) -> bool:
@@ -739,6 +759,27 @@ def _official_notice(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline
                    notice.basis, months=notice.months, days=notice.days, notes=(_NOTICE_NOTE,), **common)]  # fmt: skip
 
 
+def _activity_date(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    """The activity's own date, as the enterprise gave it: not moved off a weekend or a holiday
+    (the parties chose it, no rule counts it). It runs from the submission, so the notices before
+    it (``NOTICE_THRESHOLDS``) reach only those the time left still allows."""
+    if facts.activity_date is None:
+        return []
+    start = min(facts.submitted_on or facts.activity_date, facts.activity_date)
+    return [
+        Deadline(
+            code=ACTIVITY_DATE,
+            kind=LEGAL,
+            due=facts.activity_date,
+            label=in_every_language(_ACTIVITY_LABEL),
+            basis=in_every_language(_ACTIVITY_BASIS),
+            starts_from=SUBMITTED_AT,
+            start=start,
+            timezone=common["timezone_name"],
+        )
+    ]
+
+
 #: The legal rules ``legal_deadlines`` applies, each one function: a new period is one more entry.
 _LEGAL_RULES: tuple[LegalRule, ...] = (
     _opposition,
@@ -749,6 +790,7 @@ _LEGAL_RULES: tuple[LegalRule, ...] = (
     _patent_annual_fee,
     _limitation,
     _official_notice,
+    _activity_date,
 )
 
 
@@ -1001,13 +1043,17 @@ def case_deadlines(
     right_kinds: Iterable[str] = (),
     config: SlaConfig | None = None,
     calendar: WorkCalendar | None = None,
+    activity: Mapping[str, Any] | None = None,
 ) -> list[Deadline]:
-    """Every deadline of a case, soonest first: the legal periods, then (given ``submitted_at``) the SLAs."""
+    """Every deadline of a case, soonest first: the legal periods (and the ``activity``'s date),
+    then (given ``submitted_at``) the SLAs."""
     config = SlaConfig() if config is None else config
     today = None if now is None else _aware(now, "now").astimezone(zone(config.timezone)).date()
+    submitted_on = None if submitted_at is None else _aware(submitted_at, "submitted_at").astimezone(
+        zone(config.timezone)).date()  # fmt: skip
     found = legal_deadlines(
         right_type, key_dates, notice_kind=notice_kind, jurisdiction=jurisdiction, right_kinds=right_kinds,
-        today=today, calendar=calendar, timezone_name=config.timezone,
+        today=today, calendar=calendar, timezone_name=config.timezone, activity=activity, submitted_on=submitted_on,
     )  # fmt: skip
     if submitted_at is not None:
         if now is None:
@@ -1053,7 +1099,7 @@ def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
     """A stored case's legal deadlines (from its key dates, kind of notice, jurisdiction and the
     rights it relies on) and SLAs (from its timeline), soonest first. ``case`` is anything with a
     case's attributes: ``right_type``, ``key_dates``, ``notice_kind``, ``jurisdiction``, ``rights``,
-    ``created_at`` and ``events`` (each with ``to_status`` and ``created_at``)."""
+    ``activity``, ``created_at`` and ``events`` (each with ``to_status`` and ``created_at``)."""
     now = now or datetime.now(UTC)
     transitions = [(event.to_status, event.created_at) for event in case.events]
     try:
@@ -1066,6 +1112,7 @@ def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
             notice_kind=case.notice_kind,
             jurisdiction=case.jurisdiction or "CN",
             right_kinds=[right.get("kind") for right in case.rights or ()],
+            activity=case.activity,
         )
     except ValueError:
         return []  # key dates the rules cannot use (kept as entered) give no deadline

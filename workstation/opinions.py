@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -60,6 +60,7 @@ RISK_LEVELS = ("low", "medium", "high")
 
 # Custom messages (English, translated where they are shown).
 BLANK = N_("Must not be blank.")
+MISSING = N_("Missing data for required field.")
 CHOOSE = N_("Choose one of the options.")
 AMOUNT = N_("Enter an amount.")
 NEGATIVE = N_("Must not be negative.")
@@ -94,6 +95,9 @@ class OpinionField:
     group: str = ""
     #: shown on the printed opinion when the field was left blank (else the field is not shown)
     if_blank: str = ""
+    #: a section of a risk warning or an IP analysis that only these kinds of activity have
+    #: (``ACTIVITY_SECTIONS``; empty: every case of the service has the field)
+    activity_kinds: frozenset[str] = frozenset()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -139,6 +143,37 @@ RISK_LEVEL_NAMES = (
     ("medium", N_("Medium risk")),
     ("high", N_("High risk")),
 )
+
+#: The sections of a risk warning's or an IP analysis's opinion that depend on its activity's
+#: kind (``cases.activity``): (name, heading, hint, the kinds that have it). Each is a finding
+#: (``name``) and its risk level (``name_risk``), required for those kinds and refused for others.
+ACTIVITY_SECTIONS: tuple[tuple[str, str, str, frozenset[str]], ...] = (
+    ("freedom_to_operate", N_("Freedom to operate and patent landscape"),
+     N_("The patents in force that the product, process or technology may fall within, where, and their holders."),
+     frozenset({"rd", "trade", "technology_transfer"})),
+    ("trademark_clearance", N_("Trademark clearance in the target markets"),
+     N_("Earlier marks, in each target market, that the marks to be used there may conflict with."),
+     frozenset({"trade"})),
+    ("counterparty_standing", N_("The counterparty's IP standing and disputes"),
+     N_("What the counterparty or target company holds, its pending and past IP disputes, and its conduct."),
+     frozenset({"investment", "technology_transfer"})),
+    ("ownership_chain", N_("Ownership chain of the technology"),
+     N_("From the inventors to the present holder: assignments, employees' inventions, licences and charges."),
+     frozenset({"investment", "technology_transfer"})),
+)  # fmt: skip
+_ACTIVITY_SECTION = N_("Findings for the activity")
+
+
+def _activity_section_fields() -> tuple[OpinionField, ...]:
+    fields_: list[OpinionField] = []
+    for name, heading, hint, kinds in ACTIVITY_SECTIONS:
+        fields_ += [
+            OpinionField(name, heading, max_length=MAX_LONG, hint=hint, group=_ACTIVITY_SECTION, activity_kinds=kinds),
+            OpinionField(f"{name}_risk", N_("Risk level of this finding"), "choice", choices=RISK_LEVEL_NAMES,
+                         group=_ACTIVITY_SECTION, activity_kinds=kinds),
+        ]  # fmt: skip
+    return tuple(fields_)
+
 
 _PERIOD = N_("Infringement period")
 _AMOUNTS = N_("Amounts")
@@ -247,6 +282,20 @@ OPINION_FIELDS: dict[str, tuple[OpinionField, ...]] = {
     "risk_warning": (
         SUMMARY,
         OpinionField("risks_identified", N_("Risks identified"), required=True, max_length=MAX_LONG),
+        *_activity_section_fields(),
+        OpinionField("risk_level", N_("Risk level"), "choice", required=True, choices=RISK_LEVEL_NAMES),
+        OpinionField("measures", N_("Recommended measures"), required=True, max_length=MAX_TEXT),
+    ),
+    "ip_analysis": (
+        SUMMARY,
+        OpinionField(
+            "analysis",
+            N_("Analysis and argumentation"),
+            required=True,
+            max_length=MAX_LONG,
+            hint=N_("The IP questions the activity raises, the facts and the law relied on, and the reasoning."),
+        ),
+        *_activity_section_fields(),
         OpinionField("risk_level", N_("Risk level"), "choice", required=True, choices=RISK_LEVEL_NAMES),
         OpinionField("measures", N_("Recommended measures"), required=True, max_length=MAX_TEXT),
     ),
@@ -378,8 +427,28 @@ class ConsultationSchema(OpinionSchema):
     answer = _text(MAX_LONG, required=True)
 
 
-class RiskWarningSchema(OpinionSchema):
+class ActivitySectionsSchema(OpinionSchema):
+    """The sections per activity (``ACTIVITY_SECTIONS``): each optional here; ``load_opinion``
+    requires those of the case's kind of activity and refuses the others."""
+
+    freedom_to_operate = _text(MAX_LONG)
+    freedom_to_operate_risk = _choice(RISK_LEVELS, required=False)
+    trademark_clearance = _text(MAX_LONG)
+    trademark_clearance_risk = _choice(RISK_LEVELS, required=False)
+    counterparty_standing = _text(MAX_LONG)
+    counterparty_standing_risk = _choice(RISK_LEVELS, required=False)
+    ownership_chain = _text(MAX_LONG)
+    ownership_chain_risk = _choice(RISK_LEVELS, required=False)
+
+
+class RiskWarningSchema(ActivitySectionsSchema):
     risks_identified = _text(MAX_LONG, required=True)
+    risk_level = _choice(RISK_LEVELS)
+    measures = _text(MAX_TEXT, required=True)
+
+
+class IpAnalysisSchema(ActivitySectionsSchema):
+    analysis = _text(MAX_LONG, required=True)
     risk_level = _choice(RISK_LEVELS)
     measures = _text(MAX_TEXT, required=True)
 
@@ -390,6 +459,7 @@ OPINION_SCHEMAS: dict[str, type[Schema]] = {
     "litigation_advice": LitigationAdviceSchema,
     "consultation": ConsultationSchema,
     "risk_warning": RiskWarningSchema,
+    "ip_analysis": IpAnalysisSchema,
 }
 
 
@@ -427,17 +497,54 @@ def form_to_opinion_input(service: str, form: Any) -> dict[str, Any]:
 # --- loading ----------------------------------------------------------------------------------
 
 
-def load_opinion(service: str, data: Mapping[str, Any], right_type: str, today: date | None = None) -> dict[str, Any]:
+def load_opinion(
+    service: str,
+    data: Mapping[str, Any],
+    right_type: str,
+    today: date | None = None,
+    activity_kind: str | None = None,
+) -> dict[str, Any]:
     """Validate ``data`` for ``service`` and return the JSON-able body to store.
 
     Raises ``ValidationError`` with messages keyed by field (errors that belong to no field under
     ``_schema``). For a compensation estimate the calculator runs here, for the case's
-    ``right_type``, and its result is kept in the body under ``result``.
+    ``right_type``, and its result is kept in the body under ``result``. ``activity_kind``: the
+    kind of the case's activity, whose sections (``ACTIVITY_SECTIONS``) are required, the other
+    kinds' refused.
     """
     loaded = OPINION_SCHEMAS[_check_service(service)]().load(data)
+    _check_activity_sections(service, loaded, activity_kind)
     if service == "compensation_estimate":
         return _compensation_body(loaded, right_type, today)
     return {k: _jsonable(v) for k, v in loaded.items()}
+
+
+def opinion_fields(service: str, activity_kind: str | None = None) -> tuple[OpinionField, ...]:
+    """The fields of ``service``'s opinion for a case whose activity is of ``activity_kind``: the
+    sections of that kind required, those of other kinds left out (the form and the print)."""
+    return tuple(
+        replace(f, required=True) if f.activity_kinds else f
+        for f in _fields_of(service)
+        if not f.activity_kinds or activity_kind in f.activity_kinds
+    )
+
+
+NOT_FOR_ACTIVITY = N_("Not a section for this kind of activity.")
+
+
+def _check_activity_sections(service: str, loaded: Mapping[str, Any], activity_kind: str | None) -> None:
+    # A section's finding is required for its kinds; its risk level goes with the finding.
+    errors: dict[str, list[str]] = {}
+    for spec in _fields_of(service):
+        if not spec.activity_kinds:
+            continue
+        if activity_kind not in spec.activity_kinds:
+            if spec.name in loaded:
+                errors[spec.name] = [NOT_FOR_ACTIVITY]
+        elif spec.name not in loaded:
+            errors[spec.name] = [CHOOSE if spec.kind == "choice" else MISSING]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _check_service(service: str) -> str:

@@ -47,6 +47,8 @@ SERVICE_COMPETENCE: dict[str, dict[str, float]] = {
     "litigation_advice": {"legal": 0.8, "management": 0.2},
     "consultation": {"legal": 0.6, "management": 0.2, "commercialization": 0.2},
     "risk_warning": {"management": 0.5, "commercialization": 0.5},
+    # analysing an activity's IP (freedom to operate, clearance, title) and arguing its case
+    "ip_analysis": {"legal": 0.4, "technical": 0.4, "commercialization": 0.2},
 }
 
 #: The chooser's weights: score = sum of weight x term.
@@ -103,8 +105,13 @@ class CaseFacts:
     confidential: bool = False
     urgency: str = "normal"
     applicant: Organisation = Organisation()
-    #: respondents and other parties named in the case
+    #: respondents and other parties named in the case, and the counterparties of its activity
+    #: (``activity_parties``): an expert tied to any of them has a conflict of interest
     parties: tuple[Organisation, ...] = ()
+    #: the jurisdictions an activity (export, trade) targets: an expert must cover one of them
+    target_markets: frozenset[str] = frozenset()
+    #: an R&D project's technical field: counts in the score as the case's own field does
+    activity_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,29 @@ class ExpertFacts:
             is_trainee=profile.is_trainee,
             supervisor_id=profile.supervisor_id,
         )
+
+
+def activity_facts(activity: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What routing reads of a case's activity (``cases.activity``; a kind's fields are absent
+    for the other kinds): its target markets and technical field, as keyword arguments of
+    ``CaseFacts``. Its counterparties go into ``parties`` (``activity_parties``)."""
+    if not activity:
+        return {}
+    return {
+        "target_markets": frozenset(activity.get("target_markets") or ()),
+        "activity_field": activity.get("technical_field"),
+    }
+
+
+def activity_parties(activity: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The companies a case's activity deals with (each with ``name`` and ``credit_code``): its
+    target company, its transfer's counterparty and its other counterparties. They enter the
+    conflict-of-interest check as the case's parties do: an expert who works for the company the
+    enterprise is buying, or has acted for its licensor, is not the one to advise on it."""
+    if not activity:
+        return []
+    single = [activity[name] for name in ("target_company", "counterparty") if activity.get(name)]
+    return [*single, *(activity.get("counterparties") or ())]
 
 
 def _optional_set(values: Iterable[str] | None) -> frozenset[str] | None:
@@ -219,6 +249,13 @@ def covers_jurisdiction(case: CaseFacts, expert: ExpertFacts, today: date) -> st
     return None if ok else "does not cover this jurisdiction"
 
 
+def covers_a_target_market(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:
+    # One market is enough: an export to several seldom finds one expert for all of them, and the
+    # opinion can say which markets it could not cover.
+    ok = not case.target_markets or expert.jurisdictions is None or bool(case.target_markets & expert.jurisdictions)
+    return None if ok else "covers none of the activity's target markets"
+
+
 def speaks_a_case_language(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:
     ok = expert.languages is None or bool(case.languages & expert.languages)
     return None if ok else "speaks none of the case's languages"
@@ -257,6 +294,7 @@ FILTERS: tuple[Filter, ...] = (
     handles_right_type,
     offers_service,
     covers_jurisdiction,
+    covers_a_target_market,
     speaks_a_case_language,
     is_available,
     has_capacity,
@@ -315,7 +353,8 @@ def _competence(case: CaseFacts, expert: ExpertFacts) -> float:
 
 
 def _field(case: CaseFacts, expert: ExpertFacts) -> float:
-    return 1.0 if case.technical_field in expert.technical_fields else 0.0
+    fields = {case.technical_field, case.activity_field}
+    return 1.0 if not fields.isdisjoint(expert.technical_fields) else 0.0
 
 
 def score_terms(case: CaseFacts, expert: ExpertFacts, prices: Mapping[int, float] | None = None) -> dict[str, float]:
@@ -561,7 +600,7 @@ def choose_shadow(
         if not expert.is_trainee or expert.id == assignee.id:
             continue
         supervised = expert.supervisor_id is not None and expert.supervisor_id == assignee.id
-        if not supervised and case.technical_field not in expert.technical_fields:
+        if not supervised and not _field(case, expert):
             continue
         if not _passes(case, expert, today, SHADOW_FILTERS):
             continue

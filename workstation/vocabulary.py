@@ -8,7 +8,20 @@ from __future__ import annotations
 import re
 
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
-SERVICES = ("infringement_judgment", "compensation_estimate", "litigation_advice", "consultation", "risk_warning")
+SERVICES = (
+    "infringement_judgment",
+    "compensation_estimate",
+    "litigation_advice",
+    "consultation",
+    "risk_warning",
+    "ip_analysis",
+)
+#: The services whose case concerns one of the enterprise's activities (an R&D project, trade, an
+#: investment, a technology transfer): early warning and IP analysis and argumentation for them.
+ACTIVITY_SERVICES = frozenset({"risk_warning", "ip_analysis"})
+ACTIVITY_KINDS = ("rd", "trade", "investment", "technology_transfer")
+#: a technology transfer or licence: the enterprise takes the technology in, or gives it out
+TRANSFER_DIRECTIONS = ("in", "out")
 TECHNICAL_FIELDS = (
     "new_materials",
     "light_chemicals",

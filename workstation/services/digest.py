@@ -313,6 +313,8 @@ def _deadline_labels() -> dict[str, dict[str, str]]:
                 right_type, every_date, notice_kind=kind, jurisdiction=jurisdiction, right_kinds=kinds
             )
             labels.update({_YEAR_SUFFIX.sub("", d.code): dict(d.label) for d in found})
+    for d in legal_deadlines("patent", {}, activity={"kind": "trade", "date": day.isoformat()}):  # its date
+        labels[d.code] = dict(d.label)
     return labels
 
 

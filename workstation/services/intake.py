@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, BinaryIO, Protocol
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -47,17 +47,19 @@ def accept_submission(
     *,
     actor: User | None = None,
     detail: dict[str, Any] | None = None,
+    schema: Schema = case_input_schema,
 ) -> Case:
     """A case for ``enterprise`` from ``raw`` (the API's JSON, the form's fields shaped as it,
     a coordinator's case) and ``uploads``, checked, then written in ``session`` (``actor``,
-    ``detail``: ``write_submission``'s). The caller commits.
+    ``detail``: ``write_submission``'s). The caller commits. ``schema``: a ``CaseInputSchema``;
+    ``mark_warning_input_schema`` for a coordinator's warning from a look-alike match.
 
     When the session has no transaction open (the API's, after its token look-up), on PostgreSQL
     the submission runs in autocommit: it is one statement, atomic by itself, and BEGIN and
     COMMIT would each be a wait for PostgreSQL, which on a busy machine costs more than the work.
     The case returned is detached (``submission._as_written``).
     """
-    data = _checked(raw)
+    data = _checked(raw, schema)
     files = store_uploads(config, uploads)
     # (asked before the session's connection, which begins its transaction)
     alone = not session.in_transaction() and session.get_bind().dialect.name == "postgresql"
@@ -88,12 +90,12 @@ def accept_by_token(engine: Engine, token: str | None, raw: Any) -> Case | None:
         return write_submission(connection, data, token_hash=token_hash(token))
 
 
-def _checked(raw: Any) -> dict[str, Any]:
-    """``raw`` as ``CaseInputSchema`` loads it, or IntakeError saying what is wrong."""
+def _checked(raw: Any, schema: Schema = case_input_schema) -> dict[str, Any]:
+    """``raw`` as ``schema`` (a ``CaseInputSchema``) loads it, or IntakeError saying what is wrong."""
     if not isinstance(raw, dict):
         raise IntakeError({"_schema": ["The body must be a JSON object."]})
     try:
-        return case_input_schema.load(raw)
+        return schema.load(raw)
     except ValidationError as err:
         raise IntakeError(err.normalized_messages()) from None
 

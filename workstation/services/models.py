@@ -184,6 +184,9 @@ class Case(Base):
     key_dates: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: the kind of official notice received (a key of ``deadlines.NOTICE_RULES``): its period is a deadline
     notice_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: a risk warning's or an IP analysis's activity (``schemas.ActivitySchema``: kind, date and
+    #: the kind's fields); NULL for the other services
+    activity: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
     assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     #: a trainee who follows the case to learn (never on confidential cases)

@@ -13,6 +13,8 @@ from workstation.i18n import N_
 from workstation.lifecycle import USER_ACTIONS
 from workstation.services.models import MAX_ID
 from workstation.vocabulary import (
+    ACTIVITY_KINDS,
+    ACTIVITY_SERVICES,
     CREDIT_CODE,
     JURISDICTION,
     KEY_DATES,
@@ -22,6 +24,7 @@ from workstation.vocabulary import (
     RIGHT_TYPES,
     SERVICES,
     TECHNICAL_FIELDS,
+    TRANSFER_DIRECTIONS,
     URGENCIES,
     always_confidential,
     is_credit_code,
@@ -75,6 +78,83 @@ class KeyDatesSchema(Schema):
     filed_on = fields.Date()
 
 
+class OrganisationSchema(Schema):
+    """A company an activity deals with: its name and, for a Chinese company, its unified social
+    credit code (a foreign company has none, so it is not required)."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    credit_code = fields.String(load_default=None, allow_none=True, validate=check_credit_code)
+
+
+MARKET_CODE = N_("Use two-letter country codes such as US, DE or EU.")
+MISSING = N_("Missing data for required field.")
+NOT_FOR_KIND = N_("Not used for this kind of activity.")
+
+#: What each kind of activity must say, beyond its kind and date (``counterparties`` is optional
+#: for every kind): an R&D project its technical field and key technologies, trade its target
+#: markets, an investment its target company, a technology transfer its direction, counterparty
+#: and technology.
+ACTIVITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "rd": ("technical_field", "key_technologies"),
+    "trade": ("target_markets",),
+    "investment": ("target_company",),
+    "technology_transfer": ("direction", "counterparty", "technology"),
+}
+
+
+class ActivitySchema(Schema):
+    """The activity a risk warning or an IP analysis is about (``ACTIVITY_FIELDS``)."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
+    #: when it happens: the signing, the launch, the first shipment... (a deadline: warned before it)
+    date = fields.Date(required=True)
+    counterparties = fields.List(fields.Nested(OrganisationSchema), load_default=list, validate=validate.Length(max=20))
+    technical_field = fields.String(validate=validate.OneOf(TECHNICAL_FIELDS))
+    key_technologies = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)), validate=validate.Length(min=1, max=20)
+    )
+    target_markets = fields.List(
+        fields.String(validate=validate.Regexp(JURISDICTION, error=MARKET_CODE)),
+        validate=validate.Length(min=1, max=50),
+    )
+    target_company = fields.Nested(OrganisationSchema)
+    direction = fields.String(validate=validate.OneOf(TRANSFER_DIRECTIONS))
+    counterparty = fields.Nested(OrganisationSchema)
+    technology = fields.String(validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _the_kinds_fields(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # Each kind says what it needs, and nothing of another kind's: a form sends every
+        # kind's fieldset, and what the chosen kind does not use must not be stored as if it did.
+        needed = ACTIVITY_FIELDS.get(data.get("kind", ""), ())
+        every = {name for names in ACTIVITY_FIELDS.values() for name in names}
+        errors = {name: [MISSING] for name in needed if name not in data}
+        errors |= {name: [NOT_FOR_KIND] for name in every - set(needed) if name in data}
+        for name in ("key_technologies", "technology"):
+            value = data.get(name)
+            if value is not None and any(not v.strip() for v in ([value] if isinstance(value, str) else value)):
+                errors[name] = [N_("Must not be blank.")]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _normalise(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        data["date"] = data["date"].isoformat()
+        if "target_markets" in data:
+            data["target_markets"] = list(dict.fromkeys(data["target_markets"]))
+        if "key_technologies" in data:
+            data["key_technologies"] = [t.strip() for t in data["key_technologies"]]
+        if "technology" in data:
+            data["technology"] = data["technology"].strip()
+        return data
+
+
 class CaseInputSchema(Schema):
     """What an enterprise submits. Unknown fields are an error, not silently dropped."""
 
@@ -98,6 +178,11 @@ class CaseInputSchema(Schema):
     key_dates = fields.Nested(KeyDatesSchema, load_default=dict)
     #: the kind of official notice received on ``key_dates.notice_received_on``: which period it starts
     notice_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(NOTICE_RULES)))
+    #: the activity a risk warning or an IP analysis is about (``ACTIVITY_SERVICES``); none for the rest
+    activity = fields.Nested(ActivitySchema, load_default=None, allow_none=True)
+
+    #: the services whose case must name its activity (a subclass may ask it of fewer)
+    activity_required_for: frozenset[str] = ACTIVITY_SERVICES
 
     @validates_schema
     def _text_not_blank(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -112,6 +197,14 @@ class CaseInputSchema(Schema):
         if data.get("confidential") is False and always_confidential(data.get("right_type")):
             raise ValidationError({"confidential": [N_("Trade-secret cases are always confidential.")]})
 
+    @validates_schema
+    def _activity_for_its_services(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        service, activity = data.get("service"), data.get("activity")
+        if activity is None and service in self.activity_required_for:
+            raise ValidationError({"activity": [ACTIVITY_NEEDED]})
+        if activity is not None and service not in ACTIVITY_SERVICES:
+            raise ValidationError({"activity": [ACTIVITY_NOT_FOR_SERVICE]})
+
     @post_load
     def _normalise(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         data["title"] = data["title"].strip()
@@ -120,7 +213,19 @@ class CaseInputSchema(Schema):
         return data
 
 
+ACTIVITY_NEEDED = N_("Say which activity this concerns: its kind, its date and what that kind asks.")
+ACTIVITY_NOT_FOR_SERVICE = N_("Only a risk warning or an IP analysis concerns an activity.")
+
+
+class MarkWarningInputSchema(CaseInputSchema):
+    """A risk warning a coordinator opens from a look-alike match (``marks.risk_case_input``): it
+    warns of a mark published by someone else, not of an activity of the enterprise's."""
+
+    activity_required_for = ACTIVITY_SERVICES - {"risk_warning"}
+
+
 case_input_schema = CaseInputSchema()
+mark_warning_input_schema = MarkWarningInputSchema()
 
 
 def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
@@ -158,7 +263,59 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     dates = {k: form[k] for k in KEY_DATES if form.get(k)}
     if dates:
         data["key_dates"] = dates
+    if form.get("activity_kind"):
+        data["activity"] = form_to_activity(form)
     return data
+
+
+#: the intake form's rows of other counterparties of an activity (rows left blank are ignored)
+COUNTERPARTY_ROWS = 3
+#: the form's name of each activity field that is one input (``form_to_activity``)
+_ACTIVITY_INPUTS = {"kind": "activity_kind", "date": "activity_date", "technical_field": "activity_technical_field",
+                    "direction": "transfer_direction", "technology": "technology"}  # fmt: skip
+#: the form's names of the name and the credit code of each organisation an activity names
+_ACTIVITY_ORGANISATIONS = {"target_company": "target_company", "counterparty": "transfer_counterparty"}
+
+
+def form_to_activity(form: Mapping[str, str]) -> dict[str, Any]:
+    """The activity part of the intake form as the API's ``activity``: of the kind-specific parts
+    (the form shows them all, so that it works without scripts), only the chosen kind's is taken.
+    Key technologies are one a line, target markets separated by commas or spaces."""
+    kind = form["activity_kind"]
+    needed = {"kind", "date", *ACTIVITY_FIELDS.get(kind, ())}
+    activity: dict[str, Any] = {
+        name: form[key].strip()
+        for name, key in _ACTIVITY_INPUTS.items()
+        if name in needed and form.get(key, "").strip()
+    }
+    if "key_technologies" in needed and form.get("key_technologies", "").strip():
+        activity["key_technologies"] = [t.strip() for t in form["key_technologies"].splitlines() if t.strip()]
+    if "target_markets" in needed and form.get("target_markets", "").strip():
+        activity["target_markets"] = re.split(r"[\s,，;；、]+", form["target_markets"].strip().upper())
+    for name, prefix in _ACTIVITY_ORGANISATIONS.items():
+        if name in needed and (organisation := _form_organisation(form, f"{prefix}_name", f"{prefix}_credit_code")):
+            activity[name] = organisation
+    rows = filled_counterparty_rows(form)
+    if rows:
+        activity["counterparties"] = [_form_organisation(form, *_counterparty_inputs(i)) for i in rows]
+    return activity
+
+
+def _counterparty_inputs(row: int) -> tuple[str, str]:
+    return f"counterparty_name_{row}", f"counterparty_credit_code_{row}"
+
+
+def filled_counterparty_rows(form: Mapping[str, str]) -> list[int]:
+    """The rows of other counterparties filled in on the intake form: the i-th counterparty the
+    schema speaks of is the i-th of these rows."""
+    return [i for i in range(COUNTERPARTY_ROWS) if _form_organisation(form, *_counterparty_inputs(i))]
+
+
+def _form_organisation(form: Mapping[str, str], name_key: str, code_key: str) -> dict[str, str]:
+    """A name and credit code from the form ({} when both are blank; a code without a name is
+    kept, for the schema to say the name is missing)."""
+    name, code = form.get(name_key, "").strip(), form.get(code_key, "").strip()
+    return {**({"name": name} if name else {}), **({"credit_code": code.upper()} if code else {})}
 
 
 def form_errors(
@@ -189,8 +346,10 @@ def form_errors(
     return flat
 
 
-def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
-    """The schema's (nested) errors keyed by the intake form's flat field names."""
+def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """The schema's (nested) errors keyed by the intake form's flat field names; ``form``: what
+    was submitted, to tell which row an error about a counterparty belongs to."""
+    rows = filled_counterparty_rows(form or {})
     flat: dict[str, list[str]] = {}
     nested = {
         "parties": {"name": "respondent_name", "credit_code": "respondent_credit_code", "role": "respondent_name"},
@@ -201,12 +360,47 @@ def case_errors_to_form(errors: dict[str, Any]) -> dict[str, list[str]]:
             for item in messages.values():
                 for sub, sub_messages in item.items() if isinstance(item, dict) else []:
                     flat.setdefault(nested[field].get(sub, field), []).extend(sub_messages)
+        elif field == "activity" and isinstance(messages, dict):
+            for found, where in _activity_errors_to_form(messages, rows):
+                flat.setdefault(where, []).extend(found)
         elif field == "key_dates" and isinstance(messages, dict):
             for name, sub_messages in messages.items():
                 flat.setdefault(name if name in KEY_DATES else "key_dates", []).extend(sub_messages)
         else:
             flat.setdefault(field, []).extend(messages if isinstance(messages, list) else [str(messages)])
     return flat
+
+
+def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list[tuple[list[str], str]]:
+    """The activity's nested errors as (messages, the intake form's field name) pairs; ``rows``:
+    the form's rows the counterparties came from (``filled_counterparty_rows``)."""
+    found: list[tuple[list[str], str]] = []
+    for name, messages in errors.items():
+        if name in _ACTIVITY_INPUTS:
+            found.append((_messages_in(messages), _ACTIVITY_INPUTS[name]))
+        elif name in _ACTIVITY_ORGANISATIONS and isinstance(messages, dict):
+            prefix = _ACTIVITY_ORGANISATIONS[name]
+            for sub, sub_messages in messages.items():
+                found.append((_messages_in(sub_messages), f"{prefix}_{sub}"))
+        elif name == "counterparties" and isinstance(messages, dict):
+            for i, item in messages.items():
+                row = rows[i] if isinstance(i, int) and i < len(rows) else i
+                for sub, sub_messages in item.items() if isinstance(item, dict) else []:
+                    found.append((_messages_in(sub_messages), f"counterparty_{sub}_{row}"))
+        elif name in ("key_technologies", "target_markets"):
+            found.append((_messages_in(messages), name))
+        else:
+            found.append((_messages_in(messages), "activity"))
+    return found
+
+
+def _messages_in(value: Any) -> list[str]:
+    """Every message in a (nested) marshmallow error value, once each."""
+    if isinstance(value, Mapping):
+        return list(dict.fromkeys(m for inner in value.values() for m in _messages_in(inner)))
+    if isinstance(value, list | tuple):
+        return list(dict.fromkeys(m for inner in value for m in _messages_in(inner)))
+    return [value]
 
 
 # --- What the API answers (dumped from the models; also the OpenAPI document's response schemas) ---
@@ -226,6 +420,12 @@ class EvidenceSchema(Schema):
     uploaded_at = fields.DateTime()
 
 
+class ActivityRecordSchema(ActivitySchema):
+    """A case's activity as stored and shown (its date already an ISO string)."""
+
+    date = fields.String(metadata={"format": "date"})
+
+
 class CaseSchema(Schema):
     reference = fields.String(metadata={"example": "RPA-2026-000123"})
     status = fields.String()
@@ -242,6 +442,7 @@ class CaseSchema(Schema):
     rights = fields.List(fields.Nested(RightSchema))
     key_dates = fields.Dict(keys=fields.String(), values=fields.String())
     notice_kind = fields.String(allow_none=True)
+    activity = fields.Nested(ActivityRecordSchema, allow_none=True)
     assigned_expert = fields.Nested(PersonSchema, allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema))
     deadlines = fields.Function(

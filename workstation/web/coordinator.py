@@ -63,6 +63,7 @@ from workstation.services.schemas import (
     SERVICES,
     TECHNICAL_FIELDS,
     form_errors,
+    mark_warning_input_schema,
 )
 from workstation.services.search import search_cases
 from workstation.web.headers import allow_style_attributes
@@ -329,8 +330,9 @@ def open_risk_case(match_id: int):  # noqa: ANN201
         enterprise = session.get(User, match.enterprise_id)
         raw = {**risk_case_input(match), "language": enterprise.language}
         case = accept_submission(
-            session, get_config(), enterprise, raw, actor=current_user, detail={"lookalike_match": match.id}
-        )
+            session, get_config(), enterprise, raw, actor=current_user, detail={"lookalike_match": match.id},
+            schema=mark_warning_input_schema,
+        )  # fmt: skip
         match.risk_case_id = case.id
         session.commit()
         flash(_("Risk-warning case %(reference)s opened for %(name)s.", reference=case.reference,

@@ -14,10 +14,10 @@ from marshmallow import ValidationError
 
 from workstation import lifecycle
 from workstation.opinions import (
-    OPINION_FIELDS,
     form_to_opinion_input,
     issued_on,
     load_opinion,
+    opinion_fields,
     statutory_hints,
 )
 from workstation.services.cases import find_visible_case, record_access, transition
@@ -39,9 +39,11 @@ def new_opinion(reference: str):  # noqa: ANN201
         session.rollback()
         abort(403)
     errors: dict[str, list[str]] = {}
+    activity_kind = (case.activity or {}).get("kind")
     if request.method == "POST":
         try:
-            body = load_opinion(case.service, form_to_opinion_input(case.service, request.form), case.right_type)
+            data = form_to_opinion_input(case.service, request.form)
+            body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind)
             session.add(Opinion(case_id=case.id, service=case.service, body=body, issued_by=current_user.id))
             transition(session, case, "issue_opinion", current_user)
             session.commit()
@@ -58,7 +60,7 @@ def new_opinion(reference: str):  # noqa: ANN201
         "opinion_form.html",
         case=case,
         service=case.service,
-        fields=OPINION_FIELDS[case.service],
+        fields=opinion_fields(case.service, activity_kind),
         form=request.form,
         errors=errors,
         today=date.today(),
@@ -80,6 +82,6 @@ def opinion_page(reference: str):  # noqa: ANN201
         "opinion.html",
         case=case,
         opinion=opinion,
-        fields=OPINION_FIELDS[opinion.service],
+        fields=opinion_fields(opinion.service, (case.activity or {}).get("kind")),
         issued_on=issued_on(opinion.issued_at),
     )

@@ -56,6 +56,9 @@ from workstation.services.logins import (
 from workstation.services.models import AccessLog, Case, User
 from workstation.services.ratings import RatingError, rate_case, rating_refusal
 from workstation.services.schemas import (
+    ACTIVITY_KINDS,
+    ACTIVITY_SERVICES,
+    COUNTERPARTY_ROWS,
     LANGUAGES,
     RIGHT_KINDS,
     RIGHT_TYPES,
@@ -160,8 +163,11 @@ def logout():  # noqa: ANN201
     return redirect(url_for("web.login"))
 
 
-def _choices() -> dict[str, tuple[str, ...]]:
+def _choices() -> dict[str, Any]:
     return {
+        "activity_kinds": ACTIVITY_KINDS,
+        "activity_services": sorted(ACTIVITY_SERVICES),
+        "counterparty_rows": COUNTERPARTY_ROWS,
         "right_types": RIGHT_TYPES,
         "services": SERVICES,
         "technical_fields": TECHNICAL_FIELDS,
@@ -194,7 +200,7 @@ def new_case():  # noqa: ANN201
             )
         except IntakeError as err:
             session.rollback()
-            errors = case_errors_to_form(err.errors)
+            errors = case_errors_to_form(err.errors, form)
             status = err.status  # 400, or 413 for a file over the size cap, as the API answers
         else:
             session.commit()
