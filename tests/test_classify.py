@@ -190,16 +190,21 @@ def test_a_case_at_work_whose_expert_no_longer_fits_goes_to_the_coordinators_whe
 
 
 def test_a_case_waiting_for_an_expert_is_assigned_when_one_fits_its_new_facts(ctx, client, people, sessions) -> None:  # noqa: ANN001
+    decliner = people.add("decliner", "expert", right_types=["other", "patent"])
     reference = opened_by_mail(sessions, people)
-    route(ctx, sessions, "case.submitted")  # (nobody handles "other")
+    route(ctx, sessions, "case.submitted")
+    with sessions.begin() as s:
+        case = s.scalar(select(Case).where(Case.reference == reference))
+        transition(s, case, "decline", s.get(User, decliner.id), reason="与申请人有业务往来")
+    route(ctx, sessions, "case.declined")  # (nobody else handles "other")
     assert case_of(sessions, reference).status == lifecycle.AWAITING_EXPERT
     login(client, people.coordinator.email)
-    classify_on_the_desk(client, reference, "geographical_indication", "consultation")
-    route(ctx, sessions, "case.classified")
-    assert case_of(sessions, reference).status == lifecycle.AWAITING_EXPERT, "still nobody: it stays, no new event"
-    assert [a for a, _ in events_of(sessions, reference)] == ["submit", "escalate", "classify"]
-    expert = people.add("expert", "expert", right_types=["patent"])
     classify_on_the_desk(client, reference, "patent", "consultation")
+    route(ctx, sessions, "case.classified")
+    assert case_of(sessions, reference).status == lifecycle.AWAITING_EXPERT, "not back to who declined it"
+    assert [a for a, _ in events_of(sessions, reference)][-2:] == ["escalate", "classify"], "and no new event"
+    expert = people.add("expert", "expert", right_types=["patent"])
+    classify_on_the_desk(client, reference, "patent", "infringement_judgment")
     route(ctx, sessions, "case.classified")
     case = case_of(sessions, reference)
     assert (case.status, case.assigned_expert_id) == (lifecycle.ASSIGNED, expert.id)

@@ -207,8 +207,10 @@ def assign_expert(
     worker beside this one took the last slot first, that expert counts as full and the choice is
     made again, so nobody is ever pushed over capacity.
     """
-    declined = declined_by(session, case.id) if case.status == lifecycle.DECLINED else set()
-    if len(declined) >= MAX_DECLINES:
+    # (a case waiting for an expert, or passed on after a classification, may have been declined before)
+    again = case.status in (lifecycle.DECLINED, lifecycle.AWAITING_EXPERT) or because is not None
+    declined = declined_by(session, case.id) if again else set()
+    if case.status == lifecycle.DECLINED and len(declined) >= MAX_DECLINES:
         transition(session, case, "escalate", detail={"reasons": [f"declined by {len(declined)} experts"]})
         return
     today = today or date.today()
