@@ -4,15 +4,26 @@ the intake form to the enterprise's rating. Screenshots of each main page go to
 
 from __future__ import annotations
 
+import os
+import time
+from email.header import Header
+from email.mime.text import MIMEText
+from email.utils import make_msgid
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import wait_for
+from tests.conftest import CASE, Processes, wait_for
 from tests.test_api import PDF
+from tests.test_messages import subject_of, text_of
 from tests.test_pipeline import mails_for
+from workstation.config import Config
 
 pytestmark = pytest.mark.slow
+
+#: The case page's button that sends what is written in the thread's form.
+SEND = "form[action$='/messages'] button.primary"
 
 
 def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tmp_path, sessions) -> None:  # noqa: ANN001
@@ -47,18 +58,20 @@ def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tm
     b.click("button[value=accept]")
     assert "您已接受该案件" in b.text()
     b.click("button[value=start]")
-    b.fill({"reason": "请提供被诉侵权产品的销售发票。"})
-    b.click("button[value=request_info]")
+    # The request for information is a message of the thread that asks.
+    b.fill({"body": "请提供被诉侵权产品的销售发票。"})
+    b.driver.find_element(By.CSS_SELECTOR, "input[name=request_info]").click()
+    b.click(SEND)
     assert "您的请求已发送给企业" in b.text()
 
-    # The enterprise answers on its status page.
+    # The enterprise answers on its status page: its next message is the answer.
     b.login(people.enterprise.email)
     b.open(f"/cases/{reference}")
-    assert "请提供被诉侵权产品的销售发票。" in b.text()
-    b.fill({"reason": "发票已上传。"})
-    b.driver.find_element(By.ID, "answer-files").send_keys(str(evidence))
+    assert "请提供被诉侵权产品的销售发票。" in b.text() and "您的留言即为答复" in b.text()
+    b.fill({"body": "发票已上传。"})
+    b.driver.find_element(By.ID, "message-files").send_keys(str(evidence))
     b.screenshot("4-enterprise-answers")
-    b.click("button[value=provide_info]")
+    b.click(SEND)
     assert "您的答复已发送给专家" in b.text()
 
     # The expert issues a compensation estimate.
@@ -140,4 +153,119 @@ def test_early_warning_from_a_watched_mark_to_a_risk_warning_case(browser, peopl
     assert "风险预警" in b.text() and "兴和" in b.text()
     b.open("/coordinator/digest/preview")
     b.screenshot("12-coordinator-digest-preview")
+    assert b.csp_violations() == []
+
+
+@pytest.fixture
+def mailing_pipeline(env, smtp_server, tmp_path):  # noqa: ANN001, ANN201
+    """The workers and the scheduler, mailing through a real SMTP server on loopback (aiosmtpd):
+    its inbox."""
+    controller, inbox = smtp_server
+    running = Processes({**env, "WORKSTATION_SMTP_URL": f"smtp://127.0.0.1:{controller.port}"}, tmp_path)
+    running.start()
+    running.start("scheduler")
+    yield inbox
+    running.stop_all()
+    print(running.logs())  # captured: shown only when the test failed
+
+
+def mail_to(inbox, email: str, text: str):  # noqa: ANN001, ANN201
+    """The mail to ``email`` whose text holds ``text`` (None: not arrived yet)."""
+    with inbox.lock:
+        arrived = list(inbox.messages)
+    return next((m for m in arrived if email in m["To"] and text in text_of(m)), None)
+
+
+def reply_with_outlook_quote(received, sender: str, answer: str) -> bytes:  # noqa: ANN001
+    """What the enterprise's Chinese Outlook sends when it answers ``received``: to its Reply-To,
+    in its thread, the answer above "-----原始邮件-----" and the quoted mail."""
+    quoted = text_of(received)
+    body = (f"{answer}\n\n-----原始邮件-----\n发件人: {received['From']}\n发送时间: 2026年12月7日 10:00\n"
+            f"收件人: {sender}\n主题: {subject_of(received)}\n\n{quoted}\n")  # fmt: skip
+    reply = MIMEText(body, "plain", "utf-8")
+    reply["From"], reply["To"] = sender, received["Reply-To"]
+    reply["Subject"] = Header(f"回复: {subject_of(received)}", "utf-8")
+    reply["Message-ID"] = make_msgid(domain="example.cn")
+    reply["In-Reply-To"] = received["Message-ID"]
+    reply["References"] = f"{received.get('References', '')} {received['Message-ID']}".strip()
+    reply["X-Mailer"] = "Microsoft Outlook 16.0"
+    return reply.as_bytes()
+
+
+def test_a_conversation_on_the_web_and_by_mail(browser, people, mailing_pipeline, client, env, tmp_path) -> None:  # noqa: ANN001
+    """Issue 18's "done means": a message with a PDF, new activity in the queue, an internal note
+    nobody outside sees, a public reply mailed through SMTP, and the reply to that mail, dropped in
+    the Maildir, in the thread without its quote within seconds, mailed to the expert."""
+    inbox, b = mailing_pipeline, browser
+    expert = people.add("expert", "expert", name="王律师", right_types=["trademark"])
+    reference = client.post("/api/v1/cases", json=CASE, headers=people.headers("enterprise")).get_json()["reference"]
+    case_url = f"/api/v1/cases/{reference}"
+    wait_for(lambda: client.get(case_url, headers=people.headers("expert")).status_code == 200, message="routed")
+    for action in ("accept", "start"):
+        moved = client.post(f"{case_url}/transitions", json={"action": action}, headers=people.headers("expert"))
+        assert moved.status_code == 200, moved.get_json()
+    b.login(expert.email)
+    b.open(f"/cases/{reference}")  # seen: nothing new for the expert now
+    b.open("/queue")
+    assert reference in b.text() and "有新动态" not in b.text()
+
+    # The enterprise writes on its case, with a PDF.
+    evidence = tmp_path / "购买凭证.pdf"
+    evidence.write_bytes(PDF)
+    b.login(people.enterprise.email)
+    b.open(f"/cases/{reference}")
+    b.fill({"body": "补充证据：网店购买凭证见附件。"})
+    b.driver.find_element(By.ID, "message-files").send_keys(str(evidence))
+    b.click(SEND)
+    assert "补充证据：网店购买凭证见附件。" in b.text() and "购买凭证.pdf" in b.text()
+
+    # The expert sees new activity, adds an internal note and answers in public.
+    b.login(expert.email)
+    b.open("/queue")
+    row = b.driver.find_element(By.XPATH, f"//tr[.//a[@href='/cases/{reference}']]")
+    assert "有新动态" in row.text
+    b.screenshot("13-expert-queue-new-activity")
+    b.click(f"a[href='/cases/{reference}']")
+    assert "购买凭证.pdf" in b.text()
+    note, answer = "内部备注：凭证日期早于商标注册日，需核实。", "已收到凭证，请问贵司是否保留了网店页面的公证？"
+    b.fill({"body": note})
+    b.driver.find_element(By.CSS_SELECTOR, "input[name=internal]").click()
+    b.click(SEND)
+    b.fill({"body": answer})
+    b.click(SEND)
+    assert note in b.text() and answer in b.text()
+    b.screenshot("14-expert-thread-with-note")
+
+    # The enterprise sees the answer, never the note: on its page, in the API, in its mail.
+    b.login(people.enterprise.email)
+    b.open(f"/cases/{reference}")
+    assert answer in b.text() and note not in b.text()
+    said = client.get(f"{case_url}/messages", headers=people.headers("enterprise")).get_json()["messages"]
+    assert [m["body"] for m in said] == ["补充证据：网店购买凭证见附件。", answer]
+    assert note not in client.get(case_url, headers=people.headers("enterprise")).get_data(as_text=True)
+    mail = wait_for(lambda: mail_to(inbox, people.enterprise.email, answer), message="the answer mailed over SMTP")
+    assert not any(note in text_of(m) for m in inbox.messages if people.enterprise.email in m["To"])
+
+    # The enterprise answers that mail from Outlook; the reply lands in the Maildir.
+    config = Config.from_env(env)
+    for folder in ("tmp", "new"):
+        (config.mail_in_dir / folder).mkdir(parents=True, exist_ok=True)
+    reply = "已公证，公证书稍后补交。"
+    (config.mail_in_dir / "tmp" / "reply.eml").write_bytes(reply_with_outlook_quote(mail, people.enterprise.email,
+                                                                                   reply))  # fmt: skip
+    dropped = time.monotonic()
+    os.replace(config.mail_in_dir / "tmp" / "reply.eml", config.mail_in_dir / "new" / "reply.eml")
+
+    def arrived() -> dict | None:
+        said = client.get(f"{case_url}/messages", headers=people.headers("expert")).get_json()["messages"]
+        return next((m for m in said if m["source"] == "mail"), None)
+
+    message = wait_for(arrived, timeout=15, message="the mailed reply in the thread")
+    assert time.monotonic() - dropped < 10, "within seconds"
+    assert message["body"] == reply and message["author"]["id"] == people.enterprise.id, "without the quote"
+    wait_for(lambda: mail_to(inbox, expert.email, reply), message="the reply mailed to the expert")
+    b.login(expert.email)
+    b.open(f"/cases/{reference}")
+    assert reply in b.text() and "原始邮件" not in b.text()
+    b.screenshot("15-expert-thread-with-mailed-reply")
     assert b.csp_violations() == []

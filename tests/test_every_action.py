@@ -85,7 +85,8 @@ def offered(client: FlaskClient, sessions, people, reference: str, role: str) ->
     assert page.status_code in (200, 404), (role, page.status_code)
     html = page.get_data(as_text=True) if page.status_code == 200 else ""
     found = set(re.findall(r'name="action" value="(\w+)"', html))
-    extras = {"opinion_form": "/opinion/new", "rate": "/rating", "upload": "/documents", "message": "/messages"}
+    extras = {"opinion_form": "/opinion/new", "rate": "/rating", "upload": "/documents", "message": "/messages",
+              "classify": "/classify"}  # fmt: skip
     found |= {name for name, path in extras.items() if f'{reference}{path}"' in html}
     with sessions() as s:
         case = s.scalar(select(Case).where(Case.reference == reference))
@@ -107,6 +108,9 @@ def by_page(client: FlaskClient, reference: str, action: str, people) -> int:  #
     if action == "message":  # writing in the thread, with a file
         data = {"csrf_token": token, "body": REASON, "files": [(io.BytesIO("补充说明".encode()), "说明.txt")]}
         return client.post(f"/cases/{reference}/messages", data=data, content_type="multipart/form-data").status_code
+    if action == "classify":  # (a coordinator's: the right type and service)
+        data = {"csrf_token": token, "right_type": "patent", "service": "consultation", "back": "case"}
+        return client.post(f"/coordinator/cases/{reference}/classify", data=data).status_code
     if action == "upload":
         files = [(io.BytesIO("工作底稿".encode()), "notes.txt")]
         data = {"csrf_token": token, "files": files}

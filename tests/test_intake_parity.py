@@ -231,6 +231,7 @@ def expected_rows(enterprise_id: int) -> dict[str, list[dict[str, Any]]]:
         **CASE,
         "activity": None,
         "status": "submitted",
+        "to_classify": False,
         "assigned_expert_id": None,
         "shadow_expert_id": None,
         "created_at": written_at,

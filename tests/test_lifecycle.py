@@ -16,7 +16,9 @@ TABLE = [
     (lc.DECLINED, "assign", lc.SYSTEM, None, lc.ASSIGNED),
     (lc.ASSIGNED, "reroute", lc.SYSTEM, None, lc.ASSIGNED),
     (lc.ASSIGNED, "escalate", lc.SYSTEM, None, lc.AWAITING_EXPERT),
-    (lc.ACCEPTED, "reroute", lc.SYSTEM, None, "conflict"),
+    (lc.ACCEPTED, "reroute", lc.SYSTEM, None, lc.ASSIGNED),  # (classified anew: not theirs any more)
+    (lc.IN_PROGRESS, "escalate", lc.SYSTEM, None, lc.AWAITING_EXPERT),
+    (lc.OPINION_ISSUED, "reroute", lc.SYSTEM, None, "conflict"),
     (lc.ASSIGNED, "reroute", lc.COORDINATOR, None, "forbidden"),
     (lc.AWAITING_EXPERT, "reassign", lc.COORDINATOR, None, lc.ASSIGNED),
     (lc.ASSIGNED, "accept", lc.ASSIGNEE, None, lc.ACCEPTED),

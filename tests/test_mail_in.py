@@ -572,6 +572,7 @@ def test_a_mail_to_the_intake_address_opens_a_case_to_be_classified_and_mails_it
     assert case.title == "网店仿冒我司商标" and case.description == "已补充商标注册证。"
     assert files == ["registration.png"]
     assert submitted.detail["to_classify"] is True and submitted.detail["via"] == "mail"
+    assert case.to_classify is True, "on the desk's first pile until a coordinator classifies it"
     assert run(ctx, notify, outbox(sessions, "case.opened_by_mail")) == ["done"]
     (mail,) = inbox.messages
     assert case.reference in subject_of(mail) and case.reference in text_of(mail)

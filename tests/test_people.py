@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.test_api import PDF
+from tests.test_messages import write
 from tests.test_web import csrf_token, login
 from workers.routing import assign_expert
 from workstation.services.models import AccessLog, AdminAudit, Case, CaseMessage, Evidence, Opinion
@@ -137,9 +138,11 @@ def test_the_expert_and_the_enterprise_work_a_case_through_its_page(client, peop
     assert act(client, reference, "accept").status_code == 303  # twice: refused with a message, nothing breaks
     assert "no longer possible" in client.get(f"/cases/{reference}").get_data(as_text=True)
     act(client, reference, "start")
-    assert act(client, reference, "request_info", reason="").status_code == 303
-    assert "Please give a reason" in client.get(f"/cases/{reference}").get_data(as_text=True)
-    act(client, reference, "request_info", reason="请提供销售发票。")
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert 'value="request_info"' not in page, "the request is a message that asks (the thread's form)"
+    assert write(client, reference, body=" ", request_info="true").status_code == 303
+    assert "Write something" in client.get(f"/cases/{reference}").get_data(as_text=True)
+    write(client, reference, body="请提供销售发票。", request_info="true")
     token = csrf_token(client.get(f"/cases/{reference}").get_data(as_text=True))
     uploaded = client.post(
         f"/cases/{reference}/documents",
@@ -156,14 +159,8 @@ def test_the_expert_and_the_enterprise_work_a_case_through_its_page(client, peop
 
     login(client, people.enterprise.email)
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
-    assert "请提供销售发票。" in page and "发送答复" in page
-    token = csrf_token(page)
-    answered = client.post(
-        f"/cases/{reference}/actions",
-        data={"csrf_token": token, "action": "provide_info", "reason": "发票见附件。",
-              "files": (io.BytesIO(PDF), "发票.pdf")},
-        content_type="multipart/form-data",
-    )  # fmt: skip
+    assert "请提供销售发票。" in page and "您的留言即为答复" in page and 'value="provide_info"' not in page
+    answered = write(client, reference, body="发票见附件。", files=(io.BytesIO(PDF), "发票.pdf"))
     assert answered.status_code == 303
     with sessions() as s:
         case = s.scalar(select(Case).where(Case.reference == reference))

@@ -2,6 +2,8 @@
 
 - ``case.submitted`` / ``case.declined`` / ``case.reopened``: assign an expert (and a trainee
   shadow) or escalate to the coordinators;
+- ``case.classified``: a coordinator set the case's right type and service: route it again with
+  the new facts (``route_classified``);
 - ``expert.unavailable``: re-route the cases that expert had not accepted yet;
 - ``experts.import_requested``: import a coordinator's CSV of experts (``workstation.services.pool``).
 """
@@ -36,18 +38,22 @@ from workstation.routing import (
     activity_parties,
     choose_expert,
     choose_shadow,
+    fits_kind,
     normalise_name,
     price_pool,
     prices_as_read,
 )
 from workstation.services.cases import ExpertFullError, declined_by, transition, transitions_written_together
+from workstation.services.classification import CLASSIFIED
 from workstation.services.db import lock_for_write
 from workstation.services.models import Case, ExpertProfile, User
 from workstation.services.pool import run_import
 
 CONSUMER = "routing"
 #: The case events routing assigns an expert for (its other events are the pool's).
-CASE_EVENTS = ("case.submitted", "case.declined", "case.reopened")
+CASE_EVENTS = ("case.submitted", "case.declined", "case.reopened", CLASSIFIED)
+#: The statuses of a case waiting to be routed.
+TO_ROUTE = (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED)
 #: After this many declines a case goes to the coordinators instead of another expert.
 MAX_DECLINES = 3
 
@@ -192,18 +198,26 @@ class Pool:
 
 
 def assign_expert(
-    session: Session, case: Case, action: str = "assign", today: date | None = None, pool: Pool | None = None
+    session: Session,
+    case: Case,
+    action: str = "assign",
+    today: date | None = None,
+    pool: Pool | None = None,
+    because: str | None = None,
 ) -> None:
     """Assign ``case`` to the chosen expert (``action``: assign, or reroute from an expert who
     became unavailable), or escalate it to the coordinators. A trainee may be attached as shadow.
-    ``pool``: the candidates already read in this transaction (read now when None).
+    ``pool``: the candidates already read in this transaction (read now when None); ``because``:
+    why it is routed again, kept in the event (``timeline`` words it).
 
     Taking the expert's slot is a conditional update (see ``cases._move_load``): if a routing
     worker beside this one took the last slot first, that expert counts as full and the choice is
     made again, so nobody is ever pushed over capacity.
     """
-    declined = declined_by(session, case.id) if case.status == lifecycle.DECLINED else set()
-    if len(declined) >= MAX_DECLINES:
+    # (a case waiting for an expert, or passed on after a classification, may have been declined before)
+    again = case.status in (lifecycle.DECLINED, lifecycle.AWAITING_EXPERT) or because is not None
+    declined = declined_by(session, case.id) if again else set()
+    if case.status == lifecycle.DECLINED and len(declined) >= MAX_DECLINES:
         transition(session, case, "escalate", detail={"reasons": [f"declined by {len(declined)} experts"]})
         return
     today = today or date.today()
@@ -212,6 +226,8 @@ def assign_expert(
     while True:
         experts = with_history(session, case, pool)
         decision = choose_expert(facts, experts, today, pool.prices)
+        if decision.expert_id is None and case.status == lifecycle.AWAITING_EXPERT:
+            return  # still nobody (looked at again after a classification): it stays with the coordinators
         if decision.expert_id is None:
             case.shadow_expert_id = None
             transition(session, case, "escalate", detail={"reasons": decision.reasons})
@@ -219,7 +235,7 @@ def assign_expert(
             return
         assignee = next(e for e in experts if e.id == decision.expert_id)
         shadow = choose_shadow(facts, assignee, experts, today)
-        detail: dict[str, Any] = {"reasons": decision.reasons}
+        detail: dict[str, Any] = {"reasons": decision.reasons, **({"because": because} if because else {})}
         if shadow is not None:
             detail["shadow_expert_id"] = shadow
         try:
@@ -231,6 +247,44 @@ def assign_expert(
         case.shadow_expert_id = shadow
         pool.routed[case.id] = case
         return
+
+
+def route_classified(session: Session, case: Case, previous: Any, pool: Pool, today: date | None = None) -> None:
+    """Route ``case`` again after a coordinator set its right type and service (``previous``:
+    the facts before, from the ``case.classified`` event), as its status calls for:
+
+    - submitted, declined, reopened: routed as any such case, with the new facts (whichever of
+      this event and the one that put it there comes first routes it; the other finds it routed);
+    - awaiting_expert: nobody could take it as it was; if someone eligible can now, they get it,
+      otherwise it stays with the coordinators;
+    - held by an expert (assigned, accepted, in progress, awaiting the applicant): they keep it
+      while ``routing.KIND_RULES`` let them hold it (they handle its new right type and service,
+      and are cleared if it became confidential), and also if those rules did not let them hold
+      it as it was either (a coordinator placed them by hand, which stands). Otherwise routing
+      passes it to an eligible expert, who must accept it like any case just given to them (the
+      thread so far stays with the case), or to the coordinators when nobody is eligible;
+    - opinion issued, closed, withdrawn: nothing (a case is classified before its opinion; a
+      stale event changes nothing).
+    """
+    if case.status in (*TO_ROUTE, lifecycle.AWAITING_EXPERT):
+        assign_expert(session, case, today=today, pool=pool)
+        return
+    if case.status not in lifecycle.ACTIVE_FOR_EXPERT:
+        return
+    holder = next((e for e in pool.experts if e.id == case.assigned_expert_id), None)
+    if holder is None:
+        return  # (not an active expert any more: the pool's own events re-route their cases)
+    now = case_facts(case, set())
+    was = previous if isinstance(previous, dict) else {}
+    before = replace(
+        now,
+        right_type=was["right_type"] if isinstance(was.get("right_type"), str) else now.right_type,
+        service=was["service"] if isinstance(was.get("service"), str) else now.service,
+        confidential=was["confidential"] if isinstance(was.get("confidential"), bool) else now.confidential,
+    )
+    if fits_kind(now, holder, today) or not fits_kind(before, holder, today):
+        return
+    assign_expert(session, case, action="reroute", today=today, pool=pool, because=CLASSIFIED)
 
 
 def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -> int:
@@ -315,8 +369,10 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                 case = cases.get(payload_id(d.payload, "case_id"))  # type: ignore[arg-type]
                 if case is None:
                     raise PermanentError(f"case {d.payload['case_id']} does not exist")  # (the claim is rolled back)
+                if d.event_type == CLASSIFIED:
+                    route_classified(session, case, d.payload.get("previous"), pool)
                 # A redelivered or stale event for a case that has moved on changes nothing.
-                if case.status in (lifecycle.SUBMITTED, lifecycle.DECLINED, lifecycle.REOPENED):
+                elif case.status in TO_ROUTE:
                     assign_expert(session, case, pool=pool)
         session.commit()
 

@@ -70,11 +70,13 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         _t("submit", [], SUBMITTED, [OWNER], emits="case.submitted"),
         _t("assign", [SUBMITTED, DECLINED, AWAITING_EXPERT, REOPENED], ASSIGNED, [SYSTEM], emits="case.assigned"),
-        # The expert went on leave (or left) before accepting: routing picks someone else.
-        _t("reroute", [ASSIGNED], ASSIGNED, [SYSTEM], emits="case.assigned"),
+        # The expert went on leave (or left) before accepting, or a coordinator classified the case
+        # anew and it is no longer theirs to hold (``workers.routing.route_classified``): routing
+        # picks someone else, who must accept it.
+        _t("reroute", ACTIVE_FOR_EXPERT, ASSIGNED, [SYSTEM], emits="case.assigned"),
         _t(
             "escalate",
-            [SUBMITTED, ASSIGNED, DECLINED, REOPENED],
+            [SUBMITTED, *ACTIVE_FOR_EXPERT, DECLINED, REOPENED],
             AWAITING_EXPERT,
             [SYSTEM],
             emits="case.awaiting_expert",
@@ -186,3 +188,21 @@ def decide_message(status: str, actor: str | None, internal: bool, asks: bool = 
     if actor == OWNER and status == AWAITING_APPLICANT:
         return "provide_info"
     return NOTE if internal else MESSAGE
+
+
+# --- classifying: a coordinator sets a case's right type and service -----------------------------
+
+#: The event of a coordinator setting a case's right type and service (a case opened by mail
+#: comes as "other" / "consultation", marked to be classified). It moves nothing; routing looks
+#: at the case again with the new facts.
+CLASSIFY = "classify"
+#: Statuses a case may be classified in: before its opinion, which is written for its service.
+CLASSIFIABLE = _BEFORE_OPINION
+
+
+def decide_classify(status: str, actor: str | None) -> None:
+    """Whether ``actor`` may classify a case in ``status``; raises TransitionError if not."""
+    if actor != COORDINATOR:
+        raise TransitionError("forbidden", "Only coordinators classify a case.")
+    if status not in CLASSIFIABLE:
+        raise TransitionError("conflict", f"Cannot classify a case that is {status.replace('_', ' ')}.")

@@ -314,6 +314,18 @@ HOLDER_RULES: tuple[Filter, ...] = (not_a_trainee, cleared_for_confidential)
 OVERRIDABLE_RULES: tuple[Filter, ...] = (cleared_for_confidential,)
 
 
+#: The rules on what a case is (its right type, its service, whether it is confidential): when a
+#: coordinator classifies a case anew, an expert holding it whom these rules no longer let hold it
+#: is replaced (``workers.routing.route_classified``); the other rules were weighed when they got it.
+KIND_RULES: tuple[Filter, ...] = (handles_right_type, offers_service, cleared_for_confidential)
+
+
+def fits_kind(case: CaseFacts, expert: ExpertFacts, today: date | None = None) -> bool:
+    """Whether ``expert`` passes ``KIND_RULES`` for ``case``."""
+    today = today or date.today()
+    return all(rule(case, expert, today) is None for rule in KIND_RULES)
+
+
 def why_not_holder(
     case: CaseFacts, expert: ExpertFacts, today: date | None = None, override_clearance: bool = False
 ) -> str | None:

@@ -17,6 +17,10 @@ _SENTENCES: dict[str, str] = {
     "submit": N_("%(actor)s submitted the case."),
     "assign": N_("The case was assigned to %(expert)s."),
     "reroute": N_("The case was passed to %(expert)s, as the previous expert is not available."),
+    "reroute:case.classified": N_(
+        "The case was passed to %(expert)s, who handles the right type and service it was classified as."
+    ),
+    "classify": N_("A coordinator set the case's right type and service."),
     "escalate": N_("No expert could take the case yet; the centre's coordinators are finding one."),
     "reassign": N_("A coordinator assigned the case to %(expert)s."),
     "accept": N_("%(actor)s accepted the case."),
@@ -35,7 +39,8 @@ _SENTENCES: dict[str, str] = {
 
 def describe(action: str, actor_name: str | None, detail: Mapping[str, Any], names: Mapping[int, str]) -> Message:
     """One event as a sentence. ``names``: display names of the experts the detail mentions."""
-    template = _SENTENCES.get(action)
+    # (an action done for a reason the detail names may have words of its own: ``action:because``)
+    template = _SENTENCES.get(f"{action}:{detail.get('because')}") or _SENTENCES.get(action)
     if template is None:
         return Message(action.replace("_", " "))
     expert_id = detail.get("expert_id")

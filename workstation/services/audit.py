@@ -33,6 +33,7 @@ ACTIONS = (
     "token_created",
     "token_revoked",
     "case_reassigned",
+    "case_classified",
     "clearance_override",
     "digest_settings_changed",
     "personal_data_exported",

@@ -346,6 +346,7 @@ SHARED_DETAIL: dict[str, tuple[str, ...]] = {
     "provide_info": ("reason",),
     "withdraw": ("reason",),
     "reopen": ("reason",),
+    "reroute": ("because",),  # (why the case changed hands: the timeline says it)
 }
 
 

@@ -28,7 +28,14 @@ DEAD_LETTERS = Exchange("rpa.dlx", type="direct", durable=True)
 #: consumer name -> routing keys it handles. The reconciler uses this to know who still owes
 #: work on an event.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "routing": ("case.submitted", "case.declined", "case.reopened", "expert.unavailable", "experts.import_requested"),
+    "routing": (
+        "case.submitted",
+        "case.declined",
+        "case.reopened",
+        "case.classified",
+        "expert.unavailable",
+        "experts.import_requested",
+    ),
     "notify": (
         "case.assigned",
         "case.awaiting_expert",

@@ -188,6 +188,9 @@ class Case(Base):
     #: the kind's fields); NULL for the other services
     activity: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
+    #: opened by mail as "other" / "consultation": a coordinator is to set its right type and
+    #: service (``classification.classify``); the desk shows these first
+    to_classify: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     #: a trainee who follows the case to learn (never on confidential cases)
     shadow_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
@@ -203,7 +206,13 @@ class Case(Base):
     rating: Mapped[Rating | None] = relationship(uselist=False)
     evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.id")
 
-    __table_args__ = (Index("ix_cases_expert_status", "assigned_expert_id", "status"),)
+    __table_args__ = (
+        Index("ix_cases_expert_status", "assigned_expert_id", "status"),
+        # the few cases to classify, found without reading the others
+        Index(
+            "ix_cases_to_classify", "created_at", postgresql_where=text("to_classify"), sqlite_where=text("to_classify")
+        ),
+    )
 
 
 class CaseGrams(Base):

@@ -429,6 +429,10 @@ class ActivityRecordSchema(ActivitySchema):
 class CaseSchema(Schema):
     reference = fields.String(metadata={"example": "RPA-2026-000123"})
     status = fields.String()
+    to_classify = fields.Boolean(
+        metadata={"description": "opened by mail as other / consultation: a coordinator is to set its right type and "
+                  "service (POST /api/v1/cases/{reference}/classification)"}
+    )  # fmt: skip
     right_type = fields.String()
     service = fields.String()
     title = fields.String()

@@ -50,6 +50,7 @@ from workstation.services.cases import (
     record_access,
     transition,
 )
+from workstation.services.classification import classification_schema, classify
 from workstation.services.conversation import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -440,6 +441,34 @@ def case_transition(reference: str):  # noqa: ANN201
         if err.overridable:  # (the page says "tick the box"; the API names its field)
             return error(409, f'{err.message} Send "override_clearance": true to override.', "expert_id")
         return error(409, err.message, "expert_id")
+    return jsonify(case_to_dict(case, viewer=g.api_user))
+
+
+@bp.post("/cases/<reference>/classification")
+@token_required
+def classify_case(reference: str):  # noqa: ANN201
+    """A coordinator sets the case's right type and service (``services.classification``)."""
+    if g.api_user.role != "coordinator":  # (whoever asks, whether the case exists or not)
+        return error(403, "Only coordinators classify a case.")
+    session = get_db()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "The body must be a JSON object.")
+    try:
+        chosen = classification_schema.load(body)
+    except ValidationError as err:
+        return jsonify(errors=api_errors(err.normalized_messages())), 400
+    case = find_visible_case(session, g.api_user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        return error(404, "No such case.")
+    try:
+        classify(session, case, g.api_user, chosen["right_type"], chosen["service"])
+        record_access(session, case, g.api_user, "view", "classification api")  # the answer shows the case
+        session.commit()
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        return error(409, err.message)
     return jsonify(case_to_dict(case, viewer=g.api_user))
 
 

@@ -17,11 +17,12 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from workstation import lifecycle
-from workstation.i18n import N_, Message, translate
+from workstation.i18n import N_, Message, label, translate
 from workstation.routing import DIMENSIONS
 from workstation.search_syntax import SearchSyntaxError, parse
 from workstation.services.audit import audit, record_reads
 from workstation.services.auth import UserError, create_user
+from workstation.services.classification import cases_to_classify, classification_schema, classify
 from workstation.services.db import lock_for_write
 from workstation.services.desk import (
     awaiting_expert,
@@ -228,8 +229,9 @@ def desk():  # noqa: ANN201
     search = request.args.get("q", "").strip()
     query, problem = _desk_view(session)
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
-    pile, breaches = awaiting_expert(session), sla_breaches(session)
-    record_reads(session, current_user, "desk page", [*listing.rows, *pile, *(b.case for b in breaches)])
+    unclassified, pile, breaches = cases_to_classify(session), awaiting_expert(session), sla_breaches(session)
+    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches)]
+    record_reads(session, current_user, "desk page", shown)
     session.commit()
     return render_template(
         "coordinator/desk.html",
@@ -240,12 +242,50 @@ def desk():  # noqa: ANN201
         search_problem=problem,
         statuses=lifecycle.STATUSES,
         right_types=RIGHT_TYPES,
+        services=SERVICES,
+        unclassified=unclassified,
         pile=pile,
         breaches=breaches,
         weekly=cases_per_week(session),
         assignment=hours_to_assignment(session),
         rating=satisfaction(session),
     )
+
+
+@bp.post("/cases/<reference>/classify")
+def classify_case(reference: str):  # noqa: ANN201
+    """Set a case's right type and service (the desk's first pile, the case page): routing then
+    looks at it again. Back to the desk, or to the case page (``back=case``)."""
+    session = get_db()
+    back = (url_for("web.case_page", reference=reference) if request.form.get("back") == "case"
+            else url_for("coordinator.desk"))  # fmt: skip
+    try:
+        chosen = classification_schema.load(
+            {"right_type": request.form.get("right_type", ""), "service": request.form.get("service", "")}
+        )
+    except ValidationError:
+        flash(_("Choose a right type and a service."))
+        return redirect(back), 303
+    lock_for_write(session)
+    case = session.scalar(select(Case).where(Case.reference == reference).with_for_update())
+    if case is None:
+        session.rollback()
+        abort(404)
+    try:
+        event = classify(session, case, current_user, chosen["right_type"], chosen["service"])
+        session.commit()
+    except lifecycle.TransitionError:
+        session.rollback()
+        flash(_("The case has moved on; it can no longer be classified."))
+        return redirect(back), 303
+    kind = {"reference": reference, "right_type": label(case.right_type, _), "service": label(case.service, _)}
+    if event is None:
+        flash(_("Nothing changed."))
+    elif event.detail.keys() - {"to_classify"}:
+        flash(_("%(reference)s is now %(right_type)s, %(service)s; routing looks at it again.", **kind))
+    else:
+        flash(_("%(reference)s stays %(right_type)s, %(service)s.", **kind))
+    return redirect(back), 303
 
 
 # --- enterprise and coordinator accounts -------------------------------------------------------

@@ -13,6 +13,7 @@ from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
 from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
 from workstation.services.auth import TOKEN_NAME_MAX
+from workstation.services.classification import ClassificationSchema
 from workstation.services.conversation import MAX_BODY, MAX_PAGE_SIZE, MessageInputSchema, MessageSchema
 from workstation.services.exports import FORMATS, MEDIA_TYPES
 from workstation.services.marks import WatchedMarkSchema
@@ -145,6 +146,21 @@ def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                 "parameters": [REFERENCE],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "Transition"}}},
                 "responses": {"200": _json("Case", "The case after the move"), **_errors(400, 401, 403, 404, 409)},
+            }
+        },
+    )
+    spec.components.schema("Classification", schema=ClassificationSchema)
+    spec.path(
+        "/api/v1/cases/{reference}/classification",
+        operations={
+            "post": {
+                "summary": "Set the case's right type and service (coordinators; before its opinion). Clears "
+                "to_classify; a trade-secret case becomes confidential; routing looks at the case again: an "
+                "expert holding it who does not handle the new right type and service is replaced",
+                "security": secured,
+                "parameters": [REFERENCE],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": "Classification"}}},
+                "responses": {"200": _json("Case", "The case, classified"), **_errors(400, 401, 403, 404, 409)},
             }
         },
     )

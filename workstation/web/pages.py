@@ -237,14 +237,23 @@ def case_page(reference: str):  # noqa: ANN201
         may_write=may_write(case, current_user),
         may_note=may_write(case, current_user) and reads_notes(current_user),
         may_ask=(case.assigned_expert_id == current_user.id and "request_info" in actions),
-        actions=actions,
+        actions=[a for a in actions if a not in _SAID_IN_THE_THREAD],
         deadlines=deadlines_for(case),
         experts=experts,
         access_log=access_log,
         may_rate=rating_refusal(case, current_user) is None,
         may_upload=case.assigned_expert_id == current_user.id and case.status in lifecycle.ACTIVE_FOR_EXPERT,
         may_issue=case.assigned_expert_id == current_user.id and case.status == lifecycle.IN_PROGRESS,
+        may_classify=coordinator and case.status in lifecycle.CLASSIFIABLE,
+        right_types=RIGHT_TYPES,
+        services=SERVICES,
     )
+
+
+#: Actions the page takes through the thread's form, not a button of their own: the expert's
+#: request is a message that asks (its box), the enterprise's answer its next public message.
+#: (``case_action`` still takes them, for a page loaded before this one.)
+_SAID_IN_THE_THREAD = ("request_info", "provide_info")
 
 
 def case_thread(session, case: Case) -> list[dict[str, Any]]:  # noqa: ANN001
