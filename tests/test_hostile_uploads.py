@@ -98,7 +98,7 @@ def assert_refused(client, people, data: bytes, name: str, message: str) -> None
         data={"case": json.dumps(CASE), "evidence": [(io.BytesIO(data), name)]},
         headers=people.headers("enterprise"),
     )
-    assert response.status_code == 400, name
+    assert response.status_code == 415, name
     assert message in " ".join(response.get_json()["errors"]["evidence"]), name
 
 
@@ -194,7 +194,7 @@ def test_a_file_whose_name_is_nothing_once_cleaned_is_refused(client, people, se
             data={"case": json.dumps(CASE), "evidence": [(io.BytesIO(PDF), name)]},
             headers=people.headers("enterprise"),
         )
-        assert response.status_code == 400, repr(name)
+        assert response.status_code == 415, repr(name)
         assert response.get_json()["errors"]["evidence"] == ["A file has no name."], repr(name)
     assert_nothing_written(sessions, config)
 
@@ -266,7 +266,7 @@ def test_the_form_refuses_bad_files_saying_why_and_writes_nothing(client, people
     ]
     for files, message in cases:
         response = post_form(client, people, files)
-        assert response.status_code == 400, message
+        assert response.status_code == 400, message  # (a page shown again with its errors)
         assert message in response.get_data(as_text=True)
     assert_nothing_written(sessions, config)
 

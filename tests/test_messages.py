@@ -73,9 +73,9 @@ def test_what_writing_in_the_thread_does_is_the_lifecycles_decision() -> None:
     refusals = [
         ((L.IN_PROGRESS, None, False), "forbidden"),  # a shadowing trainee, or nobody on the case
         ((L.IN_PROGRESS, L.SYSTEM, False), "forbidden"),
-        ((L.IN_PROGRESS, L.OWNER, True), "invalid"),
+        ((L.IN_PROGRESS, L.OWNER, True), "forbidden"),
         ((L.ACCEPTED, L.ASSIGNEE, False, True), "conflict"),
-        ((L.IN_PROGRESS, L.COORDINATOR, False, True), "invalid"),
+        ((L.IN_PROGRESS, L.COORDINATOR, False, True), "forbidden"),
         ((L.IN_PROGRESS, L.ASSIGNEE, True, True), "invalid"),
     ]
     for args, code in refusals:
@@ -133,8 +133,8 @@ def test_who_may_write_and_who_is_told_there_is_no_such_case(client, people, on_
     trainee = post(client, people, on_case, "trainee", body="我能说话吗？")
     assert trainee.status_code == 403 and "not write" in trainee.get_json()["errors"]["_request"][0]
     enterprise_note = post(client, people, on_case, "enterprise", body="内部", internal=True)
-    assert enterprise_note.status_code == 400
-    (why,) = enterprise_note.get_json()["errors"]["internal"]
+    assert enterprise_note.status_code == 403, "who may write a note is not a matter of the input"
+    (why,) = enterprise_note.get_json()["errors"]["_request"]
     assert "Internal notes are for the expert and the coordinators" in why
     assert listed(client, people, on_case, "coordinator") == [], "nothing was written"
 
@@ -190,7 +190,7 @@ def test_attachments_pass_the_evidence_checks_and_a_notes_files_stay_internal(
         content_type="multipart/form-data",
         headers=people.headers("enterprise"),
     )
-    assert fake.status_code == 400 and "does not match" in fake.get_json()["errors"]["files"][0]
+    assert fake.status_code == 415 and "does not match" in fake.get_json()["errors"]["files"][0]
     bad_flag = client.post(f"/api/v1/cases/{on_case}/messages", data={"body": "x", "internal": "maybe"},
                            content_type="multipart/form-data", headers=people.headers("expert"))  # fmt: skip
     assert bad_flag.status_code == 400 and list(bad_flag.get_json()["errors"]) == ["internal"]
@@ -238,7 +238,7 @@ def test_the_experts_request_is_a_message_and_the_enterprises_next_message_answe
     again = post(client, people, on_case, "expert", body="再问一次", request_info=True)
     assert again.status_code == 409, "the case already waits for the enterprise"
     coordinator_asks = post(client, people, on_case, "coordinator", body="请提供", request_info=True)
-    assert coordinator_asks.status_code == 400 and list(coordinator_asks.get_json()["errors"]) == ["request_info"]
+    assert coordinator_asks.status_code == 403 and list(coordinator_asks.get_json()["errors"]) == ["_request"]
     answer = post(client, people, on_case, "enterprise", body="发票见附件。")
     assert answer.status_code == 201 and answer.get_json()["kind"] == "answer"
     after = client.get(f"/api/v1/cases/{on_case}", headers=people.headers("expert")).get_json()

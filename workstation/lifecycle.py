@@ -178,10 +178,13 @@ def decide_message(status: str, actor: str | None, internal: bool, asks: bool = 
     an explicit action)."""
     if actor not in WRITERS:
         raise TransitionError("forbidden", "You may read this case's messages but not write in its thread.")
+    # (who may do what is a 403 whatever the input; a request that contradicts itself is a 400)
     if internal and actor == OWNER:
-        raise TransitionError("invalid", ENTERPRISE_NOTE)
+        raise TransitionError("forbidden", ENTERPRISE_NOTE)
     if asks:
-        if actor != ASSIGNEE or internal:
+        if actor != ASSIGNEE:
+            raise TransitionError("forbidden", ASKS_BY_EXPERT)
+        if internal:
             raise TransitionError("invalid", ASKS_BY_EXPERT)
         decide(status, "request_info", actor, reason="(the message)")
         return "request_info"

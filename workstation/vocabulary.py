@@ -43,7 +43,7 @@ KEY_DATES = ("known_on", "published_on", "registered_on", "notice_received_on", 
 # ISO 3166 country codes, plus EU.
 JURISDICTION = r"^[A-Z]{2}$"
 # Unified social credit code (GB 32100-2015): 18 characters, no I, O, S, V or Z.
-CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 CREDIT_CODE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31: a character's value is its place
 # GB 32100-2015 §5: the weight of the i-th character is 3^i mod 31.
 _CREDIT_CODE_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))

@@ -44,11 +44,12 @@ NO_PASSWORD = "!"
 
 
 class UserError(ValueError):
-    """A user that cannot be created or changed; ``field`` names the input at fault."""
+    """A user that cannot be created or changed; ``field`` names the input at fault; ``conflict``:
+    well-formed input that what exists refuses (an email taken, a supervisor who is no expert)."""
 
-    def __init__(self, message: str, field: str = "_request") -> None:
+    def __init__(self, message: str, field: str = "_request", conflict: bool = False) -> None:
         super().__init__(message)
-        self.field = field
+        self.field, self.conflict = field, conflict
 
 
 def hash_password(password: str) -> str:
@@ -112,7 +113,7 @@ def create_user(
     if credit_code is not None:
         check_organisation_code(session, credit_code, role)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise UserError(Message("A user with email %(email)s exists already.", email=email), "email")
+        raise UserError(Message("A user with email %(email)s exists already.", email=email), "email", conflict=True)
     user = User(
         email=email,
         password_hash=hash_password(password) if password is not None else NO_PASSWORD,
@@ -143,7 +144,7 @@ def check_organisation_code(session: Session, credit_code: str, role: str) -> No
         raise UserError(Message(CREDIT_CODE_CHECK), "credit_code")
     taken = select(User.id).where(User.credit_code == credit_code, User.role == "enterprise")
     if role == "enterprise" and session.scalar(taken) is not None:
-        raise UserError(Message(CREDIT_CODE_TAKEN), "credit_code")
+        raise UserError(Message(CREDIT_CODE_TAKEN), "credit_code", conflict=True)
 
 
 def check_new_password(password: str) -> None:

@@ -20,7 +20,7 @@ from workstation.evidence import MAX_FILES, StoredFile, UploadError, store, vali
 from workstation.i18n import Message
 from workstation.services.auth import token_hash
 from workstation.services.models import Case, User
-from workstation.services.schemas import case_input_schema
+from workstation.services.schemas import case_input_schema, error_status
 from workstation.services.submission import write_submission
 
 
@@ -97,7 +97,7 @@ def _checked(raw: Any, schema: Schema = case_input_schema) -> dict[str, Any]:
     try:
         return schema.load(raw)
     except ValidationError as err:
-        raise IntakeError(err.normalized_messages()) from None
+        raise IntakeError(err.normalized_messages(), error_status(err.normalized_messages())) from None
 
 
 def store_uploads(config: Config, uploads: Sequence[Upload], field: str = "evidence") -> list[StoredFile]:
@@ -111,5 +111,6 @@ def store_uploads(config: Config, uploads: Sequence[Upload], field: str = "evide
         try:
             checked.append(validate_upload(upload.filename or "", upload.stream, config.max_upload_bytes))
         except UploadError as err:
-            raise IntakeError({field: [err.message]}, 413 if err.too_large else 400) from None
+            # (a file's type and content are no schema's to state: 415, like 413 for its size)
+            raise IntakeError({field: [err.message]}, 413 if err.too_large else 415) from None
     return [store(config.evidence_dir, name, blob, ctype) for name, blob, ctype in checked]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from workstation.storable import refusal
 MAX_WATCHED = 500
 
 
-def _parse_classes(value: Any) -> list[int]:
+def parse_classes(value: Any) -> list[int]:
     """Nice classes from a list or a string such as "9, 42" or "9;42"; ValueError when not 1-45."""
     if value is None or value == "":
         return []
@@ -58,19 +59,45 @@ def _parse_classes(value: Any) -> list[int]:
     return sorted(classes)
 
 
+_CLASS = r"0*([1-9]|[1-3][0-9]|4[0-5])"
+#: Nice classes as text, as the API takes them: "9, 42" (commas or semicolons; blank is none).
+CLASSES_TEXT = rf"^\s*({_CLASS}(\s*[,;，]\s*{_CLASS})*)?\s*$"
+
+
 class ClassesField(fields.Field):
-    """Nice classes 1-45, as a JSON list or a comma-separated string."""
+    """Nice classes 1-45: a JSON list of numbers or a text such as "9, 42" (``CLASSES_TEXT``),
+    exactly as the API's document states them; ``lenient`` (publication feeds): any list or text
+    ``parse_classes`` reads."""
 
     default_error_messages = {"invalid": N_("Nice classes are numbers from 1 to 45, e.g. 9, 42.")}
 
+    def __init__(self, *, lenient: bool = False, **kwargs: Any) -> None:
+        if not lenient:
+            numbers = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 45}}
+            kwargs.setdefault("metadata", {})["anyOf"] = [numbers, {"type": "string", "pattern": CLASSES_TEXT}]
+        super().__init__(**kwargs)
+        self.lenient = lenient
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[int]:
+        if not self.lenient:
+            if isinstance(value, list) and all(map(_is_class_number, value)):
+                value = [int(v) for v in value]
+            elif not (isinstance(value, str) and re.fullmatch(CLASSES_TEXT, value)):
+                raise self.make_error("invalid")
         try:
-            return _parse_classes(value)
+            return parse_classes(value)
         except (ValueError, TypeError):
             raise self.make_error("invalid") from None
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[int]:
         return list(value or [])
+
+
+def _is_class_number(value: Any) -> bool:
+    """A JSON number that is a whole number (9 or 9.0, as JSON Schema's integer; not true)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return float(value).is_integer()
 
 
 class WatchedMarkSchema(Schema):
@@ -104,7 +131,7 @@ class PublishedMarkSchema(Schema):
 
     number = fields.String(required=True, validate=validate.Length(min=1, max=40))
     text = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    classes = ClassesField(load_default=list)
+    classes = ClassesField(load_default=list, lenient=True)
     published_on = fields.Date(load_default=None, allow_none=True)
     applicant = fields.String(load_default="", validate=validate.Length(max=200))
 

@@ -41,7 +41,7 @@ from workstation.services.schemas import (
     RIGHT_TYPES,
     SERVICES,
     TECHNICAL_FIELDS,
-    check_credit_code,
+    credit_code_field,
     form_errors,
 )
 
@@ -71,11 +71,14 @@ class ExpertSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     email = fields.Email(required=True)
-    password = fields.String(load_only=True, load_default=None, allow_none=True, validate=validate.Length(max=200))
+    # (the length check_new_password asks for, stated here so that the API's document says it)
+    password = fields.String(
+        load_only=True, load_default=None, allow_none=True, validate=validate.Length(min=8, max=200)
+    )
     name = fields.String(load_default="", validate=validate.Length(max=200))
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
     organisation = fields.String(load_default="", validate=validate.Length(max=200))
-    credit_code = fields.String(load_default=None, allow_none=True, validate=check_credit_code)
+    credit_code = credit_code_field()
     affiliation_kind = fields.String(load_default="", validate=validate.OneOf(("", *AFFILIATION_KINDS)))
     right_types = _codes(RIGHT_TYPES, required=True, validate=validate.Length(min=1))
     services = _codes(SERVICES, load_default=None, allow_none=True)
@@ -90,7 +93,10 @@ class ExpertSchema(Schema):
         keys=fields.String(validate=validate.OneOf(DIMENSIONS)),
         values=fields.Integer(strict=False, validate=validate.Range(0, 3)),
         load_default=dict,
-        metadata={"description": "levels 0-3: legal, technical, management, commercialization"},
+        metadata={
+            "description": "levels 0-3: legal, technical, management, commercialization",
+            "properties": {d: {"type": "integer", "minimum": 0, "maximum": 3} for d in DIMENSIONS},
+        },
     )
     capacity = fields.Integer(load_default=5, validate=validate.Range(1, MAX_CAPACITY))
     available = fields.Boolean(load_default=True)
@@ -277,9 +283,12 @@ def _supervisor_id(session: Session, data: dict[str, Any], user: User | None) ->
         raise UserError(
             Message("No expert with email %(email)s (list supervisors before their trainees).", email=email),
             "supervisor_email",
+            conflict=True,
         )
     if row.is_trainee or (user is not None and row.id == user.id):
-        raise UserError(Message("The supervisor must be another expert who is not a trainee."), "supervisor_email")
+        raise UserError(
+            Message("The supervisor must be another expert who is not a trainee."), "supervisor_email", conflict=True
+        )
     return row.id
 
 

@@ -48,13 +48,27 @@ def check_credit_code(code: str) -> None:
         raise ValidationError(CREDIT_CODE_CHECK)
 
 
+def credit_code_field() -> fields.String:
+    """An optional unified social credit code, its form stated in the API's document (its check
+    character cannot be: a mismatch is a 422, ``error_status``)."""
+    return fields.String(load_default=None, allow_none=True, validate=check_credit_code,
+                         metadata={"pattern": CREDIT_CODE})  # fmt: skip
+
+
+def error_status(messages: Mapping[str, Any]) -> int:
+    """400 for input the API's document refuses; 422 when all that is wrong is what no schema can
+    state (a credit code whose check character does not match)."""
+    flat = [m for found in api_errors(messages).values() for m in found]
+    return 422 if flat and all(str(m).endswith(str(CREDIT_CODE_CHECK)) for m in flat) else 400
+
+
 class PartySchema(Schema):
     class Meta:
         unknown = RAISE
 
     role = fields.String(load_default="respondent", validate=validate.OneOf(PARTY_ROLES))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    credit_code = fields.String(load_default=None, allow_none=True, validate=check_credit_code)
+    credit_code = credit_code_field()
 
 
 class RightSchema(Schema):
@@ -86,7 +100,7 @@ class OrganisationSchema(Schema):
         unknown = RAISE
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    credit_code = fields.String(load_default=None, allow_none=True, validate=check_credit_code)
+    credit_code = credit_code_field()
 
 
 MARKET_CODE = N_("Use two-letter country codes such as US, DE or EU.")

@@ -49,6 +49,10 @@ from workstation.services.schemas import api_errors
 #: The events a hook may ask for: those the ``webhooks`` consumer takes from the broker.
 WEBHOOK_EVENTS = SUBSCRIPTIONS["webhooks"]
 MAX_URL = 2000
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+#: http(s), a host name or IPv4 address, a port, and a path in printable ASCII (percent-encoded
+#: otherwise), as the document states it.
+URL_PATTERN = rf"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:{_PORT})?(/[!-~]*)?$"
 MAX_HOOKS_PER_USER = 20
 #: How long a claimed delivery is another sender's before it may be tried again.
 LEASE = timedelta(seconds=60)
@@ -60,8 +64,8 @@ class WebhookInputSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    url = fields.String(required=True, validate=validate.Length(min=8, max=MAX_URL),
-                        metadata={"pattern": "^https?://", "example": "https://ip.example.cn/rpa-events"})  # fmt: skip
+    url = fields.String(required=True, validate=[validate.Length(min=8, max=MAX_URL), validate.Regexp(URL_PATTERN)],
+                        metadata={"example": "https://ip.example.cn/rpa-events"})  # fmt: skip
     events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), required=True,
                          validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)))  # fmt: skip
 
@@ -90,31 +94,35 @@ class WebhookSchema(Schema):
 webhook_schema = WebhookSchema()
 
 
+PRIVATE_ADDRESS = "The URL points at a private, loopback or reserved address."
+
+
 class WebhookError(ValueError):
-    """A hook that cannot be registered or changed: ``errors`` as the API shows them."""
+    """A hook that cannot be registered or changed: ``errors`` as the API shows them; ``status``:
+    400 for input at fault, 403 for an address this server does not call, 409 for too many hooks."""
 
-    def __init__(self, errors: dict[str, Any]) -> None:
+    def __init__(self, errors: dict[str, Any], status: int = 400) -> None:
         super().__init__(errors)
-        self.errors = errors
+        self.errors, self.status = errors, status
 
 
-def address_refusal(url: str, private_ok: bool) -> str | None:
-    """Why ``url`` may not be called (not http(s), no host, a host that does not resolve or
-    resolves to a private, loopback, link-local or reserved address); None when it may."""
+def address_refusal(url: str, private_ok: bool, unresolved_ok: bool = False) -> str | None:
+    """Why ``url`` may not be called (not http(s), no host, a host that resolves to a private,
+    loopback, link-local or reserved address, or, unless ``unresolved_ok``, to nothing); None
+    when it may."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "An http:// or https:// URL with a host."
     try:
-        port = parts.port
-        found = socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except (ValueError, OSError):
-        return "The URL's host cannot be resolved."
+        return None if unresolved_ok else "The URL's host cannot be resolved."
     if private_ok:
         return None
     for *_rest, sockaddr in found:
         ip = ipaddress.ip_address(sockaddr[0])
         if not ip.is_global or ip.is_multicast:
-            return "The URL points at a private, loopback or reserved address."
+            return PRIVATE_ADDRESS
     return None
 
 
@@ -129,10 +137,11 @@ def _loaded(schema: Schema, body: Any) -> dict[str, Any]:
 
 def register_hook(session: Session, config: Config, owner: User, body: Any) -> Webhook:
     given = _loaded(WebhookInputSchema(), body)
-    if why := address_refusal(given["url"], config.webhook_private_ok):
-        raise WebhookError({"url": [why]})
+    # (a name that does not resolve yet is taken: each delivery looks it up again)
+    if why := address_refusal(given["url"], config.webhook_private_ok, unresolved_ok=True):
+        raise WebhookError({"url": [why]}, 403 if why == PRIVATE_ADDRESS else 400)
     if len(hooks_of(session, owner)) >= MAX_HOOKS_PER_USER:
-        raise WebhookError({"_request": [f"At most {MAX_HOOKS_PER_USER} webhooks per account."]})
+        raise WebhookError({"_request": [f"At most {MAX_HOOKS_PER_USER} webhooks per account."]}, 409)
     hook = Webhook(owner_id=owner.id, url=given["url"], events=sorted(set(given["events"])),
                    secret=secrets.token_hex(32))  # fmt: skip
     session.add(hook)

@@ -89,6 +89,7 @@ from workstation.services.schemas import (
     case_schema,
     case_schema_without_deadlines,
     deadlines_json,
+    error_status,
     event_schema,
     evidence_schema,
     transition_schema,
@@ -424,7 +425,8 @@ def case_transition(reference: str):  # noqa: ANN201
         return error(409, lifecycle.WRITTEN_ACTIONS[action], "action")
     if action == "reassign" and (expert := active_expert(session, expert_id)) is None:
         session.rollback()
-        return error(400, "expert_id must name an active expert.", "expert_id")
+        # (a well-formed id of nobody who can take cases now: the state of the pool, not the input)
+        return error(409, "expert_id must name an active expert.", "expert_id")
     try:
         if action == "reassign":
             reassign(session, case, g.api_user, expert, reason, override_clearance=asked["override_clearance"])
@@ -547,7 +549,7 @@ def create_message(reference: str):  # noqa: ANN201
         raw, uploads = _message_input()
         asked = check_message(raw)
         if asked["internal"] and user.role == "enterprise":
-            raise lifecycle.TransitionError("invalid", lifecycle.ENTERPRISE_NOTE)
+            raise lifecycle.TransitionError("forbidden", lifecycle.ENTERPRISE_NOTE)
         lifecycle.decide_message(case.status, actor_relation(case, user), asked["internal"], asked["request_info"])
         files = store_uploads(get_config(), uploads, "files")
         message = post_message(session, case, user, asked["body"], asked["internal"], files, source="api",
@@ -562,8 +564,7 @@ def create_message(reference: str):  # noqa: ANN201
     except lifecycle.TransitionError as err:
         session.rollback()
         status = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}[err.code]
-        field = "internal" if err.message == lifecycle.ENTERPRISE_NOTE else "request_info"
-        return error(status, err.message, field if err.code == "invalid" else "_request")
+        return error(status, err.message, "request_info" if err.code == "invalid" else "_request")
     response = jsonify(message_schema.dump(message))
     response.headers["Location"] = url_for("api.list_messages", reference=reference, since=message.id - 1)
     return response, 201
@@ -649,10 +650,10 @@ def _save_expert(user: User | None):  # noqa: ANN202
         session.commit()
     except ValidationError as err:
         session.rollback()
-        return jsonify(errors=api_errors(err.normalized_messages())), 400
+        return jsonify(errors=api_errors(err.normalized_messages())), error_status(err.normalized_messages())
     except UserError as err:
         session.rollback()
-        return error(409 if "exists already" in str(err) else 400, str(err), err.field)
+        return error(409 if err.conflict else 400, str(err), err.field)
     response = jsonify(expert_record(saved))
     if outcome == "created":
         response.headers["Location"] = url_for("api.get_expert", expert_id=saved.id)
@@ -665,16 +666,21 @@ def _save_expert(user: User | None):  # noqa: ANN202
 def import_experts():  # noqa: ANN201
     """Queue a CSV of experts (multipart ``file``, or a ``text/csv`` body); 202 with its progress."""
     upload = request.files.get("file")
-    raw, filename = (upload.read(), upload.filename or "") if upload else (request.get_data(), "")
+    if upload:
+        raw, filename = upload.read(), upload.filename or ""
+    elif "file" in request.form:  # (a multipart text part without a file name, as a client may send it)
+        raw, filename = request.form["file"].encode(), ""
+    else:
+        raw, filename = request.get_data(), ""
     if not raw:
         return error(400, "Send the CSV as the multipart field 'file' or as a text/csv body.", "file")
     session = get_db()
     try:
         job = queue_import(session, g.api_user, filename, raw)
         session.commit()
-    except ImportFileError as err:
+    except ImportFileError as err:  # (what the file says, as 422; a request without a file is a 400)
         session.rollback()
-        return error(400, str(err), "file")
+        return error(422, str(err), "file")
     response = jsonify(import_record(job))
     response.headers["Location"] = url_for("api.get_import", import_id=job.id)
     return response, 202
@@ -771,7 +777,7 @@ def create_webhook():  # noqa: ANN201
     try:
         hook = register_hook(session, get_config(), g.api_user, request.get_json(silent=True))
     except WebhookError as err:
-        return jsonify(errors=err.errors), 400
+        return jsonify(errors=err.errors), err.status
     session.commit()
     return jsonify(webhook_schema.dump(hook)), 201
 
@@ -786,7 +792,7 @@ def change_webhook(hook_id: int):  # noqa: ANN201
     try:
         change_hook(hook, request.get_json(silent=True))
     except WebhookError as err:
-        return jsonify(errors=err.errors), 400
+        return jsonify(errors=err.errors), err.status
     session.commit()
     return jsonify(webhook_schema.dump(hook))
 
@@ -835,6 +841,8 @@ def create_token():  # noqa: ANN201
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, "The body must be a JSON object.")
+    if unknown := sorted(body.keys() - {"name", "expires_in_days"}):
+        return jsonify(errors={str(key): ["Unknown field."] for key in unknown}), 400
     config, session = get_config(), get_db()
     try:
         name, days = check_token_request(

@@ -23,6 +23,7 @@ from workstation.services.paging import MAX_PAGE
 from workstation.services.pool import ExpertSchema
 from workstation.services.ratings import RatingInputSchema, RatingSchema
 from workstation.services.schemas import (
+    ACTIVITY_FIELDS,
     RIGHT_TYPES,
     SERVICES,
     CaseInputSchema,
@@ -34,11 +35,14 @@ from workstation.services.schemas import (
 )
 from workstation.services.search import PAGE_MAX
 from workstation.services.webhooks import WebhookChangesSchema, WebhookInputSchema, WebhookSchema
+from workstation.vocabulary import ACTIVITY_SERVICES
 
 
 def _errors(*codes: int) -> dict[str, Any]:
     meaning = {400: "Bad input", 401: "No valid bearer token", 403: "Not allowed", 404: "No such thing (or not yours)",
-               409: "The case's status does not allow this", 413: "A file is too large"}  # fmt: skip
+               409: "The case's status does not allow this", 413: "A file is too large",
+               422: "Well-formed, but what it says cannot be taken (a credit code's check character, a CSV's columns)",
+               415: "A file's type or content is not accepted"}  # fmt: skip
     return {str(c): {"description": meaning[c], "content": {"application/json": {"schema": "Error"}}} for c in codes}
 
 
@@ -92,7 +96,52 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _token_paths(spec, secured, token_max_days)
     _webhook_paths(spec, secured)
     _me_paths(spec, secured)
-    return spec.to_dict()
+    document = spec.to_dict()
+    _say_what_the_server_refuses(document)
+    return document
+
+
+#: What ``storable.refusal`` refuses in any text (the NUL character), as JSON Schema says it.
+NO_NUL = {"not": {"pattern": "\u0000"}}
+
+
+def _say_what_the_server_refuses(document: dict[str, Any]) -> None:
+    """Constraints the marshmallow schemas cannot state, added so that a client generated from the
+    document sends nothing the server refuses: no NUL in any text (path, query and body alike),
+    and a case's activity exactly for the services that take one."""
+    _every_string(document, lambda schema: schema.update(NO_NUL))
+    services_with = sorted(ACTIVITY_SERVICES)
+    services_without = [s for s in SERVICES if s not in ACTIVITY_SERVICES]
+    activity = document["components"]["schemas"]["Activity"]
+    every = {name for names in ACTIVITY_FIELDS.values() for name in names}
+    activity["anyOf"] = [
+        {"properties": {"kind": {"enum": [kind]}}, "required": ["kind", "date", *needed],
+         **({"not": {"anyOf": [{"required": [name]} for name in sorted(every - set(needed))]}})}
+        for kind, needed in ACTIVITY_FIELDS.items()
+    ]  # fmt: skip
+    activity["properties"]["technology"]["pattern"] = r"\S"
+    activity["properties"]["key_technologies"]["items"]["pattern"] = r"\S"
+    for name in ("Expert", "ExpertChanges"):  # (apispec writes the values' schema there)
+        document["components"]["schemas"][name]["properties"]["competence"]["additionalProperties"] = False
+    document["components"]["schemas"]["CaseInput"]["anyOf"] = [
+        {
+            "properties": {"service": {"enum": services_with}, "activity": {"$ref": "#/components/schemas/Activity"}},
+            "required": ["activity"],
+        },
+        {"properties": {"service": {"enum": services_without}}, "not": {"required": ["activity"]}},
+    ]
+
+
+def _every_string(node: Any, change: Any) -> None:
+    """Call ``change`` on every schema of a string that is text (not a file, not a choice)."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "enum" not in node and node.get("format") != "binary":
+            change(node)
+        for value in node.values():
+            _every_string(value, change)
+    elif isinstance(node, list):
+        for value in node:
+            _every_string(value, change)
 
 
 def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
@@ -111,15 +160,17 @@ def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                             "schema": {
                                 "type": "object",
                                 "properties": {
-                                    "case": {"type": "string", "description": "the CaseInput object as JSON"},
+                                    "case": {"$ref": "#/components/schemas/CaseInput"},
                                     "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
                                 },
                                 "required": ["case"],
-                            }
+                                "additionalProperties": False,
+                            },
+                            "encoding": {"case": {"contentType": "application/json"}},
                         },
                     },
                 },
-                "responses": {"201": _json("Case", "Submitted"), **_errors(400, 401, 403, 413)},
+                "responses": {"201": _json("Case", "Submitted"), **_errors(400, 401, 403, 413, 415, 422)},
             }
         },
     )
@@ -287,6 +338,7 @@ def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
             "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
         },
         "required": ["body"],
+        "additionalProperties": False,
     }
     body = {"required": True, "content": {"application/json": {"schema": "MessageInput"},
                                           "multipart/form-data": {"schema": with_files}}}  # fmt: skip
@@ -301,7 +353,7 @@ def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                                 "case waits for it is its answer",
                      "security": secured, "parameters": [REFERENCE], "requestBody": body,
                      "responses": {"201": _json("Message", "Written"),
-                                   **_errors(400, 401, 403, 404, 409, 413)}},
+                                   **_errors(400, 401, 403, 404, 409, 413, 415)}},
         },
     )  # fmt: skip
 
@@ -375,7 +427,7 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                      "security": secured, "requestBody": body,
                      "responses": {"201": _json("Expert", "Created"),
                                    "200": _json("Expert", "An expert with this email existed: updated (or unchanged)"),
-                                   **_errors(400, 401, 403, 409)}},
+                                   **_errors(400, 401, 403, 409, 422)}},
         },
     )  # fmt: skip
     spec.path(
@@ -387,14 +439,17 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                       "security": secured, "parameters": [expert_id],
                       "requestBody": {"required": True,
                                       "content": {"application/json": {"schema": "ExpertChanges"}}},
-                      "responses": {"200": _json("Expert", "The expert"), **_errors(400, 401, 403, 404, 409)}},
+                      "responses": {"200": _json("Expert", "The expert"), **_errors(400, 401, 403, 404, 409, 422)}},
         },
     )  # fmt: skip
     csv_body = {
         "required": True,
         "content": {
-            "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
-                                                                                           "format": "binary"}}}},
+            # (the file is text: UTF-8 or GB 18030, as the import reads it)
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "additionalProperties": False,
+                                               "properties": {"file": {"type": "string", "minLength": 1,
+                                                                       "description": "the CSV"}}},
+                                    "encoding": {"file": {"contentType": "text/csv"}}},
             "text/csv": {"schema": {"type": "string"}},
         },
     }  # fmt: skip
@@ -402,7 +457,7 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "/api/v1/experts/imports",
         operations={"post": {"summary": "Import a CSV of experts (coordinators); runs in the background",
                              "security": secured, "requestBody": csv_body,
-                             "responses": {"202": _json(job, "Queued"), **_errors(400, 401, 403, 413)}}},
+                             "responses": {"202": _json(job, "Queued"), **_errors(400, 401, 403, 413, 422)}}},
     )  # fmt: skip
     spec.path(
         "/api/v1/experts/imports/{import_id}",
@@ -475,6 +530,7 @@ def _token_paths(spec: APISpec, secured: list[dict[str, list]], max_days: int) -
                                 "description": "default: the server's WORKSTATION_TOKEN_DAYS"},
         },
         "required": ["name"],
+        "additionalProperties": False,
     }  # fmt: skip
     made = {
         "type": "object",
@@ -515,7 +571,7 @@ def _webhook_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                                 "signed with its secret",
                      "security": secured,
                      "requestBody": {"required": True, "content": {"application/json": {"schema": "WebhookInput"}}},
-                     "responses": {"201": _json("Webhook", "Registered"), **_errors(400, 401)}},
+                     "responses": {"201": _json("Webhook", "Registered"), **_errors(400, 401, 403, 409)}},
         },
     )  # fmt: skip
     changes = {"required": True, "content": {"application/json": {"schema": "WebhookChanges"}}}

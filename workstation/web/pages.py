@@ -201,7 +201,9 @@ def new_case():  # noqa: ANN201
         except IntakeError as err:
             session.rollback()
             errors = case_errors_to_form(err.errors, form)
-            status = err.status  # 400, or 413 for a file over the size cap, as the API answers
+            # a page shown again with its errors: 400, or 413 for a file over the size cap (the API
+            # answers 415 for a file's type, which says nothing more to a browser)
+            status = 413 if err.status == 413 else 400
         else:
             session.commit()
             flash(_("Your case %(reference)s has been submitted.", reference=case.reference))
