@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from workstation.config import Config
-from workstation.services.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue, queue_name
+from workstation.services.messaging import (
+    SUBSCRIPTIONS,
+    broker_connection,
+    dead_letter_queue,
+    dead_letter_queue_name,
+    queue_name,
+)
 
 
 def queue_sizes(config: Config) -> dict[str, int]:
@@ -16,7 +22,7 @@ def queue_sizes(config: Config) -> dict[str, int]:
     with broker_connection(config) as connection:
         channel = connection.channel()
         for consumer in SUBSCRIPTIONS:
-            for queue in (queue_name(consumer), dead_letter_queue(consumer).name):
+            for queue in (queue_name(consumer), dead_letter_queue_name(consumer)):
                 try:
                     sizes[queue] = channel.queue_declare(queue=queue, passive=True).message_count
                 except Exception:  # noqa: BLE001 - not declared yet: empty
@@ -29,7 +35,7 @@ def drain_dead_letters(config: Config, consumer: str) -> list[tuple[dict, dict]]
     """(body, headers) of every message in a consumer's dead-letter queue, removing them."""
     out = []
     with broker_connection(config) as connection:
-        queue = dead_letter_queue(consumer)(connection.default_channel)
+        queue = dead_letter_queue(consumer, config.quorum_queues)(connection.default_channel)
         queue.declare()
         while (message := queue.get(no_ack=False)) is not None:
             out.append((message.decode(), dict(message.headers or {})))
