@@ -31,6 +31,35 @@ def queue_sizes(config: Config) -> dict[str, int]:
     return sizes
 
 
+def assert_assigned_and_mailed_once(sessions, inbox, cases: int) -> int:  # noqa: ANN001
+    """Each of the ``cases`` cases assigned exactly once, and its two emails (to the expert and to
+    the enterprise) recorded once each and received by the SMTP server, a repeat only with the same
+    Message-ID (the README's "at least once"). Returns how many emails the server received."""
+    from sqlalchemy import func, select
+
+    from workstation.services.models import CaseEvent, Notification
+
+    with sessions() as s:
+        assigns = s.execute(
+            select(CaseEvent.case_id, func.count()).where(CaseEvent.action == "assign").group_by(CaseEvent.case_id)
+        ).all()
+        per_template = s.execute(
+            select(Notification.template, func.count(), func.count(func.distinct(Notification.case_id))).group_by(
+                Notification.template
+            )
+        ).all()
+        unsent = s.scalar(select(func.count()).select_from(Notification).where(Notification.status != "sent"))
+    assert len(assigns) == cases and all(n == 1 for _, n in assigns), f"every case assigned exactly once: {assigns}"
+    assert {t: (n, d) for t, n, d in per_template} == {
+        "expert_case_assigned": (cases, cases),
+        "enterprise_case_assigned": (cases, cases),
+    }, "one email per case to the expert and one to the enterprise"
+    assert unsent == 0
+    message_ids = [m["Message-ID"] for m in inbox.messages]
+    assert len(set(message_ids)) == 2 * cases <= len(message_ids), "every email received, repeats keep their Message-ID"
+    return len(message_ids)
+
+
 def drain_dead_letters(config: Config, consumer: str) -> list[tuple[dict, dict]]:
     """(body, headers) of every message in a consumer's dead-letter queue, removing them."""
     out = []
