@@ -127,11 +127,8 @@ def rabbit_cluster(services_database: str | None) -> Iterator[RabbitCluster]:
         if IN_CI:
             pytest.exit(f"CI=true and {message}: the cluster tests must run", returncode=3)
         pytest.skip(message)
-    cluster = RabbitCluster().start()
-    try:
+    with RabbitCluster() as cluster:  # stopped and removed also if its start fails half-way
         yield cluster
-    finally:
-        cluster.stop()
 
 
 _cluster_vhosts = itertools.count(1)

@@ -91,6 +91,7 @@ class RabbitCluster:
         ]
         # The CLI's own distribution ports: away from the system CLI's 35672-35682.
         self._ctl_port = _free_port()
+        self._launched: set[int] = set()  # nodes started and not killed since (by number)
         self._prepare()
 
     # -- setting up -------------------------------------------------------------------------------
@@ -147,6 +148,7 @@ class RabbitCluster:
 
     def _launch(self, node: Node) -> None:
         node.pid_file.unlink(missing_ok=True)  # a killed node's stale pid file would fool `wait`
+        self._launched.add(node.number)
         subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmq-server"), "-detached"],
             env=self._env(node),
@@ -258,6 +260,7 @@ class RabbitCluster:
         if pid is None:
             raise RuntimeError(f"{node.name} is not running")
         os.kill(pid, signal.SIGKILL)
+        self._launched.discard(node.number)
         deadline = time.monotonic() + 10
         while node.pid() is not None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -273,8 +276,13 @@ class RabbitCluster:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        """Every node stopped (politely, else killed) and the cluster's folder removed."""
+        """Every node stopped (politely, else killed) and the cluster's folder removed; also after a
+        start that failed or was interrupted half-way."""
         for node in self.nodes:
+            # A node launched a moment ago writes its pid file only once its VM runs.
+            deadline = time.monotonic() + 15
+            while node.number in self._launched and node.pid() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
             if node.pid() is None:
                 continue
             with contextlib.suppress(Exception):
@@ -285,7 +293,11 @@ class RabbitCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> RabbitCluster:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a failed or interrupted start leaves no node running
+            self.stop()
+            raise
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
