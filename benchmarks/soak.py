@@ -669,7 +669,7 @@ def drain_dead_letters(config: Config) -> list[tuple[str, dict[str, Any], dict[s
     out = []
     with broker_connection(config) as connection:
         for consumer in SUBSCRIPTIONS:
-            queue = dead_letter_queue(consumer)(connection.default_channel)
+            queue = dead_letter_queue(consumer, config.quorum_queues)(connection.default_channel)
             queue.declare()
             while (message := queue.get(no_ack=False)) is not None:
                 out.append((consumer, dict(message.properties), dict(message.headers or {})))

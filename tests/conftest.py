@@ -9,6 +9,7 @@ run fails instead of skipping.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -34,6 +35,8 @@ PG_TEST_DB = f"rpa_test_{os.getpid()}"
 AMQP_VHOST = f"rpa_test_{os.getpid()}"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{AMQP_VHOST}"
 
+from tests import rabbitcluster  # noqa: E402
+from tests.rabbitcluster import RabbitCluster  # noqa: E402
 from workstation.config import Config  # noqa: E402
 from workstation.services import auth  # noqa: E402
 from workstation.services.auth import create_token, create_user  # noqa: E402
@@ -111,6 +114,40 @@ def services_database() -> Iterator[str | None]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(services_database: str | None) -> Iterator[RabbitCluster]:
+    """On the services pass: three RabbitMQ nodes clustered beside the system's node (started once,
+    in about 25 s, and removed at the end). With ``CI=true`` it must run: no rabbitmq-server fails."""
+    if BACKEND != "services":
+        pytest.skip("the RabbitMQ cluster belongs to the services pass")
+    if not rabbitcluster.available():
+        message = f"Debian's rabbitmq-server is not installed ({rabbitcluster.RABBITMQ_BIN})"
+        if IN_CI:
+            pytest.exit(f"CI=true and {message}: the cluster tests must run", returncode=3)
+        pytest.skip(message)
+    with RabbitCluster() as cluster:  # stopped and removed also if its start fails half-way
+        yield cluster
+
+
+_cluster_vhosts = itertools.count(1)
+
+
+@pytest.fixture
+def cluster_env(env: dict[str, str], rabbit_cluster: RabbitCluster) -> Iterator[dict[str, str]]:
+    """``env`` with the cluster as the broker: every node's URL (kombu's failover), quorum queues,
+    and a virtual host of this test's own (so nothing a previous test left is in its queues)."""
+    for node in rabbit_cluster.nodes:
+        if node.pid() is None:  # a previous test failed before it restarted what it killed
+            rabbit_cluster.restart(node)
+    vhost = f"{AMQP_VHOST}_{next(_cluster_vhosts)}"
+    rabbit_cluster.add_vhost(vhost)
+    yield {**env, "WORKSTATION_BROKER_URL": rabbit_cluster.url(vhost), "WORKSTATION_QUORUM_QUEUES": "1"}
+    for node in rabbit_cluster.nodes:
+        if node.pid() is None:
+            rabbit_cluster.restart(node)
+    rabbit_cluster.delete_vhost(vhost)
 
 
 def rabbitmqctl(*args: str) -> None:

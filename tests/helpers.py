@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from workstation.config import Config
-from workstation.services.messaging import SUBSCRIPTIONS, broker_connection, dead_letter_queue, queue_name
+from workstation.services.messaging import (
+    SUBSCRIPTIONS,
+    broker_connection,
+    dead_letter_queue,
+    dead_letter_queue_name,
+    queue_name,
+)
 
 
 def queue_sizes(config: Config) -> dict[str, int]:
@@ -16,7 +22,7 @@ def queue_sizes(config: Config) -> dict[str, int]:
     with broker_connection(config) as connection:
         channel = connection.channel()
         for consumer in SUBSCRIPTIONS:
-            for queue in (queue_name(consumer), dead_letter_queue(consumer).name):
+            for queue in (queue_name(consumer), dead_letter_queue_name(consumer)):
                 try:
                     sizes[queue] = channel.queue_declare(queue=queue, passive=True).message_count
                 except Exception:  # noqa: BLE001 - not declared yet: empty
@@ -25,11 +31,40 @@ def queue_sizes(config: Config) -> dict[str, int]:
     return sizes
 
 
+def assert_assigned_and_mailed_once(sessions, inbox, cases: int) -> int:  # noqa: ANN001
+    """Each of the ``cases`` cases assigned exactly once, and its two emails (to the expert and to
+    the enterprise) recorded once each and received by the SMTP server, a repeat only with the same
+    Message-ID (the README's "at least once"). Returns how many emails the server received."""
+    from sqlalchemy import func, select
+
+    from workstation.services.models import CaseEvent, Notification
+
+    with sessions() as s:
+        assigns = s.execute(
+            select(CaseEvent.case_id, func.count()).where(CaseEvent.action == "assign").group_by(CaseEvent.case_id)
+        ).all()
+        per_template = s.execute(
+            select(Notification.template, func.count(), func.count(func.distinct(Notification.case_id))).group_by(
+                Notification.template
+            )
+        ).all()
+        unsent = s.scalar(select(func.count()).select_from(Notification).where(Notification.status != "sent"))
+    assert len(assigns) == cases and all(n == 1 for _, n in assigns), f"every case assigned exactly once: {assigns}"
+    assert {t: (n, d) for t, n, d in per_template} == {
+        "expert_case_assigned": (cases, cases),
+        "enterprise_case_assigned": (cases, cases),
+    }, "one email per case to the expert and one to the enterprise"
+    assert unsent == 0
+    message_ids = [m["Message-ID"] for m in inbox.messages]
+    assert len(set(message_ids)) == 2 * cases <= len(message_ids), "every email received, repeats keep their Message-ID"
+    return len(message_ids)
+
+
 def drain_dead_letters(config: Config, consumer: str) -> list[tuple[dict, dict]]:
     """(body, headers) of every message in a consumer's dead-letter queue, removing them."""
     out = []
     with broker_connection(config) as connection:
-        queue = dead_letter_queue(consumer)(connection.default_channel)
+        queue = dead_letter_queue(consumer, config.quorum_queues)(connection.default_channel)
         queue.declare()
         while (message := queue.get(no_ack=False)) is not None:
             out.append((message.decode(), dict(message.headers or {})))

@@ -44,7 +44,9 @@ class Worker(ConsumerMixin):
         self.live_connection: Connection | None = None  # the connection being consumed from
 
     def get_consumers(self, Consumer, channel):  # noqa: ANN001, ANN201, N803 - kombu's signature
-        declare_topology(self.connection, self.ctx.config)
+        # On the channel being consumed from: after a failover that is a connection to another
+        # node, while ``self.connection`` may still hold one to the node that died.
+        declare_topology(channel, self.ctx.config)
         return [
             Consumer(
                 queues=[consumer_queue(name, self.ctx.config.quorum_queues)],

@@ -118,6 +118,11 @@ class Config:
         return self.instance_path / "broker"
 
     @property
+    def broker_urls(self) -> list[str]:
+        """The broker's URLs: one, or one for each node of a cluster (``;``-separated, as kombu takes them)."""
+        return [url.strip() for url in self.broker_url.split(";") if url.strip()]
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

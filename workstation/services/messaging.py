@@ -79,11 +79,18 @@ def dead_letter_queue_name(consumer: str) -> str:
     return f"rpa.{consumer}.dlq"
 
 
+#: A quorum queue is replicated to every node of a RabbitMQ cluster and survives the loss of a
+#: minority of them. It must be durable, and refuses exclusive, auto-delete and priority queues
+#: (``x-max-priority``), none of which these queues are. A queue's type cannot change once it
+#: exists: switching ``WORKSTATION_QUORUM_QUEUES`` needs the queues deleted (drained) first.
+QUORUM = {"x-queue-type": "quorum"}
+
+
 def consumer_queue(consumer: str, quorum: bool = False) -> Queue:
     name = queue_name(consumer)
     arguments: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTERS.name, "x-dead-letter-routing-key": name}
     if quorum:
-        arguments["x-queue-type"] = "quorum"
+        arguments.update(QUORUM)
     return Queue(
         name,
         bindings=[binding(EVENTS, routing_key=key) for key in SUBSCRIPTIONS[consumer]],
@@ -92,14 +99,22 @@ def consumer_queue(consumer: str, quorum: bool = False) -> Queue:
     )
 
 
-def dead_letter_queue(consumer: str) -> Queue:
-    return Queue(dead_letter_queue_name(consumer), DEAD_LETTERS, routing_key=queue_name(consumer), durable=True)
+def dead_letter_queue(consumer: str, quorum: bool = False) -> Queue:
+    """The consumer's dead letters; a quorum queue too when the consumer's is (a dead letter kept on
+    one node would be lost with that node)."""
+    return Queue(
+        dead_letter_queue_name(consumer),
+        DEAD_LETTERS,
+        routing_key=queue_name(consumer),
+        durable=True,
+        queue_arguments=dict(QUORUM) if quorum else None,
+    )
 
 
 def all_queues(config: Config) -> list[Queue]:
     queues = []
     for consumer in SUBSCRIPTIONS:
-        queues += [consumer_queue(consumer, config.quorum_queues), dead_letter_queue(consumer)]
+        queues += [consumer_queue(consumer, config.quorum_queues), dead_letter_queue(consumer, config.quorum_queues)]
     return queues
 
 
@@ -184,17 +199,32 @@ def broker_connection(config: Config) -> Connection:
             "polling_interval": config.broker_polling_interval,
         }
         return Connection(transport=AtomicFilesystemTransport, transport_options=options)
-    # Publisher confirms: publish() returns only once the broker has the message.
+    # Publisher confirms: publish() returns only once the broker has the message (on a quorum
+    # queue: once a majority of the nodes has it). Several URLs separated by ";" are the nodes of
+    # a cluster: a connection that fails or is lost goes to the next one (kombu's failover).
     return Connection(
         config.broker_url,
         transport_options={"confirm_publish": True},
         connect_timeout=5,
         heartbeat=30,
+        failover_strategy="round-robin",
     )
 
 
-def declare_topology(connection: Connection, config: Config) -> None:
-    channel = connection.default_channel
+def connect_retries(config: Config) -> int:
+    """Retries for ``ensure_connection``: every broker URL once, and the first again after a pause
+    (with one URL: one retry, as before there were several)."""
+    return len(config.broker_urls)
+
+
+def declare_topology(connection_or_channel: Connection | Any, config: Config) -> None:
+    """The exchanges and queues, declared on a connection's default channel or on a given channel
+    (a consumer declares on the channel it consumes from, whichever node that is connected to)."""
+    channel = (
+        connection_or_channel.default_channel
+        if isinstance(connection_or_channel, Connection)
+        else connection_or_channel
+    )
     for exchange in (EVENTS, DEAD_LETTERS):
         exchange(channel).declare()
     for queue in all_queues(config):
@@ -218,7 +248,7 @@ class Publisher:
     def _ensure(self):  # noqa: ANN202
         if self._producer is None:
             connection = broker_connection(self.config)
-            connection.ensure_connection(max_retries=1, timeout=5)
+            connection.ensure_connection(max_retries=connect_retries(self.config), timeout=5)
             declare_topology(connection, self.config)
             self._connection = connection
             self._producer = connection.Producer(serializer="json")
@@ -290,7 +320,7 @@ class Publisher:
 def broker_is_reachable(config: Config) -> bool:
     try:
         with broker_connection(config) as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
+            connection.ensure_connection(max_retries=connect_retries(config), timeout=2)
             if config.broker_url.startswith("filesystem"):
                 # The transport itself cannot fail to "connect": check its folders take a write.
                 probe = config.broker_dir / "data" / ".ready-probe"

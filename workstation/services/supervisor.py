@@ -51,7 +51,7 @@ def run_all(config: Config, host: str, port: int, web_workers: int = 2, consumer
     mail = f"SMTP {config.smtp_url.split('@')[-1]}" if config.smtp_url else f"files in {config.mail_dir}"
     print(
         f"\nRPA workstation on http://{host}:{port}  (database {config.database_url.split('@')[-1]}, "
-        f"broker {config.broker_url.split('@')[-1]}, mail to {mail})\n"
+        f"broker {', '.join(url.split('@')[-1] for url in config.broker_urls)}, mail to {mail})\n"
         "Create a first user in another terminal, e.g.:\n"
         "  .venv/bin/python -m workstation create-user --role enterprise --email you@example.com \\\n"
         "      --password 'choose-a-password'\n"
