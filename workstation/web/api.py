@@ -62,6 +62,7 @@ from workstation.services.conversation import (
     visible_events,
     visible_files,
 )
+from workstation.services.db import database_unavailable
 from workstation.services.exports import FORMATS, MEDIA_TYPES, export_cases
 from workstation.services.exports import filename as export_filename
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission, store_uploads
@@ -92,7 +93,7 @@ from workstation.services.schemas import (
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
 from workstation.web.openapi import openapi_document
 from workstation.web.queue import expert_queue
-from workstation.web.support import get_config, get_db, get_engine, refusal
+from workstation.web.support import database_unavailable_answer, get_config, get_db, get_engine, refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ def _http_error(exc: HTTPException):  # noqa: ANN202
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):  # noqa: ANN202
+    if database_unavailable(exc):  # nothing was written: 503, try again after Retry-After
+        log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+        return database_unavailable_answer()
     log.exception("unhandled error in %s %s", request.method, request.path)
     return error(500, "Internal error; it has been logged.")
 
