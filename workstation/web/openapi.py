@@ -84,7 +84,56 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
     _me_paths(spec, secured)
-    return spec.to_dict()
+    return _with_retries(spec.to_dict())
+
+
+#: The POSTs that create something and take an ``Idempotency-Key`` (``api.idempotent``). Not
+#: ``POST /api/v1/tokens``: its answer holds the new token, which is never stored (only its hash);
+#: a token whose answer was lost is listed by ``GET /api/v1/tokens`` and can be revoked.
+IDEMPOTENT_POSTS = (
+    "/api/v1/cases",
+    "/api/v1/cases/{reference}/messages",
+    "/api/v1/cases/{reference}/transitions",
+    "/api/v1/experts",
+    "/api/v1/experts/imports",
+    "/api/v1/marks",
+)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key of the client's choosing (1 to 255 printable ASCII characters; a UUID is usual), the same "
+        "for every retry of one request. The first request with it does the work; a retry with the same "
+        "key and the same request (method, path, body) gets the first answer again, with "
+        "`Idempotent-Replayed: true`, and creates nothing: retry after a timeout or a 503 without fear "
+        "of a second case. The same key with another request is a 422. Keys are each account's own and "
+        "are kept for 24 hours (WORKSTATION_IDEMPOTENCY_KEY_HOURS). A request that failed (4xx, 5xx) "
+        "keeps nothing: its retry is tried afresh."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+UNAVAILABLE = {
+    "description": "The database is unavailable for a moment (a restart, a failover): nothing was done; "
+    "try again after Retry-After seconds (with the same Idempotency-Key)",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _with_retries(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer 503 (``UNAVAILABLE``); the creating POSTs take an
+    ``Idempotency-Key`` (``IDEMPOTENT_POSTS``), and answer 422 to the same key with another request."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            operation["responses"]["503"] = UNAVAILABLE
+            if method == "post" and path in IDEMPOTENT_POSTS:
+                operation["parameters"] = [*operation.get("parameters", []), IDEMPOTENCY_KEY]
+                operation["responses"]["422"] = {
+                    "description": "This Idempotency-Key was used for another request",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+    return document
 
 
 def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
