@@ -80,13 +80,14 @@ def test_a_bad_key_is_a_400(client, people) -> None:  # noqa: ANN001
 def test_a_multipart_retry_with_a_new_boundary_is_the_same_request(client, people, sessions) -> None:  # noqa: ANN001
     headers = with_key(people, "enterprise", "multipart")
 
-    def post():  # noqa: ANN202 - werkzeug draws a new boundary for each request
-        data = {"case": json.dumps(CASE), "evidence": (io.BytesIO(b"%PDF-1.4 evidence\n%%EOF"), "proof.pdf")}
+    def post(evidence: bytes = b"%PDF-1.4 evidence\n%%EOF"):  # noqa: ANN202 - a new boundary each time
+        data = {"case": json.dumps(CASE), "evidence": (io.BytesIO(evidence), "proof.pdf")}
         return client.post("/api/v1/cases", data=data, content_type="multipart/form-data", headers=headers)
 
     first, again = post(), post()
     assert first.status_code == again.status_code == 201, first.get_json()
     assert again.get_data() == first.get_data()
+    assert post(b"%PDF-1.4 another file\n%%EOF").status_code == 422  # the same form, another file
     assert count(sessions, Case) == 1
 
 

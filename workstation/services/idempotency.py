@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +52,15 @@ def request_fingerprint(parts: Iterable[bytes]) -> str:
     for part in parts:
         digest.update(hashlib.sha256(part).digest())  # (hashed each: no two splits of the same bytes agree)
     return digest.hexdigest()
+
+
+def file_digest(stream: BinaryIO) -> bytes:
+    """SHA-256 of an uploaded file, read in chunks and rewound for the view that stores it."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 16):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.digest()
 
 
 def claim_key(session: Session, user_id: int, key: str, fingerprint: str, kept: timedelta) -> FirstRequest | None:

@@ -70,6 +70,7 @@ from workstation.services.idempotency import (
     FirstRequest,
     acceptable_key,
     claim_key,
+    file_digest,
     record_answer,
     request_fingerprint,
 )
@@ -209,10 +210,9 @@ def _request_parts() -> Iterator[bytes]:
     if request.mimetype == "multipart/form-data":
         for name, value in sorted(request.form.items(multi=True)):
             yield f"{name}={value}".encode()
-        for name, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename)):
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename or "")):
             yield f"{name}:{upload.filename}".encode()
-            yield upload.stream.read()
-            upload.stream.seek(0)
+            yield file_digest(upload.stream)
     elif (body := request.get_json(silent=True)) is not None:
         yield json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
     else:
