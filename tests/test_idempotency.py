@@ -4,15 +4,23 @@ own and expire. On both databases."""
 
 from __future__ import annotations
 
+import http.client
 import io
+import itertools
 import json
+import os
+import random
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from tests.conftest import CASE
+from tests.conftest import CASE, ROOT, free_port, wait_for
 from workstation.services.idempotency import forget_expired_keys
 from workstation.services.models import Case, CaseMessage, IdempotencyKey, WatchedMark, utcnow
 
@@ -179,3 +187,85 @@ def test_the_openapi_document_names_the_key_where_it_is_taken(app, client) -> No
     assert documented == taken | {"/api/v1/cases"}
     assert "/api/v1/tokens" not in documented
     assert all("503" in op["responses"] for ops in document["paths"].values() for op in ops.values())
+
+
+# --- web workers killed with submissions in flight ------------------------------------------------
+
+
+def submit_until_acknowledged(port: int, token: str, key: str, title: str) -> tuple[str, int, bool]:
+    """POST a case to the server on ``port`` until it is acknowledged, retrying with the same key
+    whatever happens to a try (its worker killed: the connection reset, the answer lost, perhaps
+    after the commit). The reference, how many tries, whether the answer was a replay."""
+    body = json.dumps({**CASE, "title": title})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    deadline = time.monotonic() + 60
+    for tries in itertools.count(1):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            connection.request("POST", "/api/v1/cases", body, headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            connection.close()
+            if answer.status == 201:
+                return json.loads(data)["reference"], tries, answer.getheader("Idempotent-Replayed") == "true"
+            assert answer.status == 503, (answer.status, data)
+        except (OSError, http.client.HTTPException):
+            pass  # the worker died with the request
+        assert time.monotonic() < deadline, f"{key}: not acknowledged in 60 s"
+        time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+def test_web_workers_killed_mid_submission_leave_one_case_per_key(env, people, sessions, tmp_path) -> None:  # noqa: ANN001
+    """gunicorn's workers SIGKILLed while clients submit: a submission may have committed when its
+    answer was lost; the clients retry with the same key, and there is exactly one case per key."""
+    port = free_port()
+    log = (tmp_path / "gunicorn.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "3", "workstation.web.wsgi:app"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    token, results, failures = people.tokens["enterprise"], {}, []
+
+    def client(number: int) -> None:
+        try:
+            for case in range(12):
+                key = f"client-{number}-case-{case}"
+                results[key] = submit_until_acknowledged(port, token, key, key)
+        except AssertionError as err:
+            failures.append(str(err))
+
+    try:
+        wait_for(lambda: _answers(port), 60, message="gunicorn up")
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for thread in clients:
+            thread.start()
+        kills = 0
+        while any(thread.is_alive() for thread in clients) and kills < 6:
+            time.sleep(0.4)
+            workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+            if workers:
+                os.kill(int(random.choice(workers)), signal.SIGKILL)
+                kills += 1
+        for thread in clients:
+            thread.join(90)
+    finally:
+        server.terminate()
+        server.wait(15)
+    assert not failures, failures
+    assert len(results) == 48 and kills >= 3
+    with sessions() as session:
+        stored = session.execute(select(Case.title, Case.reference)).all()
+    assert sorted(stored) == sorted((key, reference) for key, (reference, _tries, _replayed) in results.items())
+    retried = sum(tries > 1 for _reference, tries, _replayed in results.values())
+    replayed = sum(replayed for _reference, _tries, replayed in results.values())
+    print(f"gunicorn kills: {kills} workers killed, {retried} submissions retried, {replayed} answered by replay")
+
+
+def _answers(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
