@@ -86,7 +86,7 @@ def dropping_broken_connections(connection: Connection) -> Iterator[None]:
         driver = connection.connection.driver_connection
         if driver is not None and (driver.broken or driver.closed):
             connection.invalidate(err)
-            connection.engine.dispose(close=False)
+            connection.engine.dispose()
         raise
 
 
