@@ -79,8 +79,8 @@ def database_unavailable_answer() -> tuple[Response | str, int, dict[str, str]]:
             again=request.full_path if request.method == "GET" else "/",
             title=lazy_gettext("Temporarily unavailable"),
             explanation=lazy_gettext(
-                "The workstation cannot reach its database at the moment. Nothing you sent was lost "
-                "or half-saved: please try again in a moment."
+                "The workstation cannot reach its database just now, so this page could not be shown "
+                "or your changes saved (nothing is ever saved half-way). Please try again in a moment."
             ),
         )
     return page, 503, headers
