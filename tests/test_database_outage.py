@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,49 +194,40 @@ def assert_each_acknowledged_case_once(deployment: Deployment, load: SubmittingC
     assert all(retry_after == "5" for _, retry_after in load.refusals)
 
 
-def test_a_failover_to_the_synchronous_standby_under_load(env, tmp_path) -> None:  # noqa: ANN001
-    """SIGKILL the primary's postmaster while cases come in and the workers route them, promote the
-    standby (the orchestrator's part, Patroni's in production): intake answers 503 with Retry-After
-    in the gap, then 201 from the new primary, through the multi-host URL; every acknowledged case
-    is there, once. The workers carry on on the new primary; the scheduler, whose leader lock died
-    with the old primary, steps down, and the one started in its place (the supervisor's part)
-    relays: every case's submission is routed, once."""
-    require_clusters()
-    with pgcluster.primary_and_standby() as (primary, standby):
-        url = pgcluster.multi_host_url([primary, standby])
-        deployment = deploy(env, url)
-        deployment.people.add("expert", "expert", capacity=1000)
-        processes = Processes({**env, "WORKSTATION_DATABASE_URL": url}, tmp_path)
+def outage_under_load(env: dict[str, str], log_dir: Path, url: str, outage: Callable[[], None]) -> SubmittingClient:
+    """Cases submitted throughout (``SubmittingClient``) and routed by a routing worker and the
+    scheduler, all on the database at ``url``, while ``outage()`` takes it away and brings it (or
+    a standby) back. Then: every acknowledged case is there once, under its reference; the worker
+    carried on; the scheduler, whose leader lock died with its connection, stepped down, and the
+    one started in its place (the supervisor's part) relays: every case routed, none twice."""
+    deployment = deploy(env, url)
+    deployment.people.add("expert", "expert", capacity=1000)
+    processes = Processes({**env, "WORKSTATION_DATABASE_URL": url}, log_dir)
+    try:
+        processes.start("routing")
+        scheduler = processes.start("scheduler")
+        load = SubmittingClient(deployment.app, deployment.people.headers("enterprise"))
+        load.start()
         try:
-            processes.start("routing")
-            scheduler = processes.start("scheduler")
-            load = SubmittingClient(deployment.app, deployment.people.headers("enterprise"))
-            load.start()
-            try:
-                wait_for(lambda: routed(deployment), 20, message="the workers at work")
-                primary.kill()
-                killed = time.monotonic()
-                time.sleep(0.5)  # (the orchestrator noticing)
-                standby.promote()
-                promoted = time.monotonic() - killed
-                wait_for_more(load, 10)
-            finally:
-                load.stop()
-            assert_each_acknowledged_case_once(deployment, load)
-            wait_for(lambda: scheduler.poll() is not None, 15, message="the old leader stepping down")
-            processes.start("scheduler")
-            wait_for(lambda: routed(deployment) == set(load.acknowledged.values()), 20,
-                     message="every case routed after the failover")  # fmt: skip
-        except BaseException:
-            print(processes.logs())
-            raise
+            wait_for(lambda: routed(deployment), 20, message="the workers at work")
+            outage()
+            wait_for_more(load, 10)
         finally:
-            processes.stop_all()
-        print(f"failover: promoted {promoted:.1f}s after the kill; intake refused for at most "
-              f"{load.longest_gap:.1f}s ({len(load.refusals)} refusals, {load.replayed} replayed answers), "
-              f"{len(load.acknowledged)} cases")  # fmt: skip
-        assert load.longest_gap < 15
+            load.stop()
+        assert_each_acknowledged_case_once(deployment, load)
+        wait_for(lambda: scheduler.poll() is not None, 15, message="the old leader stepping down")
+        processes.start("scheduler")
+        wait_for(lambda: routed(deployment) == set(load.acknowledged.values()), 20,
+                 message="every case routed after the outage")  # fmt: skip
+    except BaseException:
+        print(processes.logs())
+        raise
+    finally:
+        processes.stop_all()
         deployment.sessions.kw["bind"].dispose()
+    print(f"intake refused for at most {load.longest_gap:.1f}s ({len(load.refusals)} refusals, "
+          f"{load.replayed} replayed answers), {len(load.acknowledged)} cases")  # fmt: skip
+    return load
 
 
 def routed(deployment: Deployment) -> set[str]:
@@ -258,21 +250,30 @@ def routed(deployment: Deployment) -> set[str]:
     return references
 
 
-def test_a_plain_outage_under_load(env, own_cluster) -> None:  # noqa: ANN001
-    """The database stopped abruptly for a few seconds (30 in the issue: 3 here, the same path)
-    while cases come in, then started again: 503 meanwhile, then 201; every acknowledged case
-    there, once."""
-    deployment = deploy(env, own_cluster.url("workstation"))
-    load = SubmittingClient(deployment.app, deployment.people.headers("enterprise"))
-    load.start()
-    try:
-        wait_for_more(load, 20)
+def test_a_failover_to_the_synchronous_standby_under_load(env, tmp_path) -> None:  # noqa: ANN001
+    """SIGKILL the primary's postmaster under load, promote the standby (the orchestrator's part,
+    Patroni's in production): intake answers 503 with Retry-After in the gap, then 201 from the new
+    primary through the multi-host URL; the checks of ``outage_under_load``."""
+    require_clusters()
+    with pgcluster.primary_and_standby() as (primary, standby):
+
+        def failover() -> None:
+            primary.kill()
+            time.sleep(0.5)  # (the orchestrator noticing)
+            standby.promote()
+
+        load = outage_under_load(env, tmp_path, pgcluster.multi_host_url([primary, standby]), failover)
+    assert load.longest_gap < 15
+
+
+def test_a_plain_outage_under_load(env, own_cluster, tmp_path) -> None:  # noqa: ANN001
+    """The database killed, down a few seconds (30 in the issue: 3 here, the same path) and started
+    again under load: 503 meanwhile, then 201; the checks of ``outage_under_load``."""
+
+    def outage() -> None:
         own_cluster.kill()
         time.sleep(3)
         own_cluster.start()
-        wait_for_more(load, 20)
-    finally:
-        load.stop()
-    assert_each_acknowledged_case_once(deployment, load)
+
+    load = outage_under_load(env, tmp_path, own_cluster.url("workstation"), outage)
     assert 3 <= load.longest_gap < 10
-    deployment.sessions.kw["bind"].dispose()
