@@ -21,7 +21,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("WORKSTATION_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _server_programs() -> Path:
+    """``WORKSTATION_TEST_PG_BIN``, else the newest of Debian's installed PostgreSQL versions."""
+    if given := os.environ.get("WORKSTATION_TEST_PG_BIN"):
+        return Path(given)
+
+    def version(bin_dir: Path) -> list[int]:
+        return [int(part) for part in bin_dir.parent.name.split(".") if part.isdigit()]
+
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version)
+    return versions[-1] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _server_programs()
 #: Settings of a throwaway cluster: small, and no fsync (a killed postmaster is not a crashed
 #: machine: what the kernel was given survives it). Replication slots and senders for one standby.
 _SETTINGS = """
