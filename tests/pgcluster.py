@@ -139,11 +139,12 @@ class Cluster:
                            "-Atc", sql)  # fmt: skip
         return out.stdout.strip()
 
-    def standby(self, name: str = "standby1") -> Cluster:
+    def standby(self, name: str = "standby1", port: int | None = None) -> Cluster:
         """A streaming standby of this (running) cluster, started: ``cluster_name`` ``name``, which
-        ``synchronous_standby_names`` waits for. It is told to wait for no standby itself, or once
-        promoted it would wait for one forever (every commit hanging in SyncRep)."""
-        replica = Cluster(self.root, name)
+        ``synchronous_standby_names`` waits for (``port``: e.g. the dead primary's, so that a
+        multi-host URL stays right). It is told to wait for no standby itself, or once promoted it
+        would wait for one forever (every commit hanging in SyncRep)."""
+        replica = Cluster(self.root, name, port)
         _as_postgres(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                      "-D", replica.data, "-R", "-X", "stream", "-c", "fast")  # fmt: skip
         replica._write_settings()
@@ -151,6 +152,11 @@ class Cluster:
             conf.write(f"cluster_name = '{name}'\nsynchronous_standby_names = ''\n")
         replica.start()
         return replica
+
+    def wait_for_standby(self, name: str) -> None:
+        """Commits wait for the standby ``name`` from now on (``FIRST 1 (name)``)."""
+        self.psql(f"ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ({name})'")
+        self.psql("SELECT pg_reload_conf()")
 
     def wait_for_sync_standby(self, name: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -206,9 +212,7 @@ def primary_and_standby(
             primary.start()
             primary.psql(f'CREATE DATABASE "{database}"')
             standby = primary.standby(standby_name)
-            # (only now: before the standby is there, every commit would wait for it)
-            primary.psql(f"ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ({standby_name})'")
-            primary.psql("SELECT pg_reload_conf()")
+            primary.wait_for_standby(standby_name)  # (only now: before it is there, commits would hang)
             primary.wait_for_sync_standby(standby_name)
             yield primary, standby
         finally:
