@@ -221,8 +221,11 @@ def test_web_workers_killed_mid_submission_leave_one_case_per_key(env, people, s
     answer was lost; the clients retry with the same key, and there is exactly one case per key."""
     port = free_port()
     log = (tmp_path / "gunicorn.log").open("wb")
+    # --preload: a worker killed is replaced by a fork of the loaded app at once, not after importing
+    # it again (seconds on a busy machine); the app opens no connection before it serves.
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "3", "workstation.web.wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "3", "--preload",
+         "workstation.web.wsgi:app"],
         cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     token, results, failures = people.tokens["enterprise"], {}, []
