@@ -10,6 +10,7 @@ BEGIN, COMMIT and shared reads are paid once for many cases.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from functools import partial
 from types import ModuleType
@@ -20,6 +21,7 @@ from kombu.mixins import ConsumerMixin
 
 from workers import mailin, notify, routing, watch, webhooks
 from workers.delivery import Context, Received, dead_letter, deliver_batch
+from workstation.services.db import database_unavailable
 from workstation.services.messaging import consumer_queue, declare_topology
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ CONSUMERS: dict[str, ModuleType] = {module.CONSUMER: module for module in (routi
 
 #: How long a message that has arrived waits for more before its batch is handled (seconds).
 BATCH_WAIT = 0.02
+#: How long a worker waits after the database was out of reach before it takes messages again
+DATABASE_WAIT = 1.0
 #: How long an idle worker waits for a message before it looks up (seconds): its stop signal
 #: only sets a flag, so this is also how long a stop may wait (kombu's default is a second).
 IDLE_WAIT = 0.2
@@ -102,8 +106,30 @@ class Worker(ConsumerMixin):
                 for body, message in taken
             ]
 
-            settled = partial(self.acknowledge, name, [message for _body, message in taken])
-            deliver_batch(self.ctx, name, module.handle, module.handle_many, module.BATCHED_EVENTS, received, settled)
+            messages = [message for _body, message in taken]
+            settled = partial(self.acknowledge, name, messages)
+            try:
+                deliver_batch(
+                    self.ctx, name, module.handle, module.handle_many, module.BATCHED_EVENTS, received, settled
+                )
+            except Exception as err:
+                if not database_unavailable(err):
+                    raise
+                self.give_back(name, messages, err)
+
+    def give_back(self, name: str, messages: list, err: Exception) -> None:
+        """The database out of reach (a restart, a failover) while a batch was handled, so that not
+        even its failure could be recorded: the messages not settled go back to the broker, to be
+        handled again once it is back (the handlers check ``is_handled``), and the worker waits a
+        moment rather than spin; its engine connects afresh for the next batch, to the new primary
+        when the URL names several hosts. Not an attempt: the work was never tried."""
+        back = [message for message in messages if not message.acknowledged]
+        log.warning("%s: database unavailable (%s); %d messages given back, waiting %.1fs",
+                    name, str(err).splitlines()[0] if str(err) else type(err).__name__, len(back),
+                    DATABASE_WAIT)  # fmt: skip
+        for message in back:
+            message.requeue()
+        time.sleep(DATABASE_WAIT)
 
     def acknowledge(self, name: str, messages: list, index: int, outcome: str) -> None:
         """Acknowledged only now: after the handler's commit, or after the failure was recorded;

@@ -24,6 +24,7 @@ from workers.sweep import sweep_deadlines
 from workstation.config import Config
 from workstation.routing import PRICING_INTERVAL_S
 from workstation.services.db import make_engine, make_session_factory
+from workstation.services.idempotency import forget_expired_keys
 from workstation.services.mail import make_sender
 from workstation.services.mailin import poll_maildir, watch_imap
 from workstation.services.messaging import Publisher, broker_connection
@@ -143,6 +144,8 @@ def run_scheduler(config: Config) -> None:
         every(scheduler, "reconcile", config.reconcile_interval, reconcile, ctx.sessions, reconciler_publisher, config)
         every(scheduler, "price-the-pool", PRICING_INTERVAL_S, price_the_pool, ctx.sessions, start_now=True)
         every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
+        keys_kept = config.idempotency_key_hours
+        every(scheduler, "forget-idempotency-keys", 3600, forget_expired_keys, ctx.sessions, keys_kept)
         # settings changed on the coordinator page reach the digest jobs within a minute
         every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
         # the daily summaries of those who asked for them, once their hour has passed

@@ -64,6 +64,9 @@ class Config:
     password_reset_minutes: int = 60
     # How long a mailed invitation or email-confirmation link stays valid (``services.accounts``).
     account_link_days: int = 7
+    # How long the API keeps a creating request's answer under its Idempotency-Key, for a client's
+    # retry to get it again (``services.idempotency``).
+    idempotency_key_hours: int = 24
     # Served over HTTPS (behind TLS): HSTS, and cookies marked Secure.
     https: bool = False
     # Mail in (``services.mailin``): the domain of the reply addresses (default: the sender's),
@@ -161,6 +164,7 @@ class Config:
             login_failures_per_address=int(_env(environ, "LOGIN_FAILURES_PER_ADDRESS", "20")),
             password_reset_minutes=int(_env(environ, "PASSWORD_RESET_MINUTES", "60")),
             account_link_days=int(_env(environ, "ACCOUNT_LINK_DAYS", "7")),
+            idempotency_key_hours=int(_env(environ, "IDEMPOTENCY_KEY_HOURS", "24")),
             https=_flag(_env(environ, "HTTPS", "0")),
             inbound_domain=_env(environ, "INBOUND_DOMAIN", ""),
             intake_address_setting=_env(environ, "INTAKE_ADDRESS", ""),

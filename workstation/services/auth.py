@@ -30,7 +30,7 @@ from workstation.config import TOKEN_DAYS
 from workstation.i18n import Message
 from workstation.routing import DIMENSIONS, normalise_name
 from workstation.services.audit import audit
-from workstation.services.db import detached_as_loaded
+from workstation.services.db import detached_as_loaded, dropping_broken_connections
 from workstation.services.models import ApiToken, ExpertProfile, User, utcnow
 from workstation.services.schemas import CREDIT_CODE_CHECK, CREDIT_CODE_TAKEN
 from workstation.vocabulary import JURISDICTION, LANGUAGES, RIGHT_TYPES, SERVICES, TECHNICAL_FIELDS, is_credit_code
@@ -389,7 +389,8 @@ def _user_for_token_alone(session: Session, parameters: dict[str, Any]) -> User 
     (sessions do not expire objects on commit).
     """
     connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    row = connection.connection.driver_connection.execute(_USER_BY_TOKEN_SQL, parameters).fetchone()
+    with dropping_broken_connections(connection):
+        row = connection.connection.driver_connection.execute(_USER_BY_TOKEN_SQL, parameters).fetchone()
     user = None
     if row is not None:
         user = session.identity_map.get(Session.identity_key(User, row[0]))

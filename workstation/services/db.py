@@ -7,13 +7,46 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
 from psycopg import RawCursor
-from sqlalchemy import ClauseElement, Connection, create_engine, event
+from sqlalchemy import ClauseElement, Connection, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached, sessionmaker
 
 T = TypeVar("T")
+
+
+#: What the database's being out of reach (down, restarting, failing over, only a read-only
+#: standby answering, every pooled connection busy) or too busy (a lock timeout, a serialization
+#: failure) raises: the work was not done and may be tried again in a moment. SQLAlchemy's
+#: OperationalError wraps the driver's; the driver's own comes from statements run on the driver
+#: (``DriverStatement``, the token look-up); TimeoutError is the pool's.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (exc.OperationalError, exc.TimeoutError, psycopg.OperationalError)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not do the work now (``DATABASE_UNAVAILABLE``),
+    or a connection it used was closed under it, rather than a fault in the work itself."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, DATABASE_UNAVAILABLE)
+
+
+def engine_url(database_url: str) -> str:
+    """``database_url`` as SQLAlchemy reads it. libpq's multi-host form,
+    ``postgresql+psycopg://user@host1:5432,host2:5432/db?target_session_attrs=read-write``
+    (a primary and its standbys: libpq tries them in turn and keeps the first that takes writes),
+    is not a URL SQLAlchemy can parse (its port is not a number): it becomes the ``?host=host:port``
+    query form, which SQLAlchemy hands to libpq as the same ``host=a,b port=p,q``."""
+    scheme, separator, rest = database_url.partition("://")
+    authority, slash, path = rest.partition("/")
+    credentials, at, hosts = authority.rpartition("@")
+    if not separator or "," not in hosts:
+        return database_url
+    database, question, query = path.partition("?")
+    multi = "&".join(f"host={host}" for host in hosts.split(","))
+    return f"{scheme}://{credentials}{at}/{database}?{multi}{'&' + query if query else ''}"
 
 
 def make_engine(database_url: str) -> Engine:
@@ -33,8 +66,28 @@ def make_engine(database_url: str) -> Engine:
 
         return engine
     # No pre-ping: it costs a round trip per checkout on every message. A connection dropped by
-    # a database restart fails its one unit of work, which is retried (request or message).
-    return create_engine(database_url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # a database restart or a failover fails its one unit of work, which is retried (a request is
+    # answered 503 with Retry-After, a message is redelivered); SQLAlchemy then drops every
+    # connection the pool opened before it (``dropping_broken_connections`` does the same for the
+    # statements run on the driver), so the next checkouts connect afresh, to the new primary
+    # when the URL names several hosts (``engine_url``).
+    return create_engine(engine_url(database_url), pool_size=10, max_overflow=20, pool_recycle=1800)
+
+
+@contextmanager
+def dropping_broken_connections(connection: Connection) -> Iterator[None]:
+    """Around statements run on ``connection``'s driver connection, which SQLAlchemy does not see:
+    when one fails because the connection is broken (the server went away), do what SQLAlchemy
+    does for its own statements: invalidate the connection, so that it is not handed out again,
+    and renew the pool, whose other connections were opened to the same server."""
+    try:
+        yield
+    except psycopg.OperationalError as err:
+        driver = connection.connection.driver_connection
+        if driver is not None and (driver.broken or driver.closed):
+            connection.invalidate(err)
+            connection.engine.dispose()
+        raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -122,5 +175,5 @@ class DriverStatement:
             given if name is None else values[name] if given is None else given(values[name])
             for name, given in self.parameters
         ]
-        with RawCursor(connection.connection.driver_connection) as cursor:
+        with dropping_broken_connections(connection), RawCursor(connection.connection.driver_connection) as cursor:
             return cursor.execute(self.text, arguments).fetchone()

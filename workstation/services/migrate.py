@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+
+from workstation.services.db import make_engine
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -27,7 +28,7 @@ def upgrade(database_url: str) -> None:
 def schema_is_current(database_url: str) -> bool:
     """Whether the database is at the newest migration (False for one never set up)."""
     heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
-    engine = create_engine(database_url)
+    engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
             return set(MigrationContext.configure(connection).get_current_heads()) == heads

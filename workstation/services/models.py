@@ -298,6 +298,27 @@ class OutboxMessage(Base):
     )
 
 
+class IdempotencyKey(Base):
+    """An API request that created something, under its client's ``Idempotency-Key``: written in
+    the transaction that wrote what it created, with the answer, so that the client's retry with
+    the same key (its answer lost, a timeout, a 503) gets that answer again instead of creating a
+    second one (``services.idempotency``). Keys are the caller's own: unique per user."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    #: SHA-256 of the request (method, path, body): the same key with another request is refused
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: the answer: None only inside the transaction that claims the key, until it is answered
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class HandledMessage(Base):
     """Which consumer has handled which message: written in the same transaction as the effect."""
 

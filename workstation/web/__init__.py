@@ -8,13 +8,14 @@ from datetime import datetime
 from flask import Flask, abort, g, jsonify, render_template, request
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from workstation.config import Config
 from workstation.deadlines import zone
 from workstation.evidence import human_size
-from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR, compile_catalogs, label, translate
-from workstation.services.db import make_engine, make_session_factory
+from workstation.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, compile_catalogs, label, translate
+from workstation.services.db import DATABASE_UNAVAILABLE, database_unavailable, make_engine, make_session_factory
 from workstation.services.mail import TEMPLATES_DIR
 from workstation.web import (
     account,
@@ -33,17 +34,14 @@ from workstation.web import (
     watch,
 )
 from workstation.web.extensions import babel, csrf, login_manager
-from workstation.web.support import IdConverter, refused_field
+from workstation.web.support import IdConverter, database_unavailable_answer, refused_field, request_language
 
 
 def select_locale() -> str:
     """The user's setting, else ``?lang=``, else the browser's preference, else Chinese."""
     if current_user and current_user.is_authenticated:
         return current_user.language
-    asked = request.args.get("lang")
-    if asked in LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    return request_language()
 
 
 def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -80,6 +78,17 @@ def _error_pages(app: Flask) -> None:
 
     # Every HTTP error, and through its 500 every unhandled exception.
     app.register_error_handler(HTTPException, page)
+
+    def unavailable(exc: Exception):  # noqa: ANN202
+        if not database_unavailable(exc):
+            raise exc  # any other database error: a 500, logged
+        logging.getLogger(__name__).warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+        return database_unavailable_answer()
+
+    # The database out of reach (down, restarting, failing over): a 503 to try again, not a 500.
+    # (The API's blueprint, which answers every other exception itself, asks the same.)
+    for error_class in (*DATABASE_UNAVAILABLE, DBAPIError):
+        app.register_error_handler(error_class, unavailable)
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, make_response, request, send_file, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.exceptions import HTTPException
 
 from workstation import lifecycle
@@ -65,8 +66,17 @@ from workstation.services.conversation import (
     visible_events,
     visible_files,
 )
+from workstation.services.db import database_unavailable
 from workstation.services.exports import FORMATS, MEDIA_TYPES, export_cases
 from workstation.services.exports import filename as export_filename
+from workstation.services.idempotency import (
+    FirstRequest,
+    acceptable_key,
+    claim_key,
+    file_digest,
+    record_answer,
+    request_fingerprint,
+)
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission, store_uploads
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
 from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User, Webhook, utcnow
@@ -105,7 +115,7 @@ from workstation.services.webhooks import (
 )
 from workstation.web.openapi import openapi_document
 from workstation.web.queue import expert_queue
-from workstation.web.support import get_config, get_db, get_engine, refusal
+from workstation.web.support import database_unavailable_answer, get_config, get_db, get_engine, refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -122,6 +132,9 @@ def _http_error(exc: HTTPException):  # noqa: ANN202
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):  # noqa: ANN202
+    if database_unavailable(exc):  # nothing was written: 503, try again after Retry-After
+        log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+        return database_unavailable_answer()
     log.exception("unhandled error in %s %s", request.method, request.path)
     return error(500, "Internal error; it has been logged.")
 
@@ -168,6 +181,80 @@ def coordinator_required(view):  # noqa: ANN001, ANN201
     return token_required(wrapper)
 
 
+# --- Idempotency-Key: a creating request's retry gets the first answer ----------------------------
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+def idempotent(view):  # noqa: ANN001, ANN201
+    """For a POST that creates something (after ``token_required``): with an ``Idempotency-Key``,
+    the first request with the key does the work and keeps its answer with it, in the same
+    transaction (the view ends with ``committed``); a retry with the same key and the same request
+    gets that answer again (``Idempotent-Replayed: true``), another request with it a 422. A
+    request that fails (refused input, the database gone) keeps nothing, and its retry is tried
+    afresh (``services.idempotency``)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):  # noqa: ANN202
+        key = request.headers.get(IDEMPOTENCY_KEY)
+        if key is None:
+            return view(*args, **kwargs)
+        if not acceptable_key(key):
+            return error(400, "1 to 255 printable ASCII characters.", IDEMPOTENCY_KEY)
+        session, fingerprint = get_db(), request_fingerprint(_request_parts())
+        kept = timedelta(hours=get_config().idempotency_key_hours)
+        first = claim_key(session, g.api_user.id, key, fingerprint, kept)
+        if first is not None:
+            session.rollback()
+            return _first_answer(first, fingerprint)
+        g.idempotency_key = key
+        return view(*args, **kwargs)
+
+    wrapper.idempotent = True  # (what the OpenAPI document says of it is checked against this)
+    return wrapper
+
+
+def _request_parts() -> Iterator[bytes]:
+    """What makes a request the same request: its method and path, and its body as the view reads
+    it: JSON whatever its keys' order and spacing, multipart by its fields and files (not its
+    boundary, which a client may draw anew for a retry), anything else as sent."""
+    yield request.method.encode()
+    yield request.full_path.encode()
+    if request.mimetype == "multipart/form-data":
+        for name, value in sorted(request.form.items(multi=True)):
+            yield f"{name}={value}".encode()
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename or "")):
+            yield f"{name}:{upload.filename}".encode()
+            yield file_digest(upload.stream)
+    elif (body := request.get_json(silent=True)) is not None:
+        yield json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+    else:
+        yield request.get_data()
+
+
+def _first_answer(first: FirstRequest, fingerprint: str):  # noqa: ANN202
+    if first.fingerprint != fingerprint:
+        return error(422, "This Idempotency-Key was used for another request.", IDEMPOTENCY_KEY)
+    if first.status is None:
+        return error(409, "The request with this Idempotency-Key left no answer.", IDEMPOTENCY_KEY)
+    response = Response(first.body, first.status, mimetype="application/json")
+    if first.location:
+        response.headers["Location"] = first.location
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def committed(session: Session, response: Response, status: int) -> tuple[Response, int]:
+    """Commit a creating view's work with its answer (``response``, ``status``), which the request's
+    ``Idempotency-Key``, if it has one, keeps in the same transaction (``idempotent``)."""
+    key = g.pop("idempotency_key", None)
+    if key is not None:
+        body = response.get_data(as_text=True)
+        record_answer(session, g.api_user.id, key, status, body, response.headers.get("Location"))
+    session.commit()
+    return response, status
+
+
 def case_to_dict(case: Case, deadlines: list[Any] | None = None, viewer: User | None = None) -> dict[str, Any]:
     """The case as the API shows it; ``deadlines``: its deadlines, if the caller computed them;
     ``viewer``: who asks, when they may not read everything (internal notes' files)."""
@@ -190,8 +277,9 @@ def create_case():  # noqa: ANN201
     # Intake's hot path: a JSON case checked and written together with its token in one statement
     # (PostgreSQL). Whatever it does not take goes the checked way, which answers 401/403/400.
     # It does not pass through token_required: what that comes to do for every request must be
-    # done here too.
-    if request.mimetype != "multipart/form-data":
+    # done here too. A request with an Idempotency-Key goes the checked way, in a transaction that
+    # keeps the key with the case.
+    if request.mimetype != "multipart/form-data" and IDEMPOTENCY_KEY not in request.headers:
         case = accept_by_token(get_engine(), bearer_token(), request.get_json(silent=True))
         if case is not None:
             return _created(case)
@@ -199,6 +287,7 @@ def create_case():  # noqa: ANN201
 
 
 @token_required
+@idempotent
 def _create_case_checked():  # noqa: ANN202
     user: User = g.api_user
     if user.role != "enterprise":
@@ -224,8 +313,7 @@ def _create_case_checked():  # noqa: ANN202
     except IntakeError as err:
         session.rollback()
         return jsonify(errors=api_errors(err.errors)), err.status
-    session.commit()
-    return _created(case)
+    return committed(session, *_created(case))
 
 
 def _created(case: Case):  # noqa: ANN202
@@ -404,6 +492,7 @@ def rate_closed_case(reference: str):  # noqa: ANN201
 
 @bp.post("/cases/<reference>/transitions")
 @token_required
+@idempotent
 def case_transition(reference: str):  # noqa: ANN201
     session = get_db()
     body = request.get_json(silent=True)
@@ -433,7 +522,6 @@ def case_transition(reference: str):  # noqa: ANN201
         else:
             transition(session, case, action, g.api_user, reason=reason, expert_id=expert_id, source="api")
         record_access(session, case, g.api_user, "view", "transitions api")  # the answer shows the case
-        session.commit()
     except lifecycle.TransitionError as err:
         session.rollback()
         status = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}[err.code]
@@ -443,7 +531,7 @@ def case_transition(reference: str):  # noqa: ANN201
         if err.overridable:  # (the page says "tick the box"; the API names its field)
             return error(409, f'{err.message} Send "override_clearance": true to override.', "expert_id")
         return error(409, err.message, "expert_id")
-    return jsonify(case_to_dict(case, viewer=g.api_user))
+    return committed(session, jsonify(case_to_dict(case, viewer=g.api_user)), 200)
 
 
 @bp.post("/cases/<reference>/classification")
@@ -538,6 +626,7 @@ def _message_input() -> tuple[Any, list[Any]]:
 
 @bp.post("/cases/<reference>/messages")
 @token_required
+@idempotent
 def create_message(reference: str):  # noqa: ANN201
     """Say something on the case: ``{"body", "internal", "request_info"}``, or multipart with files."""
     session, user = get_db(), g.api_user
@@ -554,7 +643,6 @@ def create_message(reference: str):  # noqa: ANN201
         files = store_uploads(get_config(), uploads, "files")
         message = post_message(session, case, user, asked["body"], asked["internal"], files, source="api",
                                asks=asked["request_info"])  # fmt: skip
-        session.commit()
     except MessageError as err:
         session.rollback()
         return jsonify(errors=api_errors(err.errors)), err.status
@@ -567,7 +655,7 @@ def create_message(reference: str):  # noqa: ANN201
         return error(status, err.message, "request_info" if err.code == "invalid" else "_request")
     response = jsonify(message_schema.dump(message))
     response.headers["Location"] = url_for("api.list_messages", reference=reference, since=message.id - 1)
-    return response, 201
+    return committed(session, response, 201)
 
 
 @bp.get("/queue")
@@ -615,6 +703,7 @@ def list_experts():  # noqa: ANN201
 
 @bp.post("/experts")
 @coordinator_required
+@idempotent
 def create_expert():  # noqa: ANN201
     return _save_expert(None)
 
@@ -647,7 +736,7 @@ def _save_expert(user: User | None):  # noqa: ANN202
     try:
         data = expert_schema.load(body, partial=user is not None)
         saved, outcome = save_expert(session, data, date.today(), existing=user, actor=g.api_user, via="api")
-        session.commit()
+        session.flush()  # (what the database refuses, refused here)
     except ValidationError as err:
         session.rollback()
         return jsonify(errors=api_errors(err.normalized_messages())), error_status(err.normalized_messages())
@@ -657,12 +746,13 @@ def _save_expert(user: User | None):  # noqa: ANN202
     response = jsonify(expert_record(saved))
     if outcome == "created":
         response.headers["Location"] = url_for("api.get_expert", expert_id=saved.id)
-        return response, 201
-    return response
+        return committed(session, response, 201)
+    return committed(session, response, 200)
 
 
 @bp.post("/experts/imports")
 @coordinator_required
+@idempotent
 def import_experts():  # noqa: ANN201
     """Queue a CSV of experts (multipart ``file``, or a ``text/csv`` body); 202 with its progress."""
     upload = request.files.get("file")
@@ -677,13 +767,13 @@ def import_experts():  # noqa: ANN201
     session = get_db()
     try:
         job = queue_import(session, g.api_user, filename, raw)
-        session.commit()
+        session.flush()  # (the job's id, for its Location)
     except ImportFileError as err:  # (what the file says, as 422; a request without a file is a 400)
         session.rollback()
         return error(422, str(err), "file")
     response = jsonify(import_record(job))
     response.headers["Location"] = url_for("api.get_import", import_id=job.id)
-    return response, 202
+    return committed(session, response, 202)
 
 
 @bp.get("/experts/imports/<int:import_id>")
@@ -708,6 +798,7 @@ def list_marks():  # noqa: ANN201
 
 @bp.post("/marks")
 @token_required
+@idempotent
 def add_mark():  # noqa: ANN201
     if g.api_user.role != "enterprise":
         return error(403, "Watched marks are an enterprise's own trademarks.")
@@ -717,8 +808,8 @@ def add_mark():  # noqa: ANN201
     except WatchError as err:
         session.rollback()
         return jsonify(errors=api_errors(err.errors)), 400
-    session.commit()
-    return jsonify(watched_mark_schema.dump(mark)), 201
+    session.flush()  # (its id, for the answer)
+    return committed(session, jsonify(watched_mark_schema.dump(mark)), 201)
 
 
 @bp.delete("/marks/<int:mark_id>")

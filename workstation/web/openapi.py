@@ -98,7 +98,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _me_paths(spec, secured)
     document = spec.to_dict()
     _say_what_the_server_refuses(document)
-    return document
+    return _with_retries(document)
 
 
 #: What ``storable.refusal`` refuses in any text (the NUL character), as JSON Schema says it.
@@ -142,6 +142,58 @@ def _every_string(node: Any, change: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _every_string(value, change)
+
+
+#: The POSTs that create something and take an ``Idempotency-Key`` (``api.idempotent``). Not
+#: ``POST /api/v1/tokens``: its answer holds the new token, which is never stored (only its hash);
+#: a token whose answer was lost is listed by ``GET /api/v1/tokens`` and can be revoked.
+IDEMPOTENT_POSTS = (
+    "/api/v1/cases",
+    "/api/v1/cases/{reference}/messages",
+    "/api/v1/cases/{reference}/transitions",
+    "/api/v1/experts",
+    "/api/v1/experts/imports",
+    "/api/v1/marks",
+)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key of the client's choosing (1 to 255 printable ASCII characters; a UUID is usual), the same "
+        "for every retry of one request. The first request with it does the work; a retry with the same "
+        "key and the same request (method, path, body) gets the first answer again, with "
+        "`Idempotent-Replayed: true`, and creates nothing: retry after a timeout or a 503 without fear "
+        "of a second case. The same key with another request is a 422. Keys are each account's own and "
+        "are kept for 24 hours (WORKSTATION_IDEMPOTENCY_KEY_HOURS). A request that failed (4xx, 5xx) "
+        "keeps nothing: its retry is tried afresh."
+    ),
+    # (printable ASCII; HTTP drops spaces at either end of a header's value)
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+}
+UNAVAILABLE = {
+    "description": "The database is unavailable for a moment (a restart, a failover): nothing was done; "
+    "try again after Retry-After seconds (with the same Idempotency-Key)",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _with_retries(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer 503 (``UNAVAILABLE``); the creating POSTs take an
+    ``Idempotency-Key`` (``IDEMPOTENT_POSTS``), and answer 422 to the same key with another request."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            operation["responses"]["503"] = UNAVAILABLE
+            if method == "post" and path in IDEMPOTENT_POSTS:
+                operation["parameters"] = [*operation.get("parameters", []), IDEMPOTENCY_KEY]
+                reused = "This Idempotency-Key was used for another request"
+                earlier = operation["responses"].get("422", {}).get("description")
+                operation["responses"]["422"] = {
+                    "description": f"{earlier}; or: {reused}" if earlier else reused,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+    return document
 
 
 def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:

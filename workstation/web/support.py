@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import abort, current_app, g, request
+from flask import Response, abort, current_app, g, jsonify, request
+from flask_babel import force_locale, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from workstation.config import Config
+from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from workstation.services.models import MAX_ID
 from workstation.services.paging import page_number
 from workstation.storable import refusal
@@ -44,6 +46,44 @@ def get_db() -> Session:
     if "db" not in g:
         g.db = current_app.extensions["workstation"]["sessions"]()
     return g.db
+
+
+#: How long a client is asked to wait before trying again while the database is out of reach:
+#: about as long as a standby's promotion or a restart takes.
+RETRY_AFTER_SECONDS = 5
+
+
+def request_language() -> str:
+    """The language a request asks for without its user: ``?lang=``, else the browser's
+    preference, else Chinese."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def database_unavailable_answer() -> tuple[Response | str, int, dict[str, str]]:
+    """The answer when the database could not do a request's work (``db.database_unavailable``):
+    503 with ``Retry-After``, in the API's error shape or as a page saying to try again in a
+    moment. Nothing was written: the work's transaction did not commit. The page is rendered
+    without the user, whose look-up needs the database: not through ``render_template``, whose
+    context processors include Flask-Login's, which looks the user up; in the language the
+    request asks for."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith("/api/"):
+        message = f"The database is unavailable for a moment; try again in {RETRY_AFTER_SECONDS} seconds."
+        return jsonify(errors={"_request": [message]}), 503, headers
+    with force_locale(request_language()):
+        page = current_app.jinja_env.get_template("unavailable.html").render(
+            without_user=True,
+            again=request.full_path if request.method == "GET" else "/",
+            title=lazy_gettext("Temporarily unavailable"),
+            explanation=lazy_gettext(
+                "The workstation cannot reach its database just now, so this page could not be shown "
+                "or your changes saved (nothing is ever saved half-way). Please try again in a moment."
+            ),
+        )
+    return page, 503, headers
 
 
 class IdConverter(IntegerConverter):
