@@ -31,6 +31,7 @@ EVENT_TYPE = {
     "notify": "case.assigned",
     "watch": "case.submitted",
     "mailin": "mail.received",
+    "webhooks": "case.submitted",
 }
 #: Message ids of the hostile messages (no outbox row has them).
 FIRST_ID = 9_100_000
@@ -60,6 +61,7 @@ NO_CASE = {
     "notify": "names no existing case",
     "watch": "names no existing case",
     "mailin": "names no received mail",
+    "webhooks": "names no case",
 }
 #: ``test_faults`` sends routing an unknown case and a huge body already.
 NOT_ROUTING = ("notify", "watch")

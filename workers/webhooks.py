@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.delivery import Context, Delivery, PermanentError, claim_deliveries
+from workers.delivery import Context, Delivery, PermanentError, claim_deliveries, payload_id
 from workstation.services.db import lock_for_write
 from workstation.services.messaging import SUBSCRIPTIONS
 from workstation.services.webhooks import fan_out
@@ -28,6 +28,8 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
     for d in deliveries:
         if d.event_type not in BATCHED_EVENTS:
             raise PermanentError(f"webhooks has nothing to do for {d.event_type!r}")
+        if payload_id(d.payload, "case_id") is None:  # (every event it takes is about a case)
+            raise PermanentError("payload names no case")
     with ctx.sessions() as session:
         lock_for_write(session)
         for d in claim_deliveries(session, CONSUMER, deliveries):

@@ -177,8 +177,11 @@ class CaseInputSchema(Schema):
 
     right_type = fields.String(required=True, validate=validate.OneOf(RIGHT_TYPES))
     service = fields.String(required=True, validate=validate.OneOf(SERVICES))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=MAX_DESCRIPTION))
+    # (not blank: ``_text_not_blank``, stated to the API's document as a pattern)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE), metadata={"pattern": r"\S"})
+    description = fields.String(
+        required=True, validate=validate.Length(min=1, max=MAX_DESCRIPTION), metadata={"pattern": r"\S"}
+    )
     jurisdiction = fields.String(
         load_default="CN",
         validate=validate.Regexp(JURISDICTION, error=N_("Use a two-letter code such as CN, US or EU.")),

@@ -502,7 +502,7 @@ def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                                                "properties": {"file": {"type": "string", "minLength": 1,
                                                                        "description": "the CSV"}}},
                                     "encoding": {"file": {"contentType": "text/csv"}}},
-            "text/csv": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string", "minLength": 1}},
         },
     }  # fmt: skip
     spec.path(

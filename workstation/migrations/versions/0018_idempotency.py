@@ -1,8 +1,8 @@
 """The API's Idempotency-Key: each creating request's answer under its client's key, kept for a
 retry (written in the transaction of what it created)
 
-Revision ID: 0014_idempotency
-Revises: 0013
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 06:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0014_idempotency'
-down_revision = '0013'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
