@@ -109,6 +109,7 @@ def hostile_messages(real_case_id: int) -> list[Hostile]:
                 "notify": "notify has no email for 'case.teleported'",
                 "watch": "watch has nothing to do for 'case.teleported'",
                 "mailin": "mailin has nothing to do for 'case.teleported'",
+                "webhooks": "webhooks has nothing to do for 'case.teleported'",
             },
             event_type="case.teleported",
         ),
