@@ -20,7 +20,8 @@ common ones, from about 400 characters used in Chinese brand names; pronounceabl
 combined Chinese + Latin marks; 1-3 Nice classes each, the busy classes more often) and a feed of
 candidate marks. A share of the candidates (``--planted``) are look-alikes derived from a random
 watched mark, of every kind ``workstation.similarity`` knows (look-alike characters, homophones, pinyin
-spellings, generic words added, the mark inside a longer one, small Latin edits, rn/m, 0/O, I/l), filed
+spellings, generic words added, the mark inside a longer one, small Latin edits, rn/m, 0/O, I/l, 5/S, 2/Z,
+English spellings of one sound: f/ph, c/k, x/ks), filed
 in one of the source's classes; the rest are fresh marks made the same way as the register (none the
 same wording as a watched mark). It prints:
 
@@ -181,7 +182,7 @@ def plant(rng: random.Random, source: str) -> tuple[str, str] | None:
         else:
             out = _swap_one(rng, han, lambda c: [weighted_character(rng)]) if len(han) >= 3 else None
         return (out, kind) if out and out != han else None
-    kind = rng.choice(["case", "generic", "near_text", "visual", "contains"])
+    kind = rng.choice(["case", "generic", "near_text", "visual", "contains", "sound"])
     word = latin
     if kind == "case":
         out = word.upper() if rng.random() < 0.5 else "-".join([word[: len(word) // 2], word[len(word) // 2 :]])
@@ -195,11 +196,20 @@ def plant(rng: random.Random, source: str) -> tuple[str, str] | None:
             word[:i] + rng.choice("aeioubdklmnrst") + word[i + 1 :] if rng.random() < 0.5 else word[:i] + word[i + 1 :]
         )
     elif kind == "visual":
-        swaps = [(a, b) for a, b in (("m", "rn"), ("o", "0"), ("l", "I"), ("w", "vv"), ("i", "1")) if a in word.lower()]
+        pairs = (("m", "rn"), ("o", "0"), ("l", "I"), ("w", "vv"), ("i", "1"), ("s", "5"), ("z", "2"))
+        swaps = [(a, b) for a, b in pairs if a in word.lower()]
         if not swaps:
             return None
         a, b = rng.choice(swaps)
         out = word.lower().replace(a, b, 1)
+    elif kind == "sound":  # another spelling of the same English sound, in a word of 4+ letters
+        lower = word.lower()
+        same_sound = (("f", "ph"), ("ca", "ka"), ("co", "ko"), ("x", "ks"), ("ck", "k"))
+        spellings = [(a, b) for a, b in same_sound if a in lower]
+        if len(lower.replace(" ", "")) < 4 or not spellings:
+            return None
+        a, b = rng.choice(spellings)
+        out = lower.replace(a, b, 1)
     else:  # glued on, only to a word of 5+ letters: Star is not in Starbucks
         out = word + rng.choice(["store", "phone", "mart"] * (len(word) >= 5) + [" Plus", " Home"])
     return (out, kind) if out.casefold() != word.casefold() or kind == "case" else None

@@ -378,6 +378,7 @@ _SOUND_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 MIN_SOUND_KEY = 4
 
 
+@functools.lru_cache(maxsize=65536)
 def sound_key(word: str) -> str:
     """How English would sound a casefolded word, as letters (``_SOUND_RULES``); "" if it is not
     plain Latin letters (digits and look-alikes are the visual rules' business)."""
@@ -436,6 +437,7 @@ def _segmentations(han: str) -> list[list[str]]:
     return best[-1][1]
 
 
+@functools.lru_cache(maxsize=65536)
 def han_meanings(han: str) -> frozenset[str]:
     """Every word-for-word English reading of a Chinese mark, each as its words sorted and joined:
     蓝月 -> {"blue moon"}, 金狮 -> {"gold lion", "golden lion"}. Empty if some character is not in the
@@ -567,7 +569,8 @@ def prepare(mark: Mark) -> PreparedMark:
     forms = []
     if words:
         tokens = tuple(letter_skeleton(w) for w in words)
-        sound = "".join(sound_key(w) for w in words) if all(sound_key(w) for w in words) else ""
+        sounds = [sound_key(w) for w in words]
+        sound = "".join(sounds) if all(sounds) else ""
         forms.append(
             LetterForm(
                 "latin",
