@@ -148,6 +148,8 @@ DIFFERENT = [
     ("Cubo", "Kobe", "consonants alike, vowels not (what a consonant-only code like Metaphone would merge)"),
     ("Pest", "Rest", "P/R one stroke apart, but two English words"),
     ("Roxi", "Poxy", "one stroke apart plus another letter: two differences"),
+    ("Rix", "Pix", "three letters: too short for a one-stroke look-alike"),
+    ("Kool", "Cool", "the same sound, but a sound of three letters (kul) tells too little"),
     ("蓝月", "BLUE", "only a part of the translation"),
     ("金龙", "GOLDEN TIGER", "龙 is a dragon, not a tiger"),
     ("银河", "SILVER RIVER", "银河 is the galaxy: a word the lexicon knows is read whole, not character by character"),
