@@ -4,6 +4,7 @@ an examiner-labelled set of pairs and on planted look-alikes.
     .venv/bin/python benchmarks/similarity.py [--watched 100000] [--candidates 2000] [--planted 0.2]
                                               [--brute-sample 100] [--seed 7]
                                               [--pairs tests/data/mark_pairs.csv]
+                                              [--holdout tests/data/mark_pairs_holdout.csv]
 
 **The labelled set** (``--pairs``, columns ``mark_a,mark_b,label,kind,note``): pairs of Chinese, Latin
 and mixed marks labelled ``similar`` or ``distinct`` as an examiner would judge them (商标审查审理指南),
@@ -19,7 +20,8 @@ common ones, from about 400 characters used in Chinese brand names; pronounceabl
 combined Chinese + Latin marks; 1-3 Nice classes each, the busy classes more often) and a feed of
 candidate marks. A share of the candidates (``--planted``) are look-alikes derived from a random
 watched mark, of every kind ``workstation.similarity`` knows (look-alike characters, homophones, pinyin
-spellings, generic words added, the mark inside a longer one, small Latin edits, rn/m, 0/O, I/l), filed
+spellings, generic words added, the mark inside a longer one, small Latin edits, rn/m, 0/O, I/l, 5/S, 2/Z,
+English spellings of one sound: f/ph, c/k, x/ks), filed
 in one of the source's classes; the rest are fresh marks made the same way as the register (none the
 same wording as a watched mark). It prints:
 
@@ -41,7 +43,11 @@ The last line is machine-readable; ``p99_ms`` is the indexed check, ``recall_pct
 generated feed's:
 
     similarity: p99_ms=<n> recall_pct=<n> false_alarm_pct=<n> p50_ms=<n> brute_p50_ms=<n> index_s=<n>
-    rss_mb=<n> planted_recall_pct=<n> fresh_alarm_pct=<n> pairs=<n>
+    rss_mb=<n> planted_recall_pct=<n> fresh_alarm_pct=<n> pairs=<n> holdout_recall_pct=<n>
+    holdout_false_alarm_pct=<n> holdout_pairs=<n>
+
+**The second labelled set** (``--holdout``, same columns) was written before the English sound,
+zh-en translation and one-stroke rules, and is only scored, never tuned on.
 
 (one line).
 """
@@ -176,7 +182,7 @@ def plant(rng: random.Random, source: str) -> tuple[str, str] | None:
         else:
             out = _swap_one(rng, han, lambda c: [weighted_character(rng)]) if len(han) >= 3 else None
         return (out, kind) if out and out != han else None
-    kind = rng.choice(["case", "generic", "near_text", "visual", "contains"])
+    kind = rng.choice(["case", "generic", "near_text", "visual", "contains", "sound"])
     word = latin
     if kind == "case":
         out = word.upper() if rng.random() < 0.5 else "-".join([word[: len(word) // 2], word[len(word) // 2 :]])
@@ -190,11 +196,20 @@ def plant(rng: random.Random, source: str) -> tuple[str, str] | None:
             word[:i] + rng.choice("aeioubdklmnrst") + word[i + 1 :] if rng.random() < 0.5 else word[:i] + word[i + 1 :]
         )
     elif kind == "visual":
-        swaps = [(a, b) for a, b in (("m", "rn"), ("o", "0"), ("l", "I"), ("w", "vv"), ("i", "1")) if a in word.lower()]
+        pairs = (("m", "rn"), ("o", "0"), ("l", "I"), ("w", "vv"), ("i", "1"), ("s", "5"), ("z", "2"))
+        swaps = [(a, b) for a, b in pairs if a in word.lower()]
         if not swaps:
             return None
         a, b = rng.choice(swaps)
         out = word.lower().replace(a, b, 1)
+    elif kind == "sound":  # another spelling of the same English sound, in a word of 4+ letters
+        lower = word.lower()
+        same_sound = (("f", "ph"), ("ca", "ka"), ("co", "ko"), ("x", "ks"), ("ck", "k"))
+        spellings = [(a, b) for a, b in same_sound if a in lower]
+        if len(lower.replace(" ", "")) < 4 or not spellings:
+            return None
+        a, b = rng.choice(spellings)
+        out = lower.replace(a, b, 1)
     else:  # glued on, only to a word of 5+ letters: Star is not in Starbucks
         out = word + rng.choice(["store", "phone", "mart"] * (len(word) >= 5) + [" Plus", " Home"])
     return (out, kind) if out.casefold() != word.casefold() or kind == "case" else None
@@ -207,6 +222,8 @@ def percentile(values: list[float], q: float) -> float:
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = ROOT / "tests" / "data" / "mark_pairs.csv"
+#: The second labelled set, written before the sound, translation and one-stroke rules and never tuned on.
+HOLDOUT = ROOT / "tests" / "data" / "mark_pairs_holdout.csv"
 
 
 def rss_mb() -> float:
@@ -257,10 +274,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--brute-sample", type=int, default=100, help="candidates also checked by brute force")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pairs", type=Path, default=PAIRS, help="the labelled pairs (CSV)")
+    parser.add_argument("--holdout", type=Path, default=HOLDOUT, help="the second labelled set, never tuned on")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
 
     recall, false_alarm_rate, pair_count = labelled_set(args.pairs)
+    holdout_recall, holdout_false_alarm_rate, holdout_count = labelled_set(args.holdout)
 
     register = [Mark(any_mark(rng), classes(rng, rng.choice([1, 1, 2, 3])), id=i) for i in range(args.watched)]
     rss_before = rss_mb()
@@ -348,7 +367,8 @@ def main(argv: list[str] | None = None) -> None:
         f"similarity: p99_ms={p99:.3f} recall_pct={recall * 100:.1f} false_alarm_pct={false_alarm_rate * 100:.1f} "
         f"p50_ms={p50:.3f} brute_p50_ms={brute_p50:.2f} index_s={t2 - t0:.1f} rss_mb={rss_after:.0f} "
         f"planted_recall_pct={planted_recall * 100:.1f} fresh_alarm_pct={fresh_alarm_rate * 100:.1f} "
-        f"pairs={pair_count}"
+        f"pairs={pair_count} holdout_recall_pct={holdout_recall * 100:.1f} "
+        f"holdout_false_alarm_pct={holdout_false_alarm_rate * 100:.1f} holdout_pairs={holdout_count}"
     )
 
 

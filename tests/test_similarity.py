@@ -23,7 +23,11 @@ from workstation.similarity import (
     compare,
     explain,
     find_lookalikes,
+    han_meanings,
+    latin_meaning,
+    lexicon,
     prepare,
+    sound_key,
     verdict,
 )
 
@@ -84,6 +88,20 @@ LOOKALIKES = [
     ("Greenfield Farms", "Greenfield Foods", "same_text", "the trade in Latin: Farms, Foods"),
     ("Blue Ocean", "Ocean Blue", "reordered", "the same words in another order"),
     ("星河", "XINGHEPHONE", "contains", "a pinyin glued to another word: phone does not go on with he"),
+    ("Quickmart", "Kwikmart", "sound", "qu/kw and ck/k: both sound kwikmart"),
+    ("Fotonix", "Photonix", "sound", "ph/f and x/ks: both sound fotoniks"),
+    ("Brightline", "Braitline", "sound", "igh/ai and the silent e that lengthens i: both sound braitlain"),
+    ("Krystal Klear", "Crystal Clear", "sound", "invented spellings of two English words"),
+    ("蓝月", "BLUE MOON", "translation", "蓝 blue and 月 moon, word for word"),
+    ("BLUE MOON", "蓝月", "translation", "a Latin watched mark and its Chinese translation"),
+    ("三星", "THREE STARS", "translation", "三 three and 星 star: the plural made singular"),
+    ("两只虎", "TWO TIGERS", "translation", "the measure word 只 is left out in English"),
+    ("太阳", "Sun", "translation", "a word the lexicon knows whole"),
+    ("Solvi", "5OLVI", "visual", "5 for S"),
+    ("Zentra", "2ENTRA", "visual", "2 for Z"),
+    ("Roxi", "Poxi", "visual", "R/P one stroke apart in an invented four-letter word"),
+    ("Exim", "Fxim", "visual", "E/F one stroke apart"),
+    ("Corvex", "Gorvex", "visual", "C/G one stroke apart (and one letter of six: near_text too)"),
 ]
 
 # (watched, candidate, why an examiner would say they differ)
@@ -125,6 +143,18 @@ DIFFERENT = [
     ("星河", "XINGHENG", "xing he starts XINGHENG, which reads xing heng"),
     ("Blue Ocean", "Blue Sky", "only the common word Blue in common"),
     ("Tech Group", "Digital Group", "a mark of generic words alone"),
+    ("Sell", "Cell", "homophones, but both English words with their own meanings (and a 3-letter sound)"),
+    ("Kara", "Cora", "the vowels differ: the sound keeps them"),
+    ("Cubo", "Kobe", "consonants alike, vowels not (what a consonant-only code like Metaphone would merge)"),
+    ("Pest", "Rest", "P/R one stroke apart, but two English words"),
+    ("Roxi", "Poxy", "one stroke apart plus another letter: two differences"),
+    ("Rix", "Pix", "three letters: too short for a one-stroke look-alike"),
+    ("Kool", "Cool", "the same sound, but a sound of three letters (kul) tells too little"),
+    ("蓝月", "BLUE", "only a part of the translation"),
+    ("金龙", "GOLDEN TIGER", "龙 is a dragon, not a tiger"),
+    ("银河", "SILVER RIVER", "银河 is the galaxy: a word the lexicon knows is read whole, not character by character"),
+    ("星河 GALAXY", "银河 COSMOS", "a part of one combined mark translates a part of the other: not the marks"),
+    ("月", "MOONLIGHT", "a translation must cover every word of both marks"),
 ]
 
 
@@ -167,6 +197,84 @@ def test_scores_rank_the_kinds_of_similarity() -> None:
     assert match("康师傅", "康帅傅").score == 0.95
     assert match("星河", "兴和").score == 0.9
     assert 0.75 <= match("星河湾", "星河").score < 0.9
+
+
+# --- English sound, translations, letters one stroke apart --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "sound"),
+    [
+        ("photonix", "fotoniks"),  # ph -> f, x -> ks
+        ("fotonix", "fotoniks"),
+        ("quickmart", "kwikmart"),  # qu -> kw, ck -> k
+        ("kwikmart", "kwikmart"),
+        ("nightlight", "naitlait"),  # igh -> ai
+        ("nitelite", "naitlait"),  # the silent e that lengthens i, inside the word too
+        ("citrus", "sitrus"),  # c before i is s
+        ("crystal", "kristal"),  # other c is k; y inside a word is i
+        ("techno", "tekno"),  # Greek ch before a consonant
+        ("chocolate", "chokolat"),  # ch before a vowel kept; a final silent e dropped
+        ("xpress", "ekspres"),  # a first x before a consonant reads ex; doubled letters once
+        ("yoga", "yoga"),  # a first y is a consonant
+        ("5anso", ""),  # digits are for the visual rules
+    ],
+)
+def test_sound_key_spells_how_english_sounds_a_word(word: str, sound: str) -> None:
+    assert sound_key(word) == sound
+
+
+def test_the_lexicon_is_a_curated_list_of_common_mark_words() -> None:
+    words = lexicon()
+    assert 200 <= len(words) <= 1000
+    assert words["蓝"] == (("blue",),) and words["月"] == (("moon",),)
+    assert words["金"] == (("gold",), ("golden",))  # every rendering, the adjective beside the noun
+    assert words["只"] == ((),)  # a measure word a translation leaves out
+    assert words["银河"] == (("galaxy",), ("milky", "way"))
+    assert all(re.fullmatch(r"[\u3400-\u9fff]{1,4}", chinese) for chinese in words)
+    assert all(
+        all(word.isascii() and word.isalpha() and word.islower() for r in rs for word in r) for rs in words.values()
+    )
+
+
+def test_translations_read_a_chinese_mark_word_for_word() -> None:
+    assert han_meanings("蓝月") == {"blue moon"}
+    assert han_meanings("金狮") == {"gold lion", "golden lion"}
+    assert han_meanings("两只虎") == {"tiger two"}  # 只 left out, the words sorted
+    assert han_meanings("银河") == {"galaxy", "milky way"}  # read whole, not 银 silver + 河 river
+    assert han_meanings("星巴克") == frozenset()  # 巴, 克 unknown: only a whole translation counts
+    assert han_meanings("蓝" * 9) == frozenset()  # a phrase, not a mark's words
+    assert latin_meaning(["three", "bears"]) == "bear three"
+    assert latin_meaning(["the", "stories"]) == ""  # story is not in the lexicon
+    assert latin_meaning(["foxes", "of", "the", "sky"]) == ""  # the is not a filler the rule knows
+    assert latin_meaning(["foxes", "of", "sky"]) == "fox sky"
+
+
+def test_new_rules_score_below_the_near_identical_and_need_a_shared_or_related_class() -> None:
+    assert match("蓝月", "BLUE MOON").score == 0.85
+    assert match("Quickmart", "Kwikmart").score == 0.85
+    assert match("Roxi", "Poxi").score == 0.8 and match("Roxi", "Poxi").reasons[0].detail == "R/P"
+    assert match("Solvi", "5OLVI").score == 0.95  # 5/S is a look-alike like 0/O
+    assert match("蓝月", "BLUE MOON", {9}, {9}).level == "high"
+    assert match("蓝月", "BLUE MOON", {9}, {30}) is None  # unrelated classes: near-identical only
+    assert match("Quickmart", "Kwikmart", {35}, {36}) is None
+    assert match("Quickmart", "Kwikmart", threshold=0.9) is None
+
+
+def test_new_rules_explain_themselves_in_both_languages() -> None:
+    translation, sound = match("蓝月", "BLUE MOON"), match("Fotonix", "Photonix")
+    assert explain(translation, "en") == ["a translation: “蓝月” and “blue moon” mean the same, word for word"]
+    assert "翻译" in explain(translation, "zh")[0] and "蓝月" in explain(translation, "zh")[0]
+    assert explain(sound, "en") == ["the same sound in English: “fotonix” and “photonix” both sound like “fotoniks”"]
+    assert "读音" in explain(sound, "zh")[0] and "fotoniks" in explain(sound, "zh")[0]
+
+
+def test_the_index_finds_sound_translation_and_one_stroke_matches() -> None:
+    watched = [Mark(text, id=i) for i, text in enumerate(["蓝月", "Quickmart", "Pelix", "Exim", "星河"])]
+    index = build_index(watched)
+    for candidate, watched_id in [("BLUE MOON", 0), ("Kwikmart", 1), ("Relix", 2), ("Fxim", 3)]:
+        assert [m.watched_id for m in find_lookalikes(Mark(candidate), index)] == [watched_id], candidate
+    assert find_lookalikes(Mark("BLUE"), index) == []
 
 
 # --- classes ---------------------------------------------------------------------------------
@@ -254,8 +362,10 @@ def test_a_candidate_may_be_prepared_once_and_the_index_accepts_raw_marks() -> N
 
 # --- properties ----------------------------------------------------------------------------------
 
-HAN = "星河兴和湾师帅康傅大太白兔日曰升金龙龍华为科技牌中国阿里巴爸新"
+HAN = "星河兴和湾师帅康傅大太白兔日曰升金龙龍华为科技牌中国阿里巴爸新蓝月只两虎"
 LATIN = "xinghuaweiabrnmvo01lI -"
+#: whole words, so that sound-alike spellings, translations and one-stroke pairs come up often
+WORDS = ["blue", "moon", "golden", "tiger", "two", "quick", "kwik", "ph", "f", "pelix", "relix", "e", "q", "5", "2"]
 CLASSES = st.frozensets(st.integers(1, 45), max_size=3)
 
 
@@ -269,6 +379,8 @@ def near_marks() -> st.SearchStrategy[str]:
             st.text(st.sampled_from(HAN), max_size=3),
             st.text(st.sampled_from(LATIN), max_size=8),
         ),
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join),
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map("".join),
         st.text(max_size=12),
     )
 
@@ -315,12 +427,24 @@ def test_the_index_shortlist_never_loses_a_match(
 # --- the labelled set: pairs as an examiner judges them ------------------------------------------
 
 PAIRS = Path(__file__).parent / "data" / "mark_pairs.csv"
+HOLDOUT = Path(__file__).parent / "data" / "mark_pairs_holdout.csv"
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def labelled_pairs() -> list[dict[str, str]]:
     with PAIRS.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_the_second_labelled_set_has_the_same_form_and_150_pairs_or_more() -> None:
+    """Written before the sound, translation and one-stroke rules and never tuned on: only scored, by
+    benchmarks/similarity.py (its figures are in benchmarks/README.md), so no goal is asserted here."""
+    with HOLDOUT.open(encoding="utf-8", newline="") as f:
+        pairs = list(csv.DictReader(f))
+    assert list(pairs[0]) == ["mark_a", "mark_b", "label", "kind", "note"]
+    assert len(pairs) >= 150 and {p["label"] for p in pairs} == {"similar", "distinct"}
+    assert all(p["mark_a"].strip() and p["mark_b"].strip() and p["note"].strip() for p in pairs)
+    assert not {(p["mark_a"], p["mark_b"]) for p in pairs} & {(p["mark_a"], p["mark_b"]) for p in labelled_pairs()}
 
 
 def test_the_labelled_set_is_large_and_covers_both_scripts() -> None:

@@ -3,7 +3,8 @@
 Enterprises watch their own marks; every mark named at intake and every newly published mark of an
 imported feed is checked against all watched marks. This module is only the comparison: ``prepare``
 each mark once (normalised forms, pinyin, visual skeletons), ``build_index`` over the watched marks,
-then ``find_lookalikes(candidate, index)`` per new mark. No database, no I/O. ``verdict(a, b)`` judges
+then ``find_lookalikes(candidate, index)`` per new mark. No database, and no I/O but reading two word lists on
+first use (the bilingual lexicon and an English dictionary). ``verdict(a, b)`` judges
 one pair of texts the way the notices do (``python -m workstation compare-marks``, for an examiner
 checking a verdict by hand).
 
@@ -18,7 +19,19 @@ same_text          1.00   the same wording once width, case, accents, spacing, p
                           generic words (科技, 集团, 有限公司, 牌, tech, group, ltd ...) and the trade of a
                           trade name (电器, 食品, foods, electronics ...) are dropped
 visual             0.95   the same but for look-alike characters or letters (师/帅, 大/太, 日/白, rn/m,
-                          0/O, 1/l/I, vv/w, Cyrillic а/Latin a); 0.90 when only one part of a mixed mark
+                          0/O, 1/l/I, 5/S, 2/Z, vv/w, Cyrillic а/Latin a); 0.90 when only one part of a
+                          mixed mark; 0.80 for Latin marks of 4+ letters that differ in one capital one
+                          stroke apart (E/F, P/R, C/G, O/Q: Pelix/Relix), unless both are English words
+                          (Rain/Pain, Pest/Rest: other words)
+sound              0.85   Latin marks that English sounds the same (``sound_key``: ph/f, qu/kw, ck/k,
+                          c/s/k, x/ks, y/i, igh, doubled letters, a silent e): Quickmart/Kwikmart,
+                          Fotonix/Photonix; a sound of 4+ letters, and not when both are English words
+                          (Sell/Cell are homophones with other meanings)
+translation        0.85   a Chinese mark translated word for word is a Latin mark's words, or the other
+                          way (蓝月/BLUE MOON, 三只熊/THREE BEARS), from a curated lexicon of common mark
+                          words (data/mark_words.tsv, ~230 words: colours, animals, the sky, numbers,
+                          nature, qualities, emblems); the whole of both marks, never a combined mark's
+                          part, and a word the lexicon knows is read whole (银河 galaxy, not silver river)
 same_part          0.90   the Chinese part (2+ characters) or the Latin part (3+ letters) of a mixed
                           mark is the same as the other mark's
 phonetic           0.90   Chinese parts of 2+ characters read the same in toneless pinyin (星河 and
@@ -64,11 +77,15 @@ ignore classes, or above 1 to drop unrelated classes entirely. ``Match.level`` (
 sums this up for a notice, and results are sorted by it first, then by score.
 
 **Speed.** ``build_index`` files each watched mark under cheap keys (Chinese character pairs, the
-pinyin reading, Latin strings with up to two letters deleted, word prefixes), chosen so that every pair
+pinyin reading, Latin strings with up to two letters deleted, word prefixes, the English sound, the
+word-for-word meanings, the skeleton with one-stroke letters merged), chosen so that every pair
 a rule can match shares at least one key: the shortlist is exact, not a heuristic, and the tests check
 that indexed and brute-force results are equal. The keys are kept as hashes in two sorted arrays,
 12 bytes a posting (sizes measured: benchmarks/README.md). pypinyin is imported on first use (its
 import is slow).
+
+**English words** (for the sound and one-stroke rules) are Webster's Second International (234,000
+words, the english-words package), loaded on first use like pypinyin.
 
 **Pinyin** is pypinyin's reading in context (银行 yin hang, 长城 chang cheng), one per character: a
 mark meant in a rarer reading of a polyphonic character (多音字) is compared in the common one.
@@ -80,12 +97,14 @@ garbage row in a feed must not cost much more than a real mark.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rapidfuzz.distance import OSA, Levenshtein
 
@@ -169,6 +188,12 @@ class LetterForm:
     #: look-alike letters merged one for one, rn and vv kept: edits are counted on both, since merging
     #: rn into m shortens a word ("herna" is one letter from "hera", "hema" two)
     plain: str = ""
+    #: Latin only: the words as English sounds them (``sound_key``), "" if too short or not plain letters
+    sound: str = ""
+    #: Latin only: the words as the translation rule reads them (``latin_meaning``), "" if any is unknown
+    meaning: str = ""
+    #: Latin only: ``skeleton`` with letters one stroke apart merged (``one_stroke_skeleton``)
+    stroke: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +212,11 @@ class PreparedMark:
     forms: tuple[LetterForm, ...]
     #: the mark is generic words only: it matches only the same wording
     generic_only: bool = False
+    #: ``han`` translated word for word into English, every way the lexicon allows (``han_meanings``)
+    han_meanings: frozenset[str] = frozenset()
+    #: what the translation, sound and one-stroke rules compare, as keys: two marks that share none
+    #: cannot match by these rules (checked first for every pair, and filed in the index)
+    lexical_keys: frozenset[str] = frozenset()
 
     @property
     def id(self) -> int | None:
@@ -264,7 +294,7 @@ _HAN_SKELETON = str.maketrans({c: group[0] for group in HAN_CONFUSABLE_GROUPS fo
 #: Letters that look alike once case is folded (I and l both become l), and Cyrillic / Greek homoglyphs.
 _LETTER_SKELETON = str.maketrans(
     {
-        "0": "o", "1": "l", "i": "l", "v": "u",
+        "0": "o", "1": "l", "i": "l", "v": "u", "5": "s", "2": "z",
         "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x", "у": "y", "к": "k", "м": "m",
         "т": "t", "і": "l", "ο": "o", "α": "a", "ν": "u", "ρ": "p", "τ": "t", "ι": "l", "κ": "k",
     }
@@ -280,7 +310,8 @@ def _fold(text: str) -> str:
 
 
 def letter_skeleton(word: str) -> str:
-    """A casefolded word with look-alike letters merged: rn -> m, vv -> w, 0 -> o, 1/i -> l, v -> u."""
+    """A casefolded word with look-alike letters merged: rn -> m, vv -> w, 0 -> o, 1/i -> l, v -> u,
+    5 -> s, 2 -> z."""
     return word.replace("rn", "m").replace("vv", "w").translate(_LETTER_SKELETON)
 
 
@@ -307,6 +338,177 @@ def _strip_han(run: str, first: bool) -> str:
         if not changed and run.endswith(_BRAND_SUFFIX) and len(run) >= 3:
             run, changed = run[:-1], True
     return run
+
+
+# --- English sound, translations and letters one stroke apart ----------------------------------
+
+#: How English spelling writes one sound several ways, as (pattern, replacement) applied in order to a
+#: casefolded word: Fotonix and Photonix both sound "fotoniks", Quickmart and Kwikmart "kwikmart".
+#: Written by hand rather than taken from Metaphone or NYSIIS, which keep only the consonants' skeleton
+#: (Lemon and Lumen, Nova and Navy get one code): a mark's vowels are half of how it sounds, so they
+#: are kept, and only spellings of the same sound are merged.
+_SOUND_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"^x(?=[^aeiouy])", "eks"),  # Xpress = Express
+        (r"^x", "z"),  # Xeno
+        (r"ph", "f"),
+        (r"igh", "ai"),  # bright = brait, night = nite (below)
+        (r"(?<!^)y", "i"),  # Smyle = Smile, Fysio; a first y is a consonant (Yoga)
+        (r"i([^aeiou])e(?=[^aeiou]|$)", r"ai\1"),  # the silent e that lengthens i: nite = night
+        (r"qu", "kw"),
+        (r"q", "k"),
+        (r"ck", "k"),
+        (r"ch(?=[^aeiouh])", "k"),  # Greek ch before a consonant: Techno = Tekno, Chrome
+        (r"c(?=[eiy])", "s"),  # Citrus = Sitrus
+        (r"c(?!h)", "k"),  # Crystal = Krystal
+        (r"x", "ks"),  # Luxon = Lukson
+        (r"wh", "w"),
+        (r"^wr", "r"),
+        (r"^kn", "n"),
+        (r"^ps", "s"),
+        (r"z", "s"),  # Eazy = Easy
+        (r"ee|ea", "i"),
+        (r"oo", "u"),
+        (r"(?<=[^aeiou])e$", ""),  # a final silent e: Freshe = Fresh
+        (r"(.)\1+", r"\1"),  # doubled letters: Sunnyvale = Sunivale
+    )
+)
+#: Shorter sound keys are too common to tell marks apart (cell / sell, both "sel").
+MIN_SOUND_KEY = 4
+
+
+@functools.lru_cache(maxsize=65536)
+def sound_key(word: str) -> str:
+    """How English would sound a casefolded word, as letters (``_SOUND_RULES``); "" if it is not
+    plain Latin letters (digits and look-alikes are the visual rules' business)."""
+    if not (word.isascii() and word.isalpha()):
+        return ""
+    for pattern, replacement in _SOUND_RULES:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+LEXICON_FILE = Path(__file__).with_name("data") / "mark_words.tsv"
+#: English words a translation of a mark leaves out.
+_ENGLISH_FILLERS = frozenset({"a", "an", "of", "and"})
+#: Chinese marks longer than this are not translated word for word (a phrase, not a mark's words).
+_MAX_TRANSLATED_HAN = 8
+#: At most this many readings of one Chinese mark (a character with several renderings multiplies them).
+_MAX_MEANINGS = 32
+
+
+@functools.cache
+def lexicon() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The bilingual word list (``LEXICON_FILE``): each Chinese word and its English renderings, each
+    rendering as its words; a word a translation leaves out has the one empty rendering."""
+    found: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for line in LEXICON_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        chinese, english = line.split("\t")
+        renderings = tuple(() if r.strip() == "-" else tuple(r.split()) for r in english.split(","))
+        found[chinese.strip()] = renderings
+    return found
+
+
+@functools.cache
+def _english_vocabulary() -> frozenset[str]:
+    return frozenset(word for renderings in lexicon().values() for r in renderings for word in r)
+
+
+def _segmentations(han: str) -> list[list[str]]:
+    """``han`` cut into lexicon words, in the fewest pieces (a word the lexicon knows, such as 银河
+    galaxy, is read as itself, not as 银 silver + 河 river); [] if some character is not covered."""
+    words = lexicon()
+    # best[i]: the fewest pieces covering han[:i] and the ways to do it (a few at most)
+    best: list[tuple[int, list[list[str]]]] = [(0, [[]])] + [(len(han) + 1, [])] * len(han)
+    for end in range(1, len(han) + 1):
+        for start in range(max(0, end - 4), end):
+            piece = han[start:end]
+            if piece not in words or not best[start][1]:
+                continue
+            count = best[start][0] + 1
+            ways = [way + [piece] for way in best[start][1]]
+            if count < best[end][0]:
+                best[end] = (count, ways[:4])
+            elif count == best[end][0]:
+                best[end] = (count, (best[end][1] + ways)[:4])
+    return best[-1][1]
+
+
+@functools.lru_cache(maxsize=65536)
+def han_meanings(han: str) -> frozenset[str]:
+    """Every word-for-word English reading of a Chinese mark, each as its words sorted and joined:
+    蓝月 -> {"blue moon"}, 金狮 -> {"gold lion", "golden lion"}. Empty if some character is not in the
+    lexicon (only a translation of the whole mark counts) or the mark is long."""
+    if len(han) > _MAX_TRANSLATED_HAN:
+        return frozenset()
+    words = lexicon()
+    found: set[str] = set()
+    for pieces in _segmentations(han):
+        for combination in itertools.product(*(words[piece] for piece in pieces)):
+            english = sorted(word for rendering in combination for word in rendering)
+            if english:
+                found.add(" ".join(english))
+            if len(found) >= _MAX_MEANINGS:
+                return frozenset(found)
+    return frozenset(found)
+
+
+def latin_meaning(words: Sequence[str]) -> str:
+    """Latin words as the translation rule compares them (plurals made singular, a/an/of/and left
+    out, sorted and joined): "Three Bears" -> "bear three". "" if a word is not in the lexicon."""
+    vocabulary = _english_vocabulary()
+    found = []
+    for word in words:
+        if word in _ENGLISH_FILLERS:
+            continue
+        bases = [word]  # as written, then without a plural ending: stories -> story, foxes -> fox, stars -> star
+        if word.endswith("ies"):
+            bases.append(word[:-3] + "y")
+        if word.endswith("es"):
+            bases.append(word[:-2])
+        if word.endswith("s"):
+            bases.append(word[:-1])
+        singular = next((base for base in bases if base in vocabulary), None)
+        if singular is None:
+            return ""
+        found.append(singular)
+    return " ".join(sorted(found))
+
+
+#: Capital letters one stroke apart (E/F, P/R, C/G, O/Q), merged to the first.
+ONE_STROKE_PAIRS = ("ef", "pr", "cg", "oq")
+_ONE_STROKE = str.maketrans({b: a for a, b in ONE_STROKE_PAIRS})
+
+
+def one_stroke_skeleton(skeleton: str) -> str:
+    return skeleton.translate(_ONE_STROKE)
+
+
+def _one_stroke_apart(a: str, b: str) -> str:
+    """The pair ("E/F") if the skeletons ``a`` and ``b`` (4+ letters) differ in one letter only, one
+    stroke apart from the other; else ""."""
+    if len(a) != len(b) or len(a) < 4 or one_stroke_skeleton(a) != one_stroke_skeleton(b):
+        return ""
+    differences = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    return f"{differences[0][0].upper()}/{differences[0][1].upper()}" if len(differences) == 1 else ""
+
+
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """An English dictionary (Webster's Second, 234,000 words, from english-words), loaded on first
+    use (0.3 s, some 25 MB): it tells a real word from an invented mark."""
+    from english_words import get_english_words_set
+
+    return frozenset(get_english_words_set(["web2"], lower=True))
+
+
+def _english_words_only(text: str) -> bool:
+    """Every word of ``text`` (a Latin form's words) is an English word: two such marks that sound
+    alike (Sell / Cell) or are a stroke apart (Rain / Pain) are other words with other meanings."""
+    return all(word in _english_words() for word in text.split())
 
 
 @functools.lru_cache(maxsize=65536)
@@ -367,11 +569,38 @@ def prepare(mark: Mark) -> PreparedMark:
     forms = []
     if words:
         tokens = tuple(letter_skeleton(w) for w in words)
-        forms.append(LetterForm("latin", " ".join(words), tokens, "".join(tokens), _plain("".join(words))))
+        sounds = [sound_key(w) for w in words]
+        sound = "".join(sounds) if all(sounds) else ""
+        forms.append(
+            LetterForm(
+                "latin",
+                " ".join(words),
+                tokens,
+                "".join(tokens),
+                _plain("".join(words)),
+                sound if len(sound) >= MIN_SOUND_KEY else "",
+                latin_meaning(words),
+                one_stroke_skeleton("".join(tokens)),
+            )
+        )
     if len(pinyin) >= 2 and all(s.isascii() and s.isalpha() for s in pinyin):
         tokens = tuple(letter_skeleton(s) for s in pinyin)
         forms.append(LetterForm("pinyin", " ".join(pinyin), tokens, "".join(tokens), _plain("".join(pinyin))))
-    return PreparedMark(mark, core, skeleton, han, han_skeleton(han), pinyin, tuple(forms))
+    meanings = han_meanings(han) if han else frozenset()
+    lexical = _lexical_keys(meanings, forms)
+    return PreparedMark(
+        mark, core, skeleton, han, han_skeleton(han), pinyin, tuple(forms), han_meanings=meanings, lexical_keys=lexical
+    )
+
+
+def _lexical_keys(meanings: frozenset[str], forms: Sequence[LetterForm]) -> frozenset[str]:
+    keys = {"T:" + meaning for meaning in meanings}
+    for form in forms:
+        if form.source == "latin":
+            keys |= {"T:" + form.meaning} if form.meaning else set()
+            keys |= {"S:" + form.sound} if form.sound else set()
+            keys |= {"O:" + form.stroke} if len(form.stroke) >= 4 else set()
+    return frozenset(keys)
 
 
 # --- comparing two marks -----------------------------------------------------------------------
@@ -544,6 +773,32 @@ def _differences(a: str, b: str) -> str:
     return ", ".join(f"{a[i1:i2]}/{b[j1:j2]}" for i1, i2, j1, j2 in pieces)
 
 
+def _meaning_and_sound(w: PreparedMark, c: PreparedMark) -> Iterator[Reason]:
+    """The rules that read the Latin words (see the module docstring): the Chinese of one mark
+    translated word for word is the other's words (蓝月 / BLUE MOON); two Latin marks sound the same
+    in English (Quickmart / Kwikmart) or are one stroke apart (Pelix / Relix). Neither of the last
+    two when both marks are English words only: Sell / Cell and Rain / Pain are other words."""
+    # whole marks only: the Chinese of a combined mark is usually its Latin part's translation, and
+    # one part of each matching across (星河 GALAXY / 银河 COSMOS) is not the marks meaning the same
+    if not (w.mixed or c.mixed):
+        for one, other in ((w, c), (c, w)):
+            for form in other.forms:
+                if form.meaning and form.meaning in one.han_meanings:
+                    pair = (one.han, form.text) if one is w else (form.text, one.han)
+                    yield Reason("translation", 0.85, *pair, form.meaning)
+    for fw in w.forms:
+        for fc in c.forms:
+            if fw.source != "latin" or fc.source != "latin" or fw.skeleton == fc.skeleton:
+                continue
+            same_sound = bool(fw.sound) and fw.sound == fc.sound
+            stroke = _one_stroke_apart(fw.skeleton, fc.skeleton) if fw.stroke == fc.stroke else ""
+            if (same_sound or stroke) and not (_english_words_only(fw.text) and _english_words_only(fc.text)):
+                if same_sound:
+                    yield Reason("sound", 0.85, fw.text, fc.text, fw.sound)
+                if stroke:
+                    yield Reason("visual", 0.8, fw.text, fc.text, stroke)
+
+
 def _reasons(w: PreparedMark, c: PreparedMark) -> list[Reason]:
     if not w.core or not c.core:
         return []
@@ -598,6 +853,8 @@ def _reasons(w: PreparedMark, c: PreparedMark) -> list[Reason]:
             ):
                 detail = "transliteration" if translit else ""
                 found.append(Reason("contains", _covers(fw.skeleton, fc.skeleton), fw.text, fc.text, detail))
+    if not w.lexical_keys.isdisjoint(c.lexical_keys):
+        found.extend(_meaning_and_sound(w, c))
     best: dict[str, Reason] = {}
     for reason in found:
         if reason.code not in best or reason.score > best[reason.code].score:
@@ -698,7 +955,7 @@ def _shared_keys(p: PreparedMark) -> set[str] | None:
     keys |= _han_keys(p) if p.han else set()
     if len(p.pinyin) >= 2:
         keys.add("PX:" + " ".join(p.pinyin))
-    return keys | _word_set_key(p)
+    return keys | p.lexical_keys | _word_set_key(p)
 
 
 def _published_keys(p: PreparedMark) -> set[str]:
@@ -818,6 +1075,8 @@ REASONS: dict[str, str] = {
     "phonetic": N_("same pronunciation: both read %(watched)s in pinyin (%(candidate)s)"),
     "transliteration": N_("Chinese and its pinyin or transliteration: %(watched)s and %(candidate)s"),
     "contains": N_("contains the watched mark: “%(watched)s” appears in “%(candidate)s”"),
+    "translation": N_("a translation: “%(watched)s” and “%(candidate)s” mean the same, word for word"),
+    "sound": N_("the same sound in English: “%(watched)s” and “%(candidate)s” both sound like “%(detail)s”"),
 }
 
 
