@@ -162,7 +162,7 @@ def seed(people, sessions) -> None:  # noqa: ANN001
         ):
             created = now - timedelta(minutes=30 * (n + 1))
             case = Case(enterprise_id=people.enterprise.id, right_type=right, service="consultation",
-                        title=f"统计案件{n}", description="d", status=status, created_at=created,
+                        title=f"绝密标题{n}", description="d", status=status, created_at=created,
                         confidential=confidential,
                         assigned_expert_id=people.expert.id if status != "submitted" else None)  # fmt: skip
             s.add(case)
@@ -194,7 +194,7 @@ def test_the_page_draws_svg_charts_in_chinese_and_english(app, client, people, s
     assert response.status_code == 200
     assert "<svg" in page and "<rect" in page and "<script" not in page.split("<main", 1)[1]
     assert "按权利类型统计案件" in page and "专利" in page and "3 件" in page
-    assert "统计案件" not in page and "RPA-2026-8" not in page, "no case is named"
+    assert "绝密标题" not in page and "RPA-2026-8" not in page, "no case is named"
     people.add("english", "coordinator", language="en")
     other = app.test_client()
     login(other, people.english.email)
@@ -217,7 +217,7 @@ def test_csv_xlsx_and_pdf_downloads(client, people, sessions) -> None:  # noqa: 
     assert ["案件数"] not in rows
     book = load_workbook(io.BytesIO(client.get("/coordinator/statistics?format=xlsx").get_data()), read_only=True)
     sheet = book["按权利类型统计案件"]
-    assert [c.value for c in next(sheet.iter_rows(max_row=1))] == ["权利类型", "案件数", "占比 (%)"]
+    assert [c.value for c in next(sheet.iter_rows(max_row=1))] == ["权利类型", "案件", "占比 (%)"]
     pdf = client.get("/coordinator/statistics?format=pdf").get_data()
     assert pdf.startswith(b"%PDF")
     reader = PdfReader(io.BytesIO(pdf))

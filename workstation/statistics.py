@@ -558,36 +558,36 @@ def report_tables(report: Report, language: str) -> list[Table]:
         return tuple((label(v.code, gettext) if translate_codes else v.code, v.count, v.share) for v in values)
 
     period = report.period
-    share = (t("Cases"), t("Share (%)"))
+    share = (t(N_("Cases")), t(N_("Share (%)")))
     tables = [
-        Table("summary", t("Statistics report"), (t("Item"), t("Value")), (
-            (t("Period"), f"{period.first.isoformat()} – {period.last.isoformat()}"),
-            (t("Cases submitted in the period"), report.total),
-            (t("Generated at"), report.generated_at.astimezone(zone()).strftime("%Y-%m-%d %H:%M")),
+        Table("summary", t(N_("Statistics report")), (t(N_("Item")), t(N_("Value"))), (
+            (t(N_("Period")), f"{period.first.isoformat()} – {period.last.isoformat()}"),
+            (t(N_("Cases submitted in the period")), report.total),
+            (t(N_("Generated at")), report.generated_at.astimezone(zone()).strftime("%Y-%m-%d %H:%M")),
         )),
-        Table("right_type", t(SECTION_TITLES["right_type"]), (t("Right type"), *share), coded(report.by_right_type)),
-        Table("service", t(SECTION_TITLES["service"]), (t("Service"), *share), coded(report.by_service)),
-        Table("status", t(SECTION_TITLES["status"]), (t("Status"), *share), coded(report.by_status)),
-        Table("technical_field", t(SECTION_TITLES["technical_field"]), (t("Technical field"), *share),
+        Table("right_type", t(SECTION_TITLES["right_type"]), (t(N_("Right type")), *share), coded(report.by_right_type)),
+        Table("service", t(SECTION_TITLES["service"]), (t(N_("Service")), *share), coded(report.by_service)),
+        Table("status", t(SECTION_TITLES["status"]), (t(N_("Status")), *share), coded(report.by_status)),
+        Table("technical_field", t(SECTION_TITLES["technical_field"]), (t(N_("Technical field")), *share),
               coded(report.by_technical_field)),
-        Table("jurisdiction", t(SECTION_TITLES["jurisdiction"]), (t("Jurisdiction"), *share),
+        Table("jurisdiction", t(SECTION_TITLES["jurisdiction"]), (t(N_("Jurisdiction")), *share),
               coded(report.by_jurisdiction, False)),
-        Table("enterprise", t(SECTION_TITLES["enterprise"]), (t("Enterprise"), *share),
+        Table("enterprise", t(SECTION_TITLES["enterprise"]), (t(N_("Enterprise")), *share),
               coded(report.by_enterprise, False)),
-        Table("durations", t(SECTION_TITLES["durations"]), (t("Step"), t("Cases"), t("Median"), t("90th percentile")),
+        Table("durations", t(SECTION_TITLES["durations"]), (t(N_("Step")), t(N_("Cases")), t(N_("Median")), t(N_("90th percentile"))),
               tuple((t(MILESTONE_LABELS[d.milestone]), d.count, d.median_days, d.p90_days) for d in report.durations)),
         Table("sla", t(SECTION_TITLES["sla"]),
-              (t("Deadline"), *(t(SLA_OUTCOME_LABELS[o]) for o in SLA_OUTCOMES), t("Met in time (%)")),
+              (t(N_("Deadline")), *(t(SLA_OUTCOME_LABELS[o]) for o in SLA_OUTCOMES), t(N_("Met in time (%)"))),
               tuple((sla_label(s.code, language), s.in_time, s.late, s.overdue, s.running, s.stopped, s.met_share)
                     for s in report.sla)),
-        Table("legal", t(SECTION_TITLES["legal"]), (t("Outcome"), t("Deadlines")),
+        Table("legal", t(SECTION_TITLES["legal"]), (t(N_("Outcome")), t(N_("Deadlines"))),
               tuple((t(LEGAL_LABELS[o]), report.legal.get(o, 0)) for o in LEGAL_OUTCOMES)),
-        Table("ratings", t(SECTION_TITLES["ratings"]), (t("Score"), t("Ratings")),
+        Table("ratings", t(SECTION_TITLES["ratings"]), (t(N_("Score")), t(N_("Ratings"))),
               (*((str(s), n) for s, n in zip(SCORES, report.ratings.distribution, strict=True)),
-               (t("Total"), report.ratings.count), (t("Mean"), report.ratings.mean))),
+               (t(N_("Total")), report.ratings.count), (t(N_("Mean")), report.ratings.mean))),
         Table("experts", t(SECTION_TITLES["experts"]),
-              (t("Expert"), t("Cases assigned"), t("Still active"), t("Closed"), t("Active now (all cases)"),
-               t("Capacity")),
+              (t(N_("Expert")), t(N_("Cases assigned")), t(N_("Still active")), t(N_("Closed")), t(N_("Active now (all cases)")),
+               t(N_("Capacity"))),
               tuple((e.name, e.assigned, e.active, e.closed, e.active_now, e.capacity) for e in report.experts)),
     ]  # fmt: skip
     return tables
