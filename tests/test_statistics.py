@@ -236,6 +236,8 @@ def test_the_api_answers_json_and_files_to_coordinators(client, people, sessions
     assert client.get("/api/v1/statistics?format=xlsx", headers=auth).data[:2] == b"PK"
     assert client.get("/api/v1/statistics?from=2026-02-01&to=2026-01-01", headers=auth).status_code == 400
     assert client.get("/api/v1/statistics?format=doc", headers=auth).status_code == 400
+    assert client.get("/api/v1/statistics?period=", headers=auth).status_code == 400
+    assert client.get("/api/v1/statistics?from=20260101", headers=auth).status_code == 400
     assert client.get("/api/v1/statistics", headers=people.headers("enterprise")).status_code == 403
     assert client.get("/api/v1/statistics").status_code == 401
     json.dumps(body)

@@ -577,6 +577,9 @@ def statistics():  # noqa: ANN201
         return error(403, "Only coordinators read the statistics.")
     if refused := refused_choice("format", STATISTICS_FORMATS):
         return refused
+    for name in ("period", "from", "to"):
+        if request.args.get(name) == "":  # (the page's form sends empty fields; a client leaves them out)
+            return error(400, "Leave it out rather than empty.", name)
     try:
         period = parse_period(request.args.get("period"), request.args.get("from"), request.args.get("to"))
     except PeriodError as err:
