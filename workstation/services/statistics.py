@@ -92,31 +92,24 @@ def read_case_facts(session: Session, period: Period) -> list[CaseFacts]:
         .group_by(CaseEvent.case_id)
         .subquery()
     )
-    rows = session.execute(
+    steps_columns = [*(steps.c[f] for f in _STEPS), *(steps.c[c] for c in SLA_CODES)]
+    rows = session.connection().execute(  # (Core: plain tuples, no ORM loading per row)
         select(Case.id, Case.right_type, Case.service, Case.status, Case.technical_field, Case.jurisdiction,
-               Case.enterprise_id, Case.assigned_expert_id, Case.created_at,
-               *(steps.c[f] for f in _STEPS), *(steps.c[c] for c in SLA_CODES), steps.c.paused)
+               Case.enterprise_id, Case.assigned_expert_id, Case.created_at, steps.c.paused, *steps_columns)
         .outerjoin(steps, steps.c.case_id == Case.id)
         .where(Case.id.in_(ids))
     ).all()  # fmt: skip
-    pauses = _pauses(session, [r.id for r in rows if r.paused])
-    return [
-        CaseFacts(
-            case_id=r.id,
-            right_type=r.right_type,
-            service=r.service,
-            status=r.status,
-            technical_field=r.technical_field or "other",
-            jurisdiction=r.jurisdiction or "CN",
-            enterprise_id=r.enterprise_id,
-            expert_id=r.assigned_expert_id,
-            submitted_at=_aware(r.created_at),
-            **{f: _aware(getattr(r, f)) for f in _STEPS},
-            sla_met={c: _aware(getattr(r, c)) for c in SLA_CODES},
-            pauses=pauses.get(r.id, ()),
-        )  # fmt: skip
-        for r in rows
-    ]
+    pauses = _pauses(session, [r[0] for r in rows if r[9]])
+    n_steps = len(_STEPS)
+    facts = []
+    for r in rows:
+        times = [_aware(v) for v in r[10:]]
+        facts.append(CaseFacts(
+            r[0], r[1], r[2], r[3], r[4] or "other", r[5] or "CN", r[6], r[7], _aware(r[8]),
+            **dict(zip(_STEPS, times[:n_steps], strict=True)),
+            sla_met=dict(zip(SLA_CODES, times[n_steps:], strict=True)), pauses=pauses.get(r[0], ()),
+        ))  # fmt: skip
+    return facts
 
 
 #: Case ids per query for the pauses' histories (an IN list both databases take).
@@ -128,7 +121,7 @@ def _pauses(session: Session, case_ids: list[int]) -> dict[int, tuple]:
     transitions: dict[int, list[tuple[str, datetime]]] = {}
     for start in range(0, len(case_ids), _CHUNK):
         chunk = case_ids[start : start + _CHUNK]
-        for case_id, status, at in session.execute(
+        for case_id, status, at in session.connection().execute(
             select(CaseEvent.case_id, CaseEvent.to_status, CaseEvent.created_at).where(CaseEvent.case_id.in_(chunk))
         ):
             transitions.setdefault(case_id, []).append((status, _aware(at)))
