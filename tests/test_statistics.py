@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests.test_web import login
+from workstation.deadlines import DEFAULT_SLA_WORKING_DAYS, SLA_TARGETS
 from workstation.services.models import Case, CaseEvent, DeadlineNotice, Opinion, Rating
 from workstation.statistics import (
     CaseFacts,
@@ -60,16 +61,19 @@ def test_percentiles_interpolate_as_percentile_cont() -> None:
 
 def test_working_time_skips_days_off_and_pauses() -> None:
     clock = WorkingClock(date(2026, 9, 15), date(2026, 10, 20))
-    friday_noon = datetime(2026, 9, 18, 4, tzinfo=UTC)  # 12:00 China time
-    monday_noon = datetime(2026, 9, 21, 4, tzinfo=UTC)
+    friday_noon = datetime(2026, 9, 18, 4, tzinfo=UTC).timestamp()  # 12:00 China time
+    monday_noon = datetime(2026, 9, 21, 4, tzinfo=UTC).timestamp()
     # Saturday 19 is off, Sunday 20 a working day (调休 for the National Day week): 12 + 24 + 12 hours
     assert clock.between(friday_noon, monday_noon) == pytest.approx(2 * 86400)
     # Friday 25 is the Mid-Autumn Festival: only Monday 28's 12 hours
-    assert clock.between(friday_noon + 7 * D, monday_noon + 7 * D) == pytest.approx(12 * 3600)
+    week = 7 * 86400
+    assert clock.between(friday_noon + week, monday_noon + week) == pytest.approx(12 * 3600)
     # 1-7 October are off
-    assert clock.between(datetime(2026, 9, 30, 16, tzinfo=UTC), datetime(2026, 10, 7, 16, tzinfo=UTC)) == 0
-    pause = ((friday_noon + 2 * H, friday_noon + 4 * H),)
-    assert running_time(clock, friday_noon, friday_noon + 6 * H, pause) == pytest.approx(4 * 3600)
+    october = datetime(2026, 9, 30, 16, tzinfo=UTC).timestamp(), datetime(2026, 10, 7, 16, tzinfo=UTC).timestamp()
+    assert clock.between(*october) == 0
+    hour = 3600
+    pause = ((friday_noon + 2 * hour, friday_noon + 4 * hour),)
+    assert running_time(clock, friday_noon, friday_noon + 6 * hour, pause) == pytest.approx(4 * hour)
 
 
 def _case(n: int, **kw) -> CaseFacts:  # noqa: ANN003
@@ -130,6 +134,39 @@ def test_the_report_counts_measures_and_judges() -> None:
     assert (sla["opinion"].in_time, sla["opinion"].overdue, sla["opinion"].running) == (1, 1, 0)
     assert report.legal == {"in_time": 1, "passed": 1, "ahead": 1, "stopped": 0}
     assert report.ratings.count == 4 and report.ratings.mean == 3.5 and report.ratings.distribution == (1, 0, 0, 2, 1)
+
+
+def test_slas_are_judged_as_the_deadlines_module_judges_them() -> None:
+    """The report's prefix-sum clock against ``deadlines.sla_deadlines`` itself, on histories with
+    waits for the applicant, weekends, the National Day week and a withdrawal."""
+    from workstation.deadlines import intervals_from_transitions, sla_deadlines
+    from workstation.statistics import SLA_CODES, WorkingClock, pauses_from_transitions, sla_outcome
+
+    start = datetime(2026, 9, 24, 7, tzinfo=UTC)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    histories = [
+        [("submitted", 0), ("assigned", 30), ("accepted", 50), ("in_progress", 51), ("awaiting_applicant", 60),
+         ("in_progress", 200), ("opinion_issued", 420), ("closed", 500)],
+        [("submitted", 0), ("assigned", 20), ("accepted", 100), ("in_progress", 101), ("awaiting_applicant", 102)],
+        [("submitted", 0), ("assigned", 2), ("withdrawn", 8)],
+        [("submitted", 0), ("awaiting_expert", 1)],
+    ]  # fmt: skip
+    clock = WorkingClock(date(2026, 9, 20), date(2026, 11, 25))
+    for offset in range(0, 24 * 9, 13):  # submitted at hours through the holiday week
+        for history in histories:
+            transitions = [(status, start + (offset + hours) * H) for status, hours in history]
+            intervals = intervals_from_transitions(transitions)
+            expected = {d.code[4:]: d for d in sla_deadlines(transitions[0][1], intervals, now)}
+            met = {code: next((at for status, at in transitions if status in SLA_TARGETS[code].met_by), None)
+                   for code in SLA_CODES}  # fmt: skip
+            withdrawn = next((at for status, at in transitions if status == "withdrawn"), None)
+            case = _case(1, submitted_at=transitions[0][1], withdrawn_at=withdrawn, sla_met=met,
+                         pauses=pauses_from_transitions(transitions, "awaiting_applicant"))  # fmt: skip
+            for code, days in DEFAULT_SLA_WORKING_DAYS.items():
+                d = expected[code]
+                judged = ("stopped" if d.stopped_at else ("late" if d.breached else "in_time") if d.met_at
+                          else "overdue" if d.breached else "running")  # fmt: skip
+                assert sla_outcome(clock, case, code, days, now.timestamp()) == judged, (offset, history, code)
 
 
 def test_an_empty_period_is_a_report_of_nothing() -> None:

@@ -77,14 +77,29 @@ def _period_case_ids(period: Period) -> Any:
     ).subquery()
 
 
+def _epoch(moment: Any, dialect: str) -> Any:
+    """A timestamp column as POSIX seconds, computed by the database (``CaseFacts`` holds floats:
+    no datetime to build and convert for each of 100,000 cases' nine times)."""
+    if dialect == "postgresql":
+        return func.date_part("epoch", moment)
+    # SQLite keeps timestamps as ISO text in UTC (models.UTCDateTime): julianday reads them.
+    return (func.julianday(moment) - 2440587.5) * 86400.0
+
+
 def read_case_facts(session: Session, period: Period) -> list[CaseFacts]:
-    """Every case the report of ``period`` looks at, with its steps: two queries."""
+    """Every case the report of ``period`` looks at, with its steps: two queries (three when some
+    waited for the applicant)."""
+    dialect = session.get_bind().dialect.name
     ids = select(_period_case_ids(period).c.id)
-    firsts = [func.min(CaseEvent.created_at).filter(CaseEvent.to_status == s).label(f) for f, s in _STEPS.items()]
-    met = [
-        func.min(CaseEvent.created_at).filter(CaseEvent.to_status.in_(sorted(SLA_TARGETS[c].met_by))).label(c)
-        for c in SLA_CODES
+    firsts = [
+        _epoch(func.min(CaseEvent.created_at).filter(CaseEvent.to_status == s), dialect).label(f)
+        for f, s in _STEPS.items()
     ]
+    met = [
+        _epoch(func.min(CaseEvent.created_at).filter(CaseEvent.to_status.in_(sorted(SLA_TARGETS[c].met_by))),
+               dialect).label(c)
+        for c in SLA_CODES
+    ]  # fmt: skip
     paused = func.count().filter(CaseEvent.to_status == lifecycle.AWAITING_APPLICANT).label("paused")
     steps = (
         select(CaseEvent.case_id, *firsts, *met, paused)
@@ -95,17 +110,18 @@ def read_case_facts(session: Session, period: Period) -> list[CaseFacts]:
     steps_columns = [*(steps.c[f] for f in _STEPS), *(steps.c[c] for c in SLA_CODES)]
     rows = session.connection().execute(  # (Core: plain tuples, no ORM loading per row)
         select(Case.id, Case.right_type, Case.service, Case.status, Case.technical_field, Case.jurisdiction,
-               Case.enterprise_id, Case.assigned_expert_id, Case.created_at, steps.c.paused, *steps_columns)
+               Case.enterprise_id, Case.assigned_expert_id, _epoch(Case.created_at, dialect), steps.c.paused,
+               *steps_columns)
         .outerjoin(steps, steps.c.case_id == Case.id)
         .where(Case.id.in_(ids))
     ).all()  # fmt: skip
-    pauses = _pauses(session, [r[0] for r in rows if r[9]])
+    pauses = _pauses(session, [r[0] for r in rows if r[9]], dialect)
     n_steps = len(_STEPS)
     facts = []
     for r in rows:
-        times = [_aware(v) for v in r[10:]]
+        times = [None if v is None else float(v) for v in r[10:]]
         facts.append(CaseFacts(
-            r[0], r[1], r[2], r[3], r[4] or "other", r[5] or "CN", r[6], r[7], _aware(r[8]),
+            r[0], r[1], r[2], r[3], r[4] or "other", r[5] or "CN", r[6], r[7], float(r[8]),
             **dict(zip(_STEPS, times[:n_steps], strict=True)),
             sla_met=dict(zip(SLA_CODES, times[n_steps:], strict=True)), pauses=pauses.get(r[0], ()),
         ))  # fmt: skip
@@ -116,15 +132,17 @@ def read_case_facts(session: Session, period: Period) -> list[CaseFacts]:
 _CHUNK = 5000
 
 
-def _pauses(session: Session, case_ids: list[int]) -> dict[int, tuple]:
+def _pauses(session: Session, case_ids: list[int], dialect: str) -> dict[int, tuple]:
     """The spans waiting for the applicant of these cases, from their status histories."""
-    transitions: dict[int, list[tuple[str, datetime]]] = {}
+    transitions: dict[int, list[tuple[str, float]]] = {}
     for start in range(0, len(case_ids), _CHUNK):
         chunk = case_ids[start : start + _CHUNK]
         for case_id, status, at in session.connection().execute(
-            select(CaseEvent.case_id, CaseEvent.to_status, CaseEvent.created_at).where(CaseEvent.case_id.in_(chunk))
+            select(CaseEvent.case_id, CaseEvent.to_status, _epoch(CaseEvent.created_at, dialect)).where(
+                CaseEvent.case_id.in_(chunk)
+            )
         ):
-            transitions.setdefault(case_id, []).append((status, _aware(at)))
+            transitions.setdefault(case_id, []).append((status, float(at)))
     return {
         case_id: pauses_from_transitions(history, lifecycle.AWAITING_APPLICANT)
         for case_id, history in transitions.items()
