@@ -235,6 +235,8 @@ def running_time(clock: WorkingClock, start: float, end: float, pauses: Sequence
     if end <= start:
         return 0.0
     total = clock.between(start, end)
+    if not pauses:
+        return total
     for lo, hi in _merged(pauses, end):
         lo, hi = max(lo, start), min(hi, end)
         if lo < hi:

@@ -137,10 +137,14 @@ def _pauses(session: Session, case_ids: list[int], dialect: str) -> dict[int, tu
     transitions: dict[int, list[tuple[str, float]]] = {}
     for start in range(0, len(case_ids), _CHUNK):
         chunk = case_ids[start : start + _CHUNK]
-        for case_id, status, at in session.connection().execute(
-            select(CaseEvent.case_id, CaseEvent.to_status, _epoch(CaseEvent.created_at, dialect)).where(
-                CaseEvent.case_id.in_(chunk)
+        for case_id, status, at in (
+            session.connection()
+            .execute(
+                select(CaseEvent.case_id, CaseEvent.to_status, _epoch(CaseEvent.created_at, dialect)).where(
+                    CaseEvent.case_id.in_(chunk)
+                )
             )
+            .all()
         ):
             transitions.setdefault(case_id, []).append((status, float(at)))
     return {
