@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests.test_web import login
-from workstation.deadlines import DEFAULT_SLA_WORKING_DAYS, SLA_TARGETS
+from workstation.deadlines import DEFAULT_SLA_WORKING_DAYS, SLA_TARGETS, zone
 from workstation.services.models import Case, CaseEvent, DeadlineNotice, Opinion, Rating
 from workstation.statistics import (
     CaseFacts,
@@ -188,10 +188,13 @@ def test_a_legal_deadline_is_in_time_when_the_opinion_came_first() -> None:
 # --- the page, the files, the API -------------------------------------------------------------------
 
 
-def seed(people, sessions) -> None:  # noqa: ANN001
-    """Three cases submitted this month: one closed (assigned, opinion, rated 5), one in progress,
-    one confidential waiting; a legal deadline the sweep recorded."""
+def seed(people, sessions) -> str:  # noqa: ANN001
+    """Three cases submitted in the last two hours: one closed (assigned, opinion, rated 5), one in
+    progress, one confidential waiting; a legal deadline the sweep recorded. Returns the query of a
+    period around them (``this month`` would miss them just after midnight on the 1st)."""
     now = datetime.now(UTC)
+    today = now.astimezone(zone()).date()
+    around = f"from={today - D}&to={today + D}"
     people.add("expert", "expert")
     with sessions.begin() as s:
         for n, (status, right, confidential) in enumerate(
@@ -210,6 +213,10 @@ def seed(people, sessions) -> None:  # noqa: ANN001
             if status != "submitted":
                 s.add(CaseEvent(case_id=case.id, action="assign", from_status="submitted", to_status="assigned",
                                 actor_role="system", created_at=created + timedelta(minutes=5)))  # fmt: skip
+            if status == "in_progress":  # it waited for the applicant once (its pauses are read)
+                for to, minutes in (("awaiting_applicant", 6), ("in_progress", 8)):
+                    s.add(CaseEvent(case_id=case.id, action="x", to_status=to, actor_role="expert",
+                                    created_at=created + timedelta(minutes=minutes)))  # fmt: skip
             if status == "closed":
                 for to, minutes in (("opinion_issued", 10), ("closed", 15)):
                     s.add(CaseEvent(case_id=case.id, action="x", to_status=to, actor_role="expert",
@@ -218,15 +225,18 @@ def seed(people, sessions) -> None:  # noqa: ANN001
                               issued_at=created + timedelta(minutes=10)))  # fmt: skip
                 s.add(Rating(case_id=case.id, score=5, comment="好", rated_by=people.enterprise.id))
                 s.add(DeadlineNotice(case_id=case.id, code="infringement_limitation", threshold="30d",
-                                     due_at=now + timedelta(minutes=1)))  # fmt: skip
+                                     due_at=now + H))  # fmt: skip
+    return around
 
 
 def test_the_page_draws_svg_charts_in_chinese_and_english(app, client, people, sessions) -> None:  # noqa: ANN001
-    seed(people, sessions)
+    around = seed(people, sessions)
     login(client, people.coordinator.email)
     desk = client.get("/coordinator/").get_data(as_text=True)
     assert 'href="/coordinator/statistics"' in desk
-    response = client.get("/coordinator/statistics")
+    this_month = client.get("/coordinator/statistics")
+    assert this_month.status_code == 200 and "<svg" in this_month.get_data(as_text=True)
+    response = client.get(f"/coordinator/statistics?{around}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<svg" in page and "<rect" in page and "<script" not in page.split("<main", 1)[1]
@@ -235,7 +245,7 @@ def test_the_page_draws_svg_charts_in_chinese_and_english(app, client, people, s
     people.add("english", "coordinator", language="en")
     other = app.test_client()
     login(other, people.english.email)
-    english = other.get("/coordinator/statistics?period=" + date.today().strftime("%Y-%m")).get_data(as_text=True)
+    english = other.get(f"/coordinator/statistics?{around}").get_data(as_text=True)
     assert "Cases by right type" in english and "Patent" in english and "<svg" in english
     bad = client.get("/coordinator/statistics?period=2026-13")
     assert bad.status_code == 400 and "2026-Q4" in bad.get_data(as_text=True)
@@ -245,17 +255,18 @@ def test_csv_xlsx_and_pdf_downloads(client, people, sessions) -> None:  # noqa: 
     from openpyxl import load_workbook
     from pypdf import PdfReader
 
-    seed(people, sessions)
+    around = seed(people, sessions)
     login(client, people.coordinator.email)
-    response = client.get("/coordinator/statistics?format=csv")
+    response = client.get(f"/coordinator/statistics?format=csv&{around}")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["统计报告"] and ["专利", "1", "33.3"] in rows
-    assert ["案件数"] not in rows
-    book = load_workbook(io.BytesIO(client.get("/coordinator/statistics?format=xlsx").get_data()), read_only=True)
+    assert ["权利类型", "案件", "占比 (%)"] in rows and ["按企业统计案件"] in rows
+    xlsx = client.get(f"/coordinator/statistics?format=xlsx&{around}").get_data()
+    book = load_workbook(io.BytesIO(xlsx), read_only=True)
     sheet = book["按权利类型统计案件"]
     assert [c.value for c in next(sheet.iter_rows(max_row=1))] == ["权利类型", "案件", "占比 (%)"]
-    pdf = client.get("/coordinator/statistics?format=pdf").get_data()
+    pdf = client.get(f"/coordinator/statistics?format=pdf&{around}").get_data()
     assert pdf.startswith(b"%PDF")
     reader = PdfReader(io.BytesIO(pdf))
     text = "".join(page.extract_text() for page in reader.pages)
@@ -265,12 +276,20 @@ def test_csv_xlsx_and_pdf_downloads(client, people, sessions) -> None:  # noqa: 
 
 
 def test_the_api_answers_json_and_files_to_coordinators(client, people, sessions) -> None:  # noqa: ANN001
-    seed(people, sessions)
+    around = seed(people, sessions)
     auth = people.headers("coordinator")
-    body = client.get("/api/v1/statistics", headers=auth).get_json()
+    body = client.get(f"/api/v1/statistics?{around}", headers=auth).get_json()
     assert body["total"] == 3 and {"code": "patent", "count": 1, "share": 33.3} in body["by_right_type"]
     assert body["ratings"]["distribution"]["5"] == 1
-    assert client.get("/api/v1/statistics?format=xlsx", headers=auth).data[:2] == b"PK"
+    assert body["legal"] == {"in_time": 1, "passed": 0, "ahead": 0, "stopped": 0}, "the opinion came first"
+    durations = {d["milestone"]: d["count"] for d in body["durations"]}
+    assert durations == {"assignment": 2, "opinion": 1, "close": 1}
+    sla = {s["code"]: s for s in body["sla"]}
+    assert sla["assignment"]["in_time"] == 2 and sla["assignment"]["running"] == 1
+    assert sla["opinion"]["in_time"] == 1 and sla["opinion"]["running"] == 2
+    assert client.get(f"/api/v1/statistics?format=xlsx&{around}", headers=auth).data[:2] == b"PK"
+    pdf = client.get(f"/api/v1/statistics?format=pdf&{around}", headers=auth)
+    assert pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
     assert client.get("/api/v1/statistics?from=2026-02-01&to=2026-01-01", headers=auth).status_code == 400
     assert client.get("/api/v1/statistics?format=doc", headers=auth).status_code == 400
     assert client.get("/api/v1/statistics?period=", headers=auth).status_code == 400
