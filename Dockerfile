@@ -17,6 +17,11 @@ RUN groupadd --system --gid 10001 rpa \
     && useradd --system --uid 10001 --gid rpa --home-dir /app --no-create-home --shell /usr/sbin/nologin rpa \
     && install -d -o rpa -g rpa -m 0750 /var/lib/rpa
 
+# pango and a CJK font for the statistics report's PDF (WeasyPrint)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-embedded test-services lint setup setup-dev browser imap clean
+.PHONY: run test test-embedded test-services lint setup setup-dev browser imap pdf clean
 
 run: setup
 	$(PY) -m workstation run --host $(HOST) --port $(PORT)
@@ -35,6 +35,7 @@ $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(MAKE) --no-print-directory pdf
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
@@ -65,6 +66,18 @@ imap:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(IMAP_PACKAGES) >/dev/null; \
 	else echo "no apt-get: install dovecot-imapd for the IMAP test" >&2; fi
+
+# The statistics report's PDF (WeasyPrint) lays text out with Debian's pango, and Chinese needs a CJK
+# font: fonts-noto-cjk (also the browser tests'). Without them the PDF download fails or shows boxes.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
+pdf:
+	@if ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 && [ -d /usr/share/fonts/opentype/noto ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing $(PDF_PACKAGES) for the statistics report's PDF"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PDF_PACKAGES) >/dev/null; \
+	else echo "no apt-get: install pango and a CJK font (Noto Sans CJK) for the statistics PDF" >&2; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

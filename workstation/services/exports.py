@@ -82,11 +82,11 @@ def _csv(header: list[str], rows: Iterator[list[Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(_safe(row) for row in rows)
+    writer.writerows(safe_cells(row) for row in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _safe(row: list[Any]) -> list[Any]:
+def safe_cells(row: list[Any]) -> list[Any]:
     """A cell a spreadsheet would run as a formula (=, +, -, @ first) starts with an apostrophe:
     a case's title is the enterprise's text, and opening an export must not run it."""
     return [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v for v in row]
@@ -99,7 +99,7 @@ def _xlsx(header: list[str], rows: Iterator[list[Any]]) -> bytes:
     sheet = book.create_sheet("cases")
     sheet.append(header)
     for row in rows:
-        sheet.append(_safe(row))
+        sheet.append(safe_cells(row))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

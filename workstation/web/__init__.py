@@ -30,6 +30,7 @@ from workstation.web import (
     privacy,
     quarantine,
     queue,
+    statistics,
     tokens,
     watch,
 )
@@ -129,6 +130,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(watch.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(quarantine.bp)
+    app.register_blueprint(statistics.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))

@@ -105,6 +105,8 @@ from workstation.services.schemas import (
     transition_schema,
 )
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
+from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
+from workstation.services.statistics import report_json, statistics_report
 from workstation.services.webhooks import (
     WebhookError,
     change_hook,
@@ -113,8 +115,10 @@ from workstation.services.webhooks import (
     remove_hook,
     webhook_schema,
 )
+from workstation.statistics import PeriodError, parse_period
 from workstation.web.openapi import openapi_document
 from workstation.web.queue import expert_queue
+from workstation.web.statistics import download as statistics_download
 from workstation.web.support import database_unavailable_answer, get_config, get_db, get_engine, refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -677,6 +681,32 @@ def queue():  # noqa: ANN201
         data["new_activity"] = row["news"]
         cases.append(data)
     return jsonify(needs_action=sum(r["needs_action"] for r in rows), cases=cases)
+
+
+# --- the statistics report (coordinators) -------------------------------------------------------
+
+
+@bp.get("/statistics")
+@token_required
+def statistics():  # noqa: ANN201
+    """The statistics report of ``?period=`` (2026-11, 2026-Q4, 2026) or ``?from=``/``?to=`` (default:
+    this month) as JSON (codes), or CSV, XLSX or PDF (labelled in the caller's language)."""
+    if g.api_user.role != "coordinator":
+        return error(403, "Only coordinators read the statistics.")
+    if refused := refused_choice("format", STATISTICS_FORMATS):
+        return refused
+    for name in ("period", "from", "to"):
+        if request.args.get(name) == "":  # (the page's form sends empty fields; a client leaves them out)
+            return error(400, "Leave it out rather than empty.", name)
+    try:
+        period = parse_period(request.args.get("period"), request.args.get("from"), request.args.get("to"))
+    except PeriodError as err:
+        return error(422 if err.between_fields else 400, str(err.message), "period")
+    report = statistics_report(get_db(), period)
+    fmt = request.args.get("format") or "json"
+    if fmt == "json":
+        return jsonify(report_json(report))
+    return statistics_download(report, fmt, g.api_user.language)
 
 
 # --- the expert pool (coordinators) -----------------------------------------------------------

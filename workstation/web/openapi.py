@@ -9,6 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.config import TOKEN_MAX_DAYS
+from workstation.evidence import MAX_FILES
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
 from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
@@ -34,14 +35,18 @@ from workstation.services.schemas import (
     TransitionSchema,
 )
 from workstation.services.search import PAGE_MAX
+from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
+from workstation.services.statistics import MEDIA_TYPES as STATISTICS_MEDIA_TYPES
 from workstation.services.webhooks import WebhookChangesSchema, WebhookInputSchema, WebhookSchema
+from workstation.statistics import DAY_PATTERN, MAX_DAYS, PERIOD_PATTERN, YEARS
 from workstation.vocabulary import ACTIVITY_SERVICES
 
 
 def _errors(*codes: int) -> dict[str, Any]:
     meaning = {400: "Bad input", 401: "No valid bearer token", 403: "Not allowed", 404: "No such thing (or not yours)",
                409: "The case's status does not allow this", 413: "A file is too large",
-               422: "Well-formed, but what it says cannot be taken (a credit code's check character, a CSV's columns)",
+               422: "Well-formed, but what it says cannot be taken (a credit code's check character, a CSV's "
+                    "columns, dates that do not make a period)",
                415: "A file's type or content is not accepted"}  # fmt: skip
     return {str(c): {"description": meaning[c], "content": {"application/json": {"schema": "Error"}}} for c in codes}
 
@@ -95,6 +100,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
     _webhook_paths(spec, secured)
+    _statistics_paths(spec, secured)
     _me_paths(spec, secured)
     document = spec.to_dict()
     _say_what_the_server_refuses(document)
@@ -213,7 +219,11 @@ def _case_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                                 "type": "object",
                                 "properties": {
                                     "case": {"$ref": "#/components/schemas/CaseInput"},
-                                    "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                    "evidence": {
+                                        "type": "array",
+                                        "maxItems": MAX_FILES,
+                                        "items": {"type": "string", "format": "binary"},
+                                    },
                                 },
                                 "required": ["case"],
                                 "additionalProperties": False,
@@ -387,7 +397,7 @@ def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
             "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY, "pattern": r"\S"},
             "internal": {"type": "boolean"},
             "request_info": {"type": "boolean"},
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "files": {"type": "array", "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"}},
         },
         "required": ["body"],
         "additionalProperties": False,
@@ -636,4 +646,52 @@ def _webhook_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
             "delete": {"summary": "Remove a webhook", "security": secured, "parameters": [_id_parameter("hook_id")],
                        "responses": {"204": {"description": "Removed"}, **_errors(401, 404)}},
         },
+    )  # fmt: skip
+
+
+def _statistics_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The coordinators' statistics report of a period."""
+    day = {"type": "string", "format": "date", "pattern": DAY_PATTERN}
+    years = f"years {YEARS[0]} to {YEARS[1]}"
+    parameters = [
+        {"name": "period", "in": "query", "schema": {"type": "string", "pattern": PERIOD_PATTERN},
+         "description": f"a month (2026-11), a quarter (2026-Q4) or a year (2026), {years}; default: this month"},
+        {"name": "from", "in": "query", "schema": day,
+         "description": f"the first day (China time), instead of period; {years}; with to alone, the first of "
+                        "to's month"},
+        {"name": "to", "in": "query", "schema": day,
+         "description": f"the last day, included: not before from, and at most {MAX_DAYS} days after it; "
+                        "default: today (or from, if later)"},
+        _choice("format", STATISTICS_FORMATS),
+    ]  # fmt: skip
+    tallies = {"type": "array", "items": {"type": "object", "properties": {
+        "code": {"type": "string"}, "count": {"type": "integer"}, "share": {"type": "number"}}}}  # fmt: skip
+    report = {
+        "type": "object",
+        "description": "Cases submitted in the period by right type, service, status now, technical field, "
+        "jurisdiction and enterprise (name); times from submission to each step of the cases that reached it "
+        "in the period, in working days on China's official calendar; service-level deadlines of the cases "
+        "submitted; legal deadlines recorded by the sweep due in the period; ratings given; experts' load.",
+        "properties": {
+            "period": {"type": "object"}, "generated_at": {"type": "string", "format": "date-time"},
+            "total": {"type": "integer"},
+            **{f"by_{k}": tallies for k in ("right_type", "service", "status", "technical_field", "jurisdiction",
+                                            "enterprise")},
+            "durations": {"type": "array", "items": {"type": "object"}},
+            "sla": {"type": "array", "items": {"type": "object"}}, "legal": {"type": "object"},
+            "ratings": {"type": "object"}, "experts": {"type": "array", "items": {"type": "object"}},
+        },
+    }  # fmt: skip
+    files = {STATISTICS_MEDIA_TYPES[f].split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+             for f in STATISTICS_FORMATS if f != "json"}  # fmt: skip
+    files["text/csv"] = {"schema": {"type": "string"}}
+    spec.path(
+        "/api/v1/statistics",
+        operations={"get": {
+            "summary": "The statistics report of a period (coordinators): JSON with codes, or CSV, XLSX or PDF "
+                       "labelled in the caller's language",
+            "security": secured, "parameters": parameters,
+            "responses": {"200": {"description": "The report (format json when not given)",
+                                  "content": {"application/json": {"schema": report}, **files}},
+                          **_errors(400, 401, 403, 422)}}},
     )  # fmt: skip
