@@ -72,8 +72,12 @@ def test_a_panel_is_held_to_the_rules_counted_as_load_and_given_back(client, tea
     refused = api(client, people, "coordinator", "POST", panel, expert_ids=members)
     assert refused.status_code == 409 and "difficult" in refused.get_json()["errors"]["_request"][0]
     assert api(client, people, "member", "POST", f"/api/v1/cases/{reference}/difficult", reason="x").status_code == 404
-    assert api(client, people, "enterprise", "POST", f"/api/v1/cases/{reference}/difficult", reason="x").status_code == 403
-    marked = api(client, people, "lead", "POST", f"/api/v1/cases/{reference}/difficult", reason="涉及外观设计与商标交叉")
+    assert (
+        api(client, people, "enterprise", "POST", f"/api/v1/cases/{reference}/difficult", reason="x").status_code == 403
+    )
+    marked = api(
+        client, people, "lead", "POST", f"/api/v1/cases/{reference}/difficult", reason="涉及外观设计与商标交叉"
+    )
     assert marked.status_code == 200 and marked.get_json()["reason"] == "涉及外观设计与商标交叉"
     assert api(client, people, "lead", "POST", panel, expert_ids=members).status_code == 403, "coordinators convene"
 
@@ -211,7 +215,9 @@ def test_the_opinion_records_the_panel_s_conclusion_and_any_dissent() -> None:
     form = {**body, "panel_conclusion": "专家组多数认为构成侵权。", "panel_dissent": "一位专家认为证据不足。"}
     stored = load_opinion("consultation", form_to_opinion_input("consultation", form), "trademark",
                           panel_sat=True)  # fmt: skip
-    assert stored["panel_conclusion"] == "专家组多数认为构成侵权。" and stored["panel_dissent"] == "一位专家认为证据不足。"
+    assert (
+        stored["panel_conclusion"] == "专家组多数认为构成侵权。" and stored["panel_dissent"] == "一位专家认为证据不足。"
+    )
     names = [f.name for f in opinion_fields("consultation", panel_sat=True)]
     assert names[-2:] == ["panel_conclusion", "panel_dissent"]
     assert "panel_conclusion" not in [f.name for f in opinion_fields("consultation")]

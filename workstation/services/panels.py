@@ -39,6 +39,8 @@ MARKED_DIFFICULT = "case.marked_difficult"
 PANEL_CONVENED = "case.panel_convened"
 PANEL_DISSOLVED = "case.panel_dissolved"
 
+EMPTY_VIEW = N_("Write your view: it cannot be empty.")
+LONG_VIEW = N_("A view is at most 10,000 characters.")  # (``conversation.MAX_BODY``)
 AT_CAPACITY = "at capacity"
 NOT_AN_EXPERT = "not an active expert"
 #: Why an expert may not sit on a panel, as people read it (routing's reasons are English codes).
@@ -250,7 +252,9 @@ def write_view(session: Session, case: Case, member: User, body: str, source: st
     (kind ``panel_view``), mailed to the lead expert as an internal note is, never to the
     enterprise. Raises TransitionError."""
     lifecycle.decide_panel_view(is_member(session, case, member, sitting=False), is_member(session, case, member))
-    text = body.strip()
+    text = (body or "").strip()
+    if not text or len(text) > MAX_BODY:
+        raise lifecycle.TransitionError("invalid", EMPTY_VIEW if not text else LONG_VIEW)
     event = _write_event(session, case, member, lifecycle.PANEL_VIEW, {}, None)
     message = CaseMessage(case_id=case.id, author_id=member.id, kind=lifecycle.PANEL_VIEW, body=text,
                           created_at=event.created_at, internal=True, source=source, event=event)  # fmt: skip
@@ -287,12 +291,39 @@ def panel_record(session: Session, case: Case) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def panel_load(session: Session) -> dict[int, int]:
-    """Each expert's seats on sitting panels (expert id -> seats), for the desk."""
-    rows = session.execute(
-        select(PanelSeat.expert_id, func.count()).where(PanelSeat.released_at.is_(None)).group_by(PanelSeat.expert_id)
+def difficult_cases(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """The desk's pile of difficult cases still worked: each ``case`` (with its expert) and the
+    ``seats`` of its sitting panel (0: none convened yet), those without a panel first, oldest first."""
+    seats = (
+        select(PanelSeat.case_id, func.count().label("seats"))
+        .where(PanelSeat.released_at.is_(None))
+        .group_by(PanelSeat.case_id)
+        .subquery()
     )
-    return dict(rows.all())
+    rows = session.execute(
+        select(Case, func.coalesce(seats.c.seats, 0))
+        .outerjoin(seats, seats.c.case_id == Case.id)
+        .where(Case.difficult_reason.is_not(None), Case.status.in_(lifecycle.PANEL_STATUSES))
+        .options(joinedload(Case.assigned_expert))
+        .order_by(func.coalesce(seats.c.seats, 0) > 0, Case.created_at, Case.id)
+        .limit(limit)
+    ).all()
+    return [{"case": case, "seats": n} for case, n in rows]
+
+
+def panel_load(session: Session) -> list[dict[str, Any]]:
+    """The experts sitting on panels now, most seats first: ``name``, ``seats``, and their whole
+    load (``active_cases``, seats included, of ``capacity``), for the desk."""
+    rows = session.execute(
+        select(User.name, func.count(PanelSeat.id), ExpertProfile.active_cases, ExpertProfile.capacity)
+        .join(PanelSeat, PanelSeat.expert_id == User.id)
+        .join(ExpertProfile, ExpertProfile.user_id == User.id)
+        .where(PanelSeat.released_at.is_(None))
+        .group_by(User.id, User.name, ExpertProfile.active_cases, ExpertProfile.capacity)
+        .order_by(func.count(PanelSeat.id).desc(), User.name)
+    ).all()
+    return [{"name": name, "seats": n, "active_cases": active, "capacity": capacity}
+            for name, n, active, capacity in rows]  # fmt: skip
 
 
 def panel_sat(session: Session, case: Case) -> bool:
