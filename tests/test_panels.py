@@ -5,6 +5,8 @@ views, mail in each member's language, the opinion's conclusion and dissent, the
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from marshmallow import ValidationError
 from sqlalchemy import select, update
@@ -12,9 +14,11 @@ from sqlalchemy import select, update
 from tests.test_accounts import send_mail, subject
 from tests.test_audit import audits
 from tests.test_status_mail import act, mailed
+from tests.test_web import csrf_token, login
 from workstation.opinions import form_to_opinion_input, load_opinion, opinion_fields
 from workstation.services.cases import transition
-from workstation.services.models import Case, ExpertProfile, PanelSeat, User
+from workstation.services.digest import build_digest, digest_period
+from workstation.services.models import Case, ExpertProfile, PanelSeat, User, utcnow
 from workstation.services.panels import PanelError, convene_panel
 
 RESPONDENT = "深圳仿冒贸易有限公司"
@@ -221,3 +225,73 @@ def test_the_opinion_records_the_panel_s_conclusion_and_any_dissent() -> None:
     names = [f.name for f in opinion_fields("consultation", panel_sat=True)]
     assert names[-2:] == ["panel_conclusion", "panel_dissent"]
     assert "panel_conclusion" not in [f.name for f in opinion_fields("consultation")]
+
+
+def page_form(client, path: str) -> tuple[str, str]:  # noqa: ANN001
+    page = client.get(path).get_data(as_text=True)
+    return page, csrf_token(page)
+
+
+def test_on_the_web_a_panel_is_convened_its_views_written_and_its_conclusion_issued(app, team, sessions) -> None:  # noqa: ANN001
+    people = team
+    reference = worked_by(app.test_client(), people, sessions, people.lead)
+    lead, coordinator, member, enterprise = (app.test_client() for _ in range(4))
+    login(lead, people.lead.email)
+    page, token = page_form(lead, f"/cases/{reference}")
+    assert 'id="difficult-reason"' in page and "组建专家组" not in page, "the expert marks, coordinators convene"
+    marked = lead.post(f"/cases/{reference}/difficult", data={"csrf_token": token, "reason": "商标与著作权交叉"})
+    assert marked.status_code == 303
+
+    login(coordinator, people.coordinator.email)
+    page, token = page_form(coordinator, f"/cases/{reference}")
+    assert "商标与著作权交叉" in page and 'name="expert_id"' in page
+    assert "利益冲突：任职于案件一方" in page, "a refused expert is listed with the reason"
+    convene = page[page.index('id="panel-title"') :]
+    assert f'name="expert_id" value="{people.conflicted.id}" disabled' in convene
+    assert f'name="expert_id" value="{people.lead.id}"' not in convene, "the lead is not on their own panel"
+    chosen = {"csrf_token": token, "expert_id": [str(people.member.id), str(people.conflicted.id)]}
+    coordinator.post(f"/cases/{reference}/panel", data=chosen)
+    assert "未能组建" in coordinator.get(f"/cases/{reference}").get_data(as_text=True)
+    chosen["expert_id"] = [str(people.member.id), str(people.second.id)]
+    assert coordinator.post(f"/cases/{reference}/panel", data=chosen).status_code == 303
+    desk = coordinator.get("/coordinator/").get_data(as_text=True)
+    pile = desk[desk.index('id="difficult"') : desk.index('id="panel-load"')]
+    assert reference in pile and "2 人在组" in pile
+    load = desk[desk.index('id="panel-load"') : desk.index("</section>", desk.index('id="panel-load"'))]
+    assert people.member.name in load and people.second.name in load and people.lead.name not in load
+
+    login(member, people.member.email)
+    page, token = page_form(member, f"/cases/{reference}")
+    assert 'id="panel-view"' in page and "商标与著作权交叉" in page
+    member.post(f"/cases/{reference}/panel/views", data={"csrf_token": token, "body": "我倾向于认定构成侵权。"})
+    assert "我倾向于认定构成侵权。" in lead.get(f"/cases/{reference}").get_data(as_text=True)
+
+    login(enterprise, people.enterprise.email)
+    seen = enterprise.get(f"/cases/{reference}").get_data(as_text=True)
+    assert "我倾向于认定构成侵权" not in seen and "商标与著作权交叉" not in seen and "专家组" not in seen
+
+    form, token = page_form(lead, f"/cases/{reference}/opinion/new")
+    assert 'name="panel_conclusion"' in form and 'name="panel_dissent"' in form
+    opinion = {"csrf_token": token, "summary": "构成侵权。", "rights_relied_on": "第123号商标",
+               "accused_subject": "网店商品", "comparison": "标志近似，商品相同。", "conclusion": "likely",
+               "next_steps": "发送律师函。"}  # fmt: skip
+    assert lead.post(f"/cases/{reference}/opinion/new", data=opinion).status_code == 400, "the conclusion is required"
+    opinion |= {"panel_conclusion": "专家组一致认为构成侵权。", "panel_dissent": ""}
+    assert lead.post(f"/cases/{reference}/opinion/new", data=opinion).status_code == 303
+    printed = enterprise.get(f"/cases/{reference}/opinion").get_data(as_text=True)
+    dissent = printed[printed.index("不同意见") :]
+    assert "专家组一致认为构成侵权。" in printed and dissent.index("无") < dissent.index("</div>"), "none, said"
+    assert loads(sessions, people.member, people.second) == [0, 0], "the opinion ends the panel"
+
+
+def test_the_digest_counts_difficult_cases_and_panels(client, team, sessions) -> None:  # noqa: ANN001
+    people = team
+    first, second = (worked_by(client, people, sessions, people.lead) for _ in range(2))
+    for reference in (first, second):
+        api(client, people, "lead", "POST", f"/api/v1/cases/{reference}/difficult", reason="疑难")
+    api(client, people, "coordinator", "POST", f"/api/v1/cases/{first}/panel",
+        expert_ids=[people.member.id, people.second.id])  # fmt: skip
+    now = utcnow()
+    with sessions() as s:
+        digest = build_digest(s, digest_period("daily", 8, "Asia/Shanghai", now + timedelta(days=1)), now)
+    assert (digest.difficult_total, digest.panels_sitting, digest.panel_seats, digest.panels_convened) == (2, 1, 2, 1)
