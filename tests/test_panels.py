@@ -295,3 +295,15 @@ def test_the_digest_counts_difficult_cases_and_panels(client, team, sessions) ->
     with sessions() as s:
         digest = build_digest(s, digest_period("daily", 8, "Asia/Shanghai", now + timedelta(days=1)), now)
     assert (digest.difficult_total, digest.panels_sitting, digest.panel_seats, digest.panels_convened) == (2, 1, 2, 1)
+
+
+def test_a_member_given_the_case_leaves_the_panel_and_holds_one_slot(client, team, sessions) -> None:  # noqa: ANN001
+    people = team
+    reference = worked_by(client, people, sessions, people.lead)
+    api(client, people, "coordinator", "POST", f"/api/v1/cases/{reference}/difficult", reason="疑难")
+    api(client, people, "coordinator", "POST", f"/api/v1/cases/{reference}/panel",
+        expert_ids=[people.member.id, people.second.id])  # fmt: skip
+    act(client, people, reference, "coordinator", "reassign", expert_id=people.member.id)
+    assert loads(sessions, people.lead, people.member, people.second) == [0, 1, 1]
+    members = api(client, people, "coordinator", "GET", f"/api/v1/cases/{reference}/panel").get_json()["members"]
+    assert [m["released_at"] is None for m in members] == [False, True]

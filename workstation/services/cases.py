@@ -110,11 +110,8 @@ def transition(
         detail=detail,
         created_at=now,
     )
-    if move.target in lifecycle.PANEL_ENDS and case.difficult_reason is not None:
-        # The panel's work ends with the opinion (or the case): its members' slots come back.
-        released = release_panel(session, case)
-        if released:
-            detail["panel_released"] = released
+    if case.difficult_reason is not None:
+        _after_move_of_a_difficult_case(session, case, move.target, new_expert, previous_expert, detail)
     case.status = move.target
     case.updated_at = now
     session.add(event)
@@ -136,6 +133,22 @@ def transition(
             session.flush()  # for the event's id
             enqueue(session, move.emits, {**payload, "event_id": event.id})
     return event
+
+
+def _after_move_of_a_difficult_case(
+    session: Session, case: Case, target: str, new_expert: int | None, previous_expert: int | None, detail: dict
+) -> None:
+    """A panel's seats as its case moves: the panel's work ends with the opinion (or the case),
+    so its members' slots come back; a member who now leads the case gives back their seat (the
+    case holds a slot of its own). What was released is written in the event's ``detail``."""
+    if target in lifecycle.PANEL_ENDS:
+        released = release_panel(session, case)
+    elif new_expert is not None and new_expert != previous_expert:
+        released = release_panel(session, case, only=new_expert)
+    else:
+        return
+    if released:
+        detail["panel_released"] = released
 
 
 _NOT_CLEARED = N_(
@@ -369,16 +382,15 @@ def take_slot(session: Session, expert_id: int, enforce_capacity: bool = True) -
     return session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount == 1
 
 
-def release_panel(session: Session, case: Case) -> list[int]:
+def release_panel(session: Session, case: Case, only: int | None = None) -> list[int]:
     """Give back the slots of ``case``'s sitting panel (dissolved, or the case's opinion issued,
-    closed or withdrawn): its seats are released and each member's load shrinks by one. Returns
-    the members' ids (none: no panel sat)."""
-    seats = session.scalars(
-        select(PanelSeat)
-        .where(PanelSeat.case_id == case.id, PanelSeat.released_at.is_(None))
-        .order_by(PanelSeat.expert_id)  # expert rows in id order, as ``_move_load`` takes them
-        .with_for_update()
-    ).all()
+    closed or withdrawn; ``only``: this member's seat alone): the seats are released and each
+    member's load shrinks by one. Returns the members' ids (none: no panel sat)."""
+    query = select(PanelSeat).where(PanelSeat.case_id == case.id, PanelSeat.released_at.is_(None))
+    if only is not None:
+        query = query.where(PanelSeat.expert_id == only)
+    # expert rows in id order, as ``_move_load`` takes them
+    seats = session.scalars(query.order_by(PanelSeat.expert_id).with_for_update()).all()
     now = utcnow()
     for seat in seats:
         seat.released_at = now
