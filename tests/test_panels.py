@@ -263,6 +263,8 @@ def test_on_the_web_a_panel_is_convened_its_views_written_and_its_conclusion_iss
     login(member, people.member.email)
     page, token = page_form(member, f"/cases/{reference}")
     assert 'id="panel-view"' in page and "商标与著作权交叉" in page
+    queue = member.get("/queue").get_data(as_text=True)
+    assert reference in queue and "on its panel" in queue and "shadowing" not in queue
     member.post(f"/cases/{reference}/panel/views", data={"csrf_token": token, "body": "我倾向于认定构成侵权。"})
     assert "我倾向于认定构成侵权。" in lead.get(f"/cases/{reference}").get_data(as_text=True)
 
