@@ -55,6 +55,7 @@ from workstation.services.models import (
     utcnow,
 )
 from workstation.services.notices import active_coordinators, notice_context
+from workstation.services.panels import MARKED_DIFFICULT, PANEL_CONVENED, PANEL_DISSOLVED
 from workstation.services.summary import SUMMARY_EVENT, summary_lines
 
 CONSUMER = "notify"
@@ -98,6 +99,8 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         return [(expert, "expert_info_provided", said)] if expert else []
     if event_type == MESSAGE_EVENT:
         return message_emails(session, case, payload)
+    if event_type in PANEL_EVENTS:
+        return _not_to_actor(session, payload, panel_emails(session, event_type, case, payload))
     if event_type == "case.opened_by_mail":
         return [(case.enterprise, "enterprise_case_by_mail", {})]
     if event_type == "case.opinion_issued":
@@ -107,6 +110,30 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
             raise PermanentError("case.opinion_issued for a case without an opinion")
         return [(case.enterprise, "enterprise_opinion_issued", {"opinion": opinion})]
     raise PermanentError(f"notify has no email for {event_type!r}")
+
+
+#: A difficult case and its panel (``workstation.services.panels``), mailed by ``panel_emails``.
+PANEL_EVENTS = (MARKED_DIFFICULT, PANEL_CONVENED, PANEL_DISSOLVED)
+
+
+def panel_emails(session: Session, event_type: str, case: Case, payload: dict[str, Any]) -> list[Email]:
+    """Marked difficult: the lead expert, and the coordinators (who convene panels). Convened:
+    each member (asked to read the case and write a view) and the lead expert (told who sits).
+    Dissolved: each member. Internal all: never the enterprise."""
+    lead = case.assigned_expert
+    if event_type == MARKED_DIFFICULT:
+        said = {"reason": payload.get("reason") or ""}
+        people = [lead, *active_coordinators(session)]
+        return [(person, "case_marked_difficult", said) for person in people if person is not None]
+    ids = payload.get("members")
+    if not isinstance(ids, list) or not all(as_id(i) is not None for i in ids):
+        raise PermanentError(f"{event_type} names no members")
+    members = list(session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id)))
+    if event_type == PANEL_DISSOLVED:
+        return [(member, "panel_dissolved", {}) for member in members]
+    said = {"reason": case.difficult_reason or "", "lead": lead, "members": [m.name for m in members]}
+    emails: list[Email] = [(member, "panel_convened", {**said, "as_member": True}) for member in members]
+    return emails + ([(lead, "panel_convened", {**said, "as_member": False})] if lead is not None else [])
 
 
 #: The changes of a case mailed to the people it concerns (``status_emails``).

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from workers.delivery import (
@@ -31,10 +31,8 @@ from workers.delivery import (
 from workstation import lifecycle
 from workstation.routing import (
     PRICING_SAMPLE,
-    CaseFacts,
     ExpertFacts,
     Organisation,
-    activity_facts,
     activity_parties,
     choose_expert,
     choose_shadow,
@@ -43,7 +41,14 @@ from workstation.routing import (
     price_pool,
     prices_as_read,
 )
-from workstation.services.cases import ExpertFullError, declined_by, transition, transitions_written_together
+from workstation.services.cases import (
+    ACTED_FOR,
+    ExpertFullError,
+    case_facts,
+    declined_by,
+    transition,
+    transitions_written_together,
+)
 from workstation.services.classification import CLASSIFIED
 from workstation.services.db import lock_for_write
 from workstation.services.models import Case, ExpertProfile, User
@@ -91,22 +96,8 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
     return experts, prices_as_read({r.user_id: r.scarcity for r in rows})
 
 
-# ``with_history``'s two queries, built once: the routing worker runs them for every case, and
-# building a statement cost about as much as running it. (An empty expanding list is "no row".)
-_ACTED_FOR = (
-    select(Case.assigned_expert_id, User.organisation, User.credit_code)
-    .join(User, User.id == Case.enterprise_id)
-    .where(
-        Case.id != bindparam("case_id"),
-        Case.id.not_in(bindparam("routed", expanding=True)),
-        Case.assigned_expert_id.is_not(None),
-        or_(
-            User.credit_code.in_(bindparam("codes", expanding=True)),
-            User.organisation_key.in_(bindparam("keys", expanding=True)),
-        ),
-    )
-    .distinct()
-)
+# ``with_history``'s query of trainees' load, built once: the routing worker runs it for every
+# case, and building a statement cost about as much as running it.
 _SHADOWING = (
     select(Case.shadow_expert_id, func.count())
     .where(
@@ -132,7 +123,7 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     acted: dict[int, list[Organisation]] = {}
     if codes or keys:
         rows = session.execute(
-            _ACTED_FOR, {"case_id": case.id, "routed": list(pool.routed), "codes": list(codes), "keys": list(keys)}
+            ACTED_FOR, {"case_id": case.id, "routed": list(pool.routed), "codes": list(codes), "keys": list(keys)}
         )
         history = list(rows)
         for c in routed:
@@ -157,25 +148,6 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
         else e
         for e in pool.experts
     ]
-
-
-def case_facts(case: Case, declined: set[int]) -> CaseFacts:
-    return CaseFacts(
-        right_type=case.right_type,
-        service=case.service,
-        declined_by=frozenset(declined),
-        jurisdiction=case.jurisdiction,
-        languages=frozenset({case.language}),
-        technical_field=case.technical_field,
-        confidential=case.confidential,
-        urgency=case.urgency,
-        applicant=Organisation.of(case.enterprise.organisation, case.enterprise.credit_code),
-        parties=tuple(
-            Organisation.of(p.get("name"), p.get("credit_code"))
-            for p in (*(case.parties or ()), *activity_parties(case.activity))
-        ),
-        **activity_facts(case.activity),
-    )
 
 
 @dataclass

@@ -209,3 +209,80 @@ def decide_classify(status: str, actor: str | None) -> None:
         raise TransitionError("forbidden", "Only coordinators classify a case.")
     if status not in CLASSIFIABLE:
         raise TransitionError("conflict", f"Cannot classify a case that is {status.replace('_', ' ')}.")
+
+
+# --- difficult cases and their panel -------------------------------------------------------------
+
+#: Events of a difficult case: the expert or a coordinator marks it difficult (with a reason); a
+#: coordinator convenes a panel of further experts, or dissolves it; each member writes a view.
+#: None moves the case; all are internal (never the enterprise's to see or be mailed).
+MARK_DIFFICULT = "mark_difficult"
+CONVENE_PANEL = "convene_panel"
+DISSOLVE_PANEL = "dissolve_panel"
+PANEL_VIEW = "panel_view"
+#: The events (and thread kinds) the enterprise is never shown.
+INTERNAL_ACTIONS = frozenset({NOTE, MARK_DIFFICULT, CONVENE_PANEL, DISSOLVE_PANEL, PANEL_VIEW})
+#: A panel is this many further experts (besides the lead expert, who holds the case).
+PANEL_SIZE = (2, 4)
+#: Statuses in which a case may be marked difficult and have a panel: while its expert works it.
+#: Its opinion issued, closed or withdrawn, a panel's seats are given back (``PANEL_ENDS``).
+PANEL_STATUSES = ACTIVE_FOR_EXPERT
+PANEL_ENDS = (OPINION_ISSUED, CLOSED, WITHDRAWN)
+
+NOT_DIFFICULT = N_("Mark the case difficult before convening a panel.")
+PANEL_SITS = N_("A panel already sits on this case; dissolve it first.")
+NO_PANEL = N_("No panel sits on this case.")
+PANEL_SIZE_WRONG = N_("A panel is 2 to 4 further experts.")  # (``PANEL_SIZE``)
+LEAD_ON_PANEL = N_("The case's own expert leads; choose further experts for the panel.")
+REASON_NEEDED = N_("Say why the case is difficult.")
+
+
+def _panel_status(status: str, what: str) -> None:
+    if status not in PANEL_STATUSES:
+        raise TransitionError("conflict", f"Cannot {what} a case that is {status.replace('_', ' ')}.")
+
+
+def decide_mark_difficult(status: str, actor: str | None, reason: str | None) -> None:
+    """Whether ``actor`` may mark a case in ``status`` difficult: its expert or a coordinator,
+    while the expert works it, saying why. Raises TransitionError."""
+    if actor not in (ASSIGNEE, COORDINATOR):
+        raise TransitionError("forbidden", "Only the case's expert or a coordinator marks a case difficult.")
+    _panel_status(status, "mark difficult")
+    if not (reason or "").strip():
+        raise TransitionError("invalid", REASON_NEEDED)
+
+
+def decide_convene(
+    status: str, actor: str | None, difficult: bool, sitting: bool, members: list[int], lead_id: int | None
+) -> None:
+    """Whether ``actor`` may convene a panel of ``members`` (user ids) on a case: a coordinator,
+    on a case marked ``difficult`` that has no ``sitting`` panel, of 2 to 4 distinct further
+    experts, not its lead. Raises TransitionError (eligibility is the service's to check)."""
+    if actor != COORDINATOR:
+        raise TransitionError("forbidden", "Only coordinators convene a panel.")
+    _panel_status(status, "convene a panel on")
+    if not difficult:
+        raise TransitionError("conflict", NOT_DIFFICULT)
+    if sitting:
+        raise TransitionError("conflict", PANEL_SITS)
+    least, most = PANEL_SIZE
+    if len(set(members)) != len(members) or not least <= len(members) <= most:
+        raise TransitionError("invalid", PANEL_SIZE_WRONG)
+    if lead_id is not None and lead_id in members:
+        raise TransitionError("invalid", LEAD_ON_PANEL)
+
+
+def decide_dissolve(actor: str | None, sitting: bool) -> None:
+    """Whether ``actor`` may dissolve a case's panel: a coordinator, while one sits."""
+    if actor != COORDINATOR:
+        raise TransitionError("forbidden", "Only coordinators dissolve a panel.")
+    if not sitting:
+        raise TransitionError("conflict", NO_PANEL)
+
+
+def decide_panel_view(member: bool, sitting: bool) -> None:
+    """Whether someone may write a view on a case's panel: a member of the panel sitting now."""
+    if not member:
+        raise TransitionError("forbidden", "Only the panel's members write its views.")
+    if not sitting:
+        raise TransitionError("conflict", NO_PANEL)

@@ -175,6 +175,18 @@ def _activity_section_fields() -> tuple[OpinionField, ...]:
     return tuple(fields_)
 
 
+#: A case a panel sat on (``services.panels``): the lead expert's opinion records what the panel
+#: concluded and any member's dissent, whatever the service. Required when a panel sat (the
+#: conclusion; "none" is said by leaving the dissent blank), refused otherwise.
+_PANEL = N_("The panel of further experts")
+PANEL_FIELDS: tuple[OpinionField, ...] = (
+    OpinionField("panel_conclusion", N_("The panel's conclusion"), required=True, max_length=MAX_LONG, group=_PANEL,
+                 hint=N_("What the panel concluded, in the light of the members' views on the case's page.")),
+    OpinionField("panel_dissent", N_("Dissent"), max_length=MAX_LONG, group=_PANEL, if_blank=N_("None"),
+                 hint=N_("A member's dissenting view and who holds it; leave blank if none.")),
+)  # fmt: skip
+ONLY_PANEL = N_("Only for a case a panel sat on: leave it blank.")
+
 _PERIOD = N_("Infringement period")
 _AMOUNTS = N_("Amounts")
 _PUNITIVE = N_("Punitive damages")
@@ -345,6 +357,9 @@ class OpinionSchema(Schema):
         unknown = RAISE
 
     summary = _text(MAX_SUMMARY, required=True)
+    # (``PANEL_FIELDS``: ``load_opinion`` requires the conclusion when a panel sat, refuses both if not)
+    panel_conclusion = _text(MAX_LONG)
+    panel_dissent = _text(MAX_LONG)
 
     @pre_load
     def _line_ends(self, data: Any, **_kwargs: Any) -> Any:
@@ -474,7 +489,7 @@ def form_to_opinion_input(service: str, form: Any) -> dict[str, Any]:
     fields not in the service's form (the CSRF token) are not passed on. Amounts lose the
     thousands separators and the currency sign a person may type (``¥200,000``)."""
     data: dict[str, Any] = {}
-    for spec in _fields_of(service):
+    for spec in (*_fields_of(service), *PANEL_FIELDS):
         if spec.kind == "choices":
             values = form.getlist(spec.name) if hasattr(form, "getlist") else form.get(spec.name, [])
             values = [values] if isinstance(values, str) else list(values)
@@ -503,6 +518,7 @@ def load_opinion(
     right_type: str,
     today: date | None = None,
     activity_kind: str | None = None,
+    panel_sat: bool = False,
 ) -> dict[str, Any]:
     """Validate ``data`` for ``service`` and return the JSON-able body to store.
 
@@ -510,23 +526,35 @@ def load_opinion(
     ``_schema``). For a compensation estimate the calculator runs here, for the case's
     ``right_type``, and its result is kept in the body under ``result``. ``activity_kind``: the
     kind of the case's activity, whose sections (``ACTIVITY_SECTIONS``) are required, the other
-    kinds' refused.
+    kinds' refused. ``panel_sat``: a panel sat on the case, whose conclusion (``PANEL_FIELDS``) is
+    required; otherwise the panel's fields are refused.
     """
     loaded = OPINION_SCHEMAS[_check_service(service)]().load(data)
     _check_activity_sections(service, loaded, activity_kind)
+    _check_panel_fields(loaded, panel_sat)
     if service == "compensation_estimate":
         return _compensation_body(loaded, right_type, today)
     return {k: _jsonable(v) for k, v in loaded.items()}
 
 
-def opinion_fields(service: str, activity_kind: str | None = None) -> tuple[OpinionField, ...]:
+def opinion_fields(service: str, activity_kind: str | None = None, panel_sat: bool = False) -> tuple[OpinionField, ...]:
     """The fields of ``service``'s opinion for a case whose activity is of ``activity_kind``: the
-    sections of that kind required, those of other kinds left out (the form and the print)."""
+    sections of that kind required, those of other kinds left out (the form and the print); and,
+    when a panel sat on the case (``panel_sat``), the panel's (``PANEL_FIELDS``) last."""
     return tuple(
         replace(f, required=True) if f.activity_kinds else f
         for f in _fields_of(service)
         if not f.activity_kinds or activity_kind in f.activity_kinds
-    )
+    ) + (PANEL_FIELDS if panel_sat else ())
+
+
+def _check_panel_fields(loaded: Mapping[str, Any], panel_sat: bool) -> None:
+    if panel_sat and "panel_conclusion" not in loaded:
+        raise ValidationError({"panel_conclusion": [MISSING]})
+    if not panel_sat:
+        errors = {spec.name: [ONLY_PANEL] for spec in PANEL_FIELDS if spec.name in loaded}
+        if errors:
+            raise ValidationError(errors)
 
 
 NOT_FOR_ACTIVITY = N_("Not a section for this kind of activity.")

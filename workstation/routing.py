@@ -320,6 +320,31 @@ OVERRIDABLE_RULES: tuple[Filter, ...] = (cleared_for_confidential,)
 KIND_RULES: tuple[Filter, ...] = (handles_right_type, offers_service, cleared_for_confidential)
 
 
+#: The rules a further expert on a case's panel (``workstation.services.panels``) is held to: never
+#: a trainee, cleared for a confidential case, speaking its language, available, and without a
+#: conflict of interest. Their capacity is not a rule here: a seat takes a slot of it with the same
+#: conditional update a case does (``services.cases``), so two coordinators cannot overfill anyone.
+#: Fit (right type, service, jurisdiction) is the coordinator's to weigh: a panel is convened for
+#: the expertise the lead expert lacks.
+PANEL_RULES: tuple[Filter, ...] = (
+    not_a_trainee,
+    cleared_for_confidential,
+    speaks_a_case_language,
+    is_available,
+    no_conflict_of_interest,
+)
+
+
+def why_not_panel_member(case: CaseFacts, expert: ExpertFacts, today: date | None = None) -> str | None:
+    """The first of ``PANEL_RULES`` ``expert`` fails for a seat on ``case``'s panel, or None."""
+    today = today or date.today()
+    for rule in PANEL_RULES:
+        reason = rule(case, expert, today)
+        if reason is not None:
+            return reason
+    return None
+
+
 def fits_kind(case: CaseFacts, expert: ExpertFacts, today: date | None = None) -> bool:
     """Whether ``expert`` passes ``KIND_RULES`` for ``case``."""
     today = today or date.today()

@@ -34,6 +34,10 @@ _SENTENCES: dict[str, str] = {
     "reopen": N_("A coordinator reopened the case: %(reason)s"),
     "message": N_("%(actor)s wrote a message."),
     "note": N_("%(actor)s added an internal note."),
+    "mark_difficult": N_("%(actor)s marked the case difficult: %(reason)s"),
+    "convene_panel": N_("%(actor)s convened a panel of further experts on the case."),
+    "dissolve_panel": N_("%(actor)s dissolved the case's panel."),
+    "panel_view": N_("%(actor)s wrote a view for the panel."),
 }
 
 

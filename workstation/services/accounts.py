@@ -146,6 +146,9 @@ _TEMPLATE_KINDS = {
     "case_withdrawn": "case_updates",
     "case_reopened": "case_updates",
     "expert_case_reassigned": "case_updates",
+    "case_marked_difficult": "case_updates",
+    "panel_dissolved": "case_updates",
+    # ("panel_convened" is not here: a member must know at once, whatever they chose)
     "enterprise_info_requested": "requests_for_information",
     "enterprise_opinion_issued": "opinions",
     "lookalike_notice": "notices",

@@ -46,6 +46,9 @@ ACTIONS = (
     "cases_exported",
     "mail_attached",
     "mail_discarded",
+    "case_marked_difficult",
+    "panel_convened",
+    "panel_dissolved",
 )
 
 

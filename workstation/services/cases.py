@@ -11,13 +11,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, Update, select, update
+from sqlalchemy import Select, Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from workstation import lifecycle
 from workstation.evidence import StoredFile
 from workstation.i18n import N_, Message
-from workstation.routing import CaseFacts, ExpertFacts, why_not_holder
+from workstation.routing import (
+    CaseFacts,
+    ExpertFacts,
+    Organisation,
+    activity_facts,
+    activity_parties,
+    why_not_holder,
+)
 from workstation.services.audit import audit, record_reads
 from workstation.services.db import lock_for_write
 from workstation.services.models import (
@@ -26,6 +33,7 @@ from workstation.services.models import (
     CaseMessage,
     Evidence,
     ExpertProfile,
+    PanelSeat,
     User,
     utcnow,
 )
@@ -102,6 +110,8 @@ def transition(
         detail=detail,
         created_at=now,
     )
+    if case.difficult_reason is not None:
+        _after_move_of_a_difficult_case(session, case, move.target, new_expert, previous_expert, detail)
     case.status = move.target
     case.updated_at = now
     session.add(event)
@@ -123,6 +133,22 @@ def transition(
             session.flush()  # for the event's id
             enqueue(session, move.emits, {**payload, "event_id": event.id})
     return event
+
+
+def _after_move_of_a_difficult_case(
+    session: Session, case: Case, target: str, new_expert: int | None, previous_expert: int | None, detail: dict
+) -> None:
+    """A panel's seats as its case moves: the panel's work ends with the opinion (or the case),
+    so its members' slots come back; a member who now leads the case gives back their seat (the
+    case holds a slot of its own). What was released is written in the event's ``detail``."""
+    if target in lifecycle.PANEL_ENDS:
+        released = release_panel(session, case)
+    elif new_expert is not None and new_expert != previous_expert:
+        released = release_panel(session, case, only=new_expert)
+    else:
+        return
+    if released:
+        detail["panel_released"] = released
 
 
 _NOT_CLEARED = N_(
@@ -155,6 +181,47 @@ def _holder_facts(case: Case, profile: ExpertProfile) -> tuple[CaseFacts, Expert
         CaseFacts(right_type=case.right_type, service=case.service, confidential=case.confidential),
         ExpertFacts.of_profile(profile),
     )
+
+
+def case_facts(case: Case, declined: set[int]) -> CaseFacts:
+    """Everything routing's rules read of ``case`` (``declined``: the experts who declined it)."""
+    return CaseFacts(
+        right_type=case.right_type,
+        service=case.service,
+        declined_by=frozenset(declined),
+        jurisdiction=case.jurisdiction,
+        languages=frozenset({case.language}),
+        technical_field=case.technical_field,
+        confidential=case.confidential,
+        urgency=case.urgency,
+        applicant=Organisation.of(case.enterprise.organisation, case.enterprise.credit_code),
+        parties=tuple(
+            Organisation.of(p.get("name"), p.get("credit_code"))
+            for p in (*(case.parties or ()), *activity_parties(case.activity))
+        ),
+        **activity_facts(case.activity),
+    )
+
+
+#: The experts who held earlier cases brought by a party of a case (its parties' credit ``codes``
+#: and normalised names, ``keys``), but for ``case_id`` and the cases ``routed`` in this
+#: transaction: (expert id, that party's name, its code). A conflict of interest when a party is
+#: a respondent now. Built once: routing runs it for every case, and building a statement cost
+#: about as much as running it. (An empty expanding list is "no row".)
+ACTED_FOR = (
+    select(Case.assigned_expert_id, User.organisation, User.credit_code)
+    .join(User, User.id == Case.enterprise_id)
+    .where(
+        Case.id != bindparam("case_id"),
+        Case.id.not_in(bindparam("routed", expanding=True)),
+        Case.assigned_expert_id.is_not(None),
+        or_(
+            User.credit_code.in_(bindparam("codes", expanding=True)),
+            User.organisation_key.in_(bindparam("keys", expanding=True)),
+        ),
+    )
+    .distinct()
+)
 
 
 def holder_refusal(case: Case, expert: User) -> tuple[str | None, bool]:
@@ -295,16 +362,40 @@ def _move_load(
     released = False
     for expert_id in sorted(e for e in (was, now) if e is not None):
         if expert_id == now:
-            take = update(ExpertProfile).where(ExpertProfile.user_id == now)
-            if enforce_capacity:
-                take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
-            if session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount != 1:
+            if not take_slot(session, now, enforce_capacity):
                 if released:  # the case stays with ``was``: give back the slot released above
                     session.execute(_shift_load(was, +1))
                 raise ExpertFullError(now)
         else:
             session.execute(_shift_load(was, -1))
             released = True
+
+
+def take_slot(session: Session, expert_id: int, enforce_capacity: bool = True) -> bool:
+    """Take one slot of ``expert_id``'s capacity (a case they hold, a seat on a panel); False if
+    they have none left (``enforce_capacity``; a coordinator reassigning may go over, on purpose).
+    One conditional UPDATE: it holds the expert's row until commit, so two transactions cannot
+    both take the last slot."""
+    take = update(ExpertProfile).where(ExpertProfile.user_id == expert_id)
+    if enforce_capacity:
+        take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
+    return session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount == 1
+
+
+def release_panel(session: Session, case: Case, only: int | None = None) -> list[int]:
+    """Give back the slots of ``case``'s sitting panel (dissolved, or the case's opinion issued,
+    closed or withdrawn; ``only``: this member's seat alone): the seats are released and each
+    member's load shrinks by one. Returns the members' ids (none: no panel sat)."""
+    query = select(PanelSeat).where(PanelSeat.case_id == case.id, PanelSeat.released_at.is_(None))
+    if only is not None:
+        query = query.where(PanelSeat.expert_id == only)
+    # expert rows in id order, as ``_move_load`` takes them
+    seats = session.scalars(query.order_by(PanelSeat.expert_id).with_for_update()).all()
+    now = utcnow()
+    for seat in seats:
+        seat.released_at = now
+        session.execute(_shift_load(seat.expert_id, -1))
+    return [seat.expert_id for seat in seats]
 
 
 def _shift_load(expert_id: int | None, by: int) -> Update:
@@ -325,7 +416,14 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     if user.role == "expert":
         # Trainees follow the cases they shadow, never confidential ones.
         shadowed = (Case.shadow_expert_id == user.id) & Case.confidential.is_(False)
-        return query.where((Case.assigned_expert_id == user.id) | shadowed)
+        # A panel's members (sitting or not: their view is part of the case), a confidential case
+        # only while they are cleared for such work.
+        seated = select(PanelSeat.case_id).where(PanelSeat.expert_id == user.id)
+        cleared = select(ExpertProfile.user_id).where(
+            ExpertProfile.user_id == user.id, ExpertProfile.confidential_ok.is_(True)
+        )
+        on_panel = Case.id.in_(seated) & (Case.confidential.is_(False) | cleared.exists())
+        return query.where((Case.assigned_expert_id == user.id) | shadowed | on_panel)
     return query.where(False)
 
 
@@ -347,6 +445,8 @@ SHARED_DETAIL: dict[str, tuple[str, ...]] = {
     "withdraw": ("reason",),
     "reopen": ("reason",),
     "reroute": ("because",),  # (why the case changed hands: the timeline says it)
+    # (for the expert and a panel's members; the enterprise never sees these events at all)
+    "mark_difficult": ("reason",),
 }
 
 

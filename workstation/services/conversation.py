@@ -182,8 +182,9 @@ def thread(session: Session, case: Case, viewer: User, since: int = 0, limit: in
 
 
 def visible_events(events: Iterable[CaseEvent], viewer: User) -> list[CaseEvent]:
-    """The events of a case ``viewer`` is shown: not the internal notes, to the enterprise."""
-    return [e for e in events if reads_notes(viewer) or e.action != lifecycle.NOTE]
+    """The events of a case ``viewer`` is shown: not the internal notes, nor the difficulty and
+    panel of the case (``lifecycle.INTERNAL_ACTIONS``), to the enterprise."""
+    return [e for e in events if reads_notes(viewer) or e.action not in lifecycle.INTERNAL_ACTIONS]
 
 
 def visible_files(files: Iterable[Evidence], viewer: User) -> list[Evidence]:
@@ -205,7 +206,7 @@ def _news_condition(user: User):  # noqa: ANN202
     enterprise, not an internal note."""
     condition = or_(CaseEvent.actor_id.is_(None), CaseEvent.actor_id != user.id)
     if not reads_notes(user):
-        condition = and_(condition, CaseEvent.action != lifecycle.NOTE)
+        condition = and_(condition, CaseEvent.action.not_in(lifecycle.INTERNAL_ACTIONS))
     return condition
 
 

@@ -27,7 +27,17 @@ from sqlalchemy.orm import Session, aliased
 from workstation import lifecycle
 from workstation.deadlines import FOREIGN_OPPOSITION, NOTICE_RULES, SLA_TARGETS, legal_deadlines, zone
 from workstation.i18n import in_every_language
-from workstation.services.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User, utcnow
+from workstation.services.models import (
+    Case,
+    CaseEvent,
+    DeadlineNotice,
+    ExpertProfile,
+    Opinion,
+    PanelSeat,
+    Rating,
+    User,
+    utcnow,
+)
 from workstation.vocabulary import KEY_DATES, RIGHT_TYPES, SERVICES
 
 FREQUENCIES = ("daily", "weekly")
@@ -251,6 +261,10 @@ class Digest:
     ratings_average: float | None
     ratings_by_score: tuple[Count, ...]  # scores 1..5
     ratings: tuple[RatingRow, ...]  # lowest first, at most LIST_LIMIT
+    difficult_total: int  # open cases marked difficult (``services.panels``)
+    panels_sitting: int  # cases with a panel sitting now
+    panel_seats: int  # seats on those panels (each one of its expert's slots)
+    panels_convened: int  # panels convened in the period
 
     @property
     def overloaded(self) -> tuple[ExpertLoad, ...]:
@@ -440,7 +454,31 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
         to_assignment=_durations(session, _first_assignment_hours(period, dialect)),
         to_opinion=_durations(session, _opinion_hours(period, dialect)),
         **_ratings(session, period),
+        **_difficult_cases(session, period),
     )
+
+
+def _difficult_cases(session: Session, period: Period) -> dict[str, Any]:
+    """Open cases marked difficult, the panels sitting and their seats, panels convened in the period."""
+    sitting = (
+        select(PanelSeat.case_id, func.count().label("seats"))
+        .where(PanelSeat.released_at.is_(None))
+        .group_by(PanelSeat.case_id)
+        .subquery()
+    )
+    panels = session.execute(select(func.count(), func.coalesce(func.sum(sitting.c.seats), 0))).one()
+    return {
+        "difficult_total": session.scalar(
+            select(func.count()).select_from(Case).where(Case.difficult_reason.is_not(None), _OPEN_CASE)
+        ),
+        "panels_sitting": panels[0],
+        "panel_seats": int(panels[1]),
+        "panels_convened": session.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.action == lifecycle.CONVENE_PANEL, _in(period, CaseEvent.created_at))
+        ),
+    }
 
 
 def _in(period: Period, column: ColumnElement) -> ColumnElement[bool]:

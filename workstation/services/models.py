@@ -192,6 +192,9 @@ class Case(Base):
     #: service (``classification.classify``); the desk shows these first
     to_classify: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    #: why the expert or a coordinator marked the case difficult (NULL: not difficult); a
+    #: coordinator may then convene a panel (``PanelSeat``; ``services.panels``)
+    difficult_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: a trainee who follows the case to learn (never on confidential cases)
     shadow_expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -213,6 +216,30 @@ class Case(Base):
             "ix_cases_to_classify", "created_at", postgresql_where=text("to_classify"), sqlite_where=text("to_classify")
         ),
     )
+
+
+class PanelSeat(Base):
+    """A further expert's seat on a difficult case's panel (``services.panels``). While it sits
+    (``released_at`` NULL) it takes one slot of the expert's capacity (``active_cases``), as a
+    case does; dissolving the panel, or the case's opinion, closing or withdrawal, gives it back.
+    Released seats stay: the member still reads the case their view is part of."""
+
+    __tablename__ = "panel_seats"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    convened_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    convened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    expert: Mapped[User] = relationship(foreign_keys=[expert_id])
+
+    __table_args__ = (
+        # the seats that sit (the desk's panel load, a case's sitting panel), without the released
+        Index("ix_panel_seats_sitting", "expert_id", postgresql_where=text("released_at IS NULL"),
+              sqlite_where=text("released_at IS NULL")),
+    )  # fmt: skip
 
 
 class CaseGrams(Base):

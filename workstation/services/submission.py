@@ -290,7 +290,7 @@ def _submission(
     move = lifecycle.decide(None, "submit", lifecycle.OWNER)
     now = utcnow()
     case = {**data, "status": move.target, "assigned_expert_id": None, "shadow_expert_id": None,
-            "created_at": now, "updated_at": now,
+            "difficult_reason": None, "created_at": now, "updated_at": now,
             # a case opened by mail (``services.mailin``) waits for a coordinator to classify it
             "to_classify": bool((detail or {}).get("to_classify"))}  # fmt: skip
     event = {

@@ -46,6 +46,8 @@ LINE_TEXTS = {
     "case_withdrawn": N_("The enterprise withdrew the case."),
     "case_reopened": N_("The case was reopened."),
     "expert_case_reassigned": N_("The case was given to another expert; it is no longer yours."),
+    "case_marked_difficult": N_("The case was marked difficult."),
+    "panel_dissolved": N_("The case's panel was dissolved; your seat on it is given back."),
     "lookalike_notice": N_("A published mark looks like one you watch."),
     "repeat_respondent_notice": N_("A respondent of this case appears in earlier cases."),
     "deadline_notice": N_("A service-level deadline of this case is near or has passed."),

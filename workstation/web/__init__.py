@@ -27,6 +27,7 @@ from workstation.web import (
     health,
     opinions,
     pages,
+    panels,
     privacy,
     quarantine,
     queue,
@@ -127,6 +128,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(privacy.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(opinions.bp)
+    app.register_blueprint(panels.bp)
     app.register_blueprint(watch.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(quarantine.bp)

@@ -82,6 +82,18 @@ from workstation.services.marks import WatchError, unwatch_mark, watch_mark, wat
 from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User, Webhook, utcnow
 from workstation.services.notices import KINDS, notices_for, record_notice_reads
 from workstation.services.paging import MAX_PAGE, page_number
+from workstation.services.panels import (
+    DifficultSchema,
+    PanelError,
+    PanelInputSchema,
+    ViewInputSchema,
+    convene_panel,
+    dissolve_panel,
+    load_input,
+    mark_difficult,
+    panel_record,
+    write_view,
+)
 from workstation.services.pool import (
     ImportFileError,
     expert_record,
@@ -564,6 +576,98 @@ def classify_case(reference: str):  # noqa: ANN201
         session.rollback()
         return error(409, err.message)
     return jsonify(case_to_dict(case, viewer=g.api_user))
+
+
+# --- a difficult case and its panel (``services.panels``) --------------------------------------
+
+
+def _panel_case(for_update: bool) -> tuple[Any, Any]:
+    """The case of the request, if the caller may see it and read its internal side (not the
+    enterprise: a panel is internal); else (None, an error response)."""
+    session = get_db()
+    case = find_visible_case(session, g.api_user, request.view_args["reference"], for_update=for_update)
+    if case is None:
+        session.rollback()
+        return None, error(404, "No such case.")
+    if not reads_notes(g.api_user):
+        session.rollback()
+        return None, error(403, "A case's difficulty and panel are for the experts and the coordinators.")
+    return case, None
+
+
+def _panel_answer(case: Case, status: int = 200):  # noqa: ANN202
+    session = get_db()
+    record = panel_record(session, case)
+    record_access(session, case, g.api_user, "view", "panel api")
+    session.commit()
+    return jsonify(record), status
+
+
+def _panel_act(schema: Any, act: Any, status: int = 200):  # noqa: ANN001, ANN202
+    """Check the body with ``schema`` (None: no body), then ``act(session, case, data)`` on the
+    locked case; answers the panel's record, or the refusal."""
+    data: dict[str, Any] = {}
+    if schema is not None:
+        try:
+            data = load_input(schema, request.get_json(silent=True))
+        except ValidationError as err:
+            return jsonify(errors=api_errors(err.normalized_messages())), 400
+    case, refused = _panel_case(for_update=True)
+    if case is None:
+        return refused
+    session = get_db()
+    try:
+        act(session, case, data)
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        return error({"forbidden": 403, "invalid": 400}.get(err.code, 409), err.message)
+    except PanelError as err:
+        session.rollback()
+        messages = [f"{expert_id}: {reason}" for expert_id, reason in sorted(err.refused.items())]
+        return jsonify(errors={"expert_ids": messages}), 400
+    return _panel_answer(case, status)
+
+
+@bp.post("/cases/<reference>/difficult")
+@token_required
+def mark_case_difficult(reference: str):  # noqa: ANN201
+    """The case's expert or a coordinator marks the case difficult: ``{"reason"}``."""
+    return _panel_act(DifficultSchema(), lambda s, case, data: mark_difficult(s, case, g.api_user, data["reason"]))
+
+
+@bp.get("/cases/<reference>/panel")
+@token_required
+def case_panel(reference: str):  # noqa: ANN201
+    """The case's difficulty, its panel's members and their views (not for the enterprise)."""
+    case, refused = _panel_case(for_update=False)
+    return refused if case is None else _panel_answer(case)
+
+
+@bp.post("/cases/<reference>/panel")
+@token_required
+def convene_case_panel(reference: str):  # noqa: ANN201
+    """A coordinator convenes a panel of further experts: ``{"expert_ids": [...]}`` (2 to 4)."""
+    if g.api_user.role != "coordinator":  # (whoever asks, whether the case exists or not)
+        return error(403, "Only coordinators convene a panel.")
+    return _panel_act(PanelInputSchema(), lambda s, case, data: convene_panel(s, case, g.api_user, data["expert_ids"]),
+                      201)  # fmt: skip
+
+
+@bp.delete("/cases/<reference>/panel")
+@token_required
+def dissolve_case_panel(reference: str):  # noqa: ANN201
+    """A coordinator dissolves the case's sitting panel: the members' slots are given back."""
+    if g.api_user.role != "coordinator":
+        return error(403, "Only coordinators dissolve a panel.")
+    return _panel_act(None, lambda s, case, data: dissolve_panel(s, case, g.api_user))
+
+
+@bp.post("/cases/<reference>/panel/views")
+@token_required
+def write_panel_view(reference: str):  # noqa: ANN201
+    """A member of the sitting panel writes their view: ``{"body"}`` (internal)."""
+    return _panel_act(ViewInputSchema(), lambda s, case, data: write_view(s, case, g.api_user, data["body"], "api"),
+                      201)  # fmt: skip
 
 
 # --- the case's thread ------------------------------------------------------------------------

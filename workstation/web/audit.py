@@ -42,6 +42,9 @@ ACTION_NAMES = {
     "cases_exported": _l("Cases exported (confidential among them)"),
     "mail_attached": _l("Quarantined mail attached to a case"),
     "mail_discarded": _l("Quarantined mail discarded"),
+    "case_marked_difficult": _l("Case marked difficult"),
+    "panel_convened": _l("Panel convened"),
+    "panel_dissolved": _l("Panel dissolved"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {

@@ -47,6 +47,7 @@ from workstation.services.models import (
     utcnow,
 )
 from workstation.services.paging import page_of
+from workstation.services.panels import difficult_cases, panel_load
 from workstation.services.pool import (
     AFFILIATION_KINDS,
     ImportFileError,
@@ -230,7 +231,8 @@ def desk():  # noqa: ANN201
     query, problem = _desk_view(session)
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     unclassified, pile, breaches = cases_to_classify(session), awaiting_expert(session), sla_breaches(session)
-    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches)]
+    difficult = difficult_cases(session)
+    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches), *(d["case"] for d in difficult)]
     record_reads(session, current_user, "desk page", shown)
     session.commit()
     return render_template(
@@ -246,6 +248,8 @@ def desk():  # noqa: ANN201
         unclassified=unclassified,
         pile=pile,
         breaches=breaches,
+        difficult=difficult,
+        panel_load=panel_load(session),
         weekly=cases_per_week(session),
         assignment=hours_to_assignment(session),
         rating=satisfaction(session),

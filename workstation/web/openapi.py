@@ -21,6 +21,7 @@ from workstation.services.marks import WatchedMarkSchema
 from workstation.services.models import MAX_ID
 from workstation.services.notices import KINDS
 from workstation.services.paging import MAX_PAGE
+from workstation.services.panels import DifficultSchema, PanelInputSchema, ViewInputSchema
 from workstation.services.pool import ExpertSchema
 from workstation.services.ratings import RatingInputSchema, RatingSchema
 from workstation.services.schemas import (
@@ -102,6 +103,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _webhook_paths(spec, secured)
     _statistics_paths(spec, secured)
     _me_paths(spec, secured)
+    _panel_paths(spec, secured)
     document = spec.to_dict()
     _say_what_the_server_refuses(document)
     return _with_retries(document)
@@ -695,3 +697,66 @@ def _statistics_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                                   "content": {"application/json": {"schema": report}, **files}},
                           **_errors(400, 401, 403, 422)}}},
     )  # fmt: skip
+
+
+def _panel_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """A difficult case and its panel (``services.panels``): never the enterprise's."""
+    for name, schema in (
+        ("Difficult", DifficultSchema),
+        ("PanelInput", PanelInputSchema),
+        ("ViewInput", ViewInputSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    person = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    when = {"type": "string", "format": "date-time"}
+    member = {**person, "properties": {**person["properties"], "convened_at": when,
+                                       "released_at": {**when, "nullable": True}}}  # fmt: skip
+    view = {"type": "object", "properties": {"id": {"type": "integer"}, "author": person, "body": {"type": "string"},
+                                             "created_at": when}}  # fmt: skip
+    panel = {
+        "type": "object",
+        "properties": {
+            "difficult": {"type": "boolean"},
+            "reason": {"type": "string", "nullable": True, "description": "why the case is difficult"},
+            "sitting": {"type": "boolean", "description": "a panel sits now (its members' seats count as load)"},
+            "members": {"type": "array", "items": member, "description": "every seat ever taken on the case"},
+            "views": {"type": "array", "items": view, "description": "the members' views (internal)"},
+        },
+    }
+    spec.components.schema("Panel", panel)
+
+    def with_body(schema: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    common = {"security": secured, "parameters": [REFERENCE]}
+    spec.path(
+        "/api/v1/cases/{reference}/difficult",
+        operations={
+            "post": {
+                **common,
+                "summary": "Mark the case difficult, saying why (its expert or a coordinator, "
+                "while the expert works it)",
+                "requestBody": with_body("Difficult"),
+                "responses": {
+                    "200": _json("Panel", "The case's difficulty and panel"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+    )
+    spec.path("/api/v1/cases/{reference}/panel", operations={
+        "get": {**common, "summary": "The case's difficulty, its panel's members and their views (not the enterprise)",
+                "responses": {"200": _json("Panel", "The panel"), **_errors(401, 403, 404)}},
+        "post": {**common, "summary": "Convene a panel of 2 to 4 further experts on a difficult case (coordinators). "
+                 "Each is held to the conflict, clearance, language and availability rules and takes a slot of "
+                 "their capacity while the panel sits; a refused expert is named with the reason",
+                 "requestBody": with_body("PanelInput"),
+                 "responses": {"201": _json("Panel", "The panel, convened"), **_errors(400, 401, 403, 404, 409)}},
+        "delete": {**common, "summary": "Dissolve the sitting panel (coordinators): the members' slots are given back",
+                   "responses": {"200": _json("Panel", "The panel, dissolved"), **_errors(401, 403, 404, 409)}},
+    })  # fmt: skip
+    spec.path("/api/v1/cases/{reference}/panel/views", operations={"post": {
+        **common, "summary": "Write a view as a member of the sitting panel (internal: never the enterprise's)",
+        "requestBody": with_body("ViewInput"),
+        "responses": {"201": _json("Panel", "The panel, with the view"),
+                      **_errors(400, 401, 403, 404, 409)}}})  # fmt: skip

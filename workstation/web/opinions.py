@@ -22,6 +22,7 @@ from workstation.opinions import (
 )
 from workstation.services.cases import find_visible_case, record_access, transition
 from workstation.services.models import Opinion
+from workstation.services.panels import panel_sat
 from workstation.services.schemas import form_errors
 from workstation.web.support import get_db
 
@@ -40,10 +41,11 @@ def new_opinion(reference: str):  # noqa: ANN201
         abort(403)
     errors: dict[str, list[str]] = {}
     activity_kind = (case.activity or {}).get("kind")
+    with_panel = panel_sat(session, case)
     if request.method == "POST":
         try:
             data = form_to_opinion_input(case.service, request.form)
-            body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind)
+            body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind, panel_sat=with_panel)
             session.add(Opinion(case_id=case.id, service=case.service, body=body, issued_by=current_user.id))
             transition(session, case, "issue_opinion", current_user)
             session.commit()
@@ -60,7 +62,7 @@ def new_opinion(reference: str):  # noqa: ANN201
         "opinion_form.html",
         case=case,
         service=case.service,
-        fields=opinion_fields(case.service, activity_kind),
+        fields=opinion_fields(case.service, activity_kind, panel_sat=with_panel),
         form=request.form,
         errors=errors,
         today=date.today(),
@@ -82,6 +84,6 @@ def opinion_page(reference: str):  # noqa: ANN201
         "opinion.html",
         case=case,
         opinion=opinion,
-        fields=opinion_fields(opinion.service, (case.activity or {}).get("kind")),
+        fields=opinion_fields(opinion.service, (case.activity or {}).get("kind"), "panel_conclusion" in opinion.body),
         issued_on=issued_on(opinion.issued_at),
     )

@@ -70,6 +70,7 @@ from workstation.services.schemas import (
 )
 from workstation.timeline import describe
 from workstation.web.extensions import login_manager
+from workstation.web.panels import panel_context
 from workstation.web.support import get_config, get_db
 
 bp = Blueprint("web", __name__)
@@ -249,6 +250,7 @@ def case_page(reference: str):  # noqa: ANN201
         may_classify=coordinator and case.status in lifecycle.CLASSIFIABLE,
         right_types=RIGHT_TYPES,
         services=SERVICES,
+        **panel_context(session, case, current_user),
     )
 
 

@@ -24,7 +24,8 @@ NEEDS_ACTION = (lifecycle.ASSIGNED, lifecycle.ACCEPTED, lifecycle.IN_PROGRESS)
 
 
 def expert_queue(user: User, status: str | None = None, right_type: str | None = None) -> list[dict[str, Any]]:
-    """The expert's active cases (and shadowed ones, for trainees), soonest running deadline first."""
+    """The expert's active cases (and shadowed ones, for trainees; those whose panel they sit or
+    sat on), soonest running deadline first."""
     query = visible_cases(user).where(Case.status.in_(lifecycle.ACTIVE_FOR_EXPERT)).options(selectinload(Case.events))
     if status in lifecycle.ACTIVE_FOR_EXPERT:
         query = query.where(Case.status == status)
@@ -39,6 +40,8 @@ def expert_queue(user: User, status: str | None = None, right_type: str | None =
                 "deadlines": deadlines,
                 "deadline": next_deadline(deadlines),
                 "mine": case.assigned_expert_id == user.id,
+                # (neither theirs nor shadowed: a seat on its panel, ``services.panels``)
+                "panel": case.assigned_expert_id != user.id and case.shadow_expert_id != user.id,
                 "needs_action": case.assigned_expert_id == user.id and case.status in NEEDS_ACTION,
                 "news": False,
             }
