@@ -232,6 +232,7 @@ def expected_rows(enterprise_id: int) -> dict[str, list[dict[str, Any]]]:
         "activity": None,
         "status": "submitted",
         "to_classify": False,
+        "difficult_reason": None,
         "assigned_expert_id": None,
         "shadow_expert_id": None,
         "created_at": written_at,
