@@ -34,6 +34,11 @@ _SENTENCES: dict[str, str] = {
     "reopen": N_("A coordinator reopened the case: %(reason)s"),
     "message": N_("%(actor)s wrote a message."),
     "note": N_("%(actor)s added an internal note."),
+    # (``referrals.EVENT_OF``; %(partner)s the partner's name)
+    "refer": N_("%(actor)s referred the case to %(partner)s."),
+    "referral_acknowledged": N_("%(partner)s acknowledged the referral."),
+    "referral_answered": N_("%(partner)s answered the referral."),
+    "referral_closed": N_("The referral to %(partner)s was closed."),
 }
 
 
@@ -48,5 +53,6 @@ def describe(action: str, actor_name: str | None, detail: Mapping[str, Any], nam
         "actor": actor_name or "—",
         "expert": names.get(expert_id, "—") if isinstance(expert_id, int) else "—",
         "reason": str(detail.get("reason", "")),
+        "partner": str(detail.get("partner", "—")),
     }
     return Message(template, **{k: v for k, v in params.items() if f"%({k})s" in template})

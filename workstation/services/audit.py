@@ -46,6 +46,9 @@ ACTIONS = (
     "cases_exported",
     "mail_attached",
     "mail_discarded",
+    "partner_saved",
+    "partner_deactivated",
+    "referral_recorded",
 )
 
 

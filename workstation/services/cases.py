@@ -347,6 +347,11 @@ SHARED_DETAIL: dict[str, tuple[str, ...]] = {
     "withdraw": ("reason",),
     "reopen": ("reason",),
     "reroute": ("because",),  # (why the case changed hands: the timeline says it)
+    # (to whom a case was referred is the enterprise's to know: ``services.referrals``)
+    "refer": ("partner",),
+    "referral_acknowledged": ("partner",),
+    "referral_answered": ("partner",),
+    "referral_closed": ("partner",),
 }
 
 

@@ -25,9 +25,11 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, exists,
 from sqlalchemy.orm import Session, aliased
 
 from workstation import lifecycle
+from workstation.config import REFERRAL_WAIT_DAYS
 from workstation.deadlines import FOREIGN_OPPOSITION, NOTICE_RULES, SLA_TARGETS, legal_deadlines, zone
 from workstation.i18n import in_every_language
 from workstation.services.models import Case, CaseEvent, DeadlineNotice, ExpertProfile, Opinion, Rating, User, utcnow
+from workstation.services.referrals import referral_counts
 from workstation.vocabulary import KEY_DATES, RIGHT_TYPES, SERVICES
 
 FREQUENCIES = ("daily", "weekly")
@@ -251,6 +253,11 @@ class Digest:
     ratings_average: float | None
     ratings_by_score: tuple[Count, ...]  # scores 1..5
     ratings: tuple[RatingRow, ...]  # lowest first, at most LIST_LIMIT
+    # referrals to partner bodies (``services.referrals``): sent and answered in the period, and
+    # those waiting too long for their partner when the digest is made
+    referrals_sent: int = 0
+    referrals_answered: int = 0
+    referrals_overdue: int = 0
 
     @property
     def overloaded(self) -> tuple[ExpertLoad, ...]:
@@ -420,7 +427,9 @@ def _opinion_hours(period: Period, dialect: str) -> Select:
     )
 
 
-def build_digest(session: Session, period: Period, now: datetime | None = None) -> Digest:
+def build_digest(
+    session: Session, period: Period, now: datetime | None = None, referral_wait_days: int = REFERRAL_WAIT_DAYS
+) -> Digest:
     """Everything the digest for ``period`` shows, computed with SQL aggregation; plain data.
 
     ``now`` (default: the current time) is when the lists are taken: cases waiting *now*, legal
@@ -440,7 +449,9 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
         to_assignment=_durations(session, _first_assignment_hours(period, dialect)),
         to_opinion=_durations(session, _opinion_hours(period, dialect)),
         **_ratings(session, period),
-    )
+        **{f"referrals_{key}": n for key, n in referral_counts(session, period.start, period.end,
+                                                               referral_wait_days, now).items()},
+    )  # fmt: skip
 
 
 def _in(period: Period, column: ColumnElement) -> ColumnElement[bool]:

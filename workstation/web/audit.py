@@ -42,6 +42,9 @@ ACTION_NAMES = {
     "cases_exported": _l("Cases exported (confidential among them)"),
     "mail_attached": _l("Quarantined mail attached to a case"),
     "mail_discarded": _l("Quarantined mail discarded"),
+    "partner_saved": _l("Partner added or changed"),
+    "partner_deactivated": _l("Partner deactivated"),
+    "referral_recorded": _l("Referral sent or its step recorded"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {

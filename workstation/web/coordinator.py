@@ -58,6 +58,7 @@ from workstation.services.pool import (
     queue_import,
     save_expert,
 )
+from workstation.services.referrals import open_referrals
 from workstation.services.schemas import (
     LANGUAGES,
     RIGHT_TYPES,
@@ -230,7 +231,8 @@ def desk():  # noqa: ANN201
     query, problem = _desk_view(session)
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     unclassified, pile, breaches = cases_to_classify(session), awaiting_expert(session), sla_breaches(session)
-    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches)]
+    referrals = open_referrals(session, get_config().referral_wait_days)
+    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches), *(r.case for r, _late in referrals)]
     record_reads(session, current_user, "desk page", shown)
     session.commit()
     return render_template(
@@ -246,6 +248,7 @@ def desk():  # noqa: ANN201
         unclassified=unclassified,
         pile=pile,
         breaches=breaches,
+        referrals=referrals,
         weekly=cases_per_week(session),
         assignment=hours_to_assignment(session),
         rating=satisfaction(session),
@@ -444,7 +447,7 @@ def digest_preview():  # noqa: ANN201
     setting = DigestSetting.of(session, current_user.id)
     now = utcnow()
     period = digest_period(setting.frequency, setting.hour, setting.timezone, now)
-    digest = build_digest(session, period, now)
+    digest = build_digest(session, period, now, get_config().referral_wait_days)
     record_reads(session, current_user, "digest preview", references=digest_references(digest))
     session.commit()
     return render_template("coordinator/digest_preview.html", digest=digest,

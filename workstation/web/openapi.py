@@ -22,6 +22,13 @@ from workstation.services.notices import KINDS
 from workstation.services.paging import MAX_PAGE
 from workstation.services.pool import ExpertSchema
 from workstation.services.ratings import RatingInputSchema, RatingSchema
+from workstation.services.referrals import (
+    PartnerInputSchema,
+    PartnerSchema,
+    ReferralChangeSchema,
+    ReferralInputSchema,
+    ReferralSchema,
+)
 from workstation.services.schemas import (
     RIGHT_TYPES,
     SERVICES,
@@ -78,6 +85,10 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                          ("RatingInput", RatingInputSchema), ("Rating", RatingSchema),
                          ("WebhookInput", WebhookInputSchema), ("Webhook", WebhookSchema),
                          ("WebhookChanges", WebhookChangesSchema),
+                         ("PartnerInput", PartnerInputSchema), ("Partner", PartnerSchema),
+                         ("PartnerChanges", PartnerInputSchema(partial=True)),
+                         ("ReferralInput", ReferralInputSchema), ("Referral", ReferralSchema),
+                         ("ReferralChange", ReferralChangeSchema),
                          # PATCH changes only the fields it names: none is required.
                          ("ExpertChanges", ExpertSchema(partial=True)),
                          ("QueueCase", QueueCaseSchema(exclude=("description",)))):  # fmt: skip
@@ -91,6 +102,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
     _webhook_paths(spec, secured)
+    _referral_paths(spec, secured)
     _me_paths(spec, secured)
     return spec.to_dict()
 
@@ -527,5 +539,54 @@ def _webhook_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                       "responses": {"200": _json("Webhook", "Changed"), **_errors(400, 401, 404)}},
             "delete": {"summary": "Remove a webhook", "security": secured, "parameters": [_id_parameter("hook_id")],
                        "responses": {"204": {"description": "Removed"}, **_errors(401, 404)}},
+        },
+    )  # fmt: skip
+
+
+def _referral_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The partners' directory and the referrals of a case to partners (``services.referrals``)."""
+    body = {"PartnerInput": None, "PartnerChanges": None, "ReferralInput": None, "ReferralChange": None}
+    for name in body:
+        body[name] = {"required": True, "content": {"application/json": {"schema": name}}}
+    spec.path(
+        "/api/v1/partners",
+        operations={
+            "get": {"summary": "The partners' directory: all of it to coordinators, the active partners to experts",
+                    "security": secured,
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "partners": {"type": "array", "items": "Partner"}}}, "Partners"), **_errors(401, 403)}},
+            "post": {"summary": "Add a partner (coordinators)", "security": secured,
+                     "requestBody": body["PartnerInput"],
+                     "responses": {"201": _json("Partner", "Added"), **_errors(400, 401, 403)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/partners/{partner_id}",
+        operations={
+            "patch": {"summary": "Change a partner (coordinators); is_active false deactivates it", "security": secured,
+                      "parameters": [_id_parameter("partner_id")], "requestBody": body["PartnerChanges"],
+                      "responses": {"200": _json("Partner", "Changed"), **_errors(400, 401, 403, 404)}},
+        },
+    )  # fmt: skip
+    listed = {"type": "object", "properties": {"referrals": {"type": "array", "items": "Referral"}}}
+    spec.path(
+        "/api/v1/cases/{reference}/referrals",
+        operations={
+            "get": {"summary": "The case's referrals (the enterprise sees to whom and their status, not the "
+                               "question, the answer or its files)",
+                    "security": secured, "parameters": [REFERENCE],
+                    "responses": {"200": _json(listed, "Referrals"), **_errors(401, 404)}},
+            "post": {"summary": "Refer the case, or a question in it, to a partner (its expert or a coordinator)",
+                     "security": secured, "parameters": [REFERENCE], "requestBody": body["ReferralInput"],
+                     "responses": {"201": _json("Referral", "Referred"), **_errors(400, 401, 403, 404, 409)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/cases/{reference}/referrals/{referral_id}",
+        operations={
+            "patch": {"summary": "Record the partner's step: acknowledged, answered (with the answer), or closed",
+                      "security": secured, "parameters": [REFERENCE, _id_parameter("referral_id")],
+                      "requestBody": body["ReferralChange"],
+                      "responses": {"200": _json("Referral", "Recorded"), **_errors(400, 401, 403, 404, 409)}},
         },
     )  # fmt: skip

@@ -70,6 +70,7 @@ from workstation.services.schemas import (
 )
 from workstation.timeline import describe
 from workstation.web.extensions import login_manager
+from workstation.web.referrals import referral_context
 from workstation.web.support import get_config, get_db
 
 bp = Blueprint("web", __name__)
@@ -247,6 +248,7 @@ def case_page(reference: str):  # noqa: ANN201
         may_classify=coordinator and case.status in lifecycle.CLASSIFIABLE,
         right_types=RIGHT_TYPES,
         services=SERVICES,
+        **referral_context(session, case),
     )
 
 
