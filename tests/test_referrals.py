@@ -348,6 +348,16 @@ def test_a_referral_waiting_too_long_is_reminded_once_and_again_after_its_next_s
     assert sweep_referrals(sessions, 5, monday + timedelta(days=14)) == 0
     assert sweep_referrals(sessions, 5, monday + timedelta(days=20)) == 1
     assert sweep_referrals(sessions, 5, monday + timedelta(days=21)) == 0
+    # the case passed to another expert, and the partner silent again: the new expert is reminded
+    other = people.add("expert2", "expert")
+    client.post(f"/api/v1/cases/{reference}/transitions", json={"action": "reassign", "expert_id": other.id,
+                "override_clearance": True}, headers=people.headers("coordinator"))  # fmt: skip
+    with sessions.begin() as s:
+        s.get(Referral, referral["id"]).status = "sent"
+    assert sweep_referrals(sessions, 5, monday + timedelta(days=22)) == 1
+    with sessions() as s:
+        last = s.scalars(select(Notice).where(Notice.kind == "referral").order_by(Notice.id.desc())).first()
+        assert last.recipient_id == other.id
 
 
 def test_the_desk_lists_open_referrals_late_first_and_the_digest_counts_them(

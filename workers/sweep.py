@@ -131,14 +131,14 @@ def sweep_referrals(sessions: sessionmaker[Session], wait_days: int, now: dateti
         late = [referral for referral, overdue in open_referrals(session, wait_days, now) if overdue]
         notices = [
             NewNotice(
-                referral.referred_by,
+                person.id,
                 "referral",
-                f"referral:{referral.id}:{referral.status}:{referral.referred_by}",
+                f"referral:{referral.id}:{referral.status}:{person.id}",
                 referral_reminder(referral, wait_days),
                 referral.case_id,
             )
             for referral in late
-            if referral.referrer.is_active
+            if (person := reminded(referral)) is not None
         ]
         try:
             added = raise_notices(session, notices)
@@ -148,6 +148,15 @@ def sweep_referrals(sessions: sessionmaker[Session], wait_days: int, now: dateti
             log.info("referral sweep: another sweep raised these reminders first; nothing sent twice")
             return 0
     return len(added)
+
+
+def reminded(referral: Referral) -> User | None:
+    """Who is reminded: whoever referred it, while still on the case (a coordinator, or its
+    expert); once the case changed hands, its expert now. None: nobody to tell (the desk shows it)."""
+    referrer, case = referral.referrer, referral.case
+    if referrer.is_active and (referrer.role == "coordinator" or case.assigned_expert_id == referrer.id):
+        return referrer
+    return case.assigned_expert
 
 
 def referral_reminder(referral: Referral, wait_days: int) -> dict:
