@@ -55,6 +55,8 @@ READ_PLACES = {
     "classification api": _l("classification API"),
     "opinion": _l("opinion page"),
     "opinion form": _l("opinion form"),
+    "referral letter": _l("referral letter"),
+    "referrals api": _l("referrals API"),
     "case list": _l("case list"),
     "queue page": _l("expert queue"),
     "queue api": _l("queue API"),
