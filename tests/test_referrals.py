@@ -251,6 +251,11 @@ def test_a_referral_on_the_case_page_with_the_letter_and_an_answer_with_files(
     assert 'id="referrals"' in page and PARTNER["name"] in page
     token = csrf_token(page)
     question = "请协助确认涉案商标在陕西省的行政查处记录。"
+    for bad in ({"partner_id": partner, "question": " "}, {"partner_id": 999999, "question": question},
+                {"partner_id": partner, "question": "长" * 4001}):  # fmt: skip
+        assert client.post(f"/cases/{reference}/referrals", data={"csrf_token": token, **bad}).status_code == 303
+    with sessions() as s:
+        assert s.scalar(select(Referral.id)) is None, "no partner or no question, no referral"
     sent = client.post(f"/cases/{reference}/referrals", data={"csrf_token": token, "partner_id": partner,
                                                               "question": question})  # fmt: skip
     assert sent.status_code == 303 and "/letter" in sent.headers["Location"]

@@ -153,14 +153,18 @@ def refer_case(reference: str):  # noqa: ANN201
     case = find_visible_case(session, current_user, reference, for_update=True)
     if case is None:
         abort(404)
-    partner = session.get(Partner, request.form.get("partner_id", type=int) or 0)
-    question = request.form.get("question", "").strip()
-    if partner is None or not question:
+    try:
+        asked = ReferralInputSchema().load({"partner_id": request.form.get("partner_id", type=int),
+                                            "question": request.form.get("question", "").strip()})  # fmt: skip
+    except ValidationError:
+        asked = None
+    partner = session.get(Partner, asked["partner_id"]) if asked else None
+    if partner is None:
         session.rollback()
-        flash(_("Choose a partner and write the question you refer to it."))
+        flash(_("Choose a partner and write the question you refer to it (at most 4000 characters)."))
         return redirect(url_for("web.case_page", reference=reference) + "#referrals"), 303
     try:
-        referral = refer(session, case, current_user, partner, question[:4000])
+        referral = refer(session, case, current_user, partner, asked["question"])
         session.commit()
     except lifecycle.TransitionError as err:
         return _refused(reference, err)
