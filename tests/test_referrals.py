@@ -385,3 +385,28 @@ def test_the_desk_lists_open_referrals_late_first_and_the_digest_counts_them(
         digest = build_digest(s, Period("daily:x", now - timedelta(days=1), now + timedelta(minutes=1)), now,
                               config.referral_wait_days)  # fmt: skip
     assert (digest.referrals_sent, digest.referrals_answered, digest.referrals_overdue) == (2, 1, 1)
+
+
+@pytest.mark.slow
+def test_referring_and_printing_the_letter_in_the_browser(browser, client, people, submit) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    a_partner(client, people)
+    reference = assigned_case(client, people, submit)
+    browser.login(people.expert.email)
+    browser.open(f"/cases/{reference}")
+    Select(browser.driver.find_element(By.NAME, "partner_id")).select_by_visible_text(
+        f"{PARTNER['name']} (知识产权管理部门; zh)"
+    )
+    browser.fill({"question": "请协助核查被诉侵权网店的经营主体。"})
+    browser.click("form[action$='/referrals'] button.primary")
+    text = browser.text()
+    assert "转交函" in text and "致：陕西省知识产权保护中心（李主任）" in text and reference in text
+    browser.screenshot("referral-letter")
+    browser.open(f"/cases/{reference}")
+    assert "请协助核查被诉侵权网店的经营主体。" in browser.text()
+    browser.click("button[value=acknowledged]")
+    assert "已确认收到" in browser.text()
+    browser.screenshot("referral-on-the-case-page")
+    assert browser.csp_violations() == []

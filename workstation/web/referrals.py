@@ -209,7 +209,7 @@ def letter(reference: str, referral_id: int):  # noqa: ANN201
     session.commit()
     with force_locale(case.language):
         return render_template("referral_letter.html", case=case, referral=referral,
-                               centre_mail=get_config().mail_from, lang=case.language)  # fmt: skip
+                               centre_site=get_config().base_url, lang=case.language)  # fmt: skip
 
 
 def may_read_working(case: Case, user: User) -> bool:
