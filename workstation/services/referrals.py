@@ -30,7 +30,8 @@ from workstation.services.models import Case, CaseEvent, Partner, Referral, User
 from workstation.services.outbox import enqueue
 from workstation.vocabulary import RIGHT_TYPES
 
-#: The outbox event of every referral step (webhooks and reports may follow it).
+#: The outbox event of every referral step, written with its case event as every change of a case
+#: is. No consumer subscribes to it yet: a webhook event, or mail to the enterprise, would start here.
 REFERRAL_CHANGED = "case.referral"
 QUESTION_MAX = 4000
 ANSWER_MAX = 20000

@@ -48,7 +48,8 @@ _STATUS_OF = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}
 def referral_context(session: Any, case: Case) -> dict[str, Any]:
     """What the case page shows of the case's referrals (``templates/_referrals.html``)."""
     if not reads_notes(current_user) and case.enterprise_id != current_user.id:
-        return {"referrals": []}  # (a trainee reads the case; the referrals are its expert's work)
+        # (a trainee reads the case; the referrals are its expert's work)
+        return {"referrals": [], "may_refer": False, "partners": []}
     shown = referrals_of(session, case)
     offer = may_refer(case, current_user)
     return {"referrals": shown, "may_refer": offer, "partners": partners(session, active_only=True) if offer else []}
