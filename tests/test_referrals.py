@@ -214,15 +214,19 @@ def test_a_referral_through_the_api_and_who_sees_what(client, people, sessions, 
     assert "refer" in str(timeline)
     (full,) = client.get(referrals_url(reference), headers=expert).get_json()["referrals"]
     assert full["question"] == question["question"] and full["answer"] == answer["answer"]
-    # anyone not on the case: no such case
+    # a trainee shadowing the case reads it all, as it reads the internal notes, and records nothing
     people.add("trainee", "expert", profile={"is_trainee": True, "supervisor_id": people.expert.id})
     with sessions.begin() as s:
         s.scalar(select(Case).where(Case.reference == reference)).shadow_expert_id = people.trainee.id
-    assert client.get(f"/api/v1/cases/{reference}", headers=people.headers("trainee")).status_code == 200
-    for who in ("other_enterprise", "trainee"):
-        assert client.get(referrals_url(reference), headers=people.headers(who)).status_code == 404
-        assert client.post(referrals_url(reference), json=question, headers=people.headers(who)).status_code == 404
-        assert client.patch(url, json={"status": "closed"}, headers=people.headers(who)).status_code == 404
+    trainee = people.headers("trainee")
+    (read,) = client.get(referrals_url(reference), headers=trainee).get_json()["referrals"]
+    assert read["answer"] == answer["answer"]
+    assert client.post(referrals_url(reference), json=question, headers=trainee).status_code == 403
+    # anyone not on the case: no such case
+    other = people.headers("other_enterprise")
+    assert client.get(referrals_url(reference), headers=other).status_code == 404
+    assert client.post(referrals_url(reference), json=question, headers=other).status_code == 404
+    assert client.patch(url, json={"status": "closed"}, headers=other).status_code == 404
 
 
 def test_a_finished_case_or_an_inactive_partner_cannot_be_referred(client, people, submit) -> None:  # noqa: ANN001

@@ -7,7 +7,8 @@ transaction, as ``cases.transition`` does for the case itself; a coordinator's s
 What the enterprise sees: that its case was referred, to whom, and where the referral stands (it is
 its case, and the partner may contact it). Not the question as the expert put it, nor the partner's
 answer and its files: those are working material the expert weighs and passes on in the opinion
-or a message, as with an internal note.
+or a message, as with an internal note. A trainee shadowing the case reads them, as it reads the
+notes, and records nothing.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from workstation.i18n import label, translate
 from workstation.services.cases import find_visible_case, record_access
 from workstation.services.conversation import reads_notes
 from workstation.services.intake import IntakeError, store_uploads
-from workstation.services.models import Case, Partner, User
+from workstation.services.models import Case, Partner
 from workstation.services.referrals import (
     ReferralChangeSchema,
     ReferralInputSchema,
@@ -47,9 +47,6 @@ _STATUS_OF = {"forbidden": 403, "conflict": 409, "invalid": 400, "unknown": 400}
 
 def referral_context(session: Any, case: Case) -> dict[str, Any]:
     """What the case page shows of the case's referrals (``templates/_referrals.html``)."""
-    if not reads_notes(current_user) and case.enterprise_id != current_user.id:
-        # (a trainee reads the case; the referrals are its expert's work)
-        return {"referrals": [], "may_refer": False, "partners": []}
     shown = referrals_of(session, case)
     offer = may_refer(case, current_user)
     return {"referrals": shown, "may_refer": offer, "partners": partners(session, active_only=True) if offer else []}
@@ -204,18 +201,13 @@ def letter(reference: str, referral_id: int):  # noqa: ANN201
     session = get_db()
     case = find_visible_case(session, current_user, reference)
     referral = find_referral(session, case, referral_id) if case is not None else None
-    if referral is None or not may_read_working(case, current_user):
+    if referral is None or not reads_notes(current_user):
         abort(404)
     record_access(session, case, current_user, "view", "referral letter")
     session.commit()
     with force_locale(case.language):
         return render_template("referral_letter.html", case=case, referral=referral,
                                centre_site=get_config().base_url, lang=case.language)  # fmt: skip
-
-
-def may_read_working(case: Case, user: User) -> bool:
-    """The letter, the question and the answer: the case's expert and the coordinators."""
-    return user.role == "coordinator" or case.assigned_expert_id == user.id
 
 
 # --- the API ------------------------------------------------------------------------------------
@@ -274,7 +266,7 @@ def change_partner(partner_id: int):  # noqa: ANN201
 @token_required
 def list_referrals(reference: str):  # noqa: ANN201
     session, user = get_db(), g.api_user
-    case = _case_of(session, user, reference)
+    case = find_visible_case(session, user, reference)
     if case is None:
         return error(404, "No such case.")
     record_access(session, case, user, "view", "referrals api")
@@ -282,22 +274,12 @@ def list_referrals(reference: str):  # noqa: ANN201
     return jsonify(referrals=[dump_referral(r, user) for r in referrals_of(session, case)])
 
 
-def _case_of(session: Any, user: User, reference: str, for_update: bool = False) -> Case | None:
-    """The case, to those on it: its enterprise, its expert, the coordinators. A trainee shadowing
-    it reads the case, not its referrals (the expert's working material): for them, as for anyone
-    else, there is no such case here."""
-    case = find_visible_case(session, user, reference, for_update=for_update)
-    if case is not None and user.role == "expert" and case.assigned_expert_id != user.id:
-        return None
-    return case
-
-
 @api_bp.post("/cases/<reference>/referrals")
 @token_required
 def create_referral(reference: str):  # noqa: ANN201
     session, user = get_db(), g.api_user
     body = request.get_json(silent=True)
-    case = _case_of(session, user, reference, for_update=True)
+    case = find_visible_case(session, user, reference, for_update=True)
     if case is None:
         session.rollback()
         return error(404, "No such case.")
@@ -328,7 +310,7 @@ def change_referral(reference: str, referral_id: int):  # noqa: ANN201
     """Record the partner's step: ``{"status": "acknowledged" | "answered" | "closed", "answer"}``."""
     session, user = get_db(), g.api_user
     body = request.get_json(silent=True)
-    case = _case_of(session, user, reference, for_update=True)
+    case = find_visible_case(session, user, reference, for_update=True)
     referral = find_referral(session, case, referral_id) if case is not None else None
     if referral is None:
         session.rollback()
