@@ -229,6 +229,27 @@ def test_a_referral_through_the_api_and_who_sees_what(client, people, sessions, 
     assert client.patch(url, json={"status": "closed"}, headers=other).status_code == 404
 
 
+def test_the_api_records_an_answer_with_its_files_checked_like_evidence(client, people, sessions, submit) -> None:  # noqa: ANN001
+    partner = a_partner(client, people)
+    reference = assigned_case(client, people, submit)
+    expert = people.headers("expert")
+    referral = client.post(referrals_url(reference), json={"partner_id": partner, "question": "q"}, headers=expert)
+    url = referrals_url(reference, referral.get_json()["id"])
+    answer = {"status": "answered", "answer": "已查询，见附件。"}
+    bad = client.patch(url, data={**answer, "files": [(io.BytesIO(b"MZ\x90\x00"), "reply.pdf")]}, headers=expert,
+                       content_type="multipart/form-data")  # fmt: skip
+    assert bad.status_code == 400 and "files" in bad.get_json()["errors"]
+    good = client.patch(url, data={**answer, "files": [(io.BytesIO(PDF), "查询结果.pdf")]}, headers=expert,
+                        content_type="multipart/form-data")  # fmt: skip
+    assert good.status_code == 200, good.get_json()
+    (kept,) = good.get_json()["answer_files"]
+    assert kept["filename"] == "查询结果.pdf" and kept["content_type"] == "application/pdf"
+    download = client.get(f"/api/v1/cases/{reference}/files/{kept['sha256']}", headers=expert)
+    assert download.status_code == 200 and download.data == PDF
+    hidden = client.get(f"/api/v1/cases/{reference}/files/{kept['sha256']}", headers=people.headers("enterprise"))
+    assert hidden.status_code == 404, "not the enterprise's to read"
+
+
 def test_a_finished_case_or_an_inactive_partner_cannot_be_referred(client, people, submit) -> None:  # noqa: ANN001
     partner = a_partner(client, people)
     reference = assigned_case(client, people, submit)

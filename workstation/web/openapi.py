@@ -10,6 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.config import TOKEN_MAX_DAYS
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
+from workstation.referrals import MOVES as REFERRAL_MOVES
 from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
 from workstation.services.auth import TOKEN_NAME_MAX
@@ -23,6 +24,7 @@ from workstation.services.paging import MAX_PAGE
 from workstation.services.pool import ExpertSchema
 from workstation.services.ratings import RatingInputSchema, RatingSchema
 from workstation.services.referrals import (
+    ANSWER_MAX,
     PartnerInputSchema,
     PartnerSchema,
     ReferralChangeSchema,
@@ -548,6 +550,12 @@ def _referral_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
     body = {"PartnerInput": None, "PartnerChanges": None, "ReferralInput": None, "ReferralChange": None}
     for name in body:
         body[name] = {"required": True, "content": {"application/json": {"schema": name}}}
+    with_files = {"type": "object", "required": ["status"], "properties": {
+        "status": {"type": "string", "enum": list(REFERRAL_MOVES)},
+        "answer": {"type": "string", "maxLength": ANSWER_MAX},
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "description": "the answer's files (with status answered), checked like evidence"}}}  # fmt: skip
+    body["ReferralChange"]["content"]["multipart/form-data"] = {"schema": with_files}
     spec.path(
         "/api/v1/partners",
         operations={
@@ -587,6 +595,6 @@ def _referral_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
             "patch": {"summary": "Record the partner's step: acknowledged, answered (with the answer), or closed",
                       "security": secured, "parameters": [REFERENCE, _id_parameter("referral_id")],
                       "requestBody": body["ReferralChange"],
-                      "responses": {"200": _json("Referral", "Recorded"), **_errors(400, 401, 403, 404, 409)}},
+                      "responses": {"200": _json("Referral", "Recorded"), **_errors(400, 401, 403, 404, 409, 413)}},
         },
     )  # fmt: skip

@@ -307,9 +307,11 @@ def create_referral(reference: str):  # noqa: ANN201
 @api_bp.patch("/cases/<reference>/referrals/<int:referral_id>")
 @token_required
 def change_referral(reference: str, referral_id: int):  # noqa: ANN201
-    """Record the partner's step: ``{"status": "acknowledged" | "answered" | "closed", "answer"}``."""
+    """Record the partner's step: ``{"status": "acknowledged" | "answered" | "closed", "answer"}``,
+    or the same as multipart form fields with the answer's files ``files``."""
     session, user = get_db(), g.api_user
-    body = request.get_json(silent=True)
+    multipart = request.mimetype == "multipart/form-data"
+    body = {k: v for k, v in request.form.items()} if multipart else request.get_json(silent=True)
     case = find_visible_case(session, user, reference, for_update=True)
     referral = find_referral(session, case, referral_id) if case is not None else None
     if referral is None:
@@ -320,11 +322,16 @@ def change_referral(reference: str, referral_id: int):  # noqa: ANN201
         return error(400, "The body must be a JSON object.")
     try:
         asked = ReferralChangeSchema().load(body)
-        record_step(session, case, referral, user, asked["status"], asked["answer"])
+        uploads = request.files.getlist("files") if multipart and asked["status"] == "answered" else []
+        files = store_uploads(get_config(), uploads, "files")
+        record_step(session, case, referral, user, asked["status"], asked["answer"], files)
         session.commit()
     except ValidationError as err:
         session.rollback()
         return jsonify(errors=api_errors(err.normalized_messages())), 400
+    except IntakeError as err:
+        session.rollback()
+        return jsonify(errors=api_errors(err.errors)), err.status
     except lifecycle.TransitionError as err:
         session.rollback()
         return error(_STATUS_OF[err.code], err.message, "answer" if err.code == "invalid" else "_request")
