@@ -101,14 +101,20 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
     )
     # a token of its own: revoking it (the DELETE's "real" variant) leaves the people's tokens working
     token = client.post("/api/v1/tokens", json={"name": "fuzz"}, headers=people.headers("enterprise"))
-    answered = [r.status_code for r in (submitted, assigned, said, noted, mark, imported, token)]
-    assert answered == [201, 200, 201, 201, 201, 202, 201]
+    partner = client.post("/api/v1/partners", json={"name": "西安市市场监督管理局", "kind": "market_supervision"},
+                          headers=coordinator)  # fmt: skip
+    referral = client.post(f"/api/v1/cases/{reference}/referrals", headers=people.headers("expert"),
+                           json={"partner_id": partner.get_json()["id"], "question": "请协助查处"})  # fmt: skip
+    answered = [r.status_code for r in (submitted, assigned, said, noted, mark, imported, token, partner, referral)]
+    assert answered == [201, 200, 201, 201, 201, 202, 201, 201, 201]
     return {
         "token_id": token.get_json()["id"],
         "reference": reference,
         "expert_id": expert.id,
         "mark_id": mark.get_json()["id"],
         "import_id": imported.get_json()["id"],
+        "partner_id": partner.get_json()["id"],
+        "referral_id": referral.get_json()["id"],
     }
 
 

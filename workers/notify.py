@@ -498,7 +498,7 @@ def _digest_email(session: Session, record: DigestRecord, config: Config, now: d
     coordinator = record.coordinator
     period = Period(record.period_key, record.period_start, record.period_end)
     key = f"digest:{coordinator.id}:{period.key}"
-    digest = build_digest(session, period, now)
+    digest = build_digest(session, period, now, config.referral_wait_days)
     message = render_email(
         "coordinator_digest", coordinator.language, address(coordinator.name, coordinator.email), config, key,
         digest=digest, recipient=coordinator,

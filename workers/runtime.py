@@ -20,7 +20,7 @@ from workers import digests
 from workers.consumer import Worker
 from workers.delivery import Context
 from workers.routing import price_the_pool
-from workers.sweep import sweep_deadlines
+from workers.sweep import sweep_deadlines, sweep_referrals
 from workstation.config import Config
 from workstation.routing import PRICING_INTERVAL_S
 from workstation.services.db import make_engine, make_session_factory
@@ -146,6 +146,8 @@ def run_scheduler(config: Config) -> None:
         every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
         keys_kept = config.idempotency_key_hours
         every(scheduler, "forget-idempotency-keys", 3600, forget_expired_keys, ctx.sessions, keys_kept)
+        every(scheduler, "referral-sweep", 900, sweep_referrals, ctx.sessions, config.referral_wait_days,
+              start_now=True)  # fmt: skip
         # settings changed on the coordinator page reach the digest jobs within a minute
         every(scheduler, "sync-digest-jobs", 60, digests.sync_digest_jobs, scheduler, ctx.sessions, start_now=True)
         # the daily summaries of those who asked for them, once their hour has passed

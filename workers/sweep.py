@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from workstation import lifecycle
-from workstation.deadlines import Deadline, deadlines_for, notice_thresholds
-from workstation.services.models import Case, DeadlineNotice, User, utcnow
+from workstation.deadlines import Deadline, deadlines_for, notice_thresholds, zone
+from workstation.services.models import Case, DeadlineNotice, Referral, User, utcnow
 from workstation.services.notices import NewNotice, active_coordinators, raise_notices
+from workstation.services.referrals import open_referrals, waiting_since
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +117,55 @@ def sweep_deadlines(sessions: sessionmaker[Session], now: datetime | None = None
             log.info("deadline sweep: another sweep recorded these notices first; nothing sent twice")
             return 0
     return sent
+
+
+def sweep_referrals(sessions: sessionmaker[Session], wait_days: int, now: datetime | None = None) -> int:
+    """Remind whoever referred a case of each referral that has waited for its partner more than
+    ``wait_days`` working days (``referrals.waits_too_long``); returns how many were raised.
+
+    Once per wait: the notice's key names the referral and the status it waits in, so a second
+    sweep raises nothing, and a referral acknowledged and then silent again is reminded once more.
+    """
+    now = now or utcnow()
+    with sessions() as session:
+        late = [referral for referral, overdue in open_referrals(session, wait_days, now) if overdue]
+        notices = [
+            NewNotice(
+                person.id,
+                "referral",
+                f"referral:{referral.id}:{referral.status}:{person.id}",
+                referral_reminder(referral, wait_days),
+                referral.case_id,
+            )
+            for referral in late
+            if (person := reminded(referral)) is not None
+        ]
+        try:
+            added = raise_notices(session, notices)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            log.info("referral sweep: another sweep raised these reminders first; nothing sent twice")
+            return 0
+    return len(added)
+
+
+def reminded(referral: Referral) -> User | None:
+    """Who is reminded: whoever referred it, while still on the case (a coordinator, or its
+    expert); once the case changed hands, its expert now. None: nobody to tell (the desk shows it)."""
+    referrer, case = referral.referrer, referral.case
+    if referrer.is_active and (referrer.role == "coordinator" or case.assigned_expert_id == referrer.id):
+        return referrer
+    return case.assigned_expert
+
+
+def referral_reminder(referral: Referral, wait_days: int) -> dict:
+    """The reminder's body: what the page and the email show."""
+    return {
+        "reference": referral.case.reference,
+        "referral_id": referral.id,
+        "partner": referral.partner.name,
+        "status": referral.status,
+        "since": waiting_since(referral).astimezone(zone()).date().isoformat(),
+        "wait_days": wait_days,
+    }

@@ -19,6 +19,9 @@ PREFIX = "WORKSTATION_"
 #: (``WORKSTATION_TOKEN_DAYS``, ``WORKSTATION_TOKEN_MAX_DAYS``).
 TOKEN_DAYS = 90
 TOKEN_MAX_DAYS = 365
+#: Working days a referral may wait for the partner's next step before whoever referred it is
+#: reminded (``WORKSTATION_REFERRAL_WAIT_DAYS``; ``services.referrals``).
+REFERRAL_WAIT_DAYS = 5
 
 
 def _env(environ: dict[str, str], name: str, default: str | None = None) -> str | None:
@@ -86,6 +89,9 @@ class Config:
     webhook_timeout: float = 5.0
     webhook_max_failures: int = 10
     webhook_private_ok: bool = False
+    # Referrals (``services.referrals``): after this many working days without the partner's next
+    # step, the one who referred is reminded (once per wait) and the desk lists it first.
+    referral_wait_days: int = REFERRAL_WAIT_DAYS
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -176,6 +182,7 @@ class Config:
             webhook_timeout=float(_env(environ, "WEBHOOK_TIMEOUT", "5")),
             webhook_max_failures=int(_env(environ, "WEBHOOK_MAX_FAILURES", "10")),
             webhook_private_ok=_flag(_env(environ, "WEBHOOK_PRIVATE_OK", "0")),
+            referral_wait_days=int(_env(environ, "REFERRAL_WAIT_DAYS", str(REFERRAL_WAIT_DAYS))),
             token_days=token_days,
             token_max_days=token_max_days,
         )

@@ -38,6 +38,11 @@ _SENTENCES: dict[str, str] = {
     "convene_panel": N_("%(actor)s convened a panel of further experts on the case."),
     "dissolve_panel": N_("%(actor)s dissolved the case's panel."),
     "panel_view": N_("%(actor)s wrote a view for the panel."),
+    # (``referrals.EVENT_OF``; %(partner)s the partner's name)
+    "refer": N_("%(actor)s referred the case to %(partner)s."),
+    "referral_acknowledged": N_("%(partner)s acknowledged the referral."),
+    "referral_answered": N_("%(partner)s answered the referral."),
+    "referral_closed": N_("The referral to %(partner)s was closed."),
 }
 
 
@@ -52,5 +57,6 @@ def describe(action: str, actor_name: str | None, detail: Mapping[str, Any], nam
         "actor": actor_name or "—",
         "expert": names.get(expert_id, "—") if isinstance(expert_id, int) else "—",
         "reason": str(detail.get("reason", "")),
+        "partner": str(detail.get("partner", "—")),
     }
     return Message(template, **{k: v for k, v in params.items() if f"%({k})s" in template})

@@ -49,6 +49,9 @@ ACTIONS = (
     "case_marked_difficult",
     "panel_convened",
     "panel_dissolved",
+    "partner_saved",
+    "partner_deactivated",
+    "referral_recorded",
 )
 
 

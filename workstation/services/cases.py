@@ -447,6 +447,11 @@ SHARED_DETAIL: dict[str, tuple[str, ...]] = {
     "reroute": ("because",),  # (why the case changed hands: the timeline says it)
     # (for the expert and a panel's members; the enterprise never sees these events at all)
     "mark_difficult": ("reason",),
+    # (to whom a case was referred is the enterprise's to know: ``services.referrals``)
+    "refer": ("partner",),
+    "referral_acknowledged": ("partner",),
+    "referral_answered": ("partner",),
+    "referral_closed": ("partner",),
 }
 
 

@@ -187,9 +187,14 @@ def visible_events(events: Iterable[CaseEvent], viewer: User) -> list[CaseEvent]
     return [e for e in events if reads_notes(viewer) or e.action not in lifecycle.INTERNAL_ACTIONS]
 
 
+#: Files the enterprise is not shown: an internal note's, and a partner's answer to a referral
+#: (``services.referrals`` says why).
+INTERNAL_FILES = ("note", "referral")
+
+
 def visible_files(files: Iterable[Evidence], viewer: User) -> list[Evidence]:
     """The files of a case ``viewer`` is shown: not the internal notes' attachments, to the enterprise."""
-    return [f for f in files if reads_notes(viewer) or f.kind != "note"]
+    return [f for f in files if reads_notes(viewer) or f.kind not in INTERNAL_FILES]
 
 
 def case_file(session: Session, case: Case, viewer: User, sha256: str) -> Evidence | None:
@@ -197,7 +202,7 @@ def case_file(session: Session, case: Case, viewer: User, sha256: str) -> Eviden
     internal note's, for the enterprise."""
     query = select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256)
     if not reads_notes(viewer):
-        query = query.where(Evidence.kind != "note")
+        query = query.where(Evidence.kind.not_in(INTERNAL_FILES))
     return session.scalar(query.limit(1))
 
 

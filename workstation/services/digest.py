@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, exists,
 from sqlalchemy.orm import Session, aliased
 
 from workstation import lifecycle
+from workstation.config import REFERRAL_WAIT_DAYS
 from workstation.deadlines import FOREIGN_OPPOSITION, NOTICE_RULES, SLA_TARGETS, legal_deadlines, zone
 from workstation.i18n import in_every_language
 from workstation.services.models import (
@@ -38,6 +39,7 @@ from workstation.services.models import (
     User,
     utcnow,
 )
+from workstation.services.referrals import referral_counts
 from workstation.vocabulary import KEY_DATES, RIGHT_TYPES, SERVICES
 
 FREQUENCIES = ("daily", "weekly")
@@ -265,6 +267,11 @@ class Digest:
     panels_sitting: int  # cases with a panel sitting now
     panel_seats: int  # seats on those panels (each one of its expert's slots)
     panels_convened: int  # panels convened in the period
+    # referrals to partner bodies (``services.referrals``): sent and answered in the period, and
+    # those waiting too long for their partner when the digest is made
+    referrals_sent: int = 0
+    referrals_answered: int = 0
+    referrals_overdue: int = 0
 
     @property
     def overloaded(self) -> tuple[ExpertLoad, ...]:
@@ -434,7 +441,9 @@ def _opinion_hours(period: Period, dialect: str) -> Select:
     )
 
 
-def build_digest(session: Session, period: Period, now: datetime | None = None) -> Digest:
+def build_digest(
+    session: Session, period: Period, now: datetime | None = None, referral_wait_days: int = REFERRAL_WAIT_DAYS
+) -> Digest:
     """Everything the digest for ``period`` shows, computed with SQL aggregation; plain data.
 
     ``now`` (default: the current time) is when the lists are taken: cases waiting *now*, legal
@@ -455,7 +464,9 @@ def build_digest(session: Session, period: Period, now: datetime | None = None) 
         to_opinion=_durations(session, _opinion_hours(period, dialect)),
         **_ratings(session, period),
         **_difficult_cases(session, period),
-    )
+        **{f"referrals_{key}": n for key, n in referral_counts(session, period.start, period.end,
+                                                               referral_wait_days, now).items()},
+    )  # fmt: skip
 
 
 def _difficult_cases(session: Session, period: Period) -> dict[str, Any]:

@@ -876,3 +876,54 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     webhook: Mapped[Webhook] = relationship()
+
+
+class Partner(Base):
+    """A partner body of the centre's directory (``referrals.PARTNER_KINDS``), kept by the
+    coordinators. Deactivated, never deleted: old referrals still name it."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    #: languages it works in (``schemas.LANGUAGES``) and the right types it handles
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Referral(Base):
+    """A case, or a question in it, referred to a partner (``workstation.referrals``): its status
+    and when each was reached, the partner's answer as the expert recorded it (its files are the
+    case's ``Evidence`` of kind ``referral``, named in ``answer_files`` by hash)."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    referred_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(14), default="sent")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answer_files: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    partner: Mapped[Partner] = relationship()
+    referrer: Mapped[User] = relationship()
+
+    # the desk's and the sweep's open referrals, without reading the closed ones
+    __table_args__ = (Index("ix_referrals_status", "status"),)

@@ -22,7 +22,7 @@ from workstation.services.models import Notice, User
 from workstation.services.outbox import enqueue
 from workstation.services.paging import Page, page_of
 
-KINDS = ("deadline", "lookalike", "repeat_respondent")
+KINDS = ("deadline", "lookalike", "repeat_respondent", "referral")
 #: notices per page on ``/notices``
 PAGE_SIZE = 30
 

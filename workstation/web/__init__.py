@@ -31,6 +31,7 @@ from workstation.web import (
     privacy,
     quarantine,
     queue,
+    referrals,
     statistics,
     tokens,
     watch,
@@ -133,12 +134,15 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(tokens.bp)
     app.register_blueprint(quarantine.bp)
     app.register_blueprint(statistics.bp)
+    app.register_blueprint(referrals.bp)
+    app.register_blueprint(referrals.api_bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["filesize"] = human_size
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+    csrf.exempt(referrals.api_bp)
 
     _error_pages(app)
     headers.init_app(app, https=config.https)

@@ -45,6 +45,9 @@ ACTION_NAMES = {
     "case_marked_difficult": _l("Case marked difficult"),
     "panel_convened": _l("Panel convened"),
     "panel_dissolved": _l("Panel dissolved"),
+    "partner_saved": _l("Partner added or changed"),
+    "partner_deactivated": _l("Partner deactivated"),
+    "referral_recorded": _l("Referral sent or its step recorded"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {
@@ -55,6 +58,8 @@ READ_PLACES = {
     "classification api": _l("classification API"),
     "opinion": _l("opinion page"),
     "opinion form": _l("opinion form"),
+    "referral letter": _l("referral letter"),
+    "referrals api": _l("referrals API"),
     "case list": _l("case list"),
     "queue page": _l("expert queue"),
     "queue api": _l("queue API"),

@@ -59,6 +59,7 @@ from workstation.services.pool import (
     queue_import,
     save_expert,
 )
+from workstation.services.referrals import open_referrals
 from workstation.services.schemas import (
     LANGUAGES,
     RIGHT_TYPES,
@@ -232,7 +233,9 @@ def desk():  # noqa: ANN201
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     unclassified, pile, breaches = cases_to_classify(session), awaiting_expert(session), sla_breaches(session)
     difficult = difficult_cases(session)
-    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches), *(d["case"] for d in difficult)]
+    referrals = open_referrals(session, get_config().referral_wait_days)
+    shown = [*listing.rows, *unclassified, *pile, *(b.case for b in breaches), *(d["case"] for d in difficult),
+             *(r.case for r, _late in referrals)]  # fmt: skip
     record_reads(session, current_user, "desk page", shown)
     session.commit()
     return render_template(
@@ -250,6 +253,7 @@ def desk():  # noqa: ANN201
         breaches=breaches,
         difficult=difficult,
         panel_load=panel_load(session),
+        referrals=referrals,
         weekly=cases_per_week(session),
         assignment=hours_to_assignment(session),
         rating=satisfaction(session),
@@ -448,7 +452,7 @@ def digest_preview():  # noqa: ANN201
     setting = DigestSetting.of(session, current_user.id)
     now = utcnow()
     period = digest_period(setting.frequency, setting.hour, setting.timezone, now)
-    digest = build_digest(session, period, now)
+    digest = build_digest(session, period, now, get_config().referral_wait_days)
     record_reads(session, current_user, "digest preview", references=digest_references(digest))
     session.commit()
     return render_template("coordinator/digest_preview.html", digest=digest,

@@ -11,6 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from workstation.config import TOKEN_MAX_DAYS
 from workstation.evidence import MAX_FILES
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
+from workstation.referrals import MOVES as REFERRAL_MOVES
 from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
 from workstation.services.auth import TOKEN_NAME_MAX
@@ -24,6 +25,14 @@ from workstation.services.paging import MAX_PAGE
 from workstation.services.panels import DifficultSchema, PanelInputSchema, ViewInputSchema
 from workstation.services.pool import ExpertSchema
 from workstation.services.ratings import RatingInputSchema, RatingSchema
+from workstation.services.referrals import (
+    ANSWER_MAX,
+    PartnerInputSchema,
+    PartnerSchema,
+    ReferralChangeSchema,
+    ReferralInputSchema,
+    ReferralSchema,
+)
 from workstation.services.schemas import (
     ACTIVITY_FIELDS,
     RIGHT_TYPES,
@@ -88,6 +97,10 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                          ("RatingInput", RatingInputSchema), ("Rating", RatingSchema),
                          ("WebhookInput", WebhookInputSchema), ("Webhook", WebhookSchema),
                          ("WebhookChanges", WebhookChangesSchema),
+                         ("PartnerInput", PartnerInputSchema), ("Partner", PartnerSchema),
+                         ("PartnerChanges", PartnerInputSchema(partial=True)),
+                         ("ReferralInput", ReferralInputSchema), ("Referral", ReferralSchema),
+                         ("ReferralChange", ReferralChangeSchema),
                          # PATCH changes only the fields it names: none is required.
                          ("ExpertChanges", ExpertSchema(partial=True)),
                          ("QueueCase", QueueCaseSchema(exclude=("description",)))):  # fmt: skip
@@ -102,6 +115,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _token_paths(spec, secured, token_max_days)
     _webhook_paths(spec, secured)
     _statistics_paths(spec, secured)
+    _referral_paths(spec, secured)
     _me_paths(spec, secured)
     _panel_paths(spec, secured)
     document = spec.to_dict()
@@ -760,3 +774,59 @@ def _panel_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "requestBody": with_body("ViewInput"),
         "responses": {"201": _json("Panel", "The panel, with the view"),
                       **_errors(400, 401, 403, 404, 409)}}})  # fmt: skip
+
+
+def _referral_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The partners' directory and the referrals of a case to partners (``services.referrals``)."""
+    body = {"PartnerInput": None, "PartnerChanges": None, "ReferralInput": None, "ReferralChange": None}
+    for name in body:
+        body[name] = {"required": True, "content": {"application/json": {"schema": name}}}
+    with_files = {"type": "object", "required": ["status"], "additionalProperties": False, "properties": {
+        "status": {"type": "string", "enum": list(REFERRAL_MOVES)},
+        "answer": {"type": "string", "maxLength": ANSWER_MAX},
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "description": "the answer's files (with status answered), checked like evidence"}}}  # fmt: skip
+    body["ReferralChange"]["content"]["multipart/form-data"] = {"schema": with_files}
+    spec.path(
+        "/api/v1/partners",
+        operations={
+            "get": {"summary": "The partners' directory: all of it to coordinators, the active partners to experts",
+                    "security": secured,
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "partners": {"type": "array", "items": "Partner"}}}, "Partners"), **_errors(401, 403)}},
+            "post": {"summary": "Add a partner (coordinators)", "security": secured,
+                     "requestBody": body["PartnerInput"],
+                     "responses": {"201": _json("Partner", "Added"), **_errors(400, 401, 403)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/partners/{partner_id}",
+        operations={
+            "patch": {"summary": "Change a partner (coordinators); is_active false deactivates it", "security": secured,
+                      "parameters": [_id_parameter("partner_id")], "requestBody": body["PartnerChanges"],
+                      "responses": {"200": _json("Partner", "Changed"), **_errors(400, 401, 403, 404)}},
+        },
+    )  # fmt: skip
+    listed = {"type": "object", "properties": {"referrals": {"type": "array", "items": "Referral"}}}
+    spec.path(
+        "/api/v1/cases/{reference}/referrals",
+        operations={
+            "get": {"summary": "The case's referrals (the enterprise sees to whom and their status, not the "
+                               "question, the answer or its files)",
+                    "security": secured, "parameters": [REFERENCE],
+                    "responses": {"200": _json(listed, "Referrals"), **_errors(401, 404)}},
+            "post": {"summary": "Refer the case, or a question in it, to a partner (its expert or a coordinator)",
+                     "security": secured, "parameters": [REFERENCE], "requestBody": body["ReferralInput"],
+                     "responses": {"201": _json("Referral", "Referred"), **_errors(400, 401, 403, 404, 409)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/cases/{reference}/referrals/{referral_id}",
+        operations={
+            "patch": {"summary": "Record the partner's step: acknowledged, answered (with the answer), or closed",
+                      "security": secured, "parameters": [REFERENCE, _id_parameter("referral_id")],
+                      "requestBody": body["ReferralChange"],
+                      "responses": {"200": _json("Referral", "Recorded"),
+                                    **_errors(400, 401, 403, 404, 409, 413, 415)}},
+        },
+    )  # fmt: skip

@@ -71,6 +71,7 @@ from workstation.services.schemas import (
 from workstation.timeline import describe
 from workstation.web.extensions import login_manager
 from workstation.web.panels import panel_context
+from workstation.web.referrals import referral_context
 from workstation.web.support import get_config, get_db
 
 bp = Blueprint("web", __name__)
@@ -251,6 +252,7 @@ def case_page(reference: str):  # noqa: ANN201
         right_types=RIGHT_TYPES,
         services=SERVICES,
         **panel_context(session, case, current_user),
+        **referral_context(session, case),
     )
 
 
