@@ -62,6 +62,7 @@ NAME_MAX = User.__table__.c.name.type.length
 LANGUAGE_CHOICES = ("zh", "en")
 
 CANNOT_BE_OFF = N_("%(kind)s cannot be turned off.")
+ALWAYS_AT_ONCE = N_("%(kind)s is always mailed as it happens.")
 
 
 class PreferenceError(ValueError):
@@ -112,6 +113,9 @@ def check_preferences(body: Any) -> dict[str, Any]:
                     problems.append(Message("%(kind)s: one of %(choices)s.", kind=kind, choices=", ".join(DELIVERIES)))
                 elif delivery == "off" and kind in MANDATORY_KINDS:
                     problems.append(Message(CANNOT_BE_OFF, kind=kind))
+                elif delivery == "daily" and kind in MANDATORY_KINDS:
+                    # (an answer due, a legal deadline, an opinion: not kept back for the evening)
+                    problems.append(Message(ALWAYS_AT_ONCE, kind=kind))
             if problems:
                 errors["notifications"] = problems
             else:

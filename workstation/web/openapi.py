@@ -326,10 +326,14 @@ def _me_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
             "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": r"\S"},
             "language": {"type": "string", "enum": list(LANGUAGE_CHOICES)},
             "notifications": {
-                **settings,
+                "type": "object",
+                "properties": {
+                    kind: {"type": "string", "enum": ["immediately"] if kind in MANDATORY_KINDS else list(DELIVERIES)}
+                    for kind in NOTIFICATION_KINDS
+                },
                 "additionalProperties": False,
                 "description": "how each kind of email is sent; kinds not named keep their setting. "
-                f'{", ".join(MANDATORY_KINDS)} cannot be "off" (400).',
+                f"{', '.join(MANDATORY_KINDS)} are always mailed as they happen (anything else: 400).",
             },
         },
         "additionalProperties": False,
