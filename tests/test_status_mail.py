@@ -237,3 +237,19 @@ def test_changes_from_before_the_status_mail_are_not_mailed_after_the_upgrade(tm
         )
     engine.dispose()
     assert handled == [("notify", "case.closed"), ("webhooks", "case.closed"), ("webhooks", "case.submitted")]
+
+
+def test_an_expert_whose_case_goes_back_to_the_coordinators_is_told(client, people, sessions, config) -> None:  # noqa: ANN001
+    """Escalated from its expert (gone on leave, say) with nobody else fitting: the expert learns it
+    is no longer theirs, the coordinators that it waits for them."""
+    expert = people.add("expert", "expert", language="en")
+    reference = submit(client, people)
+    act(client, people, reference, "coordinator", "reassign", expert_id=expert.id)
+    with sessions.begin() as s:
+        case = s.scalar(select(Case).where(Case.reference == reference))
+        transition(s, case, "escalate", None, reason="on leave")
+    assert send_mail(config, sessions, "case.awaiting_expert") == ["done"]
+    away = mailed(config, "expert_case_reassigned")
+    assert list(away) == [expert.email]
+    assert "gone back to the coordinators" in text(away[expert.email])
+    assert people.coordinator.email in mailed(config, "coordinator_no_expert")

@@ -89,7 +89,13 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         return _not_to_actor(session, payload, status_emails(session, event_type, case, payload))
     if event_type == "case.awaiting_expert":
         coordinators = active_coordinators(session)
-        return [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]
+        emails = [(c, "coordinator_no_expert", {"reasons": payload.get("reasons", [])}) for c in coordinators]
+        # Taken from its expert (gone on leave, no longer fitting), nobody else fits: they are told
+        # it is no longer theirs, and that it went back to the coordinators.
+        previous = _user(session, payload, "previous_expert_id")
+        if previous is not None:
+            emails.append((previous, "expert_case_reassigned", {"to_coordinators": True}))
+        return _not_to_actor(session, payload, emails)
     if event_type == "case.info_requested":
         said = {"question": payload.get("reason", ""), "attachments": _attachments(session, payload)}
         return [(case.enterprise, "enterprise_info_requested", said)]
