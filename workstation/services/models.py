@@ -712,7 +712,19 @@ class DigestSetting(Base):
         )
 
 
-class DigestRecord(Base):
+class SentOnce:
+    """The state of an email sent once (``workers.notify.send_once``): a digest, a daily summary."""
+
+    status: Mapped[str] = mapped_column(String(10), default="due")  # due | sending | retrying | sent | failed
+    #: when a notify worker claimed it for sending (a claim older than the stale limit is free again)
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class DigestRecord(SentOnce, Base):
     """One digest for one coordinator and one period: the unique key is what makes it go out once."""
 
     __tablename__ = "digests"
@@ -722,20 +734,13 @@ class DigestRecord(Base):
     period_key: Mapped[str] = mapped_column(String(30))  # daily:2026-11-24 | weekly:2026-W48
     period_start: Mapped[datetime] = mapped_column()
     period_end: Mapped[datetime] = mapped_column()
-    status: Mapped[str] = mapped_column(String(10), default="due")  # due | sending | retrying | sent | failed
-    #: when a notify worker claimed it for sending (a claim older than the stale limit is free again)
-    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     coordinator: Mapped[User] = relationship()
 
     __table_args__ = (UniqueConstraint("coordinator_id", "period_key", name="uq_digests_coordinator_period"),)
 
 
-class DailySummary(Base):
+class DailySummary(SentOnce, Base):
     """One day's summary email for one person: the changes of their cases they asked to have
     gathered (``daily`` delivery). Unique on (recipient, day), so a day's summary goes out once."""
 
@@ -744,12 +749,6 @@ class DailySummary(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     period_key: Mapped[str] = mapped_column(String(30))  # daily:2026-11-24 (the local day it is sent)
-    status: Mapped[str] = mapped_column(String(10), default="due")  # due | sending | retrying | sent | failed
-    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     recipient: Mapped[User] = relationship()
 
