@@ -99,6 +99,24 @@ def test_form_errors_are_shown_next_to_the_field_and_nothing_is_written(client, 
         assert s.scalar(select(func.count()).select_from(Case)) == 0
 
 
+def test_an_error_about_a_party_or_a_right_is_shown_on_its_row(client, people, sessions) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    token = csrf_token(client.get("/cases/new").get_data(as_text=True))
+    # the second party filled in is on row 4 (rows 1-3 blank, as a script's removals may leave)
+    rows = {"party_name_4": "", "party_credit_code_4": "123", "right_kind_5": "", "right_number_5": "12345678"}
+    response = client.post("/cases/new", data={**FORM, **rows, "csrf_token": token})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="party_name_4-error"' in page and 'id="party_credit_code_4-error"' in page
+    assert 'id="right_kind_5-error"' in page and 'id="party_credit_code_0-error"' not in page
+    assert 'name="right_number_5" type="text" value="12345678"' in page  # the rows sent are shown again
+    many = {f"party_name_{i}": f"公司{i}" for i in range(21)}
+    response = client.post("/cases/new", data={**FORM, **many, "csrf_token": token})
+    assert response.status_code == 400 and 'id="parties-error"' in response.get_data(as_text=True)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
 def test_the_form_files_a_trade_secret_as_confidential_and_refuses_a_hand_posted_no(client, people, sessions) -> None:  # noqa: ANN001, E501
     login(client, people.enterprise.email)
     token = csrf_token(client.get("/cases/new").get_data(as_text=True))
