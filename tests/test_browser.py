@@ -13,12 +13,14 @@ from email.utils import make_msgid
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import select
 
 from tests.conftest import CASE, Processes, wait_for
 from tests.test_api import PDF
 from tests.test_messages import subject_of, text_of
 from tests.test_pipeline import mails_for
 from workstation.config import Config
+from workstation.services.models import Case
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +41,7 @@ def test_a_case_from_the_intake_form_to_the_rating(browser, people, pipeline, tm
     Select(b.driver.find_element(By.NAME, "right_type")).select_by_value("patent")
     Select(b.driver.find_element(By.NAME, "service")).select_by_value("compensation_estimate")
     b.fill({"title": "发明专利被仿制", "description": "竞争对手的设备落入我司专利权利要求1的保护范围。",
-            "respondent_name": "某某机械有限公司", "known_on": "2026-09-15"})  # fmt: skip
+            "party_name_0": "某某机械有限公司", "known_on": "2026-09-15"})  # fmt: skip
     b.driver.find_element(By.NAME, "evidence").send_keys(str(evidence))
     b.screenshot("1-enterprise-intake-form")
     b.click("button.primary")
@@ -269,3 +271,40 @@ def test_a_conversation_on_the_web_and_by_mail(browser, people, mailing_pipeline
     assert reply in b.text() and "原始邮件" not in b.text()
     b.screenshot("15-expert-thread-with-mailed-reply")
     assert b.csp_violations() == []
+
+
+def test_the_intake_form_takes_several_parties_and_rights_in_rows_added_and_removed(browser, people, sessions) -> None:  # noqa: ANN001, E501
+    b = browser
+    b.login(people.enterprise.email)
+    b.open("/cases/new")
+    Select(b.driver.find_element(By.NAME, "right_type")).select_by_value("trademark")
+    Select(b.driver.find_element(By.NAME, "service")).select_by_value("litigation_advice")
+    b.fill({"title": "商标被仿冒", "description": "两家公司在电商平台销售仿冒我司注册商标的商品。",
+            "party_name_0": "某某贸易有限公司", "party_credit_code_0": "91610131ma6txxxx15"})  # fmt: skip
+    # Of the three rows shown, two are removed; "add" then makes row 1 (the rows are renumbered).
+    parties = b.driver.find_element(By.ID, "parties")
+    for _ in range(2):
+        parties.find_elements(By.CSS_SELECTOR, "[data-remove]")[1].click()
+    assert len(parties.find_elements(By.CSS_SELECTOR, "[data-row]")) == 1
+    b.click("#parties [data-add]", new_page=False)
+    Select(b.driver.find_element(By.NAME, "party_role_1")).select_by_value("third_party")
+    b.fill({"party_name_1": "某某电商平台有限公司"})
+    # Rights: the first row, and one added after the two rows left blank.
+    Select(b.driver.find_element(By.NAME, "right_kind_0")).select_by_value("trademark")
+    b.fill({"right_number_0": "12345678", "right_mark_text_0": "鼎盛"})
+    b.click("#rights [data-add]", new_page=False)
+    Select(b.driver.find_element(By.NAME, "right_kind_3")).select_by_value("copyright")
+    b.fill({"right_number_3": "国作登字-2025-F-00001234"})
+    b.screenshot("16-enterprise-intake-several-parties-and-rights")
+    b.click("button.primary[type=submit]")
+    assert "已提交" in b.text(), b.text()
+    page = b.text()
+    assert "被申请人: 某某贸易有限公司 (91610131MA6TXXXX15)" in page and "第三方: 某某电商平台有限公司" in page
+    assert "商标: 12345678 — 鼎盛" in page and "著作权: 国作登字-2025-F-00001234" in page
+    assert b.csp_violations() == []
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert [(p["role"], p["name"]) for p in case.parties] == [
+            ("respondent", "某某贸易有限公司"), ("third_party", "某某电商平台有限公司")]  # fmt: skip
+        assert [(r["kind"], r["number"]) for r in case.rights] == [
+            ("trademark", "12345678"), ("copyright", "国作登字-2025-F-00001234")]  # fmt: skip

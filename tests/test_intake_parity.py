@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import BigInteger, DateTime, Table, literal, select
 
 from tests.test_watch import FEED, csrf, login, watch_via_api
+from workstation.routing import normalise_name
 from workstation.services.intake import accept_submission
 from workstation.services.marks import risk_case_input
 from workstation.services.models import Case, CaseEvent, CaseParty, Evidence, LookalikeMatch, OutboxMessage, User
@@ -42,8 +43,16 @@ CASE = {
     "language": "en",
     "urgency": "high",
     "confidential": True,
-    "parties": [{"role": "respondent", "name": "某某机械有限公司", "credit_code": "91610131MA6TXXXX15"}],
-    "rights": [{"kind": "patent", "number": "ZL202010000000.1", "mark_text": ""}],
+    "parties": [
+        {"role": "respondent", "name": "某某机械有限公司", "credit_code": "91610131MA6TXXXX15"},
+        {"role": "respondent", "name": "某某贸易商行", "credit_code": None},
+        {"role": "third_party", "name": "某某电商平台有限公司", "credit_code": None},
+    ],
+    "rights": [
+        {"kind": "patent", "number": "ZL202010000000.1", "mark_text": ""},
+        {"kind": "trademark", "number": "12345678", "mark_text": "鼎盛"},
+        {"kind": "gi", "number": "", "mark_text": ""},
+    ],
     "key_dates": {
         "known_on": "2026-09-15",
         "published_on": "2026-03-02",
@@ -63,10 +72,23 @@ FORM = {
     "language": "en",
     "urgency": "high",
     "confidential": "true",
-    "respondent_name": "某某机械有限公司",
-    "respondent_credit_code": "91610131MA6TXXXX15",
-    "right_kind": "patent",
-    "right_number": "ZL202010000000.1",
+    # rows in any order of numbers, blank rows between them (what a script's removals leave)
+    "party_role_0": "respondent",
+    "party_name_0": "某某机械有限公司",
+    "party_credit_code_0": "91610131ma6txxxx15",
+    "party_role_1": "applicant",
+    "party_name_1": " ",
+    "party_role_2": "respondent",
+    "party_name_2": "某某贸易商行",
+    "party_role_11": "third_party",
+    "party_name_11": "某某电商平台有限公司",
+    "right_kind_0": "patent",
+    "right_number_0": "ZL202010000000.1",
+    "right_kind_1": "",
+    "right_kind_3": "trademark",
+    "right_number_3": "12345678",
+    "right_mark_text_3": "鼎盛",
+    "right_kind_12": "gi",
     "known_on": "2026-09-15",
     "published_on": "2026-03-02",
     "notice_received_on": "2026-03-31",
@@ -254,14 +276,17 @@ def expected_rows(enterprise_id: int) -> dict[str, list[dict[str, Any]]]:
         "published_at": False,
         "publish_count": 0,
     }
-    party = {
-        "enterprise_id": enterprise_id,
-        "role": "respondent",
-        "name": "某某机械有限公司",
-        "name_key": "某某机械",
-        "credit_code": "91610131MA6TXXXX15",
-    }
-    return {"cases": [case], "case_events": [event], "outbox": [outbox], "case_parties": [party], "evidence": []}
+    parties = [
+        {
+            "enterprise_id": enterprise_id,
+            "role": party["role"],
+            "name": party["name"],
+            "name_key": normalise_name(party["name"]),
+            "credit_code": party.get("credit_code"),
+        }
+        for party in CASE["parties"]
+    ]
+    return {"cases": [case], "case_events": [event], "outbox": [outbox], "case_parties": parties, "evidence": []}
 
 
 def test_every_entry_point_taking_files_writes_the_same_rows(app, client, people, sessions) -> None:  # noqa: ANN001

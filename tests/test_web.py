@@ -33,10 +33,12 @@ FORM = {
     "jurisdiction": "CN",
     "language": "zh",
     "urgency": "high",
-    "respondent_name": "某某机械有限公司",
-    "respondent_credit_code": "91610131MA6TXXXX15",
-    "right_kind": "patent",
-    "right_number": "ZL202010000000.1",
+    "party_role_0": "respondent",
+    "party_name_0": "某某机械有限公司",
+    "party_credit_code_0": "91610131MA6TXXXX15",
+    "party_role_1": "respondent",  # a row left blank but for its role: ignored
+    "right_kind_0": "patent",
+    "right_number_0": "ZL202010000000.1",
     "known_on": "2026-09-15",
 }
 
@@ -85,14 +87,32 @@ def test_an_enterprise_submits_the_form_with_evidence_and_sees_the_receipt(clien
 def test_form_errors_are_shown_next_to_the_field_and_nothing_is_written(client, people, sessions) -> None:  # noqa: ANN001
     login(client, people.enterprise.email)
     token = csrf_token(client.get("/cases/new").get_data(as_text=True))
-    bad = {**FORM, "title": "", "respondent_credit_code": "123", "csrf_token": token}
+    bad = {**FORM, "title": "", "party_credit_code_0": "123", "csrf_token": token}
     response = client.post("/cases/new", data=bad)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert 'id="title-error"' in page and 'aria-invalid="true"' in page
     assert "此项为必填项" in page  # the error is in the page's language
-    assert 'id="respondent_credit_code-error"' in page and "统一社会信用代码（18 位）" in page
+    assert 'id="party_credit_code_0-error"' in page and "统一社会信用代码（18 位）" in page
     assert "竞争对手生产的设备" in page  # what was typed is kept
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_an_error_about_a_party_or_a_right_is_shown_on_its_row(client, people, sessions) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    token = csrf_token(client.get("/cases/new").get_data(as_text=True))
+    # the second party filled in is on row 4 (rows 1-3 blank, as a script's removals may leave)
+    rows = {"party_name_4": "", "party_credit_code_4": "123", "right_kind_5": "", "right_number_5": "12345678"}
+    response = client.post("/cases/new", data={**FORM, **rows, "csrf_token": token})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="party_name_4-error"' in page and 'id="party_credit_code_4-error"' in page
+    assert 'id="right_kind_5-error"' in page and 'id="party_credit_code_0-error"' not in page
+    assert 'name="right_number_5" type="text" value="12345678"' in page  # the rows sent are shown again
+    many = {f"party_name_{i}": f"公司{i}" for i in range(21)}
+    response = client.post("/cases/new", data={**FORM, **many, "csrf_token": token})
+    assert response.status_code == 400 and 'id="parties-error"' in response.get_data(as_text=True)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0
 

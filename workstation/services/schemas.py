@@ -62,6 +62,10 @@ def error_status(messages: Mapping[str, Any]) -> int:
     return 422 if flat and all(str(m).endswith(str(CREDIT_CODE_CHECK)) for m in flat) else 400
 
 
+#: the most parties, or rights, a case names (the form's script adds rows up to it)
+MAX_LIST_ITEMS = 20
+
+
 class PartySchema(Schema):
     class Meta:
         unknown = RAISE
@@ -190,8 +194,8 @@ class CaseInputSchema(Schema):
     technical_field = fields.String(load_default="other", validate=validate.OneOf(TECHNICAL_FIELDS))
     confidential = fields.Boolean(load_default=None, allow_none=True)
     urgency = fields.String(load_default="normal", validate=validate.OneOf(URGENCIES))
-    parties = fields.List(fields.Nested(PartySchema), load_default=list, validate=validate.Length(max=20))
-    rights = fields.List(fields.Nested(RightSchema), load_default=list, validate=validate.Length(max=20))
+    parties = fields.List(fields.Nested(PartySchema), load_default=list, validate=validate.Length(max=MAX_LIST_ITEMS))
+    rights = fields.List(fields.Nested(RightSchema), load_default=list, validate=validate.Length(max=MAX_LIST_ITEMS))
     key_dates = fields.Nested(KeyDatesSchema, load_default=dict)
     #: the kind of official notice received on ``key_dates.notice_received_on``: which period it starts
     notice_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(NOTICE_RULES)))
@@ -267,22 +271,55 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
     }
     if form.get("confidential"):
         data["confidential"] = form["confidential"]
-    name, code = form.get("respondent_name", "").strip(), form.get("respondent_credit_code", "").strip()
-    if name or code:  # a code without a name is an error the schema reports, not something to drop
-        party = {"role": "respondent", **({"name": name} if name else {})}
-        if code:
-            party["credit_code"] = code.upper()
-        data["parties"] = [party]
-    if form.get("right_kind") and (form.get("right_number") or form.get("mark_text")):
-        data["rights"] = [
-            {"kind": form["right_kind"], "number": form.get("right_number", ""), "mark_text": form.get("mark_text", "")}
-        ]
+    for field, prefix in _FORM_LISTS.items():
+        if rows := filled_rows(form, prefix):
+            data[field] = [_row_values(form, prefix, i) for i in rows]
     dates = {k: form[k] for k in KEY_DATES if form.get(k)}
     if dates:
         data["key_dates"] = dates
     if form.get("activity_kind"):
         data["activity"] = form_to_activity(form)
     return data
+
+
+#: the inputs of each row of the intake form's lists of parties and of rights: a row's input is
+#: named ``{prefix}_{input}_{row}`` (rows numbered from 0)
+FORM_ROW_INPUTS: dict[str, tuple[str, ...]] = {
+    "party": ("role", "name", "credit_code"),
+    "right": ("kind", "number", "mark_text"),
+}
+#: which list of the API's case input each of the form's lists is
+_FORM_LISTS = {"parties": "party", "rights": "right"}
+#: the rows of each list the form shows without scripts (a script adds and removes rows)
+FORM_ROWS_SHOWN = 3
+
+
+def _row_numbers(form: Mapping[str, str], prefix: str) -> list[int]:
+    """The numbers of the rows of a list the form sent, in order (a script may have added rows
+    beyond those shown, so every number is looked at, up to two digits)."""
+    pattern = re.compile(rf"{prefix}_(?:{'|'.join(FORM_ROW_INPUTS[prefix])})_(\d{{1,2}})")
+    return sorted({int(found.group(1)) for key in form if (found := pattern.fullmatch(key))})
+
+
+def _row_values(form: Mapping[str, str], prefix: str, row: int) -> dict[str, str]:
+    """A row's non-blank inputs (a credit code in capitals); what is missing is the schema's to say."""
+    values = {name: form.get(f"{prefix}_{name}_{row}", "").strip() for name in FORM_ROW_INPUTS[prefix]}
+    if values.get("credit_code"):
+        values["credit_code"] = values["credit_code"].upper()
+    return {name: value for name, value in values.items() if value}
+
+
+def filled_rows(form: Mapping[str, str], prefix: str) -> list[int]:
+    """The rows of a list on the intake form that are filled in: the i-th party or right the
+    schema speaks of is the i-th of these. A party's role alone does not fill a row (it is a
+    choice that always has a value); blank rows are ignored."""
+    return [i for i in _row_numbers(form, prefix) if set(_row_values(form, prefix, i)) - {"role"}]
+
+
+def form_rows_shown(form: Mapping[str, str], prefix: str) -> range:
+    """The rows of a list the form shows: at least ``FORM_ROWS_SHOWN``, and every row sent (a
+    form shown again with its errors keeps the rows a script added)."""
+    return range(max([FORM_ROWS_SHOWN - 1, *_row_numbers(form, prefix)]) + 1)
 
 
 #: the intake form's rows of other counterparties of an activity (rows left blank are ignored)
@@ -365,18 +402,13 @@ def form_errors(
 
 def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """The schema's (nested) errors keyed by the intake form's flat field names; ``form``: what
-    was submitted, to tell which row an error about a counterparty belongs to."""
+    was submitted, to tell which row an error about a party, a right or a counterparty belongs to."""
     rows = filled_counterparty_rows(form or {})
     flat: dict[str, list[str]] = {}
-    nested = {
-        "parties": {"name": "respondent_name", "credit_code": "respondent_credit_code", "role": "respondent_name"},
-        "rights": {"kind": "right_kind", "number": "right_number", "mark_text": "mark_text"},
-    }
     for field, messages in errors.items():
-        if field in nested and isinstance(messages, dict):
-            for item in messages.values():
-                for sub, sub_messages in item.items() if isinstance(item, dict) else []:
-                    flat.setdefault(nested[field].get(sub, field), []).extend(sub_messages)
+        if field in _FORM_LISTS and isinstance(messages, dict):
+            for where, found in _row_errors_to_form(messages, _FORM_LISTS[field], form or {}, field):
+                flat.setdefault(where, []).extend(found)
         elif field == "activity" and isinstance(messages, dict):
             for found, where in _activity_errors_to_form(messages, rows):
                 flat.setdefault(where, []).extend(found)
@@ -386,6 +418,21 @@ def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None =
         else:
             flat.setdefault(field, []).extend(messages if isinstance(messages, list) else [str(messages)])
     return flat
+
+
+def _row_errors_to_form(
+    errors: Mapping[Any, Any], prefix: str, form: Mapping[str, str], field: str
+) -> list[tuple[str, list[str]]]:
+    """A list's errors by item as (the form's input, messages) pairs: an item's error goes to the
+    input of the row it came from (``filled_rows``), anything else to the list (``field``)."""
+    rows = filled_rows(form, prefix)
+    found: list[tuple[str, list[str]]] = []
+    for i, item in errors.items():
+        if isinstance(i, int) and i < len(rows) and isinstance(item, Mapping):
+            found += [(f"{prefix}_{name}_{rows[i]}", _messages_in(messages)) for name, messages in item.items()]
+        else:
+            found.append((field, _messages_in(item)))
+    return found
 
 
 def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list[tuple[list[str], str]]:

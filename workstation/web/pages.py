@@ -60,12 +60,15 @@ from workstation.services.schemas import (
     ACTIVITY_SERVICES,
     COUNTERPARTY_ROWS,
     LANGUAGES,
+    MAX_LIST_ITEMS,
+    PARTY_ROLES,
     RIGHT_KINDS,
     RIGHT_TYPES,
     SERVICES,
     TECHNICAL_FIELDS,
     URGENCIES,
     case_errors_to_form,
+    form_rows_shown,
     form_to_case_input,
 )
 from workstation.timeline import describe
@@ -176,6 +179,8 @@ def _choices() -> dict[str, Any]:
         "languages": LANGUAGES,
         "urgencies": URGENCIES,
         "right_kinds": RIGHT_KINDS,
+        "party_roles": PARTY_ROLES,
+        "max_rows": MAX_LIST_ITEMS,
         "notice_rules": tuple(NOTICE_RULES.items()),
     }
 
@@ -210,7 +215,8 @@ def new_case():  # noqa: ANN201
             session.commit()
             flash(_("Your case %(reference)s has been submitted.", reference=case.reference))
             return redirect(url_for("web.case_page", reference=case.reference))
-    return render_template("case_new.html", errors=errors, form=form, **_choices()), status
+    rows = {"party_rows": form_rows_shown(form, "party"), "right_rows": form_rows_shown(form, "right")}
+    return render_template("case_new.html", errors=errors, form=form, **rows, **_choices()), status
 
 
 @bp.get("/cases/<reference>")
