@@ -1021,14 +1021,17 @@ class ScaleFigures:
         """What saturates: the machine's CPU when it is nearly all busy (and who uses the most of it),
         else a single process kind using nearly a core per process, else nothing seen."""
         cores = os.cpu_count() or 1
-        ours = {k: v for k, v in self.cpu.items() if k not in ("machine total", "benchmark client")}
+        ours = {k: v for k, v in self.cpu.items() if k not in ("machine total", "benchmark client", "rest (others)")}
         top = max(ours, key=ours.get) if ours else "?"
-        if self.cpu.get("machine total", 0) / self.wall >= 0.9 * cores:
+        total = self.cpu.get("machine total", 0)
+        if total / self.wall >= 0.9 * cores:
+            if self.cpu.get("rest (others)", 0) >= total / 2:
+                return "machine_cpu(other_work)"
             return f"machine_cpu({top})"
         for kind, count in self.processes.items():
             if self.cpu.get(kind, 0) / self.wall >= 0.9 * count:
                 return f"{kind}_cpu"
-        return "none_seen"
+        return "none_seen(latency)"
 
 
 class ScaleRun(DeploymentRun):
@@ -1107,6 +1110,10 @@ class ScaleRun(DeploymentRun):
                 fig.cpu[name] = sum(v - servers0[name].get(pid, 0.0) for pid, v in after.items())
             fig.cpu["benchmark client"] = own_cpu() - own0
             fig.cpu["machine total"] = machine_busy()[0] - machine0
+            # other agents' work on the machine (the servers' figures take every postgres and beam.smp)
+            fig.cpu["rest (others)"] = fig.cpu["machine total"] - sum(
+                v for k, v in fig.cpu.items() if k != "machine total"
+            )
         finally:
             for proc in self.procs:
                 stop_process(proc)
@@ -1150,7 +1157,8 @@ def run_scale(args: argparse.Namespace, plan: Plan) -> int:
         "scale",
         "PostgreSQL + RabbitMQ, scale-out",
         database_url=f"{base}/{unique_database_name('rpa_scale')}",
-        broker_url=f"{args.amqp_url.rsplit('/', 1)[0]}/{vhost}",
+        # the same server and credentials, our own virtual host (the path after host:port)
+        broker_url="/".join(args.amqp_url.split("/", 3)[:3]) + f"/{vhost}",
         prepare=lambda: prepare_vhost(vhost),
     )
     load = os.getloadavg()
