@@ -1015,7 +1015,12 @@ class ScaleFigures:
         for kind, seconds in self.cpu.items():
             per = f" in {self.processes[kind]} proc" if kind in self.processes else ""
             parts.append(f"{kind} {seconds:.1f}s{per} ({seconds / self.wall:.2f} cores)")
-        return f"    CPU over {self.wall:.1f}s ({os.cpu_count()} cores): " + ", ".join(parts)
+        # what one case costs the whole system (the machine's CPU less the other work on it)
+        per_case = (self.cpu.get("machine total", 0) - self.cpu.get("rest (others)", 0)) / max(self.accepted, 1)
+        return (
+            f"    CPU over {self.wall:.1f}s ({os.cpu_count()} cores; {per_case * 1000:.1f} ms per case in all): "
+            + ", ".join(parts)
+        )
 
     def limit(self) -> str:
         """What saturates: the machine's CPU when it is nearly all busy (and who uses the most of it),
