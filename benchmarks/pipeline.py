@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/pipeline.py            # full run, both deployments (~5 min)
     .venv/bin/python benchmarks/pipeline.py --quick    # smaller, ~1.5 min
     .venv/bin/python benchmarks/pipeline.py --only pg  # one deployment (sqlite | pg)
+    .venv/bin/python benchmarks/pipeline.py --scale    # 1, then 2 of every process (PostgreSQL + RabbitMQ)
 
 For each deployment -- the embedded default (SQLite + kombu's filesystem transport in a temporary
 instance folder) and PostgreSQL + RabbitMQ (a fresh database, the rpa.* queues deleted first) --
