@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/pipeline.py            # full run, both deployments (~5 min)
     .venv/bin/python benchmarks/pipeline.py --quick    # smaller, ~1.5 min
     .venv/bin/python benchmarks/pipeline.py --only pg  # one deployment (sqlite | pg)
+    .venv/bin/python benchmarks/pipeline.py --scale    # 1, then 2 of every process (PostgreSQL + RabbitMQ)
 
 For each deployment -- the embedded default (SQLite + kombu's filesystem transport in a temporary
 instance folder) and PostgreSQL + RabbitMQ (a fresh database, the rpa.* queues deleted first) --
@@ -41,6 +42,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +64,7 @@ from common import (  # noqa: E402
     percentile,
     pids_named,
     throwaway_database,
+    unique_database_name,
 )
 from sqlalchemy import func, select  # noqa: E402
 
@@ -968,6 +971,233 @@ def run_deployment(dep: Deployment, plan: Plan, profile_dir: Path | None, keep: 
 
 
 # --------------------------------------------------------------------------------------------
+# --scale: 1, then 2 of each process against the same database and virtual host
+
+
+def kind_of(pid: int) -> str:
+    """What a process of the scale-out run is: web (gunicorn), scheduler, or its consumer's name."""
+    cmd = cmdline(pid).split()
+    if any("gunicorn" in part for part in cmd):
+        return "web"
+    if "workers" in cmd:
+        return cmd[cmd.index("workers") + 1] if cmd.index("workers") + 1 < len(cmd) else "consumers"
+    return "other"
+
+
+@dataclass
+class ScaleFigures:
+    n: int
+    offered: float
+    seconds: float
+    accepted: int = 0
+    errors: int = 0
+    submitted_rps: float = float("nan")
+    assigned: int = 0
+    assigned_rps: float = float("nan")
+    assigned_p50: float = float("nan")
+    assigned_p99: float = float("nan")
+    #: CPU seconds per kind (summed over its processes), the servers', the client's, the machine's
+    cpu: dict[str, float] = field(default_factory=dict)
+    #: processes per kind
+    processes: dict[str, int] = field(default_factory=dict)
+    wall: float = float("nan")
+
+    def line(self) -> str:
+        return (
+            f"  n={self.n}: offered {self.offered:.0f}/s for {self.seconds:.0f}s; "
+            f"submitted {fmt(self.submitted_rps, 1)}/s "
+            f"({self.accepted} accepted, {self.errors} errors); assigned {fmt(self.assigned_rps, 1)}/s end to end "
+            f"({self.assigned}/{self.accepted}); submit->assigned p50 {fmt(self.assigned_p50)} ms "
+            f"p99 {fmt(self.assigned_p99)} ms"
+        )
+
+    def cpu_line(self) -> str:
+        parts = []
+        for kind, seconds in self.cpu.items():
+            per = f" in {self.processes[kind]} proc" if kind in self.processes else ""
+            parts.append(f"{kind} {seconds:.1f}s{per} ({seconds / self.wall:.2f} cores)")
+        # what one case costs the whole system (the machine's CPU less the other work on it)
+        per_case = (self.cpu.get("machine total", 0) - self.cpu.get("rest (others)", 0)) / max(self.accepted, 1)
+        return (
+            f"    CPU over {self.wall:.1f}s ({os.cpu_count()} cores; {per_case * 1000:.1f} ms per case in all): "
+            + ", ".join(parts)
+        )
+
+    def limit(self) -> str:
+        """What saturates: the machine's CPU when it is nearly all busy (and who uses the most of it),
+        else a single process kind using nearly a core per process, else nothing seen."""
+        cores = os.cpu_count() or 1
+        ours = {k: v for k, v in self.cpu.items() if k not in ("machine total", "benchmark client", "rest (others)")}
+        top = max(ours, key=ours.get) if ours else "?"
+        total = self.cpu.get("machine total", 0)
+        if total / self.wall >= 0.9 * cores:
+            if self.cpu.get("rest (others)", 0) >= total / 2:
+                return "machine_cpu(other_work)"
+            return f"machine_cpu({top})"
+        for kind, count in self.processes.items():
+            if self.cpu.get(kind, 0) / self.wall >= 0.9 * count:
+                return f"{kind}_cpu"
+        return "none_seen(latency)"
+
+
+class ScaleRun(DeploymentRun):
+    """The PostgreSQL + RabbitMQ deployment, set up once (a throwaway database and virtual host),
+    run with n gunicorn instances and n processes of each consumer plus the scheduler."""
+
+    def start_scaled(self, n: int) -> list[str]:
+        """n gunicorn instances on their own ports, n of each consumer, one scheduler; their URLs
+        once each answers /readyz."""
+        urls, self.procs = [], []
+        for _ in range(n):
+            port = free_port()
+            gunicorn = ["-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(self.plan.web_workers)]
+            self.procs.append(start_process([PYTHON, *gunicorn, "workstation.web.wsgi:app"], self.env, self.log_path))
+            urls.append(f"http://127.0.0.1:{port}")
+        self.procs.append(start_process([PYTHON, "-m", "workers", "scheduler"], self.env, self.log_path))
+        for consumer in SUBSCRIPTIONS:
+            for _ in range(n):
+                self.procs.append(start_process([PYTHON, "-m", "workers", consumer], self.env, self.log_path))
+        deadline = time.monotonic() + 90
+        for url in urls:
+            while True:
+                if dead := [p for p in self.procs if p.poll() is not None]:
+                    raise RuntimeError(f"pid {dead[0].pid} exited with {dead[0].returncode}; see {self.log_path}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url}/readyz not 200 after 90 s; see {self.log_path}")
+                with contextlib.suppress(requests.RequestException):
+                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                time.sleep(0.2)
+        time.sleep(2.0)  # the consumers declare and subscribe beside gunicorn
+        return urls
+
+    def our_pids(self) -> list[int]:
+        pids = []
+        for proc in self.procs:
+            pids += [proc.pid, *descendants(proc.pid)]
+        return pids
+
+    def measure(self, n: int, rate: float, seconds: float, threads: int) -> ScaleFigures:
+        """Offer ``rate`` cases/s for ``seconds`` s spread evenly over the n web instances, wait
+        until every accepted case is assigned (60 s at most), and count the CPU each kind used."""
+        fig = ScaleFigures(n, rate, seconds)
+        urls = self.start_scaled(n)
+        try:
+            pids = self.our_pids()
+            fig.processes = dict(sorted(Counter(k for p in pids if (k := kind_of(p)) != "other").items()))
+            fig.processes["web"] = n * self.plan.web_workers  # the masters only wait
+            cpu0 = cpu_by_pid(pids)
+            servers0 = {name: cpu_by_pid(pids_named(*comms)) for name, comms in SERVERS.items()}
+            machine0, own0, t0 = machine_busy()[0], own_cpu(), time.monotonic()
+            results: list[Result] = []
+
+            def drive(url: str) -> None:
+                results.extend(open_loop(url, self.token, rate / n, seconds, threads=threads // n)[0])
+
+            drivers = [threading.Thread(target=drive, args=(url,), daemon=True) for url in urls]
+            for thread in drivers:
+                thread.start()
+            for thread in drivers:
+                thread.join()
+            ok = [r for r in results if r.status == 201 and r.reference]
+            fig.accepted, fig.errors = len(ok), len(results) - len(ok)
+            if len(ok) > 1:
+                fig.submitted_rps = (len(ok) - 1) / (max(r.finished for r in ok) - min(r.started for r in ok))
+            ids = [case_id_of(r.reference) for r in ok]
+            wait_assigned(self.engine, ids, 60)
+            fig.wall = time.monotonic() - t0
+            cpu1 = cpu_by_pid(pids)
+            for pid, used in cpu1.items():
+                kind = kind_of(pid)
+                fig.cpu[kind] = fig.cpu.get(kind, 0.0) + used - cpu0.get(pid, 0.0)
+            fig.cpu.pop("other", None)
+            for name, comms in SERVERS.items():
+                after = cpu_by_pid(pids_named(*comms))
+                fig.cpu[name] = sum(v - servers0[name].get(pid, 0.0) for pid, v in after.items())
+            fig.cpu["benchmark client"] = own_cpu() - own0
+            fig.cpu["machine total"] = machine_busy()[0] - machine0
+            # other agents' work on the machine (the servers' figures take every postgres and beam.smp)
+            fig.cpu["rest (others)"] = fig.cpu["machine total"] - sum(
+                v for k, v in fig.cpu.items() if k != "machine total"
+            )
+        finally:
+            for proc in self.procs:
+                stop_process(proc)
+        timings = case_timings(self.engine, ids)
+        assigned = [t for t in timings.values() if t.assigned is not None]
+        fig.assigned = len(assigned)
+        if assigned:
+            span = (max(t.assigned for t in assigned) - min(t.created for t in assigned)).total_seconds()
+            fig.assigned_rps = len(assigned) / span if span > 0 else float("nan")
+            latencies = [t.assigned_ms() for t in assigned]
+            fig.assigned_p50, fig.assigned_p99 = percentile(latencies, 50), percentile(latencies, 99)
+        return fig
+
+
+def wait_assigned(engine, ids: list[int], timeout: float) -> bool:  # noqa: ANN001
+    """Wait until every case in ``ids`` has its 'assign' event; whether all had it in time."""
+    if not ids:
+        return True
+    lo, hi = min(ids), max(ids)
+    query = select(func.count(func.distinct(CaseEvent.case_id))).where(
+        CaseEvent.case_id.between(lo, hi), CaseEvent.action == "assign"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one() >= len(ids):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+
+
+def run_scale(args: argparse.Namespace, plan: Plan) -> int:
+    """``--scale``: the same deployment with 1, then 2 of every process; prints each n's rates and
+    CPU, then ``scale: n1_rps=<n> n2_rps=<n> ratio=<n> limit=<what saturates>``."""
+    from soak import prepare_vhost, rabbitmqctl
+
+    vhost = unique_database_name("rpa_scale")
+    base = args.pg_url.rsplit("/", 1)[0]
+    dep = Deployment(
+        "scale",
+        "PostgreSQL + RabbitMQ, scale-out",
+        database_url=f"{base}/{unique_database_name('rpa_scale')}",
+        # the same server and credentials, our own virtual host (the path after host:port)
+        broker_url="/".join(args.amqp_url.split("/", 3)[:3]) + f"/{vhost}",
+        prepare=lambda: prepare_vhost(vhost),
+    )
+    load = os.getloadavg()
+    run = ScaleRun(dep, plan, None, args.keep)
+    figures: list[ScaleFigures] = []
+    try:
+        run.set_up()
+        for n in (1, 2):
+            log(f"scale: n={n}, {args.scale_rate}/s offered for {args.scale_seconds}s")
+            figures.append(run.measure(n, args.scale_rate, args.scale_seconds, threads=64))
+            log(figures[-1].line().strip())
+    finally:
+        kill_all_started()
+        run.close()
+        if not args.keep:
+            rabbitmqctl("delete_vhost", vhost, check=False)
+    print(flush=True)
+    print(
+        f"pipeline --scale (web workers {plan.web_workers} per instance, {os.cpu_count()} cores; load average "
+        f"before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after {' '.join(f'{v:.2f}' for v in os.getloadavg())})"
+    )
+    for fig in figures:
+        print(fig.line())
+        print(fig.cpu_line())
+    n1, n2 = figures[0].assigned_rps, figures[1].assigned_rps
+    print(
+        f"scale: n1_rps={fmt(n1, 1)} n2_rps={fmt(n2, 1)} ratio={fmt(n2 / n1, 2)} limit={figures[1].limit()}",
+        flush=True,
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -984,6 +1214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the instance folders (logs, mail, broker) and the database"
     )
+    parser.add_argument(
+        "--scale", action="store_true", help="PostgreSQL + RabbitMQ with 1, then 2 of every process: the scale-out"
+    )
+    parser.add_argument("--scale-rate", type=float, default=250, help="cases/s offered in --scale (default 250)")
+    parser.add_argument("--scale-seconds", type=float, default=20, help="seconds of load per n in --scale")
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -1034,6 +1269,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_signal)
+    if args.scale:
+        return run_scale(args, plan)
     t0 = time.monotonic()
     figures: dict[str, Figures] = {}
     failed = False
