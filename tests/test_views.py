@@ -98,9 +98,11 @@ def test_the_desk_shows_tabs_with_counts_and_saves_renames_and_deletes_a_view(cl
     saved = client.post("/views", data={"csrf_token": token, "name": "专利", "query": "type:patent", "sort": "oldest"})
     assert saved.status_code == 302 and "sort=oldest" in saved.headers["Location"]
     page = client.get(saved.headers["Location"]).get_data(as_text=True)
-    assert re.search(r'aria-current="page">专利 <span class="count">\(1\)</span>', page), "the tab, current, with its count"
+    tab = r'aria-current="page">专利 <span class="count">\(1\)</span>'
+    assert re.search(tab, page), "the tab, current, with its count"
     assert world["p"] in page and world["a"] not in page, "the view's cases only"
-    bad = client.post("/views", data={"csrf_token": token, "name": "坏", "query": "status:nonsense"}, follow_redirects=True)
+    wrong = {"csrf_token": token, "name": "坏", "query": "status:nonsense"}
+    bad = client.post("/views", data=wrong, follow_redirects=True)
     assert "status:" in bad.get_data(as_text=True), "the search syntax's complaint, shown"
     with sessions() as session:
         view = session.query(SavedView).filter_by(name="专利").one()
@@ -122,7 +124,7 @@ def test_the_queue_shows_an_experts_tabs_and_a_tab_shows_only_their_cases(client
     save(client, people, "second", name="商标案件", query="type:trademark", shared=True)
     login(client, people.expert.email)
     page = client.get("/queue").get_data(as_text=True)
-    assert "商标案件 <span class=\"count\">(2)</span>" in page and "协调员的" not in page
+    assert '商标案件 <span class="count">(2)</span>' in page and "协调员的" not in page
     shown = client.get("/queue", query_string={"q": "type:trademark", "sort": "newest"}).get_data(as_text=True)
     assert world["a"] in shown and world["b"] in shown and world["c"] not in shown
     token = csrf_token(page)
