@@ -29,8 +29,9 @@ ROLES = ("coordinator", "expert")
 #: How a view's cases are ordered: by submission (newest or oldest first), by last change, by reference.
 SORTS = ("newest", "oldest", "updated", "reference")
 MAX_VIEWS, MAX_NAME = 20, 80
-#: A name has something other than white space in it (read the same by Python and JSON Schema).
-NAME_PATTERN = r"^\s*\S"
+#: A name: no control characters, something other than spaces (spaces around it are dropped).
+#: Explicit classes, not ``\s``: the document's readers disagree about what white space is.
+NAME_PATTERN = r"^ *[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
 
 _ORDER = {
     "newest": (Case.id.desc(),),
@@ -151,7 +152,7 @@ def _checked(session: Session, user: User, data: Any, partial: bool = False) -> 
             raise ViewError({"query": [err.message]}) from None
         loaded["query"] = loaded["query"].strip()
     if "name" in loaded:
-        loaded["name"] = loaded["name"].strip()
+        loaded["name"] = loaded["name"].strip(" ")
     return loaded
 
 
