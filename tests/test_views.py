@@ -107,6 +107,7 @@ def test_the_desk_shows_tabs_with_counts_and_saves_renames_and_deletes_a_view(cl
     with sessions() as session:
         view = session.query(SavedView).filter_by(name="专利").one()
         assert session.query(SavedView).filter_by(name="坏").count() == 0
+    assert f'action="/views/{view.id}/rename"' in client.get("/coordinator/").get_data(as_text=True)
     client.post(f"/views/{view.id}/rename", data={"csrf_token": token, "name": "发明专利"})
     assert "发明专利 <span" in client.get("/coordinator/").get_data(as_text=True)
     # another coordinator may neither delete nor rename it
@@ -132,3 +133,9 @@ def test_the_queue_shows_an_experts_tabs_and_a_tab_shows_only_their_cases(client
     assert saved.status_code == 302 and saved.headers["Location"].startswith("/queue")
     broken = client.get("/queue", query_string={"q": "status:nonsense"})
     assert broken.status_code == 200 and 'role="alert"' in broken.get_data(as_text=True)
+
+
+def test_a_body_that_is_not_an_object_is_a_400_for_the_request(client, people) -> None:  # noqa: ANN001
+    for body in (None, [], "name"):
+        answer = client.post("/api/v1/views", json=body, headers=people.headers("coordinator"))
+        assert answer.status_code == 400 and "_request" in answer.get_json()["errors"], (body, answer.get_json())

@@ -138,13 +138,14 @@ def tab_of(session: Session, user: User, view: SavedView) -> Tab:
     return Tab(view, count, view.owner_id == user.id)
 
 
-def _checked(session: Session, user: User, data: Any, partial: bool = False) -> dict[str, Any]:
-    try:
-        loaded = SavedViewInputSchema(partial=partial).load(data if isinstance(data, dict) else {})
-    except ValidationError as err:
-        raise ViewError(api_errors(err.messages)) from None
+def _checked(data: Any, partial: bool = False) -> dict[str, Any]:
+    """``data`` as a view's fields (``SavedViewInputSchema``), its query one the search can run."""
     if not isinstance(data, dict):
         raise ViewError({"_request": [N_("A JSON object.")]})
+    try:
+        loaded = SavedViewInputSchema(partial=partial).load(data)
+    except ValidationError as err:
+        raise ViewError(api_errors(err.messages)) from None
     if "query" in loaded:
         try:
             parse(loaded["query"])
@@ -167,7 +168,7 @@ def _name_taken(session: Session, user: User, name: str, other_than: int | None 
 def save_view(session: Session, user: User, data: Any) -> SavedView:
     """A new view of ``user``'s from ``data`` (``SavedViewInputSchema``); ``ViewError`` if it cannot be."""
     _may_have_views(user)
-    loaded = _checked(session, user, data)
+    loaded = _checked(data)
     _name_taken(session, user, loaded["name"])
     owned = session.scalar(select(func.count()).select_from(SavedView).where(SavedView.owner_id == user.id)) or 0
     if owned >= MAX_VIEWS:
@@ -188,7 +189,7 @@ def own_view(session: Session, user: User, view_id: int) -> SavedView:
 
 def rename_view(session: Session, user: User, view_id: int, name: str) -> SavedView:
     view = own_view(session, user, view_id)
-    loaded = _checked(session, user, {"name": name}, partial=True)
+    loaded = _checked({"name": name}, partial=True)
     _name_taken(session, user, loaded["name"], other_than=view.id)
     view.name = loaded["name"]
     return view
