@@ -139,3 +139,13 @@ def test_a_body_that_is_not_an_object_is_a_400_for_the_request(client, people) -
     for body in (None, [], "name"):
         answer = client.post("/api/v1/views", json=body, headers=people.headers("coordinator"))
         assert answer.status_code == 400 and "_request" in answer.get_json()["errors"], (body, answer.get_json())
+
+
+def test_a_retried_save_with_its_idempotency_key_makes_one_view(client, people, sessions) -> None:  # noqa: ANN001
+    headers = {**people.headers("coordinator"), "Idempotency-Key": "view-1"}
+    first = client.post("/api/v1/views", json={"name": "重试"}, headers=headers)
+    again = client.post("/api/v1/views", json={"name": "重试"}, headers=headers)
+    assert first.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert first.get_json() == again.get_json()
+    with sessions() as session:
+        assert session.query(SavedView).filter_by(name="重试").count() == 1

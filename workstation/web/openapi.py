@@ -179,6 +179,7 @@ IDEMPOTENT_POSTS = (
     "/api/v1/experts",
     "/api/v1/experts/imports",
     "/api/v1/marks",
+    "/api/v1/views",
 )
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
