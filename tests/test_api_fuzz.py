@@ -105,8 +105,10 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
                           headers=coordinator)  # fmt: skip
     referral = client.post(f"/api/v1/cases/{reference}/referrals", headers=people.headers("expert"),
                            json={"partner_id": partner.get_json()["id"], "question": "请协助查处"})  # fmt: skip
-    answered = [r.status_code for r in (submitted, assigned, said, noted, mark, imported, token, partner, referral)]
-    assert answered == [201, 200, 201, 201, 201, 202, 201, 201, 201]
+    view = client.post("/api/v1/views", json={"name": "商标", "query": "type:trademark"}, headers=coordinator)
+    made = (submitted, assigned, said, noted, mark, imported, token, partner, referral, view)
+    answered = [r.status_code for r in made]
+    assert answered == [201, 200, 201, 201, 201, 202, 201, 201, 201, 201]
     return {
         "token_id": token.get_json()["id"],
         "reference": reference,
@@ -115,6 +117,7 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
         "import_id": imported.get_json()["id"],
         "partner_id": partner.get_json()["id"],
         "referral_id": referral.get_json()["id"],
+        "view_id": view.get_json()["id"],
     }
 
 

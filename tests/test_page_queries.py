@@ -14,6 +14,7 @@ HOSTILE = {
     "status": ["nonsense", "", "assigned"],
     "right_type": ["nonsense", "trademark"],
     "kind": ["nonsense", "deadline"],
+    "sort": ["nonsense", "oldest", "reference"],
     "lang": ["xx", "en"],
 }
 

@@ -926,3 +926,24 @@ class Referral(Base):
 
     # the desk's and the sweep's open referrals, without reading the closed ones
     __table_args__ = (Index("ix_referrals_status", "status"),)
+
+
+class SavedView(Base):
+    """A named search and sort of a coordinator or an expert (``services.views``), shown as a tab
+    on the desk or the queue; private, or shared with the others of its owner's role."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_saved_views_owner_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the owner's role when it was saved: a shared view is shown to that role only
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(80))
+    #: in the search syntax (``search_syntax.parse``); checked when saved
+    query: Mapped[str] = mapped_column(String(500), default="")
+    sort: Mapped[str] = mapped_column(String(20), default="newest")
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User] = relationship()

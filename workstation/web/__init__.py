@@ -34,6 +34,7 @@ from workstation.web import (
     referrals,
     statistics,
     tokens,
+    views,
     watch,
 )
 from workstation.web.extensions import babel, csrf, login_manager
@@ -136,6 +137,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(statistics.bp)
     app.register_blueprint(referrals.bp)
     app.register_blueprint(referrals.api_bp)
+    app.register_blueprint(views.bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))

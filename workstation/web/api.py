@@ -119,6 +119,8 @@ from workstation.services.schemas import (
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
 from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
 from workstation.services.statistics import report_json, statistics_report
+from workstation.services.views import ROLES as VIEW_ROLES
+from workstation.services.views import ViewError, delete_view, save_view, tab_of, tabs_for
 from workstation.services.webhooks import (
     WebhookError,
     change_hook,
@@ -1030,6 +1032,44 @@ def delete_webhook(hook_id: int):  # noqa: ANN201
     if hook is None or hook.owner_id != g.api_user.id:
         return error(404, "No such webhook.")
     remove_hook(session, hook)
+    session.commit()
+    return "", 204
+
+
+# --- saved views (coordinators' and experts' own, and those shared within their role) ---------
+
+
+@bp.get("/views")
+@token_required
+def list_views():  # noqa: ANN201
+    """The caller's views and those shared by others of their role, each with the number of
+    cases it finds that the caller may see."""
+    if g.api_user.role not in VIEW_ROLES:
+        return error(403, "Saved views are for coordinators and experts.")
+    return jsonify(views=[tab.as_dict() for tab in tabs_for(get_db(), g.api_user)])
+
+
+@bp.post("/views")
+@token_required
+@idempotent
+def create_view():  # noqa: ANN201
+    session = get_db()
+    try:
+        view = save_view(session, g.api_user, request.get_json(silent=True))
+    except ViewError as err:
+        session.rollback()
+        return jsonify(errors=err.errors), err.status
+    return committed(session, jsonify(tab_of(session, g.api_user, view).as_dict()), 201)
+
+
+@bp.delete("/views/<int:view_id>")
+@token_required
+def remove_view(view_id: int):  # noqa: ANN201
+    session = get_db()
+    try:
+        delete_view(session, g.api_user, view_id)
+    except ViewError as err:
+        return jsonify(errors=err.errors), err.status
     session.commit()
     return "", 204
 

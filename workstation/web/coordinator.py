@@ -69,6 +69,7 @@ from workstation.services.schemas import (
     mark_warning_input_schema,
 )
 from workstation.services.search import search_cases
+from workstation.services.views import SORTS, sorted_by, tabs_for
 from workstation.web.headers import allow_style_attributes
 from workstation.web.support import coordinators_only, get_config, get_db, requested_page
 
@@ -205,7 +206,13 @@ def _desk_view(session: Session) -> tuple[Any, str | None]:
         asked = replace(asked, statuses=(*asked.statuses, status))
     if right_type in RIGHT_TYPES:
         asked = replace(asked, right_types=(*asked.right_types, right_type))
-    return search_cases(session, current_user, asked), None
+    return sorted_by(search_cases(session, current_user, asked), _asked_sort()), None
+
+
+def _asked_sort() -> str:
+    """``?sort=`` (a saved view's tab), newest first when not one of ``SORTS``."""
+    sort = request.args.get("sort") or "newest"
+    return sort if sort in SORTS else "newest"
 
 
 @bp.get("/export")
@@ -245,6 +252,9 @@ def desk():  # noqa: ANN201
         right_type=right_type,
         search=search,
         search_problem=problem,
+        sort=request.args.get("sort") if request.args.get("sort") in SORTS else "",
+        sorts=SORTS,
+        tabs=tabs_for(session, current_user),
         statuses=lifecycle.STATUSES,
         right_types=RIGHT_TYPES,
         services=SERVICES,

@@ -47,6 +47,7 @@ from workstation.services.schemas import (
 from workstation.services.search import PAGE_MAX
 from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
 from workstation.services.statistics import MEDIA_TYPES as STATISTICS_MEDIA_TYPES
+from workstation.services.views import MAX_VIEWS, SavedViewInputSchema, SavedViewSchema
 from workstation.services.webhooks import WebhookChangesSchema, WebhookInputSchema, WebhookSchema
 from workstation.statistics import DAY_PATTERN, MAX_DAYS, PERIOD_PATTERN, YEARS
 from workstation.vocabulary import ACTIVITY_SERVICES
@@ -97,6 +98,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
                          ("RatingInput", RatingInputSchema), ("Rating", RatingSchema),
                          ("WebhookInput", WebhookInputSchema), ("Webhook", WebhookSchema),
                          ("WebhookChanges", WebhookChangesSchema),
+                         ("SavedViewInput", SavedViewInputSchema), ("SavedView", SavedViewSchema),
                          ("PartnerInput", PartnerInputSchema), ("Partner", PartnerSchema),
                          ("PartnerChanges", PartnerInputSchema(partial=True)),
                          ("ReferralInput", ReferralInputSchema), ("Referral", ReferralSchema),
@@ -114,6 +116,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _early_warning_paths(spec, secured)
     _token_paths(spec, secured, token_max_days)
     _webhook_paths(spec, secured)
+    _view_paths(spec, secured)
     _statistics_paths(spec, secured)
     _referral_paths(spec, secured)
     _me_paths(spec, secured)
@@ -176,6 +179,7 @@ IDEMPOTENT_POSTS = (
     "/api/v1/experts",
     "/api/v1/experts/imports",
     "/api/v1/marks",
+    "/api/v1/views",
 )
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -665,6 +669,33 @@ def _webhook_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                       "responses": {"200": _json("Webhook", "Changed"), **_errors(400, 401, 404)}},
             "delete": {"summary": "Remove a webhook", "security": secured, "parameters": [_id_parameter("hook_id")],
                        "responses": {"204": {"description": "Removed"}, **_errors(401, 404)}},
+        },
+    )  # fmt: skip
+
+
+def _view_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """Saved views: a coordinator's or an expert's named search and sort, private or shared with
+    their role; counted for the caller (only the cases they may see)."""
+    listed = {"type": "object", "properties": {"views": {"type": "array", "items": "SavedView"}}}
+    spec.path(
+        "/api/v1/views",
+        operations={
+            "get": {"summary": "The caller's views and those shared within their role, with their counts "
+                               "(coordinators and experts; anyone else a 403)", "security": secured,
+                    "responses": {"200": _json(listed, "Views"), **_errors(401, 403)}},
+            "post": {"summary": f"Save a view (at most {MAX_VIEWS} each, names unique per owner: else a 409); "
+                                "a query the search syntax cannot run is a 400 naming query",
+                     "security": secured,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": "SavedViewInput"}}},
+                     "responses": {"201": _json("SavedView", "Saved"), **_errors(400, 401, 403, 409)}},
+        },
+    )  # fmt: skip
+    spec.path(
+        "/api/v1/views/{view_id}",
+        operations={
+            "delete": {"summary": "Delete one of the caller's own views (anyone else's is a 404)", "security": secured,
+                       "parameters": [_id_parameter("view_id")],
+                       "responses": {"204": {"description": "Deleted"}, **_errors(401, 404)}},
         },
     )  # fmt: skip
 
