@@ -21,7 +21,8 @@ the first case submitted after it is assigned (relay -> broker -> routing consum
 the slowest assignment of the cases submitted around it. Half-way it SIGKILLs the leading scheduler
 and measures how long the standby takes to lead (its log says so). At 70 % of the load (and spread
 after it with ``--db-failovers N``) it SIGKILLs the database's primary, promotes the standby and
-makes a new synchronous standby of it (the orchestrator's part, ``benchmarks/dbfailover.py``); the
+makes a new synchronous standby of it in the background (the orchestrator's part, as
+``benchmarks/dbfailover.py`` does); the
 clients retry a refused submission with its ``Idempotency-Key``, and a scheduler that stepped down
 on losing its database is started again (the supervisor's part). Then it drains and runs the
 soak's checks (every case assigned exactly once, every email received, repeats only re-claims,
@@ -61,7 +62,6 @@ if str(ROOT) not in sys.path:
 
 import soak  # noqa: E402
 from common import free_port, log, percentile  # noqa: E402
-from dbfailover import fail_over  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from tests import pgcluster, rabbitcluster  # noqa: E402
@@ -89,6 +89,7 @@ class Faults(soak.Soak):
         self.scheduler_takeovers: list[float] = []  # seconds until the standby led
         self.db_failovers: list[float] = []  # when (monotonic) each primary was SIGKILLed
         self.stepped_down: list[str] = []  # schedulers that exited on losing the database, started again
+        self.standby_maker: threading.Thread | None = None
         self.periods = (date(2000, 1, 1) + timedelta(days=k) for k in itertools.count())
 
     def environment(self) -> dict[str, str]:
@@ -178,19 +179,39 @@ class Faults(soak.Soak):
                 next_round += plan.digest_every
                 self.digest_round(time.monotonic() - t0, self.periods)
             time.sleep(0.25)
+        if self.standby_maker is not None:
+            self.standby_maker.join(120)
         accepted = [r.reference for r in self.results if r.status == 201 and r.reference]
         log(f"load done: {len(accepted)} accepted of {len(self.results)}; draining")
         return accepted
 
     def fail_over_the_database(self) -> None:
-        """SIGKILL the primary, promote the standby, a new synchronous standby on the dead one's port."""
+        """SIGKILL the primary and promote the standby (``dbfailover.fail_over``'s first half, in this
+        thread); the new synchronous standby, on the dead one's port, is made in the background so
+        that the loop goes on starting the schedulers that step down, as a supervisor would."""
+        if self.standby_maker is not None:
+            self.standby_maker.join(120)  # (the last failover's standby, to fail over to)
         primary, standby = self.database
         self.db_failovers.append(time.monotonic())
-        name = f"db{len(self.db_failovers) + 2}"
-        self.database[:] = fail_over(primary, standby, name)
+        primary.kill()
+        time.sleep(0.5)  # (the orchestrator noticing)
+        standby.promote()
         # (the harness's own pooled connections went with the old primary)
         self.engine.dispose()
-        log(f"database failover {len(self.db_failovers)}: {standby.name} leads, {name} its standby")
+        took = time.monotonic() - self.db_failovers[-1]
+        log(f"database failover {len(self.db_failovers)}: {standby.name} promoted {took:.1f}s after the kill")
+        name = f"db{len(self.db_failovers) + 2}"
+
+        def new_standby() -> None:
+            replacement = standby.standby(name, port=primary.port)
+            self.database[:] = [standby, replacement]
+            standby.wait_for_standby(name)
+            standby.wait_for_sync_standby(name)
+            took = time.monotonic() - self.db_failovers[-1]
+            log(f"{name}: synchronous standby of {standby.name} {took:.1f}s after the kill")
+
+        self.standby_maker = threading.Thread(target=new_standby, name="new-standby", daemon=True)
+        self.standby_maker.start()
 
     def restart_stepped_down_schedulers(self) -> None:
         """A scheduler exits when it loses its database (its lock went with the connection): within
