@@ -1,14 +1,15 @@
-"""Faults under steady load: broker nodes SIGKILLed in a three-node RabbitMQ cluster, and the
-scheduler's leader (issue 21).
+"""Faults under steady load: broker nodes SIGKILLed in a three-node RabbitMQ cluster, the
+database's primary SIGKILLed and its standby promoted, and the scheduler's leader (issue 21).
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/faults.py            # 2 min at 5 cases/s: 3 broker node kills, 1 scheduler kill
-    .venv/bin/python benchmarks/faults.py --minutes 5 --rate 8 --kill-every 40
+    .venv/bin/python benchmarks/faults.py     # 2 min at 5 cases/s: 3 broker node kills, 1 db failover, 1 scheduler kill
+    .venv/bin/python benchmarks/faults.py --minutes 5 --rate 8 --kill-every 40 --db-failovers 2
 
 It runs the soak's system (``benchmarks/soak.py``: gunicorn, two schedulers -- a leader and a
-standby --, two all-consumer processes and one process per consumer, mail to aiosmtpd on loopback, a
-throwaway PostgreSQL database) against a three-node RabbitMQ cluster of its own
+standby --, two all-consumer processes and one process per consumer, mail to aiosmtpd on loopback)
+on a PostgreSQL primary with a synchronous standby of its own (``tests/pgcluster.py``, the
+workstation on the multi-host URL) and a three-node RabbitMQ cluster of its own
 (``tests/rabbitcluster.py``: Debian's rabbitmq-server beside the system node, which it never
 touches), with every node's URL in ``WORKSTATION_BROKER_URL`` and ``WORKSTATION_QUORUM_QUEUES=1``.
 ``--kill-every`` seconds into the load, and that long after each killed node is back, it SIGKILLs
@@ -18,7 +19,12 @@ node holding most of the workers' connections -- and starts it again ``--down`` 
 costs a queue its majority). For each kill it measures the failover: the time from the kill until
 the first case submitted after it is assigned (relay -> broker -> routing consumer -> database), and
 the slowest assignment of the cases submitted around it. Half-way it SIGKILLs the leading scheduler
-and measures how long the standby takes to lead (its log says so). Then it drains and runs the
+and measures how long the standby takes to lead (its log says so). At 70 % of the load (and spread
+after it with ``--db-failovers N``) it SIGKILLs the database's primary, promotes the standby and
+makes a new synchronous standby of it in the background (the orchestrator's part, as
+``benchmarks/dbfailover.py`` does); the
+clients retry a refused submission with its ``Idempotency-Key``, and a scheduler that stepped down
+on losing its database is started again (the supervisor's part). Then it drains and runs the
 soak's checks (every case assigned exactly once, every email received, repeats only re-claims,
 dead-letter queues empty, no process died unless killed).
 
@@ -28,10 +34,12 @@ The last line::
             max_intake_gap_s=<n> scheduler_takeover_s=<n>
 
 ``lost``: accepted cases not assigned, plus emails recorded as sent and never received;
-``duplicated``: cases assigned more than once, plus every email received more than once (here no
-worker is killed, so not even a re-claim is expected); ``max_intake_gap_s``: the longest stretch of
-refused submissions. Database failovers are not done by this script yet (0). Exit status 1 when a
-check fails, anything was lost or doubled, or the standby took over 30 s to lead.
+``duplicated``: cases assigned more than once, plus every email received more times than it was
+claimed (a re-claim, same Message-ID, is the documented repeat: a worker that sent an email and lost
+the database before recording it, as around a database failover); ``max_intake_gap_s``: the longest stretch of
+a submission was refused (503 or no answer) before it was accepted. Exit status 1 when a check
+fails, anything was lost or doubled, a submission was refused other than within a minute after a
+database failover or for over 30 s, or the standby scheduler took over 30 s to lead.
 """
 
 from __future__ import annotations
@@ -53,29 +61,35 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import soak  # noqa: E402
-from common import free_port, log, percentile, throwaway_database  # noqa: E402
+from common import free_port, log, percentile  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from tests import rabbitcluster  # noqa: E402
+from tests import pgcluster, rabbitcluster  # noqa: E402
 from tests.rabbitcluster import RabbitCluster  # noqa: E402
 from workstation.config import Config  # noqa: E402
 from workstation.services.db import make_engine, make_session_factory  # noqa: E402
 from workstation.services.messaging import queue_name  # noqa: E402
 from workstation.services.migrate import upgrade  # noqa: E402
-from workstation.services.models import Case, CaseEvent, Notification  # noqa: E402
+from workstation.services.models import Case, CaseEvent, DigestRecord, Notification  # noqa: E402
 
 VHOST = "rpa_faults"
+#: A refusal of intake is expected this long after a database failover's kill, and never otherwise.
+DB_FAILOVER_WINDOW_S = 60.0
 
 
 class Faults(soak.Soak):
     """The soak's run with the broker a cluster, and broker nodes killed instead of workers."""
 
     def __init__(self, plan: soak.Plan, args: argparse.Namespace, started: float, database_url: str, smtp_port: int,
-                 cluster: RabbitCluster) -> None:  # fmt: skip
+                 cluster: RabbitCluster, database: list[pgcluster.Cluster]) -> None:  # fmt: skip
         self.cluster = cluster
+        self.database = database  # [primary, standby]: swapped by each failover
         super().__init__(plan, args, started, database_url, smtp_port)
         self.kills: list[tuple[str, datetime]] = []  # (node, when it was SIGKILLed)
         self.scheduler_takeovers: list[float] = []  # seconds until the standby led
+        self.db_failovers: list[float] = []  # when (monotonic) each primary was SIGKILLed
+        self.stepped_down: list[str] = []  # schedulers that exited on losing the database, started again
+        self.standby_maker: threading.Thread | None = None
         self.periods = (date(2000, 1, 1) + timedelta(days=k) for k in itertools.count())
 
     def environment(self) -> dict[str, str]:
@@ -136,7 +150,7 @@ class Faults(soak.Soak):
         stream = soak.CaseStream(plan.seed)
         load = threading.Thread(
             target=soak.open_loop,
-            args=(self.base_url, self.tokens, stream, plan.rate, plan.seconds, self.stop_load, self.results),
+            args=(self.base_url, self.tokens, stream, plan.rate, plan.seconds, self.stop_load, self.results, True),
             daemon=True,
             name="load",
         )
@@ -145,13 +159,19 @@ class Faults(soak.Soak):
         next_kill = t0 + plan.kill_every
         next_round = t0 + plan.first_round
         scheduler_kill_at = t0 + plan.seconds / 2
+        n = self.args.db_failovers
+        db_failovers_at = [t0 + plan.seconds * (0.7 + 0.2 * k / n) for k in range(n)]
         while load.is_alive():
+            self.restart_stepped_down_schedulers()
             if died := self.system.check_alive():
                 log(f"UNEXPECTED: {', '.join(died)} exited; started again")
             # a kill only while there is load left to show the failover
             if time.monotonic() >= next_kill and time.monotonic() < t0 + plan.seconds - self.args.down - 5:
                 self.kill_a_node()
                 next_kill = time.monotonic() + plan.kill_every
+            if db_failovers_at and time.monotonic() >= db_failovers_at[0]:
+                db_failovers_at.pop(0)
+                self.fail_over_the_database()
             if time.monotonic() >= scheduler_kill_at:
                 scheduler_kill_at = math.inf
                 self.kill_the_scheduler_leader()
@@ -159,9 +179,51 @@ class Faults(soak.Soak):
                 next_round += plan.digest_every
                 self.digest_round(time.monotonic() - t0, self.periods)
             time.sleep(0.25)
+        if self.standby_maker is not None:
+            self.standby_maker.join(120)
         accepted = [r.reference for r in self.results if r.status == 201 and r.reference]
         log(f"load done: {len(accepted)} accepted of {len(self.results)}; draining")
         return accepted
+
+    def fail_over_the_database(self) -> None:
+        """SIGKILL the primary and promote the standby (``dbfailover.fail_over``'s first half, in this
+        thread); the new synchronous standby, on the dead one's port, is made in the background so
+        that the loop goes on starting the schedulers that step down, as a supervisor would."""
+        if self.standby_maker is not None:
+            self.standby_maker.join(120)  # (the last failover's standby, to fail over to)
+        primary, standby = self.database
+        self.db_failovers.append(time.monotonic())
+        primary.kill()
+        time.sleep(0.5)  # (the orchestrator noticing)
+        standby.promote()
+        # (the harness's own pooled connections went with the old primary)
+        self.engine.dispose()
+        took = time.monotonic() - self.db_failovers[-1]
+        log(f"database failover {len(self.db_failovers)}: {standby.name} promoted {took:.1f}s after the kill")
+        name = f"db{len(self.db_failovers) + 2}"
+
+        def new_standby() -> None:
+            replacement = standby.standby(name, port=primary.port)
+            self.database[:] = [standby, replacement]
+            standby.wait_for_standby(name)
+            standby.wait_for_sync_standby(name)
+            took = time.monotonic() - self.db_failovers[-1]
+            log(f"{name}: synchronous standby of {standby.name} {took:.1f}s after the kill")
+
+        self.standby_maker = threading.Thread(target=new_standby, name="new-standby", daemon=True)
+        self.standby_maker.start()
+
+    def restart_stepped_down_schedulers(self) -> None:
+        """A scheduler exits when it loses its database (its lock went with the connection): within
+        a minute of a failover that is expected, and the supervisor starts it again."""
+        if not self.db_failovers or time.monotonic() - self.db_failovers[-1] > DB_FAILOVER_WINDOW_S:
+            return
+        for name in ("scheduler", "scheduler-2"):
+            popen = self.system.procs[name].popen
+            if popen is not None and popen.poll() is not None:
+                self.stepped_down.append(name)
+                log(f"{name} (pid {popen.pid}) stepped down on losing the database; started again")
+                self.system.start(name)
 
     def kill_a_node(self) -> None:
         cluster = self.cluster
@@ -206,11 +268,25 @@ class Faults(soak.Soak):
                     ).all()
                 )
             )
-            sent_keys = list(session.scalars(select(Notification.key).where(Notification.status == "sent")))
+            # each email and the claims taken on it: more than one when a claim was taken again
+            # because the sender never recorded it as sent (README: repeated with the same Message-ID)
+            claims = {
+                soak.message_id_for(key): attempts
+                for key, attempts in session.execute(
+                    select(Notification.key, Notification.attempts).where(Notification.status == "sent")
+                )
+            }
+            digests = session.execute(
+                select(DigestRecord.coordinator_id, DigestRecord.period_key, DigestRecord.attempts).where(
+                    DigestRecord.status == "sent"
+                )
+            )
+            claims |= {soak.message_id_for(f"digest:{c}:{period}"): attempts for c, period, attempts in digests}
         _total, received = inbox.snapshot()
         lost = sum(1 for r in accepted if r not in assigned)
-        lost += sum(1 for key in sent_keys if soak.message_id_for(key) not in received)
-        duplicated = sum(n - 1 for n in assigns.values() if n > 1) + sum(n - 1 for n in received.values() if n > 1)
+        lost += sum(1 for message_id in claims if message_id not in received)
+        duplicated = sum(n - 1 for n in assigns.values() if n > 1)
+        duplicated += sum(max(0, n - claims.get(message_id, 1)) for message_id, n in received.items())
         return lost, duplicated
 
     def assignment_line(self) -> str:
@@ -220,20 +296,21 @@ class Faults(soak.Soak):
             f"max {max(seconds, default=math.nan):.2f}s"
         )
 
-    def intake_gap(self) -> float:
-        """The longest stretch of refused submissions (first refused request's start to the last's end)."""
-        longest, run_start = 0.0, None
-        for r in sorted(self.results, key=lambda r: r.started):
-            if r.status != 201:
-                run_start = r.started if run_start is None else run_start
-                longest = max(longest, r.finished - run_start)
-            else:
-                run_start = None
-        return longest
+    def intake_gap(self) -> tuple[float, int]:
+        """(the longest a submission was refused before it was accepted, how many submissions were
+        refused other than just after a database failover)."""
+        refused = [r for r in self.results if r.refused_at is not None or r.status != 201]
+        longest = max((r.finished - (r.refused_at or r.started) for r in refused), default=0.0)
+        elsewhere = sum(
+            1
+            for r in refused
+            if not any(0 <= (r.refused_at or r.started) - k <= DB_FAILOVER_WINDOW_S for k in self.db_failovers)
+        )
+        return longest, elsewhere
 
     def faults_report(self, inbox: soak.Inbox, accepted: list[str]) -> int:
         lost, duplicated = self.lost_and_duplicated(inbox, accepted)
-        gap = self.intake_gap()
+        gap, refused_elsewhere = self.intake_gap()
         failovers = self.failovers()
         seconds = [s for _, s, _ in failovers]
         print()
@@ -252,12 +329,19 @@ class Faults(soak.Soak):
         takeover = max(self.scheduler_takeovers, default=math.nan)
         if self.scheduler_takeovers:
             print(f"  scheduler leader SIGKILLed: the standby led {takeover:.1f}s later")
+        refused = sum(1 for r in self.results if r.refused_at is not None)
+        print(
+            f"  database failovers: {len(self.db_failovers)}; submissions refused then accepted on a retry: "
+            f"{refused}, the longest for {gap:.1f}s; refused other than after a failover: {refused_elsewhere}; "
+            f"schedulers started again after stepping down: {len(self.stepped_down)}"
+        )
         self.print_checks()
-        ok = self.outcome.ok and bool(self.outcome.checks) and lost == 0 and duplicated == 0 and gap == 0
+        ok = self.outcome.ok and bool(self.outcome.checks) and lost == 0 and duplicated == 0
+        ok = ok and refused_elsewhere == 0 and gap <= 30  # never around a broker node, 30 s around a failover
         ok = ok and all(s <= 30 for s in self.scheduler_takeovers)  # the issue's bound
         self.clean_up(ok)
         print(
-            f"faults: broker_node_kills={len(self.kills)} db_failovers=0 "
+            f"faults: broker_node_kills={len(self.kills)} db_failovers={len(self.db_failovers)} "
             f"scheduler_kills={len(self.scheduler_takeovers)} lost={lost} duplicated={duplicated} "
             f"max_intake_gap_s={gap:.1f} scheduler_takeover_s={takeover:.1f}",
             flush=True,
@@ -305,24 +389,33 @@ def run(plan: soak.Plan, args: argparse.Namespace) -> int:
     if not rabbitcluster.available():
         log(f"Debian's rabbitmq-server is not installed ({rabbitcluster.RABBITMQ_BIN})")
         return 2
-    with throwaway_database(args.pg_url, args.database, keep=args.keep) as database, RabbitCluster() as cluster:
+    if not pgcluster.available():
+        log("PostgreSQL's server programs are not installed (tests/pgcluster.py)")
+        return 2
+    with pgcluster.primary_and_standby(args.database) as (primary, standby), RabbitCluster() as cluster:
         log(f"RabbitMQ cluster up in {time.monotonic() - started:.0f}s: {', '.join(n.name for n in cluster.nodes)}")
+        database = [primary, standby]
+        database_url = pgcluster.multi_host_url(database, args.database)
         from aiosmtpd.controller import Controller
 
         inbox = soak.Inbox()
         smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
         smtp.start()
-        faults = Faults(plan, args, started, database.url, smtp.port, cluster)
+        faults = Faults(plan, args, started, database_url, smtp.port, cluster, database)
         try:
-            faults.set_up()
-            faults.start_system()
-            accepted = faults.apply_load(inbox)
-            checked, drained, drain_seconds, state = faults.drain_and_check(inbox, accepted)
-            faults.judge(checked, accepted, drained, drain_seconds, state)
+            try:
+                faults.set_up()
+                faults.start_system()
+                accepted = faults.apply_load(inbox)
+                checked, drained, drain_seconds, state = faults.drain_and_check(inbox, accepted)
+                faults.judge(checked, accepted, drained, drain_seconds, state)
+            finally:
+                faults.stop()
+                smtp.stop()
+            return faults.faults_report(inbox, accepted)
         finally:
-            faults.stop()
-            smtp.stop()
-        return faults.faults_report(inbox, accepted)
+            for node in database:  # (those made by failovers; the context discards the first two)
+                node.discard()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         "--kill-every", type=float, default=15.0, help="seconds from a node back to the next kill (default 15)"
     )
     parser.add_argument("--down", type=float, default=8.0, help="seconds a killed node stays down (default 8)")
-    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/rpa_faults")
-    parser.add_argument("--database", default="rpa_faults", help="the throwaway database (dropped and created)")
+    parser.add_argument("--db-failovers", type=int, default=1, help="database failovers (default 1)")
+    parser.add_argument("--database", default="rpa_faults", help="the database, in the run's own PostgreSQL")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args = parser.parse_args(argv)

@@ -243,6 +243,8 @@ class Submitted:
     enterprise: int
     reference: str | None = None
     error: str = ""
+    #: when the first try was refused (503 or a cut connection), if it was and ``retry_refused``
+    refused_at: float | None = None
 
 
 class CaseStream:
@@ -322,9 +324,12 @@ def open_loop(
     seconds: float,
     stop: threading.Event,
     results: list[Submitted],
+    retry_refused: bool = False,
 ) -> None:
     """Submit ``rate`` cases/s for ``seconds`` s at scheduled times (open loop: a slow response
-    does not slow the offered rate), appending to ``results``."""
+    does not slow the offered rate), appending to ``results``. With ``retry_refused`` a submission
+    refused for want of the database (503) or whose answer was lost is sent again with the same
+    ``Idempotency-Key`` for up to a minute, as a client does around a database failover."""
     n = int(round(rate * seconds))
     t0 = time.monotonic()
     counter = itertools.count()
@@ -340,21 +345,18 @@ def open_loop(
                 enterprise, body, respondent = stream.next(i)
                 started = time.monotonic()
                 result = Submitted(i, due, started, started, -1, enterprise)
-                try:
-                    response = session.post(
-                        f"{base_url}/api/v1/cases",
-                        json=body,
-                        headers={"Authorization": f"Bearer {tokens[enterprise]}"},
-                        timeout=60,
-                    )
-                    result.status = response.status_code
-                    if response.status_code == 201:
-                        result.reference = response.json()["reference"]
-                        stream.accepted(enterprise, respondent)
-                    else:
-                        result.error = response.text[:300]
-                except requests.RequestException as err:
-                    result.error = repr(err)[:300]
+                headers = {"Authorization": f"Bearer {tokens[enterprise]}"}
+                if retry_refused:
+                    headers["Idempotency-Key"] = f"soak-{i}"
+                while True:
+                    post_once(session, f"{base_url}/api/v1/cases", body, headers, result)
+                    refused = result.status in (-1, 503)
+                    if not (retry_refused and refused) or time.monotonic() - started > 60 or stop.is_set():
+                        break
+                    result.refused_at = result.refused_at or time.monotonic()
+                    time.sleep(0.2)
+                if result.status == 201:
+                    stream.accepted(enterprise, respondent)
                 result.finished = time.monotonic()
                 with lock:
                     results.append(result)
@@ -364,6 +366,21 @@ def open_loop(
         t.start()
     for t in threads:
         t.join()
+
+
+def post_once(session: requests.Session, url: str, body: dict[str, Any], headers: dict[str, str],
+              result: Submitted) -> None:  # fmt: skip
+    """One try of a submission: its status (-1: no answer) and reference or error into ``result``."""
+    result.status, result.reference = -1, None
+    try:
+        response = session.post(url, json=body, headers=headers, timeout=60)
+        result.status = response.status_code
+        if response.status_code == 201:
+            result.reference = response.json()["reference"]
+        else:
+            result.error = response.text[:300]
+    except requests.RequestException as err:
+        result.error = repr(err)[:300]
 
 
 # --------------------------------------------------------------------------------------------

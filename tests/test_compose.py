@@ -26,7 +26,9 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 CONFIG_SOURCE = ROOT / "workstation" / "config.py"
 
 PREFIX = "WORKSTATION_"
-EXPECTED_SERVICES = {"postgres", "rabbitmq", "mailpit", "migrate", "api", "worker", "scheduler"}
+RABBIT_NODES = ("rabbit1", "rabbit2", "rabbit3")
+PRIMARY, STANDBY = "db1", "db2"
+EXPECTED_SERVICES = {PRIMARY, STANDBY, *RABBIT_NODES, "mailpit", "migrate", "api", "worker", "scheduler"}
 OUR_SERVICES = {"migrate", "api", "worker", "scheduler"}
 #: Without these the app silently falls back to SQLite, the filesystem broker or a generated key.
 REQUIRED_SETTINGS = {"DATABASE_URL", "BROKER_URL", "SMTP_URL", "SECRET_KEY", "BASE_URL", "INSTANCE_PATH"}
@@ -65,6 +67,11 @@ def environment_of(service: dict) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
     return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def with_sample_values(value: str) -> str:
+    """``value`` as the container sees it, each ``${VAR...}`` replaced by a URL-safe sample."""
+    return re.sub(r"\$\{[^}]*\}", "sample", value)
 
 
 def module_target(command: list[str]) -> tuple[str, list[str]]:
@@ -182,32 +189,43 @@ def test_roles(services: dict[str, dict]) -> None:
     assert targets["scheduler"] == ("workers", ["scheduler"])
 
 
-def test_scheduler_single_and_workers_scalable(services: dict[str, dict]) -> None:
-    assert services["scheduler"].get("deploy", {}).get("replicas", 1) == 1
-    # Stated, not defaulted: a missing key must fail here, not pass as "1 >= 1".
-    assert services["worker"]["deploy"]["replicas"] >= 2
+def test_two_of_each_process_and_workers_scalable(services: dict[str, dict]) -> None:
+    """Two app replicas, two consumer replicas and two schedulers (one leads, one waits on the
+    advisory lock), so that the death of any one process stops nothing."""
+    for name in ("api", "worker", "scheduler"):
+        # Stated, not defaulted: a missing key must fail here, not pass as "1".
+        assert services[name]["deploy"]["replicas"] == 2, name
+        assert "container_name" not in services[name], "a fixed container name prevents replicas"
     for name in ("worker", "scheduler"):
-        assert "container_name" not in services[name], "a fixed container name prevents --scale"
         assert "ports" not in services[name]
+    # Two app replicas cannot publish the same host port: a range with one port per replica.
+    published = [str(p) for p in services["api"]["ports"]]
+    first, _, last = published[0].rsplit(":", 1)[0].rpartition(":")[-1].partition("-")
+    assert last and int(last) - int(first) + 1 >= services["api"]["deploy"]["replicas"], published
 
 
 def test_admin_interfaces_listen_on_this_host_only(services: dict[str, dict]) -> None:
     """Mailpit's web UI (unauthenticated, showing confidential case titles) and RabbitMQ's
     management UI are published on 127.0.0.1 only, never on every interface."""
-    for name in ("mailpit", "rabbitmq"):
-        published = [str(p) for p in services[name].get("ports", [])]
-        assert published, f"{name} publishes its UI (the test would prove nothing otherwise)"
-        for port in published:
+    for name in ("mailpit", "rabbit1"):
+        assert services[name].get("ports"), f"{name} publishes its UI (the test would prove nothing otherwise)"
+    for name, svc in services.items():
+        if name == "api":
+            continue
+        for port in (str(p) for p in svc.get("ports", [])):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
 
 
 def test_start_order(services: dict[str, dict]) -> None:
     assert services["migrate"].get("restart") == "no"
-    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"][PRIMARY]["condition"] == "service_healthy"
     for name in ("api", "worker", "scheduler"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
-        assert depends["rabbitmq"]["condition"] == "service_healthy"
+        # Every node, healthy meaning clustered: a quorum queue declared before the cluster has
+        # formed would get members only on the nodes already up.
+        for node in RABBIT_NODES:
+            assert depends[node]["condition"] == "service_healthy", f"{name} does not wait for {node}"
     # A service waited on as healthy must have a health check.
     for svc in services.values():
         for dependency, rule in (svc.get("depends_on") or {}).items():
@@ -251,9 +269,92 @@ def test_production_backends(services: dict[str, dict]) -> None:
         env = environment_of(svc)
         assert env["WORKSTATION_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["WORKSTATION_BROKER_URL"].startswith("amqp://")
-        assert "@postgres:" in env["WORKSTATION_DATABASE_URL"]
-        assert "@rabbitmq:" in env["WORKSTATION_BROKER_URL"]
         assert env["WORKSTATION_SMTP_URL"].startswith("smtp://mailpit:")
+
+
+def test_broker_url_names_every_node_and_queues_are_quorum(services: dict[str, dict]) -> None:
+    """The workstation fails over between the nodes (kombu's ";"-separated alternates) and declares
+    quorum queues, which survive the death of one node of three."""
+    from kombu import Connection
+
+    for name, svc in ours(services).items():
+        env = environment_of(svc)
+        urls = env["WORKSTATION_BROKER_URL"].split(";")
+        hosts = [re.search(r"@([^:/]+):5672/", url).group(1) for url in urls]
+        assert hosts == list(RABBIT_NODES), f"{name}: {hosts}"
+        assert all(url.startswith("amqp://") for url in urls)
+        alternates = Connection(with_sample_values(env["WORKSTATION_BROKER_URL"])).alt
+        assert len(alternates) == len(RABBIT_NODES), f"{name}: kombu reads {alternates}"
+        assert env["WORKSTATION_QUORUM_QUEUES"] == "1", f"{name}: quorum queues off"
+
+
+def test_rabbitmq_nodes_form_one_cluster(services: dict[str, dict]) -> None:
+    cookies, conf_mounts = set(), set()
+    for node in RABBIT_NODES:
+        svc = services[node]
+        assert svc["hostname"] == node, "the node name (rabbit@<hostname>) is what the cluster and its data know"
+        cookie = environment_of(svc)["RABBITMQ_ERLANG_COOKIE"]
+        assert REQUIRED_INTERPOLATION.match(cookie), f"{node}: the cookie must come from the environment"
+        cookies.add(cookie)
+        for volume in map(str, svc["volumes"]):
+            if volume.split(":")[1].startswith("/etc/rabbitmq/conf.d/"):
+                conf_mounts.add(volume.split(":")[0])
+        test = svc["healthcheck"]["test"]
+        assert "disk_nodes" in " ".join(test), f"{node}: healthy must mean clustered"
+    assert len(cookies) == 1, "the nodes must share one Erlang cookie to cluster"
+    assert len(conf_mounts) == 1, "one cluster configuration for every node"
+    conf = (ROOT / conf_mounts.pop()).read_text()
+    assert "peer_discovery_backend = classic_config" in conf
+    for number, node in enumerate(RABBIT_NODES, start=1):
+        assert f"classic_config.nodes.{number} = rabbit@{node}" in conf
+    # Their data folders are their own.
+    volumes = [str(v) for node in RABBIT_NODES for v in services[node]["volumes"]]
+    data = {v.split(":")[0] for v in volumes if v.split(":")[1] == "/var/lib/rabbitmq"}
+    assert len(data) == len(RABBIT_NODES)
+
+
+def test_database_url_names_primary_then_standby(services: dict[str, dict]) -> None:
+    """libpq's multi-host form: a new connection goes to whichever server takes writes, the primary
+    or, after a promotion, the standby (README, "The database out of reach")."""
+    from workstation.services.db import engine_url
+
+    for name, svc in ours(services).items():
+        url = with_sample_values(environment_of(svc)["WORKSTATION_DATABASE_URL"])
+        hosts = url.split("@", 1)[1].split("/", 1)[0].split(",")
+        assert hosts == [f"{PRIMARY}:5432", f"{STANDBY}:5432"], f"{name}: {hosts}"
+        query = url.partition("?")[2].split("&")
+        assert "target_session_attrs=read-write" in query, f"{name}: a standby could take writes"
+        assert any(part.startswith("connect_timeout=") for part in query), f"{name}: a dead host would hang"
+        assert engine_url(url).count("host=") == 2
+
+
+def test_primary_streams_to_a_standby(services: dict[str, dict]) -> None:
+    primary, standby = services[PRIMARY], services[STANDBY]
+    command = " ".join(command_of(primary))
+    assert "wal_level=replica" in command and "max_wal_senders=" in command
+    init = [str(v).split(":")[0] for v in primary["volumes"] if "/docker-entrypoint-initdb.d/" in str(v)]
+    assert init, "the primary must create the replication role, its slot and its pg_hba line"
+    init_script = (ROOT / init[0]).read_text()
+    assert "REPLICATION LOGIN" in init_script and "host replication" in init_script
+    assert "pg_create_physical_replication_slot('db2')" in init_script
+    entrypoint = " ".join(standby["entrypoint"])
+    scripts = [str(v).split(":")[0] for v in standby["volumes"] if str(v).split(":")[1] in entrypoint]
+    assert scripts, "the standby's entrypoint is a script of ours"
+    standby_script = (ROOT / scripts[0]).read_text()
+    assert "pg_basebackup" in standby_script and f"--host={PRIMARY}" in standby_script
+    assert "--write-recovery-conf" in standby_script and "--slot=db2" in standby_script
+    # Promoted, it must not wait for a standby of its own (every commit would hang).
+    assert "synchronous_standby_names=" in standby_script.split("exec postgres", 1)[1]
+    assert standby["depends_on"][PRIMARY]["condition"] == "service_healthy"
+    for name in (PRIMARY, STANDBY):
+        assert "pg_isready" in " ".join(services[name]["healthcheck"]["test"])
+        assert services[name]["volumes"][0].split(":")[1] == "/var/lib/postgresql/data"
+    assert services[PRIMARY]["volumes"][0] != services[STANDBY]["volumes"][0]
+
+
+def test_every_server_has_a_healthcheck(services: dict[str, dict]) -> None:
+    for name in (PRIMARY, STANDBY, *RABBIT_NODES, "api"):
+        assert services[name]["healthcheck"]["test"], name
 
 
 def test_secret_key_comes_from_the_environment(services: dict[str, dict]) -> None:
