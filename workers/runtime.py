@@ -102,6 +102,18 @@ def single_scheduler(ctx: Context, stop: threading.Event) -> Iterator[bool]:
         yield True
 
 
+#: How long a leader that lost its lock may take to stop in order before it leaves at once.
+STEP_DOWN_GRACE_S = 5.0
+
+
+def _leave_now() -> None:
+    """Exit at once with 1 (stepped down): the supervisor or orchestrator starts the process again.
+    Not ``sys.exit``: the interpreter would wait for every job thread, one of which may be waiting
+    on the database that is gone."""
+    logging.shutdown()
+    os._exit(1)
+
+
 def _watch_lock(connection, stop: threading.Event) -> None:  # noqa: ANN001
     while not stop.wait(5):
         try:
@@ -110,6 +122,11 @@ def _watch_lock(connection, stop: threading.Event) -> None:  # noqa: ANN001
         except Exception as err:  # noqa: BLE001 - the connection, and with it the lock, is gone
             log.error("scheduler lost its database connection (%s); stepping down", err)
             stop.set()
+            # A standby may lead already: if the orderly stop is held up (a job thread waiting on
+            # the lost database, a close on a dead socket), leave anyway, and soon.
+            leave = threading.Timer(STEP_DOWN_GRACE_S, _leave_now)
+            leave.daemon = True
+            leave.start()
 
 
 def prune_processed(config: Config, older_than: float = 3600) -> int:
@@ -168,7 +185,7 @@ def run_scheduler(config: Config) -> None:
             ctx.publisher.close()
             ctx.sender.close()
     if not stopped_by_signal.is_set():
-        raise SystemExit(1)  # stepped down: the supervisor (or the orchestrator) starts it again
+        _leave_now()  # stepped down: the supervisor (or the orchestrator) starts it again
 
 
 def digest_jobstores(ctx: Context) -> dict:
