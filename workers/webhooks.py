@@ -10,7 +10,7 @@ from typing import Any
 from workers.delivery import Context, Delivery, PermanentError, claim_deliveries, payload_id
 from workstation.services.db import lock_for_write
 from workstation.services.messaging import SUBSCRIPTIONS
-from workstation.services.webhooks import fan_out
+from workstation.services.webhooks import enabled_hooks, fan_out
 
 CONSUMER = "webhooks"
 
@@ -32,6 +32,8 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             raise PermanentError("payload names no case")
     with ctx.sessions() as session:
         lock_for_write(session)
-        for d in claim_deliveries(session, CONSUMER, deliveries):
-            fan_out(session, ctx.config, d.message_id, d.event_type, d.payload)
+        mine = claim_deliveries(session, CONSUMER, deliveries)
+        hooks = enabled_hooks(session) if mine else []  # (once a batch: most events find none)
+        for d in mine:
+            fan_out(session, ctx.config, hooks, d.message_id, d.event_type, d.payload)
         session.commit()

@@ -172,10 +172,18 @@ def remove_hook(session: Session, hook: Webhook) -> None:
 # --- fan-out ----------------------------------------------------------------------------------
 
 
-def fan_out(session: Session, config: Config, event_id: int, event_type: str, payload: dict[str, Any]) -> int:
-    """The deliveries of one event (in the caller's transaction); how many were made."""
+def enabled_hooks(session: Session) -> list[Webhook]:
+    """Every hook that is not disabled: read once for a batch of events (``fan_out``)."""
+    return list(session.scalars(select(Webhook).where(Webhook.disabled_at.is_(None))))
+
+
+def fan_out(
+    session: Session, config: Config, hooks: list[Webhook], event_id: int, event_type: str, payload: dict[str, Any]
+) -> int:
+    """The deliveries of one event to ``hooks`` (``enabled_hooks``), in the caller's transaction;
+    how many were made."""
     case_id = payload.get("case_id")
-    hooks = [h for h in session.scalars(select(Webhook).where(Webhook.disabled_at.is_(None))) if event_type in h.events]
+    hooks = [h for h in hooks if event_type in h.events]
     case = session.get(Case, case_id) if hooks and isinstance(case_id, int) else None
     if case is None or case.reference is None:
         return 0
