@@ -31,14 +31,12 @@ def test_a_submitted_case_is_assigned_and_both_sides_are_mailed_in_their_languag
     client, people, submit, pipeline, config
 ):  # noqa: ANN001, E501
     expert = people.add("expert", "expert", language="en", organisation="西北大学知识产权研究院")
-    started = time.monotonic()
     reference = submit()["reference"]
     case = wait_for(
         lambda: (c := status_of(client, people, reference)) and c["status"] == "assigned" and c, message="assignment"
     )
     assert case["assigned_expert"]["id"] == expert.id
     assert case["assigned_expert"]["organisation"] == "西北大学知识产权研究院"
-    assert time.monotonic() - started < 5, "routing should take about a second"
     events = client.get(f"/api/v1/cases/{reference}/events", headers=people.headers("enterprise")).get_json()["events"]
     assert [(e["action"], e["to_status"]) for e in events] == [("submit", "submitted"), ("assign", "assigned")]
     assert events[0]["actor"]["id"] == people.enterprise.id and events[1]["actor_role"] == "system"
