@@ -5,23 +5,33 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-embedded test-services lint setup setup-dev browser imap pdf clean
+.PHONY: run test test-embedded test-services test-services-faults test-services-rest lint setup setup-dev browser imap pdf clean
 
 run: setup
 	$(PY) -m workstation run --host $(HOST) --port $(PORT)
 
-# Lint, then the whole suite twice, both passes side by side: on the embedded default and on
-# PostgreSQL + RabbitMQ. They share nothing (a temporary instance folder each test; a database and
-# a virtual host of the run's own), and much of each pass waits on worker processes, so together
-# they take little longer than the longer one. Each pass's output is shown whole when it ends.
+# Lint, then the whole suite twice, all side by side: on the embedded default and on PostgreSQL +
+# RabbitMQ, the latter in two processes (the fault tests, which mostly wait on nodes they start and
+# kill, beside the rest). They share nothing: a temporary instance folder each test, a database and
+# a virtual host of each process's own, and brokers or database clusters of their own for whatever
+# a test stops. Each part's output is shown whole when it ends.
+FAULT_TESTS := tests/test_cluster.py tests/test_database_outage.py tests/test_faults.py
+
 test: setup-dev lint
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-services
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-embedded test-services-faults test-services-rest
 
 test-embedded: setup-dev
 	WORKSTATION_TEST_BACKEND=embedded $(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The services pass in one process (what test-services-faults and test-services-rest split in two).
 test-services: setup-dev
 	WORKSTATION_TEST_BACKEND=services $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-services-faults: setup-dev
+	WORKSTATION_TEST_BACKEND=services $(PY) -m pytest -q $(PYTEST_ARGS) $(FAULT_TESTS)
+
+test-services-rest: setup-dev
+	WORKSTATION_TEST_BACKEND=services $(PY) -m pytest -q $(PYTEST_ARGS) $(addprefix --ignore=,$(FAULT_TESTS))
 
 lint: setup-dev
 	$(VENV)/bin/ruff check workstation workers tests benchmarks

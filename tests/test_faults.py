@@ -10,9 +10,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import AMQP_VHOST, BACKEND, CASE, Processes, rabbitmqctl, wait_for
 from tests.helpers import assert_assigned_and_mailed_once, drain_dead_letters
+from tests.rabbitcluster import RabbitCluster
 from workers import notify
+from workstation.config import Config
 from workstation.services.messaging import Publisher, queue_name
 from workstation.services.models import Case, HandledMessage, Notification
+from workstation.web import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +74,7 @@ def _notifications(sessions) -> int:  # noqa: ANN001
 
 
 def test_intake_works_while_the_broker_is_down_and_cases_flow_once_it_is_back(
-    client, people, processes, sessions, env, config, smtp_server
+    client, people, processes, sessions, env, config, smtp_server, tmp_path
 ):  # noqa: ANN001
     controller, inbox = smtp_server
     # Mail to a real SMTP server, where a second sending of an email would be seen.
@@ -79,33 +82,48 @@ def test_intake_works_while_the_broker_is_down_and_cases_flow_once_it_is_back(
     people.add("expert", "expert", capacity=50)
     headers = people.headers("enterprise")
     if BACKEND == "services":
-        processes.start("scheduler")
-        processes.start()
-        rabbitmqctl("stop_app")
-        try:
-            assert client.get("/readyz").status_code == 503
-            references = [client.post("/api/v1/cases", json=CASE, headers=headers) for _ in range(5)]
-            assert [r.status_code for r in references] == [201] * 5
-            time.sleep(2)
-            assert assigned_count(sessions) == 0
-            assert unpublished(sessions) == 5, "the relay must not mark what the broker did not take"
-        finally:
-            rabbitmqctl("start_app")
-            rabbitmqctl("await_startup")
-    else:
-        # The embedded broker is a folder: take it away, as a crashed disk mount would.
-        broker = env["WORKSTATION_INSTANCE_PATH"] + "/broker"
-        os.makedirs(os.path.dirname(broker), exist_ok=True)
-        with open(broker, "w") as f:
-            f.write("not a folder")
-        assert client.get("/readyz").get_json()["checks"]["broker"] == "unreachable"
-        references = [client.post("/api/v1/cases", json=CASE, headers=headers) for _ in range(5)]
-        assert [r.status_code for r in references] == [201] * 5
-        processes.start("scheduler")
-        time.sleep(2)
-        assert unpublished(sessions) == 5, "the relay must not mark what the broker did not take"
-        os.remove(broker)
-        processes.start()
+        # A broker node of this test's own: stopping the machine's node would stop it under
+        # every other test running at the same time (the services pass runs in two processes).
+        with RabbitCluster(size=1, root=tmp_path / "rabbit") as broker:
+            own = {**processes.env, "WORKSTATION_BROKER_URL": broker.url()}
+            (tmp_path / "own").mkdir()
+            processes = Processes(own, tmp_path / "own")
+            client = create_app(Config.from_env(own)).test_client()
+            try:
+                processes.start("scheduler")
+                processes.start()
+                broker.ctl(broker.nodes[0], "stop_app")
+                try:
+                    assert client.get("/readyz").status_code == 503
+                    references = [client.post("/api/v1/cases", json=CASE, headers=headers) for _ in range(5)]
+                    assert [r.status_code for r in references] == [201] * 5
+                    time.sleep(2)
+                    assert assigned_count(sessions) == 0
+                    assert unpublished(sessions) == 5, "the relay must not mark what the broker did not take"
+                finally:
+                    broker.ctl(broker.nodes[0], "start_app")
+                    broker.ctl(broker.nodes[0], "await_startup")
+                _flows_once_back(sessions, inbox, config)
+            finally:
+                processes.stop_all()
+        return
+    # The embedded broker is a folder: take it away, as a crashed disk mount would.
+    broker_dir = env["WORKSTATION_INSTANCE_PATH"] + "/broker"
+    os.makedirs(os.path.dirname(broker_dir), exist_ok=True)
+    with open(broker_dir, "w") as f:
+        f.write("not a folder")
+    assert client.get("/readyz").get_json()["checks"]["broker"] == "unreachable"
+    references = [client.post("/api/v1/cases", json=CASE, headers=headers) for _ in range(5)]
+    assert [r.status_code for r in references] == [201] * 5
+    processes.start("scheduler")
+    time.sleep(2)
+    assert unpublished(sessions) == 5, "the relay must not mark what the broker did not take"
+    os.remove(broker_dir)
+    processes.start()
+    _flows_once_back(sessions, inbox, config)
+
+
+def _flows_once_back(sessions, inbox, config) -> None:  # noqa: ANN001
     wait_for(lambda: assigned_count(sessions) == 5, timeout=60, message="cases routed after the broker is back")
     wait_for(lambda: _sent(sessions) == 10, timeout=60, message="their emails sent")
     time.sleep(config.reconcile_after + 1)  # a repeat (a redelivery, the reconciler) would land now
