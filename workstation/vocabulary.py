@@ -20,6 +20,14 @@ SERVICES = (
 #: investment, a technology transfer): early warning and IP analysis and argumentation for them.
 ACTIVITY_SERVICES = frozenset({"risk_warning", "ip_analysis"})
 ACTIVITY_KINDS = ("rd", "trade", "investment", "technology_transfer")
+#: The services whose case may name the kind of litigation matter it is (``cases.litigation``).
+LITIGATION_SERVICES = frozenset({"litigation_advice"})
+#: Litigation advice for an enterprise on the receiving end of an IP right: defending against its
+#: abuse, or asking a court to declare that it does not infringe.
+LITIGATION_KINDS = ("abuse_defence", "non_infringement_declaration")
+#: The abuses defended against: a mark registered in bad faith (squatting), a malicious suit, an
+#: abusive warning letter (to the enterprise or to its customers and platforms).
+ABUSE_KINDS = ("squatting", "malicious_suit", "abusive_warning")
 #: a technology transfer or licence: the enterprise takes the technology in, or gives it out
 TRANSFER_DIRECTIONS = ("in", "out")
 TECHNICAL_FIELDS = (
