@@ -6,6 +6,8 @@ Every layer takes them from here: the intake schema, routing, the expert pool, t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
 SERVICES = (
@@ -66,6 +68,14 @@ def credit_code_check_character(first_17: str) -> str:
 def is_credit_code(code: str) -> bool:
     """Whether ``code`` is a unified social credit code: the form and the check character."""
     return re.fullmatch(CREDIT_CODE, code) is not None and code[17] == credit_code_check_character(code[:17])
+
+
+def litigation_facet(matter: Mapping[str, Any] | None) -> str | None:
+    """What a litigation matter (``cases.litigation``) is, for its intake fields and its opinion's
+    sections: the abuse defended against (``ABUSE_KINDS``), or its kind; None for no matter."""
+    if not matter:
+        return None
+    return matter.get("abuse") if matter.get("kind") == "abuse_defence" else matter.get("kind")
 
 
 def always_confidential(right_type: str | None) -> bool:

@@ -31,6 +31,7 @@ from workstation.vocabulary import (
     URGENCIES,
     always_confidential,
     is_credit_code,
+    litigation_facet,
 )
 
 MAX_TITLE = 200
@@ -200,12 +201,6 @@ _LITIGATION_TEXTS = ("squatted_mark", "mark_number", "court", "case_number", "ac
 _LITIGATION_DATES = ("served_on", "warning_received_on", "demand_sent_on", "demand_received_on")
 
 
-def litigation_facet(matter: Mapping[str, Any]) -> str:
-    """The key of ``LITIGATION_FIELDS`` (and of the opinion's sections) for a litigation matter:
-    the abuse defended against, or its kind."""
-    return matter.get("abuse") or "" if matter.get("kind") == "abuse_defence" else matter.get("kind", "")
-
-
 class LitigationSchema(Schema):
     """What a litigation advice is about, when it is defence against an abuse of IP rights or a
     declaration of non-infringement (``LITIGATION_FIELDS``): the kind, the opponent (the squatter,
@@ -236,7 +231,7 @@ class LitigationSchema(Schema):
             raise ValidationError({"abuse": [MISSING]})
         if data.get("kind") != "abuse_defence" and "abuse" in data:
             raise ValidationError({"abuse": [NOT_FOR_MATTER]})
-        needed, optional = LITIGATION_FIELDS.get(litigation_facet(data), ((), ()))
+        needed, optional = LITIGATION_FIELDS.get(litigation_facet(data) or "", ((), ()))
         every = {name for pair in LITIGATION_FIELDS.values() for names in pair for name in names}
         errors = {name: [MISSING] for name in needed if name not in data}
         errors |= {name: [NOT_FOR_MATTER] for name in every - {*needed, *optional} if name in data}
@@ -492,7 +487,7 @@ def form_to_litigation(form: Mapping[str, str]) -> dict[str, Any]:
     matter = {"kind": form["litigation_kind"].strip()}
     if matter["kind"] == "abuse_defence" and form.get("abuse_kind", "").strip():
         matter["abuse"] = form["abuse_kind"].strip()
-    needed, optional = LITIGATION_FIELDS.get(litigation_facet(matter), ((), ()))
+    needed, optional = LITIGATION_FIELDS.get(litigation_facet(matter) or "", ((), ()))
     for name in (*needed, *optional):
         value = form.get(LITIGATION_INPUTS.get(name, name), "").strip()
         if value:
