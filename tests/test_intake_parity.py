@@ -252,6 +252,7 @@ def expected_rows(enterprise_id: int) -> dict[str, list[dict[str, Any]]]:
         "enterprise_id": enterprise_id,
         **CASE,
         "activity": None,
+        "litigation": None,
         "status": "submitted",
         "to_classify": False,
         "difficult_reason": None,
