@@ -14,12 +14,14 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from tests.test_watch import csrf, login
+from workers.notify import notice_emails
 from workers.routing import case_facts
 from workers.sweep import sweep_deadlines
 from workstation.deadlines import DECLARATION_WAIT, SUIT_DEFENCE, declaration_wait, legal_deadlines
 from workstation.opinions import load_opinion, opinion_fields
 from workstation.routing import CaseFacts, ExpertFacts, Organisation, choose_expert, litigation_facts
-from workstation.services.models import Case, Notice
+from workstation.services.mail import render_email
+from workstation.services.models import Case, Notice, User
 from workstation.services.schemas import case_errors_to_form, case_input_schema, error_status, form_to_case_input
 from workstation.web.openapi import openapi_document
 
@@ -216,7 +218,7 @@ def test_the_api_says_what_is_wrong_with_a_matter(client, people) -> None:  # no
     assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["litigation"]
 
 
-def test_the_waiting_periods_end_is_warned_of(client, people, sessions) -> None:  # noqa: ANN001
+def test_the_waiting_periods_end_is_warned_of_by_mail_in_both_languages(client, people, sessions, config) -> None:  # noqa: ANN001
     sent = date.today()
     matter = {**MATTERS["non_infringement_declaration"], "warning_received_on": sent.isoformat(),
               "demand_sent_on": sent.isoformat(), "demand_received_on": sent.isoformat()}  # fmt: skip
@@ -226,8 +228,24 @@ def test_the_waiting_periods_end_is_warned_of(client, people, sessions) -> None:
     sweep_deadlines(sessions, datetime.combine(last_day - timedelta(days=6), time(4), tzinfo=UTC))
     with sessions() as s:
         raised = s.scalars(select(Notice).where(Notice.kind == "deadline")).all()
-        warned = {(n.recipient_id, n.body["threshold"]) for n in raised if n.body["code"] == DECLARATION_WAIT}
+        mine = [n for n in raised if n.body["code"] == DECLARATION_WAIT]
+        warned = {(n.recipient_id, n.body["threshold"]) for n in mine}
     assert (people.enterprise.id, "7d") in warned
+    # the mail says from when the action may be filed, in both languages
+    may_sue_from = (last_day + timedelta(days=1)).isoformat()
+    assert may_sue_from in mine[0].body["note"]["zh"] and may_sue_from in mine[0].body["note"]["en"]
+    with sessions() as s:
+        for language, words in (("zh", f"自{may_sue_from}起可以起诉"), ("en", f"may be filed from {may_sue_from}")):
+            user = s.get(User, people.enterprise.id)
+            user.language = language
+            ((recipient, template, extra),) = notice_emails(s, {"notice_ids": [mine[0].id]})
+            message = render_email(template, language, user.email, config, "k", recipient=recipient, **extra)
+            texts = [
+                part.get_payload(decode=True).decode()
+                for part in message.walk()
+                if part.get_content_maintype() == "text"
+            ]
+            assert texts and all(words in text for text in texts), texts
 
 
 def test_the_openapi_document_describes_the_matter() -> None:
@@ -344,3 +362,28 @@ def test_the_expert_writes_the_matters_sections_and_they_print(client, app, peop
     printed = browser.get(f"/cases/{reference}/opinion").text
     assert "侵权警告、书面催告与等待期" in printed and "被控产品缺少权利要求1的特征C。" in printed
     assert "某某电子有限公司" in printed
+
+
+@pytest.mark.slow
+def test_in_a_browser_the_form_shows_the_chosen_matters_part_and_submits_it(browser, people) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    b = browser
+    b.login(people.enterprise.email)
+    b.open("/cases/new")
+    shown = lambda css: b.driver.find_element(By.CSS_SELECTOR, css).is_displayed()  # noqa: E731
+    assert not shown("#litigation")  # the default service has no matter
+    Select(b.driver.find_element(By.NAME, "service")).select_by_value("litigation_advice")
+    Select(b.driver.find_element(By.NAME, "litigation_kind")).select_by_value("abuse_defence")
+    assert shown("#litigation-abuse") and not shown("#litigation-squatting") and not shown("#litigation-demand")
+    Select(b.driver.find_element(By.NAME, "abuse_kind")).select_by_value("squatting")
+    assert shown("#litigation-squatting") and not shown("#litigation-warning")
+    Select(b.driver.find_element(By.NAME, "right_type")).select_by_value("trademark")
+    b.fill({"title": "我司字号被抢注为商标", "description": "对方抢注了我司字号。", "opponent_name": "某某商贸有限公司",
+            "squatted_mark": "秦川", "mark_number": "61234567"})  # fmt: skip
+    b.screenshot("litigation-intake-form")
+    b.click("button.primary")
+    assert b.csp_violations() == []
+    text = b.text()
+    assert "已提交" in text and "商标恶意抢注" in text and "某某商贸有限公司" in text and "61234567" in text
