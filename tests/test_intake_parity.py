@@ -244,6 +244,44 @@ def test_every_entry_point_writes_the_same_activity(app, client, people, session
     assert of["api json"]["cases"][0]["activity"] == ACTIVITY_CASE["activity"]
 
 
+#: Litigation advice for a declaration of non-infringement, every litigation input the form has.
+LITIGATION_CASE = {
+    **{k: v for k, v in CASE.items() if k not in ("notice_kind", "key_dates")},
+    "service": "litigation_advice",
+    "litigation": {
+        "kind": "non_infringement_declaration",
+        "opponent": {"name": "某某电子有限公司", "credit_code": "91610131MA6TXXXX15"},
+        "warning_received_on": "2026-02-10",
+        "accused_subject": "X1 型充电器",
+        "demand_sent_on": "2026-03-02",
+        "demand_received_on": "2026-03-05",
+    },
+}
+LITIGATION_FORM = {
+    **{k: v for k, v in FORM.items() if k not in ("notice_kind", "known_on", "published_on", "notice_received_on",
+                                                  "filed_on")},
+    "service": "litigation_advice",
+    "litigation_kind": "non_infringement_declaration",
+    "opponent_name": "某某电子有限公司",
+    "opponent_credit_code": "91610131ma6txxxx15",
+    "warning_received_on": "2026-02-10",
+    "accused_subject": "X1 型充电器",
+    "demand_sent_on": "2026-03-02",
+    "demand_received_on": "2026-03-05",
+    "squatted_mark": "秦川",  # another matter's part: not taken
+}  # fmt: skip
+
+
+def test_every_entry_point_writes_the_same_litigation_matter(app, client, people, sessions) -> None:  # noqa: ANN001
+    of = {
+        "api json": written(sessions, by_api_json(client, people, LITIGATION_CASE)),
+        "api multipart": written(sessions, by_api_multipart(client, people, LITIGATION_CASE, [])),
+        "web form": written(sessions, by_web_form(app, LITIGATION_FORM, [])),
+    }
+    assert_same(of)
+    assert of["api json"]["cases"][0]["litigation"] == LITIGATION_CASE["litigation"]
+
+
 def expected_rows(enterprise_id: int) -> dict[str, list[dict[str, Any]]]:
     """What ``written`` finds of ``CASE`` submitted by ``enterprise_id`` (no files)."""
     written_at = True  # (timestamps: set)
@@ -252,6 +290,7 @@ def expected_rows(enterprise_id: int) -> dict[str, list[dict[str, Any]]]:
         "enterprise_id": enterprise_id,
         **CASE,
         "activity": None,
+        "litigation": None,
         "status": "submitted",
         "to_classify": False,
         "difficult_reason": None,

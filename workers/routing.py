@@ -33,7 +33,7 @@ from workstation.routing import (
     PRICING_SAMPLE,
     ExpertFacts,
     Organisation,
-    activity_parties,
+    case_parties,
     choose_expert,
     choose_shadow,
     fits_kind,
@@ -116,7 +116,7 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     The cases routed earlier in this transaction are taken as they are now in memory, the rest
     as the database has them: in a batch (``transitions_written_together``) nothing is flushed
     before the end, so a query would still see those cases as they were."""
-    parties = [*(case.parties or ()), *activity_parties(case.activity)]
+    parties = case_parties(case)
     codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
     keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
     routed = [c for c in pool.routed.values() if c.id != case.id]

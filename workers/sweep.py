@@ -41,6 +41,8 @@ def notice_payload(case: Case, deadline: Deadline, threshold: str) -> dict:
         "last_day": deadline.last_day.isoformat(),
         "label": deadline.label,
         "basis": deadline.basis,
+        # (a caveat: e.g. a reference date only, or the day a declaratory action may be filed)
+        "note": deadline.note,
     }
 
 

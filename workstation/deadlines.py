@@ -98,6 +98,15 @@ FILED_ON = "filed_on"
 SUBMITTED_AT = "submitted_at"
 #: The code of the deadline an activity's date makes (a risk warning's or an IP analysis's).
 ACTIVITY_DATE = "activity_date"
+#: Litigation advice (``cases.litigation``): the dates that start its periods, as its fields are named.
+DEMAND_SENT_ON = "demand_sent_on"
+DEMAND_RECEIVED_ON = "demand_received_on"
+SUIT_SERVED_ON = "served_on"
+#: The code of the deadline that ends the rights holder's time to answer a written demand
+#: (``declaration_wait``): from the next day a declaration of non-infringement may be sought.
+DECLARATION_WAIT = "declaration_waiting_period"
+#: The code of a malicious suit's defence period (the defence and any objection to jurisdiction).
+SUIT_DEFENCE = "suit_defence"
 
 #: Right types whose registration the Trademark Law's opposition and invalidation periods concern.
 TRADEMARK_RIGHT_TYPES = frozenset({"trademark"})
@@ -412,6 +421,45 @@ _ACTIVITY_BASIS = N_(
     "period, but the day after which the risks found can no longer be avoided at little cost."
 )
 
+# Litigation advice against a warning letter: the declaration of non-infringement. SPC
+# Interpretation on patent infringement disputes, Fa Shi [2009] No. 21 (法释〔2009〕21号), art. 18 (in
+# force 2010-01-01; the SPC's 2020 revision of its IP interpretations, Fa Shi [2020] No. 19, is the
+# text the brief names as current, and commentary of 2021-2025 quotes art. 18 unchanged): "权利人向
+# 他人发出侵犯专利权的警告，被警告人或者利害关系人经书面催告权利人行使诉权，自权利人收到该书面催告
+# 之日起一个月内或者自书面催告发出之日起二个月内，权利人不撤回警告也不提起诉讼，被警告人或者利害关系
+# 人向人民法院提起请求确认其行为不侵犯专利权的诉讼的，人民法院应当受理。" For trademarks and
+# copyright no interpretation says it: courts follow the same steps by analogy (reference only).
+_DECLARATION_LABEL = N_(
+    "The rights holder's time to answer the written demand ends: a declaration of non-infringement may be sought "
+    "the next day"
+)
+_DECLARATION_BASIS = N_(
+    "SPC Interpretation on patent infringement disputes (Fa Shi [2009] No. 21) art. 18: after a warning, the warned "
+    "party may demand in writing that the rights holder sue; if within 1 month of the holder's receipt of the demand, "
+    "or 2 months of its dispatch, the holder neither withdraws the warning nor sues, the warned party may sue for a "
+    "declaration of non-infringement."
+)
+_DECLARATION_BY_ANALOGY = N_(
+    "For a right other than a patent (a trademark, a copyright...) no interpretation states these steps: courts "
+    "follow art. 18 by analogy. A reference date, not legal advice."
+)
+_DECLARATION_NOTE = N_(
+    "Counted from whichever of the two ends first; if by then the rights holder has neither withdrawn the warning nor "
+    "sued, the action may be filed from %(day)s."
+)
+# Civil Procedure Law (2023 text, in force 2024-01-01) art. 128(1): the defendant files its defence
+# within 15 days of receiving the complaint; art. 130(1): an objection to jurisdiction is raised
+# within the period for the defence.
+_SUIT_DEFENCE_LABEL = N_("Deadline to file the defence and any objection to jurisdiction")
+_SUIT_DEFENCE_BASIS = N_(
+    "Civil Procedure Law arts. 128(1) and 130(1): the defendant files its defence within 15 days of receiving the "
+    "copy of the complaint, and any objection to jurisdiction within that period."
+)
+_SUIT_DEFENCE_NOTE = N_(
+    "A counterclaim for the reasonable expenses an abusive suit caused may be made in the same suit or separately "
+    "(SPC Reply, Fa Shi [2021] No. 11)."
+)
+
 # Opposition periods of other offices, from their statutes: reference dates, not legal advice.
 _FOREIGN_OPPOSITION_LABEL = N_("Trademark opposition period ends (reference date)")
 _REFERENCE_NOTE = N_(
@@ -608,6 +656,7 @@ def legal_deadlines(
     timezone_name: str = DEFAULT_TIMEZONE,
     activity: Mapping[str, Any] | None = None,
     submitted_on: date | None = None,
+    litigation: Mapping[str, Any] | None = None,
 ) -> list[Deadline]:
     """The legal periods that the case's facts start, earliest first (``_LEGAL_RULES``):
 
@@ -619,7 +668,10 @@ def legal_deadlines(
     - ``known_on`` (any right): the limitation period, 2 or 3 years by the rule in force (``limitation_rule``);
     - ``notice_received_on`` with ``notice_kind`` (a key of ``NOTICE_RULES``): the period that notice starts;
     - ``activity`` (a risk warning's or an IP analysis's, ``cases.activity``): its date, counted from
-      ``submitted_on`` (the day the case was submitted) so that warnings go out before it.
+      ``submitted_on`` (the day the case was submitted) so that warnings go out before it;
+    - ``litigation`` (a litigation advice's matter, ``cases.litigation``): against a warning, the end of
+      the rights holder's time to answer the written demand (``declaration_wait``); against a suit
+      (in China), the defence period.
 
     ``right_kinds``: the kinds of the rights the case relies on (``trademark``, ``gi``...): a
     geographical indication is a collective or certification mark unless they name only a GI
@@ -631,6 +683,7 @@ def legal_deadlines(
     facts = LegalFacts(
         right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, frozenset(right_kinds), today,
         activity_date=date.fromisoformat(activity["date"]) if activity else None, submitted_on=submitted_on,
+        litigation=litigation,
     )  # fmt: skip
     common = {"calendar": calendar, "timezone_name": timezone_name}
     found = [deadline for rule in _LEGAL_RULES for deadline in rule(facts, common)]
@@ -651,6 +704,8 @@ class LegalFacts:
     #: was submitted (where the warnings before it count from)
     activity_date: date | None = None
     submitted_on: date | None = None
+    #: a litigation advice's matter (``cases.litigation``: kind, its dates as ISO strings...)
+    litigation: Mapping[str, Any] | None = None
 
     @property
     def as_trademark(self) -> bool:
@@ -780,6 +835,87 @@ def _activity_date(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
     ]
 
 
+@dataclass(frozen=True)
+class DeclarationWait:
+    """When a declaration of non-infringement may be sought after the written demand to sue
+    (``declaration_wait``): the rights holder's time ends on ``last_day`` (its raw last day
+    ``extended_from`` when moved off days off), counted from ``start``, the demand's receipt
+    (``DEMAND_RECEIVED_ON``) or its dispatch (``DEMAND_SENT_ON``): whichever ends first."""
+
+    counted_from: str
+    start: date
+    last_day: date
+    extended_from: date | None = None
+    provisional: bool = False
+
+    @property
+    def may_sue_from(self) -> date:
+        """The first day the declaratory action may be filed (if the holder did nothing)."""
+        return self.last_day + timedelta(days=1)
+
+
+#: Fa Shi [2009] No. 21 art. 18: the months the rights holder has from each event (see the texts above).
+DECLARATION_MONTHS = {DEMAND_RECEIVED_ON: 1, DEMAND_SENT_ON: 2}
+
+
+def declaration_wait(
+    demand_sent_on: date | None, demand_received_on: date | None, calendar: WorkCalendar | None = None
+) -> DeclarationWait | None:
+    """The waiting period after a written demand (催告) to a rights holder who sent a warning: 1
+    month from the holder's receipt of the demand or 2 months from its dispatch, whichever ends
+    first (either suffices; the dispatch covers a receipt that cannot be proved or came late).
+    Counted as the Civil Code counts periods (arts. 201-203): a last day that is not a working day
+    moves to the next, the holder keeps that day, and the action may be filed the day after. None
+    when neither date is known (no demand yet: the first step to advise)."""
+    calendar = OFFICIAL_CALENDAR if calendar is None else calendar
+    found: list[DeclarationWait] = []
+    for key, start in ((DEMAND_RECEIVED_ON, demand_received_on), (DEMAND_SENT_ON, demand_sent_on)):
+        if start is None:
+            continue
+        raw = period_last_day(start, months=DECLARATION_MONTHS[key])
+        last = first_working_day_from(raw, calendar)
+        provisional = any(not calendar.is_official(y) for y in range(raw.year, last.year + 1))
+        found.append(DeclarationWait(key, start, last, raw if raw != last else None, provisional))
+    return min(found, key=lambda wait: wait.last_day) if found else None
+
+
+def _litigation_dates(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
+    """A litigation advice's periods (``cases.litigation``): the end of the rights holder's time to
+    answer a demand to sue (a declaration of non-infringement), and a suit's defence period."""
+    matter = facts.litigation or {}
+    found: list[Deadline] = []
+    if matter.get("kind") == "non_infringement_declaration":
+        sent, received = (date.fromisoformat(matter[k]) if matter.get(k) else None
+                          for k in (DEMAND_SENT_ON, DEMAND_RECEIVED_ON))  # fmt: skip
+        wait = declaration_wait(sent, received, common["calendar"])
+        if wait is not None:
+            found.append(_declaration_deadline(wait, facts.right_type, common["timezone_name"]))
+    if matter.get("abuse") == "malicious_suit" and matter.get(SUIT_SERVED_ON) and facts.in_china:
+        found.append(_legal(SUIT_DEFENCE, SUIT_SERVED_ON, date.fromisoformat(matter[SUIT_SERVED_ON]),
+                            _SUIT_DEFENCE_LABEL, _SUIT_DEFENCE_BASIS, days=15, notes=(_SUIT_DEFENCE_NOTE,),
+                            **common))  # fmt: skip
+    return found
+
+
+def _declaration_deadline(wait: DeclarationWait, right_type: str, timezone_name: str) -> Deadline:
+    note = in_every_language(_DECLARATION_NOTE, day=wait.may_sue_from.isoformat())
+    if right_type != "patent":
+        note = _joined([note, in_every_language(_DECLARATION_BY_ANALOGY)])
+    return Deadline(
+        code=DECLARATION_WAIT,
+        kind=LEGAL,
+        due=wait.last_day,
+        label=in_every_language(_DECLARATION_LABEL),
+        basis=in_every_language(_DECLARATION_BASIS),
+        starts_from=wait.counted_from,
+        start=wait.start,
+        timezone=timezone_name,
+        note=note,
+        extended_from=wait.extended_from,
+        provisional=wait.provisional,
+    )
+
+
 #: The legal rules ``legal_deadlines`` applies, each one function: a new period is one more entry.
 _LEGAL_RULES: tuple[LegalRule, ...] = (
     _opposition,
@@ -791,6 +927,7 @@ _LEGAL_RULES: tuple[LegalRule, ...] = (
     _limitation,
     _official_notice,
     _activity_date,
+    _litigation_dates,
 )
 
 
@@ -1044,9 +1181,10 @@ def case_deadlines(
     config: SlaConfig | None = None,
     calendar: WorkCalendar | None = None,
     activity: Mapping[str, Any] | None = None,
+    litigation: Mapping[str, Any] | None = None,
 ) -> list[Deadline]:
-    """Every deadline of a case, soonest first: the legal periods (and the ``activity``'s date),
-    then (given ``submitted_at``) the SLAs."""
+    """Every deadline of a case, soonest first: the legal periods (and the ``activity``'s date, the
+    ``litigation``'s periods), then (given ``submitted_at``) the SLAs."""
     config = SlaConfig() if config is None else config
     today = None if now is None else _aware(now, "now").astimezone(zone(config.timezone)).date()
     submitted_on = None if submitted_at is None else _aware(submitted_at, "submitted_at").astimezone(
@@ -1054,6 +1192,7 @@ def case_deadlines(
     found = legal_deadlines(
         right_type, key_dates, notice_kind=notice_kind, jurisdiction=jurisdiction, right_kinds=right_kinds,
         today=today, calendar=calendar, timezone_name=config.timezone, activity=activity, submitted_on=submitted_on,
+        litigation=litigation,
     )  # fmt: skip
     if submitted_at is not None:
         if now is None:
@@ -1099,7 +1238,8 @@ def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
     """A stored case's legal deadlines (from its key dates, kind of notice, jurisdiction and the
     rights it relies on) and SLAs (from its timeline), soonest first. ``case`` is anything with a
     case's attributes: ``right_type``, ``key_dates``, ``notice_kind``, ``jurisdiction``, ``rights``,
-    ``activity``, ``created_at`` and ``events`` (each with ``to_status`` and ``created_at``)."""
+    ``activity``, ``litigation``, ``created_at`` and ``events`` (each with ``to_status`` and
+    ``created_at``)."""
     now = now or datetime.now(UTC)
     transitions = [(event.to_status, event.created_at) for event in case.events]
     try:
@@ -1113,6 +1253,7 @@ def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
             jurisdiction=case.jurisdiction or "CN",
             right_kinds=[right.get("kind") for right in case.rights or ()],
             activity=case.activity,
+            litigation=case.litigation,
         )
     except ValueError:
         return []  # key dates the rules cannot use (kept as entered) give no deadline

@@ -98,6 +98,20 @@ class OpinionField:
     #: a section of a risk warning or an IP analysis that only these kinds of activity have
     #: (``ACTIVITY_SECTIONS``; empty: every case of the service has the field)
     activity_kinds: frozenset[str] = frozenset()
+    #: a section of a litigation advice that only these kinds of matter have (``LITIGATION_SECTIONS``;
+    #: the abuse defended against, or the kind: ``schemas.litigation_facet``)
+    litigation_facets: frozenset[str] = frozenset()
+
+    @property
+    def conditional(self) -> bool:
+        """Whether only some cases of the service have this field (an activity's, a matter's)."""
+        return bool(self.activity_kinds or self.litigation_facets)
+
+    def is_for(self, activity_kind: str | None, litigation_facet: str | None) -> bool:
+        """Whether a case of this kind of activity or matter has this field."""
+        return (
+            not self.conditional or activity_kind in self.activity_kinds or litigation_facet in self.litigation_facets
+        )
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -173,6 +187,56 @@ def _activity_section_fields() -> tuple[OpinionField, ...]:
                          group=_ACTIVITY_SECTION, activity_kinds=kinds),
         ]  # fmt: skip
     return tuple(fields_)
+
+
+#: The sections of a litigation advice's opinion that depend on its matter (``cases.litigation``):
+#: (name, heading, hint, the facets that have it: the abuse defended against, or the kind). Each
+#: is required for those and refused for the others. The law the hints name is for reference, not
+#: legal advice: Trademark Law (2019) arts. 4 and 44(1) (a bad-faith filing not meant for use is
+#: refused, and invalidated at any time), 7 (good faith), 32 and 45(1) (prior rights: 5 years, no
+#: limit against bad faith for a well-known mark), 33 (opposition), 49(2) (3 years' non-use), 68(4)
+#: (a malicious suit is penalised by the court); SPC Reply, Fa Shi [2021] No. 11 (法释〔2021〕11号,
+#: in force 2021-06-03: a defendant who proves the suit an abuse of rights recovers its reasonable
+#: lawyers', travel and lodging expenses, in the suit or separately); SPC Interpretation Fa Shi
+#: [2009] No. 21 art. 18 (the warning, the written demand and the waiting period: ``deadlines.
+#: declaration_wait``).
+_ABUSES = frozenset({"squatting", "malicious_suit", "abusive_warning"})
+LITIGATION_SECTIONS: tuple[tuple[str, str, str, frozenset[str]], ...] = (
+    ("abuse_findings", N_("The opponent's bad faith and the abuse"),
+     N_("The facts that show the right is used in bad faith: marks filed in bulk or copying others' known marks "
+        "with no intent to use them, a suit or warning with no sound basis, or aimed at a competitor's business."),
+     _ABUSES),
+    ("squatting_route", N_("Opposition, invalidation or cancellation of the squatted mark"),
+     N_("Trademark Law arts. 4 and 44(1) (bad-faith filing, invalidation at any time), 7, 32 and 45 (prior rights), "
+        "33 (opposition), 49(2) (3 years' non-use): which applies, by when, and the evidence for it."),
+     frozenset({"squatting"})),
+    ("suit_defence", N_("Defence against the suit and counterclaim"),
+     N_("The defence on the merits and on jurisdiction; the claim for the reasonable expenses the abusive suit "
+        "caused (SPC Reply, Fa Shi [2021] No. 11) and for damages; Trademark Law art. 68(4) on malicious suits."),
+     frozenset({"malicious_suit"})),
+    ("warning_response", N_("Answer to the warning letter"),
+     N_("Whether the warning is sound; the answer to its sender; what to tell customers and platforms; a claim for "
+        "commercial defamation where the warning spread false accusations; whether to seek a declaration of "
+        "non-infringement."),
+     frozenset({"abusive_warning"})),
+    ("warning_step", N_("The warning, the written demand and the waiting period"),
+     N_("Whether the warning concerns the enterprise; the written demand to sue (sent and received when); when the "
+        "rights holder's time ends (SPC Fa Shi [2009] No. 21 art. 18: 1 month from receipt or 2 from dispatch; "
+        "followed by analogy for rights other than patents)."),
+     frozenset({"non_infringement_declaration"})),
+    ("non_infringement_analysis", N_("Why the product or process does not infringe"),
+     N_("Feature by feature, or mark against sign, with the evidence; and defences such as prior art, prior use or "
+        "the right's invalidity."),
+     frozenset({"non_infringement_declaration"})),
+)  # fmt: skip
+_LITIGATION_SECTION = N_("Findings for the matter")
+
+
+def _litigation_section_fields() -> tuple[OpinionField, ...]:
+    return tuple(
+        OpinionField(name, heading, max_length=MAX_LONG, hint=hint, group=_LITIGATION_SECTION, litigation_facets=facets)
+        for name, heading, hint, facets in LITIGATION_SECTIONS
+    )
 
 
 #: A case a panel sat on (``services.panels``): the lead expert's opinion records what the panel
@@ -282,6 +346,7 @@ OPINION_FIELDS: dict[str, tuple[OpinionField, ...]] = {
             max_length=MAX_TEXT,
             hint=N_("For example notarised purchases, web page preservation, or an application to preserve evidence."),
         ),
+        *_litigation_section_fields(),
         OpinionField("risks", N_("Risks"), required=True, max_length=MAX_TEXT),
         OpinionField("estimated_cost", N_("Estimated cost"), "line", max_length=MAX_SHORT),
         OpinionField("estimated_time", N_("Estimated time"), "line", max_length=MAX_SHORT),
@@ -430,6 +495,13 @@ class LitigationAdviceSchema(OpinionSchema):
     risks = _text(MAX_TEXT, required=True)
     estimated_cost = _text(MAX_SHORT)
     estimated_time = _text(MAX_SHORT)
+    # (``LITIGATION_SECTIONS``: optional here; ``load_opinion`` requires those of the case's matter)
+    abuse_findings = _text(MAX_LONG)
+    squatting_route = _text(MAX_LONG)
+    suit_defence = _text(MAX_LONG)
+    warning_response = _text(MAX_LONG)
+    warning_step = _text(MAX_LONG)
+    non_infringement_analysis = _text(MAX_LONG)
 
     @post_load
     def _distinct_options(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
@@ -519,6 +591,7 @@ def load_opinion(
     today: date | None = None,
     activity_kind: str | None = None,
     panel_sat: bool = False,
+    litigation_facet: str | None = None,
 ) -> dict[str, Any]:
     """Validate ``data`` for ``service`` and return the JSON-able body to store.
 
@@ -526,25 +599,29 @@ def load_opinion(
     ``_schema``). For a compensation estimate the calculator runs here, for the case's
     ``right_type``, and its result is kept in the body under ``result``. ``activity_kind``: the
     kind of the case's activity, whose sections (``ACTIVITY_SECTIONS``) are required, the other
-    kinds' refused. ``panel_sat``: a panel sat on the case, whose conclusion (``PANEL_FIELDS``) is
-    required; otherwise the panel's fields are refused.
+    kinds' refused; ``litigation_facet`` likewise for a litigation advice's matter
+    (``LITIGATION_SECTIONS``). ``panel_sat``: a panel sat on the case, whose conclusion
+    (``PANEL_FIELDS``) is required; otherwise the panel's fields are refused.
     """
     loaded = OPINION_SCHEMAS[_check_service(service)]().load(data)
-    _check_activity_sections(service, loaded, activity_kind)
+    _check_sections(service, loaded, activity_kind, litigation_facet)
     _check_panel_fields(loaded, panel_sat)
     if service == "compensation_estimate":
         return _compensation_body(loaded, right_type, today)
     return {k: _jsonable(v) for k, v in loaded.items()}
 
 
-def opinion_fields(service: str, activity_kind: str | None = None, panel_sat: bool = False) -> tuple[OpinionField, ...]:
-    """The fields of ``service``'s opinion for a case whose activity is of ``activity_kind``: the
-    sections of that kind required, those of other kinds left out (the form and the print); and,
-    when a panel sat on the case (``panel_sat``), the panel's (``PANEL_FIELDS``) last."""
+def opinion_fields(
+    service: str, activity_kind: str | None = None, panel_sat: bool = False, litigation_facet: str | None = None
+) -> tuple[OpinionField, ...]:
+    """The fields of ``service``'s opinion for a case whose activity is of ``activity_kind`` (or
+    whose litigation matter is ``litigation_facet``): the sections of that kind required, those
+    of other kinds left out (the form and the print); and, when a panel sat on the case
+    (``panel_sat``), the panel's (``PANEL_FIELDS``) last."""
     return tuple(
-        replace(f, required=True) if f.activity_kinds else f
+        replace(f, required=True) if f.conditional else f
         for f in _fields_of(service)
-        if not f.activity_kinds or activity_kind in f.activity_kinds
+        if f.is_for(activity_kind, litigation_facet)
     ) + (PANEL_FIELDS if panel_sat else ())
 
 
@@ -558,17 +635,20 @@ def _check_panel_fields(loaded: Mapping[str, Any], panel_sat: bool) -> None:
 
 
 NOT_FOR_ACTIVITY = N_("Not a section for this kind of activity.")
+NOT_FOR_MATTER = N_("Not a section for this kind of matter.")
 
 
-def _check_activity_sections(service: str, loaded: Mapping[str, Any], activity_kind: str | None) -> None:
+def _check_sections(
+    service: str, loaded: Mapping[str, Any], activity_kind: str | None, litigation_facet: str | None
+) -> None:
     # A section's finding is required for its kinds; its risk level goes with the finding.
     errors: dict[str, list[str]] = {}
     for spec in _fields_of(service):
-        if not spec.activity_kinds:
+        if not spec.conditional:
             continue
-        if activity_kind not in spec.activity_kinds:
+        if not spec.is_for(activity_kind, litigation_facet):
             if spec.name in loaded:
-                errors[spec.name] = [NOT_FOR_ACTIVITY]
+                errors[spec.name] = [NOT_FOR_ACTIVITY if spec.activity_kinds else NOT_FOR_MATTER]
         elif spec.name not in loaded:
             errors[spec.name] = [CHOOSE if spec.kind == "choice" else MISSING]
     if errors:

@@ -112,6 +112,9 @@ class CaseFacts:
     target_markets: frozenset[str] = frozenset()
     #: an R&D project's technical field: counts in the score as the case's own field does
     activity_field: str | None = None
+    #: right types a litigation matter concerns besides the case's own (``litigation_facts``): an
+    #: expert must handle them too
+    matter_right_types: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,30 @@ def activity_parties(activity: Mapping[str, Any] | None) -> list[Mapping[str, An
     return [*single, *(activity.get("counterparties") or ())]
 
 
+def litigation_facts(litigation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What routing reads of a litigation advice's matter (``cases.litigation``), as keyword
+    arguments of ``CaseFacts``: a squatted mark is a trademark, whatever right the enterprise
+    relies on against it (a copyright in the logo, a trade name...), so the expert must handle
+    trademarks (opposition and invalidation, Trademark Law arts. 33, 44-45). Its opponent goes into
+    ``parties`` (``litigation_parties``)."""
+    if litigation and litigation.get("abuse") == "squatting":
+        return {"matter_right_types": frozenset({"trademark"})}
+    return {}
+
+
+def litigation_parties(litigation: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The opponent of a litigation matter (the squatter, the plaintiff, the sender of the warning,
+    each with ``name`` and ``credit_code``): an expert tied to it may not advise against it."""
+    return [litigation["opponent"]] if litigation and litigation.get("opponent") else []
+
+
+def case_parties(case: Any) -> list[Mapping[str, Any]]:
+    """Every company a stored case names that its expert must not be tied to: its parties, its
+    activity's counterparties (``activity_parties``) and its litigation's opponent
+    (``litigation_parties``). ``case``: anything with ``parties``, ``activity`` and ``litigation``."""
+    return [*(case.parties or ()), *activity_parties(case.activity), *litigation_parties(case.litigation)]
+
+
 def _optional_set(values: Iterable[str] | None) -> frozenset[str] | None:
     """None (not stated: no restriction) stays None; a stated list, even empty, is a set."""
     return None if values is None else frozenset(values)
@@ -237,7 +264,9 @@ def not_a_trainee(case: CaseFacts, expert: ExpertFacts, today: date) -> str | No
 
 
 def handles_right_type(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:
-    return None if case.right_type in expert.right_types else "does not handle this right type"
+    if case.right_type not in expert.right_types:
+        return "does not handle this right type"
+    return None if case.matter_right_types <= expert.right_types else "does not handle the matter's right type"
 
 
 def offers_service(case: CaseFacts, expert: ExpertFacts, today: date) -> str | None:

@@ -6,6 +6,8 @@ Every layer takes them from here: the intake schema, routing, the expert pool, t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
 SERVICES = (
@@ -20,6 +22,14 @@ SERVICES = (
 #: investment, a technology transfer): early warning and IP analysis and argumentation for them.
 ACTIVITY_SERVICES = frozenset({"risk_warning", "ip_analysis"})
 ACTIVITY_KINDS = ("rd", "trade", "investment", "technology_transfer")
+#: The services whose case may name the kind of litigation matter it is (``cases.litigation``).
+LITIGATION_SERVICES = frozenset({"litigation_advice"})
+#: Litigation advice for an enterprise on the receiving end of an IP right: defending against its
+#: abuse, or asking a court to declare that it does not infringe.
+LITIGATION_KINDS = ("abuse_defence", "non_infringement_declaration")
+#: The abuses defended against: a mark registered in bad faith (squatting), a malicious suit, an
+#: abusive warning letter (to the enterprise or to its customers and platforms).
+ABUSE_KINDS = ("squatting", "malicious_suit", "abusive_warning")
 #: a technology transfer or licence: the enterprise takes the technology in, or gives it out
 TRANSFER_DIRECTIONS = ("in", "out")
 TECHNICAL_FIELDS = (
@@ -58,6 +68,14 @@ def credit_code_check_character(first_17: str) -> str:
 def is_credit_code(code: str) -> bool:
     """Whether ``code`` is a unified social credit code: the form and the check character."""
     return re.fullmatch(CREDIT_CODE, code) is not None and code[17] == credit_code_check_character(code[:17])
+
+
+def litigation_facet(matter: Mapping[str, Any] | None) -> str | None:
+    """What a litigation matter (``cases.litigation``) is, for its intake fields and its opinion's
+    sections: the abuse defended against (``ABUSE_KINDS``), or its kind; None for no matter."""
+    if not matter:
+        return None
+    return matter.get("abuse") if matter.get("kind") == "abuse_defence" else matter.get("kind")
 
 
 def always_confidential(right_type: str | None) -> bool:

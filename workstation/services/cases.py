@@ -22,7 +22,8 @@ from workstation.routing import (
     ExpertFacts,
     Organisation,
     activity_facts,
-    activity_parties,
+    case_parties,
+    litigation_facts,
     why_not_holder,
 )
 from workstation.services.audit import audit, record_reads
@@ -195,11 +196,9 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
         confidential=case.confidential,
         urgency=case.urgency,
         applicant=Organisation.of(case.enterprise.organisation, case.enterprise.credit_code),
-        parties=tuple(
-            Organisation.of(p.get("name"), p.get("credit_code"))
-            for p in (*(case.parties or ()), *activity_parties(case.activity))
-        ),
+        parties=tuple(Organisation.of(p.get("name"), p.get("credit_code")) for p in case_parties(case)),
         **activity_facts(case.activity),
+        **litigation_facts(case.litigation),
     )
 
 

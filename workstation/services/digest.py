@@ -336,6 +336,9 @@ def _deadline_labels() -> dict[str, dict[str, str]]:
             labels.update({_YEAR_SUFFIX.sub("", d.code): dict(d.label) for d in found})
     for d in legal_deadlines("patent", {}, activity={"kind": "trade", "date": day.isoformat()}):  # its date
         labels[d.code] = dict(d.label)
+    for matter in ({"kind": "non_infringement_declaration", "demand_sent_on": day.isoformat()},
+                   {"kind": "abuse_defence", "abuse": "malicious_suit", "served_on": day.isoformat()}):  # fmt: skip
+        labels.update({d.code: dict(d.label) for d in legal_deadlines("patent", {}, litigation=matter)})
     return labels
 
 

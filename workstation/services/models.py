@@ -187,6 +187,9 @@ class Case(Base):
     #: a risk warning's or an IP analysis's activity (``schemas.ActivitySchema``: kind, date and
     #: the kind's fields); NULL for the other services
     activity: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: a litigation advice's matter when it is an abuse defence or a declaration of non-infringement
+    #: (``schemas.LitigationSchema``: kind, opponent and the kind's facts); NULL otherwise
+    litigation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
     #: opened by mail as "other" / "consultation": a coordinator is to set its right type and
     #: service (``classification.classify``); the desk shows these first

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from workstation import lifecycle
 from workstation.i18n import N_
-from workstation.routing import ExpertFacts, Organisation, activity_parties, normalise_name, why_not_panel_member
+from workstation.routing import ExpertFacts, Organisation, case_parties, normalise_name, why_not_panel_member
 from workstation.services.audit import audit
 from workstation.services.cases import ACTED_FOR, actor_relation, case_facts, release_panel, take_slot
 from workstation.services.conversation import MAX_BODY, MESSAGE_EVENT
@@ -162,7 +162,7 @@ def mark_difficult(session: Session, case: Case, actor: User, reason: str) -> Ca
 
 def _acted_for(session: Session, case: Case) -> dict[int, list[Organisation]]:
     """The parties of ``case`` each expert has acted for in earlier cases (``cases.ACTED_FOR``)."""
-    parties = [*(case.parties or ()), *activity_parties(case.activity)]
+    parties = case_parties(case)
     codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
     keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
     acted: dict[int, list[Organisation]] = {}

@@ -13,12 +13,15 @@ from workstation.i18n import N_
 from workstation.lifecycle import USER_ACTIONS
 from workstation.services.models import MAX_ID
 from workstation.vocabulary import (
+    ABUSE_KINDS,
     ACTIVITY_KINDS,
     ACTIVITY_SERVICES,
     CREDIT_CODE,
     JURISDICTION,
     KEY_DATES,
     LANGUAGES,
+    LITIGATION_KINDS,
+    LITIGATION_SERVICES,
     PARTY_ROLES,
     RIGHT_KINDS,
     RIGHT_TYPES,
@@ -28,6 +31,7 @@ from workstation.vocabulary import (
     URGENCIES,
     always_confidential,
     is_credit_code,
+    litigation_facet,
 )
 
 MAX_TITLE = 200
@@ -57,9 +61,9 @@ def credit_code_field() -> fields.String:
 
 def error_status(messages: Mapping[str, Any]) -> int:
     """400 for input the API's document refuses; 422 when all that is wrong is what no schema can
-    state (a credit code whose check character does not match)."""
-    flat = [m for found in api_errors(messages).values() for m in found]
-    return 422 if flat and all(str(m).endswith(str(CREDIT_CODE_CHECK)) for m in flat) else 400
+    state (a credit code whose check character does not match, dates of a matter out of order)."""
+    flat = [str(m) for found in api_errors(messages).values() for m in found]
+    return 422 if flat and all(m.endswith(tuple(map(str, UNSTATEABLE))) for m in flat) else 400
 
 
 #: the most parties, or rights, a case names (the form's script adds rows up to it)
@@ -173,6 +177,91 @@ class ActivitySchema(Schema):
         return data
 
 
+NOT_FOR_MATTER = N_("Not used for this kind of matter.")
+DEMAND_BEFORE_WARNING = N_("The written demand cannot be sent before the warning was received.")
+RECEIVED_BEFORE_SENT = N_("The written demand cannot be received before it was sent.")
+#: Messages of what the API's document cannot state: a 422 when nothing else is wrong (``error_status``).
+UNSTATEABLE = (CREDIT_CODE_CHECK, DEMAND_BEFORE_WARNING, RECEIVED_BEFORE_SENT)
+
+#: What each kind of litigation matter says beyond its kind and its opponent: (the fields it must
+#: have, those it may have), by its facet (``litigation_facet``: the abuse defended against, or the
+#: kind). Squatting: the mark registered in bad faith; a malicious suit: the court, its case
+#: number and when the complaint was served (the defence period runs from it); an abusive warning
+#: and a declaration of non-infringement: when the warning came, and what it accuses; the
+#: declaration also the written demand to sue, sent and received (its waiting period runs from them,
+#: ``deadlines.declaration_wait``).
+LITIGATION_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "squatting": (("squatted_mark",), ("mark_number",)),
+    "malicious_suit": ((), ("court", "case_number", "served_on")),
+    "abusive_warning": (("warning_received_on",), ("accused_subject",)),
+    "non_infringement_declaration": (("warning_received_on", "accused_subject"),
+                                     ("demand_sent_on", "demand_received_on")),
+}  # fmt: skip
+_LITIGATION_TEXTS = ("squatted_mark", "mark_number", "court", "case_number", "accused_subject")
+_LITIGATION_DATES = ("served_on", "warning_received_on", "demand_sent_on", "demand_received_on")
+
+
+class LitigationSchema(Schema):
+    """What a litigation advice is about, when it is defence against an abuse of IP rights or a
+    declaration of non-infringement (``LITIGATION_FIELDS``): the kind, the opponent (the squatter,
+    the plaintiff, the sender of the warning: checked for conflicts of interest as a party), and
+    the facts each kind asks."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(LITIGATION_KINDS))
+    #: for an abuse defence: which abuse
+    abuse = fields.String(validate=validate.OneOf(ABUSE_KINDS))
+    opponent = fields.Nested(OrganisationSchema, required=True)
+    squatted_mark = fields.String(validate=validate.Length(min=1, max=200))
+    mark_number = fields.String(validate=validate.Length(min=1, max=60))
+    court = fields.String(validate=validate.Length(min=1, max=200))
+    case_number = fields.String(validate=validate.Length(min=1, max=100))
+    served_on = fields.Date()
+    warning_received_on = fields.Date()
+    accused_subject = fields.String(validate=validate.Length(min=1, max=500))
+    demand_sent_on = fields.Date()
+    demand_received_on = fields.Date()
+
+    @validates_schema
+    def _the_kinds_fields(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # As for an activity: the form sends every kind's part, and only the chosen one's may be kept.
+        if data.get("kind") == "abuse_defence" and "abuse" not in data:
+            raise ValidationError({"abuse": [MISSING]})
+        if data.get("kind") != "abuse_defence" and "abuse" in data:
+            raise ValidationError({"abuse": [NOT_FOR_MATTER]})
+        needed, optional = LITIGATION_FIELDS.get(litigation_facet(data) or "", ((), ()))
+        every = {name for pair in LITIGATION_FIELDS.values() for names in pair for name in names}
+        errors = {name: [MISSING] for name in needed if name not in data}
+        errors |= {name: [NOT_FOR_MATTER] for name in every - {*needed, *optional} if name in data}
+        blank = [name for name in _LITIGATION_TEXTS if name in data and not data[name].strip()]
+        errors |= {name: [N_("Must not be blank.")] for name in blank}
+        if errors:
+            raise ValidationError(errors)
+
+    @validates_schema
+    def _dates_in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        warned, sent, received = (data.get(k) for k in ("warning_received_on", "demand_sent_on", "demand_received_on"))
+        if warned and sent and sent < warned:
+            raise ValidationError({"demand_sent_on": [DEMAND_BEFORE_WARNING]})
+        if sent and received and received < sent:
+            raise ValidationError({"demand_received_on": [RECEIVED_BEFORE_SENT]})
+
+    @post_load
+    def _normalise(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        for name in _LITIGATION_DATES:
+            if name in data:
+                data[name] = data[name].isoformat()
+        for name in _LITIGATION_TEXTS:
+            if name in data:
+                data[name] = data[name].strip()
+        return data
+
+
+_LITIGATION_FIELD_NAMES = frozenset(LitigationSchema().fields)
+
+
 class CaseInputSchema(Schema):
     """What an enterprise submits. Unknown fields are an error, not silently dropped."""
 
@@ -201,6 +290,9 @@ class CaseInputSchema(Schema):
     notice_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(NOTICE_RULES)))
     #: the activity a risk warning or an IP analysis is about (``ACTIVITY_SERVICES``); none for the rest
     activity = fields.Nested(ActivitySchema, load_default=None, allow_none=True)
+    #: a litigation advice's matter when it is an abuse defence or a declaration of non-infringement
+    #: (``LITIGATION_SERVICES``; optional: other litigation advice has none); none for the rest
+    litigation = fields.Nested(LitigationSchema, load_default=None, allow_none=True)
 
     #: the services whose case must name its activity (a subclass may ask it of fewer)
     activity_required_for: frozenset[str] = ACTIVITY_SERVICES
@@ -226,6 +318,11 @@ class CaseInputSchema(Schema):
         if activity is not None and service not in ACTIVITY_SERVICES:
             raise ValidationError({"activity": [ACTIVITY_NOT_FOR_SERVICE]})
 
+    @validates_schema
+    def _litigation_for_its_services(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("litigation") is not None and data.get("service") not in LITIGATION_SERVICES:
+            raise ValidationError({"litigation": [LITIGATION_NOT_FOR_SERVICE]})
+
     @post_load
     def _normalise(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         data["title"] = data["title"].strip()
@@ -236,6 +333,9 @@ class CaseInputSchema(Schema):
 
 ACTIVITY_NEEDED = N_("Say which activity this concerns: its kind, its date and what that kind asks.")
 ACTIVITY_NOT_FOR_SERVICE = N_("Only a risk warning or an IP analysis concerns an activity.")
+LITIGATION_NOT_FOR_SERVICE = N_(
+    "Only litigation advice is about an abuse of rights or a declaration of non-infringement."
+)
 
 
 class MarkWarningInputSchema(CaseInputSchema):
@@ -279,6 +379,8 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
         data["key_dates"] = dates
     if form.get("activity_kind"):
         data["activity"] = form_to_activity(form)
+    if form.get("litigation_kind"):
+        data["litigation"] = form_to_litigation(form)
     return data
 
 
@@ -372,6 +474,29 @@ def _form_organisation(form: Mapping[str, str], name_key: str, code_key: str) ->
     return {**({"name": name} if name else {}), **({"credit_code": code.upper()} if code else {})}
 
 
+#: the form's name of each input of the litigation part (the rest are named as the API's fields)
+LITIGATION_INPUTS = {"kind": "litigation_kind", "abuse": "abuse_kind", "court": "suit_court",
+                     "case_number": "suit_case_number", "served_on": "suit_served_on"}  # fmt: skip
+_OPPONENT_INPUTS = ("opponent_name", "opponent_credit_code")
+
+
+def form_to_litigation(form: Mapping[str, str]) -> dict[str, Any]:
+    """The litigation part of the intake form as the API's ``litigation``: the form shows every
+    kind's part (it works without scripts); only the chosen kind's, and for an abuse defence the
+    chosen abuse's, is taken (``LITIGATION_FIELDS``)."""
+    matter = {"kind": form["litigation_kind"].strip()}
+    if matter["kind"] == "abuse_defence" and form.get("abuse_kind", "").strip():
+        matter["abuse"] = form["abuse_kind"].strip()
+    needed, optional = LITIGATION_FIELDS.get(litigation_facet(matter) or "", ((), ()))
+    for name in (*needed, *optional):
+        value = form.get(LITIGATION_INPUTS.get(name, name), "").strip()
+        if value:
+            matter[name] = value
+    if opponent := _form_organisation(form, *_OPPONENT_INPUTS):
+        matter["opponent"] = opponent
+    return matter
+
+
 def form_errors(
     messages: Mapping[str, Any], named_keys: Mapping[str, Iterable[str]] | None = None
 ) -> dict[str, list[str]]:
@@ -411,6 +536,9 @@ def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None =
                 flat.setdefault(where, []).extend(found)
         elif field == "activity" and isinstance(messages, dict):
             for found, where in _activity_errors_to_form(messages, rows):
+                flat.setdefault(where, []).extend(found)
+        elif field == "litigation" and isinstance(messages, dict):
+            for found, where in _litigation_errors_to_form(messages):
                 flat.setdefault(where, []).extend(found)
         elif field == "key_dates" and isinstance(messages, dict):
             for name, sub_messages in messages.items():
@@ -458,6 +586,22 @@ def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list
     return found
 
 
+def _litigation_errors_to_form(errors: Mapping[str, Any]) -> list[tuple[list[str], str]]:
+    """The litigation part's nested errors as (messages, the intake form's field name) pairs: an
+    opponent that is missing is said on its name, anything not a field on the whole part."""
+    found: list[tuple[list[str], str]] = []
+    for name, messages in errors.items():
+        if name == "opponent" and isinstance(messages, Mapping):
+            found += [(_messages_in(inner), f"opponent_{sub}") for sub, inner in messages.items()]
+        elif name == "opponent":
+            found.append((_messages_in(messages), "opponent_name"))
+        elif name in _LITIGATION_FIELD_NAMES:
+            found.append((_messages_in(messages), LITIGATION_INPUTS.get(name, name)))
+        else:
+            found.append((_messages_in(messages), "litigation"))
+    return found
+
+
 def _messages_in(value: Any) -> list[str]:
     """Every message in a (nested) marshmallow error value, once each."""
     if isinstance(value, Mapping):
@@ -490,6 +634,15 @@ class ActivityRecordSchema(ActivitySchema):
     date = fields.String(metadata={"format": "date"})
 
 
+class LitigationRecordSchema(LitigationSchema):
+    """A case's litigation matter as stored and shown (its dates already ISO strings)."""
+
+    served_on = fields.String(metadata={"format": "date"})
+    warning_received_on = fields.String(metadata={"format": "date"})
+    demand_sent_on = fields.String(metadata={"format": "date"})
+    demand_received_on = fields.String(metadata={"format": "date"})
+
+
 class CaseSchema(Schema):
     reference = fields.String(metadata={"example": "RPA-2026-000123"})
     status = fields.String()
@@ -511,6 +664,7 @@ class CaseSchema(Schema):
     key_dates = fields.Dict(keys=fields.String(), values=fields.String())
     notice_kind = fields.String(allow_none=True)
     activity = fields.Nested(ActivityRecordSchema, allow_none=True)
+    litigation = fields.Nested(LitigationRecordSchema, allow_none=True)
     assigned_expert = fields.Nested(PersonSchema, allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema))
     deadlines = fields.Function(

@@ -35,6 +35,8 @@ from workstation.services.referrals import (
 )
 from workstation.services.schemas import (
     ACTIVITY_FIELDS,
+    LITIGATION_FIELDS,
+    LITIGATION_SERVICES,
     RIGHT_TYPES,
     SERVICES,
     CaseInputSchema,
@@ -148,13 +150,41 @@ def _say_what_the_server_refuses(document: dict[str, Any]) -> None:
     activity["properties"]["key_technologies"]["items"]["pattern"] = r"\S"
     for name in ("Expert", "ExpertChanges"):  # (apispec writes the values' schema there)
         document["components"]["schemas"][name]["properties"]["competence"]["additionalProperties"] = False
-    document["components"]["schemas"]["CaseInput"]["anyOf"] = [
-        {
-            "properties": {"service": {"enum": services_with}, "activity": {"$ref": "#/components/schemas/Activity"}},
-            "required": ["activity"],
-        },
-        {"properties": {"service": {"enum": services_without}}, "not": {"required": ["activity"]}},
-    ]
+    document["components"]["schemas"]["CaseInput"]["allOf"] = [
+        {"anyOf": [
+            {"properties": {"service": {"enum": services_with},
+                            "activity": {"$ref": "#/components/schemas/Activity"}},
+             "required": ["activity"]},
+            {"properties": {"service": {"enum": services_without}}, "not": {"required": ["activity"]}},
+        ]},
+        _litigation_only_for_its_services(document["components"]["schemas"]["Litigation"]),
+    ]  # fmt: skip
+
+
+def _litigation_only_for_its_services(litigation: dict[str, Any]) -> dict[str, Any]:
+    """The litigation matter's fields per kind (``LITIGATION_FIELDS``: each abuse's, or the kind's),
+    none of another's, no blank text; and a matter only for the services that take one (optional
+    there). The order of its dates (the demand after the warning, received after sent) no JSON
+    Schema can state: a 422 (``schemas.error_status``)."""
+    every = {name for pair in LITIGATION_FIELDS.values() for names in pair for name in names}
+    variants = []
+    for facet, (needed, optional) in LITIGATION_FIELDS.items():
+        abuse = facet if facet != "non_infringement_declaration" else None
+        kind = "abuse_defence" if abuse else facet
+        refused = sorted(every - {*needed, *optional} | ({"abuse"} if not abuse else set()))
+        properties: dict[str, Any] = {"kind": {"enum": [kind]}, **({"abuse": {"enum": [abuse]}} if abuse else {})}
+        variants.append({"properties": properties, "required": ["kind", "opponent", *(["abuse"] if abuse else []),
+                         *needed], "not": {"anyOf": [{"required": [name]} for name in refused]}})  # fmt: skip
+    litigation["anyOf"] = variants
+    for prop in litigation["properties"].values():
+        if prop.get("type") == "string" and "format" not in prop and "enum" not in prop:
+            prop["pattern"] = r"\S"
+    others = [s for s in SERVICES if s not in LITIGATION_SERVICES]
+    return {"anyOf": [
+        {"properties": {"service": {"enum": sorted(LITIGATION_SERVICES)},
+                        "litigation": {"$ref": "#/components/schemas/Litigation"}}},
+        {"properties": {"service": {"enum": others}}, "not": {"required": ["litigation"]}},
+    ]}  # fmt: skip
 
 
 def _every_string(node: Any, change: Any) -> None:

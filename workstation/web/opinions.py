@@ -24,6 +24,7 @@ from workstation.services.cases import find_visible_case, record_access, transit
 from workstation.services.models import Opinion
 from workstation.services.panels import panel_sat
 from workstation.services.schemas import form_errors
+from workstation.vocabulary import litigation_facet
 from workstation.web.support import get_db
 
 bp = Blueprint("opinions", __name__)
@@ -40,12 +41,13 @@ def new_opinion(reference: str):  # noqa: ANN201
         session.rollback()
         abort(403)
     errors: dict[str, list[str]] = {}
-    activity_kind = (case.activity or {}).get("kind")
+    activity_kind, facet = (case.activity or {}).get("kind"), litigation_facet(case.litigation)
     with_panel = panel_sat(session, case)
     if request.method == "POST":
         try:
             data = form_to_opinion_input(case.service, request.form)
-            body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind, panel_sat=with_panel)
+            body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind, panel_sat=with_panel,
+                                litigation_facet=facet)  # fmt: skip
             session.add(Opinion(case_id=case.id, service=case.service, body=body, issued_by=current_user.id))
             transition(session, case, "issue_opinion", current_user)
             session.commit()
@@ -62,7 +64,7 @@ def new_opinion(reference: str):  # noqa: ANN201
         "opinion_form.html",
         case=case,
         service=case.service,
-        fields=opinion_fields(case.service, activity_kind, panel_sat=with_panel),
+        fields=opinion_fields(case.service, activity_kind, panel_sat=with_panel, litigation_facet=facet),
         form=request.form,
         errors=errors,
         today=date.today(),
@@ -84,6 +86,11 @@ def opinion_page(reference: str):  # noqa: ANN201
         "opinion.html",
         case=case,
         opinion=opinion,
-        fields=opinion_fields(opinion.service, (case.activity or {}).get("kind"), "panel_conclusion" in opinion.body),
+        fields=opinion_fields(
+            opinion.service,
+            (case.activity or {}).get("kind"),
+            "panel_conclusion" in opinion.body,
+            litigation_facet(case.litigation),
+        ),
         issued_on=issued_on(opinion.issued_at),
     )

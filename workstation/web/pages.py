@@ -56,10 +56,13 @@ from workstation.services.logins import (
 from workstation.services.models import AccessLog, Case, User
 from workstation.services.ratings import RatingError, rate_case, rating_refusal
 from workstation.services.schemas import (
+    ABUSE_KINDS,
     ACTIVITY_KINDS,
     ACTIVITY_SERVICES,
     COUNTERPARTY_ROWS,
     LANGUAGES,
+    LITIGATION_KINDS,
+    LITIGATION_SERVICES,
     MAX_LIST_ITEMS,
     PARTY_ROLES,
     RIGHT_KINDS,
@@ -172,6 +175,9 @@ def _choices() -> dict[str, Any]:
     return {
         "activity_kinds": ACTIVITY_KINDS,
         "activity_services": sorted(ACTIVITY_SERVICES),
+        "litigation_kinds": LITIGATION_KINDS,
+        "abuse_kinds": ABUSE_KINDS,
+        "litigation_services": sorted(LITIGATION_SERVICES),
         "counterparty_rows": COUNTERPARTY_ROWS,
         "right_types": RIGHT_TYPES,
         "services": SERVICES,
