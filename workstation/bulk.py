@@ -21,11 +21,10 @@ MAX_CASES = 500
 
 #: Why a case was not done, by the refusal's kind (``lifecycle.TransitionError.code`` and the rest).
 NOT_FOUND = N_("No such case.")
-REFUSED: dict[str, str] = {
-    "forbidden": N_("You may not do this on this case."),
-    "conflict": N_("Not possible while the case is %(status)s."),
-    "unchanged": N_("Nothing to change: the case already is so."),
-}
+FORBIDDEN = N_("You may not do this on this case.")
+CONFLICT = N_("Not possible while the case is %(status)s.")
+UNCHANGED = N_("Nothing to change: the case already is so.")
+REFUSED: dict[str, str] = {"forbidden": FORBIDDEN, "conflict": CONFLICT, "unchanged": UNCHANGED}
 TOO_MANY = N_("The selection holds %(n)d cases; at most %(most)d at a time: narrow it down.")
 NOTHING_SELECTED = N_("Select at least one case, or the whole view.")
 
@@ -55,10 +54,10 @@ def refusal(code: str, message: str, status: str) -> Message:
     """Why a case in ``status`` was not done, from a refusal's ``code`` and ``message`` (the
     lifecycle's English sentence, or a catalog's message): in words the reader's language has."""
     if code == "conflict":
-        return Message(REFUSED["conflict"], status=Localized(in_every_language(LABELS.get(status, status))))
+        return Message(CONFLICT, status=Localized(in_every_language(LABELS.get(status, status))))
     if code == "invalid":
         return message if isinstance(message, Message) else Message(message)
-    return Message(REFUSED.get(code, REFUSED["forbidden"]))
+    return Message(REFUSED.get(code, FORBIDDEN))
 
 
 def summary(outcomes: Sequence[Outcome]) -> dict[str, int]:

@@ -145,12 +145,13 @@ def load_request(user: User, raw: Any) -> dict[str, Any]:
     schema = SCHEMAS.get(raw.get("action"))  # type: ignore[arg-type]
     if schema is None:
         raise BulkError({"action": [Message(N_("One of: %(actions)s."), actions=", ".join(rules.ACTIONS))]})
+    checked = schema()
     try:
-        data = schema().load(raw)
+        data = checked.load(raw)
     except ValidationError as err:
         raise BulkError(api_errors(err.normalized_messages())) from None
-    for key in ("reason", "question"):
-        if key in data and data[key] is not None and not data[key].strip():
+    for key in ("reason", "question"):  # (where one is required, blank is none)
+        if key in checked.fields and checked.fields[key].required and not data[key].strip():
             raise BulkError({key: [Message(BLANK)]})
     return data
 
@@ -227,7 +228,7 @@ def _one(session: Session, case: Case, user: User, data: dict[str, Any], target:
         return (
             rules.Outcome(case.reference, True)
             if done
-            else rules.Outcome(case.reference, False, Message(rules.REFUSED["unchanged"]))
+            else rules.Outcome(case.reference, False, Message(rules.UNCHANGED))
         )
     savepoint.rollback()
     return rules.Outcome(case.reference, False, problem)
@@ -248,7 +249,7 @@ def run_bulk(session: Session, user: User, data: dict[str, Any], source: str = "
     outcomes = {case.reference: _one(session, case, user, data, target, source) for case in cases}
     ordered = [outcomes.get(r) or rules.Outcome(r, False, Message(rules.NOT_FOUND)) for r in references]
     record_reads(session, user, "bulk action", cases)
-    audit(session, user, "bulk_action", action=data["action"], done=[o.reference for o in ordered if o.done],
+    audit(session, user, "bulk_action", bulk=data["action"], done=[o.reference for o in ordered if o.done],
           failed=[o.reference for o in ordered if not o.done])  # fmt: skip
     return ordered
 
