@@ -6,7 +6,6 @@ both languages; ``POST /api/v1/bulk-actions`` with an Idempotency-Key."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -54,7 +53,10 @@ def set_status(sessions, reference: str, status: str) -> None:  # noqa: ANN001
 
 
 def test_a_refused_case_is_reported_with_why_and_the_others_are_each_moved_with_their_own_event(
-    client, people: People, cases: list[str], sessions  # noqa: ANN001
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
 ) -> None:
     withdrawn = client.post(f"/api/v1/cases/{cases[1]}/transitions", json={"action": "withdraw"},
                             headers=people.headers("enterprise"))  # fmt: skip
@@ -82,7 +84,10 @@ def test_a_refused_case_is_reported_with_why_and_the_others_are_each_moved_with_
 
 
 def test_close_gives_each_case_its_own_close_event_and_refuses_a_case_without_an_opinion(
-    client, people: People, cases: list[str], sessions  # noqa: ANN001
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
 ) -> None:
     for reference in cases[:2]:
         set_status(sessions, reference, "opinion_issued")
@@ -94,7 +99,10 @@ def test_close_gives_each_case_its_own_close_event_and_refuses_a_case_without_an
 
 
 def test_classify_re_routes_each_case_and_a_case_already_so_is_reported_unchanged(
-    client, people: People, cases: list[str], sessions  # noqa: ANN001
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
 ) -> None:
     set_status(sessions, cases[2], "closed")
     answer = bulk(client, people, action="classify", references=cases, right_type="patent", service="consultation")
@@ -108,7 +116,10 @@ def test_classify_re_routes_each_case_and_a_case_already_so_is_reported_unchange
 
 
 def test_mark_difficult_and_refer_are_the_single_actions_case_by_case(
-    client, people: People, cases: list[str], sessions  # noqa: ANN001
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
 ) -> None:
     bulk(client, people, action="reassign", expert_id=people.expert.id, references=cases[:2])
     marked = bulk(client, people, action="mark_difficult", references=cases, reason="涉及多个被诉侵权人")
@@ -124,7 +135,10 @@ def test_mark_difficult_and_refer_are_the_single_actions_case_by_case(
 
 
 def test_only_coordinators_act_in_bulk_and_nothing_is_done_for_the_others(
-    client, people: People, cases: list[str], sessions  # noqa: ANN001
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
 ) -> None:
     body = {"action": "reassign", "expert_id": people.expert.id, "references": cases}
     for who in ("enterprise", "expert"):
@@ -157,7 +171,12 @@ def test_a_request_that_cannot_be_run_does_nothing(client, people: People, cases
 
 
 def test_a_search_or_a_view_selects_the_cases_and_more_than_the_most_is_refused_whole(
-    client, people: People, submit, cases: list[str], sessions, monkeypatch  # noqa: ANN001
+    client,
+    people: People,
+    submit,
+    cases: list[str],
+    sessions,
+    monkeypatch,  # noqa: ANN001
 ) -> None:
     patent = submit(right_type="patent")["reference"]
     by_search = bulk(client, people, action="reassign", expert_id=people.expert.id, query="type:patent")
@@ -177,7 +196,10 @@ def test_a_search_or_a_view_selects_the_cases_and_more_than_the_most_is_refused_
 
 
 def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_moves_nothing_again(
-    client, people: People, cases: list[str], sessions  # noqa: ANN001
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
 ) -> None:
     body = {"action": "reassign", "expert_id": people.expert.id, "references": cases}
     headers = {**people.headers("coordinator"), "Idempotency-Key": "bulk-1"}
@@ -190,7 +212,12 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_moves_n
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_the_desk_acts_on_the_cases_ticked_or_the_whole_view_and_lists_what_was_not_done(
-    client, people: People, submit, cases: list[str], sessions, language: str  # noqa: ANN001
+    client,
+    people: People,
+    submit,
+    cases: list[str],
+    sessions,
+    language: str,  # noqa: ANN001
 ) -> None:
     people.add("desk", "coordinator", language=language)
     set_status(sessions, cases[1], "withdrawn")
@@ -198,9 +225,9 @@ def test_the_desk_acts_on_the_cases_ticked_or_the_whole_view_and_lists_what_was_
     desk = client.get("/coordinator/").get_data(as_text=True)
     assert f'name="references" value="{cases[0]}"' in desk and 'name="whole_view"' in desk
     form = {"csrf_token": csrf_token(desk), "action": "reassign", "expert_id": str(people.expert.id),
-            "references": cases[:2], "reason": "", "right_type": "patent", "question": "", "partner_id": ""}  # fmt: skip
+            "references": cases[:2], "reason": "", "right_type": "patent", "partner_id": ""}  # fmt: skip
     page = client.post("/coordinator/bulk", data=form)
-    assert page.status_code == 200, re.findall(r'class="flash"[^<]*', client.get("/coordinator/").get_data(as_text=True))
+    assert page.status_code == 200
     text = page.get_data(as_text=True)
     said = translations(language).gettext
     summary = said("%(done)d of %(total)d cases done; %(failed)d not done.") % {"done": 1, "total": 2, "failed": 1}
