@@ -44,9 +44,7 @@ def unique(references: Iterable[str]) -> list[str]:
 
 
 def too_many(count: int) -> Message | None:
-    """Why a selection of ``count`` cases cannot be taken (None: it can)."""
-    if count == 0:
-        return Message(NOTHING_SELECTED)
+    """Why a selection of ``count`` cases cannot be taken (None: it can; none at all is nothing to do)."""
     return Message(TOO_MANY, n=count, most=MAX_CASES) if count > MAX_CASES else None
 
 

@@ -241,7 +241,7 @@ def run_bulk(session: Session, user: User, data: dict[str, Any], source: str = "
     lock_for_write(session)
     references = selected_references(session, user, data)
     if (problem := rules.too_many(len(references))) is not None:
-        raise BulkError({"_request": [problem]}, 413 if references else 400)
+        raise BulkError({"_request": [problem]}, 413)
     target = _target(session, data)
     cases = session.scalars(
         visible_cases(user).where(Case.reference.in_(references)).order_by(Case.id).with_for_update()
