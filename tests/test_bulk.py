@@ -134,6 +134,27 @@ def test_mark_difficult_and_refer_are_the_single_actions_case_by_case(
     assert events(sessions, "refer") == dict.fromkeys(cases, 1)
 
 
+def test_the_same_panel_is_convened_on_each_difficult_case_and_each_refusal_names_the_expert(
+    client,
+    people: People,
+    cases: list[str],
+    sessions,  # noqa: ANN001
+) -> None:
+    members = [people.add(key, "expert", capacity=cap).id for key, cap in (("li", 5), ("zhao", 1))]
+    bulk(client, people, action="reassign", expert_id=people.expert.id, references=cases)
+    bulk(client, people, action="mark_difficult", references=cases[:2], reason="多个被诉侵权人")
+    answer = bulk(client, people, action="convene_panel", references=cases, expert_ids=members)
+    # (cases are taken in the order they came) the older difficult case takes zhao's only slot; the
+    # newer finds zhao full; the oldest is not difficult
+    assert [r["done"] for r in answer["results"]] == [False, True, False]
+    assert answer["results"][0]["problem"] == "Not convened: zhao: at capacity"
+    assert answer["results"][2]["problem"] == "Mark the case difficult before convening a panel."
+    assert events(sessions, "convene_panel") == {cases[1]: 1}
+    assert outbox(sessions, "case.panel_convened") == [cases[1]]
+    twice = bulk(client, people, status=400, action="convene_panel", references=cases, expert_ids=[members[0]] * 2)
+    assert twice["errors"] == {"expert_ids": ["Name each expert once."]}
+
+
 def test_only_coordinators_act_in_bulk_and_nothing_is_done_for_the_others(
     client,
     people: People,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from workstation import bulk as rules
 from workstation import lifecycle
-from workstation.i18n import N_, Message
+from workstation.i18n import LANGUAGES, N_, Localized, Message, in_language
 from workstation.search_syntax import MAX_LENGTH, SearchSyntaxError, parse
 from workstation.services.audit import audit, record_reads
 from workstation.services.cases import (
@@ -33,7 +33,7 @@ from workstation.services.cases import (
 from workstation.services.classification import classify
 from workstation.services.db import lock_for_write
 from workstation.services.models import MAX_ID, Case, ExpertProfile, Partner, User
-from workstation.services.panels import AT_CAPACITY, mark_difficult
+from workstation.services.panels import AT_CAPACITY, PanelError, convene_panel, mark_difficult, refusal_name
 from workstation.services.referrals import QUESTION_MAX, refer
 from workstation.services.schemas import api_errors
 from workstation.services.search import search_cases
@@ -48,6 +48,7 @@ NO_EXPERT = N_("expert_id must name an active expert.")
 NO_PARTNER = N_("partner_id must name an active partner of the directory.")
 NO_VIEW = N_("No such view of yours or shared with you.")
 BLANK = N_("Must not be blank.")
+NOT_CONVENED = N_("Not convened: %(refused)s")
 
 
 class _Selection(Schema):
@@ -109,6 +110,21 @@ class BulkDifficultSchema(_Selection):
     reason = _reason(True)
 
 
+def _distinct(ids: list[int]) -> None:
+    if len(set(ids)) != len(ids):
+        raise ValidationError(N_("Name each expert once."))
+
+
+class BulkConveneSchema(_Selection):
+    action = _action("convene_panel")
+    expert_ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
+        required=True,
+        validate=[validate.Length(min=lifecycle.PANEL_SIZE[0], max=lifecycle.PANEL_SIZE[1]), _distinct],
+        metadata={"uniqueItems": True, "description": "the panel convened on each case (marked difficult first)"},
+    )
+
+
 class BulkReferSchema(_Selection):
     action = _action("refer")
     partner_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
@@ -122,6 +138,7 @@ SCHEMAS: dict[str, type[Schema]] = {
     "close": BulkCloseSchema,
     "classify": BulkClassifySchema,
     "mark_difficult": BulkDifficultSchema,
+    "convene_panel": BulkConveneSchema,
     "refer": BulkReferSchema,
 }
 
@@ -206,6 +223,8 @@ def _act(session: Session, case: Case, user: User, data: dict[str, Any], target:
         return classify(session, case, user, data["right_type"], data["service"]) is not None
     elif action == "mark_difficult":
         mark_difficult(session, case, user, data["reason"])
+    elif action == "convene_panel":
+        convene_panel(session, case, user, data["expert_ids"])
     else:
         refer(session, case, user, target, data["question"])
     return True
@@ -223,6 +242,8 @@ def _one(session: Session, case: Case, user: User, data: dict[str, Any], target:
         problem = err.message
     except ExpertFullError:
         problem = Message(AT_CAPACITY)
+    except PanelError as err:
+        problem = _not_convened(session, err.refused)
     else:
         savepoint.commit()
         return (
@@ -232,6 +253,18 @@ def _one(session: Session, case: Case, user: User, data: dict[str, Any], target:
         )
     savepoint.rollback()
     return rules.Outcome(case.reference, False, problem)
+
+
+def _not_convened(session: Session, refused: dict[int, str]) -> Message:
+    """Who may not sit on the case's panel and why, in words each language has (as the case page says it)."""
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(refused)))).all())
+    said = {
+        language: "; ".join(
+            f"{names.get(i, i)}: {in_language(refusal_name(r), language)}" for i, r in sorted(refused.items())
+        )
+        for language in LANGUAGES
+    }
+    return Message(NOT_CONVENED, refused=Localized(said))
 
 
 def run_bulk(session: Session, user: User, data: dict[str, Any], source: str = "web") -> list[rules.Outcome]:

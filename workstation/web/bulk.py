@@ -31,6 +31,7 @@ ACTION_NAMES = {
     "close": _l("close"),
     "classify": _l("set right type and service"),
     "mark_difficult": _l("mark difficult"),
+    "convene_panel": _l("convene a panel"),
     "refer": _l("refer to a partner"),
 }
 _NUMBERS, _TEXTS = ("expert_id", "partner_id"), ("reason", "question", "right_type", "service")
@@ -46,6 +47,8 @@ def _form_request(form: MultiDict, references: list[str]) -> dict[str, Any]:
             raw[key] = form.get(key, type=int)
         elif key in _TEXTS:
             raw[key] = form.get(key, "").strip()
+        elif key == "expert_ids":
+            raw[key] = form.getlist(key, type=int)
         elif key == "override_clearance":
             raw[key] = form.get(key) == "true"
     return raw

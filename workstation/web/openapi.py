@@ -904,8 +904,9 @@ def _bulk_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
     }
     spec.path("/api/v1/bulk-actions", operations={"post": {
         "summary": f"One action on up to {MAX_CASES} cases (coordinators): reassign them to an expert, close them, "
-                   "set their right type and service (routing looks at each again), mark them difficult, or refer "
-                   "each to a partner. The cases are named by their references, a saved view (view_id) or a search "
+                   "set their right type and service (routing looks at each again), mark them difficult, convene "
+                   "the same panel on each (each member checked against each case), or refer each to a partner. "
+                   "The cases are named by their references, a saved view (view_id) or a search "
                    "(query). Each case goes through the single action's own rules, event and audit, by itself: the "
                    "answer (200 even when none was done) says of each case whether it was done, and why not",
         "security": secured,
