@@ -6,7 +6,9 @@ Each case goes through the single action's own service (``cases.reassign``, ``ca
 own event, outbox row and audit. Each is done in a savepoint of the one transaction, so a refused
 case undoes nothing of the others, and the whole, with the request's ``Idempotency-Key``, commits
 together. The cases are locked first, all together and in id order, so that two bulk actions on
-overlapping selections wait for each other instead of deadlocking.
+overlapping selections wait for each other. (Two at once that move cases between the same experts
+can still meet on the experts' rows; PostgreSQL then aborts one, which is answered 503 with
+Retry-After, nothing done, like any request the database could not serve.)
 """
 
 from __future__ import annotations
