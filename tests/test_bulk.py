@@ -15,7 +15,7 @@ from tests.conftest import People
 from tests.test_web import csrf_token, login
 from workstation import bulk as rules
 from workstation.i18n import Message, translate, translations
-from workstation.services.models import AdminAudit, Case, CaseEvent, OutboxMessage, Referral
+from workstation.services.models import AccessLog, AdminAudit, Case, CaseEvent, OutboxMessage, Referral
 
 URL = "/api/v1/bulk-actions"
 
@@ -266,6 +266,36 @@ def test_the_desk_acts_on_the_cases_ticked_or_the_whole_view_and_lists_what_was_
     # nothing ticked: back to the desk saying so
     empty = client.post("/coordinator/bulk", data={**form, "references": []})
     assert empty.status_code == 303 and "/coordinator/" in empty.headers["Location"]
+
+
+def test_a_confidential_case_acted_on_in_bulk_is_a_read_in_the_access_log(
+    client,
+    people: People,
+    submit,
+    cases: list[str],
+    sessions,  # noqa: ANN001
+) -> None:
+    secret = submit(right_type="trade_secret", title="配方泄露")["reference"]
+    bulk(client, people, action="close", references=[secret, cases[0]])
+    with sessions() as s:
+        reads = s.execute(select(Case.reference, AccessLog.target).join(Case, Case.id == AccessLog.case_id)).all()
+    assert [tuple(r) for r in reads] == [(secret, "bulk action")]
+
+
+def test_the_whole_view_over_the_most_is_refused_on_the_desk_saying_so(
+    client,
+    people: People,
+    cases: list[str],
+    sessions,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    monkeypatch.setattr(rules, "MAX_CASES", 2)
+    login(client, people.coordinator.email)
+    token = csrf_token(client.get("/coordinator/").get_data(as_text=True))
+    page = client.post("/coordinator/bulk", data={"csrf_token": token, "action": "close", "whole_view": "true",
+                                                  "q": "type:trademark"}, follow_redirects=True)  # fmt: skip
+    assert "所选范围有 3 件案件，每次最多 2 件：请缩小范围。" in page.get_data(as_text=True)
+    assert events(sessions, "close") == {}
 
 
 def test_the_pure_rules() -> None:
