@@ -22,6 +22,7 @@ from workstation.web import (
     accounts,
     api,
     audit,
+    bulk,
     coordinator,
     headers,
     health,
@@ -138,6 +139,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(referrals.bp)
     app.register_blueprint(referrals.api_bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(bulk.bp)
+    app.register_blueprint(bulk.api_bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
@@ -145,6 +148,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.jinja_env.filters["filesize"] = human_size
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(referrals.api_bp)
+    csrf.exempt(bulk.api_bp)
 
     _error_pages(app)
     headers.init_app(app, https=config.https)

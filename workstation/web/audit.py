@@ -48,6 +48,7 @@ ACTION_NAMES = {
     "partner_saved": _l("Partner added or changed"),
     "partner_deactivated": _l("Partner deactivated"),
     "referral_recorded": _l("Referral sent or its step recorded"),
+    "bulk_action": _l("Bulk action on several cases"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {
@@ -71,6 +72,7 @@ READ_PLACES = {
     "cases api": _l("case list API"),
     "cases export api": _l("export of cases (API)"),
     "cases export desk": _l("export of cases (desk)"),
+    "bulk action": _l("bulk action"),
 }
 READ_ACTIONS = {"view": _l("viewed"), "download": _l("downloaded")}
 

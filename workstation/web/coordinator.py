@@ -3,6 +3,7 @@ pool (list, create, edit, deactivate, leave, CSV import) and the other accounts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -22,6 +23,7 @@ from workstation.routing import DIMENSIONS
 from workstation.search_syntax import SearchSyntaxError, parse
 from workstation.services.audit import audit, record_reads
 from workstation.services.auth import UserError, create_user
+from workstation.services.bulk import experts_to_choose
 from workstation.services.classification import cases_to_classify, classification_schema, classify
 from workstation.services.db import lock_for_write
 from workstation.services.desk import (
@@ -59,7 +61,7 @@ from workstation.services.pool import (
     queue_import,
     save_expert,
 )
-from workstation.services.referrals import open_referrals
+from workstation.services.referrals import open_referrals, partners
 from workstation.services.schemas import (
     LANGUAGES,
     RIGHT_TYPES,
@@ -194,24 +196,26 @@ def import_progress(import_id: int):  # noqa: ANN201
 # --- the desk: all cases, the piles that need a coordinator, figures ----------------------------
 
 
-def _desk_view(session: Session) -> tuple[Any, str | None]:
+def desk_view(session: Session, args: Mapping[str, str] | None = None) -> tuple[Any, str | None]:
     """The desk's current view: ``?q=`` in the search syntax with ``?status=`` and ``?right_type=``
-    added; (the query, or one finding nothing, and what is wrong with the search, translated)."""
-    status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
+    added; (the query, or one finding nothing, and what is wrong with the search, translated).
+    ``args``: the view as another form carries it (the bulk actions' "the whole view")."""
+    args = request.args if args is None else args
+    status, right_type = args.get("status") or "", args.get("right_type") or ""
     try:
-        asked = parse(request.args.get("q", ""))
+        asked = parse(args.get("q", ""))
     except SearchSyntaxError as err:
         return select(Case).where(false()), translate(err.message, _)
     if status in lifecycle.STATUSES:
         asked = replace(asked, statuses=(*asked.statuses, status))
     if right_type in RIGHT_TYPES:
         asked = replace(asked, right_types=(*asked.right_types, right_type))
-    return sorted_by(search_cases(session, current_user, asked), _asked_sort()), None
+    return sorted_by(search_cases(session, current_user, asked), _asked_sort(args)), None
 
 
-def _asked_sort() -> str:
+def _asked_sort(args: Mapping[str, str]) -> str:
     """``?sort=`` (a saved view's tab), newest first when not one of ``SORTS``."""
-    sort = request.args.get("sort") or "newest"
+    sort = args.get("sort") or "newest"
     return sort if sort in SORTS else "newest"
 
 
@@ -222,7 +226,7 @@ def export_view():  # noqa: ANN201
     if fmt not in FORMATS:
         abort(400)
     session = get_db()
-    query, problem = _desk_view(session)
+    query, problem = desk_view(session)
     if problem:
         abort(400)
     data = export_cases(session, current_user, query, fmt, str(get_locale()), request.args.get("q", ""), via="desk")
@@ -236,7 +240,7 @@ def desk():  # noqa: ANN201
     session = get_db()
     status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
     search = request.args.get("q", "").strip()
-    query, problem = _desk_view(session)
+    query, problem = desk_view(session)
     listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
     unclassified, pile, breaches = cases_to_classify(session), awaiting_expert(session), sla_breaches(session)
     difficult = difficult_cases(session)
@@ -267,6 +271,8 @@ def desk():  # noqa: ANN201
         weekly=cases_per_week(session),
         assignment=hours_to_assignment(session),
         rating=satisfaction(session),
+        bulk_experts=experts_to_choose(session),
+        bulk_partners=partners(session, active_only=True),
     )
 
 

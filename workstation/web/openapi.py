@@ -8,6 +8,8 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from workstation.bulk import ACTIONS as BULK_ACTIONS
+from workstation.bulk import MAX_CASES
 from workstation.config import TOKEN_MAX_DAYS
 from workstation.evidence import MAX_FILES
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
@@ -15,6 +17,8 @@ from workstation.referrals import MOVES as REFERRAL_MOVES
 from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
 from workstation.services.auth import TOKEN_NAME_MAX
+from workstation.services.bulk import SCHEMAS as BULK_SCHEMAS
+from workstation.services.bulk import SELECTIONS
 from workstation.services.classification import ClassificationSchema
 from workstation.services.conversation import MAX_BODY, MAX_PAGE_SIZE, MessageInputSchema, MessageSchema
 from workstation.services.exports import FORMATS, MEDIA_TYPES
@@ -123,6 +127,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _referral_paths(spec, secured)
     _me_paths(spec, secured)
     _panel_paths(spec, secured)
+    _bulk_paths(spec, secured)
     document = spec.to_dict()
     _say_what_the_server_refuses(document)
     return _with_retries(document)
@@ -206,6 +211,7 @@ IDEMPOTENT_POSTS = (
     "/api/v1/cases",
     "/api/v1/cases/{reference}/messages",
     "/api/v1/cases/{reference}/transitions",
+    "/api/v1/bulk-actions",
     "/api/v1/experts",
     "/api/v1/experts/imports",
     "/api/v1/marks",
@@ -895,3 +901,47 @@ def _referral_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                                     **_errors(400, 401, 403, 404, 409, 413, 415)}},
         },
     )  # fmt: skip
+
+
+def _bulk_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """One action on many cases (``services.bulk``): coordinators only."""
+    variants = []
+    for action, schema in BULK_SCHEMAS.items():
+        name = "Bulk" + "".join(part.title() for part in action.split("_"))
+        # (exactly one way of naming the cases: their references, a saved view or a search)
+        spec.components.schema(name, {"oneOf": [{"required": [key]} for key in SELECTIONS]}, schema=schema)
+        variants.append(name)
+    result = {
+        "type": "object",
+        "properties": {
+            "reference": {"type": "string"},
+            "done": {"type": "boolean"},
+            "problem": {"type": "string", "nullable": True, "description": "why the case was not done (null: it was)"},
+        },
+    }
+    counts = {key: {"type": "integer", "minimum": 0} for key in ("total", "done", "failed")}
+    answer = {
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "enum": list(BULK_ACTIONS)},
+            **counts,
+            "results": {"type": "array", "items": result},
+        },
+    }
+    too_many = {
+        "description": f"The view or search holds more than {MAX_CASES} cases",
+        "content": {"application/json": {"schema": "Error"}},
+    }
+    spec.path("/api/v1/bulk-actions", operations={"post": {
+        "summary": f"One action on up to {MAX_CASES} cases (coordinators): reassign them to an expert, close them, "
+                   "set their right type and service (routing looks at each again), mark them difficult, convene "
+                   "the same panel on each (each member checked against each case), or refer each to a partner. "
+                   "The cases are named by their references, a saved view (view_id) or a search "
+                   "(query). Each case goes through the single action's own rules, event and audit, by itself: the "
+                   "answer (200 even when none was done) says of each case whether it was done, and why not",
+        "security": secured,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in variants]}}}},
+        "responses": {"200": _json(answer, "What was done to each case, in the order asked"),
+                      **_errors(400, 401, 403, 404, 409), "413": too_many},
+    }})  # fmt: skip
