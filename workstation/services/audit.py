@@ -52,6 +52,7 @@ ACTIONS = (
     "partner_saved",
     "partner_deactivated",
     "referral_recorded",
+    "trainee_promoted",
 )
 
 

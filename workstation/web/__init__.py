@@ -34,6 +34,7 @@ from workstation.web import (
     referrals,
     statistics,
     tokens,
+    training,
     views,
     watch,
 )
@@ -138,6 +139,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(referrals.bp)
     app.register_blueprint(referrals.api_bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(training.bp)
+    app.register_blueprint(training.api_bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
@@ -145,6 +148,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.jinja_env.filters["filesize"] = human_size
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(referrals.api_bp)
+    csrf.exempt(training.api_bp)
 
     _error_pages(app)
     headers.init_app(app, https=config.https)
