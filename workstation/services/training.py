@@ -84,7 +84,7 @@ class ReviewInputSchema(Schema):
     ratings = fields.Nested(RatingsSchema, required=True)
 
 
-class PersonSchema(Schema):
+class DraftPersonSchema(Schema):
     id = fields.Integer()
     name = fields.String()
 
@@ -97,9 +97,9 @@ class DraftSchema(Schema):
     kind = fields.String(metadata={"enum": list(training.KINDS)})
     body = fields.String()
     status = fields.String(metadata={"enum": [training.SUBMITTED, training.REVIEWED]})
-    trainee = fields.Nested(PersonSchema)
+    trainee = fields.Nested(DraftPersonSchema)
     created_at = fields.DateTime()
-    reviewer = fields.Nested(PersonSchema, allow_none=True)
+    reviewer = fields.Nested(DraftPersonSchema, allow_none=True)
     comments = fields.String(allow_none=True)
     ratings = fields.Dict(
         keys=fields.String(), values=fields.Integer(), allow_none=True,
