@@ -18,6 +18,7 @@ from tests.test_status_mail import all_mails, mailed
 from tests.test_web import csrf_token, login
 from workstation import lifecycle, training
 from workstation.services.cases import transition
+from workstation.services.messaging import SUBSCRIPTIONS
 from workstation.services.models import Case, ExpertProfile, TraineeDraft, User
 
 DRAFT = "初步判断：被控标志与注册商标构成近似，建议先行公证购买。"
@@ -203,6 +204,7 @@ def test_the_enterprise_never_sees_a_draft_or_its_review_anywhere(client, app, t
     for seen in said:
         assert "公证购买" not in seen and "混淆可能性" not in seen and "draft" not in seen.lower()
     assert api(client, people, "enterprise", "GET", "/api/v1/cases?q=公证购买").get_json()["cases"] == []
+    assert not set(SUBSCRIPTIONS["webhooks"]) & {"training.draft_submitted", "training.draft_reviewed"}, "no webhook"
     # (the case's expert does find the draft on the case's page)
     lead = app.test_client()
     login(lead, people.lead.email)
@@ -289,6 +291,8 @@ def test_on_the_web_a_draft_is_written_reviewed_and_the_record_shows_it(app, tea
     assert written.status_code == 303
 
     login(lead, people.lead.email)
+    waiting = lead.get("/queue").get_data(as_text=True)
+    assert 'id="to-review"' in waiting and f"/cases/{reference}#draft-" in waiting
     page = lead.get(f"/cases/{reference}").get_data(as_text=True)
     assert DRAFT in page and 'name="rating_legal"' in page and 'id="draft-form"' not in page
     with sessions() as s:
@@ -314,6 +318,7 @@ def test_on_the_web_a_draft_is_written_reviewed_and_the_record_shows_it(app, tea
     assert done.status_code == 303
     with sessions() as s:
         assert not s.get(ExpertProfile, people.trainee.id).is_trainee
+    assert 'id="to-review"' not in lead.get("/queue").get_data(as_text=True), "reviewed"
     own = trainee.get(f"/trainees/{people.trainee.id}").get_data(as_text=True)
     assert 'id="promote"' not in own
     refused = trainee.post(f"/trainees/{people.other_trainee.id}/promotion", data={"csrf_token": csrf_token(own)})
