@@ -6,7 +6,7 @@ status mails a shadowing trainee now gets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,8 @@ from tests.test_web import csrf_token, login
 from workstation import lifecycle, training
 from workstation.services.cases import transition
 from workstation.services.messaging import SUBSCRIPTIONS
-from workstation.services.models import Case, ExpertProfile, TraineeDraft, User
+from workstation.services.models import Case, ExpertProfile, TraineeDraft, User, utcnow
+from workstation.services.personal_data import erase_enterprise
 
 DRAFT = "初步判断：被控标志与注册商标构成近似，建议先行公证购买。"
 COMMENTS = "结论方向正确，但应先核对商品类别，再论证混淆可能性。"
@@ -33,6 +34,7 @@ def at(day: int, **ratings: int) -> training.Review:
 # --- the pure rules -----------------------------------------------------------------------------
 
 
+@pytest.mark.pure
 def test_ratings_take_each_of_the_four_competences_from_1_to_5_and_nothing_else() -> None:
     assert training.ratings_errors(RATINGS) == []
     for bad in ({**RATINGS, "legal": 0}, {**RATINGS, "legal": 6}, {**RATINGS, "legal": True},
@@ -41,6 +43,7 @@ def test_ratings_take_each_of_the_four_competences_from_1_to_5_and_nothing_else(
         assert training.ratings_errors(bad) == [training.RATINGS_NEEDED], bad
 
 
+@pytest.mark.pure
 def test_averages_trend_and_readiness_over_time() -> None:
     assert training.averages([]) == dict.fromkeys(training.COMPETENCES)
     # (given out of order: the ratings over time are by date)
@@ -66,6 +69,7 @@ def test_averages_trend_and_readiness_over_time() -> None:
     assert ready.ready and ready.missing == () and ready.recent["legal"] == 4.0
 
 
+@pytest.mark.pure
 def test_who_writes_and_who_reviews() -> None:
     training.decide_draft(lifecycle.IN_PROGRESS, shadowing=True, trainee=True)
     training.decide_draft(lifecycle.OPINION_ISSUED, shadowing=True, trainee=True)
@@ -323,3 +327,21 @@ def test_on_the_web_a_draft_is_written_reviewed_and_the_record_shows_it(app, tea
     assert 'id="promote"' not in own
     refused = trainee.post(f"/trainees/{people.other_trainee.id}/promotion", data={"csrf_token": csrf_token(own)})
     assert refused.status_code == 403
+
+
+def test_erasing_the_enterprise_erases_the_drafts_words_and_keeps_their_ratings(client, team, sessions, config) -> None:  # noqa: ANN001
+    people = team
+    reference = shadowed_case(client, people, sessions, people.lead, people.trainee)
+    draft = api(client, people, "trainee", "POST", f"/api/v1/cases/{reference}/drafts", kind="note", body=DRAFT)
+    api(client, people, "lead", "POST", f"/api/v1/drafts/{draft.get_json()['id']}/review", comments=COMMENTS,
+        ratings=RATINGS)  # fmt: skip
+    with sessions.begin() as s:
+        transition(s, s.scalar(select(Case).where(Case.reference == reference)), "withdraw",
+                   s.get(User, people.enterprise.id))  # fmt: skip
+        s.get(User, people.enterprise.id).is_active = False
+    with sessions.begin() as s:
+        erase_enterprise(s, config.evidence_dir, people.enterprise.id, None, timedelta(days=1),
+                         utcnow() + timedelta(days=2))  # fmt: skip
+    with sessions() as s:
+        kept = s.scalars(select(TraineeDraft)).one()
+        assert (kept.body, kept.comments, kept.ratings) == ("[erased]", "[erased]", RATINGS)
