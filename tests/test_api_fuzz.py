@@ -106,9 +106,15 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
     referral = client.post(f"/api/v1/cases/{reference}/referrals", headers=people.headers("expert"),
                            json={"partner_id": partner.get_json()["id"], "question": "请协助查处"})  # fmt: skip
     view = client.post("/api/v1/views", json={"name": "商标", "query": "type:trademark"}, headers=coordinator)
-    made = (submitted, assigned, said, noted, mark, imported, token, partner, referral, view)
+    # a trainee shadowing the case, and their draft for the expert to review (``services.training``)
+    trainee = people.add("trainee", "expert", profile={"is_trainee": True, "supervisor_id": expert.id})
+    with people.sessions.begin() as s:
+        s.scalar(select(Case).where(Case.reference == reference)).shadow_expert_id = trainee.id
+    draft = client.post(f"/api/v1/cases/{reference}/drafts", json={"kind": "note", "body": "跟案笔记"},
+                        headers=people.headers("trainee"))  # fmt: skip
+    made = (submitted, assigned, said, noted, mark, imported, token, partner, referral, view, draft)
     answered = [r.status_code for r in made]
-    assert answered == [201, 200, 201, 201, 201, 202, 201, 201, 201, 201]
+    assert answered == [201, 200, 201, 201, 201, 202, 201, 201, 201, 201, 201]
     return {
         "token_id": token.get_json()["id"],
         "reference": reference,
@@ -118,6 +124,8 @@ def world(app, client, people: People) -> dict[str, Any]:  # noqa: ANN001
         "partner_id": partner.get_json()["id"],
         "referral_id": referral.get_json()["id"],
         "view_id": view.get_json()["id"],
+        "draft_id": draft.get_json()["id"],
+        "user_id": trainee.id,
     }
 
 

@@ -52,6 +52,7 @@ PURE_CORE = (
     "workstation.vocabulary",
     "workstation.mailrules",
     "workstation.replies",
+    "workstation.training",
 )
 
 

@@ -51,12 +51,15 @@ from workstation.services.models import (
     Notification,
     Opinion,
     SummaryLine,
+    TraineeDraft,
     User,
     utcnow,
 )
 from workstation.services.notices import active_coordinators, notice_context
 from workstation.services.panels import MARKED_DIFFICULT, PANEL_CONVENED, PANEL_DISSOLVED
 from workstation.services.summary import SUMMARY_EVENT, summary_lines
+from workstation.services.training import DRAFT_REVIEWED, DRAFT_SUBMITTED
+from workstation.training import COMPETENCES
 
 CONSUMER = "notify"
 
@@ -107,6 +110,8 @@ def recipients_for(session: Session, event_type: str, case: Case, payload: dict[
         return message_emails(session, case, payload)
     if event_type in PANEL_EVENTS:
         return _not_to_actor(session, payload, panel_emails(session, event_type, case, payload))
+    if event_type in TRAINING_EVENTS:
+        return _not_to_actor(session, payload, training_emails(session, event_type, case, payload))
     if event_type == "case.opened_by_mail":
         return [(case.enterprise, "enterprise_case_by_mail", {})]
     if event_type == "case.opinion_issued":
@@ -142,14 +147,40 @@ def panel_emails(session: Session, event_type: str, case: Case, payload: dict[st
     return emails + ([(lead, "panel_convened", {**said, "as_member": False})] if lead is not None else [])
 
 
+#: A trainee's draft and its review (``workstation.services.training``), mailed by ``training_emails``.
+TRAINING_EVENTS = (DRAFT_SUBMITTED, DRAFT_REVIEWED)
+#: Emails whose replies must not join the case's thread: what a trainee and their expert say
+#: about a draft is training, never a message the enterprise could read.
+UNANSWERABLE = frozenset({"trainee_draft_submitted", "trainee_draft_reviewed"})
+
+
+def training_emails(session: Session, event_type: str, case: Case, payload: dict[str, Any]) -> list[Email]:
+    """Submitted: the case's expert, asked to review the draft. Reviewed: the trainee, with the
+    comments and ratings. Never the enterprise."""
+    draft_id = payload_id(payload, "draft_id")
+    draft = session.get(TraineeDraft, draft_id) if draft_id is not None else None
+    if draft is None or draft.case_id != case.id:
+        raise PermanentError(f"{event_type} names no draft of the case")
+    said = {"trainee": draft.trainee.name, "kind": draft.kind, "draft_id": draft.id}
+    if event_type == DRAFT_SUBMITTED:
+        expert = case.assigned_expert
+        return [(expert, "trainee_draft_submitted", said)] if expert is not None and expert.is_active else []
+    if draft.status != "reviewed" or draft.reviewer is None:
+        raise PermanentError(f"{event_type} names a draft not reviewed")
+    ratings = [(c, (draft.ratings or {}).get(c)) for c in COMPETENCES]
+    said |= {"reviewer": draft.reviewer.name, "comments": draft.comments or "", "ratings": ratings}
+    return [(draft.trainee, "trainee_draft_reviewed", said)] if draft.trainee.is_active else []
+
+
 #: The changes of a case mailed to the people it concerns (``status_emails``).
 STATUS_EVENTS = ("case.accepted", "case.declined", "case.closed", "case.withdrawn", "case.reopened")
 
 
 def status_emails(session: Session, event_type: str, case: Case, payload: dict[str, Any]) -> list[Email]:
     """The status mail of a change: to the enterprise and the expert who held the case at the
-    event, as the change concerns them. A declining expert is not told (they acted); when a case
-    without an expert is withdrawn, the coordinators are (they were looking for one)."""
+    event, as the change concerns them, and to the trainee shadowing it when it ends or reopens.
+    A declining expert is not told (they acted); when a case without an expert is withdrawn, the
+    coordinators are (they were looking for one)."""
     holder = _user(session, payload, "holder_id") if "holder_id" in payload else case.assigned_expert
     said = {"reason": payload.get("reason") or ""}
     if event_type == "case.accepted":
@@ -157,11 +188,14 @@ def status_emails(session: Session, event_type: str, case: Case, payload: dict[s
         return [(case.enterprise, "enterprise_case_accepted", {"expert": expert})] if expert else []
     if event_type == "case.declined":
         return [(case.enterprise, "enterprise_case_declined", {})]
+    # A trainee shadowing the case reads it as its expert does: they are told it ended or came
+    # back, in their language (never of a confidential case, which no trainee follows).
+    shadow = case.shadow_expert if not case.confidential else None
     if event_type == "case.withdrawn":
         concerned = [holder] if holder is not None else list(active_coordinators(session))
-        return [(person, "case_withdrawn", said) for person in concerned]
+        return [(person, "case_withdrawn", said) for person in (*concerned, shadow) if person is not None]
     template = "case_closed" if event_type == "case.closed" else "case_reopened"
-    return [(person, template, said) for person in (case.enterprise, holder) if person is not None]
+    return [(person, template, said) for person in (case.enterprise, holder, shadow) if person is not None]
 
 
 def _user(session: Session, payload: dict[str, Any], key: str) -> User | None:
@@ -434,7 +468,7 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                 context = {"case": mailing.case, "recipient": recipient, **extra}
                 about = context.get("case")
                 # An email about a case is answerable (its footer says so): a reply joins the case.
-                replyable = isinstance(about, Case) and bool(about.reference)
+                replyable = isinstance(about, Case) and bool(about.reference) and template not in UNANSWERABLE
                 attempted.add(key)
                 email = render_email(template, recipient.language, to, ctx.config, key, replyable=replyable, **context)
                 if replyable:

@@ -53,6 +53,7 @@ ACTIONS = (
     "partner_deactivated",
     "referral_recorded",
     "bulk_action",
+    "trainee_promoted",
 )
 
 

@@ -56,6 +56,8 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "case.withdrawn",
         "case.reopened",
         "summary.due",
+        "training.draft_submitted",
+        "training.draft_reviewed",
     ),
     "watch": ("case.submitted",),
     "mailin": ("mail.received",),

@@ -950,3 +950,31 @@ class SavedView(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[User] = relationship()
+
+
+class TraineeDraft(Base):
+    """A trainee's shadow note or draft opinion on a case they shadow, and its expert's review
+    (``services.training``): comments and a rating of 1-5 on each competence (``training``).
+    Training material, never the case's: no ``CaseEvent``, no thread message, nothing the
+    enterprise, a search, an export or a webhook can reach."""
+
+    __tablename__ = "trainee_drafts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: ``training.KINDS``: a shadow note or a draft opinion
+    kind: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    #: ``submitted`` (waiting for the case's expert) or ``reviewed``
+    status: Mapped[str] = mapped_column(String(12), default="submitted")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    comments: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: {competence: 1..5} for the four of ``training.COMPETENCES``; NULL until reviewed
+    ratings: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    case: Mapped[Case] = relationship()
+    trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])

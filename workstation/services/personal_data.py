@@ -38,6 +38,7 @@ from workstation.services.models import (
     Notice,
     Opinion,
     Rating,
+    TraineeDraft,
     User,
     WatchedMark,
     utcnow,
@@ -168,6 +169,8 @@ def _erase_case_words(session: Session, case_ids: list[int]) -> None:
     session.execute(update(CaseMessage).where(CaseMessage.case_id.in_(case_ids)).values(body=ERASED))
     session.execute(update(Opinion).where(Opinion.case_id.in_(case_ids)).values(body={}))
     session.execute(update(Rating).where(Rating.case_id.in_(case_ids)).values(comment=""))
+    # (a trainee's draft on the case describes it; its ratings stay, as the rating's score does)
+    session.execute(update(TraineeDraft).where(TraineeDraft.case_id.in_(case_ids)).values(body=ERASED, comments=ERASED))
     session.execute(delete(CaseParty).where(CaseParty.case_id.in_(case_ids)))
     session.execute(delete(Notice).where(Notice.case_id.in_(case_ids)))
 

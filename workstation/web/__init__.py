@@ -35,6 +35,7 @@ from workstation.web import (
     referrals,
     statistics,
     tokens,
+    training,
     views,
     watch,
 )
@@ -141,6 +142,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(bulk.bp)
     app.register_blueprint(bulk.api_bp)
+    app.register_blueprint(training.bp)
+    app.register_blueprint(training.api_bp)
     app.jinja_env.globals["label"] = lambda code: label(code, gettext)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["tr"] = lambda message: translate(message, gettext, str(get_locale()))
@@ -149,6 +152,7 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(referrals.api_bp)
     csrf.exempt(bulk.api_bp)
+    csrf.exempt(training.api_bp)
 
     _error_pages(app)
     headers.init_app(app, https=config.https)

@@ -49,6 +49,7 @@ ACTION_NAMES = {
     "partner_deactivated": _l("Partner deactivated"),
     "referral_recorded": _l("Referral sent or its step recorded"),
     "bulk_action": _l("Bulk action on several cases"),
+    "trainee_promoted": _l("Trainee promoted to expert"),
 }
 #: Where a confidential case was read (``access_log.target``; a download names its file's hash).
 READ_PLACES = {
@@ -61,6 +62,7 @@ READ_PLACES = {
     "opinion form": _l("opinion form"),
     "referral letter": _l("referral letter"),
     "referrals api": _l("referrals API"),
+    "drafts api": _l("trainees' drafts API"),
     "case list": _l("case list"),
     "queue page": _l("expert queue"),
     "queue api": _l("queue API"),

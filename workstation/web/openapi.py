@@ -53,9 +53,11 @@ from workstation.services.schemas import (
 from workstation.services.search import PAGE_MAX
 from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
 from workstation.services.statistics import MEDIA_TYPES as STATISTICS_MEDIA_TYPES
+from workstation.services.training import DraftInputSchema, DraftSchema, ReviewInputSchema
 from workstation.services.views import MAX_VIEWS, SavedViewInputSchema, SavedViewSchema
 from workstation.services.webhooks import WebhookChangesSchema, WebhookInputSchema, WebhookSchema
 from workstation.statistics import DAY_PATTERN, MAX_DAYS, PERIOD_PATTERN, YEARS
+from workstation.training import COMPETENCES
 from workstation.vocabulary import ACTIVITY_SERVICES
 
 
@@ -128,6 +130,7 @@ def openapi_document(token_max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     _me_paths(spec, secured)
     _panel_paths(spec, secured)
     _bulk_paths(spec, secured)
+    _training_paths(spec, secured)
     document = spec.to_dict()
     _say_what_the_server_refuses(document)
     return _with_retries(document)
@@ -845,6 +848,63 @@ def _panel_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "requestBody": with_body("ViewInput"),
         "responses": {"201": _json("Panel", "The panel, with the view"),
                       **_errors(400, 401, 403, 404, 409)}}})  # fmt: skip
+
+
+def _training_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """Trainees' drafts, their reviews, trainees' records and promotion (``services.training``):
+    never the enterprise's."""
+    for name, schema in (("DraftInput", DraftInputSchema), ("ReviewInput", ReviewInputSchema), ("Draft", DraftSchema)):
+        spec.components.schema(name, schema=schema)
+    person = {"type": "object", "nullable": True, "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    by_competence = {"type": "object", "properties": {c: {"type": "number", "nullable": True} for c in COMPETENCES}}
+    record = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "is_trainee": {"type": "boolean"}, "supervisor": person,
+        "cases": {"type": "array", "items": {"type": "object", "properties": {
+            "reference": {"type": "string"},
+            "title": {"type": "string", "nullable": True, "description": "null: the case became confidential"},
+            "status": {"type": "string"}, "drafts": {"type": "array", "items": {"type": "integer"}}}}},
+        "drafts": {"type": "array", "items": "Draft"},
+        "ratings_over_time": {"type": "array", "items": {"type": "object"}},
+        "averages": by_competence, "trend": by_competence,
+        "ready_for_promotion": {"type": "boolean", "description": "a hint: the coordinator decides"},
+        "missing": {"type": "array", "items": {"type": "string"}}}}  # fmt: skip
+    spec.components.schema("TraineeRecord", record)
+    listed = {"type": "object", "properties": {"trainees": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "is_trainee": {"type": "boolean"},
+        "supervisor": person, "drafts": {"type": "integer"}, "reviewed": {"type": "integer"},
+        "averages": by_competence, "ready_for_promotion": {"type": "boolean"}}}}}}  # fmt: skip
+
+    def with_body(schema: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    drafts = {"type": "object", "properties": {"drafts": {"type": "array", "items": "Draft"}}}
+    spec.path("/api/v1/cases/{reference}/drafts", operations={
+        "get": {"security": secured, "parameters": [REFERENCE],
+                "summary": "The trainees' drafts on the case the caller reads: a trainee their own, the case's "
+                           "expert and coordinators all (never the enterprise)",
+                "responses": {"200": _json(drafts, "Drafts, oldest first"), **_errors(401, 403, 404)}},
+        "post": {"security": secured, "parameters": [REFERENCE], "requestBody": with_body("DraftInput"),
+                 "summary": "The trainee shadowing the case writes a shadow note or a draft opinion, submitted for "
+                            "its expert's review (training only: never shown to the enterprise)",
+                 "responses": {"201": _json("Draft", "Submitted"), **_errors(400, 401, 403, 404, 409)}},
+    })  # fmt: skip
+    spec.path("/api/v1/drafts/{draft_id}/review", operations={"post": {
+        "security": secured, "parameters": [_id_parameter("draft_id")], "requestBody": with_body("ReviewInput"),
+        "summary": "The case's expert reviews a trainee's draft: comments and a rating of 1-5 on each of the four "
+                   "competences (once)",
+        "responses": {"200": _json("Draft", "Reviewed"), **_errors(400, 401, 403, 404, 409)}}})  # fmt: skip
+    spec.path("/api/v1/trainees", operations={"get": {
+        "security": secured, "summary": "Every trainee, and every promoted one, with their averages (coordinators)",
+        "responses": {"200": _json(listed, "Trainees"), **_errors(401, 403)}}})  # fmt: skip
+    spec.path("/api/v1/trainees/{user_id}", operations={"get": {
+        "security": secured, "parameters": [_id_parameter("user_id")],
+        "summary": "A trainee's record: cases shadowed, drafts and feedback, ratings over time (the trainee "
+                   "themselves, or a coordinator)",
+        "responses": {"200": _json("TraineeRecord", "The record"), **_errors(401, 404)}}})  # fmt: skip
+    spec.path("/api/v1/trainees/{user_id}/promotion", operations={"post": {
+        "security": secured, "parameters": [_id_parameter("user_id")],
+        "summary": "Promote a trainee to expert (coordinators; audited)",
+        "responses": {"200": _json("TraineeRecord", "Promoted"), **_errors(401, 403, 404, 409)}}})  # fmt: skip
 
 
 def _referral_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:

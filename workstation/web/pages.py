@@ -79,6 +79,7 @@ from workstation.web.extensions import login_manager
 from workstation.web.panels import panel_context
 from workstation.web.referrals import referral_context
 from workstation.web.support import get_config, get_db
+from workstation.web.training import training_context
 
 bp = Blueprint("web", __name__)
 
@@ -265,6 +266,7 @@ def case_page(reference: str):  # noqa: ANN201
         services=SERVICES,
         **panel_context(session, case, current_user),
         **referral_context(session, case),
+        **training_context(session, case, current_user),
     )
 
 

@@ -18,6 +18,7 @@ from workstation.services.cases import visible_cases
 from workstation.services.conversation import with_news
 from workstation.services.models import Case, User
 from workstation.services.search import search_cases
+from workstation.services.training import to_review
 from workstation.services.views import SORTS, sorted_by, tabs_for
 from workstation.vocabulary import RIGHT_TYPES
 from workstation.web.support import get_db
@@ -95,4 +96,6 @@ def queue():  # noqa: ANN201
         sort=sort if sort in SORTS else "",
         sorts=SORTS,
         tabs=tabs_for(get_db(), current_user),
+        # (trainees' drafts on the expert's cases, waiting for their review: ``services.training``)
+        to_review=to_review(get_db(), current_user),
     )
