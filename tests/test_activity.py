@@ -108,8 +108,8 @@ def test_a_bad_field_is_named_with_what_is_wrong(activity: dict[str, Any], field
 
 
 def test_blank_technologies_are_refused_and_markets_named_twice_kept_once() -> None:
-    assert errors_of({**ACTIVITIES["rd"], "key_technologies": [" "]}) == {
-        "activity": {"key_technologies": ["Must not be blank."]}
+    assert errors_of({**ACTIVITIES["rd"], "key_technologies": ["锂电池", " "]}) == {
+        "activity": {"key_technologies": {1: ["Must not be blank."]}}  # the item that is blank
     }
     assert load({**ACTIVITIES["trade"], "target_markets": ["US", "DE", "US"]})["activity"]["target_markets"] == [
         "US",

@@ -37,7 +37,7 @@ from workstation.services.db import lock_for_write
 from workstation.services.models import MAX_ID, Case, ExpertProfile, Partner, User
 from workstation.services.panels import AT_CAPACITY, PanelError, convene_panel, mark_difficult, refusal_name
 from workstation.services.referrals import QUESTION_MAX, refer
-from workstation.services.schemas import api_errors
+from workstation.services.schemas import api_errors, text
 from workstation.services.search import search_cases
 from workstation.services.views import view_cases, views_of
 from workstation.vocabulary import RIGHT_TYPES, SERVICES
@@ -82,8 +82,7 @@ def _action(name: str) -> fields.String:
 
 def _reason(required: bool) -> fields.String:
     if required:
-        length = validate.Length(min=1, max=REASON_MAX)
-        return fields.String(required=True, validate=length, metadata={"pattern": r"\S"})
+        return text(REASON_MAX, required=True)
     return fields.String(load_default=None, validate=validate.Length(max=REASON_MAX))
 
 
@@ -130,8 +129,7 @@ class BulkConveneSchema(_Selection):
 class BulkReferSchema(_Selection):
     action = _action("refer")
     partner_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
-    question = fields.String(required=True, validate=validate.Length(min=1, max=QUESTION_MAX),
-                             metadata={"pattern": r"\S"})  # fmt: skip
+    question = text(QUESTION_MAX, required=True)
 
 
 #: Each action's request (``POST /api/v1/cases/bulk``; the desk's form), by action.

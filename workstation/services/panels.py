@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -33,6 +33,7 @@ from workstation.services.cases import ACTED_FOR, actor_relation, case_facts, re
 from workstation.services.conversation import MAX_BODY, MESSAGE_EVENT
 from workstation.services.models import Case, CaseEvent, CaseMessage, ExpertProfile, PanelSeat, User, utcnow
 from workstation.services.outbox import enqueue
+from workstation.services.schemas import text
 
 #: Outbox events (``messaging.SUBSCRIPTIONS``: the notify worker mails the people concerned).
 MARKED_DIFFICULT = "case.marked_difficult"
@@ -76,7 +77,7 @@ class DifficultSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"pattern": r"\S"})
+    reason = text(2000, required=True)
 
 
 class PanelInputSchema(Schema):
@@ -98,18 +99,7 @@ class ViewInputSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY), metadata={"pattern": r"\S"})
-
-
-def load_input(schema: Schema, raw: Any) -> dict[str, Any]:
-    """``raw`` checked by ``schema``; ValidationError otherwise (a blank text too)."""
-    if not isinstance(raw, dict):
-        raise ValidationError({"_request": ["The body must be a JSON object."]})
-    data = schema.load(raw)
-    for key in ("reason", "body"):
-        if key in data and not data[key].strip():
-            raise ValidationError({key: ["Must not be blank."]})
-    return data
+    body = text(MAX_BODY, required=True)
 
 
 def sitting_seats(session: Session, case: Case) -> list[PanelSeat]:

@@ -113,6 +113,30 @@ class OrganisationSchema(Schema):
 
 MARKET_CODE = N_("Use two-letter country codes such as US, DE or EU.")
 MISSING = N_("Missing data for required field.")
+BLANK = N_("Must not be blank.")
+
+
+def not_blank(value: str) -> None:
+    """A text must say something: one of only spaces is refused."""
+    if not value.strip():
+        raise ValidationError(BLANK)
+
+
+def text(max_length: int, **kwargs: Any) -> fields.String:
+    """A text of 1 to ``max_length`` characters, not only spaces (stated to the API's document as
+    the pattern ``\\S``, so a client generated from it never sends one the server refuses)."""
+    metadata = {"pattern": r"\S", **kwargs.pop("metadata", {})}
+    return fields.String(validate=[validate.Length(min=1, max=max_length), not_blank], metadata=metadata, **kwargs)
+
+
+def load_input(schema: Schema, raw: Any, *, partial: bool = False) -> dict[str, Any]:
+    """A request's JSON body as ``schema`` loads it; ValidationError (in the shape ``api_errors``
+    flattens) when it is not a JSON object or the schema refuses it."""
+    if not isinstance(raw, dict):
+        raise ValidationError({"_request": ["The body must be a JSON object."]})
+    return schema.load(raw, partial=partial)
+
+
 NOT_FOR_KIND = N_("Not used for this kind of activity.")
 
 #: What each kind of activity must say, beyond its kind and date (``counterparties`` is optional
@@ -138,9 +162,7 @@ class ActivitySchema(Schema):
     date = fields.Date(required=True)
     counterparties = fields.List(fields.Nested(OrganisationSchema), load_default=list, validate=validate.Length(max=20))
     technical_field = fields.String(validate=validate.OneOf(TECHNICAL_FIELDS))
-    key_technologies = fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)), validate=validate.Length(min=1, max=20)
-    )
+    key_technologies = fields.List(text(200), validate=validate.Length(min=1, max=20))
     target_markets = fields.List(
         fields.String(validate=validate.Regexp(JURISDICTION, error=MARKET_CODE)),
         validate=validate.Length(min=1, max=50),
@@ -148,7 +170,7 @@ class ActivitySchema(Schema):
     target_company = fields.Nested(OrganisationSchema)
     direction = fields.String(validate=validate.OneOf(TRANSFER_DIRECTIONS))
     counterparty = fields.Nested(OrganisationSchema)
-    technology = fields.String(validate=validate.Length(min=1, max=500))
+    technology = text(500)
 
     @validates_schema
     def _the_kinds_fields(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -158,10 +180,6 @@ class ActivitySchema(Schema):
         every = {name for names in ACTIVITY_FIELDS.values() for name in names}
         errors = {name: [MISSING] for name in needed if name not in data}
         errors |= {name: [NOT_FOR_KIND] for name in every - set(needed) if name in data}
-        for name in ("key_technologies", "technology"):
-            value = data.get(name)
-            if value is not None and any(not v.strip() for v in ([value] if isinstance(value, str) else value)):
-                errors[name] = [N_("Must not be blank.")]
         if errors:
             raise ValidationError(errors)
 
@@ -214,13 +232,13 @@ class LitigationSchema(Schema):
     #: for an abuse defence: which abuse
     abuse = fields.String(validate=validate.OneOf(ABUSE_KINDS))
     opponent = fields.Nested(OrganisationSchema, required=True)
-    squatted_mark = fields.String(validate=validate.Length(min=1, max=200))
-    mark_number = fields.String(validate=validate.Length(min=1, max=60))
-    court = fields.String(validate=validate.Length(min=1, max=200))
-    case_number = fields.String(validate=validate.Length(min=1, max=100))
+    squatted_mark = text(200)
+    mark_number = text(60)
+    court = text(200)
+    case_number = text(100)
     served_on = fields.Date()
     warning_received_on = fields.Date()
-    accused_subject = fields.String(validate=validate.Length(min=1, max=500))
+    accused_subject = text(500)
     demand_sent_on = fields.Date()
     demand_received_on = fields.Date()
 
@@ -235,8 +253,6 @@ class LitigationSchema(Schema):
         every = {name for pair in LITIGATION_FIELDS.values() for names in pair for name in names}
         errors = {name: [MISSING] for name in needed if name not in data}
         errors |= {name: [NOT_FOR_MATTER] for name in every - {*needed, *optional} if name in data}
-        blank = [name for name in _LITIGATION_TEXTS if name in data and not data[name].strip()]
-        errors |= {name: [N_("Must not be blank.")] for name in blank}
         if errors:
             raise ValidationError(errors)
 
@@ -270,11 +286,8 @@ class CaseInputSchema(Schema):
 
     right_type = fields.String(required=True, validate=validate.OneOf(RIGHT_TYPES))
     service = fields.String(required=True, validate=validate.OneOf(SERVICES))
-    # (not blank: ``_text_not_blank``, stated to the API's document as a pattern)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE), metadata={"pattern": r"\S"})
-    description = fields.String(
-        required=True, validate=validate.Length(min=1, max=MAX_DESCRIPTION), metadata={"pattern": r"\S"}
-    )
+    title = text(MAX_TITLE, required=True)
+    description = text(MAX_DESCRIPTION, required=True)
     jurisdiction = fields.String(
         load_default="CN",
         validate=validate.Regexp(JURISDICTION, error=N_("Use a two-letter code such as CN, US or EU.")),
@@ -296,12 +309,6 @@ class CaseInputSchema(Schema):
 
     #: the services whose case must name its activity (a subclass may ask it of fewer)
     activity_required_for: frozenset[str] = ACTIVITY_SERVICES
-
-    @validates_schema
-    def _text_not_blank(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        errors = {k: [N_("Must not be blank.")] for k in ("title", "description") if k in data and not data[k].strip()}
-        if errors:
-            raise ValidationError(errors)
 
     @validates_schema
     def _always_confidential(self, data: dict[str, Any], **_kwargs: Any) -> None:

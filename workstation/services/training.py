@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -32,6 +32,7 @@ from workstation.services.db import lock_for_write
 from workstation.services.models import Case, ExpertProfile, TraineeDraft, User, utcnow
 from workstation.services.outbox import enqueue
 from workstation.services.pool import save_expert
+from workstation.services.schemas import text
 
 #: Outbox events (``messaging.SUBSCRIPTIONS``: the notify worker mails the expert, then the trainee).
 DRAFT_SUBMITTED = "training.draft_submitted"
@@ -51,9 +52,7 @@ class DraftInputSchema(Schema):
         validate=validate.OneOf(training.KINDS),
         metadata={"description": "note: a shadow note; opinion: a draft opinion"},
     )
-    body = fields.String(
-        required=True, validate=validate.Length(min=1, max=training.MAX_DRAFT), metadata={"pattern": r"\S"}
-    )
+    body = text(training.MAX_DRAFT, required=True)
 
 
 def _rating() -> fields.Integer:
@@ -78,9 +77,7 @@ class ReviewInputSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    comments = fields.String(
-        required=True, validate=validate.Length(min=1, max=training.MAX_COMMENTS), metadata={"pattern": r"\S"}
-    )
+    comments = text(training.MAX_COMMENTS, required=True)
     ratings = fields.Nested(RatingsSchema, required=True)
 
 
@@ -109,17 +106,6 @@ class DraftSchema(Schema):
 
 
 draft_schema = DraftSchema()
-
-
-def load_input(schema: Schema, raw: Any) -> dict[str, Any]:
-    """``raw`` checked by ``schema``; ValidationError otherwise (a blank text too)."""
-    if not isinstance(raw, dict):
-        raise ValidationError({"_request": ["The body must be a JSON object."]})
-    data = schema.load(raw)
-    for key in ("body", "comments"):
-        if key in data and not data[key].strip():
-            raise ValidationError({key: ["Must not be blank."]})
-    return data
 
 
 def is_trainee(user: User) -> bool:

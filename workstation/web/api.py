@@ -89,7 +89,6 @@ from workstation.services.panels import (
     ViewInputSchema,
     convene_panel,
     dissolve_panel,
-    load_input,
     mark_difficult,
     panel_record,
     write_view,
@@ -114,6 +113,7 @@ from workstation.services.schemas import (
     error_status,
     event_schema,
     evidence_schema,
+    load_input,
     transition_schema,
 )
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
@@ -513,11 +513,8 @@ def rate_closed_case(reference: str):  # noqa: ANN201
 @idempotent
 def case_transition(reference: str):  # noqa: ANN201
     session = get_db()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "The body must be a JSON object.")
     try:
-        asked = transition_schema.load(body)
+        asked = load_input(transition_schema, request.get_json(silent=True))
     except ValidationError as err:
         return jsonify(errors=api_errors(err.normalized_messages())), 400
     action, reason, expert_id = asked["action"], asked["reason"], asked["expert_id"]
@@ -559,11 +556,8 @@ def classify_case(reference: str):  # noqa: ANN201
     if g.api_user.role != "coordinator":  # (whoever asks, whether the case exists or not)
         return error(403, "Only coordinators classify a case.")
     session = get_db()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "The body must be a JSON object.")
     try:
-        chosen = classification_schema.load(body)
+        chosen = load_input(classification_schema, request.get_json(silent=True))
     except ValidationError as err:
         return jsonify(errors=api_errors(err.normalized_messages())), 400
     case = find_visible_case(session, g.api_user, reference, for_update=True)
@@ -866,11 +860,8 @@ def update_expert(expert_id: int):  # noqa: ANN201
 
 def _save_expert(user: User | None):  # noqa: ANN202
     session = get_db()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "The body must be a JSON object.")
     try:
-        data = expert_schema.load(body, partial=user is not None)
+        data = load_input(expert_schema, request.get_json(silent=True), partial=user is not None)
         saved, outcome = save_expert(session, data, date.today(), existing=user, actor=g.api_user, via="api")
         session.flush()  # (what the database refuses, refused here)
     except ValidationError as err:

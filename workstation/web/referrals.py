@@ -34,7 +34,7 @@ from workstation.services.referrals import (
     referrals_of,
     save_partner,
 )
-from workstation.services.schemas import api_errors, form_errors
+from workstation.services.schemas import api_errors, form_errors, load_input
 from workstation.vocabulary import RIGHT_TYPES
 from workstation.web.api import error, token_required
 from workstation.web.support import coordinators_only, get_config, get_db
@@ -228,11 +228,8 @@ def list_partners():  # noqa: ANN201
 def create_partner():  # noqa: ANN201
     if g.api_user.role != "coordinator":
         return error(403, "Only coordinators keep the partners' directory.")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "The body must be a JSON object.")
     try:
-        data = partner_input_schema.load(body)
+        data = load_input(partner_input_schema, request.get_json(silent=True))
     except ValidationError as err:
         return jsonify(errors=api_errors(err.normalized_messages())), 400
     partner = save_partner(get_db(), g.api_user, None, data)
@@ -250,11 +247,8 @@ def change_partner(partner_id: int):  # noqa: ANN201
     partner = session.get(Partner, partner_id)
     if partner is None:
         return error(404, "No such partner.")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "The body must be a JSON object.")
     try:
-        data = partner_input_schema.load(body, partial=True)
+        data = load_input(partner_input_schema, request.get_json(silent=True), partial=True)
     except ValidationError as err:
         return jsonify(errors=api_errors(err.normalized_messages())), 400
     save_partner(session, g.api_user, partner, data)
@@ -283,11 +277,8 @@ def create_referral(reference: str):  # noqa: ANN201
     if case is None:
         session.rollback()
         return error(404, "No such case.")
-    if not isinstance(body, dict):
-        session.rollback()
-        return error(400, "The body must be a JSON object.")
     try:
-        asked = ReferralInputSchema().load(body)
+        asked = load_input(ReferralInputSchema(), body)
         partner = session.get(Partner, asked["partner_id"])
         if partner is None:  # (a well-formed id of no partner: what exists, not the input, refuses)
             session.rollback()
@@ -318,11 +309,8 @@ def change_referral(reference: str, referral_id: int):  # noqa: ANN201
     if referral is None:
         session.rollback()
         return error(404, "No such referral.")
-    if not isinstance(body, dict):
-        session.rollback()
-        return error(400, "The body must be a JSON object.")
     try:
-        asked = ReferralChangeSchema().load(body)
+        asked = load_input(ReferralChangeSchema(), body)
         uploads = request.files.getlist("files") if multipart and asked["status"] == "answered" else []
         files = store_uploads(get_config(), uploads, "files")
         record_step(session, case, referral, user, asked["status"], asked["answer"], files)

@@ -17,7 +17,7 @@ from workstation import lifecycle, training
 from workstation.services.auth import UserError
 from workstation.services.cases import find_visible_case, record_access
 from workstation.services.models import Case, User
-from workstation.services.schemas import api_errors
+from workstation.services.schemas import api_errors, load_input
 from workstation.services.training import (
     DraftInputSchema,
     ReviewInputSchema,
@@ -26,7 +26,6 @@ from workstation.services.training import (
     find_draft,
     find_trainee,
     is_trainee,
-    load_input,
     promote,
     record_json,
     review_draft,
