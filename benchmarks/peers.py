@@ -776,13 +776,16 @@ class Side:
 
     server: Server
     conninfo: str
-    behind: list[subprocess.Popen] = field(default_factory=list)
+    #: what works behind the web server, by name (ours: the scheduler and each consumer)
+    behind: dict[str, subprocess.Popen] = field(default_factory=dict)
     last_id: int = 0
     made: int = 0
     done: int = 0
     seconds: float = 0.0
     drain_s: list[float] = field(default_factory=list)
     cpu: Counter = field(default_factory=Counter)
+    #: the CPU seconds of each process behind the web server
+    behind_cpu: Counter = field(default_factory=Counter)
     rounds: list[float] = field(default_factory=list)
 
     @property
@@ -797,9 +800,12 @@ class Side:
         """The processes whose CPU the side's cases cost, by part."""
         parts = {"web": self.server.pids(), "PG": postgres_pids(self.server.database)}
         if self.behind:
-            parts["workers"] = [pid for p in self.behind for pid in (p.pid, *children(p.pid))]
+            parts["workers"] = [pid for p in self.behind.values() for pid in (p.pid, *children(p.pid))]
             parts["broker"] = pids_named(*BROKER_PROCESSES)
         return parts
+
+    def behind_seconds(self) -> dict[str, float]:
+        return {name: sum(cpu_by_pid([p.pid, *children(p.pid)]).values()) for name, p in self.behind.items()}
 
     def new_work(self) -> list[tuple[int, str, bool]]:
         import psycopg
@@ -829,11 +835,53 @@ def start_ours_system(args: argparse.Namespace, work: Path, stack: contextlib.Ex
     web = start(gunicorn_cmd(PYTHON, app, port, args.workers), env, root, work / "ours-e2e.log")
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     server = Server("ours", port, "/api/v1/cases", body_bytes(CASE_BODY), headers, web, database)
-    behind = [start([PYTHON, "-m", "workers", "scheduler"], env, root, work / "ours-e2e-workers.log")]
-    for consumer in consumer_names():
-        behind.append(start([PYTHON, "-m", "workers", consumer], env, root, work / "ours-e2e-workers.log"))
+    behind = {
+        name: start([*worker_python(args, name), "workers", name], env, root, work / "ours-e2e-workers.log")
+        for name in ("scheduler", *consumer_names())
+    }
     wait_ready(server, "/healthz")
     return Side(server, pg_conninfo(args.pg_url, database), behind)
+
+
+#: ``python -m workers <name>`` under cProfile counting CPU time (``time.process_time``: waits for
+#: the database, the broker and the SMTP server are left out), in every thread (the scheduler's
+#: relay runs in APScheduler's), the stats written to ``argv[1]`` when the worker stops.
+PROFILED_WORKER = r"""
+import cProfile, runpy, sys, threading, time
+out, sys.argv = sys.argv[1], ["workers", *sys.argv[3:]]  # -c, the file, "workers", the names
+profile = cProfile.Profile(time.process_time)
+threading.setprofile(lambda *_: profile.enable())
+try:
+    profile.runcall(runpy.run_module, "workers", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats(out)
+"""
+
+
+def worker_python(args: argparse.Namespace, name: str) -> list[str]:
+    """How a worker is started: ``python -m``, or under cProfile with ``--profile-workers``."""
+    if args.profile_workers is None:
+        return [PYTHON, "-m"]
+    args.profile_workers.mkdir(parents=True, exist_ok=True)
+    return [PYTHON, "-c", PROFILED_WORKER, str(args.profile_workers.resolve() / f"{name}.prof")]
+
+
+def print_worker_profiles(folder: Path, top: int = 15) -> None:
+    """Where each profiled worker's CPU went: our functions by inclusive time, every function by its own."""
+    import pstats
+
+    for path in sorted(folder.glob("*.prof")):
+        stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+        total = sum(v[2] for v in stats.values()) or 1e-9
+        ours = [(k, v) for k, v in stats.items() if "/workers/" in k[0] or "/workstation/" in k[0]]
+        print(f"\n  {path.stem}: {total:.2f} CPU s profiled; ours by inclusive time, then all by own time:")
+        for rows, index in ((ours, 3), (list(stats.items()), 2)):
+            for (file, line, func), v in sorted(rows, key=lambda kv: kv[1][index], reverse=True)[:top]:
+                print(f"    {100 * v[index] / total:5.1f}%  {v[1]:>8} calls  {Path(file).name}:{line}({func})")
+            print("    --")
 
 
 def consumer_names() -> list[str]:
@@ -878,6 +926,7 @@ def e2e_round(side: Side, sink: SmtpSink, args: argparse.Namespace, counted: boo
     before = {part: cpu_by_pid(pids) for part, pids in side.parts().items()}
     own_before, busy_before = sum(os.times()[:2]), machine_busy()[0]
     smtp_before = sum(cpu_by_pid([sink.proc.pid]).values())
+    behind_before = side.behind_seconds()
     t0 = time.monotonic()
     drive(side.server, args.concurrency, args.seconds)
     load_end = time.monotonic()
@@ -892,6 +941,8 @@ def e2e_round(side: Side, sink: SmtpSink, args: argparse.Namespace, counted: boo
     side.cpu["client"] += sum(os.times()[:2]) - own_before
     side.cpu["SMTP"] += sum(cpu_by_pid([sink.proc.pid]).values()) - smtp_before
     side.cpu["machine"] += machine_busy()[0] - busy_before
+    for name, cpu in side.behind_seconds().items():
+        side.behind_cpu[name] += cpu - behind_before.get(name, 0.0)
     side.made, side.done, side.seconds = side.made + made, side.done + done, side.seconds + seconds
     side.drain_s.append(max(last - load_end, 0.0) if done else float("nan"))
     side.rounds.append(done / seconds)
@@ -945,6 +996,10 @@ def report_e2e(sides: dict[str, Side], args: argparse.Namespace, intake: dict[st
         " last case done; CPU: its gunicorn, our workers and scheduler, the PostgreSQL backends of its database,"
         " RabbitMQ (the whole node); other: share of the machine used by other processes)"
     )
+    for side in sides.values():
+        if side.done and side.behind_cpu:
+            each = ", ".join(f"{name} {seconds * 1000 / side.done:.2f}" for name, seconds in side.behind_cpu.items())
+            print(f"  {side.name} behind the web server, CPU ms per case: {each}")
     e2e, helpdesk = sides["ours"].rps, sides["helpdesk"].rps
     ours, bare = intake.get("ours", float("nan")), intake.get("bare", float("nan"))
     print(
@@ -968,6 +1023,10 @@ def run_e2e(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack, i
     log(f"end to end: set up and started in {time.monotonic() - t0:.1f} s; SMTP on port {sink.port}")
     measure_e2e(list(sides.values()), sink, args)
     report_e2e(sides, args, intake)
+    if args.profile_workers is not None:
+        for proc in sides["ours"].behind.values():
+            stop(proc, grace=30)  # cProfile writes its file as the worker exits
+        print_worker_profiles(args.profile_workers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1056,6 +1115,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--drain", type=float, default=180.0, help="end to end: longest wait for a round's cases (180 s)"
     )
+    parser.add_argument("--profile-workers", type=Path, help="end to end: our workers under cProfile, files here")
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--no-e2e", action="store_true", help="the intake-only rounds alone")
     phase.add_argument("--e2e-only", action="store_true", help="the end-to-end rounds alone")
