@@ -1,11 +1,15 @@
-"""Side by side with django-helpdesk: our intake against a peer's ticket creation and a bare INSERT.
+"""Side by side with django-helpdesk: end to end with real mail, and intake against a peer's ticket
+creation and a bare INSERT.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/peers.py            # 4 alternating rounds of 10 s each, ~3 min
-    .venv/bin/python benchmarks/peers.py --quick    # 2 rounds of 5 s, ~1 min
+    .venv/bin/python benchmarks/peers.py            # 4 alternating rounds of 10 s each, ~6 min
+    .venv/bin/python benchmarks/peers.py --quick    # 2 rounds of 5 s, ~2-3 min
 
-Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
+Two phases, one after the other: intake only (below, as it was before the end-to-end phase was
+added: its figures stay comparable with the earlier runs), then end to end.
+
+**Intake only.** Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
 sync workers, no access log, no control socket) on its own throwaway PostgreSQL database on
 127.0.0.1:5432 (named below, then a unique suffix; dropped at the end):
 
@@ -31,9 +35,34 @@ Printed per server: requests/s, p50/p99 latency, the peak of the summed RSS of i
 and workers (sampled every 0.2 s), the CPU milliseconds per request of its workers, of the
 PostgreSQL backends of its database and of this process (the load generator), the share of the
 machine's CPU that other processes took during its rounds (the machine is shared: that moves
-every figure, the ratios least), and the ratios. The last line::
+every figure, the ratios least), and the ratios, then the phase's line::
 
     peers: ours_rps=<n> helpdesk_rps=<n> bare_rps=<n> vs_helpdesk=<ratio> vs_bare=<ratio>
+
+**End to end.** One SMTP server (aiosmtpd on a loopback port, in a process of its own) takes
+every email of both sides. Ours: the whole system on a database and a RabbitMQ virtual host of its
+own (``rpa_peers_e2e``, ``rpa_peers_<pid>``, dropped at the end): gunicorn as above, ``python -m
+workers scheduler`` (relay, reconciler, jobs) and one ``python -m workers <consumer>`` per
+consumer, as ``python -m workstation run`` has them, with 20 experts who take trademark cases. A
+case counts as done when routing assigned it (its ``assign`` event) and the SMTP server accepted
+both emails that assignment causes (the expert's and the enterprise's; ``workers/notify.py``).
+The helpdesk: a second gunicorn of it, the same settings but Django's SMTP backend to the same
+server, each ticket assigned to an agent in the request (so it mails two: the submitter's
+acknowledgement and the agent's), counted when the SMTP server accepted both. A round: the same
+closed-loop load for the round's length, then the drain (at most ``--drain`` s); its rate is the
+cases done over the time from the first submission to the last case done. Rounds alternate
+between the two, after a warm-up round of each. Printed per side: that rate, the CPU milliseconds
+per case done of its gunicorn, of our workers and scheduler, of the PostgreSQL backends of its
+database and of RabbitMQ (the whole node, others' use of it included), and apart the load
+generator's and the SMTP server's, and the CPU of each of our workers. The last line::
+
+    peers: e2e_rps=<n> helpdesk_rps=<n> vs_helpdesk_e2e=<n> intake_rps=<n> bare_rps=<n> intake_vs_bare=<n>
+
+(e2e_rps and helpdesk_rps end to end; intake_rps and bare_rps from the intake-only phase).
+``--no-e2e`` runs the first phase alone, ``--e2e-only`` the second (``--only`` implies
+``--no-e2e``). ``--profile-workers DIR`` runs our workers under cProfile (CPU time; every thread)
+and prints where their time went (those figures are not comparable: the profiler slows them
+several times).
 
 ``--profile DIR`` adds one more round of ours with py-spy attached to its workers (raw collapsed
 stacks into DIR, sampled while holding the GIL, and the hottest frames printed); its figures are
@@ -966,6 +995,12 @@ def measure_e2e(sides: list[Side], sink: SmtpSink, args: argparse.Namespace) -> 
         log(f"end-to-end round {i + 1}/{args.rounds}: " + ", ".join(line) + " cases/s")
 
 
+def side_cost_ms(side: Side) -> float:
+    """CPU milliseconds per case done: the side's own processes, and the SMTP server's work for it."""
+    spent = sum(side.cpu[part] for part in (*COST_PARTS, "SMTP"))
+    return spent * 1000 / side.done if side.done else float("nan")
+
+
 def report_e2e(sides: dict[str, Side], args: argparse.Namespace, intake: dict[str, float]) -> None:
     """The end-to-end figures of each side, the ratios, and the last line (with the intake-only figures)."""
     print()
@@ -1002,6 +1037,12 @@ def report_e2e(sides: dict[str, Side], args: argparse.Namespace, intake: dict[st
             print(f"  {side.name} behind the web server, CPU ms per case: {each}")
     e2e, helpdesk = sides["ours"].rps, sides["helpdesk"].rps
     ours, bare = intake.get("ours", float("nan")), intake.get("bare", float("nan"))
+    cost = {name: side_cost_ms(side) for name, side in sides.items()}
+    print(
+        f"  CPU per case (web, workers, PG, broker; and the SMTP server's): ours {cost['ours']:.1f} ms, helpdesk "
+        f"{cost['helpdesk']:.1f} ms: {cost['helpdesk'] / cost['ours']:.2f}x, the ratio the rates tend to where"
+        " both are bound by CPU alone"
+    )
     print(
         f"  ours / helpdesk end to end = {e2e / helpdesk:.2f}x (goal >= 3)   "
         f"our intake / bare = {ours / bare:.2f} (goal >= 0.5)"
