@@ -1066,6 +1066,11 @@ def run_e2e(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack, i
     log(f"end to end: set up and started in {time.monotonic() - t0:.1f} s; SMTP on port {sink.port}")
     measure_e2e(list(sides.values()), sink, args)
     report_e2e(sides, args, intake)
+    for name in ("ours-e2e-workers.log", "ours-e2e.log", "helpdesk-e2e.log"):
+        lines = (work / name).read_text(errors="replace").splitlines() if (work / name).exists() else []
+        bad = [line for line in lines if "Traceback" in line or " ERROR " in line or "[ERROR]" in line]
+        if bad:
+            print(f"  note: {len(bad)} error line(s) in {name} (--keep-logs to read it), first: {bad[0][:160]}")
     if args.profile_workers is not None:
         for proc in sides["ours"].behind.values():
             stop(proc, grace=30)  # cProfile writes its file as the worker exits
