@@ -1,11 +1,15 @@
-"""Side by side with django-helpdesk: our intake against a peer's ticket creation and a bare INSERT.
+"""Side by side with django-helpdesk: end to end with real mail, and intake against a peer's ticket
+creation and a bare INSERT.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/peers.py            # 4 alternating rounds of 10 s each, ~3 min
-    .venv/bin/python benchmarks/peers.py --quick    # 2 rounds of 5 s, ~1 min
+    .venv/bin/python benchmarks/peers.py            # 4 alternating rounds of 10 s each, ~6 min
+    .venv/bin/python benchmarks/peers.py --quick    # 2 rounds of 5 s, ~2-3 min
 
-Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
+Two phases, one after the other: intake only (below, as it was before the end-to-end phase was
+added: its figures stay comparable with the earlier runs), then end to end.
+
+**Intake only.** Three HTTP servers run side by side, each under gunicorn with the same settings (``--workers 2``
 sync workers, no access log, no control socket) on its own throwaway PostgreSQL database on
 127.0.0.1:5432 (named below, then a unique suffix; dropped at the end):
 
@@ -31,9 +35,34 @@ Printed per server: requests/s, p50/p99 latency, the peak of the summed RSS of i
 and workers (sampled every 0.2 s), the CPU milliseconds per request of its workers, of the
 PostgreSQL backends of its database and of this process (the load generator), the share of the
 machine's CPU that other processes took during its rounds (the machine is shared: that moves
-every figure, the ratios least), and the ratios. The last line::
+every figure, the ratios least), and the ratios, then the phase's line::
 
     peers: ours_rps=<n> helpdesk_rps=<n> bare_rps=<n> vs_helpdesk=<ratio> vs_bare=<ratio>
+
+**End to end.** One SMTP server (aiosmtpd on a loopback port, in a process of its own) takes
+every email of both sides. Ours: the whole system on a database and a RabbitMQ virtual host of its
+own (``rpa_peers_e2e``, ``rpa_peers_<pid>``, dropped at the end): gunicorn as above, ``python -m
+workers scheduler`` (relay, reconciler, jobs) and one ``python -m workers <consumer>`` per
+consumer, as ``python -m workstation run`` has them, with 20 experts who take trademark cases. A
+case counts as done when routing assigned it (its ``assign`` event) and the SMTP server accepted
+both emails that assignment causes (the expert's and the enterprise's; ``workers/notify.py``).
+The helpdesk: a second gunicorn of it, the same settings but Django's SMTP backend to the same
+server, each ticket assigned to an agent in the request (so it mails two: the submitter's
+acknowledgement and the agent's), counted when the SMTP server accepted both. A round: the same
+closed-loop load for the round's length, then the drain (at most ``--drain`` s); its rate is the
+cases done over the time from the first submission to the last case done. Rounds alternate
+between the two, after a warm-up round of each. Printed per side: that rate, the CPU milliseconds
+per case done of its gunicorn, of our workers and scheduler, of the PostgreSQL backends of its
+database and of RabbitMQ (the whole node, others' use of it included), and apart the load
+generator's and the SMTP server's, and the CPU of each of our workers. The last line::
+
+    peers: e2e_rps=<n> helpdesk_rps=<n> vs_helpdesk_e2e=<n> intake_rps=<n> bare_rps=<n> intake_vs_bare=<n>
+
+(e2e_rps and helpdesk_rps end to end; intake_rps and bare_rps from the intake-only phase).
+``--no-e2e`` runs the first phase alone, ``--e2e-only`` the second (``--only`` implies
+``--no-e2e``). ``--profile-workers DIR`` runs our workers under cProfile (CPU time; every thread)
+and prints where their time went (those figures are not comparable: the profiler slows them
+several times).
 
 ``--profile DIR`` adds one more round of ours with py-spy attached to its workers (raw collapsed
 stacks into DIR, sampled while holding the GIL, and the hottest frames printed); its figures are
@@ -51,6 +80,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +90,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from common import SERVERS as DAEMONS
 from common import (
     children,
     cpu_by_pid,
@@ -69,6 +101,7 @@ from common import (
     machine_busy,
     machine_busy_share,
     percentile,
+    pids_named,
     rss_kb,
     throwaway_database,
 )
@@ -92,6 +125,7 @@ HELPDESK_REQUIREMENTS = (
 DATABASES = {"ours": "rpa_peers_ours", "helpdesk": "rpa_peers_helpdesk", "bare": "rpa_peers_bare"}
 SERVERS = ("ours", "helpdesk", "bare")
 NCPU = os.cpu_count() or 1
+BROKER_PROCESSES = DAEMONS["RabbitMQ"]
 
 # A realistic case, as an enterprise's system would send it (about 1.3 KB of JSON).
 CASE_BODY: dict[str, Any] = {
@@ -117,9 +151,10 @@ CASE_BODY: dict[str, Any] = {
 # The helpdesk's own settings: the apps its API needs, Django's default middleware, persistent
 # database connections (as any production deployment sets: without them every request would
 # open a PostgreSQL connection) and DRF token authentication (one indexed look-up, like our
-# bearer tokens; basic auth would hash a password with PBKDF2 on every request). Mail goes to
-# the dummy backend: the helpdesk builds its new-ticket emails inside the request, as shipped,
-# but nothing is delivered (our intake leaves mail to the notify worker).
+# bearer tokens; basic auth would hash a password with PBKDF2 on every request). Mail: in the
+# intake-only rounds, the dummy backend (the helpdesk builds its new-ticket emails inside the
+# request, as shipped, but nothing is delivered: our intake leaves mail to the notify worker); in
+# the end-to-end rounds (PEERS_SMTP_PORT set), Django's SMTP backend to the benchmark's server.
 HELPDESK_SETTINGS = """\
 import os
 
@@ -179,6 +214,11 @@ SITE_ID = 1
 STATIC_URL = "/static/"
 MEDIA_ROOT = os.path.join(os.path.dirname(__file__), "media")
 EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+if os.environ.get("PEERS_SMTP_PORT"):  # end to end: delivered to the benchmark's SMTP server
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = "127.0.0.1"
+    EMAIL_PORT = int(os.environ["PEERS_SMTP_PORT"])
+DEFAULT_FROM_EMAIL = "helpdesk@example.com"
 # pinax-teams is an optional extra; the API does not need it.
 HELPDESK_TEAMS_MODE_ENABLED = False
 HELPDESK_API_ENABLED = True
@@ -208,7 +248,12 @@ user.set_unusable_password()
 user.save()
 queue, _ = Queue.objects.get_or_create(slug="ip", defaults={"title": "IP cases"})
 token, _ = Token.objects.get_or_create(user=user)
-print(queue.id, token.key)
+# The agent a ticket is assigned to (end to end: the helpdesk mails them, as we mail our expert).
+agent, _ = get_user_model().objects.get_or_create(username="agent", defaults={"email": "agent@example.com"})
+agent.is_staff = True
+agent.set_unusable_password()
+agent.save()
+print(queue.id, token.key, agent.id)
 """
 
 
@@ -296,8 +341,21 @@ def ensure_helpdesk_venv() -> Path:
     return python
 
 
-def setup_helpdesk(python: Path, server_url: str, database: str) -> tuple[Path, dict[str, str], int, str]:
-    """Settings module, migrate its (fresh) database, a queue and a staff token: (dir, env, queue id, token)."""
+@dataclass(frozen=True)
+class Helpdesk:
+    """The helpdesk's set-up: its interpreter, project folder, environment, database, queue, token and agent."""
+
+    python: Path
+    project: Path
+    env: dict[str, str]
+    database: str
+    queue_id: int
+    token: str
+    agent_id: int
+
+
+def setup_helpdesk(python: Path, server_url: str, database: str) -> Helpdesk:
+    """Settings module, migrate its (fresh) database, a queue, a staff token and an agent."""
     project = PEERS_VENV / "project"
     package = project / "peers_helpdesk"
     package.mkdir(parents=True, exist_ok=True)
@@ -318,18 +376,19 @@ def setup_helpdesk(python: Path, server_url: str, database: str) -> tuple[Path, 
     out = subprocess.run(
         [str(python), "-c", HELPDESK_SETUP], cwd=project, env=env, check=True, capture_output=True, text=True
     ).stdout.split()
-    return project, env, int(out[0]), out[1]
+    return Helpdesk(python, project, env, database, int(out[0]), out[1], int(out[2]))
 
 
 def _pg_parts(server_url: str) -> tuple[str, str, str]:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(server_url)
     return parts.hostname or "127.0.0.1", str(parts.port or 5432), parts.username or "postgres"
 
 
-def setup_ours(server_url: str, database: str, amqp_url: str, instance: Path) -> tuple[dict[str, str], str]:
-    """Migrate its (fresh) database, an enterprise and its API token: (env for gunicorn, token)."""
+def setup_ours(
+    server_url: str, database: str, amqp_url: str, instance: Path, experts: int = 0
+) -> tuple[dict[str, str], str]:
+    """Migrate its (fresh) database, an enterprise and its API token, and ``experts`` experts who
+    take trademark cases (end to end: routing picks one): (env for gunicorn, token)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from workstation.services.auth import create_token, create_user
@@ -344,6 +403,10 @@ def setup_ours(server_url: str, database: str, amqp_url: str, instance: Path) ->
             session, "peers@example.com", "peers-password-123", "enterprise", name="陕西某某科技有限公司"
         )
         token = create_token(session, user)
+        for i in range(experts):
+            name = f"专家{i:02d}"
+            email = f"expert-{i:02d}@example.com"
+            create_user(session, email, None, "expert", name, right_types=["trademark"], capacity=100_000)
     engine.dispose()
     env = {
         **os.environ,
@@ -658,18 +721,378 @@ def print_profile(files: list[Path], top: int = 25) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# end to end: an SMTP server on loopback, our whole system, the helpdesk mailing, the rounds
+
+#: A case is done end to end when routing assigned it and both its emails were accepted: the
+#: expert's (``expert_case_assigned``) and the enterprise's (``enterprise_case_assigned``), the two
+#: that ``case.assigned`` causes in workers/notify.py. A helpdesk ticket assigned to its agent on
+#: creation causes two as well, sent inside the request: the submitter's (``newticket_submitter``)
+#: and the agent's (``assigned_owner``).
+MAILS_PER_CASE = 2
+
+#: The SMTP server, in a process of its own (so that neither side waits for the load generator's
+#: GIL to have a mail accepted): aiosmtpd on loopback, writing one line per email accepted, the
+#: case it is about and when (CLOCK_MONOTONIC, the same clock in every process). Our emails name
+#: their case in ``References`` (``mailrules.thread_root``), the helpdesk's in their subject
+#: (``[ip-<ticket id>]``).
+SMTP_SINK = r"""
+import re, signal, sys, time
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from aiosmtpd.controller import Controller
+
+THREAD, TICKET = re.compile(r"<case\.([^@>]+)@"), re.compile(r"\[([a-z]+-\d+)\]")
+out, parser = open(sys.argv[1], "a", buffering=1), BytesHeaderParser()
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        headers = parser.parsebytes(envelope.original_content)
+        found = THREAD.search(headers.get("References") or "")
+        if found is None:
+            found = TICKET.search(str(make_header(decode_header(headers.get("Subject") or ""))))
+        out.write(f"{found.group(1) if found else '-'}\t{time.monotonic():.6f}\n")
+        return "250 OK"
+
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[2]))
+controller.start()
+print("ready", flush=True)
+signal.sigwait({signal.SIGTERM, signal.SIGINT})
+controller.stop()
+"""
+
+#: The cases (tickets) made since an id: (id, the key their emails name, assigned).
+NEW_WORK = {
+    "ours": (
+        "SELECT c.id, c.reference, EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id "
+        "AND e.action = 'assign') FROM cases c WHERE c.id > %s"
+    ),
+    "helpdesk": "SELECT t.id, 'ip-' || t.id, t.assigned_to_id IS NOT NULL FROM helpdesk_ticket t WHERE t.id > %s",
+}
+
+
+class SmtpSink:
+    """The SMTP server's process and what it has accepted so far: emails per case and the last one's time."""
+
+    def __init__(self, work: Path) -> None:
+        self.path = work / "smtp.tsv"
+        self.path.touch()
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [PYTHON, "-c", SMTP_SINK, str(self.path), str(self.port)], stdout=subprocess.PIPE, start_new_session=True
+        )
+        _STARTED.append(self.proc)
+        if self.proc.stdout is None or self.proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the SMTP server did not start")
+        self.offset = 0
+        self.count: Counter = Counter()
+        self.last: dict[str, float] = {}
+
+    def update(self) -> None:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        whole = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(whole)
+        for line in whole.decode().splitlines():
+            key, _, at = line.partition("\t")
+            self.count[key] += 1
+            self.last[key] = float(at)
+
+
+@dataclass
+class Side:
+    """One side of the end-to-end rounds: its web server, what works behind it, and its figures."""
+
+    server: Server
+    conninfo: str
+    #: what works behind the web server, by name (ours: the scheduler and each consumer)
+    behind: dict[str, subprocess.Popen] = field(default_factory=dict)
+    last_id: int = 0
+    made: int = 0
+    done: int = 0
+    seconds: float = 0.0
+    drain_s: list[float] = field(default_factory=list)
+    cpu: Counter = field(default_factory=Counter)
+    #: the CPU seconds of each process behind the web server
+    behind_cpu: Counter = field(default_factory=Counter)
+    rounds: list[float] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    @property
+    def rps(self) -> float:
+        return self.done / self.seconds if self.seconds else float("nan")
+
+    def parts(self) -> dict[str, list[int]]:
+        """The processes whose CPU the side's cases cost, by part."""
+        parts = {"web": self.server.pids(), "PG": postgres_pids(self.server.database)}
+        if self.behind:
+            parts["workers"] = [pid for p in self.behind.values() for pid in (p.pid, *children(p.pid))]
+            parts["broker"] = pids_named(*BROKER_PROCESSES)
+        return parts
+
+    def behind_seconds(self) -> dict[str, float]:
+        return {name: sum(cpu_by_pid([p.pid, *children(p.pid)]).values()) for name, p in self.behind.items()}
+
+    def new_work(self) -> list[tuple[int, str, bool]]:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            return conn.execute(NEW_WORK[self.name], (self.last_id,)).fetchall()
+
+
+def start_ours_system(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack, smtp_port: int) -> Side:
+    """Our whole system on a throwaway database and RabbitMQ virtual host: gunicorn (the same
+    settings as the peers'), the scheduler (relay, reconciler, jobs) and one process per consumer,
+    as ``python -m workstation run`` has them; 20 experts who take trademark cases."""
+    from soak import prepare_vhost, rabbitmqctl
+
+    database = stack.enter_context(throwaway_database(args.pg_url, prefix="rpa_peers_e2e")).name
+    vhost = f"rpa_peers_{os.getpid()}"
+    prepare_vhost(vhost)
+    stack.callback(rabbitmqctl, "delete_vhost", vhost, check=False)
+    amqp_url = urlunsplit(urlsplit(args.amqp_url)._replace(path="/" + vhost))
+    env, token = setup_ours(args.pg_url, database, amqp_url, work / "instance-e2e", experts=20)
+    port = free_port()
+    env |= {"WORKSTATION_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "WORKSTATION_BASE_URL": f"http://127.0.0.1:{port}"}
+    env |= {"PYTHONUNBUFFERED": "1"}
+    root = args.ours_root.resolve()
+    layered = (root / "workstation/web/wsgi.py").exists()
+    app = "workstation.web.wsgi:app" if layered else "workstation.wsgi:app"
+    web = start(gunicorn_cmd(PYTHON, app, port, args.workers), env, root, work / "ours-e2e.log")
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    server = Server("ours", port, "/api/v1/cases", body_bytes(CASE_BODY), headers, web, database)
+    behind = {
+        name: start([*worker_python(args, name), "workers", name], env, root, work / "ours-e2e-workers.log")
+        for name in ("scheduler", *consumer_names())
+    }
+    wait_ready(server, "/healthz")
+    return Side(server, pg_conninfo(args.pg_url, database), behind)
+
+
+#: ``python -m workers <name>`` under cProfile counting CPU time (``time.process_time``: waits for
+#: the database, the broker and the SMTP server are left out), in every thread (the scheduler's
+#: relay runs in APScheduler's), the stats written to ``argv[1]`` when the worker stops.
+PROFILED_WORKER = r"""
+import cProfile, runpy, sys, threading, time
+out, sys.argv = sys.argv[1], ["workers", *sys.argv[3:]]  # -c, the file, "workers", the names
+profile = cProfile.Profile(time.process_time)
+threading.setprofile(lambda *_: profile.enable())
+try:
+    profile.runcall(runpy.run_module, "workers", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats(out)
+"""
+
+
+def worker_python(args: argparse.Namespace, name: str) -> list[str]:
+    """How a worker is started: ``python -m``, or under cProfile with ``--profile-workers``."""
+    if args.profile_workers is None:
+        return [PYTHON, "-m"]
+    args.profile_workers.mkdir(parents=True, exist_ok=True)
+    return [PYTHON, "-c", PROFILED_WORKER, str(args.profile_workers.resolve() / f"{name}.prof")]
+
+
+def print_worker_profiles(folder: Path, top: int = 15) -> None:
+    """Where each profiled worker's CPU went: our functions by inclusive time, every function by its own."""
+    import pstats
+
+    for path in sorted(folder.glob("*.prof")):
+        stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+        total = sum(v[2] for v in stats.values()) or 1e-9
+        ours = [(k, v) for k, v in stats.items() if "/workers/" in k[0] or "/workstation/" in k[0]]
+        print(f"\n  {path.stem}: {total:.2f} CPU s profiled; ours by inclusive time, then all by own time:")
+        for rows, index in ((ours, 3), (list(stats.items()), 2)):
+            for (file, line, func), v in sorted(rows, key=lambda kv: kv[1][index], reverse=True)[:top]:
+                print(f"    {100 * v[index] / total:5.1f}%  {v[1]:>8} calls  {Path(file).name}:{line}({func})")
+            print("    --")
+
+
+def consumer_names() -> list[str]:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from workstation.services.messaging import SUBSCRIPTIONS
+
+    return list(SUBSCRIPTIONS)
+
+
+def start_helpdesk_side(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack, smtp_port: int) -> Side:
+    """The helpdesk with Django's SMTP backend to the same server, on its database of the first phase."""
+    hd = prepare_helpdesk(args, stack)
+    server = start_helpdesk(hd, args, work, smtp_port)
+    wait_ready(server, "/helpdesk/api/")
+    side = Side(server, pg_conninfo(args.pg_url, hd.database))
+    side.last_id = max((row[0] for row in side.new_work()), default=0)
+    return side
+
+
+def wait_done(side: Side, sink: SmtpSink, timeout: float) -> tuple[int, int, float]:
+    """Once the load has stopped: wait until every case made since the last round has both its
+    emails (at most ``timeout`` s); then (cases made, cases done, the time the last one was done)."""
+    made = side.new_work()
+    keys = [key for _, key, _ in made]
+    deadline = time.monotonic() + timeout
+    while True:
+        sink.update()
+        if all(sink.count[k] >= MAILS_PER_CASE for k in keys) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assigned = {key for _, key, ok in side.new_work() if ok}
+    done = [k for k in keys if k in assigned and sink.count[k] >= MAILS_PER_CASE]
+    side.last_id = max((row[0] for row in made), default=side.last_id)
+    return len(made), len(done), max((sink.last[k] for k in done), default=float("nan"))
+
+
+def e2e_round(side: Side, sink: SmtpSink, args: argparse.Namespace, counted: bool = True) -> float:
+    """``args.concurrency`` clients submit for ``args.seconds``; then the drain. Counted: the cases
+    done, the time from the first submission to the last case done, the CPU of each part. Returns
+    the round's cases/s."""
+    before = {part: cpu_by_pid(pids) for part, pids in side.parts().items()}
+    own_before, busy_before = sum(os.times()[:2]), machine_busy()[0]
+    smtp_before = sum(cpu_by_pid([sink.proc.pid]).values())
+    behind_before = side.behind_seconds()
+    t0 = time.monotonic()
+    drive(side.server, args.concurrency, args.seconds)
+    load_end = time.monotonic()
+    made, done, last = wait_done(side, sink, args.drain)
+    seconds = (last - t0) if done else time.monotonic() - t0
+    if not counted:
+        return done / seconds
+    for part, pids in side.parts().items():
+        earlier = before.get(part, {})
+        after = cpu_by_pid(sorted(set(pids) | set(earlier)))
+        side.cpu[part] += sum(v - earlier.get(pid, 0.0) for pid, v in after.items())
+    side.cpu["client"] += sum(os.times()[:2]) - own_before
+    side.cpu["SMTP"] += sum(cpu_by_pid([sink.proc.pid]).values()) - smtp_before
+    side.cpu["machine"] += machine_busy()[0] - busy_before
+    for name, cpu in side.behind_seconds().items():
+        side.behind_cpu[name] += cpu - behind_before.get(name, 0.0)
+    side.made, side.done, side.seconds = side.made + made, side.done + done, side.seconds + seconds
+    side.drain_s.append(max(last - load_end, 0.0) if done else float("nan"))
+    side.rounds.append(done / seconds)
+    return done / seconds
+
+
+#: The parts of a side's CPU that its cases cost (the load generator and the SMTP server are shown apart).
+COST_PARTS = ("web", "workers", "PG", "broker")
+
+
+def measure_e2e(sides: list[Side], sink: SmtpSink, args: argparse.Namespace) -> None:
+    """A warm-up round of each side (not counted), then the counted rounds, alternating, the order rotating."""
+    for side in sides:
+        saved, args.seconds = args.seconds, min(args.seconds, 3.0)
+        rate = e2e_round(side, sink, args, counted=False)
+        args.seconds = saved
+        log(f"end-to-end warm-up {side.name}: {rate:.1f} cases/s")
+    for i in range(args.rounds):
+        order = sides[i % len(sides) :] + sides[: i % len(sides)]
+        line = [f"{side.name} {e2e_round(side, sink, args):.1f}" for side in order]
+        log(f"end-to-end round {i + 1}/{args.rounds}: " + ", ".join(line) + " cases/s")
+
+
+def side_cost_ms(side: Side) -> float:
+    """CPU milliseconds per case done: the side's own processes, and the SMTP server's work for it."""
+    spent = sum(side.cpu[part] for part in (*COST_PARTS, "SMTP"))
+    return spent * 1000 / side.done if side.done else float("nan")
+
+
+def report_e2e(sides: dict[str, Side], args: argparse.Namespace, intake: dict[str, float]) -> None:
+    """The end-to-end figures of each side, the ratios, and the last line (with the intake-only figures)."""
+    print()
+    print(
+        f"== end to end: {args.concurrency} clients submit for {args.seconds:g} s, then the drain; "
+        f"{args.rounds} rounds alternating; mail to an SMTP server on loopback =="
+    )
+    print(
+        f"  {'':9} {'cases/s':>8} {'done':>6} {'of':>6} {'drain s':>8}   CPU ms per case: "
+        f"{' '.join(f'{p:>7}' for p in COST_PARTS)} {'total':>7} | {'client':>7} {'SMTP':>6} {'other':>6}"
+        "   per round (cases/s)"
+    )
+    for side in sides.values():
+        per = {part: side.cpu[part] * 1000 / side.done if side.done else float("nan") for part in side.cpu}
+        costs = " ".join(f"{fmt(per[p], 2) if p in per else '-':>7}" for p in COST_PARTS)
+        total = sum(per.get(p, 0.0) for p in COST_PARTS)
+        mine = sum(side.cpu[p] for p in (*COST_PARTS, "client", "SMTP"))
+        other = max(side.cpu["machine"] - mine, 0.0) / max(side.seconds * NCPU, 1e-9)
+        drain = statistics.median(side.drain_s) if side.drain_s else float("nan")
+        print(
+            f"  {side.name:9} {fmt(side.rps):>8} {side.done:>6} {side.made:>6} {fmt(drain):>8}   {'':16}"
+            f"{costs} {fmt(total, 2):>7} | {fmt(per['client'], 2):>7} {fmt(per['SMTP'], 2):>6} "
+            f"{fmt(100 * other, 0):>5}%   {' '.join(fmt(r) for r in side.rounds)}"
+        )
+    print(
+        "  (done: cases assigned with both emails accepted by the SMTP server, of those made; cases/s: done over the"
+        " time from the first submission to the last case done; drain: median seconds from the end of the load to the"
+        " last case done; CPU: its gunicorn, our workers and scheduler, the PostgreSQL backends of its database,"
+        " RabbitMQ (the whole node); other: share of the machine used by other processes)"
+    )
+    for side in sides.values():
+        if side.done and side.behind_cpu:
+            each = ", ".join(f"{name} {seconds * 1000 / side.done:.2f}" for name, seconds in side.behind_cpu.items())
+            print(f"  {side.name} behind the web server, CPU ms per case: {each}")
+    e2e, helpdesk = sides["ours"].rps, sides["helpdesk"].rps
+    ours, bare = intake.get("ours", float("nan")), intake.get("bare", float("nan"))
+    cost = {name: side_cost_ms(side) for name, side in sides.items()}
+    no_broker = cost["ours"] - sides["ours"].cpu["broker"] * 1000 / max(sides["ours"].done, 1)
+    print(
+        f"  CPU per case (web, workers, PG, broker; and the SMTP server's): ours {cost['ours']:.1f} ms, helpdesk "
+        f"{cost['helpdesk']:.1f} ms: {cost['helpdesk'] / cost['ours']:.2f}x, the ratio the rates tend to where"
+        f" both are bound by CPU alone ({cost['helpdesk'] / no_broker:.2f}x without RabbitMQ, whose whole node"
+        " is counted: others' use of it too)"
+    )
+    print(
+        f"  ours / helpdesk end to end = {e2e / helpdesk:.2f}x (goal >= 3)   "
+        f"our intake / bare = {ours / bare:.2f} (goal >= 0.5)"
+    )
+    print(
+        f"peers: e2e_rps={e2e:.1f} helpdesk_rps={helpdesk:.1f} vs_helpdesk_e2e={e2e / helpdesk:.2f} "
+        f"intake_rps={ours:.1f} bare_rps={bare:.1f} intake_vs_bare={ours / bare:.2f}"
+    )
+
+
+def run_e2e(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack, intake: dict[str, float]) -> None:
+    """The second phase: our whole system and the helpdesk mailing, both to one SMTP server."""
+    sink = SmtpSink(work)
+    t0 = time.monotonic()
+    sides = {
+        "ours": start_ours_system(args, work, stack, sink.port),
+        "helpdesk": start_helpdesk_side(args, work, stack, sink.port),
+    }
+    log(f"end to end: set up and started in {time.monotonic() - t0:.1f} s; SMTP on port {sink.port}")
+    measure_e2e(list(sides.values()), sink, args)
+    report_e2e(sides, args, intake)
+    for name in ("ours-e2e-workers.log", "ours-e2e.log", "helpdesk-e2e.log"):
+        lines = (work / name).read_text(errors="replace").splitlines() if (work / name).exists() else []
+        bad = [line for line in lines if "Traceback" in line or " ERROR " in line or "[ERROR]" in line]
+        if bad:
+            print(f"  note: {len(bad)} error line(s) in {name} (--keep-logs to read it), first: {bad[0][:160]}")
+    if args.profile_workers is not None:
+        for proc in sides["ours"].behind.values():
+            stop(proc, grace=30)  # cProfile writes its file as the worker exits
+        print_worker_profiles(args.profile_workers)
+
+
+# --------------------------------------------------------------------------------------------
 # the run
 
 
-def helpdesk_body(queue_id: int, size: int) -> bytes:
-    """A ticket like our case (title, description, submitter_email, priority), padded to ``size`` bytes."""
-    ticket = {
+def helpdesk_body(queue_id: int, size: int, assigned_to: int | None = None) -> bytes:
+    """A ticket like our case (title, description, submitter_email, priority; assigned to the agent
+    ``assigned_to``), padded to ``size`` bytes."""
+    ticket: dict[str, Any] = {
         "queue": queue_id,
         "title": CASE_BODY["title"],
         "description": CASE_BODY["description"],
         "submitter_email": "peers@example.com",
         "priority": 3,
     }
+    if assigned_to is not None:
+        ticket["assigned_to"] = assigned_to
     filler = "。补充说明：店铺仍在销售。"
     while len(body_bytes(ticket)) < size:
         ticket["description"] += filler
@@ -737,10 +1160,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", type=Path, help="one more round of ours under py-spy; raw stacks to this folder")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (their folder is printed)")
+    parser.add_argument(
+        "--drain", type=float, default=180.0, help="end to end: longest wait for a round's cases (180 s)"
+    )
+    parser.add_argument("--profile-workers", type=Path, help="end to end: our workers under cProfile, files here")
+    phase = parser.add_mutually_exclusive_group()
+    phase.add_argument("--no-e2e", action="store_true", help="the intake-only rounds alone")
+    phase.add_argument("--e2e-only", action="store_true", help="the end-to-end rounds alone")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 4)
     args.seconds = args.seconds or (5.0 if args.quick else 10.0)
     return args
+
+
+def prepare_helpdesk(args: argparse.Namespace, databases: contextlib.ExitStack) -> Helpdesk:
+    """The helpdesk's environment and its set-up on a throwaway database (made once, for both phases)."""
+    if getattr(args, "helpdesk", None) is None:
+        database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["helpdesk"])).name
+        args.helpdesk = setup_helpdesk(ensure_helpdesk_venv(), args.pg_url, database)
+    return args.helpdesk
+
+
+def start_helpdesk(hd: Helpdesk, args: argparse.Namespace, work: Path, smtp_port: int | None = None) -> Server:
+    """The helpdesk under gunicorn: mail to the dummy backend, or with ``smtp_port`` to that SMTP
+    server with each ticket assigned to the agent (who is mailed, as our expert is)."""
+    port = free_port()
+    app = "django.core.wsgi:get_wsgi_application()"
+    env = hd.env if smtp_port is None else hd.env | {"PEERS_SMTP_PORT": str(smtp_port)}
+    size = len(body_bytes(CASE_BODY))
+    body = helpdesk_body(hd.queue_id, size, None if smtp_port is None else hd.agent_id)
+    log_path = work / ("helpdesk.log" if smtp_port is None else "helpdesk-e2e.log")
+    return Server(
+        "helpdesk",
+        port,
+        "/helpdesk/api/tickets/",
+        body,
+        {"Content-Type": "application/json", "Authorization": f"Token {hd.token}"},
+        start(gunicorn_cmd(hd.python, app, port, args.workers), env, hd.project, log_path),
+        hd.database,
+    )
 
 
 def start_servers(
@@ -752,20 +1210,7 @@ def start_servers(
     case = body_bytes(CASE_BODY)
     json_type = {"Content-Type": "application/json"}
     if "helpdesk" in wanted:
-        hd_database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["helpdesk"])).name
-        hd_python = ensure_helpdesk_venv()
-        hd_project, hd_env, queue_id, hd_token = setup_helpdesk(hd_python, args.pg_url, hd_database)
-        port = free_port()
-        app = "django.core.wsgi:get_wsgi_application()"
-        servers["helpdesk"] = Server(
-            "helpdesk",
-            port,
-            "/helpdesk/api/tickets/",
-            helpdesk_body(queue_id, len(case)),
-            json_type | {"Authorization": f"Token {hd_token}"},
-            start(gunicorn_cmd(hd_python, app, port, args.workers), hd_env, hd_project, work / "helpdesk.log"),
-            hd_database,
-        )
+        servers["helpdesk"] = start_helpdesk(prepare_helpdesk(args, databases), args, work)
     if "ours" in wanted:
         ours_database = databases.enter_context(throwaway_database(args.pg_url, prefix=DATABASES["ours"])).name
         ours_env, token = setup_ours(args.pg_url, ours_database, args.amqp_url, work / "instance")
@@ -847,14 +1292,21 @@ def main(argv: list[str] | None = None) -> int:
     # the databases are dropped last, once the servers using them are stopped
     with contextlib.ExitStack() as databases:
         try:
-            t0 = time.monotonic()
-            servers = start_servers(wanted, args, work, databases)
-            log(f"set up and started in {time.monotonic() - t0:.1f} s (logs in {work})")
-            measure(servers, args, warmup)
-            if len(servers) == len(SERVERS):
-                report(servers, args, len(body_bytes(CASE_BODY)))
-            else:
-                report_some(servers)
+            intake: dict[str, float] = {}
+            if not args.e2e_only:
+                t0 = time.monotonic()
+                servers = start_servers(wanted, args, work, databases)
+                log(f"set up and started in {time.monotonic() - t0:.1f} s (logs in {work})")
+                measure(servers, args, warmup)
+                if len(servers) == len(SERVERS):
+                    report(servers, args, len(body_bytes(CASE_BODY)))
+                else:
+                    report_some(servers)
+                intake = {name: server.rps for name, server in servers.items()}
+                for server in servers.values():  # the second phase has the machine to itself
+                    stop(server.proc)
+            if not (args.no_e2e or args.only):
+                run_e2e(args, work, databases, intake)
             return 0
         except KeyboardInterrupt:
             log("interrupted")
