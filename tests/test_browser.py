@@ -308,3 +308,24 @@ def test_the_intake_form_takes_several_parties_and_rights_in_rows_added_and_remo
             ("respondent", "某某贸易有限公司"), ("third_party", "某某电商平台有限公司")]  # fmt: skip
         assert [(r["kind"], r["number"]) for r in case.rights] == [
             ("trademark", "12345678"), ("copyright", "国作登字-2025-F-00001234")]  # fmt: skip
+
+
+def test_the_form_takes_every_key_date_and_the_kind_of_notice(browser, people, sessions) -> None:  # noqa: ANN001
+    b = browser
+    b.login(people.enterprise.email)
+    b.open("/cases/new")
+    Select(b.driver.find_element(By.NAME, "right_type")).select_by_value("trademark")
+    Select(b.driver.find_element(By.NAME, "notice_kind")).select_by_value("trademark_refusal")
+    dates = {"known_on": "2026-09-15", "infringement_started_on": "2026-08-01", "published_on": "2026-06-02",
+             "registered_on": "2016-03-07", "filed_on": "2015-01-05", "notice_received_on": "2026-09-21"}  # fmt: skip
+    b.fill({"title": "商标驳回复审", "description": "收到商标驳回通知书。", **dates})
+    b.click("button.primary[type=submit]")
+    assert "已提交" in b.text(), b.text()
+    assert b.csp_violations() == []
+    page = b.text()
+    # 15 days from 2026-09-21 end in the National Day week: 2026-10-08 (Trademark Law art. 34)
+    assert "商标驳回复审申请期限届满" in page and "2026-10-08" in page
+    assert "商标注册有效期届满" in page, "the registration's renewal, from registered_on"
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert (case.notice_kind, case.key_dates) == ("trademark_refusal", dates)

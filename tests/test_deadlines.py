@@ -233,6 +233,35 @@ def test_a_notice_starts_a_period_only_when_its_kind_is_known() -> None:
         legal_deadlines("trademark", dates, notice_kind="warning_letter")
 
 
+@pytest.mark.parametrize(
+    ("right_type", "kind", "received", "due", "extended_from", "article"),
+    [
+        # Implementing Regulations art. 27: 30 days to answer an opposition; 2026-02-04 a Wednesday.
+        ("trademark", "trademark_opposition", "2026-01-05", date(2026, 2, 4), None, "art. 27"),
+        # art. 35(3): 15 days; 2026-05-05 is the last day of the Labour Day holiday (1-5 May).
+        ("trademark", "trademark_non_registration", "2026-04-20", date(2026, 5, 6), date(2026, 5, 5), "art. 35(3)"),
+        # arts. 44(3), 45(2): 30 days; 2026-02-15 is the first day of the Spring Festival (15-23 February).
+        (
+            "trademark",
+            "trademark_invalidation_ruling",
+            "2026-01-16",
+            date(2026, 2, 24),
+            date(2026, 2, 15),
+            "arts. 44(3) and 45(2)",
+        ),
+        # Patent Law art. 46(2): 3 months; February has no 30th: its last day, the 28th, a Saturday
+        # the State Council made a working day (调休), so the period is not extended.
+        ("patent", "patent_invalidation_decision", "2025-11-30", date(2026, 2, 28), None, "art. 46(2)"),
+    ],
+)
+def test_every_kind_of_notice_starts_its_period_from_the_day_it_was_received(
+    right_type: str, kind: str, received: str, due: date, extended_from: date | None, article: str
+) -> None:
+    (d,) = legal_deadlines(right_type, {"notice_received_on": received}, notice_kind=kind)
+    assert (d.code, d.due, d.extended_from, d.provisional) == (f"notice_{kind}", due, extended_from, False)
+    assert article in d.basis["en"] and d.basis["zh"] and d.label["zh"]
+
+
 def test_key_dates_are_the_intake_schemas_and_are_checked() -> None:
     from workstation.vocabulary import KEY_DATES as SCHEMA_KEY_DATES
 

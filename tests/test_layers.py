@@ -53,6 +53,9 @@ PURE_CORE = (
     "workstation.mailrules",
     "workstation.replies",
     "workstation.training",
+    "workstation.referrals",
+    "workstation.bulk",
+    "workstation.statistics",
 )
 
 

@@ -186,7 +186,7 @@ def test_the_routing_worker_reads_the_stored_opponent(client, people, sessions) 
 # --- the API, on both backends -----------------------------------------------------------------
 
 
-def test_a_matter_goes_in_and_comes_back_through_the_api(client, people, sessions) -> None:  # noqa: ANN001
+def test_a_matter_goes_in_and_comes_back_through_the_api(client, app, people, sessions) -> None:  # noqa: ANN001
     matter = MATTERS["non_infringement_declaration"]
     response = client.post("/api/v1/cases", json={**BASE, "litigation": matter}, headers=people.headers("enterprise"))
     assert response.status_code == 201, response.get_json()
@@ -195,6 +195,10 @@ def test_a_matter_goes_in_and_comes_back_through_the_api(client, people, session
     assert got["litigation"] == matter
     (wait,) = [d for d in got["deadlines"] if d["code"] == DECLARATION_WAIT]
     assert wait["due"] == "2026-04-07" and wait["kind"] == "legal"
+    assert "2026-04-08" in wait["note"]["en"] and "2026-04-08" in wait["note"]["zh"], "from when it may be filed"
+    page = app.test_client()
+    login(page, "enterprise")
+    assert wait["note"]["zh"] in page.get(f"/cases/{reference}").get_data(as_text=True), "the page says it too"
     with sessions() as s:
         assert s.scalars(select(Case.litigation).where(Case.reference == reference)).one() == matter
     other = client.post("/api/v1/cases", json=BASE, headers=people.headers("enterprise"))

@@ -309,3 +309,19 @@ def test_a_member_given_the_case_leaves_the_panel_and_holds_one_slot(client, tea
     assert loads(sessions, people.lead, people.member, people.second) == [0, 1, 1]
     members = api(client, people, "coordinator", "GET", f"/api/v1/cases/{reference}/panel").get_json()["members"]
     assert [m["released_at"] is None for m in members] == [False, True]
+
+
+def test_a_view_in_the_thread_is_a_message_kind_the_openapi_document_names(client, team, sessions) -> None:  # noqa: ANN001
+    from workstation.web.openapi import openapi_document
+
+    people = team
+    reference = worked_by(client, people, sessions, people.lead)
+    api(client, people, "lead", "POST", f"/api/v1/cases/{reference}/difficult", reason="跨类别近似判断")
+    api(client, people, "coordinator", "POST", f"/api/v1/cases/{reference}/panel",
+        expert_ids=[people.member.id, people.second.id])  # fmt: skip
+    api(client, people, "member", "POST", f"/api/v1/cases/{reference}/panel/views", body="我倾向于认定构成侵权。")
+    thread = api(client, people, "lead", "GET", f"/api/v1/cases/{reference}/messages").get_json()["messages"]
+    assert [(m["kind"], m["internal"]) for m in thread] == [("panel_view", True)]
+    kinds = openapi_document()["components"]["schemas"]["Message"]["properties"]["kind"]["enum"]
+    assert {m["kind"] for m in thread} <= set(kinds)
+    assert api(client, people, "enterprise", "GET", f"/api/v1/cases/{reference}/messages").get_json()["messages"] == []

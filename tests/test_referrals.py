@@ -390,6 +390,24 @@ def test_a_referral_waiting_too_long_is_reminded_once_and_again_after_its_next_s
         assert last.recipient_id == other.id
 
 
+def test_a_reminder_is_listed_by_the_notices_api_as_a_kind_its_document_names(client, people, sessions, submit) -> None:  # noqa: ANN001
+    from workstation.web.openapi import openapi_document
+
+    partner = a_partner(client, people)
+    reference = assigned_case(client, people, submit)
+    referral = client.post(referrals_url(reference), json={"partner_id": partner, "question": "q"},
+                           headers=people.headers("expert")).get_json()  # fmt: skip
+    monday = datetime(2026, 11, 30, 2, tzinfo=UTC)
+    sent_on(sessions, referral["id"], monday)
+    assert sweep_referrals(sessions, 5, monday + timedelta(days=8)) == 1
+    listed = client.get("/api/v1/notices", headers=people.headers("expert")).get_json()["notices"]
+    assert [(n["kind"], n["case"]) for n in listed] == [("referral", reference)]
+    assert client.get("/api/v1/notices?kind=referral", headers=people.headers("expert")).get_json()["total"] == 1
+    paths = openapi_document()["paths"]
+    notice = paths["/api/v1/notices"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "referral" in notice["properties"]["notices"]["items"]["properties"]["kind"]["enum"]
+
+
 def test_the_desk_lists_open_referrals_late_first_and_the_digest_counts_them(
     client, people, sessions, submit, config
 ) -> None:  # noqa: ANN001

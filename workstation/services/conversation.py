@@ -83,7 +83,7 @@ class MessageSchema(Schema):
     """A message as the API shows it."""
 
     id = fields.Integer()
-    kind = fields.String(metadata={"enum": ["message", "note", "request", "answer"]})
+    kind = fields.String(metadata={"enum": ["message", "note", "request", "answer", lifecycle.PANEL_VIEW]})
     internal = fields.Boolean()
     body = fields.String()
     source = fields.String(metadata={"enum": ["web", "api", "mail"]})

@@ -701,6 +701,9 @@ def deadlines_json(deadlines: list[Any]) -> list[dict[str, Any]]:
             "breached": d.breached,
             "paused": d.paused,
             "provisional": d.provisional,
+            # what the date means (a reference date, not legal advice; from when an action may be
+            # filed...): {"zh", "en"} or null
+            "note": d.note,
         }
         for d in deadlines
     ]

@@ -616,7 +616,7 @@ def _early_warning_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "type": "object",
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"type": "string", "enum": ["deadline", "lookalike", "repeat_respondent"]},
+            "kind": {"type": "string", "enum": list(KINDS)},
             "created_at": {"type": "string", "format": "date-time"},
             "case": {"type": "string", "nullable": True},
             "body": {"type": "object"},
