@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import email
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from tests.conftest import CASE
@@ -253,3 +255,19 @@ def test_an_expert_whose_case_goes_back_to_the_coordinators_is_told(client, peop
     assert list(away) == [expert.email]
     assert "gone back to the coordinators" in text(away[expert.email])
     assert people.coordinator.email in mailed(config, "coordinator_no_expert")
+
+
+@pytest.mark.pure
+def test_every_email_is_governed_by_a_preference_or_said_to_be_always_sent() -> None:
+    """A new email must be placed: under a preference (and then, where a summary may gather it,
+    with its summary line) or among those always sent, with the reason."""
+    from workstation.services.accounts import _TEMPLATE_KINDS, ALWAYS_SENT, GATHERED_KINDS
+    from workstation.services.mail import TEMPLATES_DIR
+    from workstation.services.summary import LINE_TEXTS
+
+    templates = {p.name for p in (Path(TEMPLATES_DIR) / "email").iterdir() if not p.name.startswith("_")}
+    governed = set(_TEMPLATE_KINDS) | {"deadline_notice"}  # (its kind depends on the notice)
+    assert templates - governed - set(ALWAYS_SENT) == set(), "emails no preference governs, without a reason"
+    assert governed & set(ALWAYS_SENT) == set()
+    gathered = {name for name, kind in _TEMPLATE_KINDS.items() if kind in GATHERED_KINDS}
+    assert gathered - set(LINE_TEXTS) == set(), "emails a daily summary may gather, without their line"

@@ -158,6 +158,23 @@ _TEMPLATE_KINDS = {
     "lookalike_notice": "notices",
     "repeat_respondent_notice": "notices",
     "coordinator_digest": "digest",
+    "referral_notice": "notices",
+    "trainee_draft_submitted": "case_updates",
+    "trainee_draft_reviewed": "case_updates",
+}
+#: The emails no preference governs, and why: each is the point of an action its recipient took or
+#: needs at once (tests/test_status_mail.py: every template is in one of the two).
+ALWAYS_SENT = {
+    "invitation": "an account's own mail",
+    "confirm_email": "an account's own mail",
+    "registration_approved": "an account's own mail",
+    "registration_refused": "an account's own mail",
+    "already_registered": "an account's own mail",
+    "password_reset": "an account's own mail",
+    "enterprise_case_by_mail": "the answer to a case sent by mail",
+    "case_message": "the conversation itself: a message on the case",
+    "panel_convened": "a panel member must know at once",
+    "daily_summary": "the summary is the preference",
 }
 
 

@@ -51,6 +51,9 @@ LINE_TEXTS = {
     "lookalike_notice": N_("A published mark looks like one you watch."),
     "repeat_respondent_notice": N_("A respondent of this case appears in earlier cases."),
     "deadline_notice": N_("A service-level deadline of this case is near or has passed."),
+    "referral_notice": N_("A referral of this case waits for the partner's reply."),
+    "trainee_draft_submitted": N_("A trainee's draft on this case waits for your review."),
+    "trainee_draft_reviewed": N_("Your draft on this case was reviewed."),
 }
 OTHER_CHANGE = N_("The case changed.")
 
