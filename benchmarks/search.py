@@ -10,7 +10,7 @@ Chinese made from an IP vocabulary (titles and descriptions of a few sentences, 
 parties with credit codes, marks and registration or patent numbers), two messages a case on
 average (15 % internal notes). Then ANALYZE, as autovacuum would.
 
-Each search is what ``GET /api/v1/cases?q=`` runs (``services.search.search_cases``, the first
+Each search is what ``GET /api/v1/cases?q=`` runs (``services.search.search_page``, the first
 page of 50 newest first), drawn from a mix: common two-character words (商标, 侵权... in a third
 of the cases or more), rarer words, marks, a respondent's name as a quoted phrase, a credit code,
 a part of a registration number, a reference, an enterprise's and an expert's name, words only a
@@ -40,13 +40,13 @@ if str(ROOT) not in sys.path:
 
 from common import log, percentile, throwaway_database  # noqa: E402
 from digest import copy_rows  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
 from workstation.search_syntax import parse  # noqa: E402
 from workstation.services.db import make_engine, make_session_factory  # noqa: E402
 from workstation.services.migrate import upgrade  # noqa: E402
 from workstation.services.models import Case, CaseMessage, ExpertProfile, User  # noqa: E402
-from workstation.services.search import index_cases, page_after, search_cases  # noqa: E402
+from workstation.services.search import index_cases, search_page  # noqa: E402
 from workstation.vocabulary import RIGHT_TYPES, SERVICES  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -209,21 +209,27 @@ def run(url: str, plan: list[tuple[str, int, str]], explain: bool) -> dict[str, 
     factory = make_session_factory(engine)
     timings: dict[str, list[float]] = defaultdict(list)
     explained: set[str] = set()
+    statements: list[tuple[str, object]] = []
+    if explain:  # each statement a search runs (a page can take two), explained afterwards
+        event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, params, _ctx, _many:
+                     statements.append((sql, params)))  # fmt: skip
     with factory() as session:
         users = {u.id: u for u in session.query(User).all()}
         session.expunge_all()
         for kind, user_id, q in plan:
-            query = search_cases(session, users[user_id], parse(q))
-            if explain and kind not in explained:
-                explained.add(kind)
-                compiled = query.limit(51).compile(engine, compile_kwargs={"literal_binds": True})
-                plan_text = session.execute(text(f"EXPLAIN ANALYZE {compiled}")).scalars().all()
-                log(f"--- {kind}: {q}\n" + "\n".join(plan_text))
+            statements.clear()
             t0 = time.perf_counter()
-            page_after(session, query, None, 50)
+            search_page(session, users[user_id], parse(q), None, 50)
             timings[kind].append((time.perf_counter() - t0) * 1000)
             session.expunge_all()
             session.rollback()
+            if explain and kind not in explained:
+                explained.add(kind)
+                ran = list(statements)
+                with engine.connect() as connection:
+                    for sql, params in ran:
+                        lines = connection.exec_driver_sql("EXPLAIN ANALYZE " + sql, params).scalars().all()
+                        log(f"--- {kind}: {q}\n" + "\n".join(lines))
     engine.dispose()
     return timings
 

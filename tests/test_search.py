@@ -216,3 +216,24 @@ def test_a_case_is_found_before_and_after_the_watch_worker_indexes_its_text(clie
         assert (session.get(CaseGrams, case_id) is not None) is (backend == "services")
     assert found(client, people, "coordinator", "瓷砖") == [reference]
     assert found(client, people, "coordinator", "地毯") == []
+
+
+def test_a_page_found_in_two_tries_holds_what_the_whole_search_finds(client, people, world, monkeypatch) -> None:  # noqa: ANN001
+    # search_page reads the newest WINDOW cases one by one, then the older ones through the
+    # indexes: with a window of one case, every page is made of both tries.
+    from workstation.services import search
+
+    asked = [(who, q) for who in ("coordinator", "enterprise", "expert", "cleared")
+             for q in ("星河", "公证书", "胜诉可能", "秦川律师", "商 标", "status:assigned 星河", "鼎盛")]  # fmt: skip
+    whole = {(who, q): found(client, people, who, q) for who, q in asked}
+    assert whole[("coordinator", "星河")] == sorted(world.values(), reverse=True), "newest first"
+    monkeypatch.setattr(search, "WINDOW", 1)
+    for who, q in asked:
+        pages, cursor = [], None
+        while True:
+            params = {"limit": "1", **({"cursor": str(cursor)} if cursor else {})}
+            answer = client.get("/api/v1/cases", query_string={"q": q, **params}, headers=people.headers(who))
+            pages += [c["reference"] for c in answer.get_json()["cases"]]
+            if (cursor := answer.get_json()["next"]) is None:
+                break
+        assert pages == whole[(who, q)], (who, q)
