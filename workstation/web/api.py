@@ -15,7 +15,18 @@ from datetime import date, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, make_response, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -418,10 +429,12 @@ def export_cases_file():  # noqa: ANN201
     if refused:
         return refused
     session = get_db()
-    data = export_cases(session, g.api_user, query, fmt, g.api_user.language, request.args.get("q", ""), via="api")
+    sessions = current_app.extensions["workstation"]["sessions"]
+    asked = request.args.get("q", "")
+    pieces = export_cases(session, sessions, g.api_user, query, fmt, g.api_user.language, asked, via="api")
     session.commit()
     return Response(
-        data,
+        stream_with_context(pieces),
         mimetype=MEDIA_TYPES[fmt].split(";")[0],
         headers={"Content-Disposition": f'attachment; filename="{export_filename(fmt, utcnow())}"'},
     )
