@@ -22,7 +22,8 @@ searched text of one run of two characters is then exactly one gram (``商标``:
 words that are most of Chinese searching are answered from the index alone); one character is a
 prefix of a gram; anything longer needs all its grams and then a check that the text really is a
 substring (``needs_recheck``). The PostgreSQL function ``rpa_search_grams`` (migration 0012) is
-this module's ``grams`` in SQL; ``tests/test_search.py`` checks they agree.
+this module's ``grams`` in SQL; ``tests/test_search.py`` checks they agree. SQLite holds the same
+grams in an FTS5 table (``fts_document``, migration 0022).
 """
 
 from __future__ import annotations
@@ -93,6 +94,29 @@ def tsquery(term: str) -> str | None:
         else:
             clauses.extend(_quoted(run[i : i + 2]) for i in range(len(run) - 1))
     return " & ".join(dict.fromkeys(clauses)) or None
+
+
+def _hex(gram: str) -> str:
+    return "".join(f"{ord(c):06x}" for c in gram)
+
+
+def fts_document(text: str) -> str:
+    """What SQLite's FTS5 index (``case_fts``, tokenizer ``ascii``) holds for ``text``: its
+    ``grams``, each written as the hexadecimal of its characters (six digits each), so that
+    every gram is one token of letters and digits whatever its characters are."""
+    return " ".join(sorted(_hex(g) for g in grams(text)))
+
+
+def fts_query(term: str) -> str | None:
+    """The FTS5 query that every document holding ``term`` matches: ``tsquery`` in FTS5's
+    syntax (a run of one character as a prefix). None for a term with no run."""
+    clauses: list[str] = []
+    for run in runs(term):
+        if len(run) == 1:
+            clauses.append(f'"{_hex(run)}"*')
+        else:
+            clauses.extend(f'"{_hex(run[i : i + 2])}"' for i in range(len(run) - 1))
+    return " AND ".join(dict.fromkeys(clauses)) or None
 
 
 class SearchSyntaxError(ValueError):

@@ -9,8 +9,10 @@ name or organisation (and the enterprise's credit code), or of a message of its 
 
 PostgreSQL answers from the gram indexes (``rpa_search_grams``; a case's in ``case_grams``, written
 by the watch worker after the submission, ``index_cases``): the word's grams select the candidates,
-and a word longer than one gram is then looked for in their text.
-SQLite reads the text itself (an embedded instance holds few cases); both match the same cases.
+and a word longer than one gram is then looked for in their text. SQLite does the same with its
+FTS5 table of the same grams (``case_fts``, also written by ``index_cases``); both match the same
+cases. (Not FTS5's own trigram tokenizer: a two-character Chinese word, most searches, has no
+trigram, and SQLite then reads every row.)
 
 A page of the newest first (``search_page``) is found in two tries: the newest ``WINDOW`` cases
 the searcher may see that the filters let through, each read for the words (a word in a tenth of
@@ -31,10 +33,14 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    column,
+    delete,
     func,
+    insert,
     literal_column,
     or_,
     select,
+    table,
     true,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -43,7 +49,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from workstation.deadlines import zone
-from workstation.search_syntax import Query, fold, needs_recheck, tsquery
+from workstation.search_syntax import Query, fold, fts_document, fts_query, needs_recheck, tsquery
 from workstation.services.cases import visible_cases
 from workstation.services.models import Case, CaseGrams, CaseMessage, User
 
@@ -57,6 +63,10 @@ _SQLITE_CASE_TEXT = literal_column(
     " || coalesce(json_extract(r.value, '$.mark_text'), ''), char(10)) FROM json_each(cases.rights) AS r), ''))",
     String,
 )
+
+#: SQLite's FTS5 table of the cases' grams (migration 0022; no model: a virtual table), each
+#: case's row under its id: what ``case_grams`` is on PostgreSQL.
+CASE_FTS = table("case_fts", column("rowid"), column("grams"))
 
 
 #: How far below the newest indexed case a case not indexed yet is still looked for (batches of
@@ -152,9 +162,13 @@ def _matching(session: Session, user: User, term: str, unindexed: list[int]) -> 
     experts = _people_ids(session, term, "expert", False)
     by_people = [Case.enterprise_id.in_(enterprises), Case.assigned_expert_id.in_(experts)]
     if not _postgresql(session):
-        own = func.instr(_SQLITE_CASE_TEXT, folded) > 0
+        # The FTS5 index gives the candidates; only they are read for the term itself.
+        in_text = func.instr(_SQLITE_CASE_TEXT, folded) > 0
+        indexed = select(CASE_FTS.c.rowid).where(literal_column("case_fts").op("MATCH")(fts_query(term)))
+        own = Case.id.in_(indexed) & (in_text if recheck else true())
+        new = [Case.id.in_(unindexed) & in_text] if unindexed else []
         said = messages.where(CaseMessage.case_id == Case.id, func.instr(func.lower(CaseMessage.body), folded) > 0)
-        return [or_(own, said.exists(), *by_people)]
+        return [or_(own, *new, said.exists(), *by_people)]
     grams = _grams_query(term)
     said = messages.where(func.rpa_search_grams(CaseMessage.body).op("@@")(grams))
     if recheck:  # (a message is short: checked where it is found)
@@ -175,20 +189,24 @@ def _matching(session: Session, user: User, term: str, unindexed: list[int]) -> 
 
 
 def _unindexed(session: Session) -> list[int]:
-    """PostgreSQL: the cases the watch worker has not indexed yet (a few milliseconds after their
-    submission). They are the newest: looked for among the ids above the newest indexed one, less
-    a margin for batches indexed out of order (a range of the primary key, not every case; a list
-    of numbers the planner reads, where as a subquery it hashed every indexed case)."""
-    newest = select(func.coalesce(func.max(CaseGrams.case_id), 0)).scalar_subquery()
+    """The cases the watch worker has not indexed yet (a few milliseconds after their submission).
+    They are the newest: looked for among the ids above the newest indexed one, less a margin for
+    batches indexed out of order (a range of the primary key, not every case; a list of numbers
+    the planner reads, where as a subquery PostgreSQL's hashed every indexed case)."""
+    key = CaseGrams.case_id if _postgresql(session) else CASE_FTS.c.rowid
+    newest = select(func.coalesce(func.max(key), 0)).scalar_subquery()
     recent = select(Case.id).where(Case.id > newest - UNINDEXED_MARGIN)
-    indexed = select(CaseGrams.case_id).where(CaseGrams.case_id > newest - UNINDEXED_MARGIN)
+    indexed = select(key).where(key > newest - UNINDEXED_MARGIN)
     return list(session.scalars(recent.except_(indexed)))
 
 
 def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
-    """Write the grams of ``case_ids``' text (None: every case's; PostgreSQL only, SQLite searches
-    the text itself): the watch worker's, for the cases it is told were submitted."""
-    if case_ids == [] or session.get_bind().dialect.name != "postgresql":
+    """Write the grams of ``case_ids``' text (None: every case's): the watch worker's, for the
+    cases it is told were submitted."""
+    if case_ids == []:
+        return
+    if not _postgresql(session):
+        _index_in_fts(session, case_ids)
         return
     rows = select(Case.id, func.rpa_search_grams(_case_text()))
     if case_ids is not None:
@@ -197,6 +215,18 @@ def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
     session.execute(
         statement.on_conflict_do_update(index_elements=["case_id"], set_={"grams": statement.excluded.grams})
     )
+
+
+def _index_in_fts(session: Session, case_ids: Sequence[int] | None) -> None:
+    """SQLite: ``index_cases`` into ``case_fts`` (the grams made here: SQLite has no function for them)."""
+    texts = select(Case.id, _SQLITE_CASE_TEXT)
+    gone = delete(CASE_FTS)
+    if case_ids is not None:
+        texts, gone = texts.where(Case.id.in_(case_ids)), gone.where(CASE_FTS.c.rowid.in_(case_ids))
+    rows = [{"rowid": case_id, "grams": fts_document(text or "")} for case_id, text in session.execute(texts)]
+    session.execute(gone)
+    if rows:
+        session.execute(insert(CASE_FTS), rows)
 
 
 def _day_start(day: date) -> datetime:
@@ -208,7 +238,7 @@ def search_cases(session: Session, user: User, query: Query) -> Select[tuple[Cas
     as they come). Not run (only the people its words name and the newest indexed case are
     looked up): the caller pages it or counts it."""
     found = _filtered(session, user, query)
-    unindexed = _unindexed(session) if query.terms and _postgresql(session) else []
+    unindexed = _unindexed(session) if query.terms else []
     for term in query.terms:
         found = found.where(*_matching(session, user, term, unindexed))
     return found.order_by(Case.id.desc())
