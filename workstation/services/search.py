@@ -292,12 +292,15 @@ def search_page(
     walk = walk.where(*(_matching_each(user, term) for term in query.terms)).options(*options)
     rows = list(session.scalars(walk.order_by(Case.id.desc()).limit(limit + 1)).unique())
     if len(rows) <= limit and seen == WINDOW:  # the window is not all there is
-        older = search_cases(session, user, query).where(Case.id < floor).options(*options)
-        # Sorted after the match (id + 0: not the primary key's order): the planner, counting on
-        # the LIMIT, otherwise walked the key back from the window to merge with the few matches,
-        # reading half the cases to find one far back.
-        older = older.order_by(None).order_by((Case.id + 0).desc())
-        rows += session.scalars(older.limit(limit + 1 - len(rows))).unique()
+        older = search_cases(session, user, query).where(Case.id < floor).with_only_columns(Case.id)
+        # The ids first, sorted after the match (id + 0: not the primary key's order): the
+        # planner, counting on the LIMIT, walked the key back from the window to merge with the
+        # few matches (half the cases read to find one far back), or, guessing thousands of
+        # matches, read every case to hash-join them; then the cases by their ids.
+        older = older.order_by(None).order_by((Case.id + 0).desc()).limit(limit + 1 - len(rows))
+        if ids := list(session.scalars(older)):
+            more_rows = select(Case).where(Case.id.in_(ids)).order_by(Case.id.desc()).options(*options)
+            rows += session.scalars(more_rows).unique()
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)
