@@ -149,13 +149,17 @@ def _matching_each(user: User, term: str) -> ColumnElement[bool]:
     )
 
 
-def _matching(session: Session, user: User, term: str, unindexed: list[int]) -> list[ColumnElement[bool]]:
+def _matching(
+    session: Session, user: User, term: str, unindexed: list[int], within: tuple[int, int] | None = None
+) -> list[ColumnElement[bool]]:
     """What a case must satisfy to hold ``term`` (anywhere it may be).
 
     On PostgreSQL: its id is in the union of one indexable query per place: the rows the gram
     indexes give, checked for the term itself when the grams alone can be wrong (``needs_recheck``).
     (Checking on the outer rows instead let the planner read every case's text: seconds.)
-    ``unindexed``: the cases the watch worker has not indexed yet (PostgreSQL, ``_unindexed``)."""
+    ``unindexed``: the cases the watch worker has not indexed yet (``_unindexed``). ``within``: on
+    SQLite, the lowest and highest id the FTS5 matches are taken from (``search_page``'s window:
+    all of a common word's would be collected first)."""
     folded, recheck = fold(term), needs_recheck(term)
     messages = _messages(user)
     enterprises = _people_ids(session, term, "enterprise", True)
@@ -165,6 +169,8 @@ def _matching(session: Session, user: User, term: str, unindexed: list[int]) -> 
         # The FTS5 index gives the candidates; only they are read for the term itself.
         in_text = func.instr(_SQLITE_CASE_TEXT, folded) > 0
         indexed = select(CASE_FTS.c.rowid).where(literal_column("case_fts").op("MATCH")(fts_query(term)))
+        if within is not None:
+            indexed = indexed.where(CASE_FTS.c.rowid.between(*within))
         own = Case.id.in_(indexed) & (in_text if recheck else true())
         new = [Case.id.in_(unindexed) & in_text] if unindexed else []
         said = messages.where(CaseMessage.case_id == Case.id, func.instr(func.lower(CaseMessage.body), folded) > 0)
@@ -273,10 +279,10 @@ def _filtered(session: Session, user: User, query: Query) -> Select[tuple[Case]]
 def search_page(
     session: Session, user: User, query: Query, cursor: int | None, limit: int, *options: LoaderOption
 ) -> tuple[list[Case], int | None]:
-    """``page_after`` of ``search_cases`` (the same cases), in two tries on PostgreSQL (the
-    module's docstring): the newest ``WINDOW`` cases first, read one by one; the older ones
-    through the indexes only when those did not fill the page."""
-    if not _postgresql(session) or not query.terms:
+    """``page_after`` of ``search_cases`` (the same cases), in two tries (the module's
+    docstring): the newest ``WINDOW`` cases first, read one by one; the older ones through the
+    indexes only when those did not fill the page."""
+    if not query.terms:
         return page_after(session, search_cases(session, user, query).options(*options), cursor, limit)
     base = _filtered(session, user, query)
     if cursor is not None:
@@ -288,8 +294,13 @@ def search_page(
     # A centre's newest cases are a range of ids, read along the primary key until a page is
     # found; an enterprise's or an expert's are spread over all of them: looked up one by one.
     window = Case.id.between(floor, ids[0]) if ids[0] - floor < 2 * seen else Case.id.in_(ids)
-    walk = base.outerjoin(CaseGrams, CaseGrams.case_id == Case.id).where(window)
-    walk = walk.where(*(_matching_each(user, term) for term in query.terms)).options(*options)
+    if _postgresql(session):
+        walk = base.outerjoin(CaseGrams, CaseGrams.case_id == Case.id).where(window)
+        walk = walk.where(*(_matching_each(user, term) for term in query.terms)).options(*options)
+    else:  # SQLite: the FTS5 matches among the window's ids only, then their text
+        unindexed, within = _unindexed(session), (floor, ids[0])
+        terms = (_matching(session, user, term, unindexed, within)[0] for term in query.terms)
+        walk = base.where(window, *terms).options(*options)
     rows = list(session.scalars(walk.order_by(Case.id.desc()).limit(limit + 1)).unique())
     if len(rows) <= limit and seen == WINDOW:  # the window is not all there is
         older = search_cases(session, user, query).where(Case.id < floor).with_only_columns(Case.id)
