@@ -184,10 +184,14 @@ def _matching(
     mine = visible_cases(user).with_only_columns(Case.id)
     if user.role != "coordinator":
         said = said.where(CaseMessage.case_id.in_(mine))
-    own = mine.where(Case.id.in_(select(CaseGrams.case_id).where(CaseGrams.grams.op("@@")(grams))))
+    indexed = select(CaseGrams.case_id).where(CaseGrams.grams.op("@@")(grams))
     in_text = _in_text(folded)
     if recheck:
-        own = own.where(in_text)
+        own = mine.where(Case.id.in_(indexed), in_text)
+    elif user.role == "coordinator":  # (every case is theirs: no join of every matching one to cases)
+        own = indexed
+    else:
+        own = mine.where(Case.id.in_(indexed))
     # A case not indexed yet is read whole, so a search does not miss a case for being new.
     new = [mine.where(Case.id.in_(unindexed), in_text)] if unindexed else []
     people = [mine.where(by) for by, ids in zip(by_people, (enterprises, experts), strict=True) if ids]
