@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/search.py                 # 100,000 cases, 200,000 messages, ~3 min
     .venv/bin/python benchmarks/search.py --cases 20000   # smaller
     .venv/bin/python benchmarks/search.py --explain       # also print each query's plan once
+    .venv/bin/python benchmarks/search.py --export        # also time the export of every case
 
 A throwaway database (``common.throwaway_database`` on 127.0.0.1:5432, migrated with the
 project's migrations) is seeded with COPY: 2,000 enterprises, 300 experts, ``--cases`` cases in
@@ -10,13 +11,14 @@ Chinese made from an IP vocabulary (titles and descriptions of a few sentences, 
 parties with credit codes, marks and registration or patent numbers), two messages a case on
 average (15 % internal notes). Then ANALYZE, as autovacuum would.
 
-Each search is what ``GET /api/v1/cases?q=`` runs (``services.search.search_cases``, the first
+Each search is what ``GET /api/v1/cases?q=`` runs (``services.search.search_page``, the first
 page of 50 newest first), drawn from a mix: common two-character words (商标, 侵权... in a third
 of the cases or more), rarer words, marks, a respondent's name as a quoted phrase, a credit code,
 a part of a registration number, a reference, an enterprise's and an expert's name, words only a
 message holds, one character, two words, and filters with words; as a coordinator (all cases), an
 enterprise (its own) and an expert (theirs). ``--searches`` of them after a warm-up of the same
-size. The last line::
+size. ``--export``: then the coordinator's export of every case, CSV and XLSX (seconds, size, how
+much the process grew), printed as ``export: csv_s=<n> ... cases=<n>``. The last line::
 
     search: p50_ms=<n> p99_ms=<n> cases=<n>
 
@@ -40,13 +42,14 @@ if str(ROOT) not in sys.path:
 
 from common import log, percentile, throwaway_database  # noqa: E402
 from digest import copy_rows  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
 from workstation.search_syntax import parse  # noqa: E402
 from workstation.services.db import make_engine, make_session_factory  # noqa: E402
+from workstation.services.exports import FORMATS, export_cases  # noqa: E402
 from workstation.services.migrate import upgrade  # noqa: E402
 from workstation.services.models import Case, CaseMessage, ExpertProfile, User  # noqa: E402
-from workstation.services.search import index_cases, page_after, search_cases  # noqa: E402
+from workstation.services.search import index_cases, search_cases, search_page  # noqa: E402
 from workstation.vocabulary import RIGHT_TYPES, SERVICES  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -209,23 +212,58 @@ def run(url: str, plan: list[tuple[str, int, str]], explain: bool) -> dict[str, 
     factory = make_session_factory(engine)
     timings: dict[str, list[float]] = defaultdict(list)
     explained: set[str] = set()
+    statements: list[tuple[str, object]] = []
+    if explain:  # each statement a search runs (a page can take two), explained afterwards
+        event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, params, _ctx, _many:
+                     statements.append((sql, params)))  # fmt: skip
     with factory() as session:
         users = {u.id: u for u in session.query(User).all()}
         session.expunge_all()
         for kind, user_id, q in plan:
-            query = search_cases(session, users[user_id], parse(q))
-            if explain and kind not in explained:
-                explained.add(kind)
-                compiled = query.limit(51).compile(engine, compile_kwargs={"literal_binds": True})
-                plan_text = session.execute(text(f"EXPLAIN ANALYZE {compiled}")).scalars().all()
-                log(f"--- {kind}: {q}\n" + "\n".join(plan_text))
+            statements.clear()
             t0 = time.perf_counter()
-            page_after(session, query, None, 50)
+            search_page(session, users[user_id], parse(q), None, 50)
             timings[kind].append((time.perf_counter() - t0) * 1000)
             session.expunge_all()
             session.rollback()
+            if explain and kind not in explained:
+                explained.add(kind)
+                ran = list(statements)
+                with engine.connect() as connection:
+                    for sql, params in ran:
+                        lines = connection.exec_driver_sql("EXPLAIN ANALYZE " + sql, params).scalars().all()
+                        log(f"--- {kind}: {q}\n" + "\n".join(lines))
     engine.dispose()
     return timings
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def export(url: str, coordinator_id: int) -> str:
+    """Every case, as the coordinator's export (``GET /api/v1/cases/export?format=csv|xlsx`` with
+    no ``q``) writes it: seconds, size, and how much the process grew while writing it."""
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    figures = []
+    for fmt in FORMATS:
+        with factory() as session:
+            coordinator = session.get(User, coordinator_id)
+            t0, start = time.perf_counter(), _rss_mb()
+            every = search_cases(session, coordinator, parse(""))
+            pieces = export_cases(session, factory, coordinator, every, fmt, "zh")
+            session.commit()
+            size, grown = 0, 0.0
+            for piece in pieces:
+                size += len(piece)
+                grown = max(grown, _rss_mb() - start)
+            seconds = time.perf_counter() - t0
+        log(f"export {fmt}: {seconds:.1f} s, {size / 1e6:.1f} MB, the process grew {grown:.0f} MB")
+        figures.append(f"{fmt}_s={seconds:.1f} {fmt}_mb={size / 1e6:.1f} {fmt}_grown_mb={grown:.0f}")
+    engine.dispose()
+    return " ".join(figures)
 
 
 def main() -> None:
@@ -234,6 +272,7 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=600)
     parser.add_argument("--seed", type=int, default=20261208)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--export", action="store_true", help="also time the export of every case (CSV, XLSX)")
     parser.add_argument("--server", default=SERVER)
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is logged)")
     args = parser.parse_args()
@@ -255,9 +294,12 @@ def main() -> None:
         plan = searches(rng, seen, args.searches)
         run(database.url, plan, args.explain)  # warm-up (and plans)
         timings = run(database.url, plan, False)
+        exported = export(database.url, seen["coordinator"][0]["id"]) if args.export else ""
     every = [t for values in timings.values() for t in values]
     for kind, values in sorted(timings.items(), key=lambda kv: -percentile(kv[1], 99)):
         log(f"{kind:24} n={len(values):4d} p50={percentile(values, 50):7.1f} ms p99={percentile(values, 99):7.1f} ms")
+    if exported:
+        print(f"export: {exported} cases={args.cases}")
     print(f"search: p50_ms={percentile(every, 50):.1f} p99_ms={percentile(every, 99):.1f} cases={args.cases}")
 
 

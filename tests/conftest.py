@@ -434,9 +434,10 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 class Browser:
     """Headless Debian chromium driven by selenium, with screenshots under test-output/."""
 
-    def __init__(self, driver, base_url: str) -> None:  # noqa: ANN001
+    def __init__(self, driver, base_url: str, downloads: Path) -> None:  # noqa: ANN001
         self.driver = driver
         self.base_url = base_url
+        self.downloads = downloads  # where the browser saves a download, without asking
 
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
@@ -495,7 +496,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(live_server: str) -> Iterator[Browser]:
+def browser(live_server: str, tmp_path: Path) -> Iterator[Browser]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         if IN_CI:
             pytest.fail("chromium and chromium-driver are missing: `make browser` installs them")
@@ -510,7 +511,11 @@ def browser(live_server: str) -> Iterator[Browser]:
                      "--window-size=1280,800", "--lang=zh-CN"):  # fmt: skip
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations()
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})  # fmt: skip
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(5)
-    yield Browser(driver, live_server)
+    yield Browser(driver, live_server, downloads)
     driver.quit()

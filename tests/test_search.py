@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from tests.conftest import CASE, People
 from workstation.search_syntax import grams
 from workstation.services.models import AccessLog, AdminAudit, Case, CaseGrams
-from workstation.services.search import index_cases
+from workstation.services.search import CASE_FTS, index_cases
 
 CODE = "91610131MA6TXR7K3C"  # (not checked here: stored by a coordinator's hand below)
 
@@ -208,11 +208,34 @@ def test_a_case_is_found_before_and_after_the_watch_worker_indexes_its_text(clie
     # yet is read whole, so a search never misses a new case; once indexed, the index finds it.
     reference = submit(description="仿冒瓷砖在展会上销售")["reference"]
     assert found(client, people, "coordinator", "瓷砖") == [reference]
+    key = CaseGrams.case_id if backend == "services" else CASE_FTS.c.rowid  # (PostgreSQL's, SQLite's FTS5)
     with people.sessions.begin() as session:
         case_id = session.scalars(select(Case.id).where(Case.reference == reference)).one()
-        assert session.get(CaseGrams, case_id) is None, "intake does not compute the grams"
+        assert session.scalar(select(key).where(key == case_id)) is None, "intake does not compute the grams"
         index_cases(session, [case_id])
     with people.sessions() as session:
-        assert (session.get(CaseGrams, case_id) is not None) is (backend == "services")
+        assert session.scalar(select(key).where(key == case_id)) == case_id
     assert found(client, people, "coordinator", "瓷砖") == [reference]
     assert found(client, people, "coordinator", "地毯") == []
+    assert found(client, people, "coordinator", "瓷") == [reference], "one character: a prefix of a gram"
+
+
+def test_a_page_found_in_two_tries_holds_what_the_whole_search_finds(client, people, world, monkeypatch) -> None:  # noqa: ANN001
+    # search_page reads the newest WINDOW cases one by one, then the older ones through the
+    # indexes: with a window of one case, every page is made of both tries.
+    from workstation.services import search
+
+    asked = [(who, q) for who in ("coordinator", "enterprise", "expert", "cleared")
+             for q in ("星河", "公证书", "胜诉可能", "秦川律师", "商 标", "status:assigned 星河", "鼎盛")]  # fmt: skip
+    whole = {(who, q): found(client, people, who, q) for who, q in asked}
+    assert whole[("coordinator", "星河")] == sorted(world.values(), reverse=True), "newest first"
+    monkeypatch.setattr(search, "WINDOW", 1)
+    for who, q in asked:
+        pages, cursor = [], None
+        while True:
+            params = {"limit": "1", **({"cursor": str(cursor)} if cursor else {})}
+            answer = client.get("/api/v1/cases", query_string={"q": q, **params}, headers=people.headers(who))
+            pages += [c["reference"] for c in answer.get_json()["cases"]]
+            if (cursor := answer.get_json()["next"]) is None:
+                break
+        assert pages == whole[(who, q)], (who, q)

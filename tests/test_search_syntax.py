@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 
 import pytest
@@ -13,6 +14,8 @@ from workstation.search_syntax import (
     Query,
     SearchSyntaxError,
     fold,
+    fts_document,
+    fts_query,
     grams,
     needs_recheck,
     parse,
@@ -96,8 +99,8 @@ def test_runs_split_at_ascii_and_cjk_punctuation_and_spaces() -> None:
     ]  # fmt: skip
 
 
-def test_grams_are_pairs_within_runs_and_each_runs_last_character() -> None:
-    assert grams("商标权，AB") == {"商标", "标权", "权", "ab", "b"}
+def test_grams_are_pairs_and_threes_within_runs_and_each_runs_last_character() -> None:
+    assert grams("商标权，AB") == {"商标", "标权", "商标权", "权", "ab", "b"}
 
 
 def test_a_term_of_one_gram_needs_no_recheck_anything_longer_does() -> None:
@@ -106,7 +109,9 @@ def test_a_term_of_one_gram_needs_no_recheck_anything_longer_does() -> None:
 
 
 def test_tsquery_is_the_terms_grams_a_single_character_as_a_prefix() -> None:
-    assert tsquery("商标权") == "'商标' & '标权'"
+    assert tsquery("商标权") == "'商标权'", "three characters or more: by threes"
+    assert tsquery("2019101") == "'201' & '019' & '191' & '910' & '101'"
+    assert tsquery("商标") == "'商标'"
     assert tsquery("星") == "'星':*"
     assert tsquery("ZL-2") == "'zl' & '2':*"
     assert tsquery("it's") == "'it' & 's':*"
@@ -131,3 +136,15 @@ def test_a_substring_always_has_its_grams_in_the_documents_grams(term: str, befo
 
 def test_an_empty_query_is_empty() -> None:
     assert Query().empty and not parse("status:closed").empty
+
+
+@given(st.text(min_size=1, max_size=40), st.text(max_size=40), st.text(max_size=40))
+def test_a_substring_always_matches_its_fts5_query_in_sqlite(term: str, before: str, after: str) -> None:
+    # the same for SQLite's FTS5 table (services.search.CASE_FTS): a document holding the term matches
+    query = fts_query(term)
+    if query is None:
+        return
+    with sqlite3.connect(":memory:") as connection:
+        connection.execute("CREATE VIRTUAL TABLE f USING fts5(grams, tokenize='ascii', prefix='6')")
+        connection.execute("INSERT INTO f (rowid, grams) VALUES (1, ?)", (fts_document(before + term + after),))
+        assert connection.execute("SELECT rowid FROM f WHERE f MATCH ?", (query,)).fetchall() == [(1,)], term

@@ -71,7 +71,17 @@ def make_engine(database_url: str) -> Engine:
     # connection the pool opened before it (``dropping_broken_connections`` does the same for the
     # statements run on the driver), so the next checkouts connect afresh, to the new primary
     # when the URL names several hosts (``engine_url``).
-    return create_engine(engine_url(database_url), pool_size=10, max_overflow=20, pool_recycle=1800)
+    # JIT off: PostgreSQL compiles a plan whose cost estimate passes jit_above_cost, and a search's
+    # plans do (its text functions are costed high so that they run on few rows): compiling took
+    # 50 ms to 1.7 s of a search that ran in less (benchmarks/search.py --explain). Nothing here
+    # runs the long analytic scans JIT pays off on.
+    return create_engine(
+        engine_url(database_url),
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+        connect_args={"options": "-c jit=off"},
+    )
 
 
 @contextmanager

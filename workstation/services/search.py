@@ -9,8 +9,16 @@ name or organisation (and the enterprise's credit code), or of a message of its 
 
 PostgreSQL answers from the gram indexes (``rpa_search_grams``; a case's in ``case_grams``, written
 by the watch worker after the submission, ``index_cases``): the word's grams select the candidates,
-and a word longer than one gram is then looked for in their text.
-SQLite reads the text itself (an embedded instance holds few cases); both match the same cases.
+and a word longer than one gram is then looked for in their text. SQLite does the same with its
+FTS5 table of the same grams (``case_fts``, also written by ``index_cases``); both match the same
+cases. (Not FTS5's own trigram tokenizer: a two-character Chinese word, most searches, has no
+trigram, and SQLite then reads every row.)
+
+A page of the newest first (``search_page``) is found in two tries: the newest ``WINDOW`` cases
+the searcher may see that the filters let through, each read for the words (a word in a tenth of
+the cases or more fills a page from a few hundred of them, where the indexes would collect and
+sort every case holding it); and only when those hold less than a page, the older ones through
+the indexes (``search_cases``), which is quick then because the words are rare.
 """
 
 from __future__ import annotations
@@ -18,13 +26,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, cast, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from workstation.deadlines import zone
-from workstation.search_syntax import Query, fold, needs_recheck, tsquery
+from workstation.search_syntax import Query, fold, fts_document, fts_query, needs_recheck, tsquery
 from workstation.services.cases import visible_cases
 from workstation.services.models import Case, CaseGrams, CaseMessage, User
 
@@ -39,10 +64,18 @@ _SQLITE_CASE_TEXT = literal_column(
     String,
 )
 
+#: SQLite's FTS5 table of the cases' grams (migration 0024; no model: a virtual table), each
+#: case's row under its id: what ``case_grams`` is on PostgreSQL.
+CASE_FTS = table("case_fts", column("rowid"), column("grams"))
+
 
 #: How far below the newest indexed case a case not indexed yet is still looked for (batches of
 #: the watch workers can finish out of order; a worker down for longer is caught up on restart).
 UNINDEXED_MARGIN = 1000
+
+#: How many of the searcher's newest cases (that the filters let through) the first try of
+#: ``search_page`` reads one by one: about 10 us each on PostgreSQL.
+WINDOW = 1000
 
 #: The most cases one page of a listing holds (``GET /api/v1/cases?limit=``), and how many without a limit.
 PAGE_MAX, PAGE_DEFAULT = 200, 50
@@ -71,24 +104,78 @@ def _people(words: tuple[str, ...] | str, role: str, postgresql: bool, with_code
     return select(User.id).where(User.role == role, or_(*(_contains(text, fold(w), postgresql) for w in words)))
 
 
-def _matching(user: User, term: str, postgresql: bool) -> list[ColumnElement[bool]]:
+def _people_ids(session: Session, words: tuple[str, ...] | str, role: str, with_code: bool) -> list[int]:
+    """``_people``, looked up first, so that the planner of a search knows how many (as a
+    subquery of the union in ``_matching`` it guessed a third of the enterprises, and read every
+    case to join them)."""
+    return list(session.scalars(_people(words, role, _postgresql(session), with_code)))
+
+
+def _messages(user: User) -> Select[tuple[int]]:
+    """The messages ``user`` may read the words of (an enterprise never an internal note's)."""
+    messages = select(CaseMessage.case_id)
+    return messages.where(CaseMessage.internal.is_(False)) if user.role == "enterprise" else messages
+
+
+def _in_text(folded: str) -> ColumnElement[bool]:
+    """PostgreSQL: the case's own text holds ``folded``: the title and description first (most
+    matches are there; reading them is cheap), then the whole text with the parties and rights
+    (JSON: about 100 us a case)."""
+    plain = (_contains(column, folded, True) for column in (Case.title, Case.description, Case.reference))
+    return or_(*plain, _contains(_case_text(), folded, True))
+
+
+def _grams_query(term: str) -> ColumnElement:
+    return cast(bindparam("q", tsquery(term), String, unique=True), TSQUERY)
+
+
+def _matching_each(user: User, term: str) -> ColumnElement[bool]:
+    """PostgreSQL: what a case, read on its own, must satisfy to hold ``term`` (anywhere it may
+    be): ``_matching`` for a walk along the cases (``search_page``'s first try), the query
+    joined to ``case_grams`` (outer: a case not indexed yet is read whole)."""
+    folded = fold(term)
+    in_text = _in_text(folded)
+    indexed = CaseGrams.grams.op("@@")(_grams_query(term)) & (in_text if needs_recheck(term) else true())
+    own = or_(indexed, and_(CaseGrams.case_id.is_(None), in_text))
+    # Whether any of its messages holds the word, as a value (an EXISTS here is planned as a
+    # hash of every message holding it, for a walk that reads a hundred cases).
+    said = _messages(user).where(CaseMessage.case_id == Case.id)
+    said = said.with_only_columns(func.bool_or(_contains(CaseMessage.body, folded, True))).scalar_subquery()
+    return or_(
+        own,
+        func.coalesce(said, False),
+        Case.enterprise_id.in_(_people(term, "enterprise", True, True)),
+        Case.assigned_expert_id.in_(_people(term, "expert", True, False)),
+    )
+
+
+def _matching(
+    session: Session, user: User, term: str, unindexed: list[int], within: tuple[int, int] | None = None
+) -> list[ColumnElement[bool]]:
     """What a case must satisfy to hold ``term`` (anywhere it may be).
 
     On PostgreSQL: its id is in the union of one indexable query per place: the rows the gram
     indexes give, checked for the term itself when the grams alone can be wrong (``needs_recheck``).
-    (Checking on the outer rows instead let the planner read every case's text: seconds.)"""
+    (Checking on the outer rows instead let the planner read every case's text: seconds.)
+    ``unindexed``: the cases the watch worker has not indexed yet (``_unindexed``). ``within``: on
+    SQLite, the lowest and highest id the FTS5 matches are taken from (``search_page``'s window:
+    all of a common word's would be collected first)."""
     folded, recheck = fold(term), needs_recheck(term)
-    messages = select(CaseMessage.case_id)
-    if user.role == "enterprise":
-        messages = messages.where(CaseMessage.internal.is_(False))
-    enterprises = _people(term, "enterprise", postgresql, True)
-    experts = _people(term, "expert", postgresql, False)
+    messages = _messages(user)
+    enterprises = _people_ids(session, term, "enterprise", True)
+    experts = _people_ids(session, term, "expert", False)
     by_people = [Case.enterprise_id.in_(enterprises), Case.assigned_expert_id.in_(experts)]
-    if not postgresql:
-        own = func.instr(_SQLITE_CASE_TEXT, folded) > 0
+    if not _postgresql(session):
+        # The FTS5 index gives the candidates; only they are read for the term itself.
+        in_text = func.instr(_SQLITE_CASE_TEXT, folded) > 0
+        indexed = select(CASE_FTS.c.rowid).where(literal_column("case_fts").op("MATCH")(fts_query(term)))
+        if within is not None:
+            indexed = indexed.where(CASE_FTS.c.rowid.between(*within))
+        own = Case.id.in_(indexed) & (in_text if recheck else true())
+        new = [Case.id.in_(unindexed) & in_text] if unindexed else []
         said = messages.where(CaseMessage.case_id == Case.id, func.instr(func.lower(CaseMessage.body), folded) > 0)
-        return [or_(own, said.exists(), *by_people)]
-    grams = cast(bindparam("q", tsquery(term), String, unique=True), TSQUERY)
+        return [or_(own, *new, said.exists(), *by_people)]
+    grams = _grams_query(term)
     said = messages.where(func.rpa_search_grams(CaseMessage.body).op("@@")(grams))
     if recheck:  # (a message is short: checked where it is found)
         said = said.where(_contains(CaseMessage.body, folded, True))
@@ -97,27 +184,39 @@ def _matching(user: User, term: str, postgresql: bool) -> list[ColumnElement[boo
     mine = visible_cases(user).with_only_columns(Case.id)
     if user.role != "coordinator":
         said = said.where(CaseMessage.case_id.in_(mine))
-    own = mine.where(Case.id.in_(select(CaseGrams.case_id).where(CaseGrams.grams.op("@@")(grams))))
-    # The title and description first (most matches are there; reading them is cheap), then
-    # the whole text with the parties and rights (JSON: about 100 us a case).
-    plain = Case.title + "\n" + Case.description + "\n" + func.coalesce(Case.reference, "")
-    in_text = or_(_contains(plain, folded, True), _contains(_case_text(), folded, True))
+    indexed = select(CaseGrams.case_id).where(CaseGrams.grams.op("@@")(grams))
+    in_text = _in_text(folded)
     if recheck:
-        own = own.where(in_text)
-    # A case the watch worker has not indexed yet (a few milliseconds after its submission) is
-    # read whole, so a search does not miss a case for being new. Such cases are the newest: they
-    # are looked for among the ids above the newest indexed one, less a margin for batches indexed
-    # out of order (a range of the primary key, not a scan of every case).
-    newest = select(func.coalesce(func.max(CaseGrams.case_id), 0)).scalar_subquery()
-    not_indexed = ~select(CaseGrams.case_id).where(CaseGrams.case_id == Case.id).exists()
-    new = mine.where(Case.id > newest - UNINDEXED_MARGIN, not_indexed, in_text)
-    return [Case.id.in_(own.union(new, said, mine.where(by_people[0]), mine.where(by_people[1])))]
+        own = mine.where(Case.id.in_(indexed), in_text)
+    elif user.role == "coordinator":  # (every case is theirs: no join of every matching one to cases)
+        own = indexed
+    else:
+        own = mine.where(Case.id.in_(indexed))
+    # A case not indexed yet is read whole, so a search does not miss a case for being new.
+    new = [mine.where(Case.id.in_(unindexed), in_text)] if unindexed else []
+    people = [mine.where(by) for by, ids in zip(by_people, (enterprises, experts), strict=True) if ids]
+    return [Case.id.in_(own.union(*new, said, *people))]
+
+
+def _unindexed(session: Session) -> list[int]:
+    """The cases the watch worker has not indexed yet (a few milliseconds after their submission).
+    They are the newest: looked for among the ids above the newest indexed one, less a margin for
+    batches indexed out of order (a range of the primary key, not every case; a list of numbers
+    the planner reads, where as a subquery PostgreSQL's hashed every indexed case)."""
+    key = CaseGrams.case_id if _postgresql(session) else CASE_FTS.c.rowid
+    newest = select(func.coalesce(func.max(key), 0)).scalar_subquery()
+    recent = select(Case.id).where(Case.id > newest - UNINDEXED_MARGIN)
+    indexed = select(key).where(key > newest - UNINDEXED_MARGIN)
+    return list(session.scalars(recent.except_(indexed)))
 
 
 def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
-    """Write the grams of ``case_ids``' text (None: every case's; PostgreSQL only, SQLite searches
-    the text itself): the watch worker's, for the cases it is told were submitted."""
-    if case_ids == [] or session.get_bind().dialect.name != "postgresql":
+    """Write the grams of ``case_ids``' text (None: every case's): the watch worker's, for the
+    cases it is told were submitted."""
+    if case_ids == []:
+        return
+    if not _postgresql(session):
+        _index_in_fts(session, case_ids)
         return
     rows = select(Case.id, func.rpa_search_grams(_case_text()))
     if case_ids is not None:
@@ -128,17 +227,40 @@ def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
     )
 
 
+def _index_in_fts(session: Session, case_ids: Sequence[int] | None) -> None:
+    """SQLite: ``index_cases`` into ``case_fts`` (the grams made here: SQLite has no function for them)."""
+    texts = select(Case.id, _SQLITE_CASE_TEXT)
+    gone = delete(CASE_FTS)
+    if case_ids is not None:
+        texts, gone = texts.where(Case.id.in_(case_ids)), gone.where(CASE_FTS.c.rowid.in_(case_ids))
+    rows = [{"rowid": case_id, "grams": fts_document(text or "")} for case_id, text in session.execute(texts)]
+    session.execute(gone)
+    if rows:
+        session.execute(insert(CASE_FTS), rows)
+
+
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone())
 
 
 def search_cases(session: Session, user: User, query: Query) -> Select[tuple[Case]]:
     """The cases ``user`` may see that ``query`` finds, newest first (by id: cases are numbered
-    as they come). Not run: the caller pages it or counts it."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    found = visible_cases(user)
+    as they come). Not run (only the people its words name and the newest indexed case are
+    looked up): the caller pages it or counts it."""
+    found = _filtered(session, user, query)
+    unindexed = _unindexed(session) if query.terms else []
     for term in query.terms:
-        found = found.where(*_matching(user, term, postgresql))
+        found = found.where(*_matching(session, user, term, unindexed))
+    return found.order_by(Case.id.desc())
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _filtered(session: Session, user: User, query: Query) -> Select[tuple[Case]]:
+    """The cases ``user`` may see that ``query``'s filters (not its words) let through."""
+    found = visible_cases(user)
     if query.statuses:
         found = found.where(Case.status.in_(query.statuses))
     if query.right_types:
@@ -152,10 +274,51 @@ def search_cases(session: Session, user: User, query: Query) -> Select[tuple[Cas
     if query.before is not None:
         found = found.where(Case.created_at < _day_start(query.before))
     if query.experts:
-        found = found.where(Case.assigned_expert_id.in_(_people(query.experts, "expert", postgresql, False)))
+        found = found.where(Case.assigned_expert_id.in_(_people_ids(session, query.experts, "expert", False)))
     if query.enterprises:
-        found = found.where(Case.enterprise_id.in_(_people(query.enterprises, "enterprise", postgresql, True)))
-    return found.order_by(Case.id.desc())
+        found = found.where(Case.enterprise_id.in_(_people_ids(session, query.enterprises, "enterprise", True)))
+    return found
+
+
+def search_page(
+    session: Session, user: User, query: Query, cursor: int | None, limit: int, *options: LoaderOption
+) -> tuple[list[Case], int | None]:
+    """``page_after`` of ``search_cases`` (the same cases), in two tries (the module's
+    docstring): the newest ``WINDOW`` cases first, read one by one; the older ones through the
+    indexes only when those did not fill the page."""
+    if not query.terms:
+        return page_after(session, search_cases(session, user, query).options(*options), cursor, limit)
+    base = _filtered(session, user, query)
+    if cursor is not None:
+        base = base.where(Case.id < cursor)
+    ids = list(session.scalars(base.with_only_columns(Case.id).order_by(Case.id.desc()).limit(WINDOW)))
+    if not ids:
+        return [], None
+    floor, seen = ids[-1], len(ids)
+    # A centre's newest cases are a range of ids, read along the primary key until a page is
+    # found; an enterprise's or an expert's are spread over all of them: looked up one by one.
+    window = Case.id.between(floor, ids[0]) if ids[0] - floor < 2 * seen else Case.id.in_(ids)
+    if _postgresql(session):
+        walk = base.outerjoin(CaseGrams, CaseGrams.case_id == Case.id).where(window)
+        walk = walk.where(*(_matching_each(user, term) for term in query.terms)).options(*options)
+    else:  # SQLite: the FTS5 matches among the window's ids only, then their text
+        unindexed, within = _unindexed(session), (floor, ids[0])
+        terms = (_matching(session, user, term, unindexed, within)[0] for term in query.terms)
+        walk = base.where(window, *terms).options(*options)
+    rows = list(session.scalars(walk.order_by(Case.id.desc()).limit(limit + 1)).unique())
+    if len(rows) <= limit and seen == WINDOW:  # the window is not all there is
+        older = search_cases(session, user, query).where(Case.id < floor).with_only_columns(Case.id)
+        # The ids first, sorted after the match (id + 0: not the primary key's order): the
+        # planner, counting on the LIMIT, walked the key back from the window to merge with the
+        # few matches (half the cases read to find one far back), or, guessing thousands of
+        # matches, read every case to hash-join them; then the cases by their ids.
+        older = older.order_by(None).order_by((Case.id + 0).desc()).limit(limit + 1 - len(rows))
+        if ids := list(session.scalars(older)):
+            more_rows = select(Case).where(Case.id.in_(ids)).order_by(Case.id.desc()).options(*options)
+            rows += session.scalars(more_rows).unique()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
 
 
 def page_after(

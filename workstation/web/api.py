@@ -15,7 +15,18 @@ from datetime import date, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, make_response, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -116,7 +127,7 @@ from workstation.services.schemas import (
     load_input,
     transition_schema,
 )
-from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, page_after, search_cases
+from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, search_cases, search_page
 from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
 from workstation.services.statistics import report_json, statistics_report
 from workstation.services.views import ROLES as VIEW_ROLES
@@ -350,6 +361,12 @@ list_schema = CaseSchema(exclude=("description", "deadlines", "evidence"))
 def _asked_search():  # noqa: ANN202
     """``?q=`` (the search syntax) with ``?status=``, ``?right_type=`` and ``?service=`` added to it:
     the search query, or the 400 answer."""
+    asked, refused = _asked_query()
+    return (None, refused) if refused else (search_cases(get_db(), g.api_user, asked), None)
+
+
+def _asked_query():  # noqa: ANN202
+    """The parsed ``Query`` of ``_asked_search``, or the 400 answer."""
     for name, allowed in _LIST_FILTERS.items():
         if refused := refused_choice(name, allowed):
             return None, refused
@@ -361,7 +378,7 @@ def _asked_search():  # noqa: ANN202
     for attribute, name in extra.items():
         if request.args.get(name):
             asked = replace(asked, **{attribute: (*getattr(asked, attribute), request.args[name])})
-    return search_cases(get_db(), g.api_user, asked), None
+    return asked, None
 
 
 @bp.get("/cases")
@@ -376,12 +393,12 @@ def list_cases():  # noqa: ANN201
     limit = _whole_number("limit", PAGE_DEFAULT, 1, PAGE_MAX)
     if limit is None:
         return error(400, f"A whole number from 1 to {PAGE_MAX}.", "limit")
-    query, refused = _asked_search()
+    asked, refused = _asked_query()
     if refused:
         return refused
     session = get_db()
-    query = query.options(joinedload(Case.assigned_expert))
-    cases, next_cursor = page_after(session, query, cursor or None, limit)
+    expert = joinedload(Case.assigned_expert)
+    cases, next_cursor = search_page(session, g.api_user, asked, cursor or None, limit, expert)
     record_reads(session, g.api_user, "cases api", cases)
     session.commit()
     listed = []
@@ -412,10 +429,12 @@ def export_cases_file():  # noqa: ANN201
     if refused:
         return refused
     session = get_db()
-    data = export_cases(session, g.api_user, query, fmt, g.api_user.language, request.args.get("q", ""), via="api")
+    sessions = current_app.extensions["workstation"]["sessions"]
+    asked = request.args.get("q", "")
+    pieces = export_cases(session, sessions, g.api_user, query, fmt, g.api_user.language, asked, via="api")
     session.commit()
     return Response(
-        data,
+        stream_with_context(pieces),
         mimetype=MEDIA_TYPES[fmt].split(";")[0],
         headers={"Content-Disposition": f'attachment; filename="{export_filename(fmt, utcnow())}"'},
     )

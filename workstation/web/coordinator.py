@@ -9,7 +9,18 @@ from datetime import date
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -229,10 +240,13 @@ def export_view():  # noqa: ANN201
     query, problem = desk_view(session)
     if problem:
         abort(400)
-    data = export_cases(session, current_user, query, fmt, str(get_locale()), request.args.get("q", ""), via="desk")
+    sessions = current_app.extensions["workstation"]["sessions"]
+    asked = request.args.get("q", "")
+    pieces = export_cases(session, sessions, current_user, query, fmt, str(get_locale()), asked, via="desk")
     session.commit()
     disposition = f'attachment; filename="{export_filename(fmt, utcnow())}"'
-    return Response(data, mimetype=MEDIA_TYPES[fmt].split(";")[0], headers={"Content-Disposition": disposition})
+    mimetype = MEDIA_TYPES[fmt].split(";")[0]
+    return Response(stream_with_context(pieces), mimetype=mimetype, headers={"Content-Disposition": disposition})
 
 
 @bp.get("/")
