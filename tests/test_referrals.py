@@ -43,6 +43,7 @@ class Weekdays:
         return day.weekday() < 5
 
 
+@pytest.mark.pure
 def test_a_referral_moves_sent_acknowledged_answered_closed_and_no_other_way() -> None:
     expert, coordinator = lifecycle.ASSIGNEE, lifecycle.COORDINATOR
     assert rules.decide_move("sent", "acknowledged", expert).target == "acknowledged"
@@ -71,6 +72,7 @@ def test_a_referral_moves_sent_acknowledged_answered_closed_and_no_other_way() -
         assert refused.value.code == code, args
 
 
+@pytest.mark.pure
 def test_waiting_is_counted_in_working_days() -> None:
     friday = date(2026, 12, 4)
     assert rules.working_days_after(friday, friday, Weekdays()) == 0
