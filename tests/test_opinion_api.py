@@ -146,6 +146,15 @@ def test_only_the_cases_expert_writes_it_while_it_is_in_progress(client, people,
         assert s.scalar(select(func.count()).where(OutboxMessage.routing_key == "case.opinion_issued")) == 0
 
 
+def test_the_transitions_api_points_to_the_opinions_post(client, people, sessions) -> None:  # noqa: ANN001
+    people.add("expert", "expert")
+    reference = in_progress(client, people, sessions, CASE)
+    moved = client.post(f"/api/v1/cases/{reference}/transitions", json={"action": "issue_opinion"},
+                        headers=people.headers("expert"))  # fmt: skip
+    assert moved.status_code == 409
+    assert moved.get_json()["errors"]["action"][0].endswith(f"POST /api/v1/cases/{reference}/opinion")
+
+
 def test_bad_input_is_refused_naming_the_field(client, people, sessions) -> None:  # noqa: ANN001
     people.add("expert", "expert")
     reference = in_progress(client, people, sessions, CASE)

@@ -562,9 +562,10 @@ def case_transition(reference: str):  # noqa: ANN201
     if case is None:
         session.rollback()
         return error(404, "No such case.")
-    if action in lifecycle.WRITTEN_ACTIONS:
+    if action in lifecycle.WRITTEN_ACTIONS:  # (only issue_opinion: its API is the opinion's POST)
         session.rollback()
-        return error(409, lifecycle.WRITTEN_ACTIONS[action], "action")
+        written = url_for("api.write_opinion", reference=reference)
+        return error(409, f"{lifecycle.WRITTEN_ACTIONS[action]} Through the API: POST {written}", "action")
     if action == "reassign" and (expert := active_expert(session, expert_id)) is None:
         session.rollback()
         # (a well-formed id of nobody who can take cases now: the state of the pool, not the input)
