@@ -15,6 +15,7 @@ from tests.test_activity import BASE as ACTIVITY_BASE
 from tests.test_litigation import ADVICE, MATTERS
 from tests.test_litigation import BASE as LITIGATION_BASE
 from tests.test_opinions import GOOD
+from tests.test_panels import api, team, worked_by  # noqa: F401 (team: the panels' fixture)
 from workstation.services.models import Case, CaseEvent, OutboxMessage, PanelSeat, utcnow
 
 
@@ -178,3 +179,23 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(client, peo
     retry = client.post(f"/api/v1/cases/{reference}/opinion", json=GOOD["infringement_judgment"], headers=headers)
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.get_json() == first.get_json() and retry.headers["Idempotent-Replayed"] == "true"
+
+
+# --- the panel's candidates (``GET /api/v1/cases/<reference>/panel/candidates``) -----------------
+
+
+def test_a_coordinator_lists_the_panels_candidates_with_their_load_and_why_not(client, team, sessions) -> None:  # noqa: ANN001, F811
+    people = team
+    reference = worked_by(client, people, sessions, people.lead)
+    path = f"/api/v1/cases/{reference}/panel/candidates"
+    listed = api(client, people, "coordinator", "GET", path)
+    assert listed.status_code == 200 and listed.get_json()["reference"] == reference
+    by_id = {c["id"]: c for c in listed.get_json()["candidates"]}
+    assert people.lead.id not in by_id and people.trainee.id not in by_id, "not its own expert, never a trainee"
+    assert by_id[people.member.id] == {"id": people.member.id, "name": "member", "active_cases": 0, "capacity": 5,
+                                       "refusal": None}  # fmt: skip
+    assert by_id[people.conflicted.id]["refusal"] == "conflict of interest: works for a party to the case"
+    assert by_id[people.english_only.id]["refusal"] == "speaks none of the case's languages"
+    for who in ("enterprise", "lead", "member"):
+        assert api(client, people, who, "GET", path).status_code == 403, who
+    assert api(client, people, "coordinator", "GET", "/api/v1/cases/RPA-2026-9999/panel/candidates").status_code == 404

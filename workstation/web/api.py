@@ -101,6 +101,7 @@ from workstation.services.panels import (
     convene_panel,
     dissolve_panel,
     mark_difficult,
+    panel_choices,
     panel_record,
     write_view,
 )
@@ -695,6 +696,23 @@ def dissolve_case_panel(reference: str):  # noqa: ANN201
     if g.api_user.role != "coordinator":
         return error(403, "Only coordinators dissolve a panel.")
     return _panel_act(None, lambda s, case, data: dissolve_panel(s, case, g.api_user))
+
+
+@bp.get("/cases/<reference>/panel/candidates")
+@token_required
+def panel_candidates(reference: str):  # noqa: ANN201
+    """The experts a coordinator may choose from for the case's panel (as the page lists them):
+    each with their load and, if they may not sit, why not (``services.panels.panel_choices``)."""
+    if g.api_user.role != "coordinator":  # (whoever asks, whether the case exists or not)
+        return error(403, "Only coordinators convene a panel.")
+    case, refused = _panel_case(for_update=False)
+    if case is None:
+        return refused
+    session = get_db()
+    candidates = panel_choices(session, case)
+    record_access(session, case, g.api_user, "view", "panel api")
+    session.commit()
+    return jsonify(reference=case.reference, candidates=candidates)
 
 
 @bp.post("/cases/<reference>/panel/views")

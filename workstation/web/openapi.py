@@ -903,6 +903,29 @@ def _panel_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "delete": {**common, "summary": "Dissolve the sitting panel (coordinators): the members' slots are given back",
                    "responses": {"200": _json("Panel", "The panel, dissolved"), **_errors(401, 403, 404, 409)}},
     })  # fmt: skip
+    candidate = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "active_cases": {"type": "integer"},
+            "capacity": {"type": "integer"},
+            "refusal": {
+                "type": "string",
+                "nullable": True,
+                "description": "why the expert may not sit on this case's "
+                "panel (a trainee, not cleared, a conflict of interest, at capacity...); null: eligible",
+            },
+        },
+    }
+    candidates = {
+        "type": "object",
+        "properties": {"reference": {"type": "string"}, "candidates": {"type": "array", "items": candidate}},
+    }
+    spec.path("/api/v1/cases/{reference}/panel/candidates", operations={"get": {
+        **common, "summary": "The experts a coordinator may choose from for the case's panel (coordinators): each "
+        "with their active cases, capacity and, if they may not sit, why not; never the case's own expert",
+        "responses": {"200": _json(candidates, "Candidates, by name"), **_errors(401, 403, 404)}}})  # fmt: skip
     spec.path("/api/v1/cases/{reference}/panel/views", operations={"post": {
         **common, "summary": "Write a view as a member of the sitting panel (internal: never the enterprise's)",
         "requestBody": with_body("ViewInput"),
