@@ -90,8 +90,19 @@ from workstation.services.idempotency import (
 )
 from workstation.services.intake import IntakeError, accept_by_token, accept_submission, store_uploads
 from workstation.services.marks import WatchError, unwatch_mark, watch_mark, watched_mark_schema, watched_marks_of
-from workstation.services.models import MAX_ID, ApiToken, Case, ExpertImport, ExpertProfile, User, Webhook, utcnow
+from workstation.services.models import (
+    MAX_ID,
+    ApiToken,
+    Case,
+    ExpertImport,
+    ExpertProfile,
+    Opinion,
+    User,
+    Webhook,
+    utcnow,
+)
 from workstation.services.notices import KINDS, notices_for, record_notice_reads
+from workstation.services.opinions import check_may_issue, fits_some_service, issue_opinion, opinion_record
 from workstation.services.paging import MAX_PAGE, page_number
 from workstation.services.panels import (
     DifficultSchema,
@@ -101,6 +112,7 @@ from workstation.services.panels import (
     convene_panel,
     dissolve_panel,
     mark_difficult,
+    panel_choices,
     panel_record,
     write_view,
 )
@@ -481,15 +493,42 @@ def case_opinion(reference: str):  # noqa: ANN201
         return error(404, "No such case, or no opinion issued on it yet.")
     record_access(session, case, g.api_user, "view", "opinion api")
     session.commit()
-    opinion = case.opinion
-    return jsonify(
-        reference=case.reference,
-        service=opinion.service,
-        issued_at=opinion.issued_at.isoformat(),
-        expert={"id": opinion.expert.id, "name": opinion.expert.name},
-        body=opinion.body,
-        links={"page": url_for("opinions.opinion_page", reference=case.reference)},
-    )
+    return jsonify(_opinion_answer(case, case.opinion))
+
+
+def _opinion_answer(case: Case, opinion: Opinion) -> dict[str, Any]:
+    page = url_for("opinions.opinion_page", reference=case.reference)
+    return {**opinion_record(case, opinion), "links": {"page": page}}
+
+
+@bp.post("/cases/<reference>/opinion")
+@token_required
+@idempotent
+def write_opinion(reference: str):  # noqa: ANN201
+    """The case's expert writes and issues its opinion: the fields of the case's service as JSON
+    (``services.opinions.issue_opinion``, as the opinion form): the enterprise is mailed."""
+    session = get_db()
+    case = find_visible_case(session, g.api_user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        return error(404, "No such case.")
+    raw = request.get_json(silent=True)
+    try:
+        check_may_issue(case, g.api_user)
+        if not isinstance(raw, dict):
+            raise ValidationError({"_request": ["The body must be a JSON object."]})
+        opinion = issue_opinion(session, case, g.api_user, raw, source="api")
+        record_access(session, case, g.api_user, "view", "opinion api")  # the answer shows the opinion
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        return error(403 if err.code == "forbidden" else 409, err.message)
+    except ValidationError as err:
+        session.rollback()
+        status = 422 if fits_some_service(raw) else 400
+        return jsonify(errors=api_errors(err.normalized_messages())), status
+    response = jsonify(_opinion_answer(case, opinion))
+    response.headers["Location"] = url_for("api.case_opinion", reference=case.reference)
+    return committed(session, response, 201)
 
 
 @bp.get("/cases/<reference>/files/<sha256>")
@@ -543,9 +582,10 @@ def case_transition(reference: str):  # noqa: ANN201
     if case is None:
         session.rollback()
         return error(404, "No such case.")
-    if action in lifecycle.WRITTEN_ACTIONS:
+    if action in lifecycle.WRITTEN_ACTIONS:  # (only issue_opinion: its API is the opinion's POST)
         session.rollback()
-        return error(409, lifecycle.WRITTEN_ACTIONS[action], "action")
+        written = url_for("api.write_opinion", reference=reference)
+        return error(409, f"{lifecycle.WRITTEN_ACTIONS[action]} Through the API: POST {written}", "action")
     if action == "reassign" and (expert := active_expert(session, expert_id)) is None:
         session.rollback()
         # (a well-formed id of nobody who can take cases now: the state of the pool, not the input)
@@ -675,6 +715,23 @@ def dissolve_case_panel(reference: str):  # noqa: ANN201
     if g.api_user.role != "coordinator":
         return error(403, "Only coordinators dissolve a panel.")
     return _panel_act(None, lambda s, case, data: dissolve_panel(s, case, g.api_user))
+
+
+@bp.get("/cases/<reference>/panel/candidates")
+@token_required
+def panel_candidates(reference: str):  # noqa: ANN201
+    """The experts a coordinator may choose from for the case's panel (as the page lists them):
+    each with their load and, if they may not sit, why not (``services.panels.panel_choices``)."""
+    if g.api_user.role != "coordinator":  # (whoever asks, whether the case exists or not)
+        return error(403, "Only coordinators convene a panel.")
+    case, refused = _panel_case(for_update=False)
+    if case is None:
+        return refused
+    session = get_db()
+    candidates = panel_choices(session, case)
+    record_access(session, case, g.api_user, "view", "panel api")
+    session.commit()
+    return jsonify(reference=case.reference, candidates=candidates)
 
 
 @bp.post("/cases/<reference>/panel/views")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -10,9 +11,11 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from workstation.bulk import ACTIONS as BULK_ACTIONS
 from workstation.bulk import MAX_CASES
+from workstation.compensation import LICENCE, STATUTORY
 from workstation.config import TOKEN_MAX_DAYS
 from workstation.evidence import MAX_FILES
 from workstation.lifecycle import ACTIVE_FOR_EXPERT, STATUSES, USER_ACTIONS
+from workstation.opinions import OPINION_SCHEMAS
 from workstation.referrals import MOVES as REFERRAL_MOVES
 from workstation.search_syntax import MAX_LENGTH, MAX_TERMS
 from workstation.services.accounts import DELIVERIES, LANGUAGE_CHOICES, MANDATORY_KINDS, NAME_MAX, NOTIFICATION_KINDS
@@ -145,6 +148,7 @@ def _say_what_the_server_refuses(document: dict[str, Any]) -> None:
     document sends nothing the server refuses: no NUL in any text (path, query and body alike),
     and a case's activity exactly for the services that take one."""
     _every_string(document, lambda schema: schema.update(NO_NUL))
+    _opinion_constraints(document["components"]["schemas"])
     services_with = sorted(ACTIVITY_SERVICES)
     services_without = [s for s in SERVICES if s not in ACTIVITY_SERVICES]
     activity = document["components"]["schemas"]["Activity"]
@@ -213,6 +217,7 @@ def _every_string(node: Any, change: Any) -> None:
 IDEMPOTENT_POSTS = (
     "/api/v1/cases",
     "/api/v1/cases/{reference}/messages",
+    "/api/v1/cases/{reference}/opinion",
     "/api/v1/cases/{reference}/transitions",
     "/api/v1/bulk-actions",
     "/api/v1/experts",
@@ -485,22 +490,7 @@ def _thread_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
 
 def _case_outcome_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
     """What a case produced: the opinion, the files, the enterprise's rating."""
-    opinion = {
-        "type": "object",
-        "properties": {
-            "reference": {"type": "string"},
-            "service": {"type": "string", "enum": list(SERVICES)},
-            "issued_at": {"type": "string", "format": "date-time"},
-            "expert": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
-            "body": {"type": "object", "description": "the opinion's fields, as the service's opinion form has them"},
-        },
-    }
-    spec.path(
-        "/api/v1/cases/{reference}/opinion",
-        operations={"get": {"summary": "The expert's opinion, as issued", "security": secured,
-                            "parameters": [REFERENCE],
-                            "responses": {"200": _json(opinion, "The opinion"), **_errors(401, 404)}}},
-    )  # fmt: skip
+    _opinion_paths(spec, secured)
     sha256 = {"name": "sha256", "in": "path", "required": True,
               "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}  # fmt: skip
     spec.path(
@@ -521,6 +511,76 @@ def _case_outcome_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
                              "security": secured, "parameters": [REFERENCE], "requestBody": rating,
                              "responses": {"201": _json("Rating", "Rated"), **_errors(400, 401, 403, 404, 409)}}},
     )  # fmt: skip
+
+
+#: The opinion's fields per service (``opinions.OPINION_SCHEMAS``), a component each: ``<Name>Opinion``.
+OPINION_COMPONENTS = {service: schema.__name__.removesuffix("Schema") + "Opinion"
+                      for service, schema in OPINION_SCHEMAS.items()}  # fmt: skip
+
+
+def _opinion_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
+    """The opinion: the case's expert writes it (its service's fields), everyone on the case reads it."""
+    for service, name in OPINION_COMPONENTS.items():
+        spec.components.schema(name, schema=OPINION_SCHEMAS[service])
+    spec.components.schema("Opinion", {
+        "type": "object",
+        "properties": {
+            "reference": {"type": "string"},
+            "service": {"type": "string", "enum": list(SERVICES)},
+            "issued_at": {"type": "string", "format": "date-time"},
+            "expert": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+            "body": {"type": "object", "description": "the opinion's fields as written (text trimmed, blank optional "
+                     "text left out); a compensation estimate's also the calculator's `result`"},
+            "links": {"type": "object", "properties": {"page": {"type": "string"}}},
+        },
+    })  # fmt: skip
+    written = {"oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in OPINION_COMPONENTS.values()]}
+    refused = {"description": "The fields fit a service's opinion but not this case's: another service's, a section "
+               "the case's kind of activity or litigation matter does not have (or one it has, missing), the "
+               "panel's conclusion missing where a panel sat (or the panel's fields where none did), or amounts "
+               "the calculator refuses for the case's right type; the field is named",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+    spec.path(
+        "/api/v1/cases/{reference}/opinion",
+        operations={
+            "get": {"summary": "The expert's opinion, as issued", "security": secured, "parameters": [REFERENCE],
+                    "responses": {"200": _json("Opinion", "The opinion"), **_errors(401, 404)}},
+            "post": {"summary": "Write and issue the case's opinion (its assigned expert, while the case is in "
+                                "progress): the fields of the case's service, as its opinion form has them. A risk "
+                                "warning's or an IP analysis's sections are those of the case's kind of activity "
+                                "(each with its `_risk` level), a litigation advice's those of its matter, all "
+                                "required; where a panel sat, `panel_conclusion` is required and `panel_dissent` "
+                                "optional, where none did both are refused. Money is yuan, as a number or a decimal "
+                                "string. The case moves to opinion_issued and the enterprise is mailed",
+                     "security": secured, "parameters": [REFERENCE],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": written}}},
+                     "responses": {"201": _json("Opinion", "Issued"), **_errors(400, 401, 403, 404, 409),
+                                   "422": refused}},
+        },
+    )  # fmt: skip
+
+
+def _opinion_constraints(schemas: dict[str, Any]) -> None:
+    """What the opinion schemas check that apispec does not write: a required text has something
+    besides blanks, the limits are JSON numbers, and a compensation estimate's amounts only with
+    the method (or the wilfulness) that uses them (``opinions.CompensationEstimateSchema``)."""
+    for name in OPINION_COMPONENTS.values():
+        component = schemas[name]
+        for field, prop in component["properties"].items():
+            text = prop.get("type") == "string" and "format" not in prop and "enum" not in prop
+            if text and field in component.get("required", ()):
+                prop["pattern"] = r"\S"
+            for limit in ("minimum", "maximum"):
+                if isinstance(prop.get(limit), Decimal):
+                    prop[limit] = int(prop[limit])
+    only_with = (("statutory_amount", "method", STATUTORY), ("licence_multiple", "method", LICENCE),
+                 ("punitive_base", "wilful_serious", True))  # fmt: skip
+    schemas[OPINION_COMPONENTS["compensation_estimate"]]["allOf"] = [
+        {"anyOf": [{"properties": {by: {"enum": [value]}}, "required": [by]},
+                   {"not": {"required": [field]}},
+                   {"properties": {field: {"not": {"type": "number"}}}}]}
+        for field, by, value in only_with
+    ]  # fmt: skip
 
 
 def _pool_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
@@ -843,6 +903,29 @@ def _panel_paths(spec: APISpec, secured: list[dict[str, list]]) -> None:
         "delete": {**common, "summary": "Dissolve the sitting panel (coordinators): the members' slots are given back",
                    "responses": {"200": _json("Panel", "The panel, dissolved"), **_errors(401, 403, 404, 409)}},
     })  # fmt: skip
+    candidate = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "active_cases": {"type": "integer"},
+            "capacity": {"type": "integer"},
+            "refusal": {
+                "type": "string",
+                "nullable": True,
+                "description": "why the expert may not sit on this case's "
+                "panel (a trainee, not cleared, a conflict of interest, at capacity...); null: eligible",
+            },
+        },
+    }
+    candidates = {
+        "type": "object",
+        "properties": {"reference": {"type": "string"}, "candidates": {"type": "array", "items": candidate}},
+    }
+    spec.path("/api/v1/cases/{reference}/panel/candidates", operations={"get": {
+        **common, "summary": "The experts a coordinator may choose from for the case's panel (coordinators): each "
+        "with their active cases, capacity and, if they may not sit, why not; never the case's own expert",
+        "responses": {"200": _json(candidates, "Candidates, by name"), **_errors(401, 403, 404)}}})  # fmt: skip
     spec.path("/api/v1/cases/{reference}/panel/views", operations={"post": {
         **common, "summary": "Write a view as a member of the sitting panel (internal: never the enterprise's)",
         "requestBody": with_body("ViewInput"),

@@ -13,16 +13,9 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from workstation import lifecycle
-from workstation.opinions import (
-    form_to_opinion_input,
-    issued_on,
-    load_opinion,
-    opinion_fields,
-    statutory_hints,
-)
-from workstation.services.cases import find_visible_case, record_access, transition
-from workstation.services.models import Opinion
-from workstation.services.panels import panel_sat
+from workstation.opinions import form_to_opinion_input, issued_on, opinion_fields, statutory_hints
+from workstation.services.cases import find_visible_case, record_access
+from workstation.services.opinions import check_may_issue, issue_opinion, opinion_form
 from workstation.services.schemas import form_errors
 from workstation.vocabulary import litigation_facet
 from workstation.web.support import get_db
@@ -37,19 +30,15 @@ def new_opinion(reference: str):  # noqa: ANN201
     case = find_visible_case(session, current_user, reference, for_update=request.method == "POST")
     if case is None:
         abort(404)
-    if case.assigned_expert_id != current_user.id or case.status != lifecycle.IN_PROGRESS:
+    try:
+        check_may_issue(case, current_user)
+    except lifecycle.TransitionError:
         session.rollback()
         abort(403)
     errors: dict[str, list[str]] = {}
-    activity_kind, facet = (case.activity or {}).get("kind"), litigation_facet(case.litigation)
-    with_panel = panel_sat(session, case)
     if request.method == "POST":
         try:
-            data = form_to_opinion_input(case.service, request.form)
-            body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind, panel_sat=with_panel,
-                                litigation_facet=facet)  # fmt: skip
-            session.add(Opinion(case_id=case.id, service=case.service, body=body, issued_by=current_user.id))
-            transition(session, case, "issue_opinion", current_user)
+            issue_opinion(session, case, current_user, form_to_opinion_input(case.service, request.form))
             session.commit()
         except ValidationError as err:
             session.rollback()
@@ -64,7 +53,7 @@ def new_opinion(reference: str):  # noqa: ANN201
         "opinion_form.html",
         case=case,
         service=case.service,
-        fields=opinion_fields(case.service, activity_kind, panel_sat=with_panel, litigation_facet=facet),
+        fields=opinion_form(session, case).fields,
         form=request.form,
         errors=errors,
         today=date.today(),
