@@ -256,7 +256,7 @@ class Faults(soak.Soak):
             log("no case submitted after the kill was assigned within 60 s")
         time.sleep(max(0.0, self.args.down - (time.monotonic() - killed_at)))
         cluster.restart(victim)
-        cluster.wait_for_replicas(VHOST)
+        cluster.wait_for_replicas(VHOST, timeout=180)  # (kill to whole again took 23-37 s at load 16)
         log(f"{victim.name} back and every quorum queue whole again {time.monotonic() - killed_at:.1f}s after the kill")
 
     def failovers(self) -> list[tuple[str, float, float]]:
