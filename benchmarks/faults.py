@@ -40,6 +40,9 @@ the database before recording it, as around a database failover); ``max_intake_g
 a submission was refused (503 or no answer) before it was accepted. Exit status 1 when a check
 fails, anything was lost or doubled, a submission was refused other than within a minute after a
 database failover or for over 30 s, or the standby scheduler took over 30 s to lead.
+
+``benchmarks/soak.py --cluster`` runs the soak's half hour on this deployment with
+:class:`ClusterSoak`: the same faults (and worker kills) in turn, every few minutes.
 """
 
 from __future__ import annotations
