@@ -367,7 +367,7 @@ class Faults(soak.Soak):
         outcome.add(
             "the standby scheduler led within 30 s of each leader's kill",
             all(s <= 30 for s in self.scheduler_takeovers),
-            f"{self.scheduler_takeovers}",
+            ", ".join(f"{s:.1f}s" for s in self.scheduler_takeovers) or "no kill",
         )
         return (
             f"faults: broker_node_kills={len(self.kills)} db_failovers={len(self.db_failovers)} "
