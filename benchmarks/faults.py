@@ -40,6 +40,9 @@ the database before recording it, as around a database failover); ``max_intake_g
 a submission was refused (503 or no answer) before it was accepted. Exit status 1 when a check
 fails, anything was lost or doubled, a submission was refused other than within a minute after a
 database failover or for over 30 s, or the standby scheduler took over 30 s to lead.
+
+``benchmarks/soak.py --cluster`` runs the soak's half hour on this deployment with
+:class:`ClusterSoak`: the same faults (and worker kills) in turn, every few minutes.
 """
 
 from __future__ import annotations
@@ -156,34 +159,48 @@ class Faults(soak.Soak):
         )
         t0 = time.monotonic()
         load.start()
-        next_kill = t0 + plan.kill_every
+        self.schedule_faults(t0)
         next_round = t0 + plan.first_round
-        scheduler_kill_at = t0 + plan.seconds / 2
-        n = self.args.db_failovers
-        db_failovers_at = [t0 + plan.seconds * (0.7 + 0.2 * k / n) for k in range(n)]
+        next_report = t0 + 30
         while load.is_alive():
             self.restart_stepped_down_schedulers()
             if died := self.system.check_alive():
                 log(f"UNEXPECTED: {', '.join(died)} exited; started again")
-            # a kill only while there is load left to show the failover
-            if time.monotonic() >= next_kill and time.monotonic() < t0 + plan.seconds - self.args.down - 5:
-                self.kill_a_node()
-                next_kill = time.monotonic() + plan.kill_every
-            if db_failovers_at and time.monotonic() >= db_failovers_at[0]:
-                db_failovers_at.pop(0)
-                self.fail_over_the_database()
-            if time.monotonic() >= scheduler_kill_at:
-                scheduler_kill_at = math.inf
-                self.kill_the_scheduler_leader()
+            self.inject_faults(t0)
             if time.monotonic() >= next_round and time.monotonic() < t0 + plan.seconds:
                 next_round += plan.digest_every
                 self.digest_round(time.monotonic() - t0, self.periods)
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + 30
+                self.progress(time.monotonic() - t0, inbox)
             time.sleep(0.25)
         if self.standby_maker is not None:
             self.standby_maker.join(120)
         accepted = [r.reference for r in self.results if r.status == 201 and r.reference]
         log(f"load done: {len(accepted)} accepted of {len(self.results)}; draining")
         return accepted
+
+    def schedule_faults(self, t0: float) -> None:
+        """When the faults fall due: a node kill ``--kill-every`` s in, the scheduler's leader half-way,
+        the database failovers from 70 % of the load on."""
+        plan, n = self.plan, self.args.db_failovers
+        self.next_kill = t0 + plan.kill_every
+        self.scheduler_kill_at = t0 + plan.seconds / 2
+        self.db_failovers_at = [t0 + plan.seconds * (0.7 + 0.2 * k / n) for k in range(n)]
+
+    def inject_faults(self, t0: float) -> None:
+        """The faults now due (called every 0.25 s of the load)."""
+        plan = self.plan
+        # a kill only while there is load left to show the failover
+        if time.monotonic() >= self.next_kill and time.monotonic() < t0 + plan.seconds - self.args.down - 5:
+            self.kill_a_node()
+            self.next_kill = time.monotonic() + plan.kill_every
+        if self.db_failovers_at and time.monotonic() >= self.db_failovers_at[0]:
+            self.db_failovers_at.pop(0)
+            self.fail_over_the_database()
+        if time.monotonic() >= self.scheduler_kill_at:
+            self.scheduler_kill_at = math.inf
+            self.kill_the_scheduler_leader()
 
     def fail_over_the_database(self) -> None:
         """SIGKILL the primary and promote the standby (``dbfailover.fail_over``'s first half, in this
@@ -242,7 +259,7 @@ class Faults(soak.Soak):
             log("no case submitted after the kill was assigned within 60 s")
         time.sleep(max(0.0, self.args.down - (time.monotonic() - killed_at)))
         cluster.restart(victim)
-        cluster.wait_for_replicas(VHOST)
+        cluster.wait_for_replicas(VHOST, timeout=180)  # (kill to whole again took 23-37 s at load 16)
         log(f"{victim.name} back and every quorum queue whole again {time.monotonic() - killed_at:.1f}s after the kill")
 
     def failovers(self) -> list[tuple[str, float, float]]:
@@ -308,7 +325,10 @@ class Faults(soak.Soak):
         )
         return longest, elsewhere
 
-    def faults_report(self, inbox: soak.Inbox, accepted: list[str]) -> int:
+    def judge_faults(self, inbox: soak.Inbox, accepted: list[str]) -> str:
+        """Print the failovers' figures, add the goals (nothing lost or doubled, intake refused only
+        around a database failover and for at most 30 s, the standby scheduler leading within 30 s)
+        to the checks; returns the ``faults:`` line."""
         lost, duplicated = self.lost_and_duplicated(inbox, accepted)
         gap, refused_elsewhere = self.intake_gap()
         failovers = self.failovers()
@@ -328,25 +348,88 @@ class Faults(soak.Soak):
         print(f"  assignment in the whole run: {self.assignment_line()}")
         takeover = max(self.scheduler_takeovers, default=math.nan)
         if self.scheduler_takeovers:
-            print(f"  scheduler leader SIGKILLed: the standby led {takeover:.1f}s later")
+            each = ", ".join(f"{s:.1f}s" for s in self.scheduler_takeovers)
+            print(f"  scheduler leader SIGKILLed: the standby led {takeover:.1f}s later at most ({each})")
         refused = sum(1 for r in self.results if r.refused_at is not None)
         print(
             f"  database failovers: {len(self.db_failovers)}; submissions refused then accepted on a retry: "
             f"{refused}, the longest for {gap:.1f}s; refused other than after a failover: {refused_elsewhere}; "
             f"schedulers started again after stepping down: {len(self.stepped_down)}"
         )
-        self.print_checks()
-        ok = self.outcome.ok and bool(self.outcome.checks) and lost == 0 and duplicated == 0
-        ok = ok and refused_elsewhere == 0 and gap <= 30  # never around a broker node, 30 s around a failover
-        ok = ok and all(s <= 30 for s in self.scheduler_takeovers)  # the issue's bound
-        self.clean_up(ok)
-        print(
+        outcome = self.outcome
+        outcome.add("nothing lost, nothing doubled beyond a re-claim", lost == 0 and duplicated == 0,
+                    f"lost {lost}, duplicated {duplicated}")  # fmt: skip
+        outcome.add(
+            "intake refused only within a minute of a database failover, at most 30 s",
+            refused_elsewhere == 0 and gap <= 30,
+            f"longest refusal {gap:.1f}s; refused elsewhere {refused_elsewhere}",
+        )
+        outcome.add(
+            "the standby scheduler led within 30 s of each leader's kill",
+            all(s <= 30 for s in self.scheduler_takeovers),
+            ", ".join(f"{s:.1f}s" for s in self.scheduler_takeovers) or "no kill",
+        )
+        return (
             f"faults: broker_node_kills={len(self.kills)} db_failovers={len(self.db_failovers)} "
             f"scheduler_kills={len(self.scheduler_takeovers)} lost={lost} duplicated={duplicated} "
-            f"max_intake_gap_s={gap:.1f} scheduler_takeover_s={takeover:.1f}",
-            flush=True,
+            f"max_intake_gap_s={gap:.1f} scheduler_takeover_s={takeover:.1f}"
         )
+
+    def finish(self, inbox: soak.Inbox, accepted: list[str]) -> int:
+        """The failovers' figures, the checks, the ``faults:`` line; the exit status."""
+        line = self.judge_faults(inbox, accepted)
+        self.print_checks()
+        ok = self.outcome.ok and bool(self.outcome.checks)
+        self.clean_up(ok)
+        print(line, flush=True)
         return 0 if ok else 1
+
+
+class ClusterSoak(Faults):
+    """``soak.py --cluster``: the soak's half hour on the cluster deployment, one fault every
+    ``--kill-every`` seconds in turn: a broker node, a consumer worker, the database's primary, the
+    scheduler's leader; its report is the soak's, with the faults' goals among the checks."""
+
+    ROTATION = ("broker node", "consumer worker", "database primary", "scheduler leader")
+
+    def schedule_faults(self, t0: float) -> None:
+        self.next_fault = t0 + self.plan.kill_every
+        self.faults_done = 0
+
+    def inject_faults(self, t0: float) -> None:
+        """The next fault of the rotation, ``--kill-every`` s after the last one was over; none in
+        the last minute of the load, so that the failover shows under load."""
+        now = time.monotonic()
+        if now < self.next_fault or now > t0 + self.plan.seconds - 60:
+            return
+        kind = self.ROTATION[self.faults_done % len(self.ROTATION)]
+        self.faults_done += 1
+        log(f"fault {self.faults_done}: {kind}")
+        if kind == "broker node":
+            self.kill_a_node()
+        elif kind == "consumer worker":
+            workers = [name for name in self.system.procs if name.startswith("consumers-")]
+            log(f"SIGKILL {self.system.kill_one(self.rng, workers)}; replacement started")
+        elif kind == "database primary":
+            self.fail_over_the_database()
+        else:
+            self.kill_the_scheduler_leader()
+        self.next_fault = time.monotonic() + self.plan.kill_every
+
+    def kill_count(self) -> int:
+        return len(self.system.kills) + len(self.kills) + len(self.db_failovers)
+
+    def faults_summary(self) -> str:
+        processes = ", ".join(n for _, n, _ in self.system.kills) or "none"
+        return (
+            f"{self.kill_count()} kills: {len(self.kills)} broker nodes ({', '.join(n for n, _ in self.kills)}), "
+            f"{len(self.db_failovers)} database primaries, {len(self.system.kills)} processes ({processes})"
+        )
+
+    def finish(self, inbox: soak.Inbox, accepted: list[str]) -> int:
+        """The failovers' figures and the ``faults:`` line, then the soak's report and verdict line."""
+        print(self.judge_faults(inbox, accepted))
+        return self.report(inbox)
 
 
 def first_assignment_after(sessions, moment: datetime) -> datetime | None:  # noqa: ANN001
@@ -384,7 +467,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.02) -> float:  # n
     return time.monotonic() - start
 
 
-def run(plan: soak.Plan, args: argparse.Namespace) -> int:
+def run(plan: soak.Plan, args: argparse.Namespace, kind: type[Faults] = Faults) -> int:
+    """The run on a PostgreSQL primary and standby and a RabbitMQ cluster of its own; the exit status."""
     started = time.monotonic()
     if not rabbitcluster.available():
         log(f"Debian's rabbitmq-server is not installed ({rabbitcluster.RABBITMQ_BIN})")
@@ -401,7 +485,7 @@ def run(plan: soak.Plan, args: argparse.Namespace) -> int:
         inbox = soak.Inbox()
         smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
         smtp.start()
-        faults = Faults(plan, args, started, database_url, smtp.port, cluster, database)
+        faults = kind(plan, args, started, database_url, smtp.port, cluster, database)
         try:
             try:
                 faults.set_up()
@@ -412,7 +496,7 @@ def run(plan: soak.Plan, args: argparse.Namespace) -> int:
             finally:
                 faults.stop()
                 smtp.stop()
-            return faults.faults_report(inbox, accepted)
+            return faults.finish(inbox, accepted)
         finally:
             for node in database:  # (those made by failovers; the context discards the first two)
                 node.discard()

@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/soak.py                 # 30 minutes at 5 cases/s, a kill every 3 min
     .venv/bin/python benchmarks/soak.py --quick         # 2 minutes, a kill every 30 s (the test's run)
     .venv/bin/python benchmarks/soak.py --minutes 10 --rate 8 --kill-every 60
+    .venv/bin/python benchmarks/soak.py --cluster       # 30 minutes on the cluster deployment, a fault every 2 min
 
 On real PostgreSQL (127.0.0.1:5432, trust auth; a throwaway database ``rpa_soak``, dropped and
 re-created, migrated with ``workstation.services.migrate.upgrade``) and RabbitMQ (127.0.0.1:5672,
@@ -51,6 +52,21 @@ Scheduled jobs may add work after the drain; the checks count only if no event w
 they ran (else it drains and checks again).
 Restarting RabbitMQ restarts the whole node: anything else using it on this machine sees it go away
 for a few seconds (``--no-broker-restart`` to skip that).
+
+``--cluster``: the same system, load, digest rounds and checks on the deployment of
+``benchmarks/faults.py`` (whose machinery it uses): a three-node RabbitMQ cluster of its own with
+quorum queues, a PostgreSQL primary with a synchronous standby of its own (the multi-host URL), two
+schedulers (a leader and a standby), the clients retrying a refused submission with its
+``Idempotency-Key``. Every ``--kill-every`` seconds (default 120, counted from the end of the last
+fault) one fault, in turn: SIGKILL a broker node's Erlang VM (started again ``--down`` s later), a
+consumer worker (``consumers-1`` or ``-2``), the database's primary (the standby promoted, a new
+synchronous standby made), the scheduler's leader -- over 30 minutes four broker nodes, four
+workers, three database failovers and two or three scheduler leaders; none in the last minute of
+the load. The machine's own RabbitMQ and PostgreSQL are not touched (no broker restart). The
+report adds ``faults.py``'s figures, its ``faults:`` line and its goals as checks (nothing lost;
+nothing duplicated but a re-claim's repeat; intake refused only within a minute of a database
+failover and for at most 30 s; the standby scheduler leading within 30 s), then ends with the same
+``soak:`` line, ``kills`` counting every fault.
 """
 
 from __future__ import annotations
@@ -442,10 +458,10 @@ class System:
         for name in self.procs:
             self.start(name)
 
-    def kill_one(self, rng: random.Random) -> str:
-        """SIGKILL one kill target, chosen at random, and start its replacement at once (as the
-        supervisor would, a second later)."""
-        name = rng.choice(sorted(n for n, p in self.procs.items() if p.killable))
+    def kill_one(self, rng: random.Random, among: list[str] | None = None) -> str:
+        """SIGKILL one kill target (of ``among`` if given), chosen at random, and start its
+        replacement at once (as the supervisor would, a second later)."""
+        name = rng.choice(sorted(n for n, p in self.procs.items() if p.killable and (among is None or n in among)))
         proc = self.procs[name]
         assert proc.popen is not None
         pid = proc.popen.pid
@@ -554,10 +570,13 @@ class Growth:
 
 
 def rss_growth(samples: dict[str, list[Sample]], warmup: float) -> list[Growth]:
-    """Per process: the median RSS of the first and the last fifth of the samples after warm-up."""
+    """Per process: the median RSS of the first and the last fifth of the samples after warm-up,
+    counted from the process's own start: one started again during the run (the sampler keeps
+    only the samples of its current pid) is judged only if it lived through a warm-up of its own."""
     out = []
     for label, every in sorted(samples.items()):
-        rows = [s for s in every if s.at >= warmup]
+        started = every[0].at if every else 0.0
+        rows = [s for s in every if s.at >= warmup and s.at - started >= warmup]
         if len(rows) < 5:
             continue
         fifth = max(1, len(rows) // 5)
@@ -1222,22 +1241,30 @@ class Soak:
             f"soak: minutes={self.plan.minutes:g} cases={self.accepted_count()} "
             f"assigned_once={figures.get('assigned_once', False)} "
             f"emails={figures.get('emails', inbox.total)} duplicate_emails={figures.get('duplicate_emails', 0)} "
-            f"dlq={figures.get('dlq', 0)} rss_growth_pct={growth_text} kills={len(self.system.kills)} ok={ok}",
+            f"dlq={figures.get('dlq', 0)} rss_growth_pct={growth_text} kills={self.kill_count()} ok={ok}",
             flush=True,
         )
         return 0 if ok else 1
+
+    def faults_summary(self) -> str:
+        """The faults injected, for the report."""
+        restarted = f"yes, port closed {self.broker_outage:.1f} s" if not math.isnan(self.broker_outage) else "no"
+        killed = ", ".join(n for _, n, _ in self.system.kills) or "none"
+        return f"{len(self.system.kills)} kills ({killed}); RabbitMQ restarted: {restarted}"
+
+    def kill_count(self) -> int:
+        """Faults injected (the broker restart aside)."""
+        return len(self.system.kills)
 
     def accepted_count(self) -> int:
         return sum(1 for r in self.results if r.status == 201)
 
     def summary_lines(self, inbox: Inbox, growth: list[Growth]) -> list[str]:
-        plan, figures, system = self.plan, self.figures, self.system
+        plan, figures = self.plan, self.figures
         starts = sorted(r.started for r in self.results if r.status == 201)
         throughput = (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 else float("nan")
         http = [(r.finished - r.started) * 1000 for r in self.results if r.status == 201]
         nan = float("nan")
-        restarted = f"yes, port closed {self.broker_outage:.1f} s" if not math.isnan(self.broker_outage) else "no"
-        killed = ", ".join(n for _, n, _ in system.kills) or "none"
         lines = [
             f"soak report ({plan.minutes:g} min at {plan.rate:g} cases/s; {os.cpu_count()} cores; "
             f"{time.monotonic() - self.started:.0f}s in all)",
@@ -1251,7 +1278,7 @@ class Soak:
             f"  emails received: {figures.get('emails', inbox.total)} ({figures.get('notifications', '?')} "
             f"notification rows, {figures.get('digests', '?')} digests); notices {figures.get('notices', {})}; "
             f"digest rounds {self.rounds}",
-            f"  faults: {len(system.kills)} kills ({killed}); RabbitMQ restarted: {restarted}",
+            f"  faults: {self.faults_summary()}",
             f"  PostgreSQL connections to {self.args.database} at the end: {figures.get('pg_connections', '?')}",
         ]
         return lines + [
@@ -1315,6 +1342,17 @@ def run(plan: Plan, args: argparse.Namespace) -> int:
         return soak.report(inbox)
 
 
+def run_on_cluster(plan: Plan, args: argparse.Namespace) -> int:
+    """The soak on the cluster deployment, with ``faults.py``'s nodes and fault injection; the
+    system's own RabbitMQ and PostgreSQL are not touched."""
+    import faults  # (it imports this module: here, not at the top)
+
+    args.vhost = faults.VHOST  # (in the run's own cluster; the report names it)
+    with contextlib.suppress(KeyboardInterrupt):
+        return faults.run(plan, args, faults.ClusterSoak)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, help="length of the load (default 30; --quick 2)")
@@ -1322,6 +1360,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-every", type=float, help="seconds between worker kills (default 180; --quick 30)")
     parser.add_argument("--quick", action="store_true", help="2 minutes, a kill every 30 s, short time constants")
     parser.add_argument("--no-broker-restart", action="store_true", help="do not restart RabbitMQ half-way")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="on a RabbitMQ cluster and a PostgreSQL primary + standby of its own (benchmarks/faults.py), a fault "
+        "every --kill-every s (default 120; --quick 20) in turn: broker node, worker, database primary, scheduler",
+    )
+    parser.add_argument("--down", type=float, default=8.0, help="--cluster: seconds a killed node stays down")
     parser.add_argument("--max-rss-growth", type=float, default=20.0, help="percent (default 20)")
     parser.add_argument("--drain-timeout", type=float, help="seconds (default 240; 60 for runs of 5 minutes or less)")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/rpa_soak")
@@ -1332,13 +1377,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     minutes = args.minutes if args.minutes is not None else (2.0 if args.quick else 30.0)
-    kill_every = args.kill_every if args.kill_every is not None else (30.0 if args.quick else 180.0)
+    default_kill_every = {(False, False): 180.0, (False, True): 30.0, (True, False): 120.0, (True, True): 20.0}
+    kill_every = args.kill_every if args.kill_every is not None else default_kill_every[args.cluster, args.quick]
     short = minutes <= 5
     plan = Plan(
         minutes=minutes,
         rate=args.rate,
         kill_every=kill_every,
-        broker_restart=not args.no_broker_restart,
+        # (the cluster's faults are its nodes' deaths; the plain soak's restart is of the system node)
+        broker_restart=not args.no_broker_restart and not args.cluster,
         first_round=15.0 if short else 60.0,
         digest_every=30.0 if short else 180.0,
         sample_every=5.0 if short else 10.0,
@@ -1362,6 +1409,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_signal)
+    if args.cluster:
+        return run_on_cluster(plan, args)
     try:
         return run(plan, args)  # drops its database at the end, also after a failure or SIGTERM
     finally:
