@@ -223,3 +223,30 @@ def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_sti
     with sessions() as s:
         assert set(s.scalars(select(Notification.status))) == {"sent"}
     assert time.monotonic() - started < 5
+
+
+def test_the_relay_waits_its_interval_after_a_round_unless_the_round_was_full(monkeypatch, config) -> None:  # noqa: ANN001
+    import threading
+
+    from workers import runtime
+
+    rounds = iter([2, runtime.RELAY_BATCH, 1])  # a few rows; a full round (a backlog); a few
+    calls: list[str] = []
+
+    def publish_pending(_sessions, _publisher, limit: int) -> int:  # noqa: ANN001
+        assert limit == runtime.RELAY_BATCH
+        calls.append("round")
+        return next(rounds)
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            calls.append(f"wait {timeout}")
+            if calls.count("round") == 3:
+                self.set()
+            return self.is_set()
+
+    monkeypatch.setattr(runtime, "publish_pending", publish_pending)
+    runtime.relay_loop(Context(config, None, None, None), Stop())
+    wait = f"wait {config.relay_interval}"
+    # (it used to poll again at once after any round that published: a round per one or two rows)
+    assert calls == ["round", wait, "round", "round", wait]

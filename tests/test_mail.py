@@ -165,3 +165,31 @@ def test_the_pipeline_mails_through_smtp_and_survives_an_smtp_outage(client, peo
             controller.stop()
     finally:
         running.stop_all()
+
+
+@pytest.mark.pure
+def test_our_text_parts_and_smtp_envelope_are_those_of_the_email_package(config) -> None:  # noqa: ANN001
+    from email.mime.text import MIMEText
+
+    from workstation.services.mail import _send_on, _text_part
+
+    for text in ("", "plain\n", "中文 " * 200 + "\n-- \nfooter\n", "<p>é</p>"):
+        for subtype in ("plain", "html"):
+            assert _text_part(text, subtype).as_bytes() == MIMEText(text, subtype, "utf-8").as_bytes()
+
+    class Recorder(smtplib.SMTP):  # no connection: what would be given to the server
+        def ehlo_or_helo_if_needed(self) -> None:
+            pass
+
+        def sendmail(self, *args, **_kwargs) -> None:  # noqa: ANN002, ANN003
+            self.sent = args[:3]
+
+    class Fast(Recorder):
+        def send_message(self, *_args, **_kwargs) -> None:  # noqa: ANN002, ANN003
+            raise AssertionError("our emails take the short way")
+
+    message = assigned_email(config, "7:1:x")
+    reference, ours = Recorder(), Fast()
+    reference.send_message(message)
+    _send_on(ours, message)
+    assert ours.sent == reference.sent and ours.sent[1] == ["wang@example.cn"]

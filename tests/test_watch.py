@@ -341,3 +341,37 @@ def test_a_confidential_case_never_makes_a_repeat_respondent_in_an_enterprises_e
     assert to_third.body["reference"] == later
     assert notices_of(sessions, people.enterprise.id) == []
     assert [n.id for n in notices_of(sessions, people.other_enterprise.id)] == [to_secret.id]
+
+
+def test_a_batch_finds_its_repeat_respondents_in_one_query_as_one_by_one_would(
+    people, submit, sessions, config
+) -> None:  # noqa: ANN001
+    from sqlalchemy import event
+
+    from workers.delivery import Delivery
+
+    maker = {"role": "respondent", "name": "深圳仿冒电子有限公司"}
+    first = submit("other_enterprise", parties=[maker])["reference"]
+    # in one batch: a case naming it (and a respondent nobody else names), and a third
+    # enterprise's naming it too: that one is warned of both earlier cases, the one in its batch too
+    second = submit(parties=[maker, {"role": "respondent", "name": "别的公司"}])["reference"]
+    people.add("third", "enterprise", organisation="第三方公司")
+    third = submit("third", parties=[maker])["reference"]
+    handle_submitted(sessions, config, case_id_of(sessions, first), 1)
+    batch = [Delivery(i, "case.submitted", {"case_id": case_id_of(sessions, r)}) for i, r in ((2, second), (3, third))]
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        watch.handle_many(Context(config=config, sessions=sessions, publisher=None, sender=None), batch)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if "FROM case_parties" in s]) == 1
+    told = [n.body["reference"] for n in notices_of(sessions, people.coordinator.id, "repeat_respondent")]
+    assert told == [second, third]
+    (about_third,) = [n for n in notices_of(sessions, people.coordinator.id) if n.body["reference"] == third]
+    assert [o["reference"] for o in about_third.body["others"]] == [first, second]

@@ -13,14 +13,15 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests import test_batches
 from tests.conftest import wait_for
 from tests.test_batches import outbox, run
 from workers import webhooks
 from workstation.services.messaging import SUBSCRIPTIONS
-from workstation.services.models import WebhookDelivery, utcnow
+from workstation.services.models import HandledMessage, OutboxMessage, WebhookDelivery, utcnow
+from workstation.services.outbox import _hooked_since, _owed
 from workstation.services.webhooks import WEBHOOK_EVENTS, address_refusal, deliver_due
 
 ctx = test_batches.ctx
@@ -108,6 +109,32 @@ def test_a_hook_is_told_signed_of_the_events_on_the_cases_its_owner_may_see(  # 
     run(ctx, webhooks, outbox(sessions, "case.submitted"))  # the broker delivers it again
     with sessions() as s:
         assert len(s.scalars(select(WebhookDelivery)).all()) == 4, "a redelivered event adds nothing"
+
+
+def test_an_event_no_hook_wants_leaves_no_trace_and_is_not_owed_to_a_hook_registered_later(  # noqa: ANN001
+    client, people, sessions, submit, ctx, receiver
+) -> None:
+    submit()
+    assert run(ctx, webhooks, outbox(sessions, "case.submitted")) == ["done"]
+    with sessions() as s:
+        assert s.scalars(select(HandledMessage).where(HandledMessage.consumer == "webhooks")).all() == []
+        assert s.scalars(select(WebhookDelivery)).all() == []
+    assert _hooked_since(sessions) == {}, "no hook: the reconciler owes the consumer nothing"
+
+    register(client, people, "enterprise", receiver.url, ["case.submitted"])
+    later = submit()["reference"]
+    before, after = outbox(sessions, "case.submitted")
+    with sessions.begin() as s:  # both published long ago: due for the reconciler, were they owed
+        s.execute(update(OutboxMessage).values(published_at=utcnow() - timedelta(hours=1)))
+    now = utcnow()
+    with sessions() as s:
+        owed = s.scalars(_owed("webhooks", WEBHOOK_EVENTS, now, now, _hooked_since(sessions))).all()
+    assert owed == [int(after.properties["message_id"])], "not the event from before the hook"
+    assert run(ctx, webhooks, [after]) == ["done"]
+    assert deliver_due(sessions, ctx.config) == 1 and receiver.events() == [("case.submitted", later)]
+    with sessions() as s:
+        handled = s.scalars(select(HandledMessage.message_id).where(HandledMessage.consumer == "webhooks")).all()
+    assert handled == [int(after.properties["message_id"])]
 
 
 def _hooks(client, people, who: str) -> list[dict]:  # noqa: ANN001

@@ -197,18 +197,27 @@ def digest_jobstores(ctx: Context) -> dict:
     return {"default": MemoryJobStore(), digests.JOBSTORE: SQLAlchemyJobStore(engine=ctx.sessions.kw["bind"])}
 
 
+#: The most outbox rows the relay publishes in one round.
+RELAY_BATCH = 500
+
+
 def relay_loop(ctx: Context, stop: threading.Event) -> None:
-    """Publish new outbox rows as they appear; on a broker failure back off and try again."""
+    """Publish new outbox rows as they appear; on a broker failure back off and try again.
+
+    After a round it waits ``relay_interval`` unless the round was full (a backlog): polling again
+    at once found one or two new rows each time under load, a read and a write transaction for
+    each (1,398 messages in 1,081 rounds); waiting gathers the rows of the interval into one round,
+    for at most that much more latency per event."""
     delay = ctx.config.relay_interval
     while not stop.is_set():
         try:
-            published = publish_pending(ctx.sessions, ctx.publisher)
+            published = publish_pending(ctx.sessions, ctx.publisher, RELAY_BATCH)
             delay = ctx.config.relay_interval
         except Exception as err:  # noqa: BLE001 - broker or database down: keep trying
             published = 0
             log.warning("relay: %s; retrying in %.1fs", err, delay)
             delay = min(max(delay * 2, 0.5), 10)
-        if not published:
+        if published < RELAY_BATCH:
             stop.wait(delay)
 
 

@@ -55,7 +55,6 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                 raise PermanentError("payload names no existing case")  # (the claim is rolled back)
             checked.append(case)
         check_marks(session, [mark for case in checked for mark in marks_named_in(case)])
-        for case in checked:
-            warn_repeat_respondents(session, case)
+        warn_repeat_respondents(session, checked)
         index_cases(session, [case.id for case in checked])  # (their search grams: not in intake's statement)
         session.commit()

@@ -31,9 +31,18 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
         if payload_id(d.payload, "case_id") is None:  # (every event it takes is about a case)
             raise PermanentError("payload names no case")
     with ctx.sessions() as session:
+        # An event no enabled hook wants has no effect: it is neither claimed nor marked handled
+        # (a transaction and a row saved per event; the reconciler owes it nothing either:
+        # ``outbox._hooked_since``). Should a hook wanting it be registered meanwhile, it need not
+        # be told of an event older than itself, and is not.
+        wanted = {event for hook in enabled_hooks(session) for event in hook.events}
+        deliveries = [d for d in deliveries if d.event_type in wanted]
+        if not deliveries:
+            return
+        session.rollback()  # (then a writer's transaction from its start: ``lock_for_write``)
         lock_for_write(session)
         mine = claim_deliveries(session, CONSUMER, deliveries)
-        hooks = enabled_hooks(session) if mine else []  # (once a batch: most events find none)
+        hooks = enabled_hooks(session) if mine else []
         for d in mine:
             fan_out(session, ctx.config, hooks, d.message_id, d.event_type, d.payload)
         session.commit()

@@ -9,19 +9,22 @@ Message-ID from it, so a redelivered message does not make a second, different e
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import smtplib
 import ssl
 import tempfile
 import threading
 import uuid
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
-from email.utils import formataddr, formatdate
-from functools import cache, cached_property
+from email.utils import formataddr, formatdate, getaddresses
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from time import monotonic
 from typing import Any, Protocol
@@ -45,6 +48,8 @@ def _environment(language: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates do not change while a process runs: no stat of each file at every use.
+        auto_reload=False,
     )
     catalog = translations(language)
     env.install_gettext_translations(catalog, newstyle=True)
@@ -73,6 +78,21 @@ class _QuickFoldCompat32(Compat32):
 MAIL_POLICY = _QuickFoldCompat32()
 
 
+@lru_cache(maxsize=64)
+def _footer(language: str, replyable: bool) -> str:
+    """The plain-text footer: the same for every email of a language and kind, so rendered once."""
+    return _environment(language).get_template("email/_layout/footer.txt").render(replyable=replyable)
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    """``MIMEText(text, subtype, "utf-8")``, the same headers and bytes, for a fifth of the CPU:
+    MIMEText encodes the text, decodes it again and encodes it in base64 through ``email.charset``."""
+    part = MIMENonMultipart("text", subtype, policy=MAIL_POLICY, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(text.encode()).decode("ascii"))
+    return part
+
+
 def render_email(name: str, language: str, to: str, config: Config, key: str, **context: Any) -> Message:
     """A multipart (plain text + HTML) email from ``templates/email/<name>/``.
 
@@ -84,7 +104,7 @@ def render_email(name: str, language: str, to: str, config: Config, key: str, **
     context = {"base_url": config.base_url, "language": language, "replyable": False, **context}
     subject = env.get_template(f"email/{name}/subject.txt").render(context).strip()
     text = env.get_template(f"email/{name}/body.txt").render(context)
-    text = text.rstrip("\n") + "\n\n" + env.get_template("email/_layout/footer.txt").render(context)
+    text = text.rstrip("\n") + "\n\n" + _footer(language, bool(context["replyable"]))
     html = env.get_template(f"email/{name}/body.html").render(context)
     # A boundary of our own: left to the generator, it draws one and compiles a regular
     # expression to check it against the text (a tenth of the notify worker's CPU). The parts are
@@ -99,8 +119,8 @@ def render_email(name: str, language: str, to: str, config: Config, key: str, **
     # Every email we send is automatic (RFC 3834): well-behaved responders do not answer it.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message.attach(MIMEText(text, "plain", "utf-8", policy=MAIL_POLICY))
-    message.attach(MIMEText(html, "html", "utf-8", policy=MAIL_POLICY))
+    message.attach(_text_part(text, "plain"))
+    message.attach(_text_part(html, "html"))
     return message
 
 
@@ -218,7 +238,7 @@ class SmtpSender:
         kept = self._client
         client = self._usable_client()
         try:
-            client.send_message(message)
+            _send_on(client, message)
         except smtplib.SMTPServerDisconnected:
             if client is not kept:
                 raise
@@ -226,7 +246,7 @@ class SmtpSender:
             # IDLE_CHECK): once more on a new one. Should the drop have come after the server took
             # the message, this repeats it with the same Message-ID: at least once.
             self.close()
-            self._usable_client().send_message(message)
+            _send_on(self._usable_client(), message)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -235,6 +255,33 @@ class SmtpSender:
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
+
+
+#: Headers after which ``smtplib``'s ``send_message`` is left to choose the envelope itself.
+_ENVELOPE_HEADERS = ("Sender", "Cc", "Bcc", "Resent-Date", "Resent-From", "Resent-To", "Resent-Sender")
+
+
+def _send_on(client: smtplib.SMTP, message: Message) -> None:
+    """``client.send_message(message)``: for our emails (a From and a To, ASCII addresses) the same
+    envelope and bytes, without parsing the same From and To addresses for every email."""
+    sender, to = message["From"], message["To"]
+    if not isinstance(sender, str) or not isinstance(to, str) or any(h in message for h in _ENVELOPE_HEADERS):
+        client.send_message(message)
+        return
+    envelope = _envelope_address(sender), _envelope_address(to)
+    if not all(envelope) or not all(a.isascii() for a in envelope):
+        client.send_message(message)  # (SMTPUTF8 when the server offers it)
+        return
+    flat = io.BytesIO()
+    BytesGenerator(flat).flatten(message, linesep="\r\n")  # (as send_message does)
+    client.sendmail(envelope[0], [envelope[1]], flat.getvalue())
+
+
+@lru_cache(maxsize=4096)
+def _envelope_address(header: str) -> str:
+    """The address of a one-address header, as ``send_message`` takes it ("" if there is none)."""
+    found = getaddresses([header])
+    return found[0][1] if len(found) == 1 else ""
 
 
 def make_sender(config: Config) -> MailSender:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.config import Config
 from workstation.services.messaging import SUBSCRIPTIONS, Publisher, queue_name
-from workstation.services.models import DeliveryFailure, HandledMessage, OutboxMessage, utcnow
+from workstation.services.models import DeliveryFailure, HandledMessage, OutboxMessage, Webhook, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,16 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     now = utcnow()
     count = 0
     for consumer, keys in SUBSCRIPTIONS.items():
+        since = _hooked_since(factory) if consumer == "webhooks" else None
+        if since == {}:
+            continue  # (no enabled hook: the webhooks consumer owes nothing)
         # While the consumer's queue still holds messages, an unhandled event is most likely
         # waiting in it: publishing it again would only add work to a consumer that is behind.
         # Events older than the ceiling are published again regardless.
         backlog = publisher.queue_depth(queue_name(consumer)) > 0
         due_before = now - timedelta(seconds=config.reconcile_after * (BACKLOG_FACTOR if backlog else 1))
         with factory() as session:
-            rows = session.execute(_owed(consumer, keys, now, due_before).limit(limit)).all()
+            rows = session.execute(_owed(consumer, keys, now, due_before, since).limit(limit)).all()
         # Each further publication waits twice as long as the one before (capped): a consumer
         # that is down is not flooded with copies of everything it owes.
         rows = [
@@ -109,8 +112,31 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     return count
 
 
-def _owed(consumer: str, keys: Iterable[str], now: datetime, due_before: datetime) -> Select:
-    """The events routed to ``consumer`` that it has not handled and that are due again, oldest first."""
+def _hooked_since(factory: sessionmaker[Session]) -> dict[str, datetime]:
+    """What the webhooks consumer owes: it handles (and marks handled) only the events some enabled
+    hook wants, and leaves the others unmarked (``workers.webhooks``). So it owes each routing key
+    an enabled hook wants from the registration of the first such hook on: an event older than
+    the hook need not reach it (nor is it republished to it when it registers). A hook disabled
+    and enabled again may be given events of its disabled time that no other hook wanted."""
+    with factory() as session:
+        hooks = session.execute(select(Webhook.events, Webhook.created_at).where(Webhook.disabled_at.is_(None)))
+        since: dict[str, datetime] = {}
+        for events, created_at in hooks:
+            for key in set(events) & set(SUBSCRIPTIONS["webhooks"]):
+                since[key] = min(since.get(key, created_at), created_at)
+    return since
+
+
+def _owed(
+    consumer: str, keys: Iterable[str], now: datetime, due_before: datetime, since: dict[str, datetime] | None = None
+) -> Select:
+    """The events routed to ``consumer`` that it has not handled and that are due again, oldest
+    first; ``since``: if given, only these routing keys, each for the events from the time given on."""
+    routed = (
+        or_(*(and_(OutboxMessage.routing_key == key, OutboxMessage.created_at >= at) for key, at in since.items()))
+        if since is not None
+        else OutboxMessage.routing_key.in_(keys)
+    )
     return (
         select(
             OutboxMessage.id,
@@ -129,7 +155,7 @@ def _owed(consumer: str, keys: Iterable[str], now: datetime, due_before: datetim
             and_(DeliveryFailure.consumer == consumer, DeliveryFailure.message_id == OutboxMessage.id),
         )
         .where(
-            OutboxMessage.routing_key.in_(keys),
+            routed,
             OutboxMessage.published_at.is_not(None),
             OutboxMessage.created_at > now - RECONCILE_HORIZON,
             HandledMessage.message_id.is_(None),

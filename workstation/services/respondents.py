@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from workstation.routing import normalise_name
 from workstation.services.models import Case, CaseParty, User
@@ -39,82 +39,84 @@ def party_rows(parties: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return rows
 
 
-# Built once (building a statement cost about as much as running it; the watch consumer runs them
-# for every case). A party is the same when its normalised name or its credit code is: a NULL
-# parameter (a party without one) matches nothing, as SQL's ``= NULL`` is never true.
-_RESPONDENTS_OF_CASE = (
-    select(CaseParty)
-    .where(CaseParty.case_id == bindparam("case_id"), CaseParty.role == "respondent")
-    .order_by(CaseParty.id)
-)
-_EARLIER_CASES_NAMING = (
-    select(CaseParty, Case.reference, Case.title, User.name, User.organisation, Case.confidential)
+# Built once (building a statement cost about as much as running it; the watch consumer runs it
+# for every batch of cases). A party is the same when its normalised name or its credit code is;
+# an empty key matches nothing (a NULL one never does: SQL's ``= NULL`` is never true).
+_OWN = aliased(CaseParty)
+_EARLIER_PARTIES_NAMING = (
+    select(_OWN, CaseParty, Case.reference, Case.title, User.name, User.organisation, Case.confidential)
+    .join(
+        CaseParty,
+        and_(
+            CaseParty.role == "respondent",
+            CaseParty.enterprise_id != _OWN.enterprise_id,
+            # earlier cases only: of two cases naming one respondent, the later one warns,
+            # whichever order the worker handles them in
+            CaseParty.case_id < _OWN.case_id,
+            or_(
+                and_(_OWN.name_key != "", CaseParty.name_key == _OWN.name_key),
+                and_(_OWN.credit_code != "", CaseParty.credit_code == _OWN.credit_code),
+            ),
+        ),
+    )
     .join(Case, Case.id == CaseParty.case_id)
     .join(User, User.id == CaseParty.enterprise_id)
-    .where(
-        CaseParty.role == "respondent",
-        CaseParty.enterprise_id != bindparam("enterprise_id"),
-        # earlier cases only: of two cases naming one respondent, the later one warns, whichever
-        # order the worker handles them in
-        CaseParty.case_id < bindparam("case_id"),
-        or_(CaseParty.name_key == bindparam("name_key"), CaseParty.credit_code == bindparam("credit_code")),
-    )
-    .order_by(CaseParty.id)
+    .where(_OWN.case_id.in_(bindparam("case_ids", expanding=True)), _OWN.role == "respondent")
+    .order_by(_OWN.id, CaseParty.id)
 )
 
 
-def warn_repeat_respondents(session: Session, case: Case) -> int:
-    """Raise the repeat-respondent notices for ``case``; returns how many were new."""
-    respondents = session.scalars(_RESPONDENTS_OF_CASE, {"case_id": case.id}).all()
-    notices: list[NewNotice] = []
-    coordinators: list[User] | None = None
-    for party in respondents:
-        if not party.name_key and not party.credit_code:
-            continue
-        others = session.execute(
-            _EARLIER_CASES_NAMING,
+def warn_repeat_respondents(session: Session, cases: list[Case]) -> int:
+    """Raise the repeat-respondent notices for ``cases`` (one query finds the earlier cases naming
+    their respondents, for the whole batch); returns how many were new."""
+    matches: dict[int, dict[int, tuple[CaseParty, list[Any]]]] = {}  # case id -> party id -> rows
+    for row in session.execute(_EARLIER_PARTIES_NAMING, {"case_ids": [c.id for c in cases]}):
+        own = row[0]
+        matches.setdefault(own.case_id, {}).setdefault(own.id, (own, []))[1].append(row)
+    coordinators = active_coordinators(session) if matches else []
+    raised = 0
+    for case in cases:
+        notices: list[NewNotice] = []
+        for party, others in matches.get(case.id, {}).values():
+            notices += _notices(case, party, others, coordinators)
+        raised += len(raise_notices(session, notices))  # (one notice.raised event per case, as before)
+    return raised
+
+
+def _notices(case: Case, party: CaseParty, others: list[Any], coordinators: list[User]) -> list[NewNotice]:
+    """The notices of one respondent of ``case`` named by earlier cases: ``others``, rows of
+    (the party, the earlier case's party, its reference, title, enterprise's name and
+    organisation, whether confidential)."""
+    listed = [
+        {"reference": ref, "title": title, "enterprise": org or name, "named_as": other.name,
+         "confidential": confidential}
+        for _party, other, ref, title, name, org, confidential in others
+    ]  # fmt: skip
+    notices = [
+        NewNotice(
+            coordinator.id,
+            "repeat_respondent",
+            f"repeat:coordinator:{party.id}:{coordinator.id}",
             {
-                "enterprise_id": case.enterprise_id,
-                "case_id": case.id,
-                "name_key": party.name_key or None,
-                "credit_code": party.credit_code or None,
+                "audience": "coordinator",
+                "respondent": party.name,
+                "credit_code": party.credit_code,
+                "reference": case.reference,
+                "enterprises": len({row[1].enterprise_id for row in others}),
+                "others": listed,
             },
-        ).all()
-        if not others:
-            continue
-        if coordinators is None:
-            coordinators = active_coordinators(session)
-        listed = [
-            {"reference": ref, "title": title, "enterprise": org or name, "named_as": other.name,
-             "confidential": confidential}
-            for other, ref, title, name, org, confidential in others
-        ]  # fmt: skip
-        for coordinator in coordinators:
-            notices.append(
-                NewNotice(
-                    coordinator.id,
-                    "repeat_respondent",
-                    f"repeat:coordinator:{party.id}:{coordinator.id}",
-                    {
-                        "audience": "coordinator",
-                        "respondent": party.name,
-                        "credit_code": party.credit_code,
-                        "reference": case.reference,
-                        "enterprises": len({o.enterprise_id for o, *_ in others}),
-                        "others": listed,
-                    },
-                    case.id,
-                )
-            )
-        # Each enterprise hears about its own case only, once per case and respondent, and only
-        # when another case may be sensed: a confidential one never makes a repeat respondent of
-        # anyone in an enterprise's eyes (``feeds_enterprise_notices``).
-        told = [(party, case.reference)] if any(feeds_enterprise_notices(row) for row in others) else []
-        if feeds_enterprise_notices(case):
-            told += [(other, reference) for other, reference, *_ in others]
-        notices += [
-            NewNotice(own.enterprise_id, "repeat_respondent", f"repeat:party:{own.id}",
-                      {"audience": "enterprise", "respondent": own.name, "reference": reference}, own.case_id)
-            for own, reference in told
-        ]  # fmt: skip
-    return len(raise_notices(session, notices))
+            case.id,
+        )
+        for coordinator in coordinators
+    ]
+    # Each enterprise hears about its own case only, once per case and respondent, and only
+    # when another case may be sensed: a confidential one never makes a repeat respondent of
+    # anyone in an enterprise's eyes (``feeds_enterprise_notices``).
+    told = [(party, case.reference)] if any(feeds_enterprise_notices(row) for row in others) else []
+    if feeds_enterprise_notices(case):
+        told += [(row[1], row.reference) for row in others]
+    return notices + [
+        NewNotice(own.enterprise_id, "repeat_respondent", f"repeat:party:{own.id}",
+                  {"audience": "enterprise", "respondent": own.name, "reference": reference}, own.case_id)
+        for own, reference in told
+    ]  # fmt: skip
