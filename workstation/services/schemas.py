@@ -86,6 +86,32 @@ class RightSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(RIGHT_KINDS))
     number = fields.String(load_default="", validate=validate.Length(max=60))
     mark_text = fields.String(load_default="", validate=validate.Length(max=200))
+    #: the right's own dates (the enterprise's): a trademark's registration starts its 10-year term
+    #: (renewal), a patent's filing its patent years (annual fees); ``key_dates.registered_on`` is
+    #: the contested mark's
+    registered_on = fields.Date(
+        metadata={"description": "this right's registration date: a trademark's starts its renewal term"}
+    )
+    filed_on = fields.Date(metadata={"description": "this right's filing date: a patent's annual fees run from it"})
+
+    @post_load
+    def _iso_dates(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        # Stored in the case's JSON as ISO strings, as the key dates are.
+        for key in RIGHT_DATES:
+            if key in data:
+                data[key] = data[key].isoformat()
+        return data
+
+
+#: the dates a right may carry (``RightSchema``)
+RIGHT_DATES = ("registered_on", "filed_on")
+
+
+class RightRecordSchema(RightSchema):
+    """A case's right as stored and shown (its dates already ISO strings)."""
+
+    registered_on = fields.String(metadata={"format": "date"})
+    filed_on = fields.String(metadata={"format": "date"})
 
 
 class KeyDatesSchema(Schema):
@@ -94,10 +120,16 @@ class KeyDatesSchema(Schema):
 
     known_on = fields.Date()
     published_on = fields.Date()
-    registered_on = fields.Date()
+    registered_on = fields.Date(
+        metadata={"description": "the contested mark's registration date: starts the 5 years for invalidation on "
+                  "relative grounds (Trademark Law art. 45(1)); the enterprise's own mark's is rights[].registered_on"}
+    )  # fmt: skip
     notice_received_on = fields.Date()
     infringement_started_on = fields.Date()
-    filed_on = fields.Date()
+    filed_on = fields.Date(
+        metadata={"description": "a patent's filing date, read only when no right gives its own rights[].filed_on "
+                  "(a case with one patent): its annual fees"}
+    )  # fmt: skip
 
 
 class OrganisationSchema(Schema):
@@ -395,7 +427,7 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
 #: named ``{prefix}_{input}_{row}`` (rows numbered from 0)
 FORM_ROW_INPUTS: dict[str, tuple[str, ...]] = {
     "party": ("role", "name", "credit_code"),
-    "right": ("kind", "number", "mark_text"),
+    "right": ("kind", "number", "mark_text", *RIGHT_DATES),
 }
 #: which list of the API's case input each of the form's lists is
 _FORM_LISTS = {"parties": "party", "rights": "right"}
@@ -667,7 +699,7 @@ class CaseSchema(Schema):
     confidential = fields.Boolean()
     urgency = fields.String()
     parties = fields.List(fields.Nested(PartySchema))
-    rights = fields.List(fields.Nested(RightSchema))
+    rights = fields.List(fields.Nested(RightRecordSchema))
     key_dates = fields.Dict(keys=fields.String(), values=fields.String())
     notice_kind = fields.String(allow_none=True)
     activity = fields.Nested(ActivityRecordSchema, allow_none=True)
