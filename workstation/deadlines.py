@@ -69,7 +69,7 @@ from workstation.lifecycle import (
     OPINION_ISSUED,
     WITHDRAWN,
 )
-from workstation.vocabulary import KEY_DATES
+from workstation.vocabulary import KEY_DATES, gi_protected_as_product
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -743,11 +743,7 @@ class LegalFacts:
     @property
     def as_gi_product(self) -> bool:
         """A geographical indication protected as a GI product (the rights name a GI, no mark)."""
-        return (
-            self.right_type == "geographical_indication"
-            and "gi" in self.right_kinds
-            and ("trademark" not in self.right_kinds)
-        )
+        return self.right_type == "geographical_indication" and gi_protected_as_product(self.right_kinds)
 
     @property
     def in_china(self) -> bool:

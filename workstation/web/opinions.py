@@ -43,11 +43,12 @@ def new_opinion(reference: str):  # noqa: ANN201
     errors: dict[str, list[str]] = {}
     activity_kind, facet = (case.activity or {}).get("kind"), litigation_facet(case.litigation)
     with_panel = panel_sat(session, case)
+    kinds = [right.get("kind") for right in case.rights or () if isinstance(right, dict)]  # a GI's route
     if request.method == "POST":
         try:
             data = form_to_opinion_input(case.service, request.form)
             body = load_opinion(case.service, data, case.right_type, activity_kind=activity_kind, panel_sat=with_panel,
-                                litigation_facet=facet)  # fmt: skip
+                                litigation_facet=facet, right_kinds=kinds)  # fmt: skip
             session.add(Opinion(case_id=case.id, service=case.service, body=body, issued_by=current_user.id))
             transition(session, case, "issue_opinion", current_user)
             session.commit()
@@ -59,7 +60,8 @@ def new_opinion(reference: str):  # noqa: ANN201
             return redirect(url_for("opinions.opinion_page", reference=reference)), 303
     record_access(session, case, current_user, "view", "opinion form")  # the form shows the case
     session.commit()
-    hints = statutory_hints(case.right_type, str(get_locale())) if case.service == "compensation_estimate" else None
+    hints = (statutory_hints(case.right_type, str(get_locale()), kinds)
+             if case.service == "compensation_estimate" else None)  # fmt: skip
     return render_template(
         "opinion_form.html",
         case=case,
