@@ -192,7 +192,9 @@ class ActivitySchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
     #: when it happens: the signing, the launch, the first shipment... (a deadline: warned before it)
     date = fields.Date(required=True)
-    counterparties = fields.List(fields.Nested(OrganisationSchema), load_default=list, validate=validate.Length(max=20))
+    counterparties = fields.List(
+        fields.Nested(OrganisationSchema), load_default=list, validate=validate.Length(max=MAX_LIST_ITEMS)
+    )
     technical_field = fields.String(validate=validate.OneOf(TECHNICAL_FIELDS))
     key_technologies = fields.List(text(200), validate=validate.Length(min=1, max=20))
     target_markets = fields.List(
@@ -428,6 +430,7 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
 FORM_ROW_INPUTS: dict[str, tuple[str, ...]] = {
     "party": ("role", "name", "credit_code"),
     "right": ("kind", "number", "mark_text", *RIGHT_DATES),
+    "counterparty": ("name", "credit_code"),  # an activity's other counterparties (``form_to_activity``)
 }
 #: which list of the API's case input each of the form's lists is
 _FORM_LISTS = {"parties": "party", "rights": "right"}
@@ -463,8 +466,6 @@ def form_rows_shown(form: Mapping[str, str], prefix: str) -> range:
     return range(max([FORM_ROWS_SHOWN - 1, *_row_numbers(form, prefix)]) + 1)
 
 
-#: the intake form's rows of other counterparties of an activity (rows left blank are ignored)
-COUNTERPARTY_ROWS = 3
 #: the form's name of each activity field that is one input (``form_to_activity``)
 _ACTIVITY_INPUTS = {"kind": "activity_kind", "date": "activity_date", "technical_field": "activity_technical_field",
                     "direction": "transfer_direction", "technology": "technology"}  # fmt: skip
@@ -490,20 +491,9 @@ def form_to_activity(form: Mapping[str, str]) -> dict[str, Any]:
     for name, prefix in _ACTIVITY_ORGANISATIONS.items():
         if name in needed and (organisation := _form_organisation(form, f"{prefix}_name", f"{prefix}_credit_code")):
             activity[name] = organisation
-    rows = filled_counterparty_rows(form)
-    if rows:
-        activity["counterparties"] = [_form_organisation(form, *_counterparty_inputs(i)) for i in rows]
+    if rows := filled_rows(form, "counterparty"):  # rows as for parties and rights (a script adds them)
+        activity["counterparties"] = [_row_values(form, "counterparty", i) for i in rows]
     return activity
-
-
-def _counterparty_inputs(row: int) -> tuple[str, str]:
-    return f"counterparty_name_{row}", f"counterparty_credit_code_{row}"
-
-
-def filled_counterparty_rows(form: Mapping[str, str]) -> list[int]:
-    """The rows of other counterparties filled in on the intake form: the i-th counterparty the
-    schema speaks of is the i-th of these rows."""
-    return [i for i in range(COUNTERPARTY_ROWS) if _form_organisation(form, *_counterparty_inputs(i))]
 
 
 def _form_organisation(form: Mapping[str, str], name_key: str, code_key: str) -> dict[str, str]:
@@ -567,7 +557,7 @@ def form_errors(
 def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """The schema's (nested) errors keyed by the intake form's flat field names; ``form``: what
     was submitted, to tell which row an error about a party, a right or a counterparty belongs to."""
-    rows = filled_counterparty_rows(form or {})
+    rows = filled_rows(form or {}, "counterparty")
     flat: dict[str, list[str]] = {}
     for field, messages in errors.items():
         if field in _FORM_LISTS and isinstance(messages, dict):
@@ -604,7 +594,7 @@ def _row_errors_to_form(
 
 def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list[tuple[list[str], str]]:
     """The activity's nested errors as (messages, the intake form's field name) pairs; ``rows``:
-    the form's rows the counterparties came from (``filled_counterparty_rows``)."""
+    the form's rows the counterparties came from (``filled_rows``)."""
     found: list[tuple[list[str], str]] = []
     for name, messages in errors.items():
         if name in _ACTIVITY_INPUTS:
