@@ -310,6 +310,31 @@ def test_the_intake_form_takes_several_parties_and_rights_in_rows_added_and_remo
             ("trademark", "12345678"), ("copyright", "国作登字-2025-F-00001234")]  # fmt: skip
 
 
+def test_the_intake_form_adds_and_removes_activity_counterparties_beyond_three(browser, people, sessions) -> None:  # noqa: ANN001, E501
+    b = browser
+    b.login(people.enterprise.email)
+    b.open("/cases/new")
+    Select(b.driver.find_element(By.NAME, "service")).select_by_value("risk_warning")
+    Select(b.driver.find_element(By.NAME, "activity_kind")).select_by_value("trade")
+    b.fill({"title": "出口预警", "description": "拟向欧洲出口。", "activity_date": "2027-03-01",
+            "target_markets": "DE"})  # fmt: skip
+    # 3 rows shown; 3 more added (6), the second removed (5 left, renumbered 0-4).
+    counterparties = b.driver.find_element(By.ID, "activity-counterparties")
+    for _ in range(3):
+        b.click("#activity-counterparties [data-add]", new_page=False)
+    counterparties.find_elements(By.CSS_SELECTOR, "[data-remove]")[1].click()
+    assert len(counterparties.find_elements(By.CSS_SELECTOR, "[data-row]")) == 5
+    b.fill({f"counterparty_name_{i}": f"某某{i}进出口有限公司" for i in range(5)})
+    b.fill({"counterparty_credit_code_4": "91610131ma6txxxx15"})
+    b.click("button.primary[type=submit]")
+    assert "已提交" in b.text(), b.text()
+    assert b.csp_violations() == []
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert [c["name"] for c in case.activity["counterparties"]] == [f"某某{i}进出口有限公司" for i in range(5)]
+        assert case.activity["counterparties"][4]["credit_code"] == "91610131MA6TXXXX15"
+
+
 def test_the_form_takes_every_key_date_and_the_kind_of_notice(browser, people, sessions) -> None:  # noqa: ANN001
     b = browser
     b.login(people.enterprise.email)
