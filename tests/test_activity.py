@@ -18,6 +18,7 @@ from workstation.services.models import Case, Notice
 from workstation.services.schemas import (
     case_errors_to_form,
     case_input_schema,
+    form_rows_shown,
     form_to_case_input,
     mark_warning_input_schema,
 )
@@ -229,6 +230,22 @@ def test_the_schemas_errors_land_on_the_forms_fields() -> None:
         "activity_date",
         "counterparty_credit_code_1",  # the row it was typed in (row 0, left blank, is skipped)
     }
+
+
+def test_the_form_takes_counterparties_in_rows_a_script_added_up_to_the_apis_20() -> None:
+    # Before, the form read 3 fixed rows and dropped a 4th a user could not add anyway; now its
+    # rows are the parties' and rights' machinery: every row sent counts, in order, blanks skipped.
+    rows = {f"counterparty_name_{i}": f"某某{i}有限公司" for i in (0, 3, 7, 19)}
+    form = {**FORM, "counterparty_name_1": "", "counterparty_credit_code_1": "", **rows,
+            "counterparty_credit_code_7": CODE.lower()}  # fmt: skip
+    assert form_to_case_input(form)["activity"]["counterparties"] == [
+        {"name": "某某0有限公司"}, {"name": "某某3有限公司"}, {"name": "某某7有限公司", "credit_code": CODE},
+        {"name": "某某19有限公司"}]  # fmt: skip
+    assert form_rows_shown(form, "counterparty") == range(20), "shown again with the rows sent"
+    assert form_rows_shown({}, "counterparty") == range(3)
+    assert set(form_errors_of({**form, "counterparty_credit_code_19": "X"})) == {"counterparty_credit_code_19"}
+    too_many = {f"counterparty_name_{i}": f"某某{i}" for i in range(21)}
+    assert "activity" in form_errors_of({**FORM, **too_many}), "21 are refused as the API refuses them"
 
 
 def test_the_form_shows_every_kinds_part_and_submits_an_activity(app, people, sessions) -> None:  # noqa: ANN001

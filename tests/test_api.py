@@ -340,3 +340,23 @@ def test_the_kind_of_office_notice_makes_its_deadline_appear(client, people) -> 
         "/api/v1/cases", json={**body, "notice_kind": "warning_letter"}, headers=people.headers("enterprise")
     )
     assert bad.status_code == 400 and "notice_kind" in bad.get_json()["errors"]
+
+
+def test_each_right_keeps_its_own_dates_and_has_its_own_renewal(client, people) -> None:  # noqa: ANN001
+    # Two own marks with their registration dates, and the contested mark's at case level: two
+    # renewals (one per right) and one invalidation, each from its own date.
+    rights = [{"kind": "trademark", "number": "12345678", "registered_on": "2020-03-07"},
+              {"kind": "trademark", "number": "23456789", "registered_on": "2021-06-01"}]  # fmt: skip
+    body = {**CASE, "right_type": "trademark", "rights": rights, "key_dates": {"registered_on": "2024-01-05"}}
+    made = client.post("/api/v1/cases", json=body, headers=people.headers("enterprise"))
+    assert made.status_code == 201, made.get_json()
+    case = client.get(f"/api/v1/cases/{made.get_json()['reference']}", headers=people.headers("enterprise")).get_json()
+    assert [(r["number"], r["registered_on"]) for r in case["rights"]] == [("12345678", "2020-03-07"),
+                                                                          ("23456789", "2021-06-01")]  # fmt: skip
+    due = {d["code"]: d["due"] for d in case["deadlines"] if d["kind"] == "legal"}
+    assert due["trademark_renewal_2030_r1"] == "2030-03-06"
+    assert due["trademark_renewal_2031_r2"] == "2031-06-02"  # 2031-05-31 is a Saturday
+    assert due["trademark_invalidation_relative"] == "2029-01-05"
+    bad = client.post("/api/v1/cases", json={**body, "rights": [{"kind": "patent", "filed_on": "2020-13-01"}]},
+                      headers=people.headers("enterprise"))  # fmt: skip
+    assert bad.status_code == 400 and "rights" in bad.get_json()["errors"]

@@ -310,6 +310,31 @@ def test_the_intake_form_takes_several_parties_and_rights_in_rows_added_and_remo
             ("trademark", "12345678"), ("copyright", "国作登字-2025-F-00001234")]  # fmt: skip
 
 
+def test_the_intake_form_adds_and_removes_activity_counterparties_beyond_three(browser, people, sessions) -> None:  # noqa: ANN001, E501
+    b = browser
+    b.login(people.enterprise.email)
+    b.open("/cases/new")
+    Select(b.driver.find_element(By.NAME, "service")).select_by_value("risk_warning")
+    Select(b.driver.find_element(By.NAME, "activity_kind")).select_by_value("trade")
+    b.fill({"title": "出口预警", "description": "拟向欧洲出口。", "activity_date": "2027-03-01",
+            "target_markets": "DE"})  # fmt: skip
+    # 3 rows shown; 3 more added (6), the second removed (5 left, renumbered 0-4).
+    counterparties = b.driver.find_element(By.ID, "activity-counterparties")
+    for _ in range(3):
+        b.click("#activity-counterparties [data-add]", new_page=False)
+    counterparties.find_elements(By.CSS_SELECTOR, "[data-remove]")[1].click()
+    assert len(counterparties.find_elements(By.CSS_SELECTOR, "[data-row]")) == 5
+    b.fill({f"counterparty_name_{i}": f"某某{i}进出口有限公司" for i in range(5)})
+    b.fill({"counterparty_credit_code_4": "91610131ma6txxxx15"})
+    b.click("button.primary[type=submit]")
+    assert "已提交" in b.text(), b.text()
+    assert b.csp_violations() == []
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert [c["name"] for c in case.activity["counterparties"]] == [f"某某{i}进出口有限公司" for i in range(5)]
+        assert case.activity["counterparties"][4]["credit_code"] == "91610131MA6TXXXX15"
+
+
 def test_the_form_takes_every_key_date_and_the_kind_of_notice(browser, people, sessions) -> None:  # noqa: ANN001
     b = browser
     b.login(people.enterprise.email)
@@ -318,14 +343,19 @@ def test_the_form_takes_every_key_date_and_the_kind_of_notice(browser, people, s
     Select(b.driver.find_element(By.NAME, "notice_kind")).select_by_value("trademark_refusal")
     dates = {"known_on": "2026-09-15", "infringement_started_on": "2026-08-01", "published_on": "2026-06-02",
              "registered_on": "2016-03-07", "filed_on": "2015-01-05", "notice_received_on": "2026-09-21"}  # fmt: skip
-    b.fill({"title": "商标驳回复审", "description": "收到商标驳回通知书。", **dates})
+    Select(b.driver.find_element(By.NAME, "right_kind_0")).select_by_value("trademark")
+    b.fill({"title": "商标驳回复审", "description": "收到商标驳回通知书。", **dates,
+            "right_number_0": "12345678", "right_registered_on_0": "2017-05-14"})  # fmt: skip
     b.click("button.primary[type=submit]")
     assert "已提交" in b.text(), b.text()
     assert b.csp_violations() == []
     page = b.text()
     # 15 days from 2026-09-21 end in the National Day week: 2026-10-08 (Trademark Law art. 34)
     assert "商标驳回复审申请期限届满" in page and "2026-10-08" in page
-    assert "商标注册有效期届满" in page, "the registration's renewal, from registered_on"
+    # the renewal from the right's own registration (2017-05-14: its term ends 2027-05-13), not
+    # from the case-level registered_on (the contested mark's, 2016-03-07)
+    assert "商标注册有效期届满" in page and "2027-05-13" in page and "2026-03-06" not in page
     with sessions() as s:
         case = s.scalars(select(Case)).one()
         assert (case.notice_kind, case.key_dates) == ("trademark_refusal", dates)
+        assert case.rights[0]["registered_on"] == "2017-05-14"

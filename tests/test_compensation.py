@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workstation.compensation import (
+    GI_AS_MARK,
+    GI_AS_PRODUCT,
     LICENCE,
     LOSS,
     METHODS,
@@ -24,7 +26,7 @@ from workstation.compensation import (
     estimate,
     render_working,
 )
-from workstation.vocabulary import RIGHT_TYPES
+from workstation.vocabulary import RIGHT_TYPES, gi_protected_as_product
 
 pytestmark = pytest.mark.pure
 
@@ -281,10 +283,66 @@ def test_trade_secret_has_no_licence_fee_method_and_rules_start_2018() -> None:
 # --- geographical indications and other rights -------------------------------------------------
 
 
-def test_geographical_indications_use_the_trademark_rules() -> None:
+def test_a_gi_registered_as_a_mark_uses_the_trademark_rules() -> None:
     e = est("geographical_indication", STATUTORY, date(2019, 6, 1), date(2019, 10, 31))
     assert e.law.key == "trademark_2014" and e.high == D("3000000.00") and "gi_as_trademark" in codes(e)
     assert PUNITIVE_SINCE["trademark"] == date(2014, 5, 1)
+    # Worked example: profit 1,000,000, wilful and serious, 3x (2019 Trademark Law art. 63: 1-5x),
+    # expenses 50,000: 3,050,000.
+    e = est("geographical_indication", PROFIT, date(2024, 3, 1), date(2024, 9, 30), profit=D(1_000_000),
+            wilful_serious=True, punitive_multiple=D(3), reasonable_expenses=D(50_000))  # fmt: skip
+    assert (e.law.key, e.amount) == ("trademark_2019", D("3050000.00"))
+    assert "collective or certification mark" in render_working(e, "en")[2]
+
+
+def test_a_gi_product_is_compensated_under_the_anti_unfair_competition_law_not_the_trademark_law() -> None:
+    # Passing goods off as a GI product in 2024: confusion, AUCL (2019) art. 6; damages art. 17,
+    # statutory up to 5,000,000 where neither the loss nor the profit can be determined.
+    e = est("geographical_indication", STATUTORY, date(2024, 3, 1), date(2024, 9, 30),
+            statutory_amount=D(800_000), reasonable_expenses=D(20_000), gi_route=GI_AS_PRODUCT)  # fmt: skip
+    assert (e.law.key, e.amount) == ("gi_product_2019", D("820000.00"))
+    assert e.law.cite() == "Anti-Unfair Competition Law of the PRC (2019 amendment), Art. 17"
+    en, zh = render_working(e, "en"), render_working(e, "zh")
+    assert "Art. 6" in en[2] and "Measures for the Protection of Geographical Indication Products" in en[2]
+    assert "not legal advice" in en[2] and "Trademark Law art. 16" not in " ".join(en)
+    assert "第六条" in zh[2] and "第十七条" in zh[2]
+    assert "up to ¥5,000,000.00" in " ".join(en)
+    # The same case as a mark: the trademark rules (and their 5,000,000 too, but art. 63).
+    mark = est("geographical_indication", STATUTORY, date(2024, 3, 1), date(2024, 9, 30),
+               statutory_amount=D(800_000), gi_route=GI_AS_MARK)  # fmt: skip
+    assert mark.law.key == "trademark_2019"
+
+
+def test_a_gi_product_under_the_2017_text_is_capped_at_3m_and_the_2025_text_cites_arts_7_and_22() -> None:
+    # Conduct ended 2018-12-31: AUCL (2017 revision) art. 17, up to 3,000,000 (for arts. 6 and 9).
+    assert "3,000,000.00" in error("geographical_indication", STATUTORY, date(2018, 6, 1), date(2018, 12, 31),
+                                   statutory_amount=D(4_000_000), gi_route=GI_AS_PRODUCT).message  # fmt: skip
+    # Ongoing into the 2025 revision (in force 2025-10-15): confusion art. 7, damages art. 22.
+    e = est("geographical_indication", LOSS, date(2025, 6, 1), None, loss=D(300_000), gi_route=GI_AS_PRODUCT)
+    assert (e.law.key, e.law.article, e.amount) == ("gi_product_2025", 22, D("300000.00"))
+    assert "Art. 7" in render_working(e, "en")[3] and "第七条" in render_working(e, "zh")[3]
+
+
+def test_a_gi_product_has_no_punitive_multiple_and_its_methods_are_ranked() -> None:
+    # Wilful and serious: noted, compensated once (the AUCL's punitive damages are for trade secrets).
+    e = est("geographical_indication", PROFIT, date(2024, 3, 1), date(2024, 9, 30), profit=D(1_000_000),
+            wilful_serious=True, reasonable_expenses=D(50_000), gi_route=GI_AS_PRODUCT)  # fmt: skip
+    assert e.amount == D("1050000.00") and "punitive_not_for_confusion" in codes(e)
+    assert "trade-secret infringement only" in " ".join(render_working(e, "en"))
+    refused = error("geographical_indication", PROFIT, date(2024, 3, 1), date(2024, 9, 30), profit=D(1_000_000),
+                    wilful_serious=True, punitive_multiple=D(2), gi_route=GI_AS_PRODUCT)  # fmt: skip
+    assert refused.field == "punitive_multiple" and "trade-secret" in refused.message
+    # The profit only where the loss cannot be determined; no licence-fee method.
+    assert error("geographical_indication", PROFIT, date(2024, 3, 1), None, loss=D(1), profit=D(2),
+                 gi_route=GI_AS_PRODUCT).field == "method"  # fmt: skip
+    assert error("geographical_indication", LICENCE, date(2024, 3, 1), None, licence_fee=D(1),
+                 licence_multiple=D(1), gi_route=GI_AS_PRODUCT).field == "method"  # fmt: skip
+
+
+def test_the_case_rights_tell_the_gi_route() -> None:
+    assert gi_protected_as_product(["gi"]) and gi_protected_as_product(["gi", "patent"])
+    assert not gi_protected_as_product(["gi", "trademark"]), "a GI registered as a mark is a mark"
+    assert not gi_protected_as_product([]), "nothing said: a collective or certification mark, as before"
 
 
 def test_other_rights_take_only_the_loss_or_the_profit() -> None:
@@ -506,6 +564,7 @@ def inputs(draw: st.DrawFn) -> CompensationInput:
         punitive_multiple=draw(st.sampled_from([None, D(1), D("2.5"), D(3), D(5)])) if wilful else None,
         punitive_base=draw(st.none() | st.decimals(min_value=0, max_value=amount, places=2)),
         reasonable_expenses=draw(st.decimals(min_value=0, max_value=10**6, places=2)),
+        gi_route=draw(st.sampled_from([GI_AS_MARK, GI_AS_PRODUCT])),
     )
 
 
@@ -517,7 +576,7 @@ def test_the_total_stays_within_what_the_law_allows(inp: CompensationInput) -> N
     except CompensationError as err:
         assert err.field in CompensationInput.__dataclass_fields__
         return
-    assert e.law == applicable_rule(inp.right_type, inp.infringement_start, inp.infringement_end, TODAY)
+    assert e.law == applicable_rule(inp.right_type, inp.infringement_start, inp.infringement_end, TODAY, inp.gi_route)
     assert D(0) <= e.low <= e.high
     assert e.low.as_tuple().exponent == e.high.as_tuple().exponent == -2
     expenses = e.expenses

@@ -169,11 +169,11 @@ def test_invalidation_on_relative_grounds_is_five_years_from_registration_and_20
 def test_trademark_periods_only_for_trademark_cases() -> None:
     dates = {"published_on": "2026-01-13", "registered_on": "2022-01-05"}
     assert legal_deadlines("patent", dates) == []
+    # The case-level registered_on is the contested mark's: its invalidation, never a renewal
+    # (the enterprise's own registration is its right's registered_on, tested below).
     assert {d.code for d in legal_deadlines("trademark", dates)} == {
         "trademark_opposition",
         "trademark_invalidation_relative",
-        "trademark_renewal_2032",  # the registration's term (arts. 39-40), and its grace period
-        "trademark_renewal_grace_2032",
     }
 
 
@@ -281,7 +281,7 @@ def test_every_deadline_speaks_both_languages() -> None:
     found = case_deadlines(
         "trademark", dates, submitted_at=at(2026, 3, 2, 10), now=at(2026, 3, 2, 10), notice_kind=None
     )
-    assert len(found) == 8  # 3 SLAs; opposition, invalidation, renewal and its grace, limitation
+    assert len(found) == 6  # 3 SLAs; opposition, invalidation, limitation (no right's own date: no renewal)
     for d in found:
         for text in (d.label, d.basis):
             assert set(text) == {"zh", "en"} and all(text.values()), d.code
@@ -473,38 +473,84 @@ def _by_code(found: list) -> dict:
     return {d.code: d for d in found}
 
 
+MY_MARK = {"kind": "trademark", "number": "12345678", "mark_text": "鼎盛", "registered_on": "2016-03-07"}
+
+
 def test_a_trademark_registration_is_renewed_every_ten_years_with_six_months_grace() -> None:
     # Registered 2016-03-07: the term runs to 2026-03-06 (Trademark Law art. 39: 10 years from the
     # approval, the first day counted); the grace period (art. 40) ends 6 months later, 2026-09-06,
     # a Sunday: the next working day.
-    found = _by_code(legal_deadlines("trademark", {"registered_on": "2016-03-07"}, today=date(2026, 1, 10)))
-    assert found["trademark_renewal_2026"].due == date(2026, 3, 6)
-    assert found["trademark_renewal_grace_2026"].due == date(2026, 9, 7)
-    assert "arts. 39-40" in found["trademark_renewal_2026"].basis["en"]
+    found = _by_code(legal_deadlines("trademark", {}, rights=[MY_MARK], today=date(2026, 1, 10)))
+    assert found["trademark_renewal_2026_r1"].due == date(2026, 3, 6)
+    assert found["trademark_renewal_grace_2026_r1"].due == date(2026, 9, 7)
+    assert "arts. 39-40" in found["trademark_renewal_2026_r1"].basis["en"]
+    assert "12345678 鼎盛" in found["trademark_renewal_2026_r1"].note["en"], "it says which right"
     # Once the grace period is over, the current term is the next one (a renewed registration).
-    later = _by_code(legal_deadlines("trademark", {"registered_on": "2016-03-07"}, today=date(2026, 10, 1)))
-    assert later["trademark_renewal_2036"].due == date(2036, 3, 6) and later["trademark_renewal_2036"].provisional
+    later = _by_code(legal_deadlines("trademark", {}, rights=[MY_MARK], today=date(2026, 10, 1)))
+    assert later["trademark_renewal_2036_r1"].due == date(2036, 3, 6) and later["trademark_renewal_2036_r1"].provisional
+
+
+def test_renewal_is_the_rights_own_and_invalidation_the_contested_marks() -> None:
+    # The enterprise's mark registered 2016-03-07; the squatter's, contested, 2022-01-05: the
+    # renewal runs from the first, the 5 years for invalidation (art. 45(1)) from the second.
+    found = _by_code(legal_deadlines("trademark", {"registered_on": "2022-01-05"}, rights=[MY_MARK],
+                                     today=date(2026, 1, 10)))  # fmt: skip
+    assert found["trademark_renewal_2026_r1"].start == date(2016, 3, 7)
+    assert found["trademark_invalidation_relative"].start == date(2022, 1, 5)
+    assert found["trademark_invalidation_relative"].due == date(2027, 1, 5)
+    # A case stored with only the case-level date gets no renewal: that date is the contested mark's.
+    assert not [d for d in legal_deadlines("trademark", {"registered_on": "2016-03-07"}) if "renewal" in d.code]
+
+
+def test_each_right_named_on_a_case_has_its_own_renewal_and_annual_fee() -> None:
+    rights = [MY_MARK, {"kind": "copyright", "number": "国作登字-2025-F-1"},
+              {"kind": "trademark", "mark_text": "DS", "registered_on": "2017-01-01"},
+              {"kind": "patent", "number": "ZL202010000001.X", "filed_on": "2020-05-10"},
+              {"kind": "patent", "number": "ZL202110000002.Y", "filed_on": "2021-08-03"},
+              {"kind": "gi", "registered_on": "2015-01-01"}]  # fmt: skip
+    found = _by_code(legal_deadlines("trademark", {}, rights=rights, today=date(2026, 1, 10)))
+    assert {code: d.due for code, d in found.items() if "grace" not in code and "late" not in code} == {
+        "trademark_renewal_2026_r1": date(2026, 3, 6),
+        "trademark_renewal_2026_r3": date(2026, 12, 31),  # registered 2017-01-01: to 2026-12-31
+        "patent_annual_fee_2026_r4": date(2026, 5, 11),
+        # filed 2021-08-03: the 2025 fee (due 2025-08-03, a Sunday: the 4th) is still in its late period
+        "patent_annual_fee_2025_r5": date(2025, 8, 4),
+    }  # a copyright and a GI product (no term to renew) have neither
+    assert len(found) == 8, "each with its grace or late-payment period"
+    assert "Right 5" in found["patent_annual_fee_late_2025_r5"].note["en"]
+    assert found["patent_annual_fee_late_2025_r5"].due == date(2026, 2, 3)
 
 
 def test_a_patent_annual_fee_falls_on_the_filing_dates_anniversary_with_six_months_to_pay_late() -> None:
     # Filed 2020-05-10: the fee for the year from 2026-05-10 is due that day (a Sunday: Monday the
     # 11th), and may be paid late until 2026-11-10 (Implementing Regulations art. 98).
-    found = _by_code(legal_deadlines("patent", {"filed_on": "2020-05-10"}, today=date(2026, 1, 15)))
-    assert found["patent_annual_fee_2026"].due == date(2026, 5, 11)
-    assert found["patent_annual_fee_late_2026"].due == date(2026, 11, 10)
-    assert "patent_annual_fee_2027" in _by_code(
-        legal_deadlines("patent", {"filed_on": "2020-05-10"}, today=date(2026, 12, 1))
-    )
+    mine = [{"kind": "patent", "number": "ZL202010000001.X", "filed_on": "2020-05-10"}]
+    found = _by_code(legal_deadlines("patent", {}, rights=mine, today=date(2026, 1, 15)))
+    assert found["patent_annual_fee_2026_r1"].due == date(2026, 5, 11)
+    assert found["patent_annual_fee_late_2026_r1"].due == date(2026, 11, 10)
+    assert "patent_annual_fee_2027_r1" in _by_code(legal_deadlines("patent", {}, rights=mine, today=date(2026, 12, 1)))
     assert not legal_deadlines("trademark", {"filed_on": "2020-05-10"}), "annual fees are a patent's"
+
+
+def test_a_patent_case_stored_with_only_the_case_level_filing_date_keeps_its_annual_fee() -> None:
+    # Stored before rights had dates: the case-level filed_on still gives the fee, under the code
+    # it had (no right's number), so the notices already raised for it are not raised again.
+    old = _by_code(legal_deadlines("patent", {"filed_on": "2020-05-10"}, rights=[{"kind": "patent"}],
+                                   today=date(2026, 1, 15)))  # fmt: skip
+    assert old["patent_annual_fee_2026"].due == date(2026, 5, 11)
+    # Once a right gives its own filing date, the case-level one is not read.
+    mine = [{"kind": "patent", "filed_on": "2021-08-03"}]
+    new = _by_code(legal_deadlines("patent", {"filed_on": "2020-05-10"}, rights=mine, today=date(2026, 1, 15)))
+    assert set(new) == {"patent_annual_fee_2025_r1", "patent_annual_fee_late_2025_r1"}  # paid late until 2026-02-03
 
 
 def test_a_geographical_indication_follows_the_route_it_is_protected_by() -> None:
     # As a GI product (the rights name a GI and no mark): objections within 2 months of the
     # announcement. CNIPA's Announcement No. 577 of 2024-04-19: protected from 2024-06-20.
-    (gi,) = legal_deadlines("geographical_indication", {"published_on": "2024-04-19"}, right_kinds=["gi"])
+    (gi,) = legal_deadlines("geographical_indication", {"published_on": "2024-04-19"}, rights=[{"kind": "gi"}])
     assert (gi.code, gi.due) == ("gi_product_objection", date(2024, 6, 19))
     # As a collective or certification mark: the Trademark Law's 3-month opposition.
-    (mark,) = legal_deadlines("geographical_indication", {"published_on": "2024-04-19"}, right_kinds=["trademark"])
+    (mark,) = legal_deadlines("geographical_indication", {"published_on": "2024-04-19"}, rights=[{"kind": "trademark"}])
     assert (mark.code, mark.due) == ("trademark_opposition", date(2024, 7, 19))
 
 

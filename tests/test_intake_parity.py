@@ -49,8 +49,8 @@ CASE = {
         {"role": "third_party", "name": "某某电商平台有限公司", "credit_code": None},
     ],
     "rights": [
-        {"kind": "patent", "number": "ZL202010000000.1", "mark_text": ""},
-        {"kind": "trademark", "number": "12345678", "mark_text": "鼎盛"},
+        {"kind": "patent", "number": "ZL202010000000.1", "mark_text": "", "filed_on": "2020-05-10"},
+        {"kind": "trademark", "number": "12345678", "mark_text": "鼎盛", "registered_on": "2016-03-07"},
         {"kind": "gi", "number": "", "mark_text": ""},
     ],
     "key_dates": {
@@ -84,10 +84,12 @@ FORM = {
     "party_name_11": "某某电商平台有限公司",
     "right_kind_0": "patent",
     "right_number_0": "ZL202010000000.1",
+    "right_filed_on_0": "2020-05-10",
     "right_kind_1": "",
     "right_kind_3": "trademark",
     "right_number_3": "12345678",
     "right_mark_text_3": "鼎盛",
+    "right_registered_on_3": "2016-03-07",
     "right_kind_12": "gi",
     "known_on": "2026-09-15",
     "published_on": "2026-03-02",

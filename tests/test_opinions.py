@@ -359,6 +359,22 @@ def test_statutory_hints_list_each_text_newest_first_in_both_languages() -> None
     assert statutory_hints("other", "en")[0].endswith("no statutory range.")
 
 
+def test_a_gi_products_estimate_and_hints_cite_the_anti_unfair_competition_law() -> None:
+    # The case's rights name a GI and no mark: a GI product. 2022 conduct: AUCL (2019) art. 17,
+    # confusion art. 6; as a mark (or nothing said), the Trademark Law's art. 63.
+    data = GOOD["compensation_estimate"]
+    product = load_opinion("compensation_estimate", data, "geographical_indication", TODAY, right_kinds=["gi"])
+    assert product["result"]["law"]["key"] == "gi_product_2019" and product["result"]["gi_route"] == "product"
+    assert "第六条" in product["result"]["working"]["zh"][2] and "第十七条" in product["result"]["law"]["zh"]
+    kinds = ["gi", "trademark"]
+    mark = load_opinion("compensation_estimate", data, "geographical_indication", TODAY, right_kinds=kinds)
+    assert mark["result"]["law"]["key"] == "trademark_2019"
+    assert load_opinion("compensation_estimate", data, "geographical_indication", TODAY)["result"]["gi_route"] == "mark"
+    hints = statutory_hints("geographical_indication", "en", ["gi"])
+    assert hints[0].startswith("Anti-Unfair Competition Law of the PRC (2025 revision), Art. 22") and len(hints) == 3
+    assert "punitive" not in " ".join(hints)
+
+
 def test_an_opinion_bears_the_date_in_china() -> None:
     assert issued_on(datetime(2026, 11, 23, 17, 30, tzinfo=UTC)) == date(2026, 11, 24)
     assert issued_on(datetime(2026, 11, 23, 15, 59)) == date(2026, 11, 23)

@@ -91,9 +91,9 @@ def _d(value: int | str) -> Decimal:
 _RANKED_ALL = ((LOSS,), (PROFIT,), (LICENCE,), (STATUTORY,))
 _CHOICE_ALL = ((LOSS, PROFIT), (LICENCE,), (STATUTORY,))
 
-#: Each family's damages provisions, oldest first. Geographical indications are registered as
-#: collective or certification marks (Trademark Law art. 16; Implementing Regulations art. 4), so
-#: they use the trademark rules.
+#: Each family's damages provisions, oldest first. A geographical indication registered as a
+#: collective or certification mark (Trademark Law art. 16; Implementing Regulations art. 4) uses
+#: the trademark rules; one protected as a GI product, the "gi_product" family (``GI_AS_PRODUCT``).
 RULES: dict[str, tuple[Rule, ...]] = {
     "trademark": (
         # 2001 text, art. 56: the infringer's profit or the holder's loss (either), statutory up to
@@ -231,6 +231,46 @@ RULES: dict[str, tuple[Rule, ...]] = {
             punitive=(ONE, _d(5)),
         ),
     ),
+    # A GI product (CNIPA, Measures for the Protection of Geographical Indication Products, in force
+    # 2024-02-01) is not a mark: the Measures give administrative protection (their penalties refer
+    # to the Product Quality, Standardisation, Trademark and Anti-Unfair Competition Laws), no civil
+    # damages. Passing goods off as the GI product is sued as confusion under the AUCL (2017 and 2019
+    # texts art. 6; 2025 text art. 7), whose damages provision is the one for trade secrets without
+    # the punitive multiple (that is for trade secrets only): the loss, then the profit, then up to
+    # 3 (2017 text) or 5 million (2019, 2025) where neither can be determined (the ceiling covers
+    # arts. 6 and 9 of the 2017/2019 texts). 2025 text: damages art. 22 as published (see above).
+    "gi_product": (
+        Rule(
+            "gi_product_2018",
+            "《中华人民共和国反不正当竞争法》（2017年修订）",
+            "Anti-Unfair Competition Law of the PRC (2017 revision)",
+            17,
+            "十七",
+            date(2018, 1, 1),
+            ((LOSS,), (PROFIT,), (STATUTORY,)),
+            statutory=(_d(0), _d(3_000_000)),
+        ),
+        Rule(
+            "gi_product_2019",
+            "《中华人民共和国反不正当竞争法》（2019年修正）",
+            "Anti-Unfair Competition Law of the PRC (2019 amendment)",
+            17,
+            "十七",
+            date(2019, 4, 23),
+            ((LOSS,), (PROFIT,), (STATUTORY,)),
+            statutory=(_d(0), _d(5_000_000)),
+        ),
+        Rule(
+            "gi_product_2025",
+            "《中华人民共和国反不正当竞争法》（2025年修订）",
+            "Anti-Unfair Competition Law of the PRC (2025 revision)",
+            22,
+            "二十二",
+            date(2025, 10, 15),
+            ((LOSS,), (PROFIT,), (STATUTORY,)),
+            statutory=(_d(0), _d(5_000_000)),
+        ),
+    ),
     # "Other" rights: the general rule on property damage (loss at market price or another reasonable
     # way, which covers the infringer's profit). No statutory range and no punitive multiple: rights
     # with a statute of their own (plant varieties under the Seed Law, layout designs) need that
@@ -265,6 +305,33 @@ _FAMILY = {
     "trade_secret": "trade_secret",
     "other": "other",
 }
+
+#: How a geographical indication is protected (``CompensationInput.gi_route``): as a collective or
+#: certification mark, or as a GI product (``vocabulary.gi_protected_as_product`` tells from a case's rights).
+GI_AS_MARK = "mark"
+GI_AS_PRODUCT = "product"
+
+#: The confusion provision of each GI-product text: what passing goods off as the GI product is sued under.
+_CONFUSION_ARTICLE = {
+    "gi_product_2018": Localized({"zh": "《中华人民共和国反不正当竞争法》（2017年修订）第六条",
+                                  "en": "Anti-Unfair Competition Law of the PRC (2017 revision), Art. 6"}),
+    "gi_product_2019": Localized({"zh": "《中华人民共和国反不正当竞争法》（2019年修正）第六条",
+                                  "en": "Anti-Unfair Competition Law of the PRC (2019 amendment), Art. 6"}),
+    "gi_product_2025": Localized({"zh": "《中华人民共和国反不正当竞争法》（2025年修订）第七条",
+                                  "en": "Anti-Unfair Competition Law of the PRC (2025 revision), Art. 7"}),
+}  # fmt: skip
+
+
+def family_of(right_type: str, gi_route: str = GI_AS_MARK) -> str:
+    """Which family of ``RULES`` governs ``right_type`` (a GI by its route)."""
+    if right_type not in _FAMILY:
+        raise CompensationError("right_type", f"Unknown right type {right_type!r}.")
+    if gi_route not in (GI_AS_MARK, GI_AS_PRODUCT):
+        raise CompensationError("gi_route", f"Unknown route {gi_route!r}.")
+    if right_type == "geographical_indication" and gi_route == GI_AS_PRODUCT:
+        return "gi_product"
+    return _FAMILY[right_type]
+
 
 #: The first day on which each family had punitive damages at all: conduct before it is never multiplied.
 PUNITIVE_SINCE: dict[str, date] = {
@@ -305,6 +372,8 @@ class CompensationInput:
     #: when the infringement began before that date, optional (default: the whole base) otherwise
     punitive_base: Decimal | None = None
     reasonable_expenses: Decimal = Decimal(0)
+    #: a geographical indication's route: ``GI_AS_MARK`` (the default) or ``GI_AS_PRODUCT``
+    gi_route: str = GI_AS_MARK
 
 
 @dataclass(frozen=True)
@@ -361,14 +430,15 @@ def _q(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def applicable_rule(right_type: str, start: date, end: date | None = None, today: date | None = None) -> Rule:
+def applicable_rule(
+    right_type: str, start: date, end: date | None = None, today: date | None = None, gi_route: str = GI_AS_MARK
+) -> Rule:
     """The damages provision for an infringement from ``start`` to ``end`` (None: still going on).
 
     The text in force on the last day of the infringement: conduct continuing past a change of law
     is judged by the new law, conduct that ended before it by the old one.
     """
-    if right_type not in _FAMILY:
-        raise CompensationError("right_type", f"Unknown right type {right_type!r}.")
+    family = family_of(right_type, gi_route)
     today = today or date.today()
     if start > today:
         raise CompensationError("infringement_start", "The infringement cannot start in the future.")
@@ -377,7 +447,7 @@ def applicable_rule(right_type: str, start: date, end: date | None = None, today
     if end is not None and end > today:
         raise CompensationError("infringement_end", "The end date is in the future; leave it blank if ongoing.")
     last_day = end or today
-    rules = RULES[_FAMILY[right_type]]
+    rules = RULES[family]
     in_force = [r for r in rules if r.effective <= last_day]
     if not in_force:
         raise CompensationError(
@@ -408,8 +478,8 @@ def estimate(inp: CompensationInput, today: date | None = None) -> Estimate:
     punitive_multiple = _decimal(inp.punitive_multiple, "punitive_multiple")
     expenses = amounts["reasonable_expenses"] or Decimal("0.00")
 
-    rule = applicable_rule(inp.right_type, inp.infringement_start, inp.infringement_end, today)
-    family = _FAMILY[inp.right_type]
+    rule = applicable_rule(inp.right_type, inp.infringement_start, inp.infringement_end, today, inp.gi_route)
+    family = family_of(inp.right_type, inp.gi_route)
     steps: list[Step] = [
         Step("period", {"start": inp.infringement_start, "end": inp.infringement_end}),
         Step("law", {"rule": rule.key}),
@@ -421,7 +491,9 @@ def estimate(inp: CompensationInput, today: date | None = None) -> Estimate:
                 "law_continuing", {"began_under": began_under.key if began_under else None, "effective": rule.effective}
             )
         )
-    if inp.right_type == "geographical_indication":
+    if family == "gi_product":
+        steps.append(Step("gi_product", {"confusion": rule.key}))
+    elif inp.right_type == "geographical_indication":
         steps.append(Step("gi_as_trademark"))
     if family == "other":
         steps.append(Step("other_general"))
@@ -456,6 +528,8 @@ def estimate(inp: CompensationInput, today: date | None = None) -> Estimate:
         low = high = base
         if inp.wilful_serious and family == "other":
             steps.append(Step("punitive_not_modelled"))
+        elif inp.wilful_serious and family == "gi_product":
+            steps.append(Step("punitive_not_for_confusion"))
         elif inp.wilful_serious and rule.punitive is None:
             steps.append(Step("punitive_not_in_law"))
         elif inp.wilful_serious:
@@ -476,10 +550,15 @@ def _check_punitive_request(inp: CompensationInput, rule: Rule, method: str, mul
             "punitive_multiple",
             "A punitive multiple needs a finding of wilful infringement with serious circumstances.",
         )
-    if _FAMILY[inp.right_type] == "other":
+    if family_of(inp.right_type, inp.gi_route) == "other":
         raise CompensationError(
             "punitive_multiple",
             "No punitive multiple is modelled for other rights: it comes from the right's own statute.",
+        )
+    if family_of(inp.right_type, inp.gi_route) == "gi_product":
+        raise CompensationError(
+            "punitive_multiple",
+            f"{rule.cite()} provides punitive damages for trade-secret infringement only, not for confusion.",
         )
     if rule.punitive is None:
         raise CompensationError(
@@ -646,8 +725,16 @@ _SENTENCES: dict[tuple[str, str], str] = {
         "[2020] No. 15)."
     ),
     ("gi_as_trademark", ""): N_(
-        "Geographical indications are protected as collective or certification marks (Trademark Law art. 16, "
-        "Implementing Regulations art. 4), so the trademark damages rules apply."
+        "The geographical indication is taken as registered as a collective or certification mark (Trademark Law "
+        "art. 16, Implementing Regulations art. 4; the case's rights name no GI product without a mark), so the "
+        "trademark damages rules apply."
+    ),
+    ("gi_product", ""): N_(
+        "The geographical indication is protected as a GI product (CNIPA Measures for the Protection of "
+        "Geographical Indication Products, 2024), not as a mark: the Measures give administrative protection, not "
+        "damages. Passing goods off as the GI product is claimed as confusion under %(confusion)s, with damages "
+        "under %(law)s: the loss, then the profit, then statutory damages; the Trademark Law's range and punitive "
+        "damages do not apply. For reference, not legal advice."
     ),
     ("other_general", ""): N_(
         "No IP-specific damages provision is applied to this right type: only the actual loss or the "
@@ -683,6 +770,10 @@ _SENTENCES: dict[tuple[str, str], str] = {
     ("punitive_not_modelled", ""): N_(
         "Wilful infringement with serious circumstances is noted, but the punitive multiple for this right comes "
         "from its own statute, which is not modelled here: the base is compensated once."
+    ),
+    ("punitive_not_for_confusion", ""): N_(
+        "Wilful infringement with serious circumstances is noted, but under %(law)s punitive damages are for "
+        "trade-secret infringement only, not for confusion: the base is compensated once."
     ),
     ("punitive_not_on_statutory", ""): N_(
         "Statutory damages are not a punitive base (%(spc)s); the wilfulness may be weighed within the statutory range."
@@ -723,6 +814,8 @@ def _params(step: Step, rule: Rule, language: str) -> dict[str, object]:
             out[key] = format_money(value, language)
         elif isinstance(value, date):
             out[key] = format_date(value, language)
+        elif key == "confusion":
+            out[key] = _CONFUSION_ARTICLE[value].in_language(language)
         elif key == "began_under" and value:
             out[key] = _RULES_BY_KEY[value].cite(language)
         elif key == "method":

@@ -69,7 +69,7 @@ from workstation.lifecycle import (
     OPINION_ISSUED,
     WITHDRAWN,
 )
-from workstation.vocabulary import KEY_DATES
+from workstation.vocabulary import KEY_DATES, gi_protected_as_product
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -83,7 +83,9 @@ SLA = "sla"
 KNOWN_ON = "known_on"
 #: The trademark's preliminary-approval publication in the Trademark Gazette: starts the opposition window.
 PUBLISHED_ON = "published_on"
-#: The trademark's registration (核准注册) date: starts the 5 years for invalidation on relative grounds.
+#: The contested trademark's registration (核准注册) date: starts the 5 years for invalidation on
+#: relative grounds. A right's own ``registered_on`` (``rights[]``) starts its renewal term instead:
+#: the case-level date is the other party's mark, the right's is the enterprise's.
 REGISTERED_ON = "registered_on"
 #: An office notice was received (or is deemed received under the service rules). Which period it starts
 #: depends on the kind of notice (``NOTICE_RULES``), so it yields a deadline only when the kind is given.
@@ -91,7 +93,9 @@ NOTICE_RECEIVED_ON = "notice_received_on"
 #: The infringement began. Starts no period here (the limitation period runs from knowledge, not from the
 #: act); the compensation calculator uses it to choose the damages provision in force.
 INFRINGEMENT_STARTED_ON = "infringement_started_on"
-#: A patent's filing (application) date: its patent years, and so its annual fees, run from it.
+#: A patent's filing (application) date: its patent years, and so its annual fees, run from it. Each
+#: right carries its own (``rights[]``); the case-level date is only read for a case stored before
+#: rights had dates (``_patent_annual_fee``).
 FILED_ON = "filed_on"
 
 #: Where the SLA clocks start (the ``starts_from`` of an SLA deadline).
@@ -344,10 +348,12 @@ def _legal(
     last_day: date | None = None,
     notes: tuple[str, ...] = (),
     rule_from: date | None = None,
+    which: Text | None = None,
 ) -> Deadline:
     """A legal deadline; ``label``, ``basis`` and ``notes`` are msgids, given in every language
     (several notes joined by a space). Its last day is the period's from ``start``, or ``last_day``
-    where the rule counts otherwise (a term that counts its first day)."""
+    where the rule counts otherwise (a term that counts its first day). ``which``: the right it is
+    of (already in every language), noted first."""
     raw = last_day or period_last_day(start, years=years, months=months, days=days)
     last = first_working_day_from(raw, calendar)
     provisional = any(not calendar.is_official(y) for y in range(raw.year, last.year + 1))
@@ -360,7 +366,7 @@ def _legal(
         starts_from=starts_from,
         start=start,
         timezone=timezone_name,
-        note=_joined([in_every_language(n) for n in notes]) if notes else None,
+        note=_joined([*([which] if which else []), *(in_every_language(n) for n in notes)]) if notes or which else None,
         extended_from=raw if last != raw else None,
         provisional=provisional,
         rule_from=rule_from,
@@ -650,7 +656,7 @@ def legal_deadlines(
     *,
     notice_kind: str | None = None,
     jurisdiction: str = "CN",
-    right_kinds: Iterable[str] = (),
+    rights: Sequence[Mapping[str, Any]] = (),
     today: date | None = None,
     calendar: WorkCalendar | None = None,
     timezone_name: str = DEFAULT_TIMEZONE,
@@ -662,9 +668,11 @@ def legal_deadlines(
 
     - ``published_on``: a trademark's opposition window (3 months, Trademark Law art. 33; other
       jurisdictions' periods as reference dates), or a GI product's objection period (2 months);
-    - ``registered_on`` (trademark): invalidation on relative grounds, 5 years (art. 45(1)), and the
-      registration's renewal with its 6-month grace period (arts. 39-40);
-    - ``filed_on`` (patent): the annual fee and its 6-month late-payment period;
+    - ``registered_on`` (the contested trademark's): invalidation on relative grounds, 5 years (art. 45(1));
+    - each of ``rights`` (the enterprise's own): a trademark's ``registered_on``, its registration's
+      renewal with its 6-month grace period (arts. 39-40); a patent's ``filed_on``, this year's annual
+      fee and its 6-month late-payment period. Codes end in the right's number (``_r1``: its place
+      in ``rights``, from 1), so each right is warned about once;
     - ``known_on`` (any right): the limitation period, 2 or 3 years by the rule in force (``limitation_rule``);
     - ``notice_received_on`` with ``notice_kind`` (a key of ``NOTICE_RULES``): the period that notice starts;
     - ``activity`` (a risk warning's or an IP analysis's, ``cases.activity``): its date, counted from
@@ -673,15 +681,15 @@ def legal_deadlines(
       the rights holder's time to answer the written demand (``declaration_wait``); against a suit
       (in China), the defence period.
 
-    ``right_kinds``: the kinds of the rights the case relies on (``trademark``, ``gi``...): a
-    geographical indication is a collective or certification mark unless they name only a GI
-    product. ``today``: which term of a recurring period (renewal, annual fee) is the current one.
+    ``rights``: the rights the case relies on (``cases.rights``: ``kind``, ``trademark``, ``gi``...,
+    and optional ISO dates): a geographical indication is a collective or certification mark unless
+    they name only a GI product. ``today``: which term of a recurring period (renewal, annual fee) is the current one.
     """
     calendar = OFFICIAL_CALENDAR if calendar is None else calendar
     if notice_kind is not None and notice_kind not in NOTICE_RULES:
         raise ValueError(f"unknown notice kind {notice_kind!r}: expected one of {', '.join(NOTICE_RULES)}")
     facts = LegalFacts(
-        right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, frozenset(right_kinds), today,
+        right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, tuple(rights), today,
         activity_date=date.fromisoformat(activity["date"]) if activity else None, submitted_on=submitted_on,
         litigation=litigation,
     )  # fmt: skip
@@ -698,7 +706,8 @@ class LegalFacts:
     dates: Mapping[str, date]
     notice_kind: str | None = None
     jurisdiction: str = "CN"
-    right_kinds: frozenset[str] = frozenset()
+    #: the rights the case relies on, as stored (``cases.rights``)
+    rights: tuple[Mapping[str, Any], ...] = ()
     today: date | None = None
     #: the date of the case's activity (a risk warning's or an IP analysis's), and when the case
     #: was submitted (where the warnings before it count from)
@@ -706,6 +715,22 @@ class LegalFacts:
     submitted_on: date | None = None
     #: a litigation advice's matter (``cases.litigation``: kind, its dates as ISO strings...)
     litigation: Mapping[str, Any] | None = None
+
+    @property
+    def right_kinds(self) -> frozenset[str]:
+        return frozenset(str(right.get("kind")) for right in self.rights)
+
+    def right_dates(self, kind: str, key: str) -> list[tuple[int, date]]:
+        """(number from 1, date) of each right of ``kind`` that gives ``key``; a date that is not
+        one (a right stored as entered) is skipped: it starts no period."""
+        found = []
+        for n, right in enumerate(self.rights, start=1):
+            if right.get("kind") == kind and right.get(key):
+                try:
+                    found.append((n, date.fromisoformat(str(right[key]))))
+                except ValueError:
+                    continue
+        return found
 
     @property
     def as_trademark(self) -> bool:
@@ -718,11 +743,7 @@ class LegalFacts:
     @property
     def as_gi_product(self) -> bool:
         """A geographical indication protected as a GI product (the rights name a GI, no mark)."""
-        return (
-            self.right_type == "geographical_indication"
-            and "gi" in self.right_kinds
-            and ("trademark" not in self.right_kinds)
-        )
+        return self.right_type == "geographical_indication" and gi_protected_as_product(self.right_kinds)
 
     @property
     def in_china(self) -> bool:
@@ -766,32 +787,59 @@ def _invalidation(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
 
 
 def _trademark_renewal(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
-    """The current 10-year term's end (renew by then) and the 6-month grace period after it. The
-    codes end in the term's year, so each term is warned about anew."""
-    if not (facts.as_trademark and facts.in_china and REGISTERED_ON in facts.dates):
+    """For each trademark right with its own ``registered_on`` (on any case: a GI's collective or
+    certification mark is one too): the current 10-year term's end (renew by then) and the 6-month
+    grace period after it. Codes end in the term's year and the right's number, so each term of
+    each right is warned about anew. Never from the case-level ``registered_on``: that is the
+    contested mark's (invalidation), not the enterprise's."""
+    if not facts.in_china:
         return []
-    term_start, expiry = current_term(facts.dates[REGISTERED_ON], years=10, grace_months=6, today=facts.today)
-    return [
-        _legal(f"trademark_renewal_{expiry.year}", REGISTERED_ON, term_start, _RENEWAL_LABEL, _RENEWAL_BASIS,
-               last_day=expiry, notes=(_RENEWAL_NOTE,), **common),
-        _legal(f"trademark_renewal_grace_{expiry.year}", REGISTERED_ON, expiry, _RENEWAL_GRACE_LABEL,
-               _RENEWAL_BASIS, months=6, **common),
-    ]  # fmt: skip
+    found: list[Deadline] = []
+    for n, registered_on in facts.right_dates("trademark", REGISTERED_ON):
+        term_start, expiry = current_term(registered_on, years=10, grace_months=6, today=facts.today)
+        which = _right_note(facts, n)
+        found += [
+            _legal(f"trademark_renewal_{expiry.year}_r{n}", REGISTERED_ON, term_start, _RENEWAL_LABEL,
+                   _RENEWAL_BASIS, last_day=expiry, notes=(_RENEWAL_NOTE,), which=which, **common),
+            _legal(f"trademark_renewal_grace_{expiry.year}_r{n}", REGISTERED_ON, expiry, _RENEWAL_GRACE_LABEL,
+                   _RENEWAL_BASIS, months=6, which=which, **common),
+        ]  # fmt: skip
+    return found
 
 
 def _patent_annual_fee(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
-    """This year's annual fee (due on the filing date's anniversary, as CNIPA counts it) and its
-    6-month late-payment period; the codes end in the year, so each year's fee is warned about."""
-    if not (facts.right_type == "patent" and facts.in_china and FILED_ON in facts.dates):
+    """For each patent right with its own ``filed_on``: this year's annual fee (due on the filing
+    date's anniversary, as CNIPA counts it) and its 6-month late-payment period; codes end in the
+    year and the right's number. A case stored before rights had dates, a patent case whose rights
+    give no ``filed_on``, keeps the case-level date and its codes without a right's number (so the
+    notices already raised for it are not raised again): a filing date never meant another
+    party's patent, unlike a registration date."""
+    if not facts.in_china:
         return []
-    filed_on = facts.dates[FILED_ON]
-    year_start, due = current_term(filed_on, years=1, grace_months=6, today=facts.today, counts_first_day=False)
-    return [
-        _legal(f"patent_annual_fee_{due.year}", FILED_ON, year_start, _ANNUAL_FEE_LABEL, _ANNUAL_FEE_BASIS,
-               last_day=due, notes=(_ANNUAL_FEE_NOTE,), **common),
-        _legal(f"patent_annual_fee_late_{due.year}", FILED_ON, due, _ANNUAL_FEE_LATE_LABEL, _ANNUAL_FEE_BASIS,
-               months=6, **common),
-    ]  # fmt: skip
+    own = [(n, day, _right_note(facts, n)) for n, day in facts.right_dates("patent", FILED_ON)]
+    if not own and facts.right_type == "patent" and FILED_ON in facts.dates:
+        own = [(0, facts.dates[FILED_ON], None)]
+    found: list[Deadline] = []
+    for n, filed_on, which in own:
+        year_start, due = current_term(filed_on, years=1, grace_months=6, today=facts.today, counts_first_day=False)
+        suffix = f"_r{n}" if n else ""
+        found += [
+            _legal(f"patent_annual_fee_{due.year}{suffix}", FILED_ON, year_start, _ANNUAL_FEE_LABEL,
+                   _ANNUAL_FEE_BASIS, last_day=due, notes=(_ANNUAL_FEE_NOTE,), which=which, **common),
+            _legal(f"patent_annual_fee_late_{due.year}{suffix}", FILED_ON, due, _ANNUAL_FEE_LATE_LABEL,
+                   _ANNUAL_FEE_BASIS, months=6, which=which, **common),
+        ]  # fmt: skip
+    return found
+
+
+_RIGHT_NOTE = N_("Right %(n)s named on the case: %(right)s.")
+
+
+def _right_note(facts: LegalFacts, n: int) -> Text:
+    """Which right a renewal or an annual fee is of: its number on the case, registration number and mark."""
+    right = facts.rights[n - 1]
+    named = " ".join(str(right.get(key) or "").strip() for key in ("number", "mark_text")).strip()
+    return in_every_language(_RIGHT_NOTE, n=n, right=named or "—")
 
 
 def _limitation(facts: LegalFacts, common: dict[str, Any]) -> list[Deadline]:
@@ -1177,7 +1225,7 @@ def case_deadlines(
     now: datetime | None = None,
     notice_kind: str | None = None,
     jurisdiction: str = "CN",
-    right_kinds: Iterable[str] = (),
+    rights: Sequence[Mapping[str, Any]] = (),
     config: SlaConfig | None = None,
     calendar: WorkCalendar | None = None,
     activity: Mapping[str, Any] | None = None,
@@ -1190,7 +1238,7 @@ def case_deadlines(
     submitted_on = None if submitted_at is None else _aware(submitted_at, "submitted_at").astimezone(
         zone(config.timezone)).date()  # fmt: skip
     found = legal_deadlines(
-        right_type, key_dates, notice_kind=notice_kind, jurisdiction=jurisdiction, right_kinds=right_kinds,
+        right_type, key_dates, notice_kind=notice_kind, jurisdiction=jurisdiction, rights=rights,
         today=today, calendar=calendar, timezone_name=config.timezone, activity=activity, submitted_on=submitted_on,
         litigation=litigation,
     )  # fmt: skip
@@ -1251,7 +1299,7 @@ def deadlines_for(case: Any, now: datetime | None = None) -> list[Deadline]:
             now=now,
             notice_kind=case.notice_kind,
             jurisdiction=case.jurisdiction or "CN",
-            right_kinds=[right.get("kind") for right in case.rights or ()],
+            rights=[right for right in case.rights or () if isinstance(right, Mapping)],
             activity=case.activity,
             litigation=case.litigation,
         )

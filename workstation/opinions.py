@@ -12,7 +12,7 @@ a stored opinion is never recomputed and reads the same however the calculator c
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -35,6 +35,7 @@ from workstation.compensation import (
 )
 from workstation.deadlines import zone
 from workstation.i18n import N_, Localized, Message, in_language
+from workstation.vocabulary import RIGHT_TYPES, gi_protected_as_product
 
 MAX_SUMMARY = 2_000
 MAX_SHORT = 500
@@ -592,6 +593,7 @@ def load_opinion(
     activity_kind: str | None = None,
     panel_sat: bool = False,
     litigation_facet: str | None = None,
+    right_kinds: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Validate ``data`` for ``service`` and return the JSON-able body to store.
 
@@ -607,7 +609,7 @@ def load_opinion(
     _check_sections(service, loaded, activity_kind, litigation_facet)
     _check_panel_fields(loaded, panel_sat)
     if service == "compensation_estimate":
-        return _compensation_body(loaded, right_type, today)
+        return _compensation_body(loaded, right_type, today, gi_route(right_kinds))
     return {k: _jsonable(v) for k, v in loaded.items()}
 
 
@@ -686,9 +688,16 @@ _INPUT_FIELDS = (
 )
 
 
-def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | None) -> dict[str, Any]:
+def gi_route(right_kinds: Iterable[str]) -> str:
+    """A geographical indication's route for the calculator, from the kinds of the case's rights
+    (``right_kinds``: a GI without a mark is a GI product)."""
+    return compensation.GI_AS_PRODUCT if gi_protected_as_product(right_kinds) else compensation.GI_AS_MARK
+
+
+def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | None, route: str) -> dict[str, Any]:
     inp = CompensationInput(
         right_type=right_type,
+        gi_route=route,
         method=loaded["method"],
         infringement_start=loaded["infringement_start"],
         reasonable_expenses=loaded.get("reasonable_expenses") or Decimal(0),
@@ -702,6 +711,7 @@ def _compensation_body(loaded: dict[str, Any], right_type: str, today: date | No
     body = {k: _jsonable(v) for k, v in loaded.items() if v is not None}
     body["result"] = {
         "right_type": right_type,
+        **({"gi_route": route} if right_type == "geographical_indication" else {}),
         "method": est.method,
         "law": {
             "key": est.law.key,
@@ -769,6 +779,10 @@ _CALCULATOR_PATTERNS = (
         N_("%(law)s (applicable to this infringement period) provides no punitive damages."),
     ),
     (
+        re.compile(r"(?P<law>.+) provides punitive damages for trade-secret infringement only, not for confusion\."),
+        N_("%(law)s provides punitive damages for trade-secret infringement only, not for confusion."),
+    ),
+    (
         re.compile(r"(?P<law>.+) refers to the licence fee itself, not a multiple of it\."),
         N_("%(law)s refers to the licence fee itself, not a multiple of it."),
     ),
@@ -824,10 +838,11 @@ _NO_STATUTORY = N_("no statutory range")
 _PUNITIVE_SPAN = N_("punitive damages %(min)s to %(max)s times the base")
 
 
-def statutory_hints(right_type: str, language: str = "zh") -> list[str]:
-    """For the compensation form: each text of the damages law for ``right_type``, newest first,
-    with the period it governs, its statutory range and its punitive multiple (zh, else en)."""
-    family = "trademark" if right_type == "geographical_indication" else right_type
+def statutory_hints(right_type: str, language: str = "zh", right_kinds: Iterable[str] = ()) -> list[str]:
+    """For the compensation form: each text of the damages law for ``right_type`` (a GI by its
+    route, from the case's ``right_kinds``), newest first, with the period it governs, its
+    statutory range and its punitive multiple (zh, else en)."""
+    family = compensation.family_of(right_type, gi_route(right_kinds)) if right_type in RIGHT_TYPES else right_type
     language = language if language == "zh" else "en"  # (any other locale has always had the English)
     return [_hint(rule, language) for rule in reversed(compensation.RULES.get(family, ()))]
 

@@ -6,7 +6,7 @@ Every layer takes them from here: the intake schema, routing, the expert pool, t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 RIGHT_TYPES = ("patent", "trademark", "copyright", "trade_secret", "geographical_indication", "other")
@@ -45,6 +45,17 @@ LANGUAGES = ("zh", "en")  # the first is the default
 URGENCIES = ("low", "normal", "high")
 PARTY_ROLES = ("respondent", "applicant", "third_party")
 RIGHT_KINDS = ("patent", "trademark", "copyright", "software_copyright", "gi", "other")
+
+
+def gi_protected_as_product(right_kinds: Iterable[str]) -> bool:
+    """A geographical indication case is on the GI product route (CNIPA's Measures for the
+    Protection of GI Products) when its rights name a GI and no mark; otherwise the GI is taken as
+    registered as a collective or certification mark (Trademark Law art. 16). One rule for the
+    deadlines and the compensation calculator."""
+    kinds = set(right_kinds)
+    return "gi" in kinds and "trademark" not in kinds
+
+
 #: Right types whose cases are always confidential: a trade secret shown to one more person than
 #: needed may stop being one (Anti-Unfair Competition Law art. 9: it must be kept secret).
 ALWAYS_CONFIDENTIAL = frozenset({"trade_secret"})

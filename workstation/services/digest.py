@@ -322,17 +322,17 @@ def _counts(totals: dict[str, int], order: Sequence[str]) -> tuple[Count, ...]:
 def _deadline_labels() -> dict[str, dict[str, str]]:
     """Every deadline code's label, taken from ``workstation.deadlines`` itself (its legal periods
     for made-up facts of every route, and its SLA targets), so a new code there is named here too.
-    A recurring period's code ends in its year: it is kept here without it."""
+    A recurring period's code ends in its year (and a right's, in the right's number): it is kept
+    here without them."""
     day = date(2025, 1, 2)
     labels = {f"{SLA_PREFIX}{code}": in_every_language(target.label) for code, target in SLA_TARGETS.items()}
     every_date = dict.fromkeys(KEY_DATES, day)
-    routes = [("trademark", "CN", ()), ("patent", "CN", ()), ("geographical_indication", "CN", ("gi",))]
-    routes += [("trademark", jurisdiction, ()) for jurisdiction in FOREIGN_OPPOSITION]
-    for right_type, jurisdiction, kinds in routes:
+    own = [{"kind": "trademark", "registered_on": day.isoformat()}, {"kind": "patent", "filed_on": day.isoformat()}]
+    routes = [("trademark", "CN", own), ("patent", "CN", []), ("geographical_indication", "CN", [{"kind": "gi"}])]
+    routes += [("trademark", jurisdiction, []) for jurisdiction in FOREIGN_OPPOSITION]
+    for right_type, jurisdiction, rights in routes:
         for kind in (None, *NOTICE_RULES):
-            found = legal_deadlines(
-                right_type, every_date, notice_kind=kind, jurisdiction=jurisdiction, right_kinds=kinds
-            )
+            found = legal_deadlines(right_type, every_date, notice_kind=kind, jurisdiction=jurisdiction, rights=rights)
             labels.update({_YEAR_SUFFIX.sub("", d.code): dict(d.label) for d in found})
     for d in legal_deadlines("patent", {}, activity={"kind": "trade", "date": day.isoformat()}):  # its date
         labels[d.code] = dict(d.label)
@@ -342,7 +342,7 @@ def _deadline_labels() -> dict[str, dict[str, str]]:
     return labels
 
 
-_YEAR_SUFFIX = re.compile(r"_\d{4}$")
+_YEAR_SUFFIX = re.compile(r"_\d{4}(?:_r\d+)?$")
 
 
 def deadline_label(code: str) -> dict[str, str]:

@@ -37,6 +37,8 @@ class OpinionForm:
     activity_kind: str | None
     litigation_facet: str | None
     panel_sat: bool
+    #: the kinds of the rights the case names (a geographical indication's route depends on them)
+    right_kinds: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[OpinionField, ...]:
@@ -45,7 +47,8 @@ class OpinionForm:
     def load(self, data: Mapping[str, Any], today: date | None = None) -> dict[str, Any]:
         """``data`` checked for this case (``opinions.load_opinion``): the body to store."""
         return load_opinion(self.service, data, self.right_type, today, activity_kind=self.activity_kind,
-                            panel_sat=self.panel_sat, litigation_facet=self.litigation_facet)  # fmt: skip
+                            panel_sat=self.panel_sat, litigation_facet=self.litigation_facet,
+                            right_kinds=list(self.right_kinds))  # fmt: skip
 
 
 def opinion_form(session: Session, case: Case) -> OpinionForm:
@@ -56,6 +59,7 @@ def opinion_form(session: Session, case: Case) -> OpinionForm:
         activity_kind=(case.activity or {}).get("kind"),
         litigation_facet=litigation_facet(case.litigation),
         panel_sat=panel_sat(session, case),
+        right_kinds=tuple(right.get("kind") for right in case.rights or () if isinstance(right, dict)),
     )
 
 

@@ -86,6 +86,32 @@ class RightSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(RIGHT_KINDS))
     number = fields.String(load_default="", validate=validate.Length(max=60))
     mark_text = fields.String(load_default="", validate=validate.Length(max=200))
+    #: the right's own dates (the enterprise's): a trademark's registration starts its 10-year term
+    #: (renewal), a patent's filing its patent years (annual fees); ``key_dates.registered_on`` is
+    #: the contested mark's
+    registered_on = fields.Date(
+        metadata={"description": "this right's registration date: a trademark's starts its renewal term"}
+    )
+    filed_on = fields.Date(metadata={"description": "this right's filing date: a patent's annual fees run from it"})
+
+    @post_load
+    def _iso_dates(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        # Stored in the case's JSON as ISO strings, as the key dates are.
+        for key in RIGHT_DATES:
+            if key in data:
+                data[key] = data[key].isoformat()
+        return data
+
+
+#: the dates a right may carry (``RightSchema``)
+RIGHT_DATES = ("registered_on", "filed_on")
+
+
+class RightRecordSchema(RightSchema):
+    """A case's right as stored and shown (its dates already ISO strings)."""
+
+    registered_on = fields.String(metadata={"format": "date"})
+    filed_on = fields.String(metadata={"format": "date"})
 
 
 class KeyDatesSchema(Schema):
@@ -94,10 +120,16 @@ class KeyDatesSchema(Schema):
 
     known_on = fields.Date()
     published_on = fields.Date()
-    registered_on = fields.Date()
+    registered_on = fields.Date(
+        metadata={"description": "the contested mark's registration date: starts the 5 years for invalidation on "
+                  "relative grounds (Trademark Law art. 45(1)); the enterprise's own mark's is rights[].registered_on"}
+    )  # fmt: skip
     notice_received_on = fields.Date()
     infringement_started_on = fields.Date()
-    filed_on = fields.Date()
+    filed_on = fields.Date(
+        metadata={"description": "a patent's filing date, read only when no right gives its own rights[].filed_on "
+                  "(a case with one patent): its annual fees"}
+    )  # fmt: skip
 
 
 class OrganisationSchema(Schema):
@@ -160,7 +192,9 @@ class ActivitySchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
     #: when it happens: the signing, the launch, the first shipment... (a deadline: warned before it)
     date = fields.Date(required=True)
-    counterparties = fields.List(fields.Nested(OrganisationSchema), load_default=list, validate=validate.Length(max=20))
+    counterparties = fields.List(
+        fields.Nested(OrganisationSchema), load_default=list, validate=validate.Length(max=MAX_LIST_ITEMS)
+    )
     technical_field = fields.String(validate=validate.OneOf(TECHNICAL_FIELDS))
     key_technologies = fields.List(text(200), validate=validate.Length(min=1, max=20))
     target_markets = fields.List(
@@ -395,7 +429,8 @@ def form_to_case_input(form: dict[str, str]) -> dict[str, Any]:
 #: named ``{prefix}_{input}_{row}`` (rows numbered from 0)
 FORM_ROW_INPUTS: dict[str, tuple[str, ...]] = {
     "party": ("role", "name", "credit_code"),
-    "right": ("kind", "number", "mark_text"),
+    "right": ("kind", "number", "mark_text", *RIGHT_DATES),
+    "counterparty": ("name", "credit_code"),  # an activity's other counterparties (``form_to_activity``)
 }
 #: which list of the API's case input each of the form's lists is
 _FORM_LISTS = {"parties": "party", "rights": "right"}
@@ -431,8 +466,6 @@ def form_rows_shown(form: Mapping[str, str], prefix: str) -> range:
     return range(max([FORM_ROWS_SHOWN - 1, *_row_numbers(form, prefix)]) + 1)
 
 
-#: the intake form's rows of other counterparties of an activity (rows left blank are ignored)
-COUNTERPARTY_ROWS = 3
 #: the form's name of each activity field that is one input (``form_to_activity``)
 _ACTIVITY_INPUTS = {"kind": "activity_kind", "date": "activity_date", "technical_field": "activity_technical_field",
                     "direction": "transfer_direction", "technology": "technology"}  # fmt: skip
@@ -458,20 +491,9 @@ def form_to_activity(form: Mapping[str, str]) -> dict[str, Any]:
     for name, prefix in _ACTIVITY_ORGANISATIONS.items():
         if name in needed and (organisation := _form_organisation(form, f"{prefix}_name", f"{prefix}_credit_code")):
             activity[name] = organisation
-    rows = filled_counterparty_rows(form)
-    if rows:
-        activity["counterparties"] = [_form_organisation(form, *_counterparty_inputs(i)) for i in rows]
+    if rows := filled_rows(form, "counterparty"):  # rows as for parties and rights (a script adds them)
+        activity["counterparties"] = [_row_values(form, "counterparty", i) for i in rows]
     return activity
-
-
-def _counterparty_inputs(row: int) -> tuple[str, str]:
-    return f"counterparty_name_{row}", f"counterparty_credit_code_{row}"
-
-
-def filled_counterparty_rows(form: Mapping[str, str]) -> list[int]:
-    """The rows of other counterparties filled in on the intake form: the i-th counterparty the
-    schema speaks of is the i-th of these rows."""
-    return [i for i in range(COUNTERPARTY_ROWS) if _form_organisation(form, *_counterparty_inputs(i))]
 
 
 def _form_organisation(form: Mapping[str, str], name_key: str, code_key: str) -> dict[str, str]:
@@ -535,7 +557,7 @@ def form_errors(
 def case_errors_to_form(errors: dict[str, Any], form: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """The schema's (nested) errors keyed by the intake form's flat field names; ``form``: what
     was submitted, to tell which row an error about a party, a right or a counterparty belongs to."""
-    rows = filled_counterparty_rows(form or {})
+    rows = filled_rows(form or {}, "counterparty")
     flat: dict[str, list[str]] = {}
     for field, messages in errors.items():
         if field in _FORM_LISTS and isinstance(messages, dict):
@@ -572,7 +594,7 @@ def _row_errors_to_form(
 
 def _activity_errors_to_form(errors: Mapping[str, Any], rows: list[int]) -> list[tuple[list[str], str]]:
     """The activity's nested errors as (messages, the intake form's field name) pairs; ``rows``:
-    the form's rows the counterparties came from (``filled_counterparty_rows``)."""
+    the form's rows the counterparties came from (``filled_rows``)."""
     found: list[tuple[list[str], str]] = []
     for name, messages in errors.items():
         if name in _ACTIVITY_INPUTS:
@@ -667,7 +689,7 @@ class CaseSchema(Schema):
     confidential = fields.Boolean()
     urgency = fields.String()
     parties = fields.List(fields.Nested(PartySchema))
-    rights = fields.List(fields.Nested(RightSchema))
+    rights = fields.List(fields.Nested(RightRecordSchema))
     key_dates = fields.Dict(keys=fields.String(), values=fields.String())
     notice_kind = fields.String(allow_none=True)
     activity = fields.Nested(ActivityRecordSchema, allow_none=True)

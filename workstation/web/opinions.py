@@ -48,12 +48,14 @@ def new_opinion(reference: str):  # noqa: ANN201
             return redirect(url_for("opinions.opinion_page", reference=reference)), 303
     record_access(session, case, current_user, "view", "opinion form")  # the form shows the case
     session.commit()
-    hints = statutory_hints(case.right_type, str(get_locale())) if case.service == "compensation_estimate" else None
+    asked = opinion_form(session, case)
+    hints = (statutory_hints(case.right_type, str(get_locale()), list(asked.right_kinds))
+             if case.service == "compensation_estimate" else None)  # fmt: skip
     return render_template(
         "opinion_form.html",
         case=case,
         service=case.service,
-        fields=opinion_form(session, case).fields,
+        fields=asked.fields,
         form=request.form,
         errors=errors,
         today=date.today(),

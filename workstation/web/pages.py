@@ -59,7 +59,6 @@ from workstation.services.schemas import (
     ABUSE_KINDS,
     ACTIVITY_KINDS,
     ACTIVITY_SERVICES,
-    COUNTERPARTY_ROWS,
     LANGUAGES,
     LITIGATION_KINDS,
     LITIGATION_SERVICES,
@@ -179,7 +178,6 @@ def _choices() -> dict[str, Any]:
         "litigation_kinds": LITIGATION_KINDS,
         "abuse_kinds": ABUSE_KINDS,
         "litigation_services": sorted(LITIGATION_SERVICES),
-        "counterparty_rows": COUNTERPARTY_ROWS,
         "right_types": RIGHT_TYPES,
         "services": SERVICES,
         "technical_fields": TECHNICAL_FIELDS,
@@ -222,7 +220,7 @@ def new_case():  # noqa: ANN201
             session.commit()
             flash(_("Your case %(reference)s has been submitted.", reference=case.reference))
             return redirect(url_for("web.case_page", reference=case.reference))
-    rows = {"party_rows": form_rows_shown(form, "party"), "right_rows": form_rows_shown(form, "right")}
+    rows = {f"{prefix}_rows": form_rows_shown(form, prefix) for prefix in ("party", "right", "counterparty")}
     return render_template("case_new.html", errors=errors, form=form, **rows, **_choices()), status
 
 
