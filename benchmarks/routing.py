@@ -57,6 +57,7 @@ from workstation.routing import (  # noqa: E402
     PRICING_INTERVAL_S,
     PRICING_SAMPLE,
     WEIGHTS,
+    WORKING_DAYS_A_WEEK,
     CaseFacts,
     ExpertFacts,
     Organisation,
@@ -334,8 +335,10 @@ def scheduler_prices(current: list[ExpertFacts], stream: Stream, now: float) -> 
     ``price_pool`` on every expert as they are (``current``, with their loads), the cases arrived so
     far newest first (at most ``PRICING_SAMPLE``) and the day; then read back as the routing worker
     reads the stored prices. ``tests/test_pool.py`` checks the arguments equal the job's."""
-    recent = stream.cases[: int(np.searchsorted(stream.arrive, now, side="right"))]
-    return prices_as_read(price_pool(current, recent[::-1][:PRICING_SAMPLE], stream.today(now)))
+    arrived = int(np.searchsorted(stream.arrive, now, side="right"))
+    week = arrived - int(np.searchsorted(stream.arrive, now - WORKING_DAYS_A_WEEK, side="right"))
+    recent = stream.cases[:arrived]
+    return prices_as_read(price_pool(current, recent[::-1][:PRICING_SAMPLE], stream.today(now), week))
 
 
 def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> Run:
@@ -499,10 +502,15 @@ def p99(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.99)] if values else 0.0
 
 
+def surge_window(args: argparse.Namespace) -> range:
+    """The working days of the bounded stream: ``--bound-before`` the surge, its month, ``--bound-after``."""
+    return range(SURGE_START - args.bound_before, SURGE_START + SURGE_DAYS + args.bound_after)
+
+
 def bounded(seed: int, args: argparse.Namespace) -> tuple[float, Run, tuple[int, int, float]]:
     """One seed of the smaller stream: the router's quality against the bound, printed."""
     pool = make_pool(random.Random(seed), args.bound_experts, COMPANIES)
-    window = range(SURGE_START - args.bound_before, SURGE_START + SURGE_DAYS + args.bound_after)
+    window = surge_window(args)
     stream = make_stream(seed, pool, args, window)
     t0 = time.perf_counter()
     run = simulate(stream, pool, args.price_every * 60)
@@ -525,14 +533,17 @@ def bounded(seed: int, args: argparse.Namespace) -> tuple[float, Run, tuple[int,
 
 
 def year(seed: int, args: argparse.Namespace) -> tuple[Run, tuple[int, int, float]]:
-    """The default stream: ``--experts`` over the whole year; no bound (too large), the other figures."""
+    """The default stream: ``--experts`` over the whole year (``--year-days surge``: over the bounded
+    stream's working days only, around the surge); no bound (too large), the other figures."""
     pool = make_pool(random.Random(seed), args.experts, COMPANIES)
-    stream = make_stream(seed, pool, args, range(len(working_days())))
+    window = surge_window(args) if args.year_days == "surge" else range(len(working_days()))
+    stream = make_stream(seed, pool, args, window)
     run = simulate(stream, pool, args.price_every * 60)
     found = checks(stream, pool, run)
     daily = [statistics.mean(run.occupancy[k : k + 54]) for k in range(0, len(run.occupancy), 54)]
     print(
-        f"year, seed {seed}: {len(pool)} experts, {len(stream.cases)} cases; occupancy mean "
+        f"{'year' if args.year_days == 'all' else 'surge window'}, seed {seed}: {len(pool)} experts, "
+        f"{len(stream.cases)} cases over {len(window)} working days; occupancy mean "
         f"{statistics.mean(run.occupancy):.0%}, busiest day {max(daily):.0%}, quietest {min(daily):.0%}; "
         f"{len(run.waited_h)} cases waited, {run.never} never assigned; {len(run.pricings_s)} pricings, "
         f"p50 {statistics.median(run.pricings_s):.3f} s max {max(run.pricings_s):.2f} s; decision p50 "
@@ -555,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bound-after", type=int, default=5, help="working days after the surge month")
     parser.add_argument("--mip", action="store_true", help="solve the MIP (10 min limit) instead of the LP")
     parser.add_argument("--no-year", action="store_true", help="only the bounded streams")
+    parser.add_argument("--year-days", choices=("all", "surge"), default="all", help="surge: the bounded window")
     parser.add_argument("--cases", type=int, default=10_000, help="--stress")
     parser.add_argument("--history", type=int, default=2000, help="--stress: earlier cases the prices are fitted to")
     parser.add_argument("--reprice", type=int, default=500, help="--stress: re-price every N cases (0: once)")

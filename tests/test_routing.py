@@ -477,7 +477,8 @@ def test_the_benchmark_routes_through_the_pricing_the_scheduler_job_runs(monkeyp
     ``choose_expert`` and prices the pool through the very ``price_pool`` the scheduler's job
     (``workers.routing.price_the_pool``) calls, once per job interval, with what the job passes:
     every expert with their load at that moment, the cases arrived by then newest first (at most
-    ``PRICING_SAMPLE``), the day -- never a case still to come, nor the volume to come."""
+    ``PRICING_SAMPLE``), the day and how many were submitted in the last week -- never a case
+    still to come, nor the volume to come."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -513,10 +514,11 @@ def test_the_benchmark_routes_through_the_pricing_the_scheduler_job_runs(monkeyp
     run = bench.simulate(stream, experts, routing.PRICING_INTERVAL_S)
 
     assert len(calls) == len(run.pricings_s) >= int((arrive[-1] - arrive[0]) / step)  # every ten minutes
-    for k, (pool, recent, today, kw) in enumerate(calls):
+    for k, (pool, recent, today, week, kw) in enumerate(calls):
         tick = arrive[0] + k * step
         assert kw == {} and today == stream.today(tick)
         arrived = int(np.searchsorted(arrive, tick, side="right"))
         assert list(recent) == cases[:arrived][::-1][:7]
+        assert week == arrived  # submitted in the last week: all of them so far, none to come
         held = Counter(e for _, e, start, end, _ in run.assigned if start < tick < end)
         assert [(e.id, e.active_cases) for e in pool] == [(e.id, held[e.id]) for e in experts]
