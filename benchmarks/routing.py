@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/routing.py                  # 5 seeds of the bounded stream, then the year
     .venv/bin/python benchmarks/routing.py --no-year        # only the bounded streams (vs_bound)
+    .venv/bin/python benchmarks/routing.py --bound-experts 0 --year-days surge   # 500 experts, the surge window
     .venv/bin/python benchmarks/routing.py --stress         # the saturated stream of before (nothing closes)
 
 **The stream** (``make_stream``): the working days of a year (Monday-Friday), arrivals at a rate
@@ -11,17 +12,19 @@ set so that ``--occupancy`` of the usable slots are in use on an average day out
 
 **The router** (``simulate``) is what ships: ``choose_expert`` on arrival with the prices last
 written; every ``--price-every`` minutes of working time (the job's ``PRICING_INTERVAL_S``) the
-scheduler's ``price_pool`` on the pool as it is and the stream's own history
-(``scheduler_prices``; ``tests/test_pool.py`` checks it passes the job's arguments); a case nobody
+scheduler's ``price_pool`` on the pool as it is, the stream's own history and its count of the
+last week's arrivals (``scheduler_prices``; ``tests/test_pool.py`` checks it passes the job's
+arguments, ``tests/test_routing.py`` that the simulation goes through it); a case nobody
 eligible has room for waits in the pile and is routed again, oldest first, at each tick.
 
 **The bound** (``lp_bound``): the LP relaxation of the time-indexed assignment knowing every
-arrival and closing, capacity checked at arrival instants, same eligibility, solved by HiGHS. It is
+arrival and closing, capacity checked at start instants, same eligibility, solved by HiGHS, each
+case starting at its arrival or, for the cases the router took from the pile, when it did. It is
 too large for the year's 500 experts, so it is computed on a smaller stream drawn the same way:
 ``--bound-experts`` (100) experts over the working days around the surge (``--bound-before`` 10
 before it, the month, ``--bound-after`` 5 after), and the router's ratio is measured on that same
-stream: its quality over the cases it assigned on arrival / the bound. Reported: the mean and the
-worst over ``--seeds`` (11-15; the stream's settings were chosen on seed 1). The year
+stream: its total quality / the bound. Reported: the mean and the worst over ``--seeds`` (21-25;
+the stream's settings and the router's changes were chosen on seeds 1 and 2). The year
 (``--experts`` 500, the first seed) gives the other figures: conflicts and experts over capacity
 (summed over every run, checked apart from the routing code), imbalance (max / mean cases taken),
 decision p99 and waited p99 (hours from submission to assignment, cases routed on arrival at 0).
@@ -556,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stress", action="store_true", help="the saturated stream of 10,000 cases, nothing closes")
     parser.add_argument("--experts", type=int, default=500)
-    parser.add_argument("--seeds", default="11,12,13,14,15", help="the reported seeds (tuned on 1, 2, 3)")
+    parser.add_argument("--seeds", default="21,22,23,24,25", help="the reported seeds (tuned on 1 and 2)")
     parser.add_argument("--occupancy", type=float, default=0.4, help="usable slots in use on an average day")
     parser.add_argument("--surge", type=float, default=2.2, help="the trade-fair month's rate, x normal")
     parser.add_argument("--foreign", type=float, default=0.15, help="share of cases in a foreign jurisdiction")

@@ -14,9 +14,11 @@ price of their capacity in the assignment LP "give the cases that compete for th
 ``demand``, the best total quality within capacities", i.e. the quality a slot of theirs is worth
 to the case that would otherwise get it. ``choose_expert(..., prices=scarcity(...))`` subtracts
 ``WEIGHTS["scarcity"]`` x that price, so an expert is spent on a case only when the case gains more
-from them than the cases they are kept for would. Prices come from the pool and the recent case
-mix only (never the cases to come) and keep for a while (they change when the pool or the mix
-does); without them the chooser scores as it always did. Prices never turn a case away: a case is
+from them than the cases they are kept for would. A slot is held for as long as the case lasts, so
+a case pays the price x its service's typical days held / the mean (``SERVICE_DAYS``,
+``holding``). Prices come from the pool, the recent case mix and the last week's arrival count
+only (never the cases to come) and keep for a while (they change when the pool, the mix or the
+rate does); without them the chooser scores as it always did. Prices never turn a case away: a case is
 assigned on arrival whenever an eligible expert has room, which is what limits routing quality
 when the pool is nearly full (see benchmarks/README.md).
 
