@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/routing.py                  # 5 seeds of the bounded stream, then the year
     .venv/bin/python benchmarks/routing.py --no-year        # only the bounded streams (vs_bound)
     .venv/bin/python benchmarks/routing.py --bound-experts 0 --year-days surge   # 500 experts, the surge window
+    .venv/bin/python benchmarks/routing.py --decisions      # choose_expert alone at 500 experts: clock and CPU
     .venv/bin/python benchmarks/routing.py --stress         # the saturated stream of before (nothing closes)
 
 **The stream** (``make_stream``): the working days of a year (Monday-Friday), arrivals at a rate
@@ -555,6 +556,29 @@ def year(seed: int, args: argparse.Namespace) -> tuple[Run, tuple[int, int, floa
     return run, found
 
 
+def decision_times(seed: int, args: argparse.Namespace) -> None:
+    """``--decisions``: ``choose_expert`` alone on ``--experts`` experts loaded at random (0 to full)
+    with the job's prices, for every 4th case of the surge window, timed by the clock (what a case
+    waits) and by the thread's CPU time (what it costs: on a shared, loaded machine the clock's p99
+    is the other processes' time slices)."""
+    pool = make_pool(random.Random(seed), args.experts, COMPANIES)
+    stream = make_stream(seed, pool, args, surge_window(args))
+    rng = random.Random(seed)
+    current = [replace(e, active_cases=rng.randint(0, e.capacity)) for e in pool]
+    # priced as in the surge: about 1,500 cases a week at 500 experts
+    prices = prices_as_read(price_pool(current, stream.cases[:PRICING_SAMPLE][::-1], stream.today(SURGE_START), 1500))
+    wall, cpu = [], []
+    for i in range(0, len(stream.cases), 4):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        choose_expert(stream.cases[i], current, stream.today(float(stream.arrive[i])), prices)
+        cpu.append((time.thread_time() - c0) * 1000)
+        wall.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"decisions, seed {seed}: {len(wall)} over {len(pool)} experts; clock p50 {statistics.median(wall):.2f} ms "
+        f"p99 {p99(wall):.2f} ms; CPU p50 {statistics.median(cpu):.2f} ms p99 {p99(cpu):.2f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stress", action="store_true", help="the saturated stream of 10,000 cases, nothing closes")
@@ -574,9 +598,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--history", type=int, default=2000, help="--stress: earlier cases the prices are fitted to")
     parser.add_argument("--reprice", type=int, default=500, help="--stress: re-price every N cases (0: once)")
     parser.add_argument("--seed", type=int, default=7, help="--stress")
+    parser.add_argument("--decisions", action="store_true", help="only time choose_expert on --experts")
     args = parser.parse_args(argv)
     if args.stress:
         return stress(args)
+    if args.decisions:
+        return decision_times(int(args.seeds.split(",")[0]), args)
     seeds = [int(s) for s in args.seeds.split(",")]
     ratios, runs, found = [], [], []
     for seed in seeds if args.bound_experts else ():  # --bound-experts 0: only the year
