@@ -90,6 +90,9 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
         )  # fmt: skip
         .join(User, User.id == p.user_id)
         .where(User.is_active.is_(True))
+        # in a stable order: PostgreSQL returns rows the pricing job just updated elsewhere in the
+        # heap, and price_pool's memory of each kind's eligible experts holds only for the same pool
+        .order_by(p.user_id)
     )
     rows = rows.all()
     experts = [ExpertFacts.of_profile(r, Organisation.of(r.organisation, r.credit_code)) for r in rows]
