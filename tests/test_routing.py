@@ -3,6 +3,7 @@ scarcity prices, and the choice of a trainee to shadow a case."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import date
 
@@ -469,3 +470,55 @@ def test_an_expert_tied_to_a_counterparty_of_the_activity_has_a_conflict(tie: di
     decision = choose_expert(case, [expert(1, types=("patent",), **tie)], TODAY)
     assert decision.expert_id is None and "conflict of interest" in decision.reasons[0]
     assert chosen(activity_case(EXPORT), expert(1, types=("patent",), **tie)) == 1
+
+
+def test_the_benchmark_routes_through_the_pricing_the_scheduler_job_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``benchmarks/routing.py`` measures what ships: its simulation routes with the worker's
+    ``choose_expert`` and prices the pool through the very ``price_pool`` the scheduler's job
+    (``workers.routing.price_the_pool``) calls, once per job interval, with what the job passes:
+    every expert with their load at that moment, the cases arrived by then newest first (at most
+    ``PRICING_SAMPLE``), the day and how many were submitted in the last week -- never a case
+    still to come, nor the volume to come."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    import workers.routing as job
+    from workstation import routing
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "routing.py"
+    spec = importlib.util.spec_from_file_location("benchmark_routing_pure", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_routing_pure", bench)
+    spec.loader.exec_module(bench)
+    assert bench.price_pool is job.price_pool is routing.price_pool
+    assert bench.prices_as_read is job.prices_as_read and bench.choose_expert is job.choose_expert
+    calls = []  # the arguments as they were at the call (the simulation updates its pool in place)
+
+    def spy(experts: list[ExpertFacts], *rest: object, **kw: object) -> dict[int, float]:
+        calls.append((list(experts), *rest, kw))
+        return routing.price_pool(experts, *rest, **kw)
+
+    monkeypatch.setattr(bench, "price_pool", spy)
+    monkeypatch.setattr(bench, "PRICING_SAMPLE", 7)  # fewer than the cases: which ones are taken shows
+
+    experts = [expert(i, types=("trademark", "patent"), capacity=2, competence={"legal": i % 4}) for i in range(1, 5)]
+    days = bench.working_days()
+    cases = [replace(TRADEMARK, right_type=("trademark", "patent")[k % 2], urgency=("normal", "high")[k % 3 == 0])
+             for k in range(24)]  # fmt: skip
+    arrive = np.array([100 + (k + 0.37) / 12.3 for k in range(len(cases))])  # two working days, about 12 a day
+    stream = bench.Stream(cases, arrive, np.full(len(cases), 0.3137), days)
+    step = routing.PRICING_INTERVAL_S / 3600 / bench.HOURS_A_DAY
+    run = bench.simulate(stream, experts, routing.PRICING_INTERVAL_S)
+
+    assert len(calls) == len(run.pricings_s) >= int((arrive[-1] - arrive[0]) / step)  # every ten minutes
+    for k, (pool, recent, today, week, kw) in enumerate(calls):
+        tick = arrive[0] + k * step
+        assert kw == {} and today == stream.today(tick)
+        arrived = int(np.searchsorted(arrive, tick, side="right"))
+        assert list(recent) == cases[:arrived][::-1][:7]
+        assert week == arrived  # submitted in the last week: all of them so far, none to come
+        held = Counter(e for _, e, start, end, _ in run.assigned if start < tick < end)
+        assert [(e.id, e.active_cases) for e in pool] == [(e.id, held[e.id]) for e in experts]

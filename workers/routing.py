@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -51,7 +51,7 @@ from workstation.services.cases import (
 )
 from workstation.services.classification import CLASSIFIED
 from workstation.services.db import lock_for_write
-from workstation.services.models import Case, ExpertProfile, User
+from workstation.services.models import Case, ExpertProfile, User, utcnow
 from workstation.services.pool import run_import
 
 CONSUMER = "routing"
@@ -90,6 +90,9 @@ def candidate_experts(session: Session) -> tuple[list[ExpertFacts], dict[int, fl
         )  # fmt: skip
         .join(User, User.id == p.user_id)
         .where(User.is_active.is_(True))
+        # in a stable order: PostgreSQL returns rows the pricing job just updated elsewhere in the
+        # heap, and price_pool's memory of each kind's eligible experts holds only for the same pool
+        .order_by(p.user_id)
     )
     rows = rows.all()
     experts = [ExpertFacts.of_profile(r, Organisation.of(r.organisation, r.credit_code)) for r in rows]
@@ -262,8 +265,10 @@ def route_classified(session: Session, case: Case, previous: Any, pool: Pool, to
 def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -> int:
     """Refresh each expert's ``scarcity`` price from the pool and the recent case mix (a job of
     the scheduler, every ``PRICING_INTERVAL_S``: it takes up to a second on a large pool, so not
-    a pricing per case). What it computes is ``routing.price_pool``, which ``benchmarks/routing.py``
-    calls the same way (``tests/test_pool.py`` checks that both pass the same arguments)."""
+    a pricing per case). What it computes is ``routing.price_pool``, from every expert, the latest
+    cases and how many were submitted in the last 7 days (the arrival rate it prices for), which
+    ``benchmarks/routing.py`` calls the same way (``tests/test_pool.py`` checks that both pass the
+    same arguments)."""
     today = today or date.today()
     with sessions() as session:
         experts, _ = candidate_experts(session)
@@ -271,7 +276,8 @@ def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -
             select(Case).options(joinedload(Case.enterprise)).order_by(Case.id.desc()).limit(PRICING_SAMPLE)
         ).all()
         demand = [case_facts(case, set()) for case in recent]
-    prices = price_pool(experts, demand, today)
+        week = session.scalar(select(func.count(Case.id)).where(Case.created_at >= utcnow() - timedelta(days=7)))
+    prices = price_pool(experts, demand, today, week)
     with sessions.begin() as session:
         for expert_id, price in prices.items():
             session.execute(

@@ -14,9 +14,11 @@ price of their capacity in the assignment LP "give the cases that compete for th
 ``demand``, the best total quality within capacities", i.e. the quality a slot of theirs is worth
 to the case that would otherwise get it. ``choose_expert(..., prices=scarcity(...))`` subtracts
 ``WEIGHTS["scarcity"]`` x that price, so an expert is spent on a case only when the case gains more
-from them than the cases they are kept for would. Prices come from the pool and the recent case
-mix only (never the cases to come) and keep for a while (they change when the pool or the mix
-does); without them the chooser scores as it always did. Prices never turn a case away: a case is
+from them than the cases they are kept for would. A slot is held for as long as the case lasts, so
+a case pays the price x its service's typical days held / the mean (``SERVICE_DAYS``,
+``holding``). Prices come from the pool, the recent case mix and the last week's arrival count
+only (never the cases to come) and keep for a while (they change when the pool, the mix or the
+rate does); without them the chooser scores as it always did. Prices never turn a case away: a case is
 assigned on arrival whenever an eligible expert has room, which is what limits routing quality
 when the pool is nearly full (see benchmarks/README.md).
 
@@ -79,6 +81,20 @@ URGENT_BALANCE_FACTOR = 2.0
 #: to chance (how these two were chosen: benchmarks/README.md).
 SCARCITY_TEMPERATURE = 0.05
 SCARCITY_ROUNDS = 50
+#: Typical working days a case holds its expert, by service: a consultation days, a litigation
+#: advice weeks (the opinion is due within 15 working days; litigation advice follows the
+#: proceedings). A case spends its expert's slot for that long, so its opportunity cost is the
+#: slot's price x its service's days / the mean (``holding``), and ``scarcity`` prices a slot
+#: against the cases active at once, each kind worth its quality per day held.
+SERVICE_DAYS: dict[str, float] = {
+    "consultation": 4.0,
+    "risk_warning": 8.0,
+    "compensation_estimate": 12.0,
+    "infringement_judgment": 15.0,
+    "litigation_advice": 25.0,
+    "ip_analysis": 10.0,
+}
+_MEAN_DAYS = sum(SERVICE_DAYS.values()) / len(SERVICE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -423,12 +439,17 @@ def _field(case: CaseFacts, expert: ExpertFacts) -> float:
     return 1.0 if not fields.isdisjoint(expert.technical_fields) else 0.0
 
 
+def holding(case: CaseFacts) -> float:
+    """How long ``case`` will hold its expert relative to the typical case (``SERVICE_DAYS``)."""
+    return SERVICE_DAYS.get(case.service, _MEAN_DAYS) / _MEAN_DAYS
+
+
 def score_terms(case: CaseFacts, expert: ExpertFacts, prices: Mapping[int, float] | None = None) -> dict[str, float]:
     return {
         "competence": _competence(case, expert),
         "field": _field(case, expert),
         "balance": 1.0 - expert.active_cases / expert.capacity,
-        "scarcity": -prices.get(expert.id, 0.0) if prices else 0.0,
+        "scarcity": -prices.get(expert.id, 0.0) * holding(case) if prices else 0.0,
     }
 
 
@@ -550,9 +571,16 @@ def scarcity(
         horizon = sum(e.active_cases for e in experts if not e.is_trainee)
     if not kinds or not pool or horizon <= 0:
         return {e.id: 0.0 for e in experts}
-    scale = horizon / sum(kinds.values())
+    # each kind of case: as many active at once as arrive x how long they hold (Little's law),
+    # each worth its quality per (typical) day held, so that a price is a slot's worth per day
+    active = {kind: n * holding(kind) for kind, n in kinds.items()}
+    scale = horizon / sum(active.values())
     options = _kind_options(kinds, pool, today)
-    rows = [(n * scale, options[kind]) for kind, n in kinds.items() if options[kind][0].size]
+    rows = [
+        (active[kind] * scale, (options[kind][0], options[kind][1] / holding(kind)))
+        for kind in kinds
+        if options[kind][0].size
+    ]
     prices = _fit_prices(rows, np.array([float(slots[e.id]) for e in pool]))
     found = {e.id: round(float(p), 6) for e, p in zip(pool, prices, strict=True)}
     return {e.id: found.get(e.id, 0.0) for e in experts}
@@ -623,15 +651,31 @@ def _passes(case: CaseFacts, expert: ExpertFacts, today: date, rules: Sequence[F
 PRICING_SAMPLE = 2000
 #: How often the scheduler's ``price-the-pool`` job re-prices the pool, in seconds.
 PRICING_INTERVAL_S = 600
+#: The arrival rate the pool is priced for is counted over the last week: its working days.
+WORKING_DAYS_A_WEEK = 5
 
 
-def price_pool(experts: Sequence[ExpertFacts], recent: Sequence[CaseFacts], today: date) -> dict[int, float]:
+def price_pool(
+    experts: Sequence[ExpertFacts],
+    recent: Sequence[CaseFacts],
+    today: date,
+    submitted_last_week: int | None = None,
+) -> dict[int, float]:
     """What the scheduler's ``price-the-pool`` job (``workers.routing.price_the_pool``) computes,
-    from what it reads: every active expert as they are now (with their loads) and the facts of the
-    latest cases, newest first (any status; the first ``PRICING_SAMPLE`` count). The steady state:
-    every slot priced against the cases active at once, as cases close while others arrive.
-    ``benchmarks/routing.py`` calls it the same way on its stream's own history."""
-    return scarcity(experts, recent[:PRICING_SAMPLE], today)
+    from what it reads: every active expert as they are now (with their loads), the facts of the
+    latest cases, newest first (any status; the first ``PRICING_SAMPLE`` count), the day, and how
+    many cases were submitted in the last week. Every slot is priced against the cases that will be
+    active at once at the current arrival rate (Little's law: cases a working day x the days the
+    recent mix holds an expert, ``SERVICE_DAYS``): when a surge starts, that is more than are
+    active yet, and the slots are priced for the surge before it has filled them. Without the
+    count, against the cases active now (the steady state). ``benchmarks/routing.py`` calls it the
+    same way on its stream's own history."""
+    sample = recent[:PRICING_SAMPLE]
+    horizon = None
+    if submitted_last_week and sample:
+        held = sum(SERVICE_DAYS.get(case.service, _MEAN_DAYS) for case in sample) / len(sample)
+        horizon = submitted_last_week / WORKING_DAYS_A_WEEK * held
+    return scarcity(experts, sample, today, horizon)
 
 
 def prices_as_read(stored: Mapping[int, float]) -> dict[int, float] | None:
