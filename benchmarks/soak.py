@@ -122,6 +122,7 @@ from workstation.services.models import (  # noqa: E402
     OutboxMessage,
     User,
 )
+from workstation.services.outbox import owed_events, owed_since  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -667,7 +668,7 @@ class Outcome:
 def owed(session) -> dict[str, int]:  # noqa: ANN001
     """Per consumer: published events it subscribes to and has not handled (done or dead-lettered)."""
     out = {}
-    for consumer, keys in SUBSCRIPTIONS.items():
+    for consumer, keys in SUBSCRIPTIONS.items():  # (as the reconciler counts what a consumer owes)
         out[consumer] = session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
@@ -675,7 +676,7 @@ def owed(session) -> dict[str, int]:  # noqa: ANN001
                 HandledMessage,
                 and_(HandledMessage.consumer == consumer, HandledMessage.message_id == OutboxMessage.id),
             )
-            .where(OutboxMessage.routing_key.in_(keys), HandledMessage.message_id.is_(None))
+            .where(owed_events(keys, owed_since(session, consumer)), HandledMessage.message_id.is_(None))
         )
     return out
 

@@ -21,7 +21,7 @@ from tests.test_batches import outbox, run
 from workers import webhooks
 from workstation.services.messaging import SUBSCRIPTIONS
 from workstation.services.models import HandledMessage, OutboxMessage, WebhookDelivery, utcnow
-from workstation.services.outbox import _hooked_since, _owed
+from workstation.services.outbox import _owed, owed_since
 from workstation.services.webhooks import WEBHOOK_EVENTS, address_refusal, deliver_due
 
 ctx = test_batches.ctx
@@ -119,7 +119,8 @@ def test_an_event_no_hook_wants_leaves_no_trace_and_is_not_owed_to_a_hook_regist
     with sessions() as s:
         assert s.scalars(select(HandledMessage).where(HandledMessage.consumer == "webhooks")).all() == []
         assert s.scalars(select(WebhookDelivery)).all() == []
-    assert _hooked_since(sessions) == {}, "no hook: the reconciler owes the consumer nothing"
+    with sessions() as s:
+        assert owed_since(s, "webhooks") == {}, "no hook: the reconciler owes the consumer nothing"
 
     register(client, people, "enterprise", receiver.url, ["case.submitted"])
     later = submit()["reference"]
@@ -128,7 +129,7 @@ def test_an_event_no_hook_wants_leaves_no_trace_and_is_not_owed_to_a_hook_regist
         s.execute(update(OutboxMessage).values(published_at=utcnow() - timedelta(hours=1)))
     now = utcnow()
     with sessions() as s:
-        owed = s.scalars(_owed("webhooks", WEBHOOK_EVENTS, now, now, _hooked_since(sessions))).all()
+        owed = s.scalars(_owed("webhooks", WEBHOOK_EVENTS, now, now, owed_since(s, "webhooks"))).all()
     assert owed == [int(after.properties["message_id"])], "not the event from before the hook"
     assert run(ctx, webhooks, [after]) == ["done"]
     assert deliver_due(sessions, ctx.config) == 1 and receiver.events() == [("case.submitted", later)]

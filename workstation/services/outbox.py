@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.config import Config
@@ -90,7 +90,8 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     now = utcnow()
     count = 0
     for consumer, keys in SUBSCRIPTIONS.items():
-        since = _hooked_since(factory) if consumer == "webhooks" else None
+        with factory() as session:
+            since = owed_since(session, consumer)
         if since == {}:
             continue  # (no enabled hook: the webhooks consumer owes nothing)
         # While the consumer's queue still holds messages, an unhandled event is most likely
@@ -112,19 +113,30 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     return count
 
 
-def _hooked_since(factory: sessionmaker[Session]) -> dict[str, datetime]:
-    """What the webhooks consumer owes: it handles (and marks handled) only the events some enabled
-    hook wants, and leaves the others unmarked (``workers.webhooks``). So it owes each routing key
-    an enabled hook wants from the registration of the first such hook on: an event older than
-    the hook need not reach it (nor is it republished to it when it registers). A hook disabled
-    and enabled again may be given events of its disabled time that no other hook wanted."""
-    with factory() as session:
-        hooks = session.execute(select(Webhook.events, Webhook.created_at).where(Webhook.disabled_at.is_(None)))
-        since: dict[str, datetime] = {}
-        for events, created_at in hooks:
-            for key in set(events) & set(SUBSCRIPTIONS["webhooks"]):
-                since[key] = min(since.get(key, created_at), created_at)
+def owed_since(session: Session, consumer: str) -> dict[str, datetime] | None:
+    """Which events ``consumer`` owes: None, every event of the routing keys it subscribes to.
+    The webhooks consumer handles (and marks handled) only the events some enabled hook wants, and
+    leaves the others unmarked (``workers.webhooks``). So it owes each routing key an enabled hook
+    wants from the registration of the first such hook on: an event older than the hook need not
+    reach it (nor is it republished to it when it registers). A hook disabled and enabled again may
+    be given events of its disabled time that no other hook wanted."""
+    if consumer != "webhooks":
+        return None
+    hooks = session.execute(select(Webhook.events, Webhook.created_at).where(Webhook.disabled_at.is_(None)))
+    since: dict[str, datetime] = {}
+    for events, created_at in hooks:
+        for key in set(events) & set(SUBSCRIPTIONS["webhooks"]):
+            since[key] = min(since.get(key, created_at), created_at)
     return since
+
+
+def owed_events(keys: Iterable[str], since: dict[str, datetime] | None) -> ColumnElement[bool]:
+    """The outbox rows a consumer subscribed to ``keys`` owes (``owed_since``), before what it handled."""
+    if since is None:
+        return OutboxMessage.routing_key.in_(keys)
+    return or_(
+        false(), *(and_(OutboxMessage.routing_key == key, OutboxMessage.created_at >= at) for key, at in since.items())
+    )
 
 
 def _owed(
@@ -132,11 +144,7 @@ def _owed(
 ) -> Select:
     """The events routed to ``consumer`` that it has not handled and that are due again, oldest
     first; ``since``: if given, only these routing keys, each for the events from the time given on."""
-    routed = (
-        or_(*(and_(OutboxMessage.routing_key == key, OutboxMessage.created_at >= at) for key, at in since.items()))
-        if since is not None
-        else OutboxMessage.routing_key.in_(keys)
-    )
+    routed = owed_events(keys, since)
     return (
         select(
             OutboxMessage.id,
