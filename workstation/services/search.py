@@ -218,7 +218,7 @@ def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
     if not _postgresql(session):
         _index_in_fts(session, case_ids)
         return
-    rows = select(Case.id, func.rpa_search_grams(_case_text()))
+    rows = select(Case.id, func.rpa_case_grams(Case.id))  # (its text's and its messages' grams)
     if case_ids is not None:
         rows = rows.where(Case.id.in_(case_ids))
     statement = pg_insert(CaseGrams).from_select(["case_id", "grams"], rows)
@@ -249,9 +249,44 @@ def search_cases(session: Session, user: User, query: Query) -> Select[tuple[Cas
     looked up): the caller pages it or counts it."""
     found = _filtered(session, user, query)
     unindexed = _unindexed(session) if query.terms else []
+    alone: list[str] = []  # (PostgreSQL: the terms its documents alone answer for)
     for term in query.terms:
-        found = found.where(*_matching(session, user, term, unindexed))
+        if _postgresql(session) and tsquery(term) and not _names_people(session, term):
+            alone.append(term)
+        else:
+            found = found.where(*_matching(session, user, term, unindexed))
+    if alone:
+        found = found.where(Case.id.in_(_documents_holding(user, alone, unindexed)))
     return found.order_by(Case.id.desc())
+
+
+def _names_people(session: Session, term: str) -> bool:
+    return bool(_people_ids(session, term, "enterprise", True) or _people_ids(session, term, "expert", False))
+
+
+def _documents_holding(user: User, terms: list[str], unindexed: list[int]) -> Select[tuple[int]]:
+    """PostgreSQL: the ids of the cases holding every one of ``terms`` (none of which names
+    people) in their text or in a message ``user`` may read: one GIN query of all the terms'
+    grams in the cases' documents (their text's and messages' grams, an internal note's marked
+    with ``NOTE_MARK``: looked for unless ``user`` is an enterprise), its posting lists
+    intersected in the index (two common words rarely together are cheap), then the text checked
+    where the grams alone can be wrong; and the cases not indexed yet, read whole."""
+    notes = user.role != "enterprise"
+    grams = " & ".join(f"({tsquery(term, notes)})" for term in terms)
+    grams_query = cast(bindparam("q", grams, String, unique=True), TSQUERY)
+    indexed = select(CaseGrams.case_id).where(CaseGrams.grams.op("@@")(grams_query))
+    if checks := [_held(user, term) for term in terms if needs_recheck(term)]:
+        indexed = indexed.join(Case, Case.id == CaseGrams.case_id).where(*checks)
+    if not unindexed:
+        return indexed
+    return indexed.union(select(Case.id).where(Case.id.in_(unindexed), *(_held(user, term) for term in terms)))
+
+
+def _held(user: User, term: str) -> ColumnElement[bool]:
+    """PostgreSQL: the case's text or a message of it ``user`` may read holds ``term``."""
+    folded = fold(term)
+    said = _messages(user).where(CaseMessage.case_id == Case.id, _contains(CaseMessage.body, folded, True))
+    return or_(_in_text(folded), said.exists())
 
 
 def _postgresql(session: Session) -> bool:
