@@ -9,7 +9,10 @@ name or organisation (and the enterprise's credit code), or of a message of its 
 
 PostgreSQL answers from the gram indexes (``rpa_search_grams``; a case's in ``case_grams``, written
 by the watch worker after the submission, ``index_cases``): the word's grams select the candidates,
-and a word longer than one gram is then looked for in their text. SQLite does the same with its
+and a word longer than one gram is then looked for in their text. A case's document there also
+holds its messages' grams (migration 0025; an internal note's marked, ``search_syntax.NOTE_MARK``),
+so that the words of a search are one GIN query, their posting lists intersected in the index (two
+common words rarely together: 1-2 s when each word's cases were collected apart). SQLite does the same with its
 FTS5 table of the same grams (``case_fts``, also written by ``index_cases``); both match the same
 cases. (Not FTS5's own trigram tokenizer: a two-character Chinese word, most searches, has no
 trigram, and SQLite then reads every row.)
