@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/search.py --cases 20000   # smaller
     .venv/bin/python benchmarks/search.py --explain       # also print each query's plan once
     .venv/bin/python benchmarks/search.py --export        # also time the export of every case
+    .venv/bin/python benchmarks/search.py --keep          # keep the database; later --reuse <its name>
 
 A throwaway database (``common.throwaway_database`` on 127.0.0.1:5432, migrated with the
 project's migrations) is seeded with COPY: 2,000 enterprises, 300 experts, ``--cases`` cases in
