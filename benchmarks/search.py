@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/search.py --cases 20000   # smaller
     .venv/bin/python benchmarks/search.py --explain       # also print each query's plan once
     .venv/bin/python benchmarks/search.py --export        # also time the export of every case
+    .venv/bin/python benchmarks/search.py --keep          # keep the database; later --reuse <its name>
 
 A throwaway database (``common.throwaway_database`` on 127.0.0.1:5432, migrated with the
 project's migrations) is seeded with COPY: 2,000 enterprises, 300 experts, ``--cases`` cases in
@@ -33,6 +34,8 @@ import string
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,8 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from common import log, percentile, throwaway_database  # noqa: E402
-from digest import copy_rows  # noqa: E402
+from common import Database, log, percentile, throwaway_database  # noqa: E402
+from digest import copy_rows as _copy_rows  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from workstation.search_syntax import parse  # noqa: E402
@@ -94,8 +97,11 @@ def sentence(rng: random.Random, words: tuple[str, ...]) -> str:
     return "".join(w + rng.choice(glue) for w in picked[:-1]) + picked[-1] + "。"
 
 
-def seed(url: str, n_cases: int, rng: random.Random) -> dict[str, list]:
+def seed(url: str, n_cases: int, rng: random.Random, write: bool = True) -> dict[str, list]:
+    """The database's people, cases and messages (``write=False``: only made again, as the same
+    seed made them in a database kept by ``--keep``, to draw the same searches)."""
     engine = make_engine(url)
+    copy_rows = _copy_rows if write else lambda *_: None
     n_enterprises, n_experts = 2000, 300
     enterprises = [
         {"id": i, "email": f"e{i}@bench.cn", "password_hash": "x", "role": "enterprise", "name": f"联系人{i}",
@@ -159,6 +165,9 @@ def seed(url: str, n_cases: int, rng: random.Random) -> dict[str, list]:
                 seen["expert_case"].append(expert)
     copy_rows(engine, Case.__table__, cases)
     copy_rows(engine, CaseMessage.__table__, messages)
+    if not write:
+        engine.dispose()
+        return _seen(seen, enterprises, experts, coordinator, messages)
     with make_session_factory(engine).begin() as session:  # the grams, as the watch worker writes them
         index_cases(session, None)
     with engine.begin() as connection:
@@ -168,6 +177,10 @@ def seed(url: str, n_cases: int, rng: random.Random) -> dict[str, list]:
             )
         connection.execute(text("ANALYZE"))
     engine.dispose()
+    return _seen(seen, enterprises, experts, coordinator, messages)
+
+
+def _seen(seen: dict[str, list], enterprises: list, experts: list, coordinator: dict, messages: list) -> dict:
     seen["enterprises"] = enterprises
     seen["experts"] = experts
     seen["coordinator"] = [coordinator]
@@ -266,6 +279,15 @@ def export(url: str, coordinator_id: int) -> str:
     return " ".join(figures)
 
 
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[Database]:
+    if args.reuse:
+        yield Database(args.reuse, f"{args.server.rsplit('/', 1)[0]}/{args.reuse}")
+        return
+    with throwaway_database(args.server, prefix="rpa_bench_search", keep=args.keep) as database:
+        yield database
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
@@ -275,13 +297,18 @@ def main() -> None:
     parser.add_argument("--export", action="store_true", help="also time the export of every case (CSV, XLSX)")
     parser.add_argument("--server", default=SERVER)
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is logged)")
+    parser.add_argument("--reuse", metavar="NAME", help="a database kept by --keep (same --cases and --seed): "
+                        "migrated to the newest revision, not seeded again, kept")  # fmt: skip
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    with throwaway_database(args.server, prefix="rpa_bench_search", keep=args.keep) as database:
+    with _database(args) as database:
         log(f"database {database.name}: migrating and seeding {args.cases:,} cases")
         t0 = time.perf_counter()
         upgrade(database.url)
-        seen = seed(database.url, args.cases, rng)
+        seen = seed(database.url, args.cases, rng, write=not args.reuse)
+        if args.reuse:  # (a migration may have rewritten rows)
+            with make_engine(database.url).begin() as connection:
+                connection.execute(text("ANALYZE"))
         log(f"seeded {args.cases:,} cases, {seen['n_messages'][0]:,} messages in {time.perf_counter() - t0:.0f} s")
         engine = make_engine(database.url)
         with engine.connect() as connection:

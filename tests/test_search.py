@@ -111,6 +111,28 @@ def test_an_internal_note_never_finds_a_case_for_the_enterprise(client, people, 
     assert found(client, people, "enterprise", "公证书") == [world["open"]]
 
 
+def test_a_message_written_after_its_case_was_indexed_finds_it_with_the_cases_own_words(
+    client, people, world, monkeypatch
+) -> None:  # noqa: ANN001
+    # PostgreSQL: a case's document holds its messages' grams (a trigger adds a new one's), so
+    # that all the words of a search are one index query; an internal note's only for those who may
+    # read it. (A window of one case: the first case is found through the indexes.)
+    from workstation.services import search
+
+    monkeypatch.setattr(search, "WINDOW", 1)
+    for body, internal in (("瓷砖样品已寄出", False), ("利益冲突核查", True)):
+        said = client.post(f"/api/v1/cases/{world['open']}/messages", json={"body": body, "internal": internal},
+                           headers=people.headers("expert"))  # fmt: skip
+        assert said.status_code == 201, said.get_json()
+    for who in ("coordinator", "expert", "enterprise"):
+        assert found(client, people, who, "瓷砖") == [world["open"]], who
+        assert found(client, people, who, "鼎盛 瓷砖样品") == [world["open"]], who
+        assert found(client, people, who, "瓷砖 客户名单") == [], who
+    for q in ("冲突", "利益冲突 鼎盛", "冲突 公证书"):
+        assert found(client, people, "coordinator", q) == found(client, people, "expert", q) == [world["open"]], q
+        assert found(client, people, "enterprise", q) == [], q
+
+
 def test_a_search_that_cannot_run_is_a_400_naming_q(client, people) -> None:  # noqa: ANN001
     for q in ("status:nonsense", "after:2026-13-01", "x" * 501):
         answer = client.get("/api/v1/cases", query_string={"q": q}, headers=people.headers("coordinator"))
@@ -201,6 +223,26 @@ def test_the_desk_searches_in_the_syntax_and_exports_its_view(client, people, wo
     assert client.get("/coordinator/export?format=pdf").status_code == 400
     login(client, people.enterprise.email)
     assert client.get("/coordinator/export?format=csv").status_code == 403
+
+
+def test_the_desk_and_a_views_tab_count_up_to_their_cap_and_say_there_are_more(
+    client, people, world, monkeypatch
+) -> None:  # noqa: ANN001
+    # (Counting every case a common word finds took seconds: the counts stop at a cap.)
+    from tests.test_web import login
+    from workstation.services import views
+    from workstation.web import coordinator
+
+    monkeypatch.setattr(views, "COUNT_MAX", 2)
+    monkeypatch.setattr(coordinator, "DESK_COUNT_MAX", 2)
+    saved = client.post("/api/v1/views", json={"name": "星河", "query": "星河"}, headers=people.headers("coordinator"))
+    assert saved.status_code == 201, saved.get_json()
+    assert (saved.get_json()["count"], saved.get_json()["more"]) == (2, True)
+    login(client, people.coordinator.email)
+    page = client.get("/coordinator/", query_string={"q": "星河"}).get_data(as_text=True)
+    assert "超过 2 件案件（只计数到此）" in page and "(2+)" in page
+    page = client.get("/coordinator/", query_string={"q": "鼎盛"}).get_data(as_text=True)
+    assert "共 1 件案件" in page
 
 
 def test_a_case_is_found_before_and_after_the_watch_worker_indexes_its_text(client, people, submit, backend) -> None:  # noqa: ANN001

@@ -97,16 +97,22 @@ def _quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsquery(term: str) -> str | None:
+#: What marks an internal note's grams in a case's PostgreSQL document (migration 0025): a
+#: separator, so no gram of any text begins with it.
+NOTE_MARK = "!"
+
+
+def tsquery(term: str, notes: bool = False) -> str | None:
     """The PostgreSQL ``tsquery`` (its literal syntax, taken as is: no parser runs on it) that every
     case whose text holds ``term`` satisfies: all the grams of its runs, a run of one character as
-    a prefix. None for a term with no run (only separators): it cannot be searched for."""
+    a prefix. None for a term with no run (only separators): it cannot be searched for.
+    ``notes``: a gram of an internal note (``NOTE_MARK`` before it) will do too."""
     clauses: list[str] = []
     for run in runs(term):
-        if len(run) == 1:
-            clauses.append(_quoted(run) + ":*")
-        else:
-            clauses.extend(_quoted(gram) for gram in _needed(run))
+        pieces = [(run, ":*")] if len(run) == 1 else [(gram, "") for gram in _needed(run)]
+        for gram, prefix in pieces:
+            clause = _quoted(gram) + prefix
+            clauses.append(f"({clause} | {_quoted(NOTE_MARK + gram)}{prefix})" if notes else clause)
     return " & ".join(dict.fromkeys(clauses)) or None
 
 

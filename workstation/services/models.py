@@ -246,9 +246,11 @@ class PanelSeat(Base):
 
 
 class CaseGrams(Base):
-    """The character grams of a case's text, which a search looks up (PostgreSQL: ``rpa_search_grams``
-    of ``rpa_case_text``, migrations 0012-0013). Written by the watch worker after the submission,
-    not in it: computed in the submission's statement they cost intake a third of its throughput.
+    """The character grams of a case's text and of its messages, which a search looks up
+    (PostgreSQL: ``rpa_case_grams``, migrations 0012-0013 and 0025; an internal note's grams marked
+    by ``search_syntax.NOTE_MARK``, a new message's added by a trigger). Written by the watch
+    worker after the submission, not in it: computed in the submission's statement they cost
+    intake a third of its throughput.
     A case without its row yet is searched by its text (``services.search``)."""
 
     __tablename__ = "case_grams"

@@ -20,6 +20,8 @@ class Page:
     total: int
     number: int
     size: int
+    #: There are more rows than ``total`` (counting stopped there: ``page_of``'s ``cap``).
+    more: bool = False
 
     @property
     def pages(self) -> int:
@@ -27,7 +29,7 @@ class Page:
 
     def context(self, rows_name: str) -> dict[str, Any]:
         """What a paged template reads: the rows under ``rows_name``, and the pager's figures."""
-        return {rows_name: self.rows, "total": self.total, "page": self.number, "pages": self.pages}
+        return {rows_name: self.rows, "total": self.total, "page": self.number, "pages": self.pages, "more": self.more}
 
 
 def page_number(asked: str | None) -> int | None:
@@ -40,10 +42,19 @@ def page_number(asked: str | None) -> int | None:
     return number if 1 <= number <= MAX_PAGE else None
 
 
-def page_of(session: Session, query: Select, number: int, size: int, *options: LoaderOption) -> Page:
+def page_of(
+    session: Session, query: Select, number: int, size: int, *options: LoaderOption, cap: int | None = None
+) -> Page:
     """Page ``number`` (clamped to 1..MAX_PAGE) of ``query``, which is already in its order;
-    ``options`` (eager loads) apply to the rows, not to the count."""
+    ``options`` (eager loads) apply to the rows, not to the count. ``cap``: the rows are counted
+    only up to ``cap`` past this page's first (``Page.more`` beyond): a search's count of every
+    case a common word finds took seconds."""
     number = min(max(number, 1), MAX_PAGE)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    counted, most = query.order_by(None), None
+    if cap is not None:
+        most = (number - 1) * size + cap
+        counted = counted.limit(most + 1)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     rows = session.scalars(query.options(*options).offset((number - 1) * size).limit(size)).unique().all()
-    return Page(list(rows), total, number, size)
+    more = most is not None and total > most
+    return Page(list(rows), most if more else total, number, size, more)

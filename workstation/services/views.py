@@ -57,6 +57,11 @@ class SavedViewInputSchema(Schema):
     shared = fields.Boolean(load_default=False, metadata={"description": "shown to everyone of the owner's role"})
 
 
+#: A tab counts its cases up to this many ("more than" beyond): counting every case a common word
+#: finds took seconds under load (1.6 s for 商标 among 100,000).
+COUNT_MAX = 1000
+
+
 class SavedViewSchema(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -64,7 +69,10 @@ class SavedViewSchema(Schema):
     sort = fields.String(validate=validate.OneOf(SORTS))
     shared = fields.Boolean()
     mine = fields.Boolean(metadata={"description": "the caller saved it (and may delete it)"})
-    count = fields.Integer(metadata={"description": "the cases of the view the caller may see"})
+    count = fields.Integer(
+        metadata={"description": f"the cases of the view the caller may see, counted up to {COUNT_MAX}"}
+    )
+    more = fields.Boolean(metadata={"description": f"the view finds more than {COUNT_MAX} cases (count stopped)"})
 
 
 view_input_schema, view_schema = SavedViewInputSchema(), SavedViewSchema()
@@ -87,6 +95,7 @@ class Tab:
     view: SavedView
     count: int
     mine: bool
+    more: bool = False  # (more than ``count`` cases: counting stopped at COUNT_MAX)
 
     def as_dict(self) -> dict[str, Any]:
         v = self.view
@@ -99,6 +108,7 @@ class Tab:
                 "shared": v.shared,
                 "mine": self.mine,
                 "count": self.count,
+                "more": self.more,
             }  # fmt: skip
         )
 
@@ -133,9 +143,9 @@ def tabs_for(session: Session, user: User) -> list[Tab]:
 
 def tab_of(session: Session, user: User, view: SavedView) -> Tab:
     """``view`` as ``user``'s tab: with the number of its cases they may see."""
-    found = view_cases(session, user, view).order_by(None).with_only_columns(Case.id).subquery()
-    count = session.scalar(select(func.count()).select_from(found)) or 0
-    return Tab(view, count, view.owner_id == user.id)
+    found = view_cases(session, user, view).order_by(None).with_only_columns(Case.id).limit(COUNT_MAX + 1)
+    count = session.scalar(select(func.count()).select_from(found.subquery())) or 0
+    return Tab(view, min(count, COUNT_MAX), view.owner_id == user.id, count > COUNT_MAX)
 
 
 def _checked(data: Any, partial: bool = False) -> dict[str, Any]:

@@ -89,6 +89,8 @@ from workstation.web.support import coordinators_only, get_config, get_db, reque
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 PAGE_SIZE = 100
 DESK_PAGE = 50
+#: How many of a desk search's cases are counted past the page's first ("more than" beyond).
+DESK_COUNT_MAX = 1000
 
 
 bp.before_request(coordinators_only)
@@ -255,7 +257,7 @@ def desk():  # noqa: ANN201
     status, right_type = request.args.get("status") or "", request.args.get("right_type") or ""
     search = request.args.get("q", "").strip()
     query, problem = desk_view(session)
-    listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert))
+    listing = page_of(session, query, requested_page(), DESK_PAGE, joinedload(Case.assigned_expert), cap=DESK_COUNT_MAX)
     unclassified, pile, breaches = cases_to_classify(session), awaiting_expert(session), sla_breaches(session)
     difficult = difficult_cases(session)
     referrals = open_referrals(session, get_config().referral_wait_days)
