@@ -11,11 +11,13 @@ run: setup
 	$(PY) -m workstation run --host $(HOST) --port $(PORT)
 
 # Lint, then the whole suite twice, all side by side: on the embedded default and on PostgreSQL +
-# RabbitMQ, the latter in two processes (the fault tests, which mostly wait on nodes they start and
-# kill, beside the rest). They share nothing: a temporary instance folder each test, a database and
-# a virtual host of each process's own, and brokers or database clusters of their own for whatever
-# a test stops. Each part's output is shown whole when it ends.
-FAULT_TESTS := tests/test_cluster.py tests/test_database_outage.py tests/test_faults.py
+# RabbitMQ, the latter in two processes of about the same length: the tests that mostly wait (on
+# nodes they start and kill, on worker processes, on a browser) beside the rest. They share nothing:
+# a temporary instance folder each test, a database and a virtual host of each process's own, and
+# brokers or database clusters of their own for whatever a test stops. Each part's output is shown
+# whole when it ends.
+FAULT_TESTS := tests/test_cluster.py tests/test_database_outage.py tests/test_faults.py tests/test_soak.py \
+	tests/test_browser.py tests/test_idempotency.py tests/test_pipeline.py
 
 test: setup-dev lint
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-embedded test-services-faults test-services-rest
