@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy.orm import Session
 
 from workstation import lifecycle
-from workstation.services.cases import find_visible_case
 from workstation.services.conversation import MAX_BODY
 from workstation.services.models import Case, User
 from workstation.services.panels import (
@@ -27,7 +27,7 @@ from workstation.services.panels import (
     sitting_seats,
     write_view,
 )
-from workstation.web.support import get_db
+from workstation.web.support import act_on_case_page
 
 bp = Blueprint("panels", __name__)
 
@@ -67,29 +67,14 @@ def panel_context(session: Any, case: Case, user: User) -> dict[str, Any]:
     }
 
 
+def _not_convened(session: Session, err: PanelError) -> str:
+    names = dict(session.query(User.id, User.name).filter(User.id.in_(list(err.refused))).all())
+    refused = "; ".join(f"{names.get(i, i)}: {_(refusal_name(r))}" for i, r in sorted(err.refused.items()))
+    return _("Not convened: %(refused)s", refused=refused)
+
+
 def _act(reference: str, act: Any, done: str):  # noqa: ANN202
-    session = get_db()
-    case = find_visible_case(session, current_user, reference, for_update=True)
-    if case is None:
-        session.rollback()
-        abort(404)
-    back = redirect(url_for("web.case_page", reference=reference) + "#panel"), 303
-    try:
-        act(session, case)
-        session.commit()
-    except lifecycle.TransitionError as err:
-        session.rollback()
-        explained = err.message in _EXPLAINED
-        flash(_(err.message) if explained else _("You may not do this on this case, or it has moved on."))
-        return back
-    except PanelError as err:
-        session.rollback()
-        names = dict(session.query(User.id, User.name).filter(User.id.in_(list(err.refused))).all())
-        refused = "; ".join(f"{names.get(i, i)}: {_(refusal_name(r))}" for i, r in sorted(err.refused.items()))
-        flash(_("Not convened: %(refused)s", refused=refused))
-        return back
-    flash(str(_DONE[done]))
-    return back
+    return act_on_case_page(reference, act, str(_DONE[done]), "panel", _EXPLAINED, {PanelError: _not_convened})
 
 
 @bp.post("/cases/<reference>/difficult")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from flask import Response, abort, current_app, g, jsonify, request
-from flask_babel import force_locale, lazy_gettext
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
+from flask_babel import force_locale, gettext, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
+from workstation import lifecycle
 from workstation.config import Config
 from workstation.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from workstation.services.models import MAX_ID
+from workstation.services.cases import find_visible_case
+from workstation.services.models import MAX_ID, Case
 from workstation.services.paging import page_number
 from workstation.storable import refusal
 
@@ -131,3 +134,42 @@ def refused_field() -> tuple[str, str] | None:
         if why := refusal(value):
             return str(name), why
     return None
+
+
+#: How a page tells an exception of one kind (besides the lifecycle's refusals) to the person.
+Explain = Callable[[Session, Exception], str]
+
+
+def act_on_case_page(
+    reference: str,
+    act: Callable[[Session, Case], Any],
+    done: str,
+    anchor: str,
+    explained: Collection[str] = (),
+    explain: Mapping[type[Exception], Explain] | None = None,
+) -> tuple[Response, int]:
+    """A page's POST on one case the person may see (else 404): ``act(session, case)`` on the case
+    locked, then back to the case page's ``#anchor`` with ``done`` flashed, or with why not: a
+    lifecycle refusal's own message where ``explained`` names it (others say only that it cannot be
+    done), or what ``explain`` says of an exception of its kind. Nothing is kept of a refused act."""
+    session = get_db()
+    case = find_visible_case(session, current_user, reference, for_update=True)
+    if case is None:
+        session.rollback()
+        abort(404)
+    back = redirect(url_for("web.case_page", reference=reference) + f"#{anchor}"), 303
+    refusals = tuple((explain or {}).keys())
+    try:
+        act(session, case)
+        session.commit()
+    except lifecycle.TransitionError as err:
+        session.rollback()
+        known = err.message in explained
+        flash(gettext(err.message) if known else gettext("You may not do this on this case, or it has moved on."))
+        return back
+    except refusals as err:
+        session.rollback()
+        flash(next(say for kind, say in (explain or {}).items() if isinstance(err, kind))(session, err))
+        return back
+    flash(done)
+    return back

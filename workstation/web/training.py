@@ -34,7 +34,7 @@ from workstation.services.training import (
     write_draft,
 )
 from workstation.web.api import error, token_required
-from workstation.web.support import coordinators_only, get_db
+from workstation.web.support import act_on_case_page, coordinators_only, get_db
 
 bp = Blueprint("training", __name__)
 api_bp = Blueprint("training_api", __name__, url_prefix="/api/v1")
@@ -73,23 +73,7 @@ def training_context(session: Any, case: Case, user: User) -> dict[str, Any]:
 
 
 def _page_act(reference: str, act: Any, done: str):  # noqa: ANN202
-    session = get_db()
-    case = find_visible_case(session, current_user, reference, for_update=True)
-    if case is None:
-        session.rollback()
-        abort(404)
-    back = redirect(url_for("web.case_page", reference=reference) + "#training"), 303
-    try:
-        act(session, case)
-        session.commit()
-    except lifecycle.TransitionError as err:
-        session.rollback()
-        flash(
-            _(err.message) if err.message in _EXPLAINED else _("You may not do this on this case, or it has moved on.")
-        )
-        return back
-    flash(done)
-    return back
+    return act_on_case_page(reference, act, done, "training", _EXPLAINED)
 
 
 @bp.post("/cases/<reference>/drafts")
