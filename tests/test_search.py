@@ -201,6 +201,30 @@ def test_the_databases_grams_are_the_pure_modules(sessions, backend) -> None:  #
             assert set(held) == grams(sample), sample
 
 
+def test_the_watch_workers_document_of_a_case_is_what_the_databases_function_makes(
+    client, people, world, sessions, backend
+) -> None:  # noqa: ANN001
+    # The worker cuts a case's own grams in Python (a tsvector literal: quotes and backslashes
+    # escaped) and adds its messages' from the database; the database's rpa_case_grams, which
+    # recomputes a document when a message is erased, must come to the same document.
+    if backend != "services":
+        pytest.skip("the gram document is PostgreSQL's")
+    reference = client.post("/api/v1/cases", headers=people.headers("enterprise"), json={
+        **CASE, "title": "x'y\\z 全角：ＡＢＣ emoji😀商标", "parties": [{"name": "O'Brien \\ 某某 Ltd."}]}
+    ).get_json()["reference"]  # fmt: skip
+    with people.sessions.begin() as session:
+        ids = list(session.scalars(select(Case.id).where(Case.reference.in_([world["open"], reference]))))
+        index_cases(session, ids)
+    with sessions() as session:
+        for case_id in ids:
+            written, computed = session.execute(
+                text("SELECT tsvector_to_array(grams), tsvector_to_array(rpa_case_grams(case_id))"
+                     " FROM case_grams WHERE case_id = :id"), {"id": case_id}).one()  # fmt: skip
+            assert sorted(written) == sorted(computed) and len(written) > 50
+        noted = session.scalar(text("SELECT grams FROM case_grams WHERE case_id = :id"), {"id": min(ids)})
+        assert "'!胜诉'" in noted and "'公证'" in noted, "messages' grams, an internal note's marked"
+
+
 def test_the_desk_searches_in_the_syntax_and_exports_its_view(client, people, world, sessions) -> None:  # noqa: ANN001
     from tests.test_web import login
 

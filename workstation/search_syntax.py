@@ -23,9 +23,10 @@ the two-character words that are most of Chinese searching are answered from the
 one character is a prefix of a gram; anything longer needs all its three-character grams (far
 fewer cases hold three given characters than two: ``2019101`` selected 5,842 of 100,000 cases by
 its pairs of digits) and then a check that the text really is a substring (``needs_recheck``).
-The PostgreSQL function ``rpa_search_grams`` (migration 0022) is this module's ``grams`` in SQL;
-``tests/test_search.py`` checks they agree. SQLite holds the same grams in an FTS5 table
-(``fts_document``, migration 0022).
+The PostgreSQL function ``rpa_search_grams`` (migration 0024) is this module's ``grams`` in SQL,
+for messages (a trigger keeps a case's document up to date); a case's own text is cut here, by the
+watch worker (``tsvector``; migration 0026). ``tests/test_search.py`` checks they agree. SQLite
+holds the same grams in an FTS5 table (``fts_document``, migration 0024).
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ def tsquery(term: str, notes: bool = False) -> str | None:
             clause = _quoted(gram) + prefix
             clauses.append(f"({clause} | {_quoted(NOTE_MARK + gram)}{prefix})" if notes else clause)
     return " & ".join(dict.fromkeys(clauses)) or None
+
+
+def tsvector(text: str) -> str:
+    """What a case's PostgreSQL document (``case_grams.grams``) holds for ``text``: its ``grams`` as
+    a ``tsvector`` literal (the cast takes it as is: no parser of words runs on it)."""
+    return " ".join(_quoted(gram) for gram in sorted(grams(text)))
 
 
 def _hex(gram: str) -> str:

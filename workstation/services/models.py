@@ -609,8 +609,15 @@ class CaseParty(Base):
     role: Mapped[str] = mapped_column(String(20))  # respondent | applicant | third_party
     name: Mapped[str] = mapped_column(String(200))
     #: ``routing.normalise_name(name)``
-    name_key: Mapped[str] = mapped_column(String(200), index=True)
-    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
+    name_key: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+
+    # Each key with the enterprise: other enterprises' parties of a key are two ranges of it
+    # (``respondents``), the enterprise's own never read.
+    __table_args__ = (
+        Index("ix_case_parties_name_key_enterprise_id", "name_key", "enterprise_id"),
+        Index("ix_case_parties_credit_code_enterprise_id", "credit_code", "enterprise_id"),
+    )
 
 
 class WatchedMark(Base):

@@ -10,9 +10,9 @@ never which other enterprises, nor their cases.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Select, and_, bindparam, select, union
 from sqlalchemy.orm import Session, aliased
 
 from workstation.routing import normalise_name
@@ -39,40 +39,76 @@ def party_rows(parties: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return rows
 
 
-# Built once (building a statement cost about as much as running it; the watch consumer runs it
-# for every batch of cases). A party is the same when its normalised name or its credit code is;
-# an empty key matches nothing (a NULL one never does: SQL's ``= NULL`` is never true).
-_OWN = aliased(CaseParty)
-_EARLIER_PARTIES_NAMING = (
-    select(_OWN, CaseParty, Case.reference, Case.title, User.name, User.organisation, Case.confidential)
-    .join(
-        CaseParty,
-        and_(
-            CaseParty.role == "respondent",
-            CaseParty.enterprise_id != _OWN.enterprise_id,
-            # earlier cases only: of two cases naming one respondent, the later one warns,
-            # whichever order the worker handles them in
-            CaseParty.case_id < _OWN.case_id,
-            or_(
-                and_(_OWN.name_key != "", CaseParty.name_key == _OWN.name_key),
-                and_(_OWN.credit_code != "", CaseParty.credit_code == _OWN.credit_code),
+def _pairs_naming_alike(key: str, other_enterprises: str) -> Select[tuple[int, int]]:
+    """(party of a given case, earlier respondent of another enterprise with the same ``key``): the
+    other enterprises taken as the ids below the case's enterprise's, or above, so that each is a
+    range of the index on (``key``, enterprise) -- the enterprise's own earlier cases, however many,
+    are not read (``!=`` could not use the index: a big enterprise naming one respondent in
+    thousands of cases made every new case read them all)."""
+    own, other = aliased(CaseParty), aliased(CaseParty)
+    below = other_enterprises == "below"
+    other_enterprise = other.enterprise_id < own.enterprise_id if below else other.enterprise_id > own.enterprise_id
+    return (
+        select(own.id.label("own_id"), other.id.label("other_id"))
+        .join(
+            other,
+            and_(
+                other.role == "respondent",
+                getattr(own, key) != "",
+                getattr(other, key) == getattr(own, key),
+                other_enterprise,
+                # earlier cases only: of two cases naming one respondent, the later one
+                # warns, whichever order the worker handles them in
+                other.case_id < own.case_id,
             ),
-        ),
+        )  # fmt: skip
+        .where(own.case_id.in_(bindparam("case_ids", expanding=True)), own.role == "respondent")
     )
+
+
+class _Naming(NamedTuple):
+    """A party of a new case and an earlier respondent of another enterprise that names the same."""
+
+    own: CaseParty
+    other: CaseParty
+    reference: str
+    title: str
+    name: str
+    organisation: str | None
+    confidential: bool
+
+
+# Built once (building a statement cost about as much as running it; the watch consumer runs it
+# for every batch of cases). A party is the same when its normalised name or its credit code is
+# (the union counts a pair matched by both once); an empty key matches nothing (a NULL one never
+# does: SQL's ``= NULL`` is never true).
+_PAIRS = union(*(_pairs_naming_alike(key, side) for key in ("name_key", "credit_code") for side in ("below", "above")))
+_PARTIES = (
+    select(CaseParty, Case.reference, Case.title, User.name, User.organisation, Case.confidential)
     .join(Case, Case.id == CaseParty.case_id)
     .join(User, User.id == CaseParty.enterprise_id)
-    .where(_OWN.case_id.in_(bindparam("case_ids", expanding=True)), _OWN.role == "respondent")
-    .order_by(_OWN.id, CaseParty.id)
+    .where(CaseParty.id.in_(bindparam("ids", expanding=True)))
 )
+
+
+def earlier_parties_naming(session: Session, case_ids: list[int]) -> list[_Naming]:
+    """Each respondent of ``case_ids`` that other enterprises' earlier cases name, with each of
+    those parties and its case, ordered by the two parties. (The pairs first, then their rows by
+    primary key, its own parties among them: a join of the pairs to the tables was planned as
+    hashes of whole tables.)"""
+    pairs = sorted(session.execute(_PAIRS, {"case_ids": case_ids}).tuples())
+    if not pairs:
+        return []
+    rows = {row[0].id: row for row in session.execute(_PARTIES, {"ids": sorted({i for pair in pairs for i in pair})})}
+    return [_Naming(rows[own][0], *rows[earlier]) for own, earlier in pairs]
 
 
 def warn_repeat_respondents(session: Session, cases: list[Case]) -> int:
     """Raise the repeat-respondent notices for ``cases`` (one query finds the earlier cases naming
-    their respondents, for the whole batch); returns how many were new."""
-    matches: dict[int, dict[int, tuple[CaseParty, list[Any]]]] = {}  # case id -> party id -> rows
-    for row in session.execute(_EARLIER_PARTIES_NAMING, {"case_ids": [c.id for c in cases]}):
-        own = row[0]
-        matches.setdefault(own.case_id, {}).setdefault(own.id, (own, []))[1].append(row)
+    their respondents for the whole batch, a second reads them); returns how many were new."""
+    matches: dict[int, dict[int, tuple[CaseParty, list[_Naming]]]] = {}  # case id -> party id -> rows
+    for row in earlier_parties_naming(session, [c.id for c in cases]):
+        matches.setdefault(row.own.case_id, {}).setdefault(row.own.id, (row.own, []))[1].append(row)
     coordinators = active_coordinators(session) if matches else []
     raised = 0
     for case in cases:
@@ -83,7 +119,7 @@ def warn_repeat_respondents(session: Session, cases: list[Case]) -> int:
     return raised
 
 
-def _notices(case: Case, party: CaseParty, others: list[Any], coordinators: list[User]) -> list[NewNotice]:
+def _notices(case: Case, party: CaseParty, others: list[_Naming], coordinators: list[User]) -> list[NewNotice]:
     """The notices of one respondent of ``case`` named by earlier cases: ``others``, rows of
     (the party, the earlier case's party, its reference, title, enterprise's name and
     organisation, whether confidential)."""
