@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.conftest import wait_for
 from workers import watch
@@ -375,3 +375,32 @@ def test_a_batch_finds_its_repeat_respondents_in_two_queries_as_one_by_one_would
     assert told == [second, third]
     (about_third,) = [n for n in notices_of(sessions, people.coordinator.id) if n.body["reference"] == third]
     assert [o["reference"] for o in about_third.body["others"]] == [first, second]
+
+
+def test_routing_a_case_does_not_hold_up_the_watch_workers_writes_about_it(
+    people, submit, sessions, config, backend, monkeypatch
+) -> None:  # noqa: ANN001
+    # Routing locks its batch's cases until it commits; the watch worker writes rows that refer to
+    # the same cases meanwhile (their search grams), whose foreign-key checks must not wait for it.
+    if backend != "services":
+        pytest.skip("row locks are PostgreSQL's")
+    from workers import routing
+    from workers.delivery import Delivery
+    from workstation.services.search import index_cases
+
+    case_id = case_id_of(sessions, submit()["reference"])
+    read_pool, indexed = routing.Pool.read, []
+
+    def index_meanwhile(cls, session):  # noqa: ANN001, ANN202 - routing holds the case's lock here
+        with sessions.begin() as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            index_cases(other, [case_id])  # (LockNotAvailable when it must wait)
+            indexed.append(case_id)
+        return read_pool(session)
+
+    monkeypatch.setattr(routing.Pool, "read", classmethod(index_meanwhile))
+    routing.handle_many(Context(config=config, sessions=sessions, publisher=None, sender=None),
+                        [Delivery(1, "case.submitted", {"case_id": case_id})])  # fmt: skip
+    assert indexed == [case_id]
+    with sessions() as session:
+        assert session.get(Case, case_id).status != "submitted", "and routing went on to route it"

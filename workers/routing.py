@@ -330,7 +330,10 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
         mine = claim_deliveries(session, CONSUMER, deliveries)
         case_ids = {payload_id(d.payload, "case_id") for d in mine}
         # (the enterprise with it: its organisation is checked for conflicts of interest; locked
-        # in id order, so that two workers with overlapping batches cannot deadlock on them)
+        # in id order, so that two workers with overlapping batches cannot deadlock on them;
+        # FOR NO KEY UPDATE, not FOR UPDATE: it keeps other changes of the cases out all the
+        # same, but not the rows that refer to them, such as the watch worker's search grams,
+        # whose foreign-key checks waited for the whole batch)
         cases = {
             case.id: case
             for case in session.scalars(
@@ -338,7 +341,7 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                 .options(joinedload(Case.enterprise))
                 .where(Case.id.in_(case_ids))
                 .order_by(Case.id)
-                .with_for_update(of=Case)
+                .with_for_update(of=Case, key_share=True)
             )
         }
         pool = Pool.read(session) if mine else None
