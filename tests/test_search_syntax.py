@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from workstation.search_syntax import (
     MAX_TERMS,
+    SEPARATORS,
     Query,
     SearchSyntaxError,
     fold,
@@ -21,6 +22,7 @@ from workstation.search_syntax import (
     parse,
     runs,
     tsquery,
+    tsvector,
 )
 
 pytestmark = pytest.mark.pure
@@ -148,3 +150,9 @@ def test_a_substring_always_matches_its_fts5_query_in_sqlite(term: str, before: 
         connection.execute("CREATE VIRTUAL TABLE f USING fts5(grams, tokenize='ascii', prefix='6')")
         connection.execute("INSERT INTO f (rowid, grams) VALUES (1, ?)", (fts_document(before + term + after),))
         assert connection.execute("SELECT rowid FROM f WHERE f MATCH ?", (query,)).fetchall() == [(1,)], term
+
+
+def test_a_tsvector_literal_needs_no_escaping_because_quotes_and_backslashes_are_separators() -> None:
+    assert SEPARATORS.fullmatch("'") and SEPARATORS.fullmatch("\\")
+    assert tsvector("O'Brien \\ 商标") == "'" + "' '".join(grams("O'Brien \\ 商标")) + "'"
+    assert "'" not in tsvector("O'Brien")[1:-1].replace("' '", "") and tsvector("'\\") == ""

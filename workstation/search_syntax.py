@@ -119,8 +119,11 @@ def tsquery(term: str, notes: bool = False) -> str | None:
 
 def tsvector(text: str) -> str:
     """What a case's PostgreSQL document (``case_grams.grams``) holds for ``text``: its ``grams`` as
-    a ``tsvector`` literal (the cast takes it as is: no parser of words runs on it)."""
-    return " ".join(_quoted(gram) for gram in sorted(grams(text)))
+    a ``tsvector`` literal (the cast takes it as is: no parser of words runs on it). A quote and a
+    backslash are separators, so no gram holds one and none needs escaping (quoting each cost
+    as much as cutting the grams)."""
+    held = grams(text)
+    return "'" + "' '".join(held) + "'" if held else ""
 
 
 def _hex(gram: str) -> str:
