@@ -385,6 +385,23 @@ def test_a_reroute_whose_first_choice_is_full_moves_the_load_once(people, sessio
     assert loads == {leaving.id: 0, full.id: 1, spare.id: 1}
 
 
+def test_the_sessions_copy_of_an_expert_moves_with_the_slots_taken_and_given_back(people, sessions) -> None:  # noqa: ANN001
+    """The load UPDATEs move the row; a profile already loaded in the session shows the same load
+    (a page or a check reading it later in the transaction must not see the old one)."""
+    from workstation.services.cases import _move_load, take_slot
+
+    one, other = people.add("one", "expert", capacity=2), people.add("other", "expert", capacity=5)
+    with sessions.begin() as s:
+        mine, theirs = s.get(ExpertProfile, one.id), s.get(ExpertProfile, other.id)
+        assert take_slot(s, one.id) and take_slot(s, one.id) and not take_slot(s, one.id)
+        assert (mine.active_cases, theirs.active_cases) == (2, 0)
+        _move_load(s, "assigned", "assigned", one.id, other.id, enforce_capacity=True)
+        assert (mine.active_cases, theirs.active_cases) == (1, 1)
+    with sessions() as s:
+        loads = dict(s.execute(select(ExpertProfile.user_id, ExpertProfile.active_cases)).all())
+    assert (loads[one.id], loads[other.id]) == (1, 1)
+
+
 # --- with the workers running (both deployments) ------------------------------------------------
 
 

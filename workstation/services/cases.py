@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import Select, Update, bindparam, or_, select, union, update
 from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from workstation import lifecycle
 from workstation.evidence import StoredFile
@@ -363,11 +365,33 @@ def _move_load(
         if expert_id == now:
             if not take_slot(session, now, enforce_capacity):
                 if released:  # the case stays with ``was``: give back the slot released above
-                    session.execute(_shift_load(was, +1))
+                    _shift_load(session, was, +1)
                 raise ExpertFullError(now)
         else:
-            session.execute(_shift_load(was, -1))
+            _shift_load(session, expert_id, -1)
             released = True
+
+
+def _load_statement(by: int, enforce_capacity: bool) -> Update:
+    move = update(ExpertProfile).where(ExpertProfile.user_id == bindparam("expert_id"))
+    if enforce_capacity:
+        move = move.where(ExpertProfile.active_cases < ExpertProfile.capacity)
+    # (The session's own copies are moved by ``_move_loaded``: SQLAlchemy's "evaluate", run over
+    # every object of the session, cost as much as the UPDATE.)
+    return move.values(active_cases=ExpertProfile.active_cases + by).execution_options(synchronize_session=False)
+
+
+# Built once: building the UPDATE for every slot taken cost routing twice what running it did.
+_TAKE = {enforce: _load_statement(+1, enforce) for enforce in (True, False)}
+_SHIFT = {by: _load_statement(by, False) for by in (+1, -1)}
+
+
+def _move_loaded(session: Session, expert_id: int, by: int) -> None:
+    """Move the load of the session's copy of ``expert_id``'s profile, if it has one loaded, as the
+    UPDATE just moved the row's."""
+    profile = session.identity_map.get(identity_key(ExpertProfile, expert_id))
+    if profile is not None and "active_cases" in profile.__dict__:
+        set_committed_value(profile, "active_cases", profile.active_cases + by)
 
 
 def take_slot(session: Session, expert_id: int, enforce_capacity: bool = True) -> bool:
@@ -375,10 +399,15 @@ def take_slot(session: Session, expert_id: int, enforce_capacity: bool = True) -
     they have none left (``enforce_capacity``; a coordinator reassigning may go over, on purpose).
     One conditional UPDATE: it holds the expert's row until commit, so two transactions cannot
     both take the last slot."""
-    take = update(ExpertProfile).where(ExpertProfile.user_id == expert_id)
-    if enforce_capacity:
-        take = take.where(ExpertProfile.active_cases < ExpertProfile.capacity)
-    return session.execute(take.values(active_cases=ExpertProfile.active_cases + 1)).rowcount == 1
+    taken = session.execute(_TAKE[enforce_capacity], {"expert_id": expert_id}).rowcount == 1
+    if taken:
+        _move_loaded(session, expert_id, +1)
+    return taken
+
+
+def _shift_load(session: Session, expert_id: int, by: int) -> None:
+    session.execute(_SHIFT[by], {"expert_id": expert_id})
+    _move_loaded(session, expert_id, by)
 
 
 def release_panel(session: Session, case: Case, only: int | None = None) -> list[int]:
@@ -393,16 +422,8 @@ def release_panel(session: Session, case: Case, only: int | None = None) -> list
     now = utcnow()
     for seat in seats:
         seat.released_at = now
-        session.execute(_shift_load(seat.expert_id, -1))
+        _shift_load(session, seat.expert_id, -1)
     return [seat.expert_id for seat in seats]
-
-
-def _shift_load(expert_id: int | None, by: int) -> Update:
-    return (
-        update(ExpertProfile)
-        .where(ExpertProfile.user_id == expert_id)
-        .values(active_cases=ExpertProfile.active_cases + by)
-    )
 
 
 def visible_cases(user: User) -> Select[tuple[Case]]:
