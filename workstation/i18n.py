@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -294,7 +294,16 @@ def in_language(template: str, language: str, **params: object) -> str:
 def in_every_language(template: str, **params: object) -> dict[str, str]:
     """``{"zh": ..., "en": ...}``: ``template`` in every language, from the catalogs (for the values
     stored or answered in both languages at once, such as a deadline's label and basis)."""
+    if not params and type(template) is str:
+        return dict(_every_language(template))
     return {language: in_language(template, language, **params) for language in LANGUAGES}
+
+
+# (Every case's deadlines name the same few labels in both languages: a third of computing them
+# was looking the same texts up again. The catalogs do not change while we run.)
+@lru_cache(maxsize=1024)
+def _every_language(template: str) -> dict[str, str]:
+    return {language: in_language(template, language) for language in LANGUAGES}
 
 
 def translate(message: str, gettext: Callable[..., str], language: str | None = None) -> str:
