@@ -88,6 +88,40 @@ def test_a_batch_routes_every_case_once_spread_by_load_and_a_repeat_changes_noth
     assert loads(sessions) == dict.fromkeys((e.id for e in experts), 2)
 
 
+def test_a_batch_reads_its_parties_earlier_experts_in_one_query_and_keeps_off_them(
+    ctx, people, submit, sessions
+) -> None:  # noqa: ANN001
+    """``near`` held an earlier case of 陕西星河科技有限公司 (before the batch, in the database):
+    neither case of the batch naming it as respondent goes to ``near``, whatever the load says."""
+    from sqlalchemy import event
+
+    near = people.add("near", "expert", capacity=10)
+    far = people.add("far", "expert", capacity=10)
+    with sessions.begin() as s:  # ``far`` starts with more load: the least-loaded choice is ``near``
+        s.get(ExpertProfile, far.id).active_cases = 3
+    earlier = submit()["reference"]  # by 陕西星河科技有限公司
+    assert run(ctx, routing, outbox(sessions, "case.submitted")) == ["done"]
+    with sessions.begin() as s:
+        assert s.scalars(select(Case).where(Case.reference == earlier)).one().assigned_expert_id == near.id
+    against = {"parties": [{"role": "respondent", "name": "陕西星河科技有限公司"}]}
+    batch = [submit("other_enterprise", **against)["reference"] for _ in range(2)]
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert run(ctx, routing, outbox(sessions, "case.submitted")[1:]) == ["done"] * 2
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with sessions() as s:
+        held = {c.reference: c.assigned_expert_id for c in s.scalars(select(Case))}
+    assert [held[r] for r in batch] == [far.id, far.id], "near acted for the respondent before"
+    assert len([q for q in statements if "organisation_key IN" in q]) == 1, "one look-up for the batch"
+
+
 def test_a_batch_sees_the_conflicts_and_trainee_load_its_earlier_cases_made(ctx, people, submit, sessions) -> None:  # noqa: ANN001
     """A batch writes its transitions only at the end (``transitions_written_together``), so its
     queries cannot see its own earlier cases: the pool remembers them instead."""

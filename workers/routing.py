@@ -43,6 +43,7 @@ from workstation.routing import (
 )
 from workstation.services.cases import (
     ACTED_FOR,
+    BATCH_ACTED_FOR,
     ExpertFullError,
     case_facts,
     declined_by,
@@ -116,19 +117,24 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     """The pool's experts with what its columns do not hold: the parties of this case each expert
     has acted for in earlier cases, and trainees' load (the cases they shadow).
 
-    The cases routed earlier in this transaction are taken as they are now in memory, the rest
-    as the database has them: in a batch (``transitions_written_together``) nothing is flushed
-    before the end, so a query would still see those cases as they were."""
+    The cases routed earlier in this transaction (and the rest of the batch, when the pool read
+    the batch's history beforehand: ``Pool.read_history``) are taken as they are now in memory,
+    the rest as the database has them: in a batch (``transitions_written_together``) nothing is
+    flushed before the end, so a query would still see those cases as they were."""
     parties = case_parties(case)
     codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
     keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
-    routed = [c for c in pool.routed.values() if c.id != case.id]
+    in_memory = pool.batch if case.id in pool.batch else pool.routed
+    routed = [c for c in in_memory.values() if c.id != case.id]
     acted: dict[int, list[Organisation]] = {}
     if codes or keys:
-        rows = session.execute(
-            ACTED_FOR, {"case_id": case.id, "routed": list(pool.routed), "codes": list(codes), "keys": list(keys)}
-        )
-        history = list(rows)
+        if in_memory is pool.batch:
+            history = [(e, name, code) for e, name, code, key in pool.history if code in codes or key in keys]
+        else:
+            rows = session.execute(
+                ACTED_FOR, {"case_id": case.id, "routed": list(pool.routed), "codes": list(codes), "keys": list(keys)}
+            )
+            history = list(rows)
         for c in routed:
             party = c.enterprise
             if c.assigned_expert_id is not None and (party.credit_code in codes or party.organisation_key in keys):
@@ -163,10 +169,28 @@ class Pool:
     prices: dict[int, float] | None
     #: the cases routed with this pool so far (by id): ``with_history`` takes them from memory
     routed: dict[int, Case] = field(default_factory=dict)
+    #: a batch's cases, whose history was read at once (``read_history``), and that history:
+    #: (expert, organisation, credit code, its key) of the other cases' enterprises
+    batch: dict[int, Case] = field(default_factory=dict)
+    history: list[tuple[int, str | None, str | None, str | None]] = field(default_factory=list)
 
     @classmethod
     def read(cls, session: Session) -> Pool:
         return cls(*candidate_experts(session))
+
+    def read_history(self, session: Session, cases: list[Case]) -> None:
+        """Read, in one query, the earlier experts of every party the ``cases`` of a batch name
+        (a query per case was a tenth of routing's CPU); ``with_history`` then takes the batch's
+        own cases from memory."""
+        codes, keys = set(), set()
+        for case in cases:
+            for party in case_parties(case):
+                codes |= {party["credit_code"].upper()} if party.get("credit_code") else set()
+                keys |= {normalise_name(party["name"])} - {""} if party.get("name") else set()
+        self.batch = {case.id: case for case in cases}
+        if codes or keys:
+            asked = {"batch": list(self.batch), "codes": list(codes), "keys": list(keys)}
+            self.history = [tuple(row) for row in session.execute(BATCH_ACTED_FOR, asked)]
 
     def set_load(self, expert_id: int, active_cases: Callable[[ExpertFacts], int]) -> None:
         self.experts = [replace(e, active_cases=active_cases(e)) if e.id == expert_id else e for e in self.experts]
@@ -345,6 +369,8 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
             )
         }
         pool = Pool.read(session) if mine else None
+        if pool is not None:
+            pool.read_history(session, list(cases.values()))
         with transitions_written_together(session):
             for d in mine:
                 case = cases.get(payload_id(d.payload, "case_id"))  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, or_, select, union, update
+from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, or_, select, union, update
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -204,25 +204,33 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
     )
 
 
+def _acted_for(*more: Any, excluded: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(Case.assigned_expert_id, User.organisation, User.credit_code, *more)
+        .join(User, User.id == Case.enterprise_id)
+        .where(
+            excluded,
+            Case.assigned_expert_id.is_not(None),
+            or_(
+                User.credit_code.in_(bindparam("codes", expanding=True)),
+                User.organisation_key.in_(bindparam("keys", expanding=True)),
+            ),
+        )
+        .distinct()
+    )
+
+
 #: The experts who held earlier cases brought by a party of a case (its parties' credit ``codes``
 #: and normalised names, ``keys``), but for ``case_id`` and the cases ``routed`` in this
 #: transaction: (expert id, that party's name, its code). A conflict of interest when a party is
 #: a respondent now. Built once: routing runs it for every case, and building a statement cost
 #: about as much as running it. (An empty expanding list is "no row".)
-ACTED_FOR = (
-    select(Case.assigned_expert_id, User.organisation, User.credit_code)
-    .join(User, User.id == Case.enterprise_id)
-    .where(
-        Case.id != bindparam("case_id"),
-        Case.id.not_in(bindparam("routed", expanding=True)),
-        Case.assigned_expert_id.is_not(None),
-        or_(
-            User.credit_code.in_(bindparam("codes", expanding=True)),
-            User.organisation_key.in_(bindparam("keys", expanding=True)),
-        ),
-    )
-    .distinct()
+ACTED_FOR = _acted_for(
+    excluded=and_(Case.id != bindparam("case_id"), Case.id.not_in(bindparam("routed", expanding=True)))
 )
+#: The same for all the parties of a routing ``batch`` of cases at once, but for those cases, with
+#: the party's key (``routing.Pool.read_history``).
+BATCH_ACTED_FOR = _acted_for(User.organisation_key, excluded=Case.id.not_in(bindparam("batch", expanding=True)))
 
 
 def holder_refusal(case: Case, expert: User) -> tuple[str | None, bool]:
