@@ -294,16 +294,16 @@ def in_language(template: str, language: str, **params: object) -> str:
 def in_every_language(template: str, **params: object) -> dict[str, str]:
     """``{"zh": ..., "en": ...}``: ``template`` in every language, from the catalogs (for the values
     stored or answered in both languages at once, such as a deadline's label and basis)."""
-    if not params and type(template) is str:
-        return dict(_every_language(template))
+    if type(template) is str and all(type(v) in (str, int) for v in params.values()):
+        return dict(_every_language(template, tuple(sorted(params.items()))))
     return {language: in_language(template, language, **params) for language in LANGUAGES}
 
 
-# (Every case's deadlines name the same few labels in both languages: a third of computing them
-# was looking the same texts up again. The catalogs do not change while we run.)
+# (Every case's deadlines name the same few labels and periods in both languages: a third of
+# computing them was looking the same texts up again. The catalogs do not change while we run.)
 @lru_cache(maxsize=1024)
-def _every_language(template: str) -> dict[str, str]:
-    return {language: in_language(template, language) for language in LANGUAGES}
+def _every_language(template: str, params: tuple[tuple[str, str | int], ...]) -> dict[str, str]:
+    return {language: in_language(template, language, **dict(params)) for language in LANGUAGES}
 
 
 def translate(message: str, gettext: Callable[..., str], language: str | None = None) -> str:
