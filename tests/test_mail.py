@@ -106,6 +106,35 @@ def test_our_flattening_writes_the_bytes_of_the_email_package(config) -> None:  
 
 
 @pytest.mark.pure
+def test_our_mail_and_rcpt_commands_are_smtplibs(config) -> None:  # noqa: ANN001
+    from workstation.services.mail import _Smtp
+
+    def commands(client_class: type[smtplib.SMTP], address: str, options: tuple[str, ...]) -> list[tuple]:
+        class Recording(client_class):  # no connection: what would be sent
+            def putcmd(self, cmd: str, args: str = "") -> None:
+                self.sent.append((cmd, args, self.command_encoding))
+
+            def getreply(self) -> tuple[int, bytes]:
+                return 250, b"ok"
+
+            def has_extn(self, _name: str) -> bool:
+                return True
+
+        client = Recording()
+        client.sent, client.does_esmtp = [], True
+        client.mail(address, options)
+        client.rcpt(address, options)
+        return client.sent
+
+    addresses = ["wang@example.cn", "reply+rpa-2026-000042.12.u6nve57t@rpa.localhost", "a.b-c_d@x-y.example.com",
+                 "王工 <wang@example.cn>", '"a b"@example.cn', "a..b@example.cn", "<x@example.cn>", "",
+                 "张@例子.中国"]  # fmt: skip
+    for address in addresses:
+        for options in ((), ("size=1234",), ("SMTPUTF8", "size=9")):
+            assert commands(_Smtp, address, options) == commands(smtplib.SMTP, address, options), (address, options)
+
+
+@pytest.mark.pure
 def test_smtp_sender_delivers_a_multipart_message_in_chinese(smtp_server, config) -> None:  # noqa: ANN001
     controller, inbox = smtp_server
     message = assigned_email(config, "7:1:x")
