@@ -17,7 +17,7 @@ import pytest
 from kombu.transport.filesystem import Transport as FilesystemTransport
 from sqlalchemy import func, select
 
-from tests.conftest import wait_for
+from tests.conftest import BACKEND, wait_for
 from tests.helpers import drain_dead_letters
 from workers import notify, routing, watch
 from workers.delivery import Context, Received, deliver_batch
@@ -284,3 +284,35 @@ def test_the_relay_waits_its_interval_after_a_round_unless_the_round_was_full(mo
     wait = f"wait {config.relay_interval}"
     # (it used to poll again at once after any round that published: a round per one or two rows)
     assert calls == ["round", wait, "round", "round", wait]
+
+
+@pytest.mark.skipif(BACKEND != "services", reason="RabbitMQ's publisher confirms: a queue that refuses messages")
+def test_the_relay_marks_published_each_event_the_broker_confirmed_and_only_those(config, sessions) -> None:  # noqa: ANN001
+    """A round's events are published together and their confirms awaited together: an event the
+    broker refuses (nack) stays unpublished for the next round, and those after it in the round
+    are marked published once confirmed, not published again."""
+    from kombu import Queue
+
+    from workstation.services.messaging import EVENTS, PublishRefusedError
+    from workstation.services.outbox import enqueue, publish_pending
+
+    publisher = Publisher(config)
+    with broker_connection(config) as connection:
+        declare_topology(connection, config)
+        # a queue that is always full and refuses what is routed to it: the broker nacks it
+        refusing = {"x-max-length": 0, "x-overflow": "reject-publish"}
+        Queue("test.refusing", EVENTS, routing_key="test.refused", queue_arguments=refusing)(connection).declare()
+        with sessions.begin() as s:
+            rows = [enqueue(s, key, {"case_id": 1}) for key in ("watch.test", "test.refused", "watch.test")]
+            s.flush()
+            first, refused, last = (row.id for row in rows)
+        with pytest.raises(PublishRefusedError):
+            publish_pending(sessions, publisher)
+        with sessions() as s:
+            published = {r.id: (r.published_at is not None, r.publish_count) for r in s.scalars(select(OutboxMessage))}
+        assert published == {first: (True, 1), refused: (False, 0), last: (True, 1)}
+        with pytest.raises(PublishRefusedError):  # the next round tries the refused one alone
+            publish_pending(sessions, publisher)
+        with sessions() as s:
+            assert s.scalar(select(func.sum(OutboxMessage.publish_count))) == 2
+    publisher.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import io
 import smtplib
 from email.header import decode_header, make_header
 
@@ -60,6 +61,77 @@ def test_our_mail_policy_writes_the_same_bytes_as_the_default(config) -> None:  
         assert message.policy is MAIL_POLICY
         assert message.as_bytes() == message.as_bytes(policy=compat32)
         assert message.as_string() == message.as_string(policy=compat32)
+
+
+@pytest.mark.pure
+def test_an_ascii_subject_is_written_as_it_is_and_any_other_in_utf8_words_that_fit_a_line(config) -> None:  # noqa: ANN001
+    from workstation.services.mail import _encoded_words
+
+    english = render_email(
+        "enterprise_case_assigned", "en", "Wang <wang@example.cn>", config, "7:1:x", case=Case, recipient=Person,
+        expert=Person,
+    )  # fmt: skip
+    assert b"\nSubject: Your case RPA-2026-000042 has an expert\n" in english.as_bytes()
+    chinese = assigned_email(config, "7:1:x")
+    assert subject(email.message_from_bytes(chinese.as_bytes())) == "您的案件 RPA-2026-000042 已指派专家"
+    for text in ("您的案件 RPA-2026-000042 已指派专家", "商标侵权" * 40, "é" * 99, "a😀" * 50, "=?utf-8?q?x?= ok"):
+        folded = f"Subject: {_encoded_words(text)}"
+        assert str(make_header(decode_header(_encoded_words(text)))) == text
+        message = email.message_from_string(folded + "\n\n")  # as a reader gets it: folded at the spaces
+        assert subject(message) == text
+        assert all(len(word) <= 64 for word in folded.split()), "each word and 'Subject: ' fit a line of 78"
+
+
+@pytest.mark.pure
+def test_our_flattening_writes_the_bytes_of_the_email_package(config) -> None:  # noqa: ANN001
+    from email.generator import BytesGenerator
+    from email.mime.text import MIMEText
+
+    from workstation.services.mail import _flatten, about_case
+
+    def generated(message: email.message.Message, linesep: str) -> bytes:
+        flat = io.BytesIO()
+        BytesGenerator(flat).flatten(message, linesep=linesep)
+        return flat.getvalue()
+
+    english = render_email("expert_case_assigned", "en", "Wang <wang@example.cn>", config, "7:2:x", case=Case,
+                           recipient=Person, replyable=True)  # fmt: skip
+    messages = [assigned_email(config, "7:1:x"), about_case(english, config, Case.reference, 2)]
+    long = assigned_email(config, "7:3:x")
+    long["X-Long"] = "word " * 40
+    messages += [long, MIMEText("From here\n中文", "plain", "utf-8"), MIMEText("x\nFrom y", "plain")]
+    for message in messages:
+        for linesep in ("\r\n", "\n"):
+            assert _flatten(message, linesep) == generated(message, linesep)
+
+
+@pytest.mark.pure
+def test_our_mail_and_rcpt_commands_are_smtplibs(config) -> None:  # noqa: ANN001
+    from workstation.services.mail import _Smtp
+
+    def commands(client_class: type[smtplib.SMTP], address: str, options: tuple[str, ...]) -> list[tuple]:
+        class Recording(client_class):  # no connection: what would be sent
+            def putcmd(self, cmd: str, args: str = "") -> None:
+                self.sent.append((cmd, args, self.command_encoding))
+
+            def getreply(self) -> tuple[int, bytes]:
+                return 250, b"ok"
+
+            def has_extn(self, _name: str) -> bool:
+                return True
+
+        client = Recording()
+        client.sent, client.does_esmtp = [], True
+        client.mail(address, options)
+        client.rcpt(address, options)
+        return client.sent
+
+    addresses = ["wang@example.cn", "reply+rpa-2026-000042.12.u6nve57t@rpa.localhost", "a.b-c_d@x-y.example.com",
+                 "王工 <wang@example.cn>", '"a b"@example.cn', "a..b@example.cn", "<x@example.cn>", "",
+                 "张@例子.中国"]  # fmt: skip
+    for address in addresses:
+        for options in ((), ("size=1234",), ("SMTPUTF8", "size=9")):
+            assert commands(_Smtp, address, options) == commands(smtplib.SMTP, address, options), (address, options)
 
 
 @pytest.mark.pure

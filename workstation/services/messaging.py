@@ -187,8 +187,9 @@ class AtomicFilesystemTransport(filesystem.Transport):
     Channel = _AtomicFilesystemChannel
 
 
-def broker_connection(config: Config) -> Connection:
-    """A connection to the configured broker (not yet connected)."""
+def broker_connection(config: Config, confirm_publish: bool = True) -> Connection:
+    """A connection to the configured broker (not yet connected). ``confirm_publish=False``: an
+    AMQP publish does not wait for its confirm (the ``Publisher`` waits for a round's at once)."""
     if config.broker_url.startswith("filesystem"):
         base = config.broker_dir
         for sub in ("data", "control", "processed"):
@@ -209,7 +210,7 @@ def broker_connection(config: Config) -> Connection:
     # a cluster: a connection that fails or is lost goes to the next one (kombu's failover).
     return Connection(
         config.broker_url,
-        transport_options={"confirm_publish": True},
+        transport_options={"confirm_publish": confirm_publish},
         connect_timeout=5,
         heartbeat=30,
         failover_strategy="round-robin",
@@ -236,6 +237,67 @@ def declare_topology(connection_or_channel: Connection | Any, config: Config) ->
         queue(channel).declare()
 
 
+#: An event to publish: (body, routing key, message id, i.e. the outbox row's id).
+Event = tuple[dict[str, Any], str, int]
+
+#: Seconds a publisher waits for the broker to confirm what it published.
+CONFIRM_TIMEOUT = 30.0
+
+
+class PublishRefusedError(Exception):
+    """The broker refused a message (``basic.nack``: a queue full and rejecting, say)."""
+
+
+class _Confirms:
+    """Publisher confirms on one AMQP channel, waited for once for several messages.
+
+    In confirm mode the broker numbers the messages published on the channel 1, 2, ... and acks
+    (or nacks) each, or every one up to a number at once (``multiple``). Waiting for each
+    message's confirm before the next (py-amqp's ``confirm_publish``) cost a read of the socket
+    and its frame per message, and the relay sends a round of several at a time."""
+
+    def __init__(self, channel: Any) -> None:
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+        self.channel = channel
+        self.published = 0  # the number (delivery tag) of the last message published
+        self.waiting: dict[int, int | str] = {}  # delivery tag -> message id, not confirmed yet
+        self.acked: list[int | str] = []
+        self.nacked: list[int | str] = []
+
+    def sent(self, message_id: int | str) -> None:
+        self.published += 1
+        self.waiting[self.published] = message_id
+
+    def _settle(self, tag: int, multiple: bool, into: list[int | str]) -> None:
+        tags = [t for t in self.waiting if t <= tag] if multiple else [tag]
+        into.extend(self.waiting.pop(t) for t in tags if t in self.waiting)
+
+    def _on_ack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple, self.acked)
+
+    def _on_nack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple, self.nacked)
+
+    def wait(self, timeout: float) -> None:
+        """Wait until every message sent is acked or nacked. Raises on a lost connection or a
+        closed channel, or (TimeoutError) when the confirms take longer than ``timeout``: the
+        messages not confirmed then may or may not be in."""
+        deadline = monotonic() + timeout
+        while self.waiting:
+            left = deadline - monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(self.waiting)} messages not confirmed within {timeout:g}s")
+            self.channel.connection.drain_events(timeout=left)
+
+    def take(self) -> tuple[list[int | str], list[int | str]]:
+        """The ids acked and nacked since the last call."""
+        taken = self.acked, self.nacked
+        self.acked, self.nacked = [], []
+        return taken
+
+
 class Publisher:
     """A long-lived producer that reconnects after a broker failure.
 
@@ -243,20 +305,27 @@ class Publisher:
     first operation on it after a failure is retried once on a new connection, so a restart costs
     no failed run of the reconciler. ``publish`` raises when the new connection fails too (the
     caller decides what to retry). Publishing twice is safe: consumers are idempotent.
+
+    On AMQP every publication waits for the broker's confirm (on a quorum queue: a majority of
+    the nodes has it); ``publish_batch`` sends several and waits for their confirms together.
     """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self._connection: Connection | None = None
         self._producer = None
+        self._confirms: _Confirms | None = None
 
     def _ensure(self):  # noqa: ANN202
         if self._producer is None:
-            connection = broker_connection(self.config)
+            connection = broker_connection(self.config, confirm_publish=False)
             connection.ensure_connection(max_retries=connect_retries(self.config), timeout=5)
             declare_topology(connection, self.config)
+            producer = connection.Producer(serializer="json")
+            if connection.transport.driver_type == "amqp":
+                self._confirms = _Confirms(producer.channel)
             self._connection = connection
-            self._producer = connection.Producer(serializer="json")
+            self._producer = producer
         return self._producer
 
     def _on_connection(self, operation: Callable[[Connection], T]) -> T:
@@ -276,6 +345,43 @@ class Publisher:
             self.close()
             raise
 
+    def _send(
+        self,
+        body: dict[str, Any],
+        routing_key: str,
+        message_id: int | str,
+        exchange: Exchange | str = EVENTS,
+        event_type: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        """One persistent JSON message, its confirm not waited for (``_Confirms.wait``)."""
+        self._producer.publish(
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            message_id=str(message_id),
+            type=event_type or routing_key,
+            delivery_mode=2,
+            headers=headers or {},
+            retry=False,
+        )
+        if self._confirms is not None:
+            self._confirms.sent(message_id)
+
+    def _wait_for_confirms(self, confirmed: list[int | str]) -> None:
+        """Wait for the confirms of what was sent; each id acked is appended to ``confirmed``, if
+        the wait fails too. Raises PublishRefusedError if the broker refused any. (Without confirms,
+        the transport's publish returned once the message was in: nothing to wait for.)"""
+        if self._confirms is None:
+            return
+        try:
+            self._confirms.wait(CONFIRM_TIMEOUT)
+        finally:
+            acked, nacked = self._confirms.take()
+            confirmed.extend(acked)
+        if nacked:
+            raise PublishRefusedError(f"the broker refused messages {nacked}")
+
     def publish(
         self,
         body: dict[str, Any],
@@ -286,18 +392,29 @@ class Publisher:
         headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish one persistent JSON message; ``event_type`` defaults to the routing key."""
-        self._on_connection(
-            lambda _connection: self._producer.publish(
-                body,
-                exchange=exchange,
-                routing_key=routing_key,
-                message_id=str(message_id),
-                type=event_type or routing_key,
-                delivery_mode=2,
-                headers=headers or {},
-                retry=False,
-            )
-        )
+
+        def publish_one(_connection: Connection) -> None:
+            self._send(body, routing_key, message_id, exchange, event_type, headers)
+            self._wait_for_confirms([])
+
+        self._on_connection(publish_one)
+
+    def publish_batch(self, events: list[Event], confirmed: list[int]) -> None:
+        """Publish ``events`` to the events exchange, then wait for their confirms together;
+        each message id the broker took is appended to ``confirmed``. Raises if any was not
+        taken (refused, or its confirm lost with the connection): ``confirmed`` names those that
+        were, whatever their order."""
+
+        def publish_all(_connection: Connection) -> None:
+            done = set(confirmed)  # (a second try, on a new connection, sends only the others)
+            for body, routing_key, message_id in events:
+                if message_id not in done:
+                    self._send(body, routing_key, message_id)
+                    if self._confirms is None:
+                        confirmed.append(message_id)
+            self._wait_for_confirms(confirmed)  # type: ignore[arg-type] - the ids sent: ints
+
+        self._on_connection(publish_all)
 
     def queue_depth(self, name: str) -> int:
         """Messages ready in queue ``name`` (0 if it does not exist yet)."""
@@ -320,6 +437,7 @@ class Publisher:
                 self._connection.release()
         self._connection = None
         self._producer = None
+        self._confirms = None
 
 
 def broker_is_reachable(config: Config) -> bool:
