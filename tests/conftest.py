@@ -9,6 +9,7 @@ run fails instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -554,8 +555,11 @@ class Browser:
         self.click("main button[type=submit]")  # (the header's is "log out" when someone is logged in)
 
 
-@pytest.fixture
-def browser(live_server: str, tmp_path: Path) -> Iterator[Browser]:
+@pytest.fixture(scope="session")
+def chromium():  # noqa: ANN201
+    """One headless chromium for the session's browser tests (a start and a quit cost 2 to 3 s):
+    ``browser`` hands it to each test as new (no cookies, no cache, a console read to its end, a
+    download folder of the test's own)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         if IN_CI:
             pytest.fail("chromium and chromium-driver are missing: `make browser` installs them")
@@ -570,11 +574,27 @@ def browser(live_server: str, tmp_path: Path) -> Iterator[Browser]:
                      "--window-size=1280,800", "--lang=zh-CN"):  # fmt: skip
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations()
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})  # fmt: skip
+    options.add_experimental_option("prefs", {"download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(5)
-    yield Browser(driver, live_server, downloads)
+    yield driver
     driver.quit()
+
+
+@pytest.fixture
+def browser(chromium, live_server: str, tmp_path: Path) -> Iterator[Browser]:  # noqa: ANN001
+    from selenium.common.exceptions import NoAlertPresentException
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    # Each test's server has a port (an origin) of its own, so no page storage carries over; the
+    # cookies of 127.0.0.1 are the same whatever the port, and are cleared.
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium.execute_cdp_cmd("Network.clearBrowserCache", {})
+    chromium.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    chromium.set_window_size(1280, 800)
+    chromium.get_log("browser")  # what earlier tests' pages logged is not this test's
+    yield Browser(chromium, live_server, downloads)
+    with contextlib.suppress(NoAlertPresentException):  # a test that failed may have left a dialog open
+        chromium.switch_to.alert.dismiss()
+    chromium.get("about:blank")  # no page of this test's goes on asking its server (refreshes)
