@@ -9,6 +9,7 @@ run fails instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -21,9 +22,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import text
+from flask import Flask
+from sqlalchemy import Engine, text
+from werkzeug.routing import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("WORKSTATION_TEST_BACKEND", "embedded")
@@ -84,6 +88,48 @@ def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
+class _TemplateBytecode(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for every app of the session: each test's app has a Jinja
+    environment of its own, which otherwise compiles each template it renders again (about 12 ms
+    a template; a page renders several). Jinja checks each template's source against its checksum."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+def _url_builders_compiled_once(compile_builder: Callable[..., Any]) -> Callable[..., Any]:
+    """werkzeug's ``Rule._compile_builder``, remembered: each app compiles Python code for each of
+    its 133 routes' URL builders (40 ms an app), the same code for the same route in every app. The
+    code depends on the route's pattern, its defaults and ``append_unknown`` only (it reads the
+    rule's converters when called), so one compilation serves every app's copy of a route."""
+    compiled: dict[tuple, Callable[..., Any]] = {}
+
+    def compile_once(rule: Rule, append_unknown: bool = True) -> Callable[..., Any]:
+        key = (rule.rule, tuple(rule._trace), repr(sorted((rule.defaults or {}).items())), append_unknown)  # noqa: SLF001
+        if key not in compiled:
+            compiled[key] = compile_builder(rule, append_unknown)
+        return compiled[key]
+
+    return compile_once
+
+
+@pytest.fixture(scope="session", autouse=True)
+def apps_compile_once() -> Iterator[None]:
+    """What every test's app would compile again the same (templates, URL builders), compiled once
+    for the session. The apps still differ in everything else: configuration, database, state."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _TemplateBytecode()})
+        patch.setattr(Rule, "_compile_builder", _url_builders_compiled_once(Rule._compile_builder))  # noqa: SLF001
+        yield
+
+
 @pytest.fixture(scope="session")
 def backend() -> str:
     return BACKEND
@@ -105,6 +151,10 @@ def services_database() -> Iterator[str | None]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
+        # A commit need not wait for its WAL to reach the disk (about 3.5 ms a commit here, and a
+        # test commits dozens of times): what a crash of the machine would lose is a throwaway
+        # database. Every commit is still a commit to every other connection.
+        connection.execute(text(f'ALTER DATABASE "{PG_TEST_DB}" SET synchronous_commit = off'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_TEST_DB
     upgrade(url)
     rabbitmqctl("add_vhost", AMQP_VHOST)
@@ -177,28 +227,40 @@ def purge_rabbitmq() -> None:
                     channel = connection.channel()
 
 
-_EMPTYING: list[str] = []
+#: Every table emptied, and every sequence a test drew from restarted, as ``TRUNCATE ... RESTART
+#: IDENTITY`` would: on tables this small ``DELETE`` takes 6 ms where ``TRUNCATE`` (new files for 24
+#: tables) took 75, and restarting only the sequences that moved (``last_value`` is NULL until a
+#: sequence is drawn from, and again after a restart) a few ms where restarting all 33 took 20.
+#: The audit tables refuse DELETE (a trigger); a test database's owner may switch triggers off for
+#: this one session's emptying, as a restore would.
+_EMPTYING = "; ".join(
+    [
+        "SET session_replication_role = replica",
+        *(f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)),
+        "SET session_replication_role = DEFAULT",
+        """DO $$ DECLARE name text; BEGIN
+        FOR name IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL
+        LOOP EXECUTE 'ALTER SEQUENCE ' || quote_ident(name) || ' RESTART'; END LOOP; END $$""",
+    ]
+)
 
 
-def _emptying_sql(connection) -> str:  # noqa: ANN001
-    """Every table emptied and every sequence restarted, as ``TRUNCATE ... RESTART IDENTITY`` would:
-    on tables this small, ``DELETE`` takes 6 ms where ``TRUNCATE`` (new files for 24 tables) took 75."""
-    if not _EMPTYING:
-        sequences = connection.exec_driver_sql(
-            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"
-        ).scalars()
-        # The audit tables refuse DELETE (a trigger); a test database's owner may switch triggers
-        # off for this one session's emptying, as a restore would.
-        statements = ["SET session_replication_role = replica"]
-        statements += [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
-        statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
-        statements.append("SET session_replication_role = DEFAULT")
-        _EMPTYING.append("; ".join(statements))
-    return _EMPTYING[0]
+@pytest.fixture(scope="session")
+def emptying_engine(services_database: str | None) -> Iterator[Engine | None]:
+    """The services pass's one engine for emptying the database before each test (a connection
+    kept, not opened for each test)."""
+    if services_database is None:
+        yield None
+        return
+    engine = make_engine(services_database)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
-def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) -> dict[str, str]:
+def env(
+    tmp_path: Path, services_database: str | None, emptying_engine: Engine | None, sqlite_template: Path
+) -> dict[str, str]:
     """The ``WORKSTATION_*`` environment of one test's deployment (also given to worker processes)."""
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -210,10 +272,8 @@ def env(tmp_path: Path, services_database: str | None, sqlite_template: Path) ->
         "WORKSTATION_BASE_URL": "http://testserver",
     }
     if BACKEND == "services":
-        engine = make_engine(services_database)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(_emptying_sql(connection))
-        engine.dispose()
+        with emptying_engine.begin() as connection:
+            connection.exec_driver_sql(_EMPTYING)
         purge_rabbitmq()
         values["WORKSTATION_DATABASE_URL"] = services_database
         values["WORKSTATION_BROKER_URL"] = AMQP_URL
@@ -495,8 +555,11 @@ class Browser:
         self.click("main button[type=submit]")  # (the header's is "log out" when someone is logged in)
 
 
-@pytest.fixture
-def browser(live_server: str, tmp_path: Path) -> Iterator[Browser]:
+@pytest.fixture(scope="session")
+def chromium():  # noqa: ANN201
+    """One headless chromium for the session's browser tests (a start and a quit cost 2 to 3 s):
+    ``browser`` hands it to each test as new (no cookies, no cache, a console read to its end, a
+    download folder of the test's own)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         if IN_CI:
             pytest.fail("chromium and chromium-driver are missing: `make browser` installs them")
@@ -511,11 +574,27 @@ def browser(live_server: str, tmp_path: Path) -> Iterator[Browser]:
                      "--window-size=1280,800", "--lang=zh-CN"):  # fmt: skip
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations()
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})  # fmt: skip
+    options.add_experimental_option("prefs", {"download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(5)
-    yield Browser(driver, live_server, downloads)
+    yield driver
     driver.quit()
+
+
+@pytest.fixture
+def browser(chromium, live_server: str, tmp_path: Path) -> Iterator[Browser]:  # noqa: ANN001
+    from selenium.common.exceptions import NoAlertPresentException
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    # Each test's server has a port (an origin) of its own, so no page storage carries over; the
+    # cookies of 127.0.0.1 are the same whatever the port, and are cleared.
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium.execute_cdp_cmd("Network.clearBrowserCache", {})
+    chromium.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    chromium.set_window_size(1280, 800)
+    chromium.get_log("browser")  # what earlier tests' pages logged is not this test's
+    yield Browser(chromium, live_server, downloads)
+    with contextlib.suppress(NoAlertPresentException):  # a test that failed may have left a dialog open
+        chromium.switch_to.alert.dismiss()
+    chromium.get("about:blank")  # no page of this test's goes on asking its server (refreshes)

@@ -470,6 +470,7 @@ def test_accounts_made_otherwise_are_approved(people, sessions) -> None:  # noqa
         assert set(s.scalars(select(User.approval))) == {"approved"}
 
 
+@pytest.mark.pure  # a SQLite file of its own, whatever the pass's backend
 def test_accounts_from_before_the_migration_are_approved_with_default_preferences(tmp_path) -> None:  # noqa: ANN001
     """Migration 0008 on a database with users: every one of them counts as approved (SQLite here;
     the services pass migrates PostgreSQL from empty)."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from kombu import Queue
 
 from tests.helpers import failures_at_once
 from workstation.config import Config
 from workstation.services.messaging import EVENTS, broker_connection
+
+# The embedded deployment's broker, whatever the pass's backend: the services pass would run the
+# same processes on the same transport again.
+pytestmark = pytest.mark.pure
 
 PROCESSES = 6
 

@@ -11,11 +11,15 @@ import sys
 from email.header import Header
 from email.mime.text import MIMEText
 
+import pytest
+
 from tests.conftest import ROOT
 from workstation.mailrules import thread_root
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import peers  # noqa: E402
+
+pytestmark = pytest.mark.pure  # a server of its own, whatever the pass's backend
 
 
 def _mail(subject: str, references: str | None = None) -> MIMEText:

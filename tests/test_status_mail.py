@@ -207,6 +207,7 @@ def test_a_coordinator_who_turned_the_digest_off_gets_none(client, people, sessi
         assert s.scalar(select(func.count()).select_from(DigestRecord)) == 1
 
 
+@pytest.mark.pure  # a SQLite file of its own, whatever the pass's backend
 def test_changes_from_before_the_status_mail_are_not_mailed_after_the_upgrade(tmp_path) -> None:  # noqa: ANN001
     """Migrations 0014 and 0015 on a database with old events: neither the notify worker nor the
     webhooks consumer owes any of them (else the reconciler would mail every case's past on the
