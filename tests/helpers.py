@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from workstation.config import Config
@@ -101,3 +102,20 @@ def failures_at_once(target: Callable[..., None], args_of_each: list[tuple]) -> 
         elif p.exitcode != 0:
             failures.append(f"process {p.pid} ended with exit code {p.exitcode}")
     return failures
+
+
+@contextmanager
+def statements_run(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` sends while the block runs, in order."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import BACKEND
+from tests.helpers import statements_run
 from tests.test_web import csrf_token, login
 from workers.routing import assign_expert
 from workstation.services.models import (
@@ -206,22 +207,16 @@ def test_a_list_writes_its_reads_in_one_statement_and_nothing_for_ordinary_cases
         with sessions.begin() as s:
             case = s.scalar(select(Case).where(Case.reference == submit(right_type="trade_secret")["reference"]))
             assign_expert(s, case)
-    statements: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if "access_log" in statement.lower() and statement.lstrip().upper().startswith("INSERT"):
-            statements.append(statement)
+    def logged(statements: list[str]) -> list[str]:
+        return [s for s in statements if "access_log" in s.lower() and s.lstrip().upper().startswith("INSERT")]
 
-    engine = app.extensions["workstation"]["engine"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_run(app.extensions["workstation"]["engine"]) as statements:
         assert client.get("/api/v1/queue", headers=people.headers("expert")).status_code == 200
-        assert len(statements) == 1 and len(reads(sessions, "queue api")) == 3
+        assert len(logged(statements)) == 1 and len(reads(sessions, "queue api")) == 3
         statements.clear()
         assert client.get("/api/v1/queue?right_type=trademark", headers=people.headers("expert")).status_code == 200
-        assert statements == [], "a list of ordinary cases costs no statement"
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+        assert logged(statements) == [], "a list of ordinary cases costs no statement"
 
 
 # --- administrative acts ------------------------------------------------------------------------

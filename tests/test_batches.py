@@ -18,7 +18,7 @@ from kombu.transport.filesystem import Transport as FilesystemTransport
 from sqlalchemy import func, select
 
 from tests.conftest import BACKEND, wait_for
-from tests.helpers import drain_dead_letters
+from tests.helpers import drain_dead_letters, statements_run
 from workers import notify, routing, watch
 from workers.delivery import Context, Received, deliver_batch
 from workstation.config import Config
@@ -93,8 +93,6 @@ def test_a_batch_reads_its_parties_earlier_experts_in_one_query_and_keeps_off_th
 ) -> None:  # noqa: ANN001
     """``near`` held an earlier case of 陕西星河科技有限公司 (before the batch, in the database):
     neither case of the batch naming it as respondent goes to ``near``, whatever the load says."""
-    from sqlalchemy import event
-
     near = people.add("near", "expert", capacity=10)
     far = people.add("far", "expert", capacity=10)
     with sessions.begin() as s:  # ``far`` starts with more load: the least-loaded choice is ``near``
@@ -105,17 +103,8 @@ def test_a_batch_reads_its_parties_earlier_experts_in_one_query_and_keeps_off_th
         assert s.scalars(select(Case).where(Case.reference == earlier)).one().assigned_expert_id == near.id
     against = {"parties": [{"role": "respondent", "name": "陕西星河科技有限公司"}]}
     batch = [submit("other_enterprise", **against)["reference"] for _ in range(2)]
-    statements: list[str] = []
-    engine = sessions.kw["bind"]
-
-    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(sessions.kw["bind"]) as statements:
         assert run(ctx, routing, outbox(sessions, "case.submitted")[1:]) == ["done"] * 2
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     with sessions() as s:
         held = {c.reference: c.assigned_expert_id for c in s.scalars(select(Case))}
     assert [held[r] for r in batch] == [far.id, far.id], "near acted for the respondent before"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.conftest import wait_for
+from tests.helpers import statements_run
 from workers import watch
 from workers.delivery import Context
 from workers.notify import notice_emails
@@ -346,7 +347,6 @@ def test_a_confidential_case_never_makes_a_repeat_respondent_in_an_enterprises_e
 def test_a_batch_finds_its_repeat_respondents_in_two_queries_as_one_by_one_would(
     people, submit, sessions, config
 ) -> None:  # noqa: ANN001
-    from sqlalchemy import event
 
     from workers.delivery import Delivery
 
@@ -359,17 +359,8 @@ def test_a_batch_finds_its_repeat_respondents_in_two_queries_as_one_by_one_would
     third = submit("third", parties=[maker])["reference"]
     handle_submitted(sessions, config, case_id_of(sessions, first), 1)
     batch = [Delivery(i, "case.submitted", {"case_id": case_id_of(sessions, r)}) for i, r in ((2, second), (3, third))]
-    statements: list[str] = []
-    engine = sessions.kw["bind"]
-
-    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(sessions.kw["bind"]) as statements:
         watch.handle_many(Context(config=config, sessions=sessions, publisher=None, sender=None), batch)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert len([s for s in statements if "FROM case_parties" in s]) == 2, "the pairs, then their rows"
     told = [n.body["reference"] for n in notices_of(sessions, people.coordinator.id, "repeat_respondent")]
     assert told == [second, third]
