@@ -156,11 +156,15 @@ def render_email(name: str, language: str, to: str, config: Config, key: str, **
     # which is then written as it is instead of folded (``_QuickFoldCompat32``).
     message = MIMEMultipart("alternative", boundary=f"=_rpa_{uuid.uuid4().hex[:16]}", policy=MAIL_POLICY)
     subject = " ".join(subject.split())
-    # An ASCII subject goes as it is (folded at its spaces if long), the others as UTF-8 encoded
-    # words. (An English subject went as quoted-printable words too, whose encoder measures every
-    # prefix of the subject: a third of the CPU of writing an English email.) Not one that holds
-    # "=?": a reader would take that for the start of an encoded word.
-    message["Subject"] = subject if subject.isascii() and "=?" not in subject else _encoded_words(subject)
+    # An ASCII subject that fits in its line goes as it is, the others as UTF-8 encoded words.
+    # (An English subject went as quoted-printable words too, whose encoder measures every prefix
+    # of the subject: a third of the CPU of writing an English email.) Not one that holds "=?": a
+    # reader would take that for the start of an encoded word. Not a longer one: folded at a
+    # space, it reads back with the fold in it where a reader does not unfold (encoded words are
+    # joined again without the spaces between them).
+    fits = len("Subject: ") + len(subject) <= (MAIL_POLICY.max_line_length or 0)
+    as_it_is = fits and subject.isascii() and "=?" not in subject
+    message["Subject"] = subject if as_it_is else _encoded_words(subject)
     message["From"] = config.mail_from
     message["To"] = to
     message["Date"] = formatdate(localtime=False)
