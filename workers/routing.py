@@ -33,11 +33,9 @@ from workstation.routing import (
     PRICING_SAMPLE,
     ExpertFacts,
     Organisation,
-    case_parties,
     choose_expert,
     choose_shadow,
     fits_kind,
-    normalise_name,
     price_pool,
     prices_as_read,
 )
@@ -47,6 +45,7 @@ from workstation.services.cases import (
     ExpertFullError,
     case_facts,
     declined_by,
+    party_keys,
     transition,
     transitions_written_together,
 )
@@ -121,9 +120,7 @@ def with_history(session: Session, case: Case, pool: Pool) -> list[ExpertFacts]:
     the batch's history beforehand: ``Pool.read_history``) are taken as they are now in memory,
     the rest as the database has them: in a batch (``transitions_written_together``) nothing is
     flushed before the end, so a query would still see those cases as they were."""
-    parties = case_parties(case)
-    codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
-    keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
+    codes, keys = party_keys(case)
     in_memory = pool.batch if case.id in pool.batch else pool.routed
     routed = [c for c in in_memory.values() if c.id != case.id]
     acted: dict[int, list[Organisation]] = {}
@@ -184,9 +181,9 @@ class Pool:
         own cases from memory."""
         codes, keys = set(), set()
         for case in cases:
-            for party in case_parties(case):
-                codes |= {party["credit_code"].upper()} if party.get("credit_code") else set()
-                keys |= {normalise_name(party["name"])} - {""} if party.get("name") else set()
+            case_codes, case_keys = party_keys(case)
+            codes |= case_codes
+            keys |= case_keys
         self.batch = {case.id: case for case in cases}
         if codes or keys:
             asked = {"batch": list(self.batch), "codes": list(codes), "keys": list(keys)}

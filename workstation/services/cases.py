@@ -26,6 +26,7 @@ from workstation.routing import (
     activity_facts,
     case_parties,
     litigation_facts,
+    normalise_name,
     why_not_holder,
 )
 from workstation.services.audit import audit, record_reads
@@ -202,6 +203,14 @@ def case_facts(case: Case, declined: set[int]) -> CaseFacts:
         **activity_facts(case.activity),
         **litigation_facts(case.litigation),
     )
+
+
+def party_keys(case: Case) -> tuple[set[str], set[str]]:
+    """The credit codes and normalised names of ``case``'s parties: what ``ACTED_FOR`` looks up."""
+    parties = case_parties(case)
+    codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
+    keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
+    return codes, keys
 
 
 def _acted_for(*more: Any, excluded: ColumnElement[bool]) -> Select[Any]:

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from workstation import lifecycle
 from workstation.i18n import N_
-from workstation.routing import ExpertFacts, Organisation, case_parties, normalise_name, why_not_panel_member
+from workstation.routing import ExpertFacts, Organisation, why_not_panel_member
 from workstation.services.audit import audit
-from workstation.services.cases import ACTED_FOR, actor_relation, case_facts, release_panel, take_slot
+from workstation.services.cases import ACTED_FOR, actor_relation, case_facts, party_keys, release_panel, take_slot
 from workstation.services.conversation import MAX_BODY, MESSAGE_EVENT
 from workstation.services.models import Case, CaseEvent, CaseMessage, ExpertProfile, PanelSeat, User, utcnow
 from workstation.services.outbox import enqueue
@@ -152,9 +152,7 @@ def mark_difficult(session: Session, case: Case, actor: User, reason: str) -> Ca
 
 def _acted_for(session: Session, case: Case) -> dict[int, list[Organisation]]:
     """The parties of ``case`` each expert has acted for in earlier cases (``cases.ACTED_FOR``)."""
-    parties = case_parties(case)
-    codes = {p["credit_code"].upper() for p in parties if p.get("credit_code")}
-    keys = {normalise_name(p["name"]) for p in parties if p.get("name")} - {""}
+    codes, keys = party_keys(case)
     acted: dict[int, list[Organisation]] = {}
     if codes or keys:
         rows = session.execute(ACTED_FOR, {"case_id": case.id, "routed": [], "codes": list(codes), "keys": list(keys)})

@@ -243,10 +243,9 @@ def index_cases(session: Session, case_ids: Sequence[int] | None) -> None:
         chunk = case_ids[start : start + INDEX_CHUNK]
         texts = session.execute(select(Case.id, text_of).where(Case.id.in_(chunk))).all()
         if postgresql:
-            documents = [{"id": case_id, "grams": tsvector(body or "")} for case_id, body in texts]
-            if documents:
-                session.execute(_WRITE_CASE_GRAMS, {"ids": [d["id"] for d in documents],
-                                                    "grams": [d["grams"] for d in documents]})  # fmt: skip
+            if texts:
+                grams = [tsvector(body or "") for _case_id, body in texts]
+                session.execute(_WRITE_CASE_GRAMS, {"ids": [case_id for case_id, _body in texts], "grams": grams})
         else:
             session.execute(delete(CASE_FTS).where(CASE_FTS.c.rowid.in_(chunk)))
             if texts:
