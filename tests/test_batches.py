@@ -275,6 +275,23 @@ def test_the_relay_waits_its_interval_after_a_round_unless_the_round_was_full(mo
     assert calls == ["round", wait, "round", "round", wait]
 
 
+@pytest.mark.pure
+def test_the_relay_waits_longer_after_busier_rounds_up_to_its_longest_wait(config) -> None:  # noqa: ANN001
+    """Under load it gathers bigger rounds (the consumers' batches grow with them); under light
+    load, and after a failure, it waits as before."""
+    from workers.runtime import RELAY_BATCH, RELAY_WAIT_PER_ROW, relay_wait
+
+    conf = replace(config, relay_interval=0.05, relay_max_wait=0.25)
+    assert relay_wait(0, conf) == relay_wait(3, conf) == 0.05  # idle, light load
+    assert relay_wait(20, conf) == pytest.approx(20 * RELAY_WAIT_PER_ROW)
+    assert relay_wait(20, conf) > 0.05
+    assert relay_wait(30, conf) > relay_wait(20, conf)
+    assert relay_wait(200, conf) == 0.25  # at most the longest wait
+    assert relay_wait(RELAY_BATCH, conf) == 0.0  # a backlog: at once
+    # the longest wait set to the interval: a fixed interval, as before
+    assert relay_wait(100, replace(conf, relay_max_wait=0.05)) == 0.05
+
+
 @pytest.mark.skipif(BACKEND != "services", reason="RabbitMQ's publisher confirms: a queue that refuses messages")
 def test_the_relay_marks_published_each_event_the_broker_confirmed_and_only_those(config, sessions) -> None:  # noqa: ANN001
     """A round's events are published together and their confirms awaited together: an event the

@@ -382,7 +382,7 @@ def preload(session: Session, deliveries: list[Delivery]) -> list[Any]:
 #: (at least once). Under load the batches are full, and a batch's two transactions (their round
 #: trips and ORM work) are most of what a case costs this worker besides its mail: the larger the
 #: batch, the less of them per case.
-MAX_BATCH = 16
+MAX_BATCH = 32
 
 #: The events ``handle_many`` takes several at a time: all but the digests and the daily
 #: summaries, built and sent alone.

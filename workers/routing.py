@@ -332,7 +332,7 @@ def handle(ctx: Context, message_id: int, event_type: str, payload: dict[str, An
 
 
 #: The most messages handled in one transaction (``workers.consumer``).
-MAX_BATCH = 20
+MAX_BATCH = 32
 
 #: The events ``handle_many`` takes several at a time.
 BATCHED_EVENTS = frozenset(CASE_EVENTS)

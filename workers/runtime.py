@@ -204,21 +204,40 @@ RELAY_BATCH = 500
 def relay_loop(ctx: Context, stop: threading.Event) -> None:
     """Publish new outbox rows as they appear; on a broker failure back off and try again.
 
-    After a round it waits ``relay_interval`` unless the round was full (a backlog): polling again
-    at once found one or two new rows each time under load, a read and a write transaction for
-    each (1,398 messages in 1,081 rounds); waiting gathers the rows of the interval into one round,
-    for at most that much more latency per event."""
+    Between rounds it waits ``relay_wait`` (longer the busier it is); on a failure it backs off."""
     delay = ctx.config.relay_interval
     while not stop.is_set():
         try:
             published = publish_pending(ctx.sessions, ctx.publisher, RELAY_BATCH)
             delay = ctx.config.relay_interval
+            wait = relay_wait(published, ctx.config)
         except Exception as err:  # noqa: BLE001 - broker or database down: keep trying
-            published = 0
+            delay = wait = min(max(delay * 2, 0.5), 10)
             log.warning("relay: %s; retrying in %.1fs", err, delay)
-            delay = min(max(delay * 2, 0.5), 10)
-        if published < RELAY_BATCH:
-            stop.wait(delay)
+        if wait:
+            stop.wait(wait)
+
+
+#: Under load, the wait after a round grows by this much for each row the round published.
+RELAY_WAIT_PER_ROW = 0.005
+
+
+def relay_wait(published: int, config: Config) -> float:
+    """How long the relay waits after a round of ``published`` rows before the next.
+
+    A full round (a backlog): not at all. Otherwise ``RELAY_WAIT_PER_ROW`` a row, at least
+    ``relay_interval`` and at most ``relay_max_wait``. Polling again at once after any round found
+    one or two new rows each time under load, a read and a write transaction for each (1,398
+    messages in 1,081 rounds). Under light load a round holds a few rows and the wait is
+    ``relay_interval``; as events come faster the rounds grow and so does the wait (past about
+    200 rows a second it reaches ``relay_max_wait``). The consumers take a round's events as one
+    batch, one transaction for many cases (``workers.consumer``): under the end-to-end race's load
+    rounds of 15 rows gave routing batches of 11 of its 20 and the watch worker 9, costing each
+    far more per case than full batches. The price is latency, only under load: at most
+    ``relay_max_wait`` per hop."""
+    if published >= RELAY_BATCH:
+        return 0.0
+    return min(max(published * RELAY_WAIT_PER_ROW, config.relay_interval), config.relay_max_wait)
 
 
 def every(scheduler, name: str, seconds: float, job, *args, start_now: bool = False) -> None:  # noqa: ANN001, ANN002

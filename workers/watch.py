@@ -26,7 +26,7 @@ CONSUMER = "watch"
 
 
 #: The most messages handled in one transaction (``workers.consumer``).
-MAX_BATCH = 20
+MAX_BATCH = 32
 
 #: The events ``handle_many`` takes several at a time (all of watch's).
 BATCHED_EVENTS = frozenset(SUBSCRIPTIONS[CONSUMER])

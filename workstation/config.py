@@ -40,8 +40,10 @@ class Config:
     base_url: str
     max_upload_bytes: int = 20 * 1024 * 1024
     max_request_bytes: int = 64 * 1024 * 1024
-    # How often the relay looks for unpublished outbox rows (seconds).
+    # How often the relay looks for unpublished outbox rows (seconds), and the longest it waits
+    # to gather a busy round (``workers.runtime.relay_wait``).
     relay_interval: float = 0.05
+    relay_max_wait: float = 0.25
     # A published event that a consumer has not handled after this long is published again.
     reconcile_after: float = 30.0
     reconcile_interval: float = 5.0
@@ -157,6 +159,7 @@ class Config:
             base_url=_env(environ, "BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             max_upload_bytes=int(_env(environ, "MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
             relay_interval=float(_env(environ, "RELAY_INTERVAL", "0.05")),
+            relay_max_wait=float(_env(environ, "RELAY_MAX_WAIT", "0.25")),
             reconcile_after=float(_env(environ, "RECONCILE_AFTER", "30")),
             reconcile_interval=float(_env(environ, "RECONCILE_INTERVAL", "5")),
             max_attempts=int(_env(environ, "MAX_ATTEMPTS", "12")),
