@@ -1,11 +1,13 @@
 """Webhooks (issue 20): an integrator's URL told of the events it asked for, on the cases its owner
 may see, signed, retried with back-off, disabled after failures in a row; delivered to a real
-HTTP server on loopback."""
+HTTP server on loopback. The webhooks queue bound only to the events some enabled hook wants
+(issue 21): with none, no event reaches it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -19,9 +21,18 @@ from tests import test_batches
 from tests.conftest import wait_for
 from tests.test_batches import outbox, run
 from workers import webhooks
-from workstation.services.messaging import SUBSCRIPTIONS
+from workers.delivery import Received
+from workstation.config import Config
+from workstation.services.messaging import (
+    SUBSCRIPTIONS,
+    Publisher,
+    broker_connection,
+    consumer_queue,
+    declare_topology,
+    queue_name,
+)
 from workstation.services.models import HandledMessage, OutboxMessage, WebhookDelivery, utcnow
-from workstation.services.outbox import _owed, owed_since
+from workstation.services.outbox import _owed, owed_since, publish_pending, reconcile
 from workstation.services.webhooks import WEBHOOK_EVENTS, address_refusal, deliver_due
 
 ctx = test_batches.ctx
@@ -198,3 +209,75 @@ def test_a_submitted_case_reaches_the_hook_with_the_workers_running(client, peop
     register(client, people, "enterprise", receiver.url, ["case.submitted"])
     reference = submit()["reference"]
     wait_for(lambda: receiver.events() == [("case.submitted", reference)], timeout=30)
+
+
+# --- the webhooks queue's bindings (issue 21) --------------------------------------------------
+
+#: Message ids of events published here straight to the exchange (no outbox row has them).
+_message_ids = itertools.count(9_200_000)
+
+
+def publish(publisher: Publisher, *keys: str) -> None:
+    for key in keys:
+        publisher.publish({"case_id": 1}, key, next(_message_ids))
+
+
+def taken_from_webhooks_queue(config: Config) -> list[Received]:
+    """What waits in the webhooks queue, taken off it (and acknowledged) as its consumer would."""
+    taken = []
+    with broker_connection(config) as connection:
+        queue = consumer_queue("webhooks", config.quorum_queues)(connection.default_channel)
+        while (message := queue.get(accept=["json"])) is not None:
+            taken.append(Received(message.payload, message.properties, message.delivery_info.get("routing_key")))
+            message.ack()
+    return taken
+
+
+def test_with_no_enabled_hook_no_event_reaches_the_webhooks_queue_not_even_after_a_process_start(  # noqa: ANN001
+    sessions, ctx
+) -> None:
+    publisher, config = ctx.publisher, ctx.config
+    publisher.bind_only("webhooks", WEBHOOK_EVENTS)  # a deployment of before: every key bound
+    reconcile(sessions, publisher, config)  # no hook registered: every binding removed
+    with broker_connection(config) as connection:
+        declare_topology(connection, config)  # a process starting
+    publish(publisher, "case.submitted")
+    assert publisher.queue_depth(queue_name("routing")) == 1, "published"
+    assert publisher.queue_depth(queue_name("webhooks")) == 0, "nothing for the webhooks consumer"
+    if config.broker_url.startswith("filesystem"):
+        assert not list((config.broker_dir / "data").glob("*.rpa.webhooks.msg")), "no message file"
+
+
+def test_the_webhooks_queue_is_bound_to_what_enabled_hooks_want_and_unbound_when_the_last_is_disabled(  # noqa: ANN001
+    client, people, sessions, ctx, receiver
+) -> None:
+    publisher, config = ctx.publisher, ctx.config
+    hook = register(client, people, "enterprise", receiver.url, ["case.assigned"])
+    reconcile(sessions, publisher, config)
+    publish(publisher, *WEBHOOK_EVENTS)
+    assert [m.routing_key for m in taken_from_webhooks_queue(config)] == ["case.assigned"]
+    disabled = client.patch(f"/api/v1/webhooks/{hook['id']}", json={"active": False},
+                            headers=people.headers("enterprise"))  # fmt: skip
+    assert disabled.status_code == 200 and disabled.get_json()["active"] is False
+    reconcile(sessions, publisher, config)
+    publish(publisher, *WEBHOOK_EVENTS)
+    assert taken_from_webhooks_queue(config) == [], "the last hook disabled: unbound from every key"
+
+
+def test_an_event_published_before_its_key_is_bound_reaches_the_hook_through_the_reconciler(  # noqa: ANN001
+    client, people, sessions, submit, ctx, receiver
+) -> None:
+    publisher, config = ctx.publisher, ctx.config
+    reconcile(sessions, publisher, config)  # no hook: the queue bound to nothing
+    register(client, people, "enterprise", receiver.url, ["case.submitted"])
+    reference = submit()["reference"]
+    assert publish_pending(sessions, publisher) == 1  # the relay, before the reconciler's next run
+    assert publisher.queue_depth(queue_name("webhooks")) == 0, "not bound yet: the event went by"
+    with sessions.begin() as s:  # published longer ago than reconcile_after; the others have handled it
+        s.execute(update(OutboxMessage).values(published_at=utcnow() - timedelta(minutes=1)))
+        [event_id] = s.scalars(select(OutboxMessage.id)).all()
+        s.add_all(HandledMessage(consumer=c, message_id=event_id) for c in ("routing", "watch"))
+    assert reconcile(sessions, publisher, config) == 1  # binds case.submitted, then publishes what is owed
+    [message] = taken_from_webhooks_queue(config)
+    assert run(ctx, webhooks, [message]) == ["done"]
+    assert deliver_due(sessions, ctx.config) == 1 and receiver.events() == [("case.submitted", reference)]

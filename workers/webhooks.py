@@ -1,7 +1,10 @@
 """The webhooks consumer: case events -> one delivery per hook that wants the event and whose
 owner may see the case (``services.webhooks.fan_out``), written with the handled marks in one
 transaction. The scheduler's leader sends them (``deliver_due``), so that a slow receiver never
-holds up a consumer's acknowledgements."""
+holds up a consumer's acknowledgements.
+
+Its queue is bound only to the events some enabled hook wants (the reconciler keeps the bindings:
+``outbox.reconcile``), so with no hook registered this consumer is sent nothing."""
 
 from __future__ import annotations
 
@@ -33,8 +36,9 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
     with ctx.sessions() as session:
         # An event no enabled hook wants has no effect: it is neither claimed nor marked handled
         # (a transaction and a row saved per event; the reconciler owes it nothing either:
-        # ``outbox._hooked_since``). Should a hook wanting it be registered meanwhile, it need not
-        # be told of an event older than itself, and is not.
+        # ``outbox.owed_since``). Should a hook wanting it be registered meanwhile, it need not
+        # be told of an event older than itself, and is not. (Such an event still arrives for a
+        # moment after the last hook wanting it is disabled, until the reconciler unbinds its key.)
         wanted = {event for hook in enabled_hooks(session) for event in hook.events}
         deliveries = [d for d in deliveries if d.event_type in wanted]
         if not deliveries:

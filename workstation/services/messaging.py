@@ -3,6 +3,12 @@
 A durable topic exchange carries case events; each consumer has a durable queue bound to the
 routing keys it reacts to, and a dead-letter queue behind a direct exchange. Messages are
 persistent JSON; the message id is the outbox row id.
+
+The webhooks consumer's queue is the exception (``SYNCED_BINDINGS``): it is bound only to the
+routing keys some enabled hook wants, by the reconciler (``Publisher.bind_only``, from
+``outbox.reconcile``), so that with no hook registered no event reaches it at all. The topology
+every process declares at its start binds it to nothing: a process starting never binds it again
+to what no hook wants.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from time import monotonic
 from typing import Any, TypeVar
 
@@ -76,6 +82,14 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The consumers whose queue is bound only to the keys the reconciler binds it to (``bind_only``),
+#: not to every key of their subscription: the webhooks consumer's, to those an enabled hook wants.
+SYNCED_BINDINGS = frozenset({"webhooks"})
+#: A reconciler binding a synced queue to the same keys as last time does not ask the broker again
+#: for this long (``Publisher.bind_only``): the bindings are the broker's, and stay.
+BINDINGS_RESYNC_S = 60.0
+
+
 def queue_name(consumer: str) -> str:
     return f"rpa.{consumer}"
 
@@ -96,9 +110,10 @@ def consumer_queue(consumer: str, quorum: bool = False) -> Queue:
     arguments: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTERS.name, "x-dead-letter-routing-key": name}
     if quorum:
         arguments.update(QUORUM)
+    keys = () if consumer in SYNCED_BINDINGS else SUBSCRIPTIONS[consumer]
     return Queue(
         name,
-        bindings=[binding(EVENTS, routing_key=key) for key in SUBSCRIPTIONS[consumer]],
+        bindings=[binding(EVENTS, routing_key=key) for key in keys],
         durable=True,
         queue_arguments=arguments,
     )
@@ -125,22 +140,50 @@ def all_queues(config: Config) -> list[Queue]:
 
 class _AtomicFilesystemChannel(filesystem.Channel):
     """kombu's filesystem channel, writing each message under a temporary name first, and
-    binding queues with one locked read-modify-write of the exchange's table.
+    binding and unbinding queues with one locked read-modify-write of the exchange's table.
 
     The stock ``_put`` creates ``<n>.<queue>.msg`` and then writes into it, so a consumer polling
     the folder can claim the file while it is still empty and die on the JSON decode (kombu
     issue #1551). Here the file only appears under its ``.msg`` name, complete, by ``os.replace``.
 
-    The stock ``_queue_bind`` has the same race on the exchange's table when processes declare
-    the topology at once on a fresh instance (``run`` starts three consumers together): one
+    The stock binding (``_queue_bind``) has the same race on the exchange's table when processes
+    declare the topology at once on a fresh instance (``run`` starts three consumers together): one
     creates the file and locks it only after creating it, so another can read it empty and die
     on the decode, or both create it and the second truncates the first's binding away.
+
+    The stock ``queue_bind`` skips a binding this process made before (it remembers them per
+    process, for every folder alike), although another process may have removed it from the table
+    since; and its ``queue_unbind`` edits a copy of the table, leaving the file as it was. Here both
+    go to the file every time (``Publisher.bind_only`` binds and unbinds the webhooks queue).
     """
 
-    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+    def queue_bind(
+        self, queue: str, exchange: str | None = None, routing_key: str = "", arguments: Any = None, **kwargs: Any
+    ) -> None:
+        exchange = exchange or "amq.direct"
+        self.state.binding_declare(queue, exchange, routing_key, arguments)  # (what queue_delete unbinds)
+        row = self._row(queue, exchange, routing_key, arguments)
+        self._change_table(exchange, lambda rows: rows if row in rows else [row, *rows])
+
+    def queue_unbind(
+        self, queue: str, exchange: str | None = None, routing_key: str = "", arguments: Any = None, **kwargs: Any
+    ) -> None:
+        if not exchange:
+            return
+        self.state.binding_delete(queue, exchange, routing_key)
+        row = self._row(queue, exchange, routing_key, arguments)
+        self._change_table(exchange, lambda rows: [r for r in rows if r != row])
+
+    def _row(self, queue: str, exchange: str, routing_key: str, arguments: Any) -> filesystem.exchange_queue_t:
+        """The binding's row in the exchange's table, as the stock ``_queue_bind`` writes it."""
+        key, pattern, queue = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+        return filesystem.exchange_queue_t(key or "", pattern or "", queue or "")
+
+    def _change_table(self, exchange: str, change: Callable[[list], list]) -> None:
+        """The exchange's table (its rows: ``exchange_queue_t``) replaced by ``change(rows)``, under
+        the file's lock; not written when that changes nothing."""
         file = self._exchange_file(exchange)
         self.control_folder.mkdir(exist_ok=True)
-        binding_row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         try:
             # Created if missing, never truncated; the table is read and written under the lock.
             with open(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "r+b", buffering=0) as f:
@@ -148,11 +191,11 @@ class _AtomicFilesystemChannel(filesystem.Channel):
                 try:
                     content = f.read()
                     rows = [filesystem.exchange_queue_t(*row) for row in loads(content)] if content.strip() else []
-                    if binding_row not in rows:
-                        rows.insert(0, binding_row)
+                    changed = change(rows)
+                    if changed != rows:
                         f.seek(0)
                         f.truncate()
-                        f.write(dumps(rows).encode())
+                        f.write(dumps(changed).encode())
                 finally:
                     filesystem.unlock(f)
         except OSError as exc:
@@ -315,6 +358,7 @@ class Publisher:
         self._connection: Connection | None = None
         self._producer = None
         self._confirms: _Confirms | None = None
+        self._bound: dict[str, tuple[frozenset[str], float]] = {}  # consumer -> (keys, when: bind_only)
 
     def _ensure(self):  # noqa: ANN202
         if self._producer is None:
@@ -416,6 +460,28 @@ class Publisher:
 
         self._on_connection(publish_all)
 
+    def bind_only(self, consumer: str, keys: Collection[str]) -> None:
+        """Bind ``consumer``'s queue (one of ``SYNCED_BINDINGS``) to the events exchange for each of
+        ``keys`` and unbind it from the other keys of its subscription; the others' messages no
+        longer reach it. Idempotent. The same keys as last time on this connection are not sent
+        again for ``BINDINGS_RESYNC_S`` (then they are, should anything have changed the bindings:
+        a process of an older version declaring its static ones, say)."""
+        wanted = frozenset(keys) & frozenset(SUBSCRIPTIONS[consumer])
+        last = self._bound.get(consumer)
+        if self._producer is not None and last and last[0] == wanted and monotonic() - last[1] < BINDINGS_RESYNC_S:
+            return  # (each bind or unbind is a round trip, and a transaction on the broker's metadata)
+
+        def bind(connection: Connection) -> None:
+            queue = consumer_queue(consumer, self.config.quorum_queues)(connection.default_channel)
+            for key in SUBSCRIPTIONS[consumer]:
+                if key in wanted:
+                    queue.bind_to(EVENTS, routing_key=key)
+                else:
+                    queue.unbind_from(EVENTS, routing_key=key)
+            self._bound[consumer] = (wanted, monotonic())
+
+        self._on_connection(bind)
+
     def queue_depth(self, name: str) -> int:
         """Messages ready in queue ``name`` (0 if it does not exist yet)."""
 
@@ -438,6 +504,7 @@ class Publisher:
         self._connection = None
         self._producer = None
         self._confirms = None
+        self._bound.clear()
 
 
 def broker_is_reachable(config: Config) -> bool:

@@ -97,12 +97,21 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     Owed means: routed to that consumer, published, and no ``HandledMessage`` row for it. Due
     means: published longer ago than ``reconcile_after`` with no failure recorded, or failed and
     past its back-off. Returns the number of messages published again.
+
+    First, the webhooks queue is bound to the routing keys some enabled hook wants, and unbound
+    from the others (``Publisher.bind_only``): a hook registered (or enabled, or given other
+    events) is bound within ``reconcile_interval``, one disabled or removed unbound as soon.
     """
     now = utcnow()
     count = 0
     for consumer, keys in SUBSCRIPTIONS.items():
         with factory() as session:
             since = owed_since(session, consumer)
+        if since is not None:
+            # Its queue bound to the keys it owes and to no other (``messaging.SYNCED_BINDINGS``):
+            # an event no enabled hook wants never reaches it. What was published to a key in
+            # the moment before its binding is owed all the same, and published again below.
+            publisher.bind_only(consumer, since)
         if since == {}:
             continue  # (no enabled hook: the webhooks consumer owes nothing)
         # While the consumer's queue still holds messages, an unhandled event is most likely

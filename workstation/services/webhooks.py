@@ -12,6 +12,12 @@ and the events it wants; each such event on a case the hook's owner may see is P
   fixed then and says little: the event, the case's reference, status, right type and service,
   and links. The integrator reads the rest with its own token, so that every read goes through
   the API's access rules and its logs.
+- **Binding**: the ``webhooks`` consumer's queue is bound to the routing keys some enabled hook
+  wants and to no other, by the reconciler at each run (``outbox.reconcile``,
+  ``Publisher.bind_only``); the topology every process declares binds it to nothing. With no hook
+  registered no event reaches it. An event published in the moment between a hook's registration
+  and its key's binding is owed to the consumer all the same (``outbox.owed_since``: every event of
+  the key from the hook's ``created_at`` on) and published again to it after ``reconcile_after``.
 - **Sending** (``deliver_due``, the scheduler's leader every second): a delivery is claimed by
   moving its next attempt past a lease, then POSTed with ``X-RPA-Event``, ``X-RPA-Delivery`` and
   ``X-RPA-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the hook's secret>``.
