@@ -40,6 +40,7 @@ from workstation.web import (
     watch,
 )
 from workstation.web.extensions import babel, csrf, login_manager
+from workstation.web.session import CookieSessions
 from workstation.web.support import IdConverter, database_unavailable_answer, refused_field, request_language
 
 
@@ -110,6 +111,7 @@ def create_app(config: Config | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
     )
+    app.session_interface = CookieSessions()
     engine = make_engine(config.database_url)
     app.extensions["workstation"] = {"config": config, "engine": engine, "sessions": make_session_factory(engine)}
 
