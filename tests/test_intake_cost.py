@@ -3,15 +3,20 @@ request, and that what it answers stayed the same (``benchmarks/intakecost.py`` 
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import CASE
 from tests.test_web import login
 from workstation.web import session as web_session
+from workstation.web import support
 
 
 @pytest.fixture
@@ -76,3 +81,63 @@ def test_sessions_answer_as_flasks_own(app: Flask, people) -> None:  # noqa: ANN
     app.session_interface = SecureCookieSessionInterface()
     flasks = _headers_of_each(app, app.test_client(), people)
     assert ours == flasks
+
+
+def test_an_api_request_asks_inspect_nothing(client, people, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Flask asks whether each hook and view is a coroutine function, every request: plain
+    functions are told apart without ``inspect``, which took its time to say no."""
+    import flask.app
+
+    asked: list[object] = []
+    real = flask.app.iscoroutinefunction
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda func: asked.append(func) or real(func))
+    response = client.post("/api/v1/cases", json=CASE, headers=people.headers("enterprise"))
+    assert response.status_code == 201
+    assert asked == []
+
+
+def test_coroutine_functions_are_still_flasks_to_run(app: Flask) -> None:  # noqa: ANN001
+    async def view() -> str:
+        return "done"
+
+    def plain() -> str:
+        return "done"
+
+    assert app.ensure_sync(plain) is plain
+    assert app.ensure_sync(app.ensure_sync) == app.ensure_sync  # a bound method
+    with pytest.raises(RuntimeError, match="async"):  # (Flask's async extra, asgiref, is not installed)
+        app.ensure_sync(view)
+
+
+class _CountingPattern:
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
+        self.pattern, self.searched = pattern, 0
+
+    def search(self, body: bytes) -> re.Match[bytes] | None:
+        self.searched += 1
+        return self.pattern.search(body)
+
+
+def test_a_utf8_body_is_not_searched_for_text_the_databases_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = _CountingPattern(support._MAY_BE_REFUSED)  # noqa: SLF001
+    monkeypatch.setattr(support, "_MAY_BE_REFUSED", counting)
+    assert not support._may_be_refused(json.dumps(CASE, ensure_ascii=False).encode())  # noqa: SLF001
+    assert counting.searched == 0
+    assert not support._may_be_refused(json.dumps(CASE).encode())  # (\\u escapes: searched)  # noqa: SLF001
+    assert counting.searched == 1
+
+
+@given(st.binary(max_size=40) | st.text(max_size=20).map(lambda t: json.dumps(t).encode()))
+def test_the_check_before_the_search_finds_what_the_search_finds(body: bytes) -> None:
+    assert support._may_be_refused(body) == (support._MAY_BE_REFUSED.search(body) is not None)  # noqa: SLF001
+
+
+def test_a_written_case_configures_no_mappers_once_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workstation.services import db
+    from workstation.services.models import Case
+
+    db.detached_as_loaded(Case, id=1)  # (configures them if nothing did yet)
+    configured: list[bool] = []
+    monkeypatch.setattr(db, "configure_mappers", lambda: configured.append(True))
+    case = db.detached_as_loaded(Case, id=2, reference="RPA-2026-000002")
+    assert configured == [] and (case.id, case.reference) == (2, "RPA-2026-000002")
