@@ -141,3 +141,59 @@ def test_a_written_case_configures_no_mappers_once_they_are(monkeypatch: pytest.
     monkeypatch.setattr(db, "configure_mappers", lambda: configured.append(True))
     case = db.detached_as_loaded(Case, id=2, reference="RPA-2026-000002")
     assert configured == [] and (case.id, case.reference) == (2, "RPA-2026-000002")
+
+
+_RICH = {
+    **CASE,
+    "parties": [{"role": "respondent", "name": "深圳市某某电子商务有限公司", "credit_code": "91440300MA5F1234XC"}],
+    "rights": [{"kind": "trademark", "number": "34567890", "mark_text": "星河", "registered_on": "2019-05-07"}],
+    "key_dates": {"known_on": "2026-10-12", "published_on": "2026-09-01", "registered_on": "2024-01-05"},
+    "notice_kind": None,
+    "urgency": "high",
+}
+_BODIES = [
+    CASE,
+    _RICH,
+    {**_RICH, "right_type": "patent", "service": "ip_analysis", "key_dates": {"filed_on": "2020-02-29"},
+     "rights": [{"kind": "patent", "number": "ZL2020", "filed_on": "2020-02-29"}],
+     "activity": {"kind": "trade", "date": "2027-03-01", "target_markets": ["US", "DE"]}},
+    {**CASE, "right_type": "patent", "service": "litigation_advice",
+     "litigation": {"kind": "non_infringement_declaration", "opponent": {"name": "某某电子", "credit_code": None},
+                    "warning_received_on": "2026-02-10", "accused_subject": "X1 型充电器",
+                    "demand_sent_on": "2026-03-02", "demand_received_on": "2026-03-05"}},
+    {**CASE, "right_type": "trade_secret", "service": "infringement_judgment"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=["plain", "rich", "activity", "litigation", "trade_secret"])
+@pytest.mark.parametrize("files", [0, 2])
+def test_the_api_answers_a_written_record_as_the_written_case(app: Flask, body: dict[str, Any], files: int) -> None:
+    """``accept_by_token`` answers with a ``WrittenCase``, not the ORM's ``Case`` the other ways in
+    make of the same rows: the answer (``case_to_dict``, its deadlines included) is the same."""
+    from workstation.evidence import StoredFile
+    from workstation.services import submission
+    from workstation.services.schemas import case_input_schema
+    from workstation.web.api import case_to_dict
+
+    data = case_input_schema.load(body)
+    stored = [StoredFile(f"{n:064x}", f"证据{n}.pdf", "application/pdf", 100 + n) for n in range(files)]
+    case, event, _ = submission._submission(data, stored, None, {"via": "test"})  # noqa: SLF001
+    rows = (case, event, stored, 41, "RPA-2026-000041", 7, 93, list(range(500, 500 + files)))
+    with app.test_request_context("/api/v1/cases", method="POST"):
+        as_model = case_to_dict(submission._as_written(*rows))  # noqa: SLF001
+        as_record = case_to_dict(submission._as_record(*rows))  # noqa: SLF001
+    assert as_record["deadlines"] and as_record["reference"] == "RPA-2026-000041"
+    assert json.dumps(as_record, sort_keys=True) == json.dumps(as_model, sort_keys=True)
+
+
+def test_the_hot_path_makes_no_orm_instance(client, people, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from workstation.services import submission
+
+    if backend != "services":
+        pytest.skip("the one-statement hot path is PostgreSQL's")
+    made: list[object] = []
+    real = submission._as_written  # noqa: SLF001
+    monkeypatch.setattr(submission, "_as_written", lambda *rows: made.append(rows) or real(*rows))
+    response = client.post("/api/v1/cases", json=_RICH, headers=people.headers("enterprise"))
+    assert response.status_code == 201 and response.get_json()["parties"] == _RICH["parties"]
+    assert made == []
