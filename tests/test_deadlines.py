@@ -600,3 +600,36 @@ def test_the_activitys_date_is_warned_of_30_and_7_days_before_from_the_submissio
     )
     assert notice_thresholds(late, at(2027, 2, 15, 9)) == ()
     assert notice_thresholds(late, at(2027, 2, 28, 9)) == ("7d",)
+
+
+# --- what a case's deadlines cost (every API answer of a case computes them) --------------------
+
+
+def test_a_deadline_works_out_its_due_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from workstation import deadlines
+
+    due = deadlines.Deadline("x", LEGAL, date(2029, 10, 12), {}, {}, "known_on", date(2026, 10, 12))
+    looked_up: list[str] = []
+    monkeypatch.setattr(deadlines, "zone", lambda name: looked_up.append(name) or zone(name))
+    first = due.due_at
+    assert first == datetime(2029, 10, 13, tzinfo=SHANGHAI)  # the day after the last day, 00:00
+    assert due.due_at is first and looked_up == ["Asia/Shanghai"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        due.due = date(2030, 1, 1)  # type: ignore[misc]
+    assert dataclasses.replace(due, due=date(2030, 1, 1)).due_at == datetime(2030, 1, 2, tzinfo=SHANGHAI)
+    assert due == dataclasses.replace(due)  # (equal by their fields, whether due_at was asked or not)
+
+
+def test_a_cases_deadlines_check_no_sla_configuration_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workstation.deadlines import _DEFAULT_SLA_CONFIG
+
+    checked: list[SlaConfig] = []
+    real = SlaConfig.__post_init__
+    monkeypatch.setattr(SlaConfig, "__post_init__", lambda config: checked.append(config) or real(config))
+    found = case_deadlines("trademark", {}, submitted_at=at(2026, 12, 7, 10), now=at(2026, 12, 7, 10))
+    assert [d.code for d in found] == ["sla_assignment", "sla_acceptance", "sla_opinion"]
+    assert checked == []
+    with pytest.raises(TypeError):  # the default everyone shares cannot be changed
+        _DEFAULT_SLA_CONFIG.working_days["opinion"] = 1  # type: ignore[index]

@@ -56,6 +56,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from types import MappingProxyType
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -294,7 +295,9 @@ class Deadline:
     paused: bool = False
     breached: bool = False
 
-    @property
+    # Computed once (frozen, but a cached_property writes to the instance's __dict__, not through
+    # __setattr__): sorting a case's deadlines and answering them asked for it again and again.
+    @functools.cached_property
     def due_at(self) -> datetime:
         """The instant the deadline passes, aware, in the enterprise's timezone."""
         tz = zone(self.timezone)
@@ -1065,6 +1068,11 @@ class SlaConfig:
         zone(self.timezone)  # fails now, not during a sweep
 
 
+#: The SLAs when the caller gives none: built once (with its checks), not for every case's deadlines
+#: (read-only: it is everyone's).
+_DEFAULT_SLA_CONFIG = SlaConfig(working_days=MappingProxyType(dict(DEFAULT_SLA_WORKING_DAYS)))
+
+
 def _aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware")
@@ -1158,7 +1166,7 @@ def sla_deadlines(
     the pause ends at ``now`` (so it moves later as the pause goes on) and ``paused`` is True.
     For a reopened case, pass the reopening as ``submitted_at`` and the intervals since.
     """
-    config = SlaConfig() if config is None else config
+    config = _DEFAULT_SLA_CONFIG if config is None else config
     calendar = OFFICIAL_CALENDAR if calendar is None else calendar
     tz = zone(config.timezone)
     submitted, now_utc = _aware(submitted_at, "submitted_at"), _aware(now, "now")
@@ -1233,7 +1241,7 @@ def case_deadlines(
 ) -> list[Deadline]:
     """Every deadline of a case, soonest first: the legal periods (and the ``activity``'s date, the
     ``litigation``'s periods), then (given ``submitted_at``) the SLAs."""
-    config = SlaConfig() if config is None else config
+    config = _DEFAULT_SLA_CONFIG if config is None else config
     today = None if now is None else _aware(now, "now").astimezone(zone(config.timezone)).date()
     submitted_on = None if submitted_at is None else _aware(submitted_at, "submitted_at").astimezone(
         zone(config.timezone)).date()  # fmt: skip

@@ -21,7 +21,7 @@ from workstation.i18n import Message
 from workstation.services.auth import token_hash
 from workstation.services.models import Case, User
 from workstation.services.schemas import case_input_schema, error_status
-from workstation.services.submission import write_submission
+from workstation.services.submission import WrittenCase, write_submission
 
 
 class Upload(Protocol):
@@ -69,11 +69,12 @@ def accept_submission(
     return case
 
 
-def accept_by_token(engine: Engine, token: str | None, raw: Any) -> Case | None:
+def accept_by_token(engine: Engine, token: str | None, raw: Any) -> WrittenCase | None:
     """The API's hot path: a JSON submission (no files) written on PostgreSQL by one statement that
     also checks ``token`` (``write_submission`` with its hash), with no look-up before it. It runs
     on a connection of its own in autocommit, without a session: a session's transaction around
-    one atomic statement cost more than the statement.
+    one atomic statement cost more than the statement. The case comes back as a ``WrittenCase``:
+    the API only answers with it.
 
     None when this path does not take it: another database, input the schema refuses, or a token
     that is not an active enterprise's. The caller then goes the checked way (``user_for_token``,
@@ -87,7 +88,7 @@ def accept_by_token(engine: Engine, token: str | None, raw: Any) -> Case | None:
         return None
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
-        return write_submission(connection, data, token_hash=token_hash(token))
+        return write_submission(connection, data, token_hash=token_hash(token), as_record=True)
 
 
 def _checked(raw: Any, schema: Schema = case_input_schema) -> dict[str, Any]:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from inspect import CO_COROUTINE
+from types import FunctionType, MethodType
+from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template, request
 from flask_babel import get_locale, gettext, lazy_gettext
@@ -40,6 +44,7 @@ from workstation.web import (
     watch,
 )
 from workstation.web.extensions import babel, csrf, login_manager
+from workstation.web.session import CookieSessions
 from workstation.web.support import IdConverter, database_unavailable_answer, refused_field, request_language
 
 
@@ -97,10 +102,28 @@ def _error_pages(app: Flask) -> None:
         app.register_error_handler(error_class, unavailable)
 
 
+class Workstation(Flask):
+    """Flask, asking less of ``inspect`` on every request."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks this of every hook and view, every request (seven times for an API request),
+        # and ``inspect.iscoroutinefunction`` takes its time to say no. A plain function or method
+        # whose code is not a coroutine's, and that is not marked as one, is returned as it is, as
+        # Flask would; anything else is Flask's to decide.
+        plain = func.__func__ if type(func) is MethodType else func
+        if (
+            type(plain) is FunctionType
+            and not plain.__code__.co_flags & CO_COROUTINE
+            and "_is_coroutine_marker" not in plain.__dict__  # (inspect.markcoroutinefunction, 3.12)
+        ):
+            return func
+        return super().ensure_sync(func)
+
+
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_path=str(config.instance_path))
+    app = Workstation(__name__, template_folder=str(TEMPLATES_DIR), instance_path=str(config.instance_path))
     app.config.update(
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_request_bytes,
@@ -110,6 +133,7 @@ def create_app(config: Config | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
     )
+    app.session_interface = CookieSessions()
     engine = make_engine(config.database_url)
     app.extensions["workstation"] = {"config": config, "engine": engine, "sessions": make_session_factory(engine)}
 

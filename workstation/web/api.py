@@ -142,6 +142,7 @@ from workstation.services.schemas import (
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, search_cases, search_page
 from workstation.services.statistics import FORMATS as STATISTICS_FORMATS
 from workstation.services.statistics import report_json, statistics_report
+from workstation.services.submission import WrittenCase
 from workstation.services.views import ROLES as VIEW_ROLES
 from workstation.services.views import ViewError, delete_view, save_view, tab_of, tabs_for
 from workstation.services.webhooks import (
@@ -296,7 +297,9 @@ def committed(session: Session, response: Response, status: int) -> tuple[Respon
     return response, status
 
 
-def case_to_dict(case: Case, deadlines: list[Any] | None = None, viewer: User | None = None) -> dict[str, Any]:
+def case_to_dict(
+    case: Case | WrittenCase, deadlines: list[Any] | None = None, viewer: User | None = None
+) -> dict[str, Any]:
     """The case as the API shows it; ``deadlines``: its deadlines, if the caller computed them;
     ``viewer``: who asks, when they may not read everything (internal notes' files)."""
     if deadlines is None:
@@ -357,7 +360,7 @@ def _create_case_checked():  # noqa: ANN202
     return committed(session, *_created(case))
 
 
-def _created(case: Case):  # noqa: ANN202
+def _created(case: Case | WrittenCase):  # noqa: ANN202
     data = case_to_dict(case)
     response = jsonify(data)
     response.headers["Location"] = data["links"]["self"]  # the same url_for, built once

@@ -1,0 +1,199 @@
+"""What intake's hot path (``POST /api/v1/cases``, JSON, bearer token) no longer does on every
+request, and that what it answers stayed the same (``benchmarks/intakecost.py`` measures it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import CASE
+from tests.test_web import login
+from workstation.web import session as web_session
+from workstation.web import support
+
+
+@pytest.fixture
+def serializers_built(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every itsdangerous serializer Flask's session interface builds, from now on."""
+    import flask.sessions
+
+    built: list[object] = []
+    real = flask.sessions.URLSafeTimedSerializer
+
+    def counting(*args: Any, **kwargs: Any) -> object:
+        serializer = real(*args, **kwargs)
+        built.append(serializer)
+        return serializer
+
+    monkeypatch.setattr(flask.sessions, "URLSafeTimedSerializer", counting)
+    return built
+
+
+def test_an_api_request_builds_no_session_serializer(client, people, serializers_built) -> None:  # noqa: ANN001
+    for _ in range(3):
+        response = client.post("/api/v1/cases", json=CASE, headers=people.headers("enterprise"))
+        assert response.status_code == 201
+    assert serializers_built == []
+    assert "Set-Cookie" not in response.headers
+
+
+def test_the_session_serializer_is_built_once_for_pages(client, people, serializers_built) -> None:  # noqa: ANN001
+    login(client, people.enterprise.email)
+    for _ in range(3):
+        assert client.get("/cases/new").status_code == 200
+    assert len(serializers_built) == 1
+
+
+def test_a_new_secret_key_builds_a_new_serializer(app: Flask) -> None:
+    sessions = app.session_interface
+    first = sessions.get_signing_serializer(app)
+    assert sessions.get_signing_serializer(app) is first
+    app.secret_key = "another-secret-key"
+    assert sessions.get_signing_serializer(app) is not first
+
+
+def _headers_of_each(app: Flask, client, people) -> dict[str, dict[str, str]]:  # noqa: ANN001
+    """The headers (but the per-answer ones) of an API answer, a page without a session and a
+    logged-in page, on ``app`` as it is."""
+    answer = client.post("/api/v1/cases", json=CASE, headers=people.headers("enterprise"))
+    anonymous = client.get("/login")
+    login(client, people.enterprise.email)
+    logged_in = client.get("/cases/new")
+    varying = {"Location", "Content-Length", "Set-Cookie", "Content-Security-Policy"}  # (its nonce)
+
+    def kept(response) -> dict[str, Any]:  # noqa: ANN001
+        headers = {k: v for k, v in response.headers.items() if k not in varying}
+        return headers | {"sets a cookie": "Set-Cookie" in response.headers}
+
+    return {"answer": kept(answer), "anonymous": kept(anonymous), "logged_in": kept(logged_in)}
+
+
+def test_sessions_answer_as_flasks_own(app: Flask, people) -> None:  # noqa: ANN001
+    assert isinstance(app.session_interface, web_session.CookieSessions)
+    ours = _headers_of_each(app, app.test_client(), people)
+    app.session_interface = SecureCookieSessionInterface()
+    flasks = _headers_of_each(app, app.test_client(), people)
+    assert ours == flasks
+
+
+def test_an_api_request_asks_inspect_nothing(client, people, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Flask asks whether each hook and view is a coroutine function, every request: plain
+    functions are told apart without ``inspect``, which took its time to say no."""
+    import flask.app
+
+    asked: list[object] = []
+    real = flask.app.iscoroutinefunction
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda func: asked.append(func) or real(func))
+    response = client.post("/api/v1/cases", json=CASE, headers=people.headers("enterprise"))
+    assert response.status_code == 201
+    assert asked == []
+
+
+def test_coroutine_functions_are_still_flasks_to_run(app: Flask) -> None:  # noqa: ANN001
+    async def view() -> str:
+        return "done"
+
+    def plain() -> str:
+        return "done"
+
+    assert app.ensure_sync(plain) is plain
+    assert app.ensure_sync(app.ensure_sync) == app.ensure_sync  # a bound method
+    with pytest.raises(RuntimeError, match="async"):  # (Flask's async extra, asgiref, is not installed)
+        app.ensure_sync(view)
+
+
+class _CountingPattern:
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
+        self.pattern, self.searched = pattern, 0
+
+    def search(self, body: bytes) -> re.Match[bytes] | None:
+        self.searched += 1
+        return self.pattern.search(body)
+
+
+def test_a_utf8_body_is_not_searched_for_text_the_databases_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = _CountingPattern(support._MAY_BE_REFUSED)  # noqa: SLF001
+    monkeypatch.setattr(support, "_MAY_BE_REFUSED", counting)
+    assert not support._may_be_refused(json.dumps(CASE, ensure_ascii=False).encode())  # noqa: SLF001
+    assert counting.searched == 0
+    assert not support._may_be_refused(json.dumps(CASE).encode())  # (\\u escapes: searched)  # noqa: SLF001
+    assert counting.searched == 1
+
+
+@given(st.binary(max_size=40) | st.text(max_size=20).map(lambda t: json.dumps(t).encode()))
+def test_the_check_before_the_search_finds_what_the_search_finds(body: bytes) -> None:
+    assert support._may_be_refused(body) == (support._MAY_BE_REFUSED.search(body) is not None)  # noqa: SLF001
+
+
+def test_a_written_case_configures_no_mappers_once_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workstation.services import db
+    from workstation.services.models import Case
+
+    db.detached_as_loaded(Case, id=1)  # (configures them if nothing did yet)
+    configured: list[bool] = []
+    monkeypatch.setattr(db, "configure_mappers", lambda: configured.append(True))
+    case = db.detached_as_loaded(Case, id=2, reference="RPA-2026-000002")
+    assert configured == [] and (case.id, case.reference) == (2, "RPA-2026-000002")
+
+
+_RICH = {
+    **CASE,
+    "parties": [{"role": "respondent", "name": "深圳市某某电子商务有限公司", "credit_code": "91440300MA5F1234XC"}],
+    "rights": [{"kind": "trademark", "number": "34567890", "mark_text": "星河", "registered_on": "2019-05-07"}],
+    "key_dates": {"known_on": "2026-10-12", "published_on": "2026-09-01", "registered_on": "2024-01-05"},
+    "notice_kind": None,
+    "urgency": "high",
+}
+_BODIES = [
+    CASE,
+    _RICH,
+    {**_RICH, "right_type": "patent", "service": "ip_analysis", "key_dates": {"filed_on": "2020-02-29"},
+     "rights": [{"kind": "patent", "number": "ZL2020", "filed_on": "2020-02-29"}],
+     "activity": {"kind": "trade", "date": "2027-03-01", "target_markets": ["US", "DE"]}},
+    {**CASE, "right_type": "patent", "service": "litigation_advice",
+     "litigation": {"kind": "non_infringement_declaration", "opponent": {"name": "某某电子", "credit_code": None},
+                    "warning_received_on": "2026-02-10", "accused_subject": "X1 型充电器",
+                    "demand_sent_on": "2026-03-02", "demand_received_on": "2026-03-05"}},
+    {**CASE, "right_type": "trade_secret", "service": "infringement_judgment"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=["plain", "rich", "activity", "litigation", "trade_secret"])
+@pytest.mark.parametrize("files", [0, 2])
+def test_the_api_answers_a_written_record_as_the_written_case(app: Flask, body: dict[str, Any], files: int) -> None:
+    """``accept_by_token`` answers with a ``WrittenCase``, not the ORM's ``Case`` the other ways in
+    make of the same rows: the answer (``case_to_dict``, its deadlines included) is the same."""
+    from workstation.evidence import StoredFile
+    from workstation.services import submission
+    from workstation.services.schemas import case_input_schema
+    from workstation.web.api import case_to_dict
+
+    data = case_input_schema.load(body)
+    stored = [StoredFile(f"{n:064x}", f"证据{n}.pdf", "application/pdf", 100 + n) for n in range(files)]
+    case, event, _ = submission._submission(data, stored, None, {"via": "test"})  # noqa: SLF001
+    rows = (case, event, stored, 41, "RPA-2026-000041", 7, 93, list(range(500, 500 + files)))
+    with app.test_request_context("/api/v1/cases", method="POST"):
+        as_model = case_to_dict(submission._as_written(*rows))  # noqa: SLF001
+        as_record = case_to_dict(submission._as_record(*rows))  # noqa: SLF001
+    assert as_record["deadlines"] and as_record["reference"] == "RPA-2026-000041"
+    assert json.dumps(as_record, sort_keys=True) == json.dumps(as_model, sort_keys=True)
+
+
+def test_the_hot_path_makes_no_orm_instance(client, people, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from workstation.services import submission
+
+    if backend != "services":
+        pytest.skip("the one-statement hot path is PostgreSQL's")
+    made: list[object] = []
+    real = submission._as_written  # noqa: SLF001
+    monkeypatch.setattr(submission, "_as_written", lambda *rows: made.append(rows) or real(*rows))
+    response = client.post("/api/v1/cases", json=_RICH, headers=people.headers("enterprise"))
+    assert response.status_code == 201 and response.get_json()["parties"] == _RICH["parties"]
+    assert made == []
