@@ -16,7 +16,8 @@ written; every ``--price-every`` minutes of working time (the job's ``PRICING_IN
 scheduler's ``price_pool`` on the pool as it is, the stream's own history and its count of the
 last week's arrivals (``scheduler_prices``; ``tests/test_pool.py`` checks it passes the job's
 arguments, ``tests/test_routing.py`` that the simulation goes through it); a case nobody
-eligible has room for waits in the pile and is routed again, oldest first, at each tick.
+eligible has room for waits in the pile and is routed again at each tick, as the scheduler's
+``route-the-pile`` job routes it: best served first (``pile_order``), at the job's interval.
 
 **The bound** (``lp_bound``): the LP relaxation of the time-indexed assignment knowing every
 arrival and closing, capacity checked at start instants, same eligibility, solved by HiGHS, each
@@ -67,6 +68,7 @@ from workstation.routing import (  # noqa: E402
     Organisation,
     choose_expert,
     normalise_name,
+    pile_order,
     price_pool,
     prices_as_read,
     scarcity,
@@ -350,8 +352,9 @@ def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> R
     ``choose_expert`` with the prices last written; every ``price_every_s`` seconds of working time
     the scheduler's job runs ``price_pool`` on the pool as it is and the stream's own history (the
     latest ``PRICING_SAMPLE`` cases, newest first), read back as the worker reads them; a case with
-    no eligible expert with room waits (``awaiting_expert``) and is routed again, oldest first, at
-    each of those ticks (the coordinators' pile). Cases close after their holding time."""
+    no eligible expert with room waits (``awaiting_expert``) and is routed again at each of those
+    ticks, in the order of the ``route-the-pile`` job (``pile_order``: best served first). Cases
+    close after their holding time."""
     run, current = Run(), list(pool)
     index = {e.id: j for j, e in enumerate(pool)}
     usable = sum(e.capacity for e in pool if not e.is_trainee and e.on_leave_until is None)
@@ -388,7 +391,10 @@ def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> R
                 prices = scheduler_prices(current, stream, tick)
                 run.pricings_s.append(time.perf_counter() - t0)
                 run.occupancy.append(sum(e.active_cases for e in current if not e.is_trainee) / usable)
-                waiting = [i for i in waiting if not route(i, tick, on_arrival=False)]
+                # the job's order (``route_the_pile``): best served first, then those still waiting
+                order = pile_order([(stream.cases[i], current) for i in waiting], stream.today(tick), prices)
+                routed = {waiting[k] for k in order if route(waiting[k], tick, on_arrival=False)}
+                waiting = [i for i in waiting if i not in routed]
                 tick += step
             else:
                 return
