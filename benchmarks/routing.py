@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/routing.py --bound-experts 0 --year-days surge   # 500 experts, the surge window
     .venv/bin/python benchmarks/routing.py --decisions      # choose_expert alone at 500 experts: clock and CPU
     .venv/bin/python benchmarks/routing.py --stress         # the saturated stream of before (nothing closes)
+    .venv/bin/python benchmarks/routing.py --no-year --seeds 4 --diagnose   # what each period gave up, and why
 
 **The stream** (``make_stream``): the working days of a year (Monday-Friday), arrivals at a rate
 varying by weekday and season with a trade-fair month at ``--surge`` x the normal rate, each case
@@ -16,7 +17,8 @@ written; every ``--price-every`` minutes of working time (the job's ``PRICING_IN
 scheduler's ``price_pool`` on the pool as it is, the stream's own history and its count of the
 last week's arrivals (``scheduler_prices``; ``tests/test_pool.py`` checks it passes the job's
 arguments, ``tests/test_routing.py`` that the simulation goes through it); a case nobody
-eligible has room for waits in the pile and is routed again, oldest first, at each tick.
+eligible has room for waits in the pile and is routed again at each tick, as the scheduler's
+``route-the-pile`` job routes it: best served first (``pile_order``), at the job's interval.
 
 **The bound** (``lp_bound``): the LP relaxation of the time-indexed assignment knowing every
 arrival and closing, capacity checked at start instants, same eligibility, solved by HiGHS, each
@@ -67,6 +69,7 @@ from workstation.routing import (  # noqa: E402
     Organisation,
     choose_expert,
     normalise_name,
+    pile_order,
     price_pool,
     prices_as_read,
     scarcity,
@@ -331,6 +334,9 @@ class Run:
     waited_h: list[float] = field(default_factory=list)
     pricings_s: list[float] = field(default_factory=list)
     occupancy: list[float] = field(default_factory=list)  # the usable slots' share in use, per pricing
+    #: ``--diagnose``: per assignment (working day, best eligible quality with nobody loaded, best
+    #: among those with room, the quality got)
+    trace: list[tuple[int, float, float, float]] | None = None
     never: int = 0  # still waiting at the end
 
 
@@ -345,14 +351,15 @@ def scheduler_prices(current: list[ExpertFacts], stream: Stream, now: float) -> 
     return prices_as_read(price_pool(current, recent[::-1][:PRICING_SAMPLE], stream.today(now), week))
 
 
-def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> Run:
+def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float, diagnose: bool = False) -> Run:
     """The routing worker and the scheduler on ``stream``: each case is routed on arrival by
     ``choose_expert`` with the prices last written; every ``price_every_s`` seconds of working time
     the scheduler's job runs ``price_pool`` on the pool as it is and the stream's own history (the
     latest ``PRICING_SAMPLE`` cases, newest first), read back as the worker reads them; a case with
-    no eligible expert with room waits (``awaiting_expert``) and is routed again, oldest first, at
-    each of those ticks (the coordinators' pile). Cases close after their holding time."""
-    run, current = Run(), list(pool)
+    no eligible expert with room waits (``awaiting_expert``) and is routed again at each of those
+    ticks, in the order of the ``route-the-pile`` job (``pile_order``: best served first). Cases
+    close after their holding time."""
+    run, current = Run(trace=[] if diagnose else None), list(pool)
     index = {e.id: j for j, e in enumerate(pool)}
     usable = sum(e.capacity for e in pool if not e.is_trainee and e.on_leave_until is None)
     closing: list[tuple[float, int]] = []
@@ -369,6 +376,8 @@ def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> R
         if decision.expert_id is None:
             return False
         j = index[decision.expert_id]
+        if run.trace is not None:
+            run.trace.append(gaps(stream.cases[i], current, today, j, int(now)))
         current[j] = replace(current[j], active_cases=current[j].active_cases + 1)
         end = now + float(stream.hold[i])
         heapq.heappush(closing, (end, j))
@@ -388,7 +397,10 @@ def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> R
                 prices = scheduler_prices(current, stream, tick)
                 run.pricings_s.append(time.perf_counter() - t0)
                 run.occupancy.append(sum(e.active_cases for e in current if not e.is_trainee) / usable)
-                waiting = [i for i in waiting if not route(i, tick, on_arrival=False)]
+                # the job's order (``route_the_pile``): best served first, then those still waiting
+                order = pile_order([(stream.cases[i], current) for i in waiting], stream.today(tick), prices)
+                routed = {waiting[k] for k in order if route(waiting[k], tick, on_arrival=False)}
+                waiting = [i for i in waiting if i not in routed]
                 tick += step
             else:
                 return
@@ -402,6 +414,33 @@ def simulate(stream: Stream, pool: list[ExpertFacts], price_every_s: float) -> R
         advance(tick)
     run.never = len(waiting)
     return run
+
+
+def gaps(case: CaseFacts, current: list[ExpertFacts], today: date, j: int, day: int) -> tuple[int, float, float, float]:
+    """``--diagnose``: what a decision could have got: the best eligible expert's quality with
+    nobody loaded, the best among those with room now, and the chosen one's."""
+    eligible = [e for e in current if why_not(case, replace(e, active_cases=0), today) is None]
+    room = [quality(case, e) for e in eligible if e.active_cases < e.capacity]
+    return day, max(quality(case, e) for e in eligible), max(room), quality(case, current[j])
+
+
+def print_gaps(run: Run) -> None:
+    """``--diagnose``: per period around the surge, what the router gave up a case against the best
+    eligible expert, split into the state (the best were full) and the choice (a weaker one with
+    room was preferred: prices, balance)."""
+    periods: dict[str, list[tuple[int, float, float, float]]] = {}
+    for row in run.trace or ():
+        day = row[0] - SURGE_START
+        first = day // 5 * 5 + 1
+        name = f"surge days {first}-{min(first + 4, SURGE_DAYS)}" if 0 <= day < SURGE_DAYS else "before"
+        name = "after" if day >= SURGE_DAYS else name
+        periods.setdefault(name, []).append(row)
+    for name, rows in periods.items():
+        n = len(rows)
+        state = sum(best - room for _, best, room, _ in rows) / n
+        choice = sum(room - got for _, _, room, got in rows) / n
+        print(f"  {name:16s} {n:5d} assignments: gave up {state + choice:.3f} a case = the state {state:.3f} "
+              f"+ the choice {choice:.3f}")  # fmt: skip
 
 
 def eligibility(stream: Stream, pool: list[ExpertFacts]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -517,7 +556,7 @@ def bounded(seed: int, args: argparse.Namespace) -> tuple[float, Run, tuple[int,
     window = surge_window(args)
     stream = make_stream(seed, pool, args, window)
     t0 = time.perf_counter()
-    run = simulate(stream, pool, args.price_every * 60)
+    run = simulate(stream, pool, args.price_every * 60, diagnose=args.diagnose)
     ran = time.perf_counter() - t0
     late = {i: start for i, _, start, _, first in run.assigned if not first}
     t0 = time.perf_counter()
@@ -533,6 +572,8 @@ def bounded(seed: int, args: argparse.Namespace) -> tuple[float, Run, tuple[int,
         f"(pile) / {'MIP' if args.mip else 'LP'} bound {bound:.1f} = {100 * got / bound:.1f} % ({variables} pairs, "
         f"{rows} capacity rows, {took:.0f} s, {status}); {len(run.pricings_s)} pricings, run {ran:.0f} s"
     )
+    if args.diagnose:
+        print_gaps(run)
     return 100 * got / bound, run, found
 
 
@@ -599,6 +640,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reprice", type=int, default=500, help="--stress: re-price every N cases (0: once)")
     parser.add_argument("--seed", type=int, default=7, help="--stress")
     parser.add_argument("--decisions", action="store_true", help="only time choose_expert on --experts")
+    parser.add_argument("--diagnose", action="store_true", help="what each period gave up: the state or the choice")
     args = parser.parse_args(argv)
     if args.stress:
         return stress(args)

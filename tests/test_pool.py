@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.conftest import wait_for
 from tests.test_pipeline import mails_for
 from tests.test_web import csrf_token, login
-from workstation.services.models import Case, ExpertImport, ExpertProfile, OutboxMessage, User
+from workstation.services.models import Case, CaseEvent, ExpertImport, ExpertProfile, OutboxMessage, User
 from workstation.services.pool import run_import
 
 EXPERT = {
@@ -550,6 +550,38 @@ def test_the_pool_is_priced_so_a_scarce_expert_is_kept_for_the_cases_only_they_c
         s.flush()
         assign_expert(s, case)
         assert case.assigned_expert_id == common.id, "the last slot able to take a trade secret is kept"
+
+
+def test_the_pile_job_gives_a_freed_slot_to_the_waiting_case_it_serves_best(people, sessions) -> None:  # noqa: ANN001
+    """The scheduler's ``route-the-pile`` job: of the cases waiting for an expert, the one the
+    freed slot serves best gets it, even if another waited longer; a case nobody eligible has room
+    for, and one the coordinators got after ``MAX_DECLINES`` declines, stay waiting."""
+    from workers.routing import MAX_DECLINES, route_the_pile
+
+    freed = people.add("freed", "expert", right_types=["patent"], capacity=1,
+                       profile={"competence": {"legal": 3, "technical": 3}})  # fmt: skip
+    decliners = [people.add(f"d{i}", "expert", right_types=["copyright"], capacity=1) for i in range(MAX_DECLINES)]
+
+    def waiting(s, service: str, right_type: str = "patent") -> Case:  # noqa: ANN001
+        case = Case(enterprise_id=people.enterprise.id, right_type=right_type, service=service, title="t",
+                    description="d", status="awaiting_expert")  # fmt: skip
+        s.add(case)
+        s.flush()
+        return case
+
+    with sessions.begin() as s:
+        declined = waiting(s, "infringement_judgment")  # (oldest) declined by three: the coordinators'
+        for who in decliners:
+            s.add(CaseEvent(case_id=declined.id, action="decline", from_status="assigned", to_status="declined",
+                            actor_id=who.id, actor_role="expert"))  # fmt: skip
+        poor = waiting(s, "risk_warning")  # the freed expert has no management or commerce
+        nobody = waiting(s, "consultation", right_type="trademark")
+        good = waiting(s, "infringement_judgment")  # legal and technical: the freed expert's best
+    assert route_the_pile(sessions, date(2026, 11, 24)) == 1
+    with sessions() as s:
+        status = {c.id: (c.status, c.assigned_expert_id) for c in s.scalars(select(Case))}
+    assert status[good.id] == ("assigned", freed.id)
+    assert status[poor.id] == status[nobody.id] == status[declined.id] == ("awaiting_expert", None)
 
 
 def test_the_benchmark_prices_the_pool_with_the_function_and_arguments_of_the_scheduler_job(

@@ -22,6 +22,7 @@ from workstation.routing import (
     choose_expert,
     choose_shadow,
     normalise_name,
+    pile_order,
     same_organisation,
     scarcity,
 )
@@ -470,6 +471,52 @@ def test_an_expert_tied_to_a_counterparty_of_the_activity_has_a_conflict(tie: di
     decision = choose_expert(case, [expert(1, types=("patent",), **tie)], TODAY)
     assert decision.expert_id is None and "conflict of interest" in decision.reasons[0]
     assert chosen(activity_case(EXPORT), expert(1, types=("patent",), **tie)) == 1
+
+
+def test_the_pile_is_routed_best_served_first_and_nobody_eligible_is_held() -> None:
+    """One slot frees up: it goes to the waiting case it serves best, not to the oldest; a case
+    nobody eligible has room for stays last, oldest first among those."""
+    freed = expert(1, types=("trademark", "patent"), capacity=1, competence={"legal": 3, "technical": 3})
+    full = expert(2, types=("copyright",), capacity=1, active=1)
+    poor = replace(TRADEMARK, service="risk_warning")  # the freed expert has no management or commerce
+    good = TRADEMARK  # infringement judgment: legal and technical, their best
+    stuck = replace(TRADEMARK, right_type="copyright")
+    pile = [(stuck, [freed, full]), (poor, [freed, full]), (good, [freed, full])]
+    assert pile_order(pile, TODAY) == [2, 1, 0]
+    assert pile_order(pile[:2], TODAY) == [1, 0]  # alone, the poorly served case still gets the slot
+
+
+def test_the_benchmark_routes_its_pile_in_the_order_of_the_scheduler_job() -> None:
+    """``benchmarks/routing.py`` routes its waiting cases with the very ``pile_order`` the
+    scheduler's ``route-the-pile`` job (``workers.routing.route_the_pile``) uses: at a tick with
+    one freed slot and two cases waiting, the better served of the two gets it (the other the
+    slot after, when that case closes)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    import workers.routing as job
+    from workstation import routing
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "routing.py"
+    spec = importlib.util.spec_from_file_location("benchmark_routing_pile", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark_routing_pile"] = bench
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        del sys.modules["benchmark_routing_pile"]
+    assert bench.pile_order is job.pile_order is routing.pile_order
+    freed = expert(1, types=("trademark",), capacity=1, competence={"legal": 3, "technical": 3})
+    poor, good = replace(TRADEMARK, service="risk_warning"), TRADEMARK
+    # the first case holds the expert until 100.05; the two others arrive while it does
+    cases = [TRADEMARK, poor, good]
+    arrive = np.array([100.0, 100.01, 100.02])
+    stream = bench.Stream(cases, arrive, np.array([0.05, 1.0, 1.0]), bench.working_days())
+    run = bench.simulate(stream, [freed], routing.PRICING_INTERVAL_S)
+    assert [(i, first) for i, _, _, _, first in run.assigned] == [(0, True), (2, False), (1, False)]
 
 
 def test_the_benchmark_routes_through_the_pricing_the_scheduler_job_runs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,7 @@ from workstation.routing import (
     choose_expert,
     choose_shadow,
     fits_kind,
+    pile_order,
     price_pool,
     prices_as_read,
 )
@@ -307,6 +308,45 @@ def price_the_pool(sessions: sessionmaker[Session], today: date | None = None) -
                 .values(scarcity=price)
             )
     return sum(1 for p in prices.values() if p > 0)
+
+
+#: The most waiting cases ``route_the_pile`` routes again in one run (oldest first).
+PILE_BATCH = 200
+
+
+def route_the_pile(sessions: sessionmaker[Session], today: date | None = None) -> int:
+    """Route again the cases waiting for an expert (``awaiting_expert``) that someone eligible now
+    has room for (a job of the scheduler, every ``PRICING_INTERVAL_S``, after a surge has filled
+    the experts a case needs): best served first (``routing.pile_order``), each with
+    ``assign_expert``; returns how many were assigned. A case the coordinators got after
+    ``MAX_DECLINES`` declines stays theirs, and one nobody can take yet stays in the pile.
+    ``benchmarks/routing.py`` routes its pile in the same order."""
+    today = today or date.today()
+    with sessions() as session:
+        lock_for_write(session)
+        # locked as the routing worker locks its batches (id order, FOR NO KEY UPDATE); a case a
+        # worker holds now is skipped: that worker is routing it
+        waiting = session.scalars(
+            select(Case)
+            .options(joinedload(Case.enterprise))
+            .where(Case.status == lifecycle.AWAITING_EXPERT)
+            .order_by(Case.id)
+            .limit(PILE_BATCH)
+            .with_for_update(of=Case, key_share=True, skip_locked=True)
+        ).all()
+        declines = {case.id: declined_by(session, case.id) for case in waiting}
+        cases = [case for case in waiting if len(declines[case.id]) < MAX_DECLINES]
+        if not cases:
+            return 0
+        pool = Pool.read(session)
+        pool.read_history(session, cases)
+        pile = [(case_facts(case, declines[case.id]), with_history(session, case, pool)) for case in cases]
+        with transitions_written_together(session):
+            for k in pile_order(pile, today, pool.prices):
+                assign_expert(session, cases[k], today=today, pool=pool)
+        assigned = sum(case.status == lifecycle.ASSIGNED for case in cases)
+        session.commit()
+    return assigned
 
 
 def reroute_cases_of(session: Session, expert_id: int, today: date | None = None) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from workers import digests
 from workers.consumer import Worker
 from workers.delivery import Context
-from workers.routing import price_the_pool
+from workers.routing import price_the_pool, route_the_pile
 from workers.sweep import sweep_deadlines, sweep_referrals
 from workstation.config import Config
 from workstation.routing import PRICING_INTERVAL_S
@@ -160,6 +160,8 @@ def run_scheduler(config: Config) -> None:
         digests.use_sessions(ctx.sessions)
         every(scheduler, "reconcile", config.reconcile_interval, reconcile, ctx.sessions, reconciler_publisher, config)
         every(scheduler, "price-the-pool", PRICING_INTERVAL_S, price_the_pool, ctx.sessions, start_now=True)
+        # the cases waiting for an expert, once someone eligible has room (after the prices)
+        every(scheduler, "route-the-pile", PRICING_INTERVAL_S, route_the_pile, ctx.sessions)
         every(scheduler, "deadline-sweep", 900, sweep_deadlines, ctx.sessions, start_now=True)
         keys_kept = config.idempotency_key_hours
         every(scheduler, "forget-idempotency-keys", 3600, forget_expired_keys, ctx.sessions, keys_kept)

@@ -679,6 +679,31 @@ def price_pool(
     return scarcity(experts, sample, today, horizon)
 
 
+def pile_order(
+    pile: Sequence[tuple[CaseFacts, Sequence[ExpertFacts]]],
+    today: date,
+    prices: Mapping[int, float] | None = None,
+) -> list[int]:
+    """The order in which the scheduler's ``route-the-pile`` job (``workers.routing.route_the_pile``)
+    routes again the cases waiting for an expert (``awaiting_expert``): ``pile`` holds each waiting
+    case, oldest first, with the experts as they are for it (its conflicts: ``with_history``).
+
+    Best served first: by the score of the expert ``choose_expert`` picks for each now. When a few
+    slots free up in a surge, oldest first gives them to whichever waiting case is oldest, however
+    poorly it fits them; best served first gives each freed slot to the case it serves best, and
+    the cases it fits worse take the next ones or another expert's. Nobody is held: every case
+    is still routed in the same pass, and only those no eligible expert has room for stay (last,
+    oldest first). ``benchmarks/routing.py`` routes its pile the same way (seeds 1-10: 94.4 ->
+    94.6 % of the bound, the worst 91.2 -> 92.6 %; benchmarks/README.md)."""
+    scores: dict[int, float] = {}
+    for k, (case, experts) in enumerate(pile):
+        chosen = choose_expert(case, experts, today, prices).expert_id
+        if chosen is not None:
+            scores[k] = score(case, next(e for e in experts if e.id == chosen), prices)
+    served = sorted(scores, key=lambda k: (-round(scores[k], 9), k))
+    return served + [k for k in range(len(pile)) if k not in scores]
+
+
 def prices_as_read(stored: Mapping[int, float]) -> dict[int, float] | None:
     """Prices as the routing worker reads them back from the pool: the positive ones, or None."""
     return {i: p for i, p in stored.items() if p > 0} or None
