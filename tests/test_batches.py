@@ -200,19 +200,23 @@ def test_a_failed_send_in_a_batch_leaves_the_others_sent_and_its_own_for_the_ret
 
     class FailsAfterOne:
         def __init__(self, real: SmtpSender) -> None:
-            self.real, self.sent = real, 0
+            self.real, self.sent, self.tried = real, 0, 0
 
         def send(self, message, key: str) -> None:  # noqa: ANN001
+            self.tried += 1
             if self.sent >= 1:
                 raise ConnectionRefusedError("the SMTP server went away")
             self.real.send(message, key)
             self.sent += 1
 
-    flaky = Context(ctx.config, ctx.sessions, ctx.publisher, FailsAfterOne(ctx.sender))
+    failing = FailsAfterOne(ctx.sender)
+    flaky = Context(ctx.config, ctx.sessions, ctx.publisher, failing)
     assert run(flaky, notify, assigned) == ["retry"] * 3
     assert len(inbox.messages) == 1
     with sessions() as s:
         assert s.scalar(select(func.count()).where(Notification.status == "sent")) == 1
+        # attempts count the sends tried, not those of the emails a failure cut short
+        assert s.scalar(select(func.sum(Notification.attempts))) == failing.tried
         assert s.scalar(select(func.count()).where(HandledMessage.consumer == notify.CONSUMER)) == 0
 
     assert run(ctx, notify, assigned) == ["done"] * 3  # the retry: the five emails not yet sent
