@@ -44,6 +44,7 @@ from workstation.web import (
     watch,
 )
 from workstation.web.extensions import babel, csrf, login_manager
+from workstation.web.jsonio import JsonAnswers
 from workstation.web.session import CookieSessions
 from workstation.web.support import IdConverter, database_unavailable_answer, refused_field, request_language
 
@@ -103,7 +104,9 @@ def _error_pages(app: Flask) -> None:
 
 
 class Workstation(Flask):
-    """Flask, asking less of ``inspect`` on every request."""
+    """Flask, asking less of ``inspect`` on every request, its JSON answers written by orjson."""
+
+    json_provider_class = JsonAnswers
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         # Flask asks this of every hook and view, every request (seven times for an API request),
