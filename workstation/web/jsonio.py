@@ -28,7 +28,8 @@ _OPTIONS = (
 
 class JsonAnswers(DefaultJSONProvider):
     """Flask's provider, but its compact answers (``jsonify`` outside debug) written by orjson.
-    Indented answers (debug) and ``dumps`` (the ``tojson`` filter) stay Flask's."""
+    Indented answers (debug) and ``dumps`` (the ``tojson`` filter) stay Flask's code, with text
+    outside ASCII as UTF-8 there too (``ensure_ascii``), so that every answer writes it alike."""
 
     ensure_ascii = False
 
