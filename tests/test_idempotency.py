@@ -252,7 +252,10 @@ def test_web_workers_killed_mid_submission_leave_one_case_per_key(env, people, s
                 continue
             workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
             if workers:
-                os.kill(int(random.choice(workers)), signal.SIGKILL)
+                try:
+                    os.kill(int(random.choice(workers)), signal.SIGKILL)
+                except ProcessLookupError:
+                    continue  # (it exited after pgrep listed it, a worker just replaced: pick again)
                 kills += 1
         for thread in clients:
             thread.join(90)
