@@ -283,3 +283,34 @@ def test_a_case_s_legal_deadlines_are_worked_out_once_a_day_for_the_same_facts(m
     for _ in range(2):
         assert deadlines.legal_deadlines("trademark", today=date(2026, 12, 7), **as_dates) == first
     assert len(runs) == 5
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=["plain", "rich", "activity", "litigation", "trade_secret"])
+@pytest.mark.parametrize("files", [0, 2])
+def test_the_quick_dump_of_a_case_is_marshmallows(app: Flask, body: dict[str, Any], files: int) -> None:
+    """``schemas.quick_dump`` (the API's case answers) gives what ``schema.dump`` gives, for the
+    written record and for the model, with and without the deadlines, and with values of other
+    types than the field's (marshmallow's own conversion) and None."""
+    from workstation.evidence import StoredFile
+    from workstation.services import submission
+    from workstation.services.schemas import (
+        case_input_schema,
+        case_schema,
+        case_schema_without_deadlines,
+        quick_dump,
+    )
+
+    data = case_input_schema.load(body)
+    stored = [StoredFile(f"{n:064x}", f"证据{n}.pdf", "application/pdf", 100 + n) for n in range(files)]
+    case, event, _ = submission._submission(data, stored, None, {"via": "test"})  # noqa: SLF001
+    rows = (case, event, stored, 41, "RPA-2026-000041", 7, 93, list(range(500, 500 + files)))
+    for written in (submission._as_record(*rows), submission._as_written(*rows)):  # noqa: SLF001
+        for schema in (case_schema, case_schema_without_deadlines):
+            expected = schema.dump(written)
+            assert quick_dump(schema, written) == expected and list(quick_dump(schema, written)) == list(expected)
+    odd = submission._as_record(*rows)  # noqa: SLF001
+    odd.title, odd.confidential, odd.notice_kind = 12345, 1, None
+    odd.updated_at = None
+    assert quick_dump(case_schema, odd) == case_schema.dump(odd)
+    del odd.description
+    assert quick_dump(case_schema, odd) == case_schema.dump(odd) and "description" not in quick_dump(case_schema, odd)

@@ -137,6 +137,7 @@ from workstation.services.schemas import (
     event_schema,
     evidence_schema,
     load_input,
+    quick_dump,
     transition_schema,
 )
 from workstation.services.search import PAGE_DEFAULT, PAGE_MAX, search_cases, search_page
@@ -303,9 +304,9 @@ def case_to_dict(
     """The case as the API shows it; ``deadlines``: its deadlines, if the caller computed them;
     ``viewer``: who asks, when they may not read everything (internal notes' files)."""
     if deadlines is None:
-        data = case_schema.dump(case)
+        data = quick_dump(case_schema, case)
     else:
-        data = case_schema_without_deadlines.dump(case)
+        data = quick_dump(case_schema_without_deadlines, case)
         data["deadlines"] = deadlines_json(deadlines)
     if viewer is not None and not reads_notes(viewer):
         data["evidence"] = evidence_schema.dump(visible_files(case.evidence, viewer), many=True)
