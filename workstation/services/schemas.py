@@ -764,8 +764,10 @@ def deadlines_json(deadlines: list[Any]) -> list[dict[str, Any]]:
         {
             "code": d.code,
             "kind": d.kind,
-            "due": d.due.isoformat(),
-            "due_at": d.due_at.isoformat(),
+            "due": (due := d.due.isoformat()),
+            # (an SLA's due_at is its due, the same object: an aware datetime's isoformat asks its
+            # zone for the offset, a fifth of this)
+            "due_at": due if d.due_at is d.due else d.due_at.isoformat(),
             "label": d.label,
             "basis": d.basis,
             "running": d.running,
