@@ -314,3 +314,24 @@ def test_the_quick_dump_of_a_case_is_marshmallows(app: Flask, body: dict[str, An
     assert quick_dump(case_schema, odd) == case_schema.dump(odd)
     del odd.description
     assert quick_dump(case_schema, odd) == case_schema.dump(odd) and "description" not in quick_dump(case_schema, odd)
+
+
+@pytest.mark.parametrize("script_root", ["", "/desk", "/省/desk"])
+def test_a_case_s_links_are_url_for_s(app: Flask, script_root: str) -> None:
+    """``api.case_links`` (templates made once) gives what ``url_for`` gives, under any script
+    root, and a reference with other characters goes through ``url_for`` itself."""
+    from flask import url_for
+
+    from workstation.web.api import case_links
+
+    for reference in ("RPA-2026-000041", "RPA-2027-1234567", "rpa-2026-000001", "RPA 2026/1", "RPA-案-1"):
+        for _ in range(2):  # (the second time from the templates)
+            with app.test_request_context(
+                f"{script_root}/api/v1/cases", method="POST", base_url=f"http://x{script_root}"
+            ):
+                expected = {
+                    "self": url_for("api.get_case", reference=reference),
+                    "page": url_for("web.case_page", reference=reference),
+                }
+                assert case_links(reference) == expected
+                assert expected["self"].startswith(f"{script_root}/api/v1/cases/")
