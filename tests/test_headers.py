@@ -108,3 +108,24 @@ def test_only_the_digest_preview_may_use_style_attributes_and_never_scripts(clie
     policy = preview.headers["Content-Security-Policy"]
     assert policy.endswith("; style-src-attr 'unsafe-inline'") and "script-src 'self' 'nonce-" in policy
     assert "style-src-attr" not in client.get("/coordinator/").headers["Content-Security-Policy"]
+
+
+def test_a_views_own_security_header_is_replaced_once_and_the_rest_kept(app, client) -> None:  # noqa: ANN001
+    """The headers are set in one pass over the response's (``_security_headers``): one a view set
+    itself (in any case) is replaced by ours, not sent twice; its other headers stay in order."""
+    from flask import Response
+
+    @app.get("/own-headers")
+    def own_headers() -> Response:
+        response = Response("x")
+        response.headers.add("x-frame-options", "SAMEORIGIN")
+        response.headers.add("X-Frame-Options", "ALLOW-FROM https://example.com")
+        response.headers.add("X-Custom", "kept")
+        return response
+
+    response = client.get("/own-headers")
+    assert_secured(response)
+    assert response.headers.getlist("X-Frame-Options") == ["DENY"]
+    names = [name.lower() for name, _ in response.headers]
+    assert len(names) == len(set(names)) and response.headers["X-Custom"] == "kept"
+    assert names.index("x-frame-options") < names.index("x-custom")

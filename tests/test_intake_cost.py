@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -197,3 +198,140 @@ def test_the_hot_path_makes_no_orm_instance(client, people, backend: str, monkey
     response = client.post("/api/v1/cases", json=_RICH, headers=people.headers("enterprise"))
     assert response.status_code == 201 and response.get_json()["parties"] == _RICH["parties"]
     assert made == []
+
+
+def test_the_hot_path_puts_its_connection_back_out_of_autocommit(
+    client,
+    people,
+    app,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    """``accept_by_token`` sets psycopg's autocommit on a pooled connection itself
+    (``db.autocommit_driver``), not through SQLAlchemy's isolation level (its set and reset cost
+    more than the flag): the connection goes back to the pool as it came, and the next session's
+    work there runs in a transaction again."""
+    if backend != "services":
+        pytest.skip("the one-statement hot path is PostgreSQL's")
+    engine = app.extensions["workstation"]["engine"]
+    asked: list[str] = []
+    for name in ("set_isolation_level", "reset_isolation_level"):
+        real = getattr(engine.dialect, name)
+        monkeypatch.setattr(engine.dialect, name, lambda *a, real=real, name=name: asked.append(name) or real(*a))
+    response = client.post("/api/v1/cases", json=CASE, headers=people.headers("enterprise"))
+    assert response.status_code == 201 and asked == []
+    assert engine.pool.checkedout() == 0
+    fairy = engine.raw_connection()
+    try:
+        assert fairy.driver_connection.autocommit is False
+    finally:
+        fairy.close()
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+        assert connection.connection.driver_connection.pgconn.transaction_status == 2  # (INTRANS)
+
+
+def test_a_broken_hot_path_connection_is_dropped_and_the_pool_renewed(app, people, backend: str) -> None:  # noqa: ANN001
+    """A statement on ``autocommit_driver``'s connection that fails because the connection broke
+    (here: its backend terminated) invalidates it and renews the pool, as SQLAlchemy does for its
+    own statements, so that the next request gets a working connection."""
+    if backend != "services":
+        pytest.skip("PostgreSQL's driver connections")
+    from workstation.services.db import autocommit_driver
+    from workstation.services.intake import accept_by_token
+    from workstation.services.schemas import case_input_schema
+
+    engine = app.extensions["workstation"]["engine"]
+    token = people.tokens["enterprise"]
+    assert accept_by_token(engine, token, CASE) is not None
+    with autocommit_driver(engine) as driver:
+        pid = driver.info.backend_pid
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as other:  # (not from the pool: it would hand out the same)
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with pytest.raises(psycopg.OperationalError):
+        accept_by_token(engine, token, CASE)
+    assert case_input_schema.load(CASE)  # (the input was good: the connection was the fault)
+    written = accept_by_token(engine, token, CASE)
+    assert written is not None and written.reference.startswith("RPA-")
+    with autocommit_driver(engine) as driver:
+        assert driver.info.backend_pid != pid
+
+
+def test_a_case_s_legal_deadlines_are_worked_out_once_a_day_for_the_same_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``legal_deadlines`` keeps what it found for the same facts on the same day (the official
+    calendar): the rules run once; other facts, another day, or facts that are not JSON's own
+    values (a date object) run them again, and every answer is the one the rules give."""
+    from datetime import date
+
+    from workstation import deadlines
+
+    runs: list[object] = []
+    rules = deadlines._LEGAL_RULES  # noqa: SLF001
+    monkeypatch.setattr(deadlines, "_LEGAL_RULES", [lambda facts, common: runs.append(facts) or [], *rules])
+    monkeypatch.setattr(deadlines, "_LEGAL_FOUND", {})
+    facts = {"key_dates": {"known_on": "2026-10-12", "published_on": "2026-09-01"}, "jurisdiction": "CN",
+             "rights": [{"kind": "trademark", "number": "1", "registered_on": "2016-05-07"}]}  # fmt: skip
+    first = deadlines.legal_deadlines("trademark", today=date(2026, 12, 7), **facts)
+    again = deadlines.legal_deadlines("trademark", today=date(2026, 12, 7), **facts)
+    assert first == again and first and len(runs) == 1
+    deadlines.legal_deadlines("trademark", today=date(2027, 6, 1), **facts)
+    assert len(runs) == 2
+    other = {**facts, "key_dates": {"known_on": "2026-10-13", "published_on": "2026-09-01"}}
+    assert deadlines.legal_deadlines("trademark", today=date(2026, 12, 7), **other) != first and len(runs) == 3
+    as_dates = {**facts, "key_dates": {"known_on": date(2026, 10, 12), "published_on": date(2026, 9, 1)}}
+    for _ in range(2):
+        assert deadlines.legal_deadlines("trademark", today=date(2026, 12, 7), **as_dates) == first
+    assert len(runs) == 5
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=["plain", "rich", "activity", "litigation", "trade_secret"])
+@pytest.mark.parametrize("files", [0, 2])
+def test_the_quick_dump_of_a_case_is_marshmallows(app: Flask, body: dict[str, Any], files: int) -> None:
+    """``schemas.quick_dump`` (the API's case answers) gives what ``schema.dump`` gives, for the
+    written record and for the model, with and without the deadlines, and with values of other
+    types than the field's (marshmallow's own conversion) and None."""
+    from workstation.evidence import StoredFile
+    from workstation.services import submission
+    from workstation.services.schemas import (
+        case_input_schema,
+        case_schema,
+        case_schema_without_deadlines,
+        quick_dump,
+    )
+
+    data = case_input_schema.load(body)
+    stored = [StoredFile(f"{n:064x}", f"证据{n}.pdf", "application/pdf", 100 + n) for n in range(files)]
+    case, event, _ = submission._submission(data, stored, None, {"via": "test"})  # noqa: SLF001
+    rows = (case, event, stored, 41, "RPA-2026-000041", 7, 93, list(range(500, 500 + files)))
+    for written in (submission._as_record(*rows), submission._as_written(*rows)):  # noqa: SLF001
+        for schema in (case_schema, case_schema_without_deadlines):
+            expected = schema.dump(written)
+            assert quick_dump(schema, written) == expected and list(quick_dump(schema, written)) == list(expected)
+    odd = submission._as_record(*rows)  # noqa: SLF001
+    odd.title, odd.confidential, odd.notice_kind = 12345, 1, None
+    odd.updated_at = None
+    assert quick_dump(case_schema, odd) == case_schema.dump(odd)
+    del odd.description
+    assert quick_dump(case_schema, odd) == case_schema.dump(odd) and "description" not in quick_dump(case_schema, odd)
+
+
+@pytest.mark.parametrize("script_root", ["", "/desk", "/省/desk"])
+def test_a_case_s_links_are_url_for_s(app: Flask, script_root: str) -> None:
+    """``api.case_links`` (templates made once) gives what ``url_for`` gives, under any script
+    root, and a reference with other characters goes through ``url_for`` itself."""
+    from flask import url_for
+
+    from workstation.web.api import case_links
+
+    for reference in ("RPA-2026-000041", "RPA-2027-1234567", "rpa-2026-000001", "RPA 2026/1", "RPA-案-1"):
+        for _ in range(2):  # (the second time from the templates)
+            with app.test_request_context(
+                f"{script_root}/api/v1/cases", method="POST", base_url=f"http://x{script_root}"
+            ):
+                expected = {
+                    "self": url_for("api.get_case", reference=reference),
+                    "page": url_for("web.case_page", reference=reference),
+                }
+                assert case_links(reference) == expected
+                assert expected["self"].startswith(f"{script_root}/api/v1/cases/")

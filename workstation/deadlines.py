@@ -60,6 +60,8 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
+
 from workstation.i18n import N_, Localized, in_every_language
 from workstation.lifecycle import (
     ACCEPTED,
@@ -691,6 +693,12 @@ def legal_deadlines(
     calendar = OFFICIAL_CALENDAR if calendar is None else calendar
     if notice_kind is not None and notice_kind not in NOTICE_RULES:
         raise ValueError(f"unknown notice kind {notice_kind!r}: expected one of {', '.join(NOTICE_RULES)}")
+    key = None
+    if calendar is OFFICIAL_CALENDAR:
+        key = _legal_key(right_type, key_dates, notice_kind, jurisdiction, rights, today, timezone_name, activity,
+                         submitted_on, litigation)  # fmt: skip
+        if (known := _LEGAL_FOUND.get(key)) is not None:
+            return list(known)
     facts = LegalFacts(
         right_type, parse_key_dates(key_dates), notice_kind, jurisdiction, tuple(rights), today,
         activity_date=date.fromisoformat(activity["date"]) if activity else None, submitted_on=submitted_on,
@@ -698,7 +706,42 @@ def legal_deadlines(
     )  # fmt: skip
     common = {"calendar": calendar, "timezone_name": timezone_name}
     found = [deadline for rule in _LEGAL_RULES for deadline in rule(facts, common)]
-    return sorted(found, key=lambda d: (d.due_at, d.code))
+    found.sort(key=lambda d: (d.due_at, d.code))
+    if key is not None:
+        if len(_LEGAL_FOUND) >= _LEGAL_FOUND_MAX:
+            _LEGAL_FOUND.clear()
+        _LEGAL_FOUND[key] = tuple(found)
+    return found
+
+
+# The legal periods of a case are a function of its facts and of the day (on the official
+# calendar, which does not change while we run); every answer with a case and every page of it
+# worked them out again (a fifth of intake's answer). Deadlines are frozen: the same ones are
+# handed out again. Cleared when full (a day's cases' facts fit many times over).
+_LEGAL_FOUND: dict[tuple[Any, ...], tuple[Deadline, ...]] = {}
+_LEGAL_FOUND_MAX = 4096
+
+
+def _legal_key(
+    right_type: str,
+    key_dates: Mapping[str, str | date],
+    notice_kind: str | None,
+    jurisdiction: str,
+    rights: Sequence[Mapping[str, Any]],
+    today: date | None,
+    timezone_name: str,
+    activity: Mapping[str, Any] | None,
+    submitted_on: date | None,
+    litigation: Mapping[str, Any] | None,
+) -> tuple[Any, ...] | None:
+    """What ``legal_deadlines`` reads, as a key: the mappings as their JSON text (types told apart:
+    1, 1.0, true and "1" are four keys), or None (not cached) when they hold anything else than
+    JSON's own values (a date object, which its ISO text would be taken for)."""
+    try:
+        text = orjson.dumps([key_dates, list(rights), activity, litigation], option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:
+        return None
+    return right_type, notice_kind, jurisdiction, today, timezone_name, submitted_on, text
 
 
 @dataclass(frozen=True)
@@ -1150,6 +1193,15 @@ def _count_working_time(
     raise ValueError("an SLA clock ran for 30 years without running out: check the status intervals")
 
 
+# (Every case's SLAs say the same few things: looking them up again in both languages was a fifth of
+# working out a new case's deadlines. Deadlines are frozen; nothing changes their texts.)
+@functools.lru_cache(maxsize=256)
+def _sla_texts(code: str, days: int) -> tuple[Text, Text]:
+    """The label and basis of the SLA ``code`` of ``days`` working days, in every language."""
+    target = SLA_TARGETS[code]
+    return in_every_language(target.label), in_every_language(target.basis, n=days)
+
+
 def sla_deadlines(
     submitted_at: datetime,
     intervals: Iterable[StatusInterval],
@@ -1193,6 +1245,7 @@ def sla_deadlines(
             if status in config.paused_statuses and start < clock_end
         )
         due, provisional = _working_time_due(clock_start, timedelta(days=days), pauses, calendar, tz)
+        label, basis = _sla_texts(code, days)
         paused = (
             met_at is None
             and stopped is None
@@ -1206,8 +1259,8 @@ def sla_deadlines(
                 code=f"sla_{code}",
                 kind=SLA,
                 due=due.astimezone(tz),
-                label=in_every_language(target.label),
-                basis=in_every_language(target.basis, n=days),
+                label=label,
+                basis=basis,
                 starts_from=SUBMITTED_AT,
                 start=submitted.astimezone(tz),
                 timezone=config.timezone,

@@ -19,9 +19,10 @@ from workstation.config import Config
 from workstation.evidence import MAX_FILES, StoredFile, UploadError, store, validate_upload
 from workstation.i18n import Message
 from workstation.services.auth import token_hash
+from workstation.services.db import autocommit_driver
 from workstation.services.models import Case, User
 from workstation.services.schemas import case_input_schema, error_status
-from workstation.services.submission import WrittenCase, write_submission
+from workstation.services.submission import WrittenCase, write_by_token, write_submission
 
 
 class Upload(Protocol):
@@ -64,16 +65,15 @@ def accept_submission(
     # (asked before the session's connection, which begins its transaction)
     alone = not session.in_transaction() and session.get_bind().dialect.name == "postgresql"
     connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"} if alone else None)
-    case = write_submission(connection, data, files, enterprise_id=enterprise.id, actor=actor, detail=detail)
-    assert case is not None  # (None only for a token)
-    return case
+    return write_submission(connection, data, files, enterprise_id=enterprise.id, actor=actor, detail=detail)
 
 
 def accept_by_token(engine: Engine, token: str | None, raw: Any) -> WrittenCase | None:
     """The API's hot path: a JSON submission (no files) written on PostgreSQL by one statement that
-    also checks ``token`` (``write_submission`` with its hash), with no look-up before it. It runs
-    on a connection of its own in autocommit, without a session: a session's transaction around
-    one atomic statement cost more than the statement. The case comes back as a ``WrittenCase``:
+    also checks ``token`` (``submission.write_by_token``), with no look-up before it. It runs on a
+    pooled psycopg connection in autocommit (``db.autocommit_driver``), without a session or a
+    SQLAlchemy ``Connection``: a session's transaction around one atomic statement cost more than
+    the statement. The case comes back as a ``WrittenCase``:
     the API only answers with it.
 
     None when this path does not take it: another database, input the schema refuses, or a token
@@ -86,9 +86,8 @@ def accept_by_token(engine: Engine, token: str | None, raw: Any) -> WrittenCase 
         data = _checked(raw)
     except IntakeError:
         return None
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-        return write_submission(connection, data, token_hash=token_hash(token), as_record=True)
+    with autocommit_driver(engine) as driver:
+        return write_by_token(driver, data, token_hash(token))
 
 
 def _checked(raw: Any, schema: Schema = case_input_schema) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -251,40 +252,38 @@ def write_submission(
     data: dict[str, Any],
     files: Sequence[StoredFile] = (),
     *,
-    enterprise_id: int | None = None,
-    token_hash: str | None = None,
+    enterprise_id: int,
     actor: User | None = None,
     detail: dict[str, Any] | None = None,
-    as_record: bool = False,
-) -> Case | WrittenCase | None:
-    """Write a case from validated input (``CaseInputSchema``) and its already stored ``files``,
-    on ``connection``: in its transaction, or on PostgreSQL in autocommit if it is in that mode
-    (the one statement is atomic by itself). The caller commits.
-
-    The enterprise is ``enterprise_id``, or (PostgreSQL only) the active enterprise holding the
-    bearer token whose hash is ``token_hash``: None when there is none, and nothing is written.
+) -> Case:
+    """Write a case for the enterprise ``enterprise_id`` from validated input (``CaseInputSchema``)
+    and its already stored ``files``, on ``connection``: in its transaction, or on PostgreSQL in
+    autocommit if it is in that mode (the one statement is atomic by itself). The caller commits.
     ``actor``: who submits it when not the enterprise itself (a coordinator opening a case for
     it); ``detail`` goes into the submit event.
 
-    The case returned is detached, as if loaded from its rows (``_as_written``); with
-    ``as_record``, a ``WrittenCase`` (for a caller that only answers with it: the API's hot path).
+    The case returned is detached, as if loaded from its rows (``_as_written``).
     """
-    if (enterprise_id is None) == (token_hash is None):
-        raise ValueError("write_submission: exactly one of enterprise_id and token_hash")
     case, event, parameters = _submission(data, files, actor, detail)
+    parameters["enterprise_id"] = enterprise_id
     if connection.dialect.name == "postgresql":
-        if token_hash is None:
-            written = _FOR_ENTERPRISE.execute(connection, {**parameters, "enterprise_id": enterprise_id})
-        else:
-            parameters.update(token_parameters(token_hash, case["created_at"]))
-            written = _FOR_TOKEN.execute(connection, parameters)
-    elif token_hash is None:
-        written = _write_in_steps(connection, {**parameters, "enterprise_id": enterprise_id})
+        written = _FOR_ENTERPRISE.execute(connection, parameters)
     else:
-        raise ValueError("write_submission: a token_hash is for PostgreSQL only")
-    if written is None:
-        return None
-    return (_as_record if as_record else _as_written)(case, event, files, *written)
+        written = _write_in_steps(connection, parameters)
+    assert written is not None  # (the statement for an enterprise always writes its row)
+    return _as_written(case, event, files, *written)
+
+
+def write_by_token(driver: psycopg.Connection, data: dict[str, Any], token_hash: str) -> WrittenCase | None:
+    """The API's hot path (PostgreSQL only): write a case from validated input, without files,
+    for the active enterprise holding the bearer token whose hash is ``token_hash``, on
+    ``driver`` in autocommit (``db.autocommit_driver``): the one statement checks the token and
+    writes everything, atomic by itself. None when no such enterprise: nothing is written. The
+    case comes back as a ``WrittenCase`` (the caller only answers with it)."""
+    case, event, parameters = _submission(data, (), None, None)
+    parameters.update(token_parameters(token_hash, case["created_at"]))
+    written = _FOR_TOKEN.run(driver, parameters)
+    return None if written is None else _as_record(case, event, (), *written)
 
 
 def _submission(

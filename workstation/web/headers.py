@@ -28,6 +28,7 @@ _ALWAYS = {
 }
 #: Browsers that reached the site over HTTPS keep to it for a year.
 _HSTS = "max-age=31536000"
+_CSP, _STS = "Content-Security-Policy", "Strict-Transport-Security"
 
 
 def csp_nonce() -> str:
@@ -59,8 +60,13 @@ def init_app(app: Flask, https: bool) -> None:
         policy = _POLICY.format(nonce=f" 'nonce-{nonce}'") if nonce else _POLICY_WITHOUT_NONCE
         if g.get("csp_style_attributes"):
             policy += "; style-src-attr 'unsafe-inline'"
-        headers["Content-Security-Policy"] = policy
-        headers.update(_ALWAYS)
-        if https:
-            headers["Strict-Transport-Security"] = _HSTS
+        # As ``headers[name] = value`` for each (replacing a header a view set), but with one pass
+        # over the response's headers: werkzeug's ``set`` goes over all of them for every name, a
+        # fortieth of intake's request for five headers.
+        present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - (iterating Headers gives pairs)
+        for name, value in ((_CSP, policy), *_ALWAYS.items(), *([(_STS, _HSTS)] if https else ())):
+            if name.lower() in present:
+                headers[name] = value
+            else:
+                headers.add(name, value)
         return response

@@ -125,7 +125,9 @@ def refused_field() -> tuple[str, str] | None:
     not: their contents are stored as files, and their names are cleaned. (Form fields and the
     query are decoded by werkzeug, which replaces what is not UTF-8: only a NUL can get through.)
     """
-    pairs: list[tuple[Any, Any]] = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    pairs: list[tuple[Any, Any]] = [*(request.view_args or {}).items()]
+    if request.query_string:  # (werkzeug's parsing of an empty query cost as much as the rest of this)
+        pairs += request.args.items(multi=True)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         pairs += request.form.items(multi=True)
     elif request.is_json and _may_be_refused(request.get_data()):
