@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -95,11 +95,18 @@ def dropping_broken_connections(connection: Connection) -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as err:
-        driver = connection.connection.driver_connection
-        if driver is not None and (driver.broken or driver.closed):
-            connection.invalidate(err)
-            connection.engine.dispose()
+        _drop_if_broken(connection.connection.driver_connection, err, connection.invalidate, connection.engine)
         raise
+
+
+def _drop_if_broken(
+    driver: psycopg.Connection | None, err: BaseException, invalidate: Callable[[BaseException], None], engine: Engine
+) -> None:
+    """After ``err`` on ``driver``: if the connection is broken, ``invalidate`` it (it is not handed
+    out again) and renew ``engine``'s pool, whose other connections were opened to the same server."""
+    if driver is not None and (driver.broken or driver.closed):
+        invalidate(err)
+        engine.dispose()
 
 
 @contextmanager
@@ -124,9 +131,7 @@ def autocommit_driver(engine: Engine) -> Iterator[psycopg.Connection]:
             if not driver.broken and not driver.closed:
                 driver.autocommit = False
     except psycopg.OperationalError as err:
-        if driver.broken or driver.closed:
-            fairy.invalidate(err)
-            engine.dispose()
+        _drop_if_broken(driver, err, fairy.invalidate, engine)
         raise
     finally:
         fairy.close()
