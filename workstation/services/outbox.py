@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.config import Config
 from workstation.services.db import lock_for_write
-from workstation.services.messaging import SUBSCRIPTIONS, Publisher, queue_name
+from workstation.services.messaging import SUBSCRIPTIONS, SYNCED_BINDINGS, Publisher, queue_name
 from workstation.services.models import DeliveryFailure, HandledMessage, OutboxMessage, Webhook, utcnow
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,11 @@ def reconcile(factory: sessionmaker[Session], publisher: Publisher, config: Conf
     for consumer, keys in SUBSCRIPTIONS.items():
         with factory() as session:
             since = owed_since(session, consumer)
-        if since is not None:
-            # Its queue bound to the keys it owes and to no other (``messaging.SYNCED_BINDINGS``):
-            # an event no enabled hook wants never reaches it. What was published to a key in
-            # the moment before its binding is owed all the same, and published again below.
-            publisher.bind_only(consumer, since)
+        if consumer in SYNCED_BINDINGS:
+            # Its queue bound to the keys it owes and to no other: an event no enabled hook wants
+            # never reaches it. What was published to a key in the moment before its binding is
+            # owed all the same, and published again below.
+            publisher.bind_only(consumer, since or {})
         if since == {}:
             continue  # (no enabled hook: the webhooks consumer owes nothing)
         # While the consumer's queue still holds messages, an unhandled event is most likely
