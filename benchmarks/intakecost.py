@@ -20,6 +20,13 @@ and a breakdown of the request's CPU (medians, each piece called alone the same 
   in a request context;
 * ``flask_ms``: the rest: request - write - answer (WSGI, request context, hooks, headers).
 
+``--instructions``: instead, the instructions each piece costs a call, counted by valgrind's
+callgrind (the figure a shared machine does not move): this script run again under valgrind with
+instrumentation off until the app is made and warm, then ``--requests`` calls of the piece inside
+one ``functools.reduce`` (the only function whose instructions are collected); pieces ``request``,
+``validate``, ``write``, ``answer``, ``deadlines`` (``--pieces``). About a minute a piece for 100
+calls. Last line ``intakeinstructions: request=<n> ... calls=<n>``.
+
 Every answer is checked (201, JSON with a reference); the cases are left in the database, which
 is dropped at the end. ``--profile`` runs the requests once more under cProfile and prints the
 ``--top`` entries by own time and by cumulative time (those figures are several times slower).
@@ -33,10 +40,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import io
 import json
+import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -161,6 +171,59 @@ def profile(app: Any, token: str, times: int, top: int) -> None:
         print(out.getvalue())
 
 
+#: The pieces ``--instructions`` counts, each as a call made from the app and its token.
+PIECES = ("request", "validate", "write", "answer", "deadlines")
+
+
+def piece_call(app: Any, token: str, piece: str) -> Callable[[], Any]:
+    """One call of ``piece`` (``PIECES``), as ``measure`` times it."""
+    from workstation.deadlines import deadlines_for
+
+    engine = app.extensions["workstation"]["engine"]
+    body = body_bytes(CASE_BODY)
+    raw = json.loads(body)
+    if piece == "request":
+        return poster(app, body, token)
+    if piece == "validate":
+        return lambda: case_input_schema.load(raw)
+    if piece == "write":
+        return lambda: accept_by_token(engine, token, raw)
+    case = accept_by_token(engine, token, raw)
+    if piece == "deadlines":
+        return lambda: deadlines_for(case)
+    app.test_request_context(PATH, method="POST").push()  # (the answer is made in a request)
+    return lambda: api._created(case)  # noqa: SLF001
+
+
+def count_in_callgrind(app: Any, token: str, piece: str, calls: int) -> None:
+    """Under valgrind (``--instr-atstart=no``): warm, instrumentation on, then ``calls`` calls of
+    ``piece`` inside one ``functools.reduce``, the function whose instructions are collected."""
+    call = piece_call(app, token, piece)
+    for _ in range(30):
+        call()
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
+    for _ in range(10):
+        call()
+    functools.reduce(lambda _done, _i: call(), range(calls), None)
+
+
+def instructions(pieces: list[str], calls: int) -> dict[str, int]:
+    """Instructions a call of each piece: this script under callgrind (``count_in_callgrind``)."""
+    found = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for piece in pieces:
+            out = Path(folder) / f"{piece}.out"
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+                       "--toggle-collect=functools_reduce", f"--callgrind-out-file={out}",
+                       sys.executable, __file__, "--in-callgrind", piece, "--requests", str(calls)]  # fmt: skip
+            subprocess.run(command, check=True, capture_output=True)
+            totals = subprocess.run(["callgrind_annotate", str(out)], check=True, capture_output=True, text=True)
+            line = next(row for row in totals.stdout.splitlines() if "PROGRAM TOTALS" in row)
+            found[piece] = int(line.split()[0].replace(",", "")) // calls
+            print(f"{piece}: {found[piece]:,} instructions a call ({calls} calls)", flush=True)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests measured (3000; at least 100)")
@@ -168,12 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672//", help="unused by intake")
     parser.add_argument("--profile", action="store_true", help="then the requests again under cProfile")
     parser.add_argument("--top", type=int, default=30, help="entries of the profile shown (30)")
+    parser.add_argument("--instructions", action="store_true", help="instructions a call, by callgrind")
+    parser.add_argument("--pieces", default=",".join(PIECES), help="--instructions: which (all)")
+    parser.add_argument("--in-callgrind", choices=PIECES, help=argparse.SUPPRESS)  # (the child under valgrind)
     args = parser.parse_args(argv)
+    if args.instructions:
+        counted = instructions(args.pieces.split(","), args.requests)
+        print("intakeinstructions: " + " ".join(f"{k}={v}" for k, v in counted.items()) + f" calls={args.requests}")
+        return 0
     with tempfile.TemporaryDirectory() as instance, throwaway_database(args.pg_url, prefix=DATABASES["ours"]) as db:
         env, token = setup_ours(args.pg_url, db.name, args.amqp_url, Path(instance))
         app = create_app(Config.from_env(env))
         engine = app.extensions["workstation"]["engine"]
         try:
+            if args.in_callgrind:
+                count_in_callgrind(app, token, args.in_callgrind, args.requests)
+                return 0
             figures = measure(app, token, args.requests)
             if args.profile:
                 profile(app, token, args.requests, args.top)
