@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CASE
@@ -314,6 +314,99 @@ def test_the_quick_dump_of_a_case_is_marshmallows(app: Flask, body: dict[str, An
     assert quick_dump(case_schema, odd) == case_schema.dump(odd)
     del odd.description
     assert quick_dump(case_schema, odd) == case_schema.dump(odd) and "description" not in quick_dump(case_schema, odd)
+
+
+# Words a body's fields take (and nearly take), the keys its objects have (and one none has):
+# mutated bodies are refused by marshmallow often, and loaded often enough.
+_WORDS = ["trademark", "patent", "trade_secret", "infringement_judgment", "ip_analysis", "litigation_advice",
+          "risk_warning", "CN", "cn", "zh", "en", "high", "normal", "respondent", "claimant", "trade",
+          "non_infringement_declaration", "US", "某某", "", " ", "x" * 201, "2026-10-12", "2026-02-30", "20261012",
+          "91440300MA5F1234XC", "91440300MA5F1234XD", "true", "1"]  # fmt: skip
+_KEYS = sorted({*CASE, *_RICH, "activity", "litigation", "kind", "date", "name", "role", "credit_code", "number",
+                "mark_text", "registered_on", "filed_on", "known_on", "published_on", "opponent",
+                "target_markets", "counterparties", "warning_received_on", "demand_sent_on", "accused_subject",
+                "no_such_field"})  # fmt: skip
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-1, 2) | st.sampled_from(_WORDS),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+def _objects_in(value: Any) -> list[dict[str, Any]]:
+    """Every JSON object in ``value``, itself included."""
+    found = [value] if isinstance(value, dict) else []
+    for each in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        found += _objects_in(each)
+    return found
+
+
+def _load_outcome(load: Any) -> tuple[Any, ...]:
+    from marshmallow import ValidationError
+
+    try:
+        data = load()
+    except ValidationError as err:
+        return ("refused", err.normalized_messages())
+    return ("loaded", data, list(data))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_the_quick_load_of_a_body_is_marshmallows(data: st.DataObject) -> None:
+    """``schemas.quick_load`` (intake's check of every body) gives what ``schema.load`` gives, the
+    same dict with its keys in the same order, or refuses with the same messages, for bodies of
+    every kind with fields set to other values, removed or added, at any depth."""
+    from workstation.services.schemas import case_input_schema, mark_warning_input_schema, quick_load
+
+    body = json.loads(json.dumps(data.draw(st.sampled_from(_BODIES))))
+    for _ in range(data.draw(st.integers(0, 3))):
+        target = data.draw(st.sampled_from(_objects_in(body)))
+        # (mostly a field the object has, set to a word: a value of the right type, often refused)
+        key = data.draw(st.sampled_from(sorted(target)) | st.sampled_from(_KEYS) if target else st.sampled_from(_KEYS))
+        if data.draw(st.integers(0, 3)):
+            target[key] = data.draw(st.sampled_from(_WORDS) | _VALUES)
+        else:
+            target.pop(key, None)
+    schema = data.draw(st.sampled_from([case_input_schema, mark_warning_input_schema]))
+    expected = _load_outcome(lambda: schema.load(json.loads(json.dumps(body))))
+    assert _load_outcome(lambda: quick_load(schema, body)) == expected
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=["plain", "rich", "activity", "litigation", "trade_secret"])
+def test_a_valid_body_is_loaded_without_marshmallows_load(
+    body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: E501
+    """The bodies intake takes are read by the plan made from the schema: marshmallow's ``load``
+    (the cost ``quick_load`` is there to save) is not called, for the case or a nested object."""
+    from marshmallow import Schema
+
+    from workstation.services.schemas import case_input_schema, quick_load
+
+    expected = case_input_schema.load(body)
+    monkeypatch.setattr(Schema, "load", lambda *_a, **_k: pytest.fail("marshmallow's load was called"))
+    assert quick_load(case_input_schema, body) == expected
+
+
+def test_a_schema_the_plan_does_not_copy_is_marshmallows_to_load() -> None:
+    """A schema with a hook the plan does not run (pre_load), or a field of a kind it does not
+    read (Integer), is loaded by marshmallow, its conversions included."""
+    from marshmallow import Schema, fields, pre_load
+
+    from workstation.services.schemas import quick_load
+
+    class Stripped(Schema):
+        name = fields.String()
+
+        @pre_load
+        def _strip(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+            return {k: v.strip() for k, v in data.items()}
+
+    class Counted(Schema):
+        count = fields.Integer()
+
+    assert quick_load(Stripped(), {"name": " 星河 "}) == {"name": "星河"}
+    assert quick_load(Counted(), {"count": "3"}) == {"count": 3}
 
 
 @pytest.mark.parametrize("script_root", ["", "/desk", "/省/desk"])

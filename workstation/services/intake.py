@@ -21,7 +21,7 @@ from workstation.i18n import Message
 from workstation.services.auth import token_hash
 from workstation.services.db import autocommit_driver
 from workstation.services.models import Case, User
-from workstation.services.schemas import case_input_schema, error_status
+from workstation.services.schemas import case_input_schema, error_status, quick_load
 from workstation.services.submission import WrittenCase, write_by_token, write_submission
 
 
@@ -95,7 +95,7 @@ def _checked(raw: Any, schema: Schema = case_input_schema) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise IntakeError({"_schema": ["The body must be a JSON object."]})
     try:
-        return schema.load(raw)
+        return quick_load(schema, raw)
     except ValidationError as err:
         raise IntakeError(err.normalized_messages(), error_status(err.normalized_messages())) from None
 
