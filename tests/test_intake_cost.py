@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -316,6 +318,60 @@ def test_the_quick_dump_of_a_case_is_marshmallows(app: Flask, body: dict[str, An
     assert quick_dump(case_schema, odd) == case_schema.dump(odd) and "description" not in quick_dump(case_schema, odd)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_quick_dump_of_any_case_is_marshmallows(data: st.DataObject) -> None:
+    """``schemas.quick_dump`` gives what ``schema.dump`` gives, keys in the same order, for written
+    cases whose attributes, and the objects and lists in them (parties, rights, key dates, the
+    activity, the expert, evidence), are set to values of other types, None, or removed."""
+    from workstation.services import submission
+    from workstation.services.schemas import case_input_schema, case_schema_without_deadlines, quick_dump
+
+    body = data.draw(st.sampled_from(_BODIES))
+    case, event, _ = submission._submission(case_input_schema.load(body), [], None, {"via": "test"})  # noqa: SLF001
+    written = submission._as_record(case, event, [], 41, "RPA-2026-000041", 7, 93, [])  # noqa: SLF001
+    for _ in range(data.draw(st.integers(0, 4))):
+        name = data.draw(st.sampled_from(_DUMP_KEYS))
+        inside = getattr(written, name, None)
+        objects = [o for o in ([inside] if isinstance(inside, dict) else inside if isinstance(inside, list) else [])
+                   if isinstance(o, dict)]  # fmt: skip
+        if objects and data.draw(st.booleans()):
+            target = data.draw(st.sampled_from(objects))
+            target[data.draw(st.sampled_from(sorted({*_DUMP_KEYS, *target})))] = data.draw(_DUMPED)
+        else:
+            setattr(written, name, data.draw(_DUMPED))
+    expected = _dump_outcome(lambda: case_schema_without_deadlines.dump(written))
+    assert _dump_outcome(lambda: quick_dump(case_schema_without_deadlines, written)) == expected
+
+
+def test_the_quick_dump_leaves_what_marshmallow_converts_to_it() -> None:
+    """Values of a subtype or another type than the field's (a bool as an Integer, a number as a
+    String, a date in the key dates) are written as marshmallow converts them, at any depth."""
+    from workstation.services import submission
+    from workstation.services.schemas import case_input_schema, case_schema_without_deadlines, quick_dump
+
+    case, event, _ = submission._submission(case_input_schema.load(_RICH), [], None, {"via": "test"})  # noqa: SLF001
+    written = submission._as_record(case, event, [], 41, "RPA-2026-000041", 7, 93, [])  # noqa: SLF001
+    written.assigned_expert = SimpleNamespace(id=True, name=7, organisation=None)
+    written.parties = [{"role": None, "name": 5}, None]
+    written.key_dates = {"known_on": date(2026, 10, 12)}
+    written.evidence = [SimpleNamespace(filename="证据.pdf", sha256="ab", size=False, content_type=None,
+                                        uploaded_at=datetime(2026, 12, 7, 9, 30, tzinfo=UTC))]  # fmt: skip
+    expected = case_schema_without_deadlines.dump(written)
+    assert expected["assigned_expert"]["id"] == 1 and expected["parties"][0]["name"] == "5"
+    assert json.dumps(quick_dump(case_schema_without_deadlines, written)) == json.dumps(expected)
+
+
+def _dump_outcome(dump: Any) -> tuple[Any, ...]:
+    """What a dump gave, keys in order, or the kind of error it raised (marshmallow's own, for a
+    value its field cannot write: a list as a date)."""
+    try:
+        found = dump()
+    except (TypeError, ValueError, AttributeError) as err:
+        return ("raised", type(err))
+    return ("dumped", json.dumps(found, default=repr))  # (as JSON: True is not 1, keys in order)
+
+
 # Words a body's fields take (and nearly take), the keys its objects have (and one none has):
 # mutated bodies are refused by marshmallow often, and loaded often enough.
 _WORDS = ["trademark", "patent", "trade_secret", "infringement_judgment", "ip_analysis", "litigation_advice",
@@ -326,11 +382,25 @@ _KEYS = sorted({*CASE, *_RICH, "activity", "litigation", "kind", "date", "name",
                 "mark_text", "registered_on", "filed_on", "known_on", "published_on", "opponent",
                 "target_markets", "counterparties", "warning_received_on", "demand_sent_on", "accused_subject",
                 "no_such_field"})  # fmt: skip
+_DUMP_KEYS = sorted({"title", "confidential", "parties", "rights", "key_dates", "activity", "litigation",
+                     "assigned_expert", "evidence", "created_at", "role", "name", "credit_code", "kind", "number",
+                     "registered_on", "known_on", "date", "opponent", "counterparties", "id", "organisation",
+                     "filename", "size", "uploaded_at"})  # fmt: skip
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-1, 2) | st.sampled_from(_WORDS),
     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=3),
     max_leaves=5,
 )
+
+# Values a written case's attributes, and the objects in them, are set to: of the field's own type
+# or of another (marshmallow converts those), None, nested objects and lists of them.
+_DUMPED = st.recursive(
+    st.none() | st.booleans() | st.integers(-1, 2) | st.sampled_from(["星河", "", "2026-10-12", "91440300MA5F1234XC"])
+    | st.just(datetime(2026, 12, 7, 9, 30, tzinfo=UTC)) | st.just(date(2026, 12, 7)),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(_DUMP_KEYS), inner, max_size=3)
+    | st.builds(SimpleNamespace, id=inner, name=inner, organisation=inner),
+    max_leaves=6,
+)  # fmt: skip
 
 
 def _objects_in(value: Any) -> list[dict[str, Any]]:

@@ -714,15 +714,51 @@ class CaseSchema(Schema):
 
 
 # What ``quick_dump`` writes itself: a field of exactly these marshmallow types, and a value of
-# these Python types (None for all), comes out as marshmallow writes it (String: the text as it
-# is; Boolean: the bool; DateTime, ISO format: ``datetime.isoformat``).
-_QUICK = {fields.String: (str,), fields.Boolean: (bool,), fields.DateTime: (datetime,)}
+# these Python types, comes out as the type's ``_serialize`` writes it (String: the text as it is;
+# Boolean: the bool; Integer: the int; DateTime, ISO format: ``datetime.isoformat``).
+_PLAIN_WRITES: dict[type, tuple[type, Callable[[Any], Any]]] = {
+    fields.String: (str, lambda value: value),
+    fields.Boolean: (bool, lambda value: value),
+    fields.Integer: (int, lambda value: value),
+    fields.DateTime: (datetime, datetime.isoformat),
+}
+
+
+def _field_writer(field: fields.Field) -> Callable[[Any], Any] | None:
+    """A function that writes a value of ``field`` (None included) as the field's ``_serialize``
+    does, or raises ``_NotPlainError`` for a value it leaves to marshmallow; None for a field of a
+    kind (or with options) only marshmallow's code writes."""
+    kind = type(field)
+    if kind in _PLAIN_WRITES:
+        if getattr(field, "format", None) not in (None, "iso") or getattr(field, "as_string", False):
+            return None
+        plain_type, write = _PLAIN_WRITES[kind]
+        return lambda value: value if value is None else write(value) if type(value) is plain_type else _not_plain()
+    if kind is fields.Nested and not field.many and not field.schema.many and _dump_plan(field.schema) is not None:
+        schema = field.schema
+        return lambda value: None if value is None else quick_dump(schema, value)
+    if kind is fields.List and (inner := _field_writer(field.inner)) is not None:
+        return lambda value: (
+            None if value is None else [inner(each) for each in value] if isinstance(value, list) else _not_plain()
+        )
+    if kind is fields.Dict and all(f is None or type(f) is fields.String for f in (field.key_field, field.value_field)):
+        return lambda value: None if value is None else dict(value) if _all_text(value) else _not_plain()
+    return None
+
+
+def _not_plain() -> Any:
+    raise _NotPlainError
+
+
+def _all_text(value: Any) -> bool:
+    """A dict of text to text: what a Dict of Strings (or of anything) writes as a copy."""
+    return type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items())
 
 
 @functools.cache
-def _dump_plan(schema: Schema) -> tuple[tuple[str, str, str, fields.Field, tuple[type, ...]], ...] | None:
-    """For each field ``schema`` dumps: (its key, its name, its attribute, the field, the value types
-    written as they are, if any). None if the schema may do more than its fields (hooks, its own
+def _dump_plan(schema: Schema) -> tuple[tuple[str, str, str, fields.Field, Callable[[Any], Any] | None], ...] | None:
+    """For each field ``schema`` dumps: (its key, its name, its attribute, the field, its writer if
+    it has one: ``_field_writer``). None if the schema may do more than its fields (hooks, its own
     ``get_attribute``): ``quick_dump`` then leaves it all to marshmallow."""
     hooks = schema._hooks  # noqa: SLF001
     if hooks[PRE_DUMP] or hooks[POST_DUMP] or type(schema).get_attribute is not Schema.get_attribute:
@@ -730,37 +766,39 @@ def _dump_plan(schema: Schema) -> tuple[tuple[str, str, str, fields.Field, tuple
     plan = []
     for name, field in schema.dump_fields.items():
         attribute = name if field.attribute is None else field.attribute
-        quick = _QUICK.get(type(field), ())
-        if "." in attribute or (type(field) is fields.DateTime and field.format not in (None, "iso")):
-            quick = ()
-        plan.append((name if field.data_key is None else field.data_key, name, attribute, field, quick))
+        write = None if "." in attribute else _field_writer(field)
+        plan.append((name if field.data_key is None else field.data_key, name, attribute, field, write))
     return tuple(plan)
 
 
 def quick_dump(schema: Schema, obj: Any) -> dict[str, Any]:
-    """``schema.dump(obj)`` of one object (not a mapping), the same dict, for less: marshmallow's
-    ``serialize`` went through five calls a field (accessor, missing, format) to copy a string, a
-    fifth of the API's answer with a case. Fields of the simple kinds (``_QUICK``) whose values are
-    of their own types are copied here; every other field is marshmallow's (its ``serialize``)."""
+    """``schema.dump(obj)`` of one object or dict, the same dict, for less: marshmallow's
+    ``serialize`` went through five calls a field (accessor, missing, format) to copy a string,
+    and a whole ``dump`` for each nested object: half of the API's answer with a case. A value its
+    field's writer takes (``_field_writer``) is written by it; any other is marshmallow's (its
+    ``serialize``), and so is all of an object of another mapping type."""
     plan = _dump_plan(schema)
-    if plan is None or hasattr(obj, "__getitem__"):
+    is_dict = type(obj) is dict
+    if plan is None or (not is_dict and hasattr(obj, "__getitem__")):
         return schema.dump(obj)
     out: dict[str, Any] = {}
-    for key, name, attribute, field, quick in plan:
-        value = getattr(obj, attribute, missing)
-        if value is None and quick:
-            out[key] = None
-        elif type(value) in quick:
-            out[key] = value.isoformat() if type(value) is datetime else value
-        else:
-            value = field.serialize(name, obj, accessor=schema.get_attribute)
-            if value is not missing:
-                out[key] = value
+    for key, name, attribute, field, write in plan:
+        value = obj.get(attribute, missing) if is_dict else getattr(obj, attribute, missing)
+        if write is not None and value is not missing:
+            try:
+                out[key] = write(value)
+                continue
+            except _NotPlainError:
+                pass
+        value = field.serialize(name, obj, accessor=schema.get_attribute)
+        if value is not missing:
+            out[key] = value
     return out
 
 
 class _NotPlainError(Exception):
-    """Input ``quick_load`` leaves to marshmallow: to load it another way, or to say what is wrong."""
+    """A value ``quick_dump`` or ``quick_load`` leaves to marshmallow: to write or read it another
+    way, or to say what is wrong."""
 
 
 # The marshmallow types ``quick_load`` reads itself, each from a JSON value of one Python type
