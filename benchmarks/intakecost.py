@@ -28,13 +28,19 @@ one ``functools.reduce`` (the only function whose instructions are collected); p
 ``validate``, ``write``, ``answer``, ``deadlines`` (``--pieces``). About a minute a piece for 100
 calls. Last line ``intakeinstructions: request=<n> ... calls=<n>``.
 
+``bare_ms``: the same for ``peers.py``'s bare endpoint (its app, its table in the same database),
+the other side of ``intake_vs_bare``, called the same way. ``--cold MB``: before every timed call,
+``MB`` megabytes of memory are streamed through the caches (outside the timing), as the other
+processes of a server on two cores do between two requests; with caches cold a request costs
+what its memory footprint costs too, not only its instructions (which the warm figures show).
+
 Every answer is checked (201, JSON with a reference); the cases are left in the database, which
 is dropped at the end. ``--profile`` runs the requests once more under cProfile and prints the
 ``--top`` entries by own time and by cumulative time (those figures are several times slower).
 Last line (one line)::
 
     intakecost: request_ms=<n> least_ms=<n> wall_ms=<n> validate_ms=<n> write_ms=<n> answer_ms=<n>
-        flask_ms=<n> requests=<n>
+        flask_ms=<n> bare_ms=<n> cold_mb=<n> requests=<n>
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import throwaway_database  # noqa: E402
-from peers import CASE_BODY, DATABASES, body_bytes, setup_ours  # noqa: E402
+from peers import CASE_BODY, DATABASES, body_bytes, make_bare_app, setup_bare, setup_ours  # noqa: E402
 
 from workstation.config import Config  # noqa: E402
 from workstation.services.intake import accept_by_token  # noqa: E402
@@ -72,14 +78,14 @@ PATH = "/api/v1/cases"
 BLOCK = 100
 
 
-def environ_for(body: bytes, token: str) -> dict[str, Any]:
+def environ_for(body: bytes, token: str, path: str = PATH) -> dict[str, Any]:
     """What gunicorn's sync worker gives the app for the request (less its socket and file wrapper)."""
     return {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",
-        "PATH_INFO": PATH,
+        "PATH_INFO": path,
         "QUERY_STRING": "",
-        "RAW_URI": PATH,
+        "RAW_URI": path,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -100,9 +106,9 @@ def environ_for(body: bytes, token: str) -> dict[str, Any]:
     }
 
 
-def poster(app: Any, body: bytes, token: str) -> Callable[[], bytes]:
+def poster(app: Any, body: bytes, token: str, path: str = PATH) -> Callable[[], bytes]:
     """One request through the WSGI app, as a sync worker makes it: its answer's body (checked)."""
-    base = environ_for(body, token)
+    base = environ_for(body, token, path)
     started: list[str] = []
 
     def start_response(status: str, _headers: list[tuple[str, str]], _exc_info: Any = None) -> None:
@@ -124,12 +130,25 @@ def poster(app: Any, body: bytes, token: str) -> Callable[[], bytes]:
     return post
 
 
+#: ``--cold``: the memory streamed through the caches before each timed call (0: none)
+_COLD = bytearray()
+
+
+def chill() -> None:
+    """Every cache line of ``_COLD`` read, then written (a copy, then one byte a page)."""
+    if _COLD:
+        bytes(_COLD)
+        _COLD[::4096] = bytes(len(range(0, len(_COLD), 4096)))
+
+
 def timed(call: Callable[[], Any], times: int) -> tuple[list[float], list[float]]:
-    """(CPU ms, wall ms) of each of ``times`` calls of ``call``, after a warm-up of 50."""
+    """(CPU ms, wall ms) of each of ``times`` calls of ``call``, after a warm-up of 50; with
+    ``--cold``, the caches chilled before each (``chill``, not timed)."""
     for _ in range(50):
         call()
     cpu, wall = [], []
     for _ in range(times):
+        chill()
         c0, w0 = time.process_time(), time.perf_counter()
         call()
         c1, w1 = time.process_time(), time.perf_counter()
@@ -156,6 +175,13 @@ def measure(app: Any, token: str, times: int) -> dict[str, float]:
         figures["answer_ms"] = statistics.median(timed(lambda: api._created(case), times)[0])  # noqa: SLF001
     figures["flask_ms"] = figures["request_ms"] - figures["write_ms"] - figures["answer_ms"]
     return figures
+
+
+def measure_bare(server_url: str, database: str, times: int) -> float:
+    """Median CPU ms of a request to ``peers.py``'s bare endpoint, in process, as ``measure``'s."""
+    os.environ["PEERS_BARE_DB"] = setup_bare(server_url, database)["PEERS_BARE_DB"]
+    post = poster(make_bare_app(), body_bytes(CASE_BODY), "", "/intake")  # (its header unread)
+    return statistics.median(timed(post, times)[0])
 
 
 def profile(app: Any, token: str, times: int, top: int) -> None:
@@ -235,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instructions", action="store_true", help="instructions a call, by callgrind")
     parser.add_argument("--pieces", default=",".join(PIECES), help="--instructions: which (all)")
     parser.add_argument("--in-callgrind", choices=PIECES, help=argparse.SUPPRESS)  # (the child under valgrind)
+    parser.add_argument("--cold", type=int, default=0, metavar="MB", help="caches chilled before each call (0)")
     args = parser.parse_args(argv)
+    _COLD.extend(bytes(args.cold * 1024 * 1024))
     if args.instructions:
         counted = instructions(args.pieces.split(","), args.requests)
         print("intakeinstructions: " + " ".join(f"{k}={v}" for k, v in counted.items()) + f" calls={args.requests}")
@@ -249,12 +277,14 @@ def main(argv: list[str] | None = None) -> int:
                 count_in_callgrind(app, token, args.in_callgrind, args.requests)
                 return 0
             figures = measure(app, token, args.requests)
+            figures["bare_ms"] = measure_bare(args.pg_url, db.name, args.requests)
             if args.profile:
                 profile(app, token, args.requests, args.top)
         finally:
             engine.dispose()
-    names = ("request_ms", "least_ms", "wall_ms", "validate_ms", "write_ms", "answer_ms", "flask_ms")
-    print("intakecost: " + " ".join(f"{name}={figures[name]:.3f}" for name in names) + f" requests={args.requests}")
+    names = ("request_ms", "least_ms", "wall_ms", "validate_ms", "write_ms", "answer_ms", "flask_ms", "bare_ms")
+    shown = " ".join(f"{name}={figures[name]:.3f}" for name in names)
+    print(f"intakecost: {shown} cold_mb={args.cold} requests={args.requests}")
     return 0
 
 
