@@ -13,7 +13,7 @@ from tests.helpers import assert_assigned_and_mailed_once, drain_dead_letters
 from tests.rabbitcluster import RabbitCluster
 from workers import notify
 from workstation.config import Config
-from workstation.services.messaging import Publisher, queue_name
+from workstation.services.messaging import Publisher, broker_connection, declare_topology, queue_name
 from workstation.services.models import Case, HandledMessage, Notification
 from workstation.web import create_app
 
@@ -153,15 +153,19 @@ def test_poisoned_messages_are_dead_lettered_with_a_reason_and_the_worker_keeps_
     publisher = Publisher(config)
     for i, (_name, body, content_type) in enumerate(POISON):
         if content_type:
-            producer = publisher._ensure()  # noqa: SLF001 - raw bytes need the producer itself
-            producer.publish(
-                body,
-                exchange="",
-                routing_key=queue_name("routing"),
-                content_type=content_type,
-                content_encoding="binary",
-                message_id=str(900000 + i),
-            )
+            # Raw bytes: a producer on a connection of their own. (On the publisher's channel, a
+            # message it did not count would shift its confirms' delivery tags by one: its next
+            # publications then waited out the 30 s confirm timeout and were sent again.)
+            with broker_connection(config) as connection:
+                declare_topology(connection, config)  # (as the publisher does: the queue exists)
+                connection.Producer().publish(
+                    body,
+                    exchange="",
+                    routing_key=queue_name("routing"),
+                    content_type=content_type,
+                    content_encoding="binary",
+                    message_id=str(900000 + i),
+                )
         else:
             publisher.publish(body, queue_name("routing"), 900000 + i, exchange="", event_type="case.submitted")
     publisher.close()
