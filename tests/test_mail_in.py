@@ -412,8 +412,10 @@ def test_the_maildir_takes_each_file_once_and_sets_aside_what_can_never_be_taken
 
 
 def test_a_reply_dropped_in_the_maildir_appears_in_the_thread_with_the_workers_running(
-    pipeline, client, people, sessions, env, on_case
+    client, people, sessions, env, on_case, pipeline
 ) -> None:  # noqa: ANN001
+    # (``on_case`` before ``pipeline``: the case assigned by hand before the workers start, or the
+    # routing worker may assign it first and the fixture's assignment is refused)
     config = Config.from_env(env)
     new = config.mail_in_dir / "new"
     new.mkdir(parents=True, exist_ok=True)
