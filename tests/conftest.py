@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +25,8 @@ import jinja2
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy.util import LRUCache
 from werkzeug.routing import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +39,11 @@ PG_TEST_DB = f"rpa_test_{os.getpid()}"
 AMQP_VHOST = f"rpa_test_{os.getpid()}"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{AMQP_VHOST}"
 
-from tests import rabbitcluster  # noqa: E402
+from tests import forkserver, rabbitcluster  # noqa: E402
+from tests.forkserver import Forked  # noqa: E402
 from tests.rabbitcluster import RabbitCluster  # noqa: E402
 from workstation.config import Config  # noqa: E402
-from workstation.services import auth  # noqa: E402
+from workstation.services import auth, db  # noqa: E402
 from workstation.services.auth import create_token, create_user  # noqa: E402
 from workstation.services.db import make_engine, make_session_factory  # noqa: E402
 from workstation.services.migrate import upgrade  # noqa: E402
@@ -120,13 +121,44 @@ def _url_builders_compiled_once(compile_builder: Callable[..., Any]) -> Callable
     return compile_once
 
 
+def _sql_compiled_once(create_engine: Callable[..., Engine]) -> Callable[..., Engine]:
+    """SQLAlchemy's ``create_engine``, with each engine made to share the compiled SQL of the first
+    engine of its kind (the same driver and options) that has met its database: SQLAlchemy keeps
+    compiled statements per engine, keyed by the engine's dialect, and each test's app and
+    ``sessions`` make engines of their own, which compiled every statement again (a sixth of the
+    embedded pass's time). A dialect is the same for every database of one kind here (one SQLite
+    library, one PostgreSQL version); each engine keeps its own pool, connections and listeners."""
+    met: dict[tuple, Engine] = {}
+
+    def create(url: Any, **kwargs: Any) -> Engine:
+        engine = create_engine(url, **kwargs)
+        key = (engine.url.drivername, repr(sorted(kwargs.items(), key=lambda item: item[0])))
+        first = met.get(key)
+        if first is not None:
+            engine.dialect = engine.pool._dialect = first.dialect  # noqa: SLF001
+            engine._compiled_cache = first._compiled_cache  # noqa: SLF001
+            return engine
+
+        # (after create_engine's own first_connect, which initialises the dialect from the server)
+        @event.listens_for(engine, "first_connect")
+        def _met(*_: Any) -> None:
+            if key not in met:
+                engine._compiled_cache = LRUCache(5000)  # noqa: SLF001 - every test's statements
+                met[key] = engine
+
+        return engine
+
+    return create
+
+
 @pytest.fixture(scope="session", autouse=True)
 def apps_compile_once() -> Iterator[None]:
-    """What every test's app would compile again the same (templates, URL builders), compiled once
-    for the session. The apps still differ in everything else: configuration, database, state."""
+    """What every test's app would compile again the same (templates, URL builders, SQL), compiled
+    once for the session. The apps still differ in everything else: configuration, database, state."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _TemplateBytecode()})
         patch.setattr(Rule, "_compile_builder", _url_builders_compiled_once(Rule._compile_builder))  # noqa: SLF001
+        patch.setattr(db, "create_engine", _sql_compiled_once(db.create_engine))
         yield
 
 
@@ -362,23 +394,22 @@ def submit(client, people: People) -> Callable[..., Any]:  # noqa: ANN001
 
 
 class Processes:
-    """Worker and scheduler processes started as in production (``python -m workers ...``)."""
+    """Worker and scheduler processes, each running ``python -m workers ...`` as in production,
+    forked from the session's fork server (``tests/forkserver.py``), which has their code imported."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.log_dir = log_dir
-        self.running: list[subprocess.Popen] = []
+        self.running: list[Forked] = []
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str) -> Forked:
         name = "-".join(args) or "workers"
-        log = (self.log_dir / f"{name}-{len(self.running)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers", *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        log = self.log_dir / f"{name}-{len(self.running)}.log"
+        process = forkserver.shared(ROOT).start(list(args), self.env, ROOT, log)
         self.running.append(process)
         return process
 
-    def kill(self, process: subprocess.Popen) -> None:
+    def kill(self, process: Forked) -> None:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
 
