@@ -56,6 +56,8 @@ def serve() -> list[str] | None:
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
+                    signal.set_wakeup_fd(-1)  # (before its fds are closed: a signal would write to one)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     selector.close()
                     for fd in (wakeup_r, wakeup_w):
                         os.close(fd)
@@ -66,8 +68,6 @@ def serve() -> list[str] | None:
 
 def _become_child(request: dict[str, Any]) -> list[str]:
     """In the child: what ``python -m workers ARGS`` would have been given, then its arguments."""
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
