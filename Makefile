@@ -6,9 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 # Compiled modules are cached (``__pycache__``) even where the environment says not to
-# (PYTHONDONTWRITEBYTECODE, set on some machines): the suite starts a hundred-odd Python processes
-# (workers, schedulers, gunicorn, the CLI), each of which compiled the project's modules again
-# (a sixth of a worker's start), and pytest rewrote every test module in each pass.
+# (PYTHONDONTWRITEBYTECODE, set on some machines): otherwise every Python process the suite starts
+# (each pass, its fork server, gunicorn, the CLI) compiled the project's modules again (a sixth of
+# importing the workers' code) and pytest rewrote every test module in each pass.
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-embedded test-services test-services-faults test-services-rest lint setup setup-dev browser imap pdf clean

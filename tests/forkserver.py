@@ -1,8 +1,8 @@
 """Worker and scheduler processes forked from a server that has imported their code once.
 
 A ``python -m workers`` process spends one to two seconds of CPU importing (SQLAlchemy, the
-models, kombu, Jinja, numpy...) before it does anything, and the suite starts a few hundred of
-them on two cores: the largest single cost of the suite. The fork server (``python -m
+models, kombu, Jinja, numpy...) before it does anything, and the suite starts dozens in each pass,
+on two cores: in the embedded pass, almost all the CPU of the tests that run workers. The fork server (``python -m
 tests.forkserver``, one per test process, started on first use: ``shared``) imports that code once. Each
 process it forks takes the test's environment, working folder and log file, then runs
 ``workers.__main__.main`` as ``python -m workers ARGS`` does, and leaves the interpreter the same
@@ -63,7 +63,6 @@ def serve() -> list[str] | None:
                         os.close(fd)
                     return _become_child(request)
                 _send({"pid": pid})
-        _report_exits()
 
 
 def _become_child(request: dict[str, Any]) -> list[str]:
@@ -78,7 +77,7 @@ def _become_child(request: dict[str, Any]) -> list[str]:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.argv = [str(Path(__file__).resolve().parent.parent / "workers" / "__main__.py"), *request["argv"]]
+    sys.argv = [sys.modules["workers.__main__"].__file__, *request["argv"]]  # (as ``python -m`` sets it)
     return request["argv"]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Processes, wait_for
 
-pytestmark = pytest.mark.pure  # (no service: the services pass need not run it again)
+pytestmark = pytest.mark.pure  # (the embedded pass only: the scheduler's lock below is a file there)
 
 
 def test_a_forked_worker_takes_its_arguments_and_exits_with_their_code(processes: Processes) -> None:
