@@ -462,6 +462,40 @@ class Inbox:
         return "250 OK"
 
 
+class HoldingInbox(Inbox):
+    """Holds each message a moment before answering, counting how many are on their way at once
+    (the server's loop runs in one thread); refuses those whose Message-ID is in ``refuse``, and
+    the ``refuse_number``-th message it is given (counting from 1)."""
+
+    def __init__(self, hold: float = 0.05) -> None:
+        super().__init__()
+        self.hold, self.on_the_way, self.most_at_once, self.given = hold, 0, 0, 0
+        self.refuse: set[str] = set()
+        self.refuse_number, self.refused = 0, 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        import asyncio
+
+        self.on_the_way += 1
+        self.given += 1
+        number = self.given
+        self.most_at_once = max(self.most_at_once, self.on_the_way)
+        try:
+            await asyncio.sleep(self.hold)
+        finally:
+            self.on_the_way -= 1
+        if number == self.refuse_number or message_id(envelope) in self.refuse:
+            self.refused += 1
+            return "554 refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def message_id(envelope) -> str:  # noqa: ANN001
+    import email
+
+    return email.message_from_bytes(envelope.original_content)["Message-ID"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

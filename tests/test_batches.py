@@ -17,7 +17,7 @@ import pytest
 from kombu.transport.filesystem import Transport as FilesystemTransport
 from sqlalchemy import func, select
 
-from tests.conftest import BACKEND, wait_for
+from tests.conftest import BACKEND, HoldingInbox, free_port, wait_for
 from tests.helpers import drain_dead_letters, statements_run
 from workers import notify, routing, watch
 from workers.delivery import Context, Received, deliver_batch
@@ -36,7 +36,7 @@ def ctx(config: Config, sessions, smtp_server) -> Iterator[Context]:  # noqa: AN
     with broker_connection(config) as connection:
         declare_topology(connection, config)  # as a worker does on start: the dead-letter queues too
     publisher = Publisher(config)
-    yield Context(config, sessions, publisher, SmtpSender(f"smtp://127.0.0.1:{controller.port}"))
+    yield Context(config, sessions, publisher, SmtpSender(f"smtp://127.0.0.1:{controller.port}", connections=4))
     publisher.close()
 
 
@@ -199,6 +199,8 @@ def test_a_failed_send_in_a_batch_leaves_the_others_sent_and_its_own_for_the_ret
     assigned = assigned_events(ctx, people, submit, sessions, 3)
 
     class FailsAfterOne:
+        connections = 1
+
         def __init__(self, real: SmtpSender) -> None:
             self.real, self.sent, self.tried = real, 0, 0
 
@@ -224,6 +226,35 @@ def test_a_failed_send_in_a_batch_leaves_the_others_sent_and_its_own_for_the_ret
     assert len({m["Message-ID"] for m in inbox.messages}) == 6
 
 
+def test_a_refused_email_among_a_batchs_concurrent_sends_goes_again_alone_and_every_other_once(
+    ctx, people, submit, sessions
+) -> None:  # noqa: ANN001
+    """A batch's emails go out on several SMTP connections at once; the server refuses one of
+    them: the others are each sent once and marked sent, the refused one released and sent when
+    its message is delivered again on its own; no email twice."""
+    from aiosmtpd.controller import Controller
+
+    assigned = assigned_events(ctx, people, submit, sessions, 5)
+    inbox = HoldingInbox(hold=0.02)
+    inbox.refuse_number = 3
+    server = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    server.start()
+    sender = SmtpSender(f"smtp://127.0.0.1:{server.port}", connections=4)
+    try:
+        at_once = Context(ctx.config, ctx.sessions, ctx.publisher, sender)
+        assert run(at_once, notify, assigned) == ["done"] * 5
+        assert inbox.refused == 1 and inbox.most_at_once > 1, "sent several at once"
+        assert len(inbox.messages) == 10 and len({m["Message-ID"] for m in inbox.messages}) == 10
+        with sessions() as s:
+            assert set(s.scalars(select(Notification.status))) == {"sent"}
+            # attempts count the sends tried: each email once, the refused one twice
+            assert s.scalar(select(func.sum(Notification.attempts))) == inbox.given == 11
+            assert s.scalar(select(func.count()).where(HandledMessage.consumer == notify.CONSUMER)) == 5
+    finally:
+        sender.close()
+        server.stop()
+
+
 def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_still_goes_once(
     ctx, people, submit, sessions, smtp_server, caplog
 ) -> None:  # noqa: ANN001
@@ -234,6 +265,8 @@ def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_sti
     assigned = assigned_events(ctx, people, submit, sessions, 4)
 
     class Slow:
+        connections = 1
+
         def __init__(self, real: SmtpSender) -> None:
             self.real = real
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import email
 import io
 import smtplib
+import time
 from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from tests.conftest import Inbox, Processes, free_port, wait_for
-from workstation.services.mail import MAIL_POLICY, SmtpSender, render_email
+from tests.conftest import HoldingInbox, Inbox, Processes, free_port, wait_for
+from workstation.services.mail import MAIL_POLICY, Sending, SmtpSender, render_email
 from workstation.services.models import DeliveryFailure
 
 pytestmark = pytest.mark.slow
@@ -168,6 +169,65 @@ def test_the_smtp_sender_keeps_one_connection_and_reconnects_when_the_server_res
         sender.close()
         if server.loop.is_running():
             server.stop()
+
+
+@pytest.fixture
+def holding_server():  # noqa: ANN201
+    inbox = HoldingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.mark.pure
+def test_emails_go_out_over_up_to_the_senders_connections_at_once_and_stay_open(config, holding_server) -> None:  # noqa: ANN001
+    controller, inbox = holding_server
+    sender = SmtpSender(f"smtp://127.0.0.1:{controller.port}", connections=3)
+    try:
+        with Sending(sender) as sending:
+            for i in range(9):
+                sending.submit(assigned_email(config, f"k{i}"), f"k{i}")
+        assert sending.sent == {f"k{i}" for i in range(9)}
+        assert sorted(m["Message-ID"] for m in inbox.messages) == [f"<k{i}@rpa-workstation>" for i in range(9)]
+        assert inbox.most_at_once == 3, "three connections, three emails on their way at once"
+        assert len(set(inbox.peers)) == 3
+        with Sending(sender) as sending:  # the next batch: on the connections kept open
+            for i in range(9, 12):
+                sending.submit(assigned_email(config, f"k{i}"), f"k{i}")
+        assert len(inbox.messages) == 12 and len(set(inbox.peers)) == 3
+    finally:
+        sender.close()
+
+
+@pytest.mark.pure
+def test_a_refused_email_among_those_on_their_way_is_raised_and_every_other_accounted_for(
+    config, holding_server
+) -> None:  # noqa: ANN001
+    controller, inbox = holding_server
+    inbox.refuse = {"<k3@rpa-workstation>"}
+    sender = SmtpSender(f"smtp://127.0.0.1:{controller.port}", connections=3)
+    try:
+        with pytest.raises(smtplib.SMTPDataError), Sending(sender) as sending:
+            for i in range(12):
+                sending.submit(assigned_email(config, f"k{i}"), f"k{i}")
+        received = {m["Message-ID"].strip("<>").split("@")[0] for m in inbox.messages}
+        assert sending.sent == received and "k3" not in received, "sent: exactly those the server took"
+        count = len(inbox.messages)
+        time.sleep(0.3)
+        assert len(inbox.messages) == count, "nothing left on its way once the block is left"
+
+        # once a failure is known, nothing more is handed over: the next submit raises it
+        inbox.refuse = {"<k20@rpa-workstation>"}
+        with pytest.raises(smtplib.SMTPDataError), Sending(sender) as sending:
+            sending.submit(assigned_email(config, "k20"), "k20")
+            wait_for(lambda: inbox.refused == 2, timeout=5)
+            time.sleep(0.2)  # (the sender's thread reads the refusal)
+            sending.submit(assigned_email(config, "k21"), "k21")
+        time.sleep(0.2)
+        assert sending.sent == set() and inbox.messages[-1]["Message-ID"] != "<k21@rpa-workstation>"
+    finally:
+        sender.close()
 
 
 def test_a_failed_retry_on_a_new_connection_leaves_no_connection_behind(config) -> None:  # noqa: ANN001

@@ -39,7 +39,7 @@ from workstation.services.accounts import ACCOUNT_MAIL, AccountMailError, accoun
 from workstation.services.conversation import MESSAGE_EVENT, message_for_event, message_recipients
 from workstation.services.db import lock_for_write
 from workstation.services.digest import Period, build_digest, format_day, key_day
-from workstation.services.mail import about_case, address, render_email
+from workstation.services.mail import Sending, about_case, address, render_email
 from workstation.services.messaging import SUBSCRIPTIONS
 from workstation.services.models import (
     Case,
@@ -464,33 +464,40 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                 raise  # (each message is then delivered on its own)
             return  # another worker is sending these; it marks the message handled when done
     attempted: set[str] = set()
-    sent: set[str] = set()
     # A batch's claims are all taken at once: one that sends slowly (SMTP timing out) must stop
     # well before they go stale and another worker may take them over and send again. The
     # messages not done are then delivered one by one, each with claims of its own.
     budget = ctx.config.stale_claim / 4
     started = monotonic()
+    sending = Sending(ctx.sender)  # (each email built while those before it are on their way)
     try:
-        for mailing in mailings:
-            if len(mailings) > 1 and monotonic() - started > budget:
-                raise TimeoutError(f"a batch of {len(mailings)} messages sent for over {budget:g}s")
-            for recipient, template, extra in mailing.emails:
-                key = email_key(mailing.message_id, recipient, template, extra)
-                if key not in mailing.claimed:
-                    continue
-                to = address(recipient.name, recipient.email)
-                context = {"case": mailing.case, "recipient": recipient, **extra}
-                about = context.get("case")
-                # An email about a case is answerable (its footer says so): a reply joins the case.
-                replyable = isinstance(about, Case) and bool(about.reference) and template not in UNANSWERABLE
-                attempted.add(key)
-                email = render_email(template, recipient.language, to, ctx.config, key, replyable=replyable, **context)
-                if replyable:
-                    about_case(email, ctx.config, about.reference, recipient.id)
-                ctx.sender.send(email, key)
-                sent.add(key)
+        with sending:
+            for mailing in mailings:
+                if len(mailings) > 1 and monotonic() - started > budget:
+                    raise TimeoutError(f"a batch of {len(mailings)} messages sent for over {budget:g}s")
+                for recipient, template, extra in mailing.emails:
+                    key = email_key(mailing.message_id, recipient, template, extra)
+                    if key not in mailing.claimed:
+                        continue
+                    attempted.add(key)
+                    sending.submit(compose(ctx.config, mailing.case, recipient, template, extra, key), key)
     finally:
-        settle(ctx, mailings, attempted, sent)
+        settle(ctx, mailings, attempted, sending.sent)
+
+
+def compose(
+    config: Config, case: Case | None, recipient: User, template: str, extra: dict[str, Any], key: str
+) -> Message:
+    """One email of a message, in its recipient's language; one about a case is answerable (its
+    footer says so): a reply joins the case."""
+    context = {"case": case, "recipient": recipient, **extra}
+    about = context.get("case")
+    replyable = isinstance(about, Case) and bool(about.reference) and template not in UNANSWERABLE
+    to = address(recipient.name, recipient.email)
+    email = render_email(template, recipient.language, to, config, key, replyable=replyable, **context)
+    if replyable:
+        about_case(email, config, about.reference, recipient.id)
+    return email
 
 
 def settle(ctx: Context, mailings: list[_Mailing], attempted: set[str], sent: set[str]) -> None:

@@ -54,6 +54,8 @@ class Config:
     # An email claimed this long ago and not marked sent belongs to a worker that died mid-send.
     stale_claim: float = 120.0
     quorum_queues: bool = False
+    # Emails on their way at once, each on an SMTP connection of its own (the notify worker's).
+    smtp_connections: int = 4
     token_days: int = TOKEN_DAYS
     token_max_days: int = TOKEN_MAX_DAYS
     # A web login ends after this long without a request, or this long after it began, whichever
@@ -154,6 +156,7 @@ class Config:
             database_url=database_url,
             broker_url=_env(environ, "BROKER_URL", "filesystem://"),
             smtp_url=_env(environ, "SMTP_URL"),
+            smtp_connections=int(_env(environ, "SMTP_CONNECTIONS", "4")),
             mail_from=_env(environ, "MAIL_FROM", "RPA Workstation <noreply@rpa.localhost>"),
             secret_key=_env(environ, "SECRET_KEY") or _instance_secret(instance),
             base_url=_env(environ, "BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

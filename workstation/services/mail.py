@@ -19,6 +19,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from email.generator import BytesGenerator
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -190,6 +191,12 @@ def about_case(message: Message, config: Config, reference: str, recipient_id: i
 
 
 class MailSender(Protocol):
+    """Sends emails; ``send`` may be called from several threads at once (``Sending`` does, up to
+    ``connections`` at a time)."""
+
+    #: How many emails it can have on their way at once (kept SMTP connections; 1 for files).
+    connections: int
+
     def send(self, message: Message, key: str) -> None: ...
 
     def close(self) -> None: ...
@@ -197,6 +204,8 @@ class MailSender(Protocol):
 
 class FileSender:
     """Writes ``<key>.eml`` under a folder, atomically: a repeat with the same key replaces it."""
+
+    connections = 1  # (writing a file is not worth a thread)
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -248,17 +257,18 @@ class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):
 class SmtpSender:
     """``smtp://[user:password@]host[:port]`` (STARTTLS when offered), or ``smtps://`` (TLS).
 
-    One connection is kept open and reused from send to send: a new one per email (connect, EHLO,
+    Connections are kept open and reused from send to send: a new one per email (connect, EHLO,
     STARTTLS, login) cost more than the email itself, and building the TLS context (loading the
-    system's CA bundle) took milliseconds of CPU each time. A connection idle for a while is
-    checked with NOOP before it is used (servers close idle ones), and any failure drops it, so
-    the next send starts afresh. Senders are shared by the scheduler's job threads: one lock.
+    system's CA bundle) took milliseconds of CPU each time. Up to ``connections`` sends run at
+    once, each on a connection of its own (the notify worker's ``Sending``, the scheduler's job
+    threads); a connection idle for a while is checked with NOOP before it is used again (servers
+    close idle ones), and any failure drops it, so that send's next one starts afresh.
     """
 
     #: Seconds a connection may sit idle before it is checked with NOOP before the next send.
     IDLE_CHECK = 5.0
 
-    def __init__(self, url: str, timeout: float = 10) -> None:
+    def __init__(self, url: str, timeout: float = 10, connections: int = 1) -> None:
         parsed = urlparse(url)
         if parsed.scheme not in ("smtp", "smtps"):
             raise ValueError("WORKSTATION_SMTP_URL must start with smtp:// or smtps://")
@@ -268,9 +278,11 @@ class SmtpSender:
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
         self.timeout = timeout
-        self._client: smtplib.SMTP | None = None
-        self._last_used = 0.0
+        self.connections = max(1, connections)
+        #: kept connections not in use, each with when it was last used (the latest last)
+        self._idle: list[tuple[smtplib.SMTP, float]] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.connections)
 
     @cached_property
     def _tls_context(self) -> ssl.SSLContext:
@@ -293,50 +305,110 @@ class SmtpSender:
             raise
         return client
 
-    def _usable_client(self) -> smtplib.SMTP:
-        client = self._client
-        if client is not None and monotonic() - self._last_used > self.IDLE_CHECK:
+    def _kept_client(self) -> smtplib.SMTP | None:
+        """A kept connection that still answers, or None."""
+        with self._lock:
+            client, last_used = self._idle.pop() if self._idle else (None, 0.0)
+        if client is not None and monotonic() - last_used > self.IDLE_CHECK:
             try:
                 alive = client.noop()[0] == 250
             except (smtplib.SMTPException, OSError):
                 alive = False
             if not alive:
-                self.close()
-                client = None
-        if client is None:
-            client = self._client = self._connect()
+                _quit(client)
+                return None
         return client
 
     def send(self, message: Message, key: str) -> None:
-        with self._lock:
-            try:
-                self._send(message)
-            except BaseException:
-                self.close()  # the session's state is unknown: the next send reconnects
-                raise
-            self._last_used = monotonic()
+        with self._slots:
+            client = self._send(message)
+            with self._lock:
+                self._idle.append((client, monotonic()))
 
-    def _send(self, message: Message) -> None:
-        kept = self._client
-        client = self._usable_client()
+    def _send(self, message: Message) -> smtplib.SMTP:
+        """Send on a kept connection (or a new one); the connection, to keep, or the failure (the
+        connection's state is then unknown: it is closed)."""
+        kept = self._kept_client()
+        client = kept or self._connect()
         try:
-            _send_on(client, message)
-        except smtplib.SMTPServerDisconnected:
-            if client is not kept:
-                raise
-            # A kept connection the server dropped since (a restart, an idle timeout shorter than
-            # IDLE_CHECK): once more on a new one. Should the drop have come after the server took
-            # the message, this repeats it with the same Message-ID: at least once.
-            self.close()
-            _send_on(self._usable_client(), message)
+            try:
+                _send_on(client, message)
+            except smtplib.SMTPServerDisconnected:
+                if kept is None:
+                    raise
+                # A kept connection the server dropped since (a restart, an idle timeout shorter
+                # than IDLE_CHECK): once more on a new one. Should the drop have come after the
+                # server took the message, this repeats it with the same Message-ID: at least once.
+                _quit(client)
+                client = self._connect()
+                _send_on(client, message)
+        except BaseException:
+            _quit(client)
+            raise
+        return client
 
     def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        """Close the kept connections (a later send opens a new one)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for client, _ in idle:
+            _quit(client)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+class Sending:
+    """Emails handed to ``sender`` to go out up to ``sender.connections`` at once, while the caller
+    builds the next: one at a time, a worker and the SMTP server took turns (each waiting for the
+    other's answer at every command), and with a relay far away every email cost its round trips.
+
+    ``with Sending(sender) as sending: sending.submit(message, key)``; leaving the block waits for
+    every email handed over (none is left on its way, whatever happens), then raises the first
+    failure, if any. ``sent``: the keys of those sent; after a failure ``submit`` raises it and
+    hands nothing more over.
+    """
+
+    def __init__(self, sender: MailSender) -> None:
+        self.sender = sender
+        self.sent: set[str] = set()
+        self.failure: BaseException | None = None
+        self._pool = ThreadPoolExecutor(sender.connections) if sender.connections > 1 else None
+        self._on_the_way: dict[Future[None], str] = {}
+
+    def __enter__(self) -> Sending:
+        return self
+
+    def submit(self, message: Message, key: str) -> None:
+        if self._pool is None:
+            self.sender.send(message, key)
+            self.sent.add(key)
+            return
+        self._collect(wait_for_all=False)
+        if self.failure is not None:
+            raise self.failure
+        self._on_the_way[self._pool.submit(self.sender.send, message, key)] = key
+
+    def _collect(self, wait_for_all: bool) -> None:
+        done = wait(self._on_the_way).done if wait_for_all else [f for f in self._on_the_way if f.done()]
+        for future in done:
+            key = self._on_the_way.pop(future)
+            error = future.exception()
+            if error is None:
+                self.sent.add(key)
+            elif self.failure is None:
+                self.failure = error
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._pool is not None:
+            self._collect(wait_for_all=True)
+            self._pool.shutdown()
+        if kind is None and self.failure is not None:
+            raise self.failure
 
 
 #: Headers after which ``smtplib``'s ``send_message`` is left to choose the envelope itself.
@@ -422,7 +494,9 @@ def _envelope_address(header: str) -> str:
 
 
 def make_sender(config: Config) -> MailSender:
-    return SmtpSender(config.smtp_url) if config.smtp_url else FileSender(config.mail_dir)
+    if config.smtp_url:
+        return SmtpSender(config.smtp_url, connections=config.smtp_connections)
+    return FileSender(config.mail_dir)
 
 
 @lru_cache(maxsize=4096)
