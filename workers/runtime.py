@@ -39,7 +39,7 @@ SCHEDULER_LOCK_KEY = 0x525041
 
 
 def make_context(config: Config) -> Context:
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, planned_each_time=True)
     return Context(
         config=config, sessions=make_session_factory(engine), publisher=Publisher(config), sender=make_sender(config)
     )

@@ -51,7 +51,9 @@ def engine_url(database_url: str) -> str:
     return f"{scheme}://{credentials}{at}/{database}?{multi}{'&' + query if query else ''}"
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, planned_each_time: bool = False) -> Engine:
+    """``planned_each_time``: PostgreSQL plans every statement for its parameters and the tables as
+    they are now (``plan_cache_mode = force_custom_plan``), see ``WORKER_OPTIONS``."""
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"timeout": 30})
 
@@ -82,8 +84,19 @@ def make_engine(database_url: str) -> Engine:
         pool_size=10,
         max_overflow=20,
         pool_recycle=1800,
-        connect_args={"options": "-c jit=off"},
+        connect_args={"options": "-c jit=off" + (WORKER_OPTIONS if planned_each_time else "")},
     )
+
+
+#: The workers' connections: psycopg prepares a statement run five times, and PostgreSQL then
+#: keeps a generic plan for it, made for the tables as they were, until an ANALYZE of one of them.
+#: A table young and small when the plan was made (a new deployment, a table that was empty) kept
+#: a sequential scan as it grew: the notify worker's ``UPDATE notifications ... WHERE key IN``
+#: went from 1 to 28 ms a batch over a minute of load, until autovacuum's next ANALYZE. A worker's
+#: statements each serve a batch of messages, so planning each anew costs little beside them; the
+#: web app's requests, one case each, keep the generic plans (the tables they touch by id are
+#: read through their primary keys whatever their size).
+WORKER_OPTIONS = " -c plan_cache_mode=force_custom_plan"
 
 
 @contextmanager
