@@ -502,16 +502,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def serving_smtp(inbox: Inbox) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free loopback port handing what it receives to ``inbox``:
+    its controller."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
 @pytest.fixture
 def smtp_server():  # noqa: ANN201
     """A real SMTP server on loopback: (controller, inbox)."""
-    from aiosmtpd.controller import Controller
-
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    with serving_smtp(inbox) as controller:
+        yield controller, inbox
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from kombu.transport.filesystem import Transport as FilesystemTransport
 from sqlalchemy import func, select
 
-from tests.conftest import BACKEND, HoldingInbox, free_port, wait_for
+from tests.conftest import BACKEND, HoldingInbox, serving_smtp, wait_for
 from tests.helpers import drain_dead_letters, statements_run
 from workers import notify, routing, watch
 from workers.delivery import Context, Received, deliver_batch
@@ -232,27 +232,23 @@ def test_a_refused_email_among_a_batchs_concurrent_sends_goes_again_alone_and_ev
     """A batch's emails go out on several SMTP connections at once; the server refuses one of
     them: the others are each sent once and marked sent, the refused one released and sent when
     its message is delivered again on its own; no email twice."""
-    from aiosmtpd.controller import Controller
-
     assigned = assigned_events(ctx, people, submit, sessions, 5)
     inbox = HoldingInbox(hold=0.02)
     inbox.refuse_number = 3
-    server = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    server.start()
-    sender = SmtpSender(f"smtp://127.0.0.1:{server.port}", connections=4)
-    try:
-        at_once = Context(ctx.config, ctx.sessions, ctx.publisher, sender)
-        assert run(at_once, notify, assigned) == ["done"] * 5
-        assert inbox.refused == 1 and inbox.most_at_once > 1, "sent several at once"
-        assert len(inbox.messages) == 10 and len({m["Message-ID"] for m in inbox.messages}) == 10
-        with sessions() as s:
-            assert set(s.scalars(select(Notification.status))) == {"sent"}
-            # attempts count the sends tried: each email once, the refused one twice
-            assert s.scalar(select(func.sum(Notification.attempts))) == inbox.given == 11
-            assert s.scalar(select(func.count()).where(HandledMessage.consumer == notify.CONSUMER)) == 5
-    finally:
-        sender.close()
-        server.stop()
+    with serving_smtp(inbox) as server:
+        sender = SmtpSender(f"smtp://127.0.0.1:{server.port}", connections=4)
+        try:
+            at_once = Context(ctx.config, ctx.sessions, ctx.publisher, sender)
+            assert run(at_once, notify, assigned) == ["done"] * 5
+        finally:
+            sender.close()
+    assert inbox.refused == 1 and inbox.most_at_once > 1, "sent several at once"
+    assert len(inbox.messages) == 10 and len({m["Message-ID"] for m in inbox.messages}) == 10
+    with sessions() as s:
+        assert set(s.scalars(select(Notification.status))) == {"sent"}
+        # attempts count the sends tried: each email once, the refused one twice
+        assert s.scalar(select(func.sum(Notification.attempts))) == inbox.given == 11
+        assert s.scalar(select(func.count()).where(HandledMessage.consumer == notify.CONSUMER)) == 5
 
 
 def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_still_goes_once(

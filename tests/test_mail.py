@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from tests.conftest import HoldingInbox, Inbox, Processes, free_port, wait_for
+from tests.conftest import HoldingInbox, Inbox, Processes, free_port, serving_smtp, wait_for
 from workstation.services.mail import MAIL_POLICY, Sending, SmtpSender, render_email
 from workstation.services.models import DeliveryFailure
 
@@ -173,11 +173,9 @@ def test_the_smtp_sender_keeps_one_connection_and_reconnects_when_the_server_res
 
 @pytest.fixture
 def holding_server():  # noqa: ANN201
-    inbox = HoldingInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    """A real SMTP server on loopback that holds each message a moment (``HoldingInbox``)."""
+    with serving_smtp(inbox := HoldingInbox()) as controller:
+        yield controller, inbox
 
 
 @pytest.mark.pure
