@@ -281,6 +281,30 @@ def test_a_slow_notify_batch_stops_before_its_claims_go_stale_and_each_email_sti
     assert time.monotonic() - started < 5
 
 
+def test_a_slow_batch_on_several_connections_stops_before_its_claims_go_stale(
+    ctx, people, submit, sessions, caplog
+) -> None:  # noqa: ANN001
+    """The time limit holds when a batch's emails go out several at once: they are handed over as
+    connections free up, so a server slow to answer cuts the batch short as with one connection."""
+    assigned = assigned_events(ctx, people, submit, sessions, 4)
+    # (two emails a message, two on their way per connection: the fourth message's turn comes
+    # once the first emails are answered, past the time limit, a quarter of the stale claim's)
+    inbox = HoldingInbox(hold=0.15)
+    caplog.set_level(logging.INFO, logger="workers.delivery")
+    with serving_smtp(inbox) as server:
+        sender = SmtpSender(f"smtp://127.0.0.1:{server.port}", connections=2)
+        try:
+            slow = Context(replace(ctx.config, stale_claim=0.4), ctx.sessions, ctx.publisher, sender)
+            assert run(slow, notify, assigned) == ["done"] * 4
+        finally:
+            sender.close()
+    assert any("sent for over 0.1s" in r.getMessage() for r in caplog.records), "the batch was not cut short"
+    assert inbox.most_at_once == 2
+    assert len(inbox.messages) == 8 and len({m["Message-ID"] for m in inbox.messages}) == 8
+    with sessions() as s:
+        assert set(s.scalars(select(Notification.status))) == {"sent"}
+
+
 def test_the_relay_waits_its_interval_after_a_round_unless_the_round_was_full(monkeypatch, config) -> None:  # noqa: ANN001
     import threading
 

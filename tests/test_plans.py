@@ -32,7 +32,8 @@ def test_a_workers_statements_are_planned_each_time_while_the_web_apps_keep_a_ge
     plan every execution afresh; the web app's keep psycopg's prepared plans."""
     if BACKEND != "services":
         pytest.skip("PostgreSQL's plans")
-    worker_engine = make_context(config).sessions.kw["bind"]
+    ctx = make_context(config)
+    worker_engine = ctx.sessions.kw["bind"]
     web_engine = make_engine(config.database_url)
     try:
         # psycopg prepares a statement run five times (here: the last 7 runs); PostgreSQL then
@@ -41,5 +42,5 @@ def test_a_workers_statements_are_planned_each_time_while_the_web_apps_keep_a_ge
         generic, _custom = plans_after_runs(web_engine, 12)
         assert generic > 0
     finally:
-        worker_engine.dispose()
-        web_engine.dispose()
+        for close in (ctx.sender.close, ctx.publisher.close, worker_engine.dispose, web_engine.dispose):
+            close()

@@ -479,6 +479,7 @@ def handle_many(ctx: Context, deliveries: list[Delivery]) -> None:
                     key = email_key(mailing.message_id, recipient, template, extra)
                     if key not in mailing.claimed:
                         continue
+                    sending.check()  # (a send failed: nothing more is handed over)
                     attempted.add(key)
                     sending.submit(compose(ctx.config, mailing.case, recipient, template, extra, key), key)
     finally:

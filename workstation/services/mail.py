@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import re
 import smtplib
@@ -18,8 +19,8 @@ import ssl
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from email.generator import BytesGenerator
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -41,6 +42,8 @@ from workstation.i18n import label, translations
 from workstation.mailrules import reply_address, thread_root
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -367,10 +370,13 @@ class Sending:
     builds the next: one at a time, a worker and the SMTP server took turns (each waiting for the
     other's answer at every command), and with a relay far away every email cost its round trips.
 
-    ``with Sending(sender) as sending: sending.submit(message, key)``; leaving the block waits for
-    every email handed over (none is left on its way, whatever happens), then raises the first
-    failure, if any. ``sent``: the keys of those sent; after a failure ``submit`` raises it and
-    hands nothing more over.
+    ``with Sending(sender) as sending: sending.check(); sending.submit(message, key)``: ``submit``
+    hands an email over once there are fewer than two per connection on their way (one sending,
+    one waiting behind it: a batch's time limit still counts sends, not emails queued; waiting
+    for a free connection each time cost the worker a wakeup per email), ``check`` raises the
+    first failure known so far (the caller then hands nothing more over). Leaving the block waits
+    for every email handed over (none is left on its way, even when interrupted), then raises the
+    first failure, if any. ``sent``: the keys of those sent.
     """
 
     def __init__(self, sender: MailSender) -> None:
@@ -383,20 +389,31 @@ class Sending:
     def __enter__(self) -> Sending:
         return self
 
+    def check(self) -> None:
+        """Raise the first failure of the emails sent so far, if one is known."""
+        if self._pool is not None:
+            self._collect(list(self._on_the_way))
+        if self.failure is not None:
+            raise self.failure
+
     def submit(self, message: Message, key: str) -> None:
+        """Send ``message`` now (one connection), or hand it over as soon as there is room."""
         if self._pool is None:
             self.sender.send(message, key)
             self.sent.add(key)
             return
-        self._collect(wait_for_all=False)
-        if self.failure is not None:
-            raise self.failure
+        while len(self._on_the_way) >= 2 * self.sender.connections:
+            self._collect(wait(self._on_the_way, return_when=FIRST_COMPLETED).done)
         self._on_the_way[self._pool.submit(self.sender.send, message, key)] = key
 
-    def _collect(self, wait_for_all: bool) -> None:
-        done = wait(self._on_the_way).done if wait_for_all else [f for f in self._on_the_way if f.done()]
-        for future in done:
+    def _collect(self, futures: Iterable[Future[None]]) -> None:
+        """Record the outcome of those of ``futures`` that are done."""
+        for future in futures:
+            if not future.done():
+                continue
             key = self._on_the_way.pop(future)
+            if future.cancelled():
+                continue
             error = future.exception()
             if error is None:
                 self.sent.add(key)
@@ -405,10 +422,17 @@ class Sending:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if self._pool is not None:
-            self._collect(wait_for_all=True)
-            self._pool.shutdown()
-        if kind is None and self.failure is not None:
+            try:
+                self._collect(wait(self._on_the_way).done)
+            finally:
+                # (interrupted while waiting: each email on its way still ends, and is counted)
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._collect(list(self._on_the_way))
+        if self.failure is None:
+            return
+        if kind is None:
             raise self.failure
+        log.warning("an email of the batch failed too: %s: %s", type(self.failure).__name__, self.failure)
 
 
 #: Headers after which ``smtplib``'s ``send_message`` is left to choose the envelope itself.
