@@ -224,7 +224,7 @@ def test_a_refused_email_among_those_on_their_way_is_raised_and_every_other_acco
 
 
 @pytest.mark.pure
-def test_handing_over_waits_for_a_free_connection(config, holding_server) -> None:  # noqa: ANN001
+def test_an_email_is_handed_over_only_while_under_two_per_connection_are_out(config, holding_server) -> None:  # noqa: ANN001
     """A batch's time limit counts sends, not emails queued: an email is handed over only while
     fewer than two per connection are on their way, so with each held 0.05 s, the last two of six
     over two connections wait for the first two."""
